@@ -1,0 +1,101 @@
+"""Where mzt keeps things: the only place file names are built.
+
+Workspace files (contract §3) live under ``<workspace>/.marianne/``; cross-workspace data
+(registry, rate-limit records, user instrument profiles) lives under MZT_HOME (§4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+_JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+JOB_ID_MAX = 64
+STATE_DIR = ".marianne"
+
+
+def mzt_home() -> Path:
+    """``$MZT_HOME`` if set and not empty, else ``~/.marianne``."""
+    env = os.environ.get("MZT_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".marianne"
+
+
+def job_id_from_name(name: str) -> str:
+    """The job id for a score ``name``: unsafe characters become ``_``, at most 64 long.
+
+    Returns an empty string when nothing usable remains; callers treat that as a score error.
+    """
+    return _JOB_ID_UNSAFE.sub("_", name.strip())[:JOB_ID_MAX]
+
+
+def state_dir(workspace: Path) -> Path:
+    return workspace / STATE_DIR
+
+
+def state_file(workspace: Path, job_id: str) -> Path:
+    return state_dir(workspace) / f"{job_id}.json"
+
+
+def lock_file(workspace: Path, job_id: str) -> Path:
+    return state_dir(workspace) / f"{job_id}.lock"
+
+
+def history_file(workspace: Path, job_id: str) -> Path:
+    return state_dir(workspace) / f"{job_id}.history.jsonl"
+
+
+def logs_dir(workspace: Path, job_id: str) -> Path:
+    return state_dir(workspace) / "logs" / job_id
+
+
+def attempt_log(workspace: Path, job_id: str, sheet: int, attempt: int, stream: str) -> Path:
+    """``stream`` is ``stdout`` or ``stderr``."""
+    return logs_dir(workspace, job_id) / f"sheet-{sheet}.attempt-{attempt}.{stream}"
+
+
+def outputs_dir(workspace: Path, job_id: str) -> Path:
+    return state_dir(workspace) / "outputs" / job_id
+
+
+def sheet_output(workspace: Path, job_id: str, sheet: int) -> Path:
+    return outputs_dir(workspace, job_id) / f"sheet-{sheet}.md"
+
+
+def pause_file(workspace: Path, job_id: str) -> Path:
+    return workspace / f".marianne-pause-{job_id}"
+
+
+def cancel_file(workspace: Path, job_id: str) -> Path:
+    return workspace / f".marianne-cancel-{job_id}"
+
+
+def registry_dir(home: Path | None = None) -> Path:
+    return (home or mzt_home()) / "registry"
+
+
+def registry_record(job_id: str, workspace: Path, home: Path | None = None) -> Path:
+    """``registry/<job>--<8 hex of sha256(workspace)>.json``."""
+    digest = hashlib.sha256(str(workspace).encode()).hexdigest()[:8]
+    return registry_dir(home) / f"{job_id}--{digest}.json"
+
+
+def ratelimits_dir(home: Path | None = None) -> Path:
+    return (home or mzt_home()) / "ratelimits"
+
+
+def ratelimit_record(instrument: str, home: Path | None = None) -> Path:
+    return ratelimits_dir(home) / f"{_JOB_ID_UNSAFE.sub('_', instrument)}.json"
+
+
+def user_instruments_dir(home: Path | None = None) -> Path:
+    return (home or mzt_home()) / "instruments"
+
+
+def local_instruments_dir(cwd: Path | None = None) -> Path:
+    return (cwd or Path.cwd()) / STATE_DIR / "instruments"
+
+
+def crash_dir(home: Path | None = None) -> Path:
+    return (home or mzt_home()) / "crash"
