@@ -1,0 +1,187 @@
+"""A YAML reader for untrusted text: plain data only, every problem located.
+
+It builds nothing but strings, numbers, booleans, nulls, lists and mappings. It refuses
+anchors and aliases (so alias bombs cannot blow up later copies), duplicate keys
+(which plain YAML silently collapses), unknown tags (such as ``!!python/object``),
+documents nested deeper than `MAX_DEPTH`, non-UTF-8 text and integers too long
+for Python. Dates stay strings, so every value can be written back as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import yaml
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_DEPTH = 64
+_Y = "tag:yaml.org,2002:"
+_PLAIN_TAGS = frozenset(_Y + t for t in ("str", "int", "float", "bool", "null", "seq", "map"))
+
+Location = tuple[int, int]
+"""1-based line and column."""
+DataPath = tuple[str | int, ...]
+
+
+class YamlProblem(Exception):
+    """The text is not acceptable YAML data; carries a 1-based position when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """Parsed data plus where each mapping key and list item sits in the text."""
+
+    data: Any
+    locations: dict[DataPath, Location]
+
+    def locate(self, path: DataPath) -> Location | None:
+        """Position of the deepest part of ``path`` that exists in the text."""
+        for end in range(len(path), -1, -1):
+            found = self.locations.get(path[:end])
+            if found is not None:
+                return found
+        return None
+
+
+def _position(mark: yaml.Mark | None) -> dict[str, int | None]:
+    if mark is None:
+        return {"line": None, "column": None}
+    return {"line": mark.line + 1, "column": mark.column + 1}
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader minus anchors, aliases, exotic tags, implicit dates and runaway depth."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[Any]]] = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != _Y + "timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+        event = self.peek_event()
+        if isinstance(event, AliasEvent):
+            raise YamlProblem(
+                "aliases (*name) are not allowed in scores; write the value out",
+                **_position(event.start_mark),
+            )
+        if isinstance(event, ScalarEvent | CollectionStartEvent) and event.anchor is not None:
+            raise YamlProblem(
+                f"anchors (&{event.anchor}) are not allowed in scores; write values out",
+                **_position(event.start_mark),
+            )
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise YamlProblem(
+                f"the document is nested more than {MAX_DEPTH} levels deep",
+                **_position(event.start_mark),
+            )
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is not None and node.tag == _Y + "merge":
+            raise YamlProblem(
+                "merge keys (<<) are not allowed in scores; write the keys out",
+                **_position(node.start_mark),
+            )
+        if node is not None and node.tag not in _PLAIN_TAGS:
+            tag = node.tag.replace(_Y, "!!")
+            raise YamlProblem(
+                f"the tag {tag} is not allowed: a score holds plain data only "
+                "(text, numbers, booleans, lists, mappings)",
+                **_position(node.start_mark),
+            )
+        return node
+
+    def construct_yaml_int(self, node: ScalarNode) -> int:  # type: ignore[override]
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            raise YamlProblem(
+                f"the integer {node.value[:20]}… is too long ({len(node.value)} digits)",
+                **_position(node.start_mark),
+            ) from None
+
+
+_Loader.add_constructor(_Y + "int", _Loader.construct_yaml_int)
+
+
+def decode(raw: bytes) -> str:
+    """Strict UTF-8 (a leading BOM is dropped); errors name the line and column."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        hint = ""
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            hint = " (it looks like UTF-16)"
+        raise YamlProblem(
+            f"the file is not UTF-8{hint}: byte {exc.start} (0x{raw[exc.start]:02x}) "
+            "cannot be decoded; save it as UTF-8",
+            line,
+            column,
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def parse(text: str) -> Document:
+    """Parse one YAML document of plain data, recording key and item positions."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        locations: dict[DataPath, Location] = {}
+        if root is not None:
+            _index(loader, root, locations)
+        data = loader.construct_document(root) if root is not None else None
+    except YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = ", ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise YamlProblem(f"YAML syntax error: {what}", **_position(mark)) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+    return Document(data, locations)
+
+
+def _index(loader: _Loader, root: Node, locations: dict[DataPath, Location]) -> None:
+    """Record positions and reject duplicate or non-scalar keys, without recursion."""
+    stack: list[tuple[Node, DataPath]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, SequenceNode):
+            for i, item in enumerate(node.value):
+                locations[(*path, i)] = (item.start_mark.line + 1, item.start_mark.column + 1)
+                stack.append((item, (*path, i)))
+        elif isinstance(node, MappingNode):
+            seen: dict[Any, Location] = {}
+            for key_node, value_node in node.value:
+                where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                if not isinstance(key_node, ScalarNode):
+                    raise YamlProblem("mapping keys must be plain values", *where)
+                key = loader.construct_object(key_node)
+                if key in seen:
+                    raise YamlProblem(
+                        f"duplicate key {key!r} (first at line {seen[key][0]}); "
+                        "YAML would silently keep only the last one",
+                        *where,
+                    )
+                seen[key] = where
+                locations[(*path, key)] = where
+                stack.append((value_node, (*path, key)))
