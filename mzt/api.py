@@ -1,0 +1,132 @@
+"""The library facade: what the CLI (or any program) calls. Nothing here prints.
+
+Functions take keyword arguments and return typed results; problems the user can act
+on are raised as `MztError` subclasses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from mzt.catalog import Catalog, load_catalog
+from mzt.checks import check_score
+from mzt.errors import Issue, ScoreError, UsageError
+from mzt.loader import LoadedScore, load_score
+from mzt.plan import Plan, SheetPlan, build_plan
+from mzt.templating import (
+    TemplateError,
+    compile_template,
+    default_prompt,
+    prompt_variables,
+    render,
+)
+
+_INIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The outcome of checking a score: what was understood, and what is wrong."""
+
+    source: str
+    loaded: LoadedScore | None = None
+    plan: Plan | None = None
+    workspace: Path | None = None
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class PreparedScore:
+    """A score that passed every check: ready to run."""
+
+    loaded: LoadedScore
+    plan: Plan
+    workspace: Path
+    warnings: list[Issue]
+
+    @property
+    def job_id(self) -> str:
+        return self.loaded.job_id
+
+
+def resolve_workspace(loaded: LoadedScore, override: Path | None) -> Path:
+    """``--workspace`` (relative to the current folder) beats the score's own setting."""
+    if override is not None:
+        return override.expanduser().resolve()
+    return loaded.default_workspace()
+
+
+def validate_score(
+    path: Path, *, workspace: Path | None = None, catalog: Catalog | None = None
+) -> Validation:
+    """Load, expand and check the score at ``path``; never raises for score problems."""
+    source = str(path)
+    try:
+        loaded = load_score(path)
+        catalog = catalog or load_catalog()
+        plan = build_plan(loaded, default_timeout=catalog.default_timeout)
+    except ScoreError as exc:
+        return Validation(source=source, errors=exc.issues)
+    ws = resolve_workspace(loaded, workspace)
+    found = check_score(loaded, plan, ws, catalog)
+    return Validation(
+        source=source,
+        loaded=loaded,
+        plan=plan,
+        workspace=ws,
+        errors=found.errors,
+        warnings=found.warnings,
+    )
+
+
+def prepare_score(path: Path, *, workspace: Path | None = None) -> PreparedScore:
+    """Like `validate_score`, but raise `ScoreError` unless the score is usable."""
+    result = validate_score(path, workspace=workspace)
+    if not result.valid or result.loaded is None or result.plan is None:
+        raise ScoreError(result.source, result.errors)
+    assert result.workspace is not None
+    return PreparedScore(result.loaded, result.plan, result.workspace, result.warnings)
+
+
+def render_sheet_prompt(loaded: LoadedScore, plan: Plan, sheet: SheetPlan, workspace: Path) -> str:
+    """The sheet's rendered template (no preamble or injections): what a preview shows."""
+    if loaded.template is None:
+        return default_prompt(plan, sheet, loaded.score)
+    variables = prompt_variables(plan, sheet, loaded.score, str(workspace))
+    try:
+        return render(compile_template(loaded.template), variables)
+    except TemplateError as exc:
+        raise ScoreError(
+            loaded.source,
+            Issue(
+                "V101",
+                f"sheet {sheet.num}'s prompt cannot be rendered: {exc}",
+                "prompt.template",
+                loaded.locate(("prompt",)),
+            ),
+        ) from None
+
+
+def init_score(name: str, *, folder: Path, force: bool = False) -> Path:
+    """Write a starter score ``<folder>/<name>.yaml`` and return its path."""
+    if not _INIT_NAME.match(name):
+        raise UsageError(
+            f"{name!r} is not a usable score name",
+            hint="use letters, digits, '-' and '_' (at most 64, starting with a letter or digit)",
+        )
+    if not folder.is_dir():
+        raise UsageError(f"the folder {folder} does not exist")
+    target = folder / f"{name}.yaml"
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
+    text = resources.files("mzt").joinpath("data/starter.yaml").read_text(encoding="utf-8")
+    target.write_text(text.format(name=name, filename=target.name), encoding="utf-8")
+    return target

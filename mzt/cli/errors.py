@@ -1,0 +1,97 @@
+"""One top-level handler that turns every failure into the right message and exit code."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import os
+import platform
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from mzt import __version__, console
+from mzt.errors import MztError, ScoreError
+from mzt.exitcodes import ExitCode
+
+# Set by the --json option of whichever command runs, so failures can answer in JSON.
+json_mode: contextvars.ContextVar[bool] = contextvars.ContextVar("json_mode", default=False)
+
+
+def run_guarded(group: click.Group, argv: list[str] | None) -> int:
+    try:
+        result = group.main(args=argv, prog_name="mzt", standalone_mode=False)
+    except MztError as exc:
+        _report(exc)
+        return int(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        console.err("mzt: aborted")
+        return 130
+    except click.ClickException as exc:
+        if json_mode.get():
+            _json_error("USAGE", exc.format_message(), None)
+        else:
+            exc.show()
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        console.err("mzt: interrupted")
+        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except Exception as exc:  # the last line of defence: no traceback reaches users
+        report = _crash_report(exc)
+        where = f"; a crash report was written to {report}" if report else ""
+        console.err(f"mzt: unexpected error: {type(exc).__name__}: {exc}{where}")
+        return ExitCode.INTERNAL
+    return int(result or 0)
+
+
+def _report(exc: MztError) -> None:
+    if json_mode.get():
+        _json_error(exc.code, str(exc), exc.hint, exc)
+        return
+    if isinstance(exc, ScoreError):
+        for issue in exc.issues:
+            console.err(f"{console.style('error', 'red', sys.stderr)}: {issue.render(exc.source)}")
+        return
+    console.err(f"{console.style('error', 'red', sys.stderr)}: {exc.message}")
+    if exc.hint:
+        console.err(f"hint: {exc.hint}")
+
+
+def _json_error(code: str, message: str, hint: str | None, exc: MztError | None = None) -> None:
+    error: dict[str, object] = {"code": code, "message": message, "hint": hint}
+    if isinstance(exc, ScoreError):
+        error["issues"] = [i.to_json() for i in exc.issues]
+    console.emit_json({"schema": "mzt.error/1", "error": error})
+
+
+def _quiet_stdout() -> None:
+    # The reader went away (`mzt list | head -1`); make the interpreter's final flush silent.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _crash_report(exc: BaseException) -> Path | None:
+    from mzt.paths import crash_dir
+
+    try:
+        folder = crash_dir()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = folder / f"crash-{stamp}-{os.getpid()}.txt"
+        text = (
+            f"mzt {__version__} on Python {platform.python_version()} ({platform.platform()})\n"
+            f"argv: {sys.argv}\n\n" + "".join(traceback.format_exception(exc))
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return path
+    except OSError:
+        return None

@@ -1,0 +1,105 @@
+"""Text and JSON renderings of plans and issues, shared by several commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from mzt import console
+from mzt.errors import Issue
+from mzt.plan import Plan, SheetPlan
+
+COMPACT_ABOVE = 50
+
+
+def issue_lines(issues: list[Issue], source: str) -> None:
+    labels = {"error": ("error", "red"), "warning": ("warning", "yellow"), "info": ("note", "blue")}
+    for issue in issues:
+        label, color = labels.get(issue.severity, ("note", "blue"))
+        console.err(f"{console.style(label, color, sys.stderr)}: {issue.render(source)}")
+
+
+def plan_table(plan: Plan) -> list[str]:
+    """One row per sheet; above 50 sheets, one row per stage."""
+    headers = ["SHEET", "STAGE", "INSTRUMENT", "WAITS FOR", "CHECKS", "TIMEOUT"]
+    rows: list[list[str]] = []
+    if plan.total_sheets <= COMPACT_ABOVE:
+        for sheet in plan.sheets:
+            stage = f"{sheet.stage}" + (f".{sheet.instance}" if sheet.fan_count > 1 else "")
+            rows.append(_row(str(sheet.num), stage, sheet, _nums(sheet.dependencies)))
+    else:
+        for group in _stages(plan):
+            first, last = group[0], group[-1]
+            nums = f"{first.num}" if first is last else f"{first.num}-{last.num}"
+            stage = f"{first.stage}" + (f" ×{len(group)}" if len(group) > 1 else "")
+            deps = sorted({d for s in group for d in s.dependencies})
+            rows.append(_row(nums, stage, first, _nums(tuple(deps))))
+    return console.table(rows, headers)
+
+
+def _row(nums: str, stage: str, sheet: SheetPlan, deps: str) -> list[str]:
+    chain = " → ".join([sheet.instrument.name, *(f.name for f in sheet.fallbacks)])
+    return [nums, stage, chain, deps or "-", str(len(sheet.validations)), _duration(sheet)]
+
+
+def _duration(sheet: SheetPlan) -> str:
+    seconds = sheet.instrument.timeout_seconds
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
+
+
+def _stages(plan: Plan) -> list[list[SheetPlan]]:
+    groups: list[list[SheetPlan]] = []
+    for sheet in plan.sheets:
+        if groups and groups[-1][0].stage == sheet.stage:
+            groups[-1].append(sheet)
+        else:
+            groups.append([sheet])
+    return groups
+
+
+def _nums(nums: tuple[int, ...]) -> str:
+    """Compact number list: 1-3,7."""
+    if not nums:
+        return ""
+    parts: list[str] = []
+    start = prev = nums[0]
+    for n in (*nums[1:], None):
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ",".join(parts)
+
+
+def plan_json(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "sheet_num": s.num,
+            "stage": s.stage,
+            "instance": s.instance,
+            "fan_count": s.fan_count,
+            "items": [s.item_start, s.item_end],
+            "instrument": s.instrument.name,
+            "profile": s.instrument.profile,
+            "model": s.instrument.model,
+            "fallbacks": [f.name for f in s.fallbacks],
+            "timeout_seconds": s.instrument.timeout_seconds,
+            "dependencies": list(s.dependencies),
+            "validations": len(s.validations),
+            "description": s.description,
+            "movement": s.movement,
+        }
+        for s in plan.sheets
+    ]
+
+
+def summary(plan: Plan, workspace: Path) -> str:
+    stages = f" in {plan.total_stages} stages" if plan.total_stages != plan.total_sheets else ""
+    return f"{plan.total_sheets} sheets{stages}, workspace {workspace}"

@@ -1,0 +1,49 @@
+"""Terminal output: the one place that decides colour, streams and JSON formatting."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+_STYLES = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "dim": "2", "bold": "1"}
+
+
+def color_enabled(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (to anything)."""
+    if "NO_COLOR" in os.environ:
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def style(text: str, name: str, stream: TextIO | None = None) -> str:
+    if not color_enabled(stream or sys.stdout):
+        return text
+    return f"\033[{_STYLES[name]}m{text}\033[0m"
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def emit_json(document: dict[str, Any]) -> None:
+    """One JSON value on stdout."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+
+
+def table(rows: list[list[str]], headers: list[str]) -> list[str]:
+    """Rows as aligned text columns (the last column is not padded)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = []
+    for row in [headers, *rows]:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return lines
