@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from mzt.conditions import parse_condition
 from mzt.errors import Issue, ScoreError
 from mzt.loader import LoadedScore
-from mzt.score import DEFAULT_INSTRUMENT, InjectionItem, Score, SkipWhenCommand
+from mzt.score import (
+    DEFAULT_INSTRUMENT,
+    InjectionItem,
+    InstrumentConfig,
+    Score,
+    SkipWhenCommand,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 1800.0
 
@@ -92,25 +98,13 @@ class Plan:
 
     def variables(self, sheet: SheetPlan) -> dict[str, int]:
         """The structural built-in variables of ``sheet``."""
-        return structural_variables(sheet, self.total_sheets, self.total_stages)
-
-
-def structural_variables(sheet: SheetPlan, total_sheets: int, total_stages: int) -> dict[str, int]:
-    """Built-ins that follow from the sheet's place in the plan, in both vocabularies."""
-    return {
-        "sheet_num": sheet.num,
-        "total_sheets": total_sheets,
-        "start_item": sheet.item_start,
-        "end_item": sheet.item_end,
-        "stage": sheet.stage,
-        "movement": sheet.stage,
-        "instance": sheet.instance,
-        "voice": sheet.instance,
-        "fan_count": sheet.fan_count,
-        "voice_count": sheet.fan_count,
-        "total_stages": total_stages,
-        "total_movements": total_stages,
-    }
+        return _structural(
+            sheet.num,
+            (sheet.item_start, sheet.item_end),
+            _Slot(sheet.stage, sheet.instance, sheet.fan_count),
+            self.total_sheets,
+            self.total_stages,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,33 +156,55 @@ def build_plan(
     total = len(slots)
     sheets = []
     for num, slot in enumerate(slots, start=1):
-        item_start, item_end = _items(score, num)
-        sheet = SheetPlan(
-            num=num,
-            stage=slot.stage,
-            instance=slot.instance,
-            fan_count=slot.fan_count,
-            item_start=item_start,
-            item_end=item_end,
-            dependencies=dependencies.get(num, ()),
-            instrument=resolver.primary(num, slot.stage, instrument_by_map),
-            fallbacks=resolver.fallbacks(num, slot.stage),
-            validations=(),
-            description=score.sheet.descriptions.get(num),
-            movement=movement_names.get(slot.stage),
-            # Skip rules are keyed by stage: every instance of a stage shares them.
-            skip_when=score.sheet.skip_when.get(slot.stage),
-            skip_when_command=score.sheet.skip_when_command.get(slot.stage),
-            injections=(*score.sheet.prelude, *score.sheet.cadenzas.get(num, ())),
-            prompt_extensions=(
-                *score.prompt.prompt_extensions,
-                *score.sheet.prompt_extensions.get(num, ()),
-            ),
+        items = _items(score, num)
+        context = {**variables, **_structural(num, items, slot, total, total_stages)}
+        sheets.append(
+            SheetPlan(
+                num=num,
+                stage=slot.stage,
+                instance=slot.instance,
+                fan_count=slot.fan_count,
+                item_start=items[0],
+                item_end=items[1],
+                dependencies=dependencies.get(num, ()),
+                instrument=resolver.primary(num, slot.stage, instrument_by_map),
+                fallbacks=resolver.fallbacks(num, slot.stage),
+                validations=tuple(
+                    i for i, cond in conditions if cond is None or cond.holds(context)
+                ),
+                description=score.sheet.descriptions.get(num),
+                movement=movement_names.get(slot.stage),
+                # Skip rules are keyed by stage: every instance of a stage shares them.
+                skip_when=score.sheet.skip_when.get(slot.stage),
+                skip_when_command=score.sheet.skip_when_command.get(slot.stage),
+                injections=(*score.sheet.prelude, *score.sheet.cadenzas.get(num, ())),
+                prompt_extensions=(
+                    *score.prompt.prompt_extensions,
+                    *score.sheet.prompt_extensions.get(num, ()),
+                ),
+            )
         )
-        context = {**variables, **structural_variables(sheet, total, total_stages)}
-        applicable = tuple(i for i, cond in conditions if cond is None or cond.holds(context))
-        sheets.append(replace(sheet, validations=applicable))
     return Plan(loaded.job_id, tuple(sheets), total_stages)
+
+
+def _structural(
+    num: int, items: tuple[int, int], slot: _Slot, total_sheets: int, total_stages: int
+) -> dict[str, int]:
+    """Built-ins that follow from a sheet's place in the plan, in both vocabularies."""
+    return {
+        "sheet_num": num,
+        "total_sheets": total_sheets,
+        "start_item": items[0],
+        "end_item": items[1],
+        "stage": slot.stage,
+        "movement": slot.stage,
+        "instance": slot.instance,
+        "voice": slot.instance,
+        "fan_count": slot.fan_count,
+        "voice_count": slot.fan_count,
+        "total_stages": total_stages,
+        "total_movements": total_stages,
+    }
 
 
 def _fan_out(score: Score) -> dict[int, int]:
@@ -372,6 +388,25 @@ class _InstrumentResolver:
         if "cli_model" in backend.model_fields_set and backend.cli_model:
             base["model"] = backend.cli_model
         self.backend_layer = base
+        sheet_keyed = (
+            score.sheet.per_sheet_instrument_config,
+            score.sheet.per_sheet_fallbacks,
+            score.backend.sheet_overrides,
+            score.backend.timeout_overrides,
+            *(c.timeout_overrides or {} for c in self._configs()),
+        )
+        # Sheets named by a per-sheet setting get their own resolution; all others of a
+        # stage resolve alike, which keeps 10,000-sheet plans cheap.
+        self.special = {num for mapping in sheet_keyed for num in mapping}
+        self._cache: dict[tuple[str, int, int | None, bool], InstrumentChoice] = {}
+
+    def _configs(self) -> list[InstrumentConfig]:
+        score = self.score
+        return [
+            score.instrument_config,
+            *(m.instrument_config for m in score.movements.values()),
+            *(a.config for a in score.instruments.values()),
+        ]
 
     def primary(self, num: int, stage: int, by_map: Mapping[int, str]) -> InstrumentChoice:
         score = self.score
@@ -398,6 +433,13 @@ class _InstrumentResolver:
         return tuple(self._choice(name, num, stage, keep_model=False) for name in names)
 
     def _choice(self, name: str, num: int, stage: int, *, keep_model: bool) -> InstrumentChoice:
+        key = (name, stage, num if num in self.special else None, keep_model)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = self._resolve(name, num, stage, keep_model=keep_model)
+        return cached
+
+    def _resolve(self, name: str, num: int, stage: int, *, keep_model: bool) -> InstrumentChoice:
         score = self.score
         alias = score.instruments.get(name)
         movement = score.movements.get(stage)

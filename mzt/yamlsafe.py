@@ -140,7 +140,10 @@ def decode(raw: bytes) -> str:
 
 def parse(text: str) -> Document:
     """Parse one YAML document of plain data, recording key and item positions."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_problem(text, exc) from None
     try:
         root = loader.get_single_node()
         locations: dict[DataPath, Location] = {}
@@ -153,11 +156,25 @@ def parse(text: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         what = ", ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise YamlProblem(f"YAML syntax error: {what}", **_position(mark)) from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_problem(text, exc) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(f"YAML error: {exc}") from None
     finally:
         loader.dispose()
     return Document(data, locations)
+
+
+def _reader_problem(text: str, exc: yaml.reader.ReaderError) -> YamlProblem:
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    return YamlProblem(
+        f"the character U+{exc.character:04X} is not allowed in YAML "
+        "(control characters cannot appear in a score)",
+        line,
+        column,
+    )
 
 
 def _index(loader: _Loader, root: Node, locations: dict[DataPath, Location]) -> None:

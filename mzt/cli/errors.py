@@ -32,7 +32,9 @@ def run_guarded(group: click.Group, argv: list[str] | None) -> int:
         console.err("mzt: aborted")
         return 130
     except click.ClickException as exc:
-        if json_mode.get():
+        # A usage error can stop parsing before --json is seen; look for it by hand.
+        args = sys.argv[1:] if argv is None else argv
+        if json_mode.get() or any(a in ("-j", "--json") for a in args):
             _json_error("USAGE", exc.format_message(), None)
         else:
             exc.show()
