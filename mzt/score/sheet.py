@@ -43,9 +43,9 @@ class SkipWhenCommand(StrictModel):
 class StageSlot(StrictModel):
     """Where an expanded sheet sits: its stage, its instance and the stage's width."""
 
-    stage: SheetNum
-    instance: SheetNum
-    fan_count: SheetNum
+    stage: SheetNum = Field(description="The stage the sheet belongs to.")
+    instance: SheetNum = Field(description="The sheet's instance within its stage.")
+    fan_count: SheetNum = Field(description="How many instances the stage has.")
 
 
 class SheetConfig(StrictModel):
