@@ -96,23 +96,34 @@ def prepare_score(path: Path, *, workspace: Path | None = None) -> PreparedScore
     return PreparedScore(result.loaded, result.plan, result.workspace, result.warnings)
 
 
-def render_sheet_prompt(loaded: LoadedScore, plan: Plan, sheet: SheetPlan, workspace: Path) -> str:
-    """The sheet's rendered template (no preamble or injections): what a preview shows."""
+@dataclass(frozen=True)
+class Preview:
+    """A sheet's rendered template, or why it cannot be rendered before the run."""
+
+    text: str | None
+    problem: Issue | None
+
+
+def preview_prompt(loaded: LoadedScore, plan: Plan, sheet: SheetPlan, workspace: Path) -> Preview:
+    """The sheet's rendered template (no preamble or injections), as a preview shows it.
+
+    Rendering can legitimately fail before a run (a template reading `previous_outputs`
+    of sheets that have not run yet), so a failure is returned as a warning, not raised.
+    """
     if loaded.template is None:
-        return default_prompt(plan, sheet, loaded.score)
+        return Preview(default_prompt(plan, sheet, loaded.score), None)
     variables = prompt_variables(plan, sheet, loaded.score, str(workspace))
     try:
-        return render(compile_template(loaded.template), variables)
+        return Preview(render(compile_template(loaded.template), variables), None)
     except TemplateError as exc:
-        raise ScoreError(
-            loaded.source,
-            Issue(
-                "V101",
-                f"sheet {sheet.num}'s prompt cannot be rendered: {exc}",
-                "prompt.template",
-                loaded.locate(("prompt",)),
-            ),
-        ) from None
+        problem = Issue(
+            "V109",
+            f"sheet {sheet.num}'s prompt cannot be rendered before the run: {exc}",
+            "prompt",
+            loaded.locate(("prompt",)),
+            severity="warning",
+        )
+        return Preview(None, problem)
 
 
 def init_score(name: str, *, folder: Path, force: bool = False) -> Path:

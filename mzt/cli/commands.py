@@ -54,9 +54,11 @@ def validate(
     result = api.validate_score(score, workspace=workspace)
     preview = None
     if verbose and result.valid and result.loaded and result.plan and result.workspace:
-        preview = api.render_sheet_prompt(
+        preview = api.preview_prompt(
             result.loaded, result.plan, result.plan.sheet(1), result.workspace
         )
+        if preview.problem:
+            result.warnings.append(preview.problem)
     if as_json:
         document = {
             "schema": "mzt.validate/1",
@@ -70,7 +72,7 @@ def validate(
         }
         if verbose and result.plan:
             document["sheets"] = render.plan_json(result.plan)
-            document["preview"] = preview
+            document["preview"] = preview.text if preview else None
         console.emit_json(document)
         return ExitCode.OK if result.valid else ExitCode.USAGE
     render.issue_lines(result.errors, result.source)
@@ -83,12 +85,7 @@ def validate(
     if not quiet:
         console.out(f"{result.source}: valid — {render.summary(result.plan, result.workspace)}")
     if verbose:
-        console.out()
-        for line in render.plan_table(result.plan):
-            console.out(line)
-        console.out()
-        console.out("Prompt of sheet 1:")
-        console.out(preview or "")
+        render.plan_and_preview(result.plan, preview)
     return ExitCode.OK
 
 
@@ -143,16 +140,11 @@ def run(
         )
         return ExitCode.OK
     if not quiet:
-        render.issue_lines(prepared.warnings, prepared.loaded.source)
+        preview = api.preview_prompt(prepared.loaded, plan, plan.sheet(1), prepared.workspace)
+        warnings = [*prepared.warnings, *([preview.problem] if preview.problem else [])]
+        render.issue_lines(warnings, prepared.loaded.source)
         console.out(f"{prepared.job_id}: {render.summary(plan, prepared.workspace)} (dry run)")
-        console.out()
-        for line in render.plan_table(plan):
-            console.out(line)
-        console.out()
-        console.out("Prompt of sheet 1:")
-        console.out(
-            api.render_sheet_prompt(prepared.loaded, plan, plan.sheet(1), prepared.workspace)
-        )
+        render.plan_and_preview(plan, preview)
     return ExitCode.OK
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mzt import console
-from mzt.errors import Issue
-from mzt.plan import Plan, SheetPlan
+
+if TYPE_CHECKING:
+    from mzt.api import Preview
+    from mzt.errors import Issue
+    from mzt.plan import Plan, SheetPlan
 
 COMPACT_ABOVE = 50
 
@@ -98,6 +101,16 @@ def plan_json(plan: Plan) -> list[dict[str, Any]]:
         }
         for s in plan.sheets
     ]
+
+
+def plan_and_preview(plan: Plan, preview: Preview | None) -> None:
+    console.out()
+    for line in plan_table(plan):
+        console.out(line)
+    if preview is not None and preview.text is not None:
+        console.out()
+        console.out("Prompt of sheet 1:")
+        console.out(preview.text.rstrip("\n"))
 
 
 def summary(plan: Plan, workspace: Path) -> str:
