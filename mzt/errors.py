@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from mzt.exitcodes import ExitCode
 
@@ -149,7 +150,7 @@ class StateWriteError(MztError):
     exit_code = ExitCode.STATE
     code = "STATE_WRITE"
 
-    _HINTS: dict[str, str] = {
+    _HINTS: ClassVar[dict[str, str]] = {
         "ENOSPC": "The disk is full: free some space, then resume the job.",
         "EDQUOT": "The disk quota is exhausted: free some space or raise the quota, then resume.",
         "EROFS": "The file system is read-only: remount it read-write or use another workspace.",
@@ -243,4 +244,22 @@ class AmbiguousJobError(MztError):
         super().__init__(
             f"Job '{job_id}' exists in {len(workspaces)} workspaces:\n{listing}",
             hint="Choose one with -w/--workspace, or pass the score file instead of the id.",
+        )
+
+
+class LockFileError(MztError):
+    """The run-lock file cannot be used: a symlink, a file system without locks, no access."""
+
+    exit_code = ExitCode.STATE
+    code = "LOCK_FILE"
+
+    def __init__(self, lock_path: str, errno_name: str, reason: str) -> None:
+        self.lock_path = lock_path
+        self.errno_name = errno_name
+        super().__init__(
+            f"Cannot use the run lock {lock_path}: {reason} ({errno_name})",
+            hint=(
+                "Keep workspaces on a local file system, and make sure the lock path is a "
+                "plain file you own (not a symlink)."
+            ),
         )
