@@ -1,0 +1,231 @@
+"""The append-only history file ``<job>.history.jsonl``: one JSON object per line.
+
+It is both the job's execution history (attempts, validation results, retries, waits,
+pause/cancel/resume) and the journal of sheet transitions that the checkpoint snapshot has
+not absorbed yet. Rules:
+
+* Only the run-lock holder appends. Each line is written whole, ending in ``\\n``, and
+  ``fsync``-ed before the append returns; a failed append is cut off again (best effort)
+  and its descriptor dropped, never ``fsync``-ed twice.
+* A line without its ``\\n`` is a torn write (crash or power loss mid-append): readers
+  ignore it, and the next writer cuts it off before appending, so a later line can never
+  be glued onto a fragment.
+* Readers need no lock: they read up to the last ``\\n`` they see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mzt.state.atomic import SYSCALLS, fsync_dir, write_all, write_error
+
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_TAIL_PROBE = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    """One complete line: where it starts, and its JSON object (``None`` if unparsable)."""
+
+    offset: int
+    record: dict[str, Any] | None
+
+
+class Journal:
+    """Appends to one job's history file, keeping its descriptor open between appends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._size = 0
+        self._repaired = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file as this writer knows them (0 when it does not exist)."""
+        if self._fd is not None:
+            return self._size
+        try:
+            return self.path.lstat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def append(self, text: str) -> int:
+        """Append ``text`` as one durable line; returns the byte offset where it starts."""
+        data = text.encode("utf-8") + b"\n"
+        fd = self._open()
+        start = self._size
+        step = "write"
+        try:
+            write_all(fd, data)
+            step = "fsync"
+            SYSCALLS.fsync(fd)
+        except OSError as exc:
+            self._abandon(fd, start)
+            raise write_error(self.path, exc, step) from exc
+        self._size = start + len(data)
+        return start
+
+    def repair(self) -> int:
+        """Cut off a torn last line left by a crash; returns the bytes removed.
+
+        Opening the file for appending does this anyway; calling it early just makes the
+        repair happen at start-up rather than at the first append.
+        """
+        if self._fd is not None or not self.path.exists():
+            return 0
+        self._open()
+        return self._repaired
+
+    def close(self) -> None:
+        """Close the descriptor (the next append reopens it)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            # Nothing is pending at close: every append was already fsync-ed.
+            with contextlib.suppress(OSError):
+                SYSCALLS.close(fd)
+
+    def _open(self) -> int:
+        if self._fd is not None:
+            return self._fd
+        flags = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+        step = "open"
+        fd: int | None = None
+        try:
+            try:
+                fd = SYSCALLS.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+                created = True
+            except FileExistsError:
+                fd = SYSCALLS.open(self.path, flags)
+                created = False
+            if created:
+                step = "chmod"
+                SYSCALLS.fchmod(fd, 0o600)
+                step = "folder fsync"
+                fsync_dir(self.path.parent)  # the new file's name must survive a power loss
+            elif not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{self.path} is not a regular file")
+            step = "repair torn tail"
+            self._size, self._repaired = _cut_torn_tail(fd)
+        except OSError as exc:
+            if fd is not None:
+                _close_quietly(fd)
+            raise write_error(self.path, exc, step) from exc
+        self._fd = fd
+        return fd
+
+    def _abandon(self, fd: int, size: int) -> None:
+        """After a failed append: remove what may have been written, drop the descriptor."""
+        # If even this fails, the fragment is either torn (readers skip it) or complete.
+        with contextlib.suppress(OSError):
+            SYSCALLS.ftruncate(fd, size)
+        self._fd = None
+        _close_quietly(fd)
+
+
+def _cut_torn_tail(fd: int) -> tuple[int, int]:
+    """Truncate ``fd`` after its last intact line; returns ``(new size, bytes removed)``.
+
+    Removes a fragment without a newline and, before it, complete lines that do not parse
+    (a power loss can leave zeros or garbage where unsynced lines were going to be). Only
+    the last ``_TAIL_PROBE`` bytes are checked for such lines; an intact line ends the walk.
+    """
+    size = os.fstat(fd).st_size
+    keep = _end_of_last_line(fd, size)
+    start = max(0, keep - _TAIL_PROBE)
+    window = os.pread(fd, keep - start, start)
+    end = len(window)  # window[:end] always ends just after a newline (or is empty)
+    while end > 0:
+        previous = window.rfind(b"\n", 0, end - 1)
+        if previous < 0 and start > 0:
+            break  # this line begins before the window: leave it alone
+        if _parse(window[previous + 1 : end - 1]) is not None:
+            break
+        end = previous + 1
+    keep = start + end
+    if keep != size:
+        SYSCALLS.ftruncate(fd, keep)
+        SYSCALLS.fsync(fd)
+    return keep, size - keep
+
+
+def _end_of_last_line(fd: int, size: int) -> int:
+    """Offset just after the last newline in the file (0 when there is none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL_PROBE)
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0
+
+
+def _close_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        SYSCALLS.close(fd)
+
+
+def read_lines(path: Path, offset: int = 0) -> tuple[list[JournalLine], int]:
+    """Complete lines of the history file from ``offset``, and where reading really began.
+
+    An ``offset`` that is past the end, or does not start a line, is ignored and the file
+    is read from its beginning (callers filter by ``seq`` anyway). A missing file has no
+    lines. The last line is ignored when it has no newline yet.
+    """
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        return [], offset
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if offset < 0 or offset > st.st_size:
+            offset = 0
+        if offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
+            offset = 0
+        data = _read_from(fd, offset)
+    finally:
+        os.close(fd)
+    return list(_split(data, offset)), offset
+
+
+def _read_from(fd: int, offset: int) -> bytes:
+    chunks: list[bytes] = []
+    position = offset
+    while True:
+        chunk = os.pread(fd, 1 << 20, position)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        position += len(chunk)
+
+
+def _split(data: bytes, base: int) -> Iterator[JournalLine]:
+    start = 0
+    while True:
+        end = data.find(b"\n", start)
+        if end < 0:
+            return  # no newline: a torn or still-being-written last line
+        yield JournalLine(base + start, _parse(data[start:end]))
+        start = end + 1
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")

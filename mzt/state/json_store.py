@@ -1,0 +1,459 @@
+"""JSON state store: a snapshot file plus a journal, so saving stays cheap for big jobs.
+
+Files, all in ``<workspace>/.marianne/`` (see :mod:`mzt.paths`):
+
+``<job>.json``
+    The checkpoint snapshot: one compact JSON object holding the whole job state
+    (:class:`~mzt.state.checkpoint.CheckpointState`), replaced atomically and durably by
+    :func:`~mzt.state.atomic.atomic_write`. It has no trailing newline, so any truncation
+    of it is invalid JSON.
+``<job>.history.jsonl``
+    Append-only history (:mod:`mzt.state.journal`). ``kind: "sheet"`` lines are journaled
+    sheet transitions; ``kind: "event"`` and ``kind: "attempt"`` lines are history only.
+
+Invariants:
+
+* ``seq`` grows by one with every snapshot save and every journaled transition; a
+  transition line carries the ``seq`` it produces, other lines the ``seq`` they follow.
+* A snapshot with ``seq = S`` contains every transition with ``seq <= S``. Its
+  ``journal_offset`` is the history size when it was written: later transitions start there.
+* The state is the snapshot plus, in file order, every ``sheet`` line of the same
+  ``instance_id`` with ``seq > S``. Each such line holds the complete state of the sheets
+  it names and the job-level fields that changed since the previous write.
+* The snapshot is rewritten at every job-status change, whenever the journal window is
+  full (``compact_every`` lines or ``compact_seconds`` seconds since the last snapshot,
+  whichever comes first), and by :meth:`JsonStateBackend.compact` (at exit).
+* Only the run-lock holder writes; readers never lock. A failed write leaves the files as
+  they were and ``state.seq`` unchanged, and raises :class:`~mzt.errors.StateWriteError`.
+* Every string written to either file is credential-redacted.
+* Loading never modifies a file. Missing state is ``None``; anything unusable raises
+  :class:`~mzt.errors.StateCorruptionError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from mzt import paths
+from mzt.errors import ForeignHostError, StateCorruptionError
+from mzt.fsutil import ensure_private_dir
+from mzt.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
+from mzt.redact import get_redactor
+from mzt.state.atomic import atomic_write, remove_temp_files
+from mzt.state.backend import StateBackend
+from mzt.state.checkpoint import CheckpointState, WriterInfo
+from mzt.state.codec import (
+    BOOKKEEPING,
+    MISSING,
+    attempt_line,
+    encode_document,
+    event_line,
+    head_fields,
+    mentions_sheet,
+    read_state,
+    transition_line,
+)
+from mzt.state.journal import Journal, read_lines
+from mzt.state.models import JobStatus, SheetStatus
+from mzt.state.records import utc_now
+
+logger = logging.getLogger("mzt.state")
+
+MIN_COMPACT_EVERY = 256
+DEFAULT_COMPACT_SECONDS = 60.0
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _serialised(
+    method: Callable[Concatenate[JsonStateBackend, _P], _T],
+) -> Callable[Concatenate[JsonStateBackend, _P], _T]:
+    """Run a writing method under the store's lock (threads of one run share the store)."""
+
+    @functools.wraps(method)
+    def guarded(self: JsonStateBackend, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with self._guard:
+            return method(self, *args, **kwargs)
+
+    return guarded
+
+
+@dataclass
+class _WriterBook:
+    """What this store last wrote for one job: the baseline journal lines are relative to."""
+
+    journal: Journal
+    prepared: bool = False
+    instance_id: str | None = None
+    status: JobStatus | None = None
+    seq: int | None = None
+    head: dict[str, Any] = field(default_factory=dict)
+    config: Any = None
+    lines_since_snapshot: int = 0
+    snapshot_at: float = 0.0
+
+
+class JsonStateBackend(StateBackend):
+    """One snapshot and one history journal per job, in a workspace's ``.marianne/``.
+
+    ``compact_every`` bounds the journal lines a snapshot may lag behind (default: the
+    larger of 256 and twice the job's sheet count, which keeps the amortised snapshot cost
+    per transition at about one sheet's worth of bytes); ``compact_seconds`` bounds it in
+    time. ``allow_foreign_host`` lets :meth:`load` treat a running state written on another
+    host like a local one (an explicit override: normally such a state is never recovered).
+    """
+
+    def __init__(
+        self,
+        workspace: Path,
+        *,
+        compact_every: int | None = None,
+        compact_seconds: float = DEFAULT_COMPACT_SECONDS,
+        allow_foreign_host: bool = False,
+    ) -> None:
+        self.workspace = Path(workspace)
+        self.state_dir = paths.state_dir(self.workspace)
+        self.compact_every = compact_every
+        self.compact_seconds = compact_seconds
+        self.allow_foreign_host = allow_foreign_host
+        self._books: dict[str, _WriterBook] = {}
+        # Parallel sheets may report from several threads; writes must not interleave.
+        self._guard = threading.RLock()
+
+    # --- paths -----------------------------------------------------------------------------
+
+    def state_path(self, job_id: str) -> Path:
+        """``<job>.json``."""
+        return paths.state_file(self.workspace, job_id)
+
+    def history_path(self, job_id: str) -> Path:
+        """``<job>.history.jsonl``."""
+        return paths.history_file(self.workspace, job_id)
+
+    def lock_path(self, job_id: str) -> Path:
+        """``<job>.lock``."""
+        return paths.lock_file(self.workspace, job_id)
+
+    def run_lock(self, job_id: str) -> RunLock:
+        """The job's run lock (not yet acquired); its errors name the state's writer."""
+        return RunLock(self.lock_path(job_id), job_id=job_id, state_path=self.state_path(job_id))
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def load(self, job_id: str) -> CheckpointState | None:
+        """The job's state (snapshot + journal), or ``None`` when it has none.
+
+        A ``running`` state whose run lock is free belongs to a dead process: it is
+        returned as ``paused`` (in memory only; the owner's next save records it). A running
+        state written on another host is returned as it is, unless ``allow_foreign_host``.
+        """
+        state = self._read(job_id)
+        if state is not None and state.status == JobStatus.RUNNING:
+            verdict = self.liveness(state)
+            if verdict.verdict == LiveVerdict.DEAD or (
+                verdict.verdict == LiveVerdict.FOREIGN and self.allow_foreign_host
+            ):
+                state.mark_zombie_detected(reason=f"Evidence: {verdict.reason}.")
+        return state
+
+    def load_for_run(self, job_id: str) -> CheckpointState | None:
+        """:meth:`load` for the run-lock holder about to continue the job.
+
+        Cleans up after a crashed writer first (temp files, a torn journal line). Raises
+        :class:`~mzt.errors.ForeignHostError` for a state another host marked running.
+        """
+        self.prepare(job_id)
+        state = self._read(job_id)
+        if state is None or state.status != JobStatus.RUNNING:
+            return state
+        verdict = self.liveness(state)
+        if verdict.verdict == LiveVerdict.FOREIGN and not self.allow_foreign_host:
+            holder = verdict.holder.describe() if verdict.holder else None
+            raise ForeignHostError(job_id, str(self.state_path(job_id)), holder)
+        if verdict.verdict != LiveVerdict.ALIVE:
+            state.mark_zombie_detected(reason=f"Evidence: {verdict.reason}.")
+        return state
+
+    def liveness(self, state: CheckpointState) -> JobLiveness:
+        """Whether the job's run is alive, judged by its run lock, then its writer block."""
+        writer = state.writer.identity() if state.writer else None
+        return job_liveness(
+            self.lock_path(state.job_id),
+            running=state.status == JobStatus.RUNNING,
+            writer=writer,
+        )
+
+    def list_jobs(self) -> list[CheckpointState]:
+        """Every readable job in the workspace, most recently updated first.
+
+        Damaged, foreign and temporary files are skipped (and logged), never raised.
+        """
+        states: list[CheckpointState] = []
+        try:
+            candidates = sorted(self.state_dir.glob("*.json"))
+        except OSError:
+            return states
+        for path in candidates:
+            job_id = path.name[: -len(".json")]
+            if path.name.startswith(".") or paths.job_id_from_name(job_id) != job_id:
+                continue
+            try:
+                state = self.load(job_id)
+            except StateCorruptionError as exc:
+                logger.warning("skipping unusable state file %s: %s", path, exc.message)
+                continue
+            if state is not None:
+                states.append(state)
+        states.sort(key=lambda s: s.updated_at, reverse=True)
+        return states
+
+    def get_next_sheet(self, job_id: str) -> int | None:
+        """The next sheet to run: 1 for a job without state."""
+        state = self.load(job_id)
+        return 1 if state is None else state.get_next_sheet()
+
+    def read_history(
+        self,
+        job_id: str,
+        *,
+        sheet_num: int | None = None,
+        kinds: tuple[str, ...] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """History records, oldest first (the newest ``limit`` when given).
+
+        Unparsable lines are skipped; a torn last line is ignored.
+        """
+        lines, _ = read_lines(self.history_path(job_id))
+        records = []
+        for line in lines:
+            record = line.record
+            if record is None or (kinds is not None and record.get("kind") not in kinds):
+                continue
+            if sheet_num is not None and not mentions_sheet(record, sheet_num):
+                continue
+            records.append(record)
+        return records[-limit:] if limit is not None and limit > 0 else records
+
+    # --- writing ---------------------------------------------------------------------------
+
+    @_serialised
+    def prepare(self, job_id: str) -> list[Path]:
+        """Clean up after a crashed writer of ``job_id``; returns the temp files removed.
+
+        Only the run-lock holder may call this (another live writer's temp file would
+        vanish under it). Writing methods call it on their first use.
+        """
+        book = self._book(job_id)
+        removed: list[Path] = []
+        if not book.prepared:
+            ensure_private_dir(self.state_dir)
+            removed = remove_temp_files(self.state_path(job_id))
+            cut = book.journal.repair()
+            if cut:
+                logger.warning("cut a torn line (%d bytes) off %s", cut, book.journal.path)
+            book.prepared = True
+        return removed
+
+    @_serialised
+    def save(self, state: CheckpointState) -> None:
+        """Write a complete snapshot of ``state`` (``seq`` + 1, ``updated_at`` now)."""
+        book = self._book(state.job_id)
+        self.prepare(state.job_id)
+        previous = (state.seq, state.updated_at, state.writer, state.journal_offset)
+        state.seq += 1
+        state.updated_at = utc_now()
+        state.writer = WriterInfo.current()
+        state.journal_offset = book.journal.size
+        redactor = get_redactor()
+        try:
+            head = head_fields(state)
+            document = encode_document(state, head, redactor)
+            atomic_write(self.state_path(state.job_id), document)
+        except BaseException as exc:
+            if not getattr(exc, "replaced", False):
+                state.seq, state.updated_at, state.writer, state.journal_offset = previous
+            raise
+        book.instance_id = state.instance_id
+        book.status = state.status
+        book.seq = state.seq
+        book.head = head
+        book.config = copy.deepcopy(state.config_snapshot)
+        book.lines_since_snapshot = 0
+        book.snapshot_at = time.monotonic()
+
+    def compact(self, state: CheckpointState) -> None:
+        """Fold the journal into a fresh snapshot (call at exit and whenever convenient)."""
+        self.save(state)
+
+    @_serialised
+    def record_sheet(self, state: CheckpointState, *sheet_nums: int, event: str = "") -> None:
+        """Persist a change to the named sheets (and any job-level fields) cheaply.
+
+        Appends one journal line instead of rewriting the snapshot, unless the snapshot is
+        due: first write of this state, a job-status change, or a full journal window.
+        With no sheet numbers, only job-level fields (costs, counters…) are recorded.
+        ``event`` names the transition in the history (default ``sheet_<status>``).
+        """
+        book = self._book(state.job_id)
+        if (
+            book.seq != state.seq
+            or book.instance_id != state.instance_id
+            or any(n not in state.sheets for n in sheet_nums)
+        ):
+            self.save(state)  # no baseline this state's lines could be applied to
+            return
+        previous = (state.seq, state.updated_at, state.writer)
+        state.seq += 1
+        state.updated_at = utc_now()
+        state.writer = WriterInfo.current()
+        redactor = get_redactor()
+        try:
+            head = head_fields(state)
+            delta = {
+                k: v
+                for k, v in head.items()
+                if k not in BOOKKEEPING and book.head.get(k, MISSING) != v
+            }
+            config_changed = state.config_snapshot != book.config
+            if config_changed:
+                delta["config_snapshot"] = state.config_snapshot
+            line = transition_line(state, sheet_nums, event, delta, redactor)
+            book.journal.append(line)
+        except BaseException:
+            state.seq, state.updated_at, state.writer = previous
+            raise
+        book.seq = state.seq
+        book.head = head
+        if config_changed:
+            book.config = copy.deepcopy(state.config_snapshot)
+        book.lines_since_snapshot += 1
+        if state.status != book.status or self._window_full(state, book):
+            self.save(state)
+
+    @_serialised
+    def record_event(
+        self, state: CheckpointState, event: str, *, sheet_num: int | None = None, **fields: Any
+    ) -> int:
+        """Append a history event (retry scheduled, rate-limit wait, pause, resume…).
+
+        It does not change the state; it carries the ``seq`` it follows. Returns the
+        record's byte offset in the history file.
+        """
+        line = event_line(state, event, sheet_num, fields, get_redactor())
+        self.prepare(state.job_id)
+        return self._book(state.job_id).journal.append(line)
+
+    @property
+    def supports_execution_history(self) -> bool:
+        """Attempts are kept in the history file."""
+        return True
+
+    @_serialised
+    def record_execution(
+        self,
+        job_id: str,
+        sheet_num: int,
+        attempt_num: int,
+        prompt: str | None = None,
+        output: str | None = None,
+        exit_code: int | None = None,
+        duration_seconds: float | None = None,
+    ) -> int | None:
+        """Append an attempt record; returns its byte offset in the history file.
+
+        The prompt (its first 4 KiB) and the output (its last 10 KiB) are redacted before
+        they are cut; the full output lives in the attempt's log files.
+        """
+        book = self._book(job_id)
+        line = attempt_line(
+            job_id,
+            book.instance_id,
+            book.seq,
+            sheet_num=sheet_num,
+            attempt=attempt_num,
+            prompt=prompt,
+            output=output,
+            exit_code=exit_code,
+            duration_seconds=duration_seconds,
+            redactor=get_redactor(),
+        )
+        self.prepare(job_id)
+        return book.journal.append(line)
+
+    def mark_sheet_status(
+        self,
+        job_id: str,
+        sheet_num: int,
+        status: SheetStatus,
+        error_message: str | None = None,
+    ) -> None:
+        """Load the job, apply one sheet status change, persist it."""
+        state = self.load(job_id)
+        if state is None:
+            raise KeyError(f"no state for job {job_id!r}")
+        if status == SheetStatus.COMPLETED:
+            state.mark_sheet_completed(sheet_num)
+        elif status == SheetStatus.FAILED:
+            state.mark_sheet_failed(sheet_num, error_message or "Unknown error")
+        elif status == SheetStatus.IN_PROGRESS:
+            state.mark_sheet_started(sheet_num)
+        elif status == SheetStatus.SKIPPED:
+            state.mark_sheet_skipped(sheet_num, error_message)
+        else:
+            state.sheet(sheet_num).status = status
+        self.save(state)
+
+    @_serialised
+    def delete(self, job_id: str, *, keep_history: bool = False) -> bool:
+        """Remove the job's snapshot (and history unless ``keep_history``).
+
+        The lock file stays: removing it while someone waits on it would let two
+        processes lock two different files.
+        """
+        book = self._books.pop(job_id, None)
+        if book is not None:
+            book.journal.close()
+        existed = False
+        targets = [self.state_path(job_id)]
+        if not keep_history:
+            targets.append(self.history_path(job_id))
+        for target in targets:
+            try:
+                target.unlink()
+            except FileNotFoundError:
+                continue
+            existed = existed or target == targets[0]
+        return existed
+
+    def close(self) -> None:
+        """Close every open history descriptor."""
+        for book in self._books.values():
+            book.journal.close()
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _book(self, job_id: str) -> _WriterBook:
+        book = self._books.get(job_id)
+        if book is None:
+            book = self._books[job_id] = _WriterBook(Journal(self.history_path(job_id)))
+        return book
+
+    def _window_full(self, state: CheckpointState, book: _WriterBook) -> bool:
+        limit = self.compact_every or max(MIN_COMPACT_EVERY, 2 * state.total_sheets)
+        if book.lines_since_snapshot >= limit:
+            return True
+        return time.monotonic() - book.snapshot_at >= self.compact_seconds
+
+    def _read(self, job_id: str) -> CheckpointState | None:
+        return read_state(job_id, self.state_path(job_id), self.history_path(job_id))

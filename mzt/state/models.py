@@ -1,0 +1,333 @@
+"""Per-sheet state: statuses, error and fallback records, and :class:`SheetState`.
+
+These models are what the checkpoint (``<job>.json``) stores for each sheet; their
+``model_dump(mode="json")`` form is part of mzt's file contract. Lists that grow with every
+attempt are bounded so a long retry storm cannot bloat the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mzt.redact import get_redactor, redact_tail
+from mzt.state.records import (
+    AppliedPatternDict,
+    AttemptOutcome,
+    AttemptResultDict,
+    CheckpointErrorRecord,
+    ExecutionMode,
+    ExitReason,
+    FallbackRecordDict,
+    OutcomeDataDict,
+    ProgressSnapshotDict,
+    PromptMetricsDict,
+    ValidationDetailDict,
+    utc_now,
+)
+
+logger = logging.getLogger("mzt.state")
+
+MAX_ERROR_HISTORY = 50
+MAX_INSTRUMENT_FALLBACK_HISTORY = 50
+MAX_ATTEMPT_RESULTS = 50
+MAX_OUTPUT_CAPTURE_BYTES = 10 * 1024
+UNKNOWN_FAILURE = "Unknown failure (no error message was recorded)"
+
+
+class SheetStatus(StrEnum):
+    """Where a sheet is in its life; the last four are final."""
+
+    PENDING = "pending"  # not run yet, or reset to run again
+    READY = "ready"  # dependencies met, may be scheduled
+    DISPATCHED = "dispatched"  # handed to an executor, not yet confirmed running
+    IN_PROGRESS = "in_progress"  # executing now
+    WAITING = "waiting"  # blocked on a rate-limited instrument
+    RETRY_SCHEDULED = "retry_scheduled"  # failed once, waiting for its backoff to elapse
+    FERMATA = "fermata"  # held, awaiting a decision
+    COMPLETED = "completed"  # ran, and every validation passed
+    FAILED = "failed"  # budgets exhausted or a fatal error
+    SKIPPED = "skipped"  # skip rule, start-sheet, or blocked by a failed dependency
+    CANCELLED = "cancelled"  # the job was cancelled while this sheet was unfinished
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the sheet will not change again without an explicit reset."""
+        return self in _TERMINAL_SHEET
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the sheet is executing (or about to, having been handed off)."""
+        return self in (SheetStatus.DISPATCHED, SheetStatus.IN_PROGRESS)
+
+
+_TERMINAL_SHEET = frozenset(
+    {SheetStatus.COMPLETED, SheetStatus.FAILED, SheetStatus.SKIPPED, SheetStatus.CANCELLED}
+)
+
+
+class JobStatus(StrEnum):
+    """Status of a whole job run."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Completed, failed or cancelled: nothing runs until someone resumes it."""
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class OutcomeCategory(StrEnum):
+    """How a sheet's execution ended, for reporting."""
+
+    SUCCESS_FIRST_TRY = "success_first_try"
+    SUCCESS_RETRY = "success_retry"
+    SUCCESS_COMPLETION = "success_completion"
+    FAILED_EXHAUSTED = "failed_exhausted"
+    FAILED_FATAL = "failed_fatal"
+    SKIPPED_BY_ESCALATION = "skipped_by_escalation"
+
+
+class ErrorCategory(StrEnum):
+    """Broad class of an error, as the error classifier assigns it."""
+
+    RATE_LIMIT = "rate_limit"
+    TRANSIENT = "transient"
+    VALIDATION = "validation"
+    AUTH = "auth"
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    SIGNAL = "signal"
+    FATAL = "fatal"
+    CONFIGURATION = "configuration"
+    PREFLIGHT = "preflight"
+    ESCALATION = "escalation"
+
+
+class SheetState(BaseModel):
+    """Everything the checkpoint records about one sheet."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sheet_num: int = Field(ge=1)
+    status: SheetStatus = SheetStatus.PENDING
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    attempt_count: int = 0
+    exit_code: int | None = None
+    exit_signal: int | None = None
+    exit_reason: ExitReason | None = None
+    execution_duration_seconds: float | None = None
+    error_message: str | None = None
+    error_category: ErrorCategory | None = None
+    error_code: str | None = None
+    validation_passed: bool | None = None
+    validation_details: list[ValidationDetailDict] | None = None
+    instrument_name: str | None = None
+    instrument_model: str | None = None
+    movement: int | None = None
+    voice: int | None = None
+    completion_attempts: int = 0
+    passed_validations: list[str] = Field(default_factory=list)
+    failed_validations: list[str] = Field(default_factory=list)
+    last_pass_percentage: float | None = None
+    execution_mode: ExecutionMode | None = None
+    success_without_retry: bool = False
+    outcome_category: OutcomeCategory | None = None
+    outcome_data: OutcomeDataDict | None = None
+    stdout_tail: str | None = None
+    stderr_tail: str | None = None
+    output_truncated: bool = False
+    prompt_metrics: PromptMetricsDict | None = None
+    preflight_warnings: list[str] = Field(default_factory=list)
+    progress_snapshots: list[ProgressSnapshotDict] = Field(default_factory=list)
+    last_activity_at: datetime | None = None
+    error_history: list[CheckpointErrorRecord] = Field(default_factory=list)
+    instrument_fallback_history: list[FallbackRecordDict] = Field(default_factory=list)
+    attempt_results: list[AttemptResultDict] = Field(default_factory=list)
+    applied_patterns: list[AppliedPatternDict] = Field(default_factory=list)
+    fire_at: datetime | None = None
+    rate_limit_expires_at: datetime | None = None
+    normal_attempts: int = 0
+    max_retries: int = 3
+    max_completion: int = 5
+    total_cost_usd: float = 0.0
+    total_duration_seconds: float = 0.0
+    model: str | None = None
+    fallback_chain: list[str] = Field(default_factory=list)
+    current_instrument_index: int = 0
+    fallback_attempts: dict[str, int] = Field(default_factory=dict)
+    sheet_timeout_seconds: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    estimated_cost: float | None = None
+    cost_confidence: float | None = None
+    agent_feedback: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _status_invariants(self) -> SheetState:
+        # A loaded or constructed sheet always carries the fields its status implies, so
+        # readers never meet a completed sheet without a completion time.
+        if self.status == SheetStatus.COMPLETED and self.completed_at is None:
+            self.completed_at = self.started_at or utc_now()
+        elif self.status == SheetStatus.IN_PROGRESS and self.started_at is None:
+            self.started_at = utc_now()
+        elif self.status == SheetStatus.FAILED and not self.error_message:
+            self.error_message = UNKNOWN_FAILURE
+        return self
+
+    # --- pattern bookkeeping ---------------------------------------------------------------
+
+    @property
+    def applied_pattern_ids(self) -> list[str]:
+        """Ids of the applied patterns, in order."""
+        return [p.get("id", "") for p in self.applied_patterns]
+
+    @applied_pattern_ids.setter
+    def applied_pattern_ids(self, ids: list[str]) -> None:
+        descriptions = self.applied_pattern_descriptions
+        self.applied_patterns = [
+            AppliedPatternDict(id=i, description=descriptions[n] if n < len(descriptions) else "")
+            for n, i in enumerate(ids)
+        ]
+
+    @property
+    def applied_pattern_descriptions(self) -> list[str]:
+        """Descriptions of the applied patterns, in the same order as the ids."""
+        return [p.get("description", "") for p in self.applied_patterns]
+
+    @applied_pattern_descriptions.setter
+    def applied_pattern_descriptions(self, descriptions: list[str]) -> None:
+        ids = self.applied_pattern_ids
+        self.applied_patterns = [
+            AppliedPatternDict(id=ids[n] if n < len(ids) else "", description=d)
+            for n, d in enumerate(descriptions)
+        ]
+
+    # --- budgets ---------------------------------------------------------------------------
+
+    @property
+    def can_retry(self) -> bool:
+        """Whether a full retry is still within ``max_retries``."""
+        return self.normal_attempts < self.max_retries
+
+    @property
+    def can_complete(self) -> bool:
+        """Whether another completion-mode attempt is still within ``max_completion``."""
+        return self.completion_attempts < self.max_completion
+
+    @property
+    def is_exhausted(self) -> bool:
+        """Whether both the retry and the completion budgets are spent."""
+        return not self.can_retry and not self.can_complete
+
+    @property
+    def total_attempts(self) -> int:
+        """Attempts that consumed budget: full retries plus completion attempts."""
+        return self.normal_attempts + self.completion_attempts
+
+    @property
+    def has_fallback_available(self) -> bool:
+        """Whether the fallback chain still has an instrument to switch to."""
+        return self.current_instrument_index < len(self.fallback_chain)
+
+    def record_attempt(self, result: AttemptOutcome) -> None:
+        """Account for a finished attempt.
+
+        Every attempt adds its cost and duration and is summarised in ``attempt_results``;
+        only an attempt that failed for a reason other than a rate limit consumes retry
+        budget (``normal_attempts``).
+        """
+        summary = AttemptResultDict(
+            attempt=self.attempt_count,
+            success=bool(result.execution_success),
+            rate_limited=bool(result.rate_limited),
+            cost_usd=float(result.cost_usd or 0.0),
+            duration_seconds=float(result.duration_seconds or 0.0),
+            exit_code=getattr(result, "exit_code", None),
+            timestamp=utc_now().isoformat(),
+        )
+        self.attempt_results.append(summary)
+        if len(self.attempt_results) > MAX_ATTEMPT_RESULTS:
+            self.attempt_results = self.attempt_results[-MAX_ATTEMPT_RESULTS:]
+        self.total_cost_usd += summary["cost_usd"]
+        self.total_duration_seconds += summary["duration_seconds"]
+        if not result.rate_limited and not result.execution_success:
+            self.normal_attempts += 1
+
+    def advance_fallback(self, reason: str) -> str | None:
+        """Switch to the next instrument of the fallback chain, with fresh budgets.
+
+        Records how many attempts the previous instrument used and the transition itself;
+        the model override is dropped because a fallback runs with its own default model.
+        Returns the new instrument name, or ``None`` when the chain is exhausted.
+        """
+        if not self.has_fallback_available:
+            return None
+        previous = self.instrument_name or ""
+        self.fallback_attempts[previous] = self.normal_attempts
+        target = self.fallback_chain[self.current_instrument_index]
+        self.current_instrument_index += 1
+        self.instrument_name = target
+        self.model = None
+        self.instrument_model = None
+        self.normal_attempts = 0
+        self.completion_attempts = 0
+        self.add_fallback_to_history(
+            {"from": previous, "to": target, "reason": reason, "timestamp": utc_now().isoformat()}
+        )
+        return target
+
+    # --- output and history ----------------------------------------------------------------
+
+    def capture_output(
+        self, stdout: str | None, stderr: str | None, max_bytes: int = MAX_OUTPUT_CAPTURE_BYTES
+    ) -> None:
+        """Keep the last ``max_bytes`` of each stream, credentials redacted before the cut.
+
+        ``output_truncated`` says whether either stream was longer than the limit; empty
+        streams are stored as ``None``.
+        """
+        redactor = get_redactor()
+        out, _ = redact_tail(stdout or None, max_bytes, redactor)
+        err, _ = redact_tail(stderr or None, max_bytes, redactor)
+        self.stdout_tail = out or None
+        self.stderr_tail = err or None
+        # Judged on the streams as produced: redaction may shrink a long output under the
+        # limit, but the tail still is not everything the instrument wrote.
+        self.output_truncated = any(
+            len(stream.encode("utf-8", errors="replace")) > max_bytes
+            for stream in (stdout or "", stderr or "")
+        )
+
+    def add_error_to_history(self, error: CheckpointErrorRecord) -> None:
+        """Append an error record, keeping only the newest ``MAX_ERROR_HISTORY``."""
+        self.error_history.append(error)
+        if len(self.error_history) > MAX_ERROR_HISTORY:
+            self.error_history = self.error_history[-MAX_ERROR_HISTORY:]
+
+    def add_fallback_to_history(self, record: FallbackRecordDict | dict[str, str]) -> None:
+        """Append a fallback transition, keeping only the newest ones."""
+        self.instrument_fallback_history.append(record)  # type: ignore[arg-type]
+        if len(self.instrument_fallback_history) > MAX_INSTRUMENT_FALLBACK_HISTORY:
+            self.instrument_fallback_history = self.instrument_fallback_history[
+                -MAX_INSTRUMENT_FALLBACK_HISTORY:
+            ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form stored in the checkpoint."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SheetState:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls.model_validate(data)

@@ -1,0 +1,167 @@
+"""Records kept inside the state: free-form dicts with documented keys, error records.
+
+The ``TypedDict`` shapes document what the runner stores; extra keys are kept, so a record
+written by a newer mzt survives a save by an older one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, Required
+
+from pydantic import BaseModel, ConfigDict, Field, with_config
+from typing_extensions import TypedDict
+
+ExitReason = Literal["completed", "timeout", "killed", "error"]
+ExecutionMode = Literal["normal", "completion", "retry"]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (what every timestamp in the state uses)."""
+    return datetime.now(UTC)
+
+
+# Free-form record types: keys are documented, extra keys survive a save/load round trip.
+_OPEN = ConfigDict(extra="allow")
+
+
+@with_config(_OPEN)
+class ValidationDetailDict(TypedDict, total=False):
+    """One validation result; ``passed`` is the only key every entry must have."""
+
+    rule_type: str | None
+    description: str | None
+    path: str | None
+    pattern: str | None
+    passed: Required[bool]
+    actual_value: Any
+    expected_value: Any
+    error_message: str | None
+    checked_at: str | None
+    check_duration_ms: float | None
+    failure_reason: str | None
+    failure_category: str | None
+    suggested_fix: str | None
+
+
+@with_config(_OPEN)
+class PromptMetricsDict(TypedDict, total=False):
+    """Size and shape of a rendered prompt."""
+
+    character_count: int
+    estimated_tokens: int
+    line_count: int
+    has_file_references: bool
+    referenced_paths: list[str]
+
+
+@with_config(_OPEN)
+class ProgressSnapshotDict(TypedDict, total=False):
+    """What a running sheet had produced at one moment."""
+
+    timestamp: str
+    bytes_received: int
+    lines_received: int
+    phase: str
+
+
+@with_config(_OPEN)
+class ErrorContextDict(TypedDict, total=False):
+    """Circumstances of one error; values are ``None`` when unknown."""
+
+    exit_code: int | None
+    signal: int | None
+    category: str | None
+    exit_reason: str | None
+    duration_seconds: float | None
+    instrument: str | None
+
+
+@with_config(_OPEN)
+class AppliedPatternDict(TypedDict, total=False):
+    """A learned pattern that was applied to a prompt."""
+
+    id: str
+    description: str
+
+
+@with_config(_OPEN)
+class OutcomeDataDict(TypedDict, total=False):
+    """Structured facts about a sheet's outcome."""
+
+    validation_pass_rate: float
+    retry_count: int
+    completion_attempts: int
+    final_status: str
+
+
+@with_config(_OPEN)
+class SynthesisResultDict(TypedDict, total=False):
+    """Result of combining the outputs of a batch of sheets."""
+
+    batch_id: str
+    status: str
+    sheets: list[int]
+    result: Any
+    created_at: str
+
+
+@with_config(_OPEN)
+class AttemptResultDict(TypedDict, total=False):
+    """Summary of one attempt kept in the sheet (the full record is in the history)."""
+
+    attempt: int
+    success: bool
+    rate_limited: bool
+    cost_usd: float
+    duration_seconds: float
+    exit_code: int | None
+    timestamp: str
+
+
+# "from" is a keyword, hence the functional form.
+FallbackRecordDict = TypedDict(
+    "FallbackRecordDict", {"from": str, "to": str, "reason": str, "timestamp": str}
+)
+
+
+@with_config(_OPEN)
+class CircuitBreakerRecordDict(TypedDict, total=False):
+    """One circuit-breaker state change."""
+
+    state: str
+    timestamp: str
+    trigger: str
+    consecutive_failures: int
+
+
+class AttemptOutcome(Protocol):
+    """What :meth:`SheetState.record_attempt` needs to know about a finished attempt."""
+
+    @property
+    def execution_success(self) -> bool: ...
+
+    @property
+    def rate_limited(self) -> bool: ...
+
+    @property
+    def cost_usd(self) -> float: ...
+
+    @property
+    def duration_seconds(self) -> float: ...
+
+
+class CheckpointErrorRecord(BaseModel):
+    """One error that happened while running a sheet (kept per sheet, bounded)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    timestamp: datetime = Field(default_factory=utc_now)
+    error_type: Literal["transient", "rate_limit", "permanent"] = "transient"
+    error_code: str | None = None
+    error_message: str = ""
+    attempt_number: int = 0
+    context: ErrorContextDict = Field(default_factory=lambda: ErrorContextDict())
+    stdout_tail: str | None = None
+    stderr_tail: str | None = None
+    stack_trace: str | None = None
