@@ -48,7 +48,10 @@ def run_guarded(group: click.Group, argv: list[str] | None) -> int:
     except Exception as exc:  # the last line of defence: no traceback reaches users
         report = _crash_report(exc)
         where = f"; a crash report was written to {report}" if report else ""
-        console.err(f"mzt: unexpected error: {type(exc).__name__}: {exc}{where}")
+        from mzt.redact import redact
+
+        summary = redact(f"{type(exc).__name__}: {exc}")
+        console.err(f"mzt: unexpected error: {summary}{where}")
         return ExitCode.INTERNAL
     return int(result or 0)
 
@@ -81,6 +84,7 @@ def _quiet_stdout() -> None:
 
 def _crash_report(exc: BaseException) -> Path | None:
     from mzt.paths import crash_dir
+    from mzt.redact import redact
 
     try:
         folder = crash_dir()
@@ -93,7 +97,7 @@ def _crash_report(exc: BaseException) -> Path | None:
         )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(redact(text))
         return path
     except OSError:
         return None

@@ -13,8 +13,10 @@ from tests.helpers import minimal, run_mzt, write_score
 def test_unexpected_error_writes_a_crash_report(
     tmp_path: Path, mzt, monkeypatch, _isolated_home: Path
 ) -> None:
+    secret = "ghp_" + "a1B2c3D4e5" * 4
+
     def boom(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("kaput")
+        raise RuntimeError(f"kaput {secret}")
 
     monkeypatch.setattr(api, "validate_score", boom)
     result = mzt("validate", write_score(tmp_path, minimal()))
@@ -23,6 +25,7 @@ def test_unexpected_error_writes_a_crash_report(
     assert "Traceback" not in result.err
     [report] = (_isolated_home / "crash").iterdir()
     assert "Traceback" in report.read_text() and "kaput" in report.read_text()
+    assert secret not in report.read_text() + result.err
     assert stat.S_IMODE(report.stat().st_mode) == 0o600
 
 
