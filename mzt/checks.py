@@ -18,7 +18,13 @@ from mzt.conditions import ExpressionError, compile_expression, parse_condition
 from mzt.errors import Issue
 from mzt.loader import LoadedScore
 from mzt.plan import Plan
-from mzt.score import KNOWN_CONFIG_KEYS, REQUIRED_FIELDS, InstrumentConfig
+from mzt.score import (
+    DEFAULT_INSTRUMENT,
+    KNOWN_CONFIG_KEYS,
+    REQUIRED_FIELDS,
+    InstrumentConfig,
+    Score,
+)
 from mzt.templating import (
     BUILTIN_VARIABLES,
     TemplateError,
@@ -99,8 +105,9 @@ def _check_template(found: Findings) -> None:
         return
     user = set(prompt.variables)
     known = BUILTIN_VARIABLES | user | jinja_globals()
+    suggestions = sorted(BUILTIN_VARIABLES | user)
     for name in sorted(names - known):
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+        close = difflib.get_close_matches(name, suggestions, n=1, cutoff=0.7)
         found.add(
             "V101",
             f"the template uses {name!r}, which is not defined",
@@ -130,10 +137,9 @@ def _check_workspace(found: Findings, workspace: Path) -> None:
     if not parent.is_dir():
         found.add(
             "V002",
-            f"the workspace's parent folder {parent} does not exist",
+            f"the workspace's parent folder {parent} does not exist; a run will create it",
             ("workspace",),
-            severity="error",
-            hint="create it, or point `workspace` (or --workspace) somewhere that exists",
+            hint="check the path if that is not what you meant",
         )
 
 
@@ -254,6 +260,20 @@ def _check_validations(found: Findings, plan: Plan) -> None:
 def _check_instruments(found: Findings, plan: Plan, catalog: Catalog) -> None:
     score = found.loaded.score
     aliases = score.instruments
+    backend_type = score.backend.type
+    if (
+        score.instrument is not None
+        and "type" in score.backend.model_fields_set
+        and backend_type != DEFAULT_INSTRUMENT
+    ):
+        found.add(
+            "V011",
+            f"`instrument: {score.instrument}` and `backend.type: {backend_type}` both choose "
+            "the instrument",
+            ("backend", "type"),
+            severity="error",
+            hint="keep one of the two (`instrument` is the newer spelling)",
+        )
     for alias, spec in aliases.items():
         if spec.profile not in catalog:
             found.add(
@@ -390,14 +410,24 @@ def _check_sheet_maps(found: Findings, plan: Plan) -> None:
     _check_sheet_keys(found, plan, _sheet_keyed(score))
 
 
-def _sheet_keyed(score: object) -> Iterable[tuple[str, Iterable[int]]]:
-    cfg = score.sheet  # type: ignore[attr-defined]
+def _sheet_keyed(score: Score) -> Iterable[tuple[str, Iterable[int]]]:
+    cfg = score.sheet
     yield "descriptions", cfg.descriptions
     yield "cadenzas", cfg.cadenzas
     yield "prompt_extensions", cfg.prompt_extensions
     yield "per_sheet_instruments", cfg.per_sheet_instruments
     yield "per_sheet_instrument_config", cfg.per_sheet_instrument_config
     yield "per_sheet_fallbacks", cfg.per_sheet_fallbacks
+    yield "backend.timeout_overrides", score.backend.timeout_overrides
+    yield "backend.sheet_overrides", score.backend.sheet_overrides
+    configs = [("instrument_config", score.instrument_config)]
+    configs += [
+        (f"movements.{n}.instrument_config", m.instrument_config)
+        for n, m in score.movements.items()
+    ]
+    configs += [(f"instruments.{a}.config", s.config) for a, s in score.instruments.items()]
+    for where, config in configs:
+        yield f"{where}.timeout_overrides", config.timeout_overrides or {}
 
 
 def _check_sheet_keys(
@@ -405,12 +435,13 @@ def _check_sheet_keys(
 ) -> None:
     total = plan.total_sheets
     for name, keys in maps:
+        where = name if "." in name else f"sheet.{name}"
         for key in keys:
             if key > total:
                 found.add(
                     "V214",
-                    f"sheet.{name} names sheet {key}, which does not exist (the score has {total})",
-                    ("sheet", name, key),
+                    f"{where} names sheet {key}, which does not exist (the score has {total})",
+                    (*where.split("."), key),
                 )
     for instrument, nums in found.loaded.score.sheet.instrument_map.items():
         for num in nums:

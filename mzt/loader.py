@@ -196,6 +196,8 @@ def _issues_from(exc: ValidationError, document: Document) -> list[Issue]:
     grouped: dict[DataPath, list[dict[str, Any]]] = {}
     for error in exc.errors(include_url=False):
         path = _data_path(error["loc"], document.data)
+        if error["type"] == "missing" and isinstance(error["loc"][-1], str):
+            path = (*path, error["loc"][-1])
         grouped.setdefault(path, []).append(error)
     issues = []
     for path, errors in grouped.items():
@@ -237,9 +239,7 @@ def _describe(path: DataPath, errors: list[dict[str, Any]]) -> tuple[str, str | 
         return f"unknown key {key!r}", _typo_hint(path[:-1], str(key))
     if kind == "missing":
         key = first["loc"][-1]
-        hint = None
-        if not path:
-            hint = _MINIMUM
+        hint = _MINIMUM if len(path) == 1 else None
         return f"the required key {key!r} is missing", hint
     if kind == "value_error" or kind == "assertion_error":
         return first["msg"].removeprefix("Value error, "), None

@@ -26,6 +26,7 @@ from mzt.score import (
 )
 
 DEFAULT_TIMEOUT_SECONDS = 1800.0
+MAX_SHEETS = 100_000
 
 # Backend keys that configure the instrument (the rest choose it or set timeouts).
 _BACKEND_SETTINGS = (
@@ -243,6 +244,15 @@ def _layout(score: Score, problem: Callable[..., None]) -> tuple[list[_Slot], li
         if stage > stages:
             path = ("sheet", "fan_out", stage) if stage in cfg.fan_out else ("movements", stage)
             problem(path, f"stage {stage} does not exist (the score has {stages} stages)")
+    # Counted before anything is built, so an absurd score costs nothing to refuse.
+    total = stages + sum(count - 1 for stage, count in fan.items() if stage <= stages)
+    if total > MAX_SHEETS:
+        problem(
+            ("sheet",),
+            f"the score expands to {total:,} sheets; mzt runs at most {MAX_SHEETS:,} per score",
+            "split the work across several scores, or raise `size` so a sheet covers more items",
+        )
+        return [], []
     sizes = [fan.get(stage, 1) for stage in range(1, stages + 1)]
     slots = [
         _Slot(stage, instance, count)
@@ -385,7 +395,7 @@ class _InstrumentResolver:
         self.default_timeout = default_timeout
         backend = score.backend
         base = {k: getattr(backend, k) for k in _BACKEND_SETTINGS if k in backend.model_fields_set}
-        if "cli_model" in backend.model_fields_set and backend.cli_model:
+        if backend.cli_model and not base.get("model"):
             base["model"] = backend.cli_model
         self.backend_layer = base
         sheet_keyed = (

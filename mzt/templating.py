@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 import string
+import zlib
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mzt.plan import Plan, SheetPlan
@@ -58,10 +59,38 @@ class TemplateError(ValueError):
     """A template could not be compiled or rendered; the message says where and why."""
 
 
+MAX_RENDERED_VALUE = 10_000_000  # characters (or items) one `*` or `**` may produce
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, also refusing arithmetic that would build enormous values."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _large_power(left, right):
+            raise TemplateError(f"{left!r} ** {right!r} is too large")
+        if operator == "*" and _large_repeat(left, right):
+            raise TemplateError("the repetition would build a value over 10 million long")
+        return super().call_binop(context, operator, left, right)
+
+
+def _large_power(base: Any, exponent: Any) -> bool:
+    numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (base, exponent))
+    return numbers and abs(base) > 1 and exponent * max(abs(base).bit_length(), 1) > 4096
+
+
+def _large_repeat(left: Any, right: Any) -> bool:
+    for seq, count in ((left, right), (right, left)):
+        if isinstance(seq, str | list | tuple) and isinstance(count, int):
+            return len(seq) * count > MAX_RENDERED_VALUE
+    return False
+
+
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
     """The Jinja2 environment: sandboxed, strict about undefined names, no autoescape."""
-    return ImmutableSandboxedEnvironment(
+    return _Sandbox(
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -80,11 +109,29 @@ def compile_template(text: str) -> jinja2.Template:
 
 
 def undeclared_variables(text: str) -> set[str]:
-    """Names a template reads but does not define itself (syntax errors raise)."""
+    """Names a template reads without defining them anywhere (syntax errors raise).
+
+    Names the template assigns anywhere (``{% set %}``, loop variables, macro
+    parameters) and names only read through ``| default(...)`` or ``is defined``
+    tests are not reported: both are ordinary ways to handle optional values.
+    """
     try:
-        return set(meta.find_undeclared_variables(environment().parse(text)))
+        tree = environment().parse(text)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
+    stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    stored |= {arg.name for macro in tree.find_all(nodes.Macro) for arg in macro.args}
+    guarded = {
+        filt.node.name
+        for filt in tree.find_all(nodes.Filter)
+        if filt.name in ("default", "d") and isinstance(filt.node, nodes.Name)
+    }
+    guarded |= {
+        test.node.name
+        for test in tree.find_all(nodes.Test)
+        if test.name in ("defined", "undefined", "none") and isinstance(test.node, nodes.Name)
+    }
+    return set(meta.find_undeclared_variables(tree)) - stored - guarded
 
 
 def render(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
@@ -94,7 +141,13 @@ def render(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
         raise TemplateError(f"{exc.message}") from None
     except jinja2.TemplateError as exc:
         raise TemplateError(str(exc)) from None
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
+    except TemplateError:
+        raise
+    except RecursionError:
+        raise TemplateError("the template recurses too deeply") from None
+    except MemoryError:
+        raise TemplateError("rendering needs more memory than there is") from None
+    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
         raise TemplateError(f"{type(exc).__name__}: {exc}") from None
 
 
@@ -185,7 +238,7 @@ def format_fields(text: str, context: Mapping[str, Any]) -> str:
 
 # --- commands ------------------------------------------------------------------------------
 
-_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}:!]*))?\}")
 
 
 def command_fields(command: str, keys: Iterable[str]) -> set[str]:
@@ -209,10 +262,13 @@ def substitute_command(command: str, context: Mapping[str, Any]) -> tuple[str, d
         char, mode = command[i], modes[-1]
         if char == "{" and (i == 0 or command[i - 1] != "$"):
             match = _FIELD.match(command, i)
-            if match and match.group(1) in context:
-                key = match.group(1)
-                var = COMMAND_ENV_PREFIX + key
-                env[var] = str(context[key]).replace("\0", "")
+            value = _field_value(match, context) if match else None
+            if match and value is not None:
+                key, spec = match.group(1), match.group(2)
+                var = (
+                    COMMAND_ENV_PREFIX + key + (f"_{zlib.crc32(spec.encode()):08x}" if spec else "")
+                )
+                env[var] = value.replace("\0", "")
                 out.append(_reference(var, mode))
                 i = match.end()
                 continue
@@ -259,6 +315,17 @@ def substitute_command(command: str, context: Mapping[str, Any]) -> tuple[str, d
     return "".join(out), env
 
 
+def _field_value(match: re.Match[str], context: Mapping[str, Any]) -> str | None:
+    """The text of a known field (with its format spec applied), or None to leave it alone."""
+    key, spec = match.group(1), match.group(2)
+    if key not in context:
+        return None
+    try:
+        return format(context[key], spec or "")
+    except (ValueError, TypeError):
+        return None
+
+
 def _reference(var: str, mode: str) -> str:
     if mode == "double":
         return "${" + var + "}"
@@ -271,6 +338,4 @@ def _reference(var: str, mode: str) -> str:
 
 def display_command(command: str, context: Mapping[str, Any]) -> str:
     """The command as a person would read it, values filled in (never executed)."""
-    return _FIELD.sub(
-        lambda m: str(context[m.group(1)]) if m.group(1) in context else m.group(0), command
-    )
+    return _FIELD.sub(lambda m: _field_value(m, context) or m.group(0), command)

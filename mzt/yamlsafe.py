@@ -114,8 +114,22 @@ class _Loader(yaml.SafeLoader):
                 **_position(node.start_mark),
             ) from None
 
+    def construct_yaml_str(self, node: ScalarNode) -> str:  # type: ignore[override]
+        value = super().construct_yaml_str(node)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # "\ud800" escapes make strings that no file, terminal or JSON can hold.
+            raise YamlProblem(
+                "the text contains a lone surrogate escape (such as \\ud800), "
+                "which is not a character",
+                **_position(node.start_mark),
+            ) from None
+        return value
+
 
 _Loader.add_constructor(_Y + "int", _Loader.construct_yaml_int)
+_Loader.add_constructor(_Y + "str", _Loader.construct_yaml_str)
 
 
 def decode(raw: bytes) -> str:
@@ -154,6 +168,9 @@ def parse(text: str) -> Document:
         raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and "quoted scalar" in (exc.context or ""):
+            # An unclosed quote is found at the end of the file; where it opens is what helps.
+            mark = exc.context_mark
         what = ", ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise YamlProblem(f"YAML syntax error: {what}", **_position(mark)) from None
     except yaml.reader.ReaderError as exc:

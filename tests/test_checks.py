@@ -29,7 +29,13 @@ def test_v001_template_syntax(tmp_path: Path) -> None:
 
 def test_v002_workspace_parent(tmp_path: Path) -> None:
     [issue] = codes(tmp_path, workspace="nope/deeper/ws")["V002"]
-    assert issue.severity == "error"
+    assert issue.severity == "warning" and "will create it" in issue.message
+
+
+def test_v011_instrument_and_backend_type_conflict(tmp_path: Path) -> None:
+    [issue] = codes(tmp_path, instrument="cli", backend={"type": "anthropic_api"})["V011"]
+    assert (issue.severity, issue.path) == ("error", "backend.type")
+    assert "V011" not in codes(tmp_path, instrument="cli", backend={"type": "claude_cli"})
 
 
 def test_v003_missing_template_file(tmp_path: Path) -> None:

@@ -122,7 +122,6 @@ def test_type_errors_are_strict_and_located(
         (minimal(retry={"base_delay_seconds": 10, "max_delay_seconds": 5}), "larger than"),
         (minimal(cost_limits={"enabled": True}), "neither max_cost_per_sheet"),
         (minimal(parallel={"budget_partition": False}), "not supported"),
-        (minimal(instrument="cli", backend={"type": "anthropic_api"}), "keep one"),
         (minimal(on_success=[{"type": "run_job"}]), "job_path"),
         (minimal(notifications=[{"type": "webhook"}]), "url"),
         (
@@ -150,7 +149,7 @@ def test_cross_field_rules(tmp_path: Path, data: dict, needle: str) -> None:
 
 def test_missing_required_keys_hint(tmp_path: Path) -> None:
     issues = issues_of(write_score(tmp_path, "name: t\n"))
-    assert {i.path for i in issues} == {""}
+    assert {i.path for i in issues} == {"sheet", "prompt"}
     assert any("'sheet'" in i.message for i in issues)
     assert all("at least `name`" in (i.hint or "") for i in issues)
 

@@ -21,6 +21,14 @@ json_mode: contextvars.ContextVar[bool] = contextvars.ContextVar("json_mode", de
 
 
 def run_guarded(group: click.Group, argv: list[str] | None) -> int:
+    token = json_mode.set(False)
+    try:
+        return _run(group, argv)
+    finally:
+        json_mode.reset(token)
+
+
+def _run(group: click.Group, argv: list[str] | None) -> int:
     try:
         result = group.main(args=argv, prog_name="mzt", standalone_mode=False)
     except MztError as exc:

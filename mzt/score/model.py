@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from mzt.score.base import NonEmptyStr, SheetNum, StrictModel
 from mzt.score.hooks import ConcertConfig, NotificationConfig, PostSuccessHook
@@ -113,20 +113,6 @@ class Score(StrictModel):
     feedback: dict[str, Any] | None = Field(None, description="Not used by mzt.")
     conductor: dict[str, Any] | None = Field(None, description="Not used by mzt.")
     bridge: dict[str, Any] | None = Field(None, description="Not used by mzt.")
-
-    @model_validator(mode="after")
-    def _one_instrument_syntax(self) -> Score:
-        backend_type_set = "type" in self.backend.model_fields_set
-        if (
-            self.instrument is not None
-            and backend_type_set
-            and self.backend.type != DEFAULT_INSTRUMENT
-        ):
-            raise ValueError(
-                f"`instrument: {self.instrument}` and `backend.type: {self.backend.type}` "
-                "both choose the instrument; keep one"
-            )
-        return self
 
     def unused_keys(self) -> list[str]:
         """Top-level keys present in the score that mzt accepts but does not act on."""
