@@ -1,76 +1,53 @@
-"""Instrument names mzt knows before anything runs: built-ins plus user profile files.
+"""Instrument names mzt knows before anything runs, for checking and planning a score.
 
-Only names and default timeouts are needed to check and plan a score; loading and
-running profiles belongs to the instruments themselves.
+A thin view of the instrument registry (`mzt.instruments`), which is the one place
+that reads profiles. It adds one thing: a profile file that is broken but declares a
+``name`` still makes that name known, so a score using it is not told the instrument
+does not exist; `Catalog.problem` says what is wrong with the file instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mzt.paths import local_instruments_dir, user_instruments_dir
-from mzt.yamlsafe import YamlProblem, decode, parse
-
-# name → default attempt timeout in seconds
-BUILTIN_INSTRUMENTS: dict[str, float] = {
-    "claude-code": 1800.0,
-    "claude_cli": 1800.0,
-    "gemini-cli": 1800.0,
-    "codex-cli": 1800.0,
-    "aider": 1800.0,
-    "goose": 1800.0,
-    "cline-cli": 1800.0,
-    "crush": 1800.0,
-    "opencode": 1800.0,
-    "llm": 1800.0,
-    "cli": 300.0,
-    "anthropic_api": 1800.0,
-    "ollama": 1800.0,
-    "recursive_light": 1800.0,
-}
-_MAX_PROFILE_BYTES = 256 * 1024
+from mzt.instruments import ProfileProblem, Registry, load_instruments
+from mzt.instruments.loader import DEFAULT_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
     """Known instrument names and their default timeouts."""
 
-    timeouts: dict[str, float]
+    registry: Registry
+    broken: dict[str, ProfileProblem] = field(default_factory=dict)
 
     def __contains__(self, name: object) -> bool:
-        return name in self.timeouts
+        return name in self.registry or name in self.broken
 
     def default_timeout(self, name: str) -> float | None:
-        return self.timeouts.get(name)
+        """The profile's attempt timeout; None for a name nobody defines."""
+        timeout = self.registry.default_timeout(name)
+        if timeout is None and name in self.broken:
+            return self.broken[name].default_timeout_seconds or DEFAULT_TIMEOUT_SECONDS
+        return timeout
 
     def names(self) -> list[str]:
-        return sorted(self.timeouts)
+        """Every instrument name a score may use, sorted."""
+        return sorted({*self.registry.names(), *self.broken})
+
+    def problem(self, name: str) -> ProfileProblem | None:
+        """Why the profile file defining ``name`` was skipped, when it was broken."""
+        return self.broken.get(name)
+
+    @property
+    def problems(self) -> tuple[ProfileProblem, ...]:
+        """Every profile file that was skipped."""
+        return self.registry.problems
 
 
 def load_catalog(home: Path | None = None, cwd: Path | None = None) -> Catalog:
     """Built-ins, then profiles in MZT_HOME/instruments, then ./.marianne/instruments."""
-    timeouts = dict(BUILTIN_INSTRUMENTS)
-    for folder in (user_instruments_dir(home), local_instruments_dir(cwd)):
-        for name, timeout in _profile_names(folder):
-            timeouts[name] = timeout
-    return Catalog(timeouts)
-
-
-def _profile_names(folder: Path) -> list[tuple[str, float]]:
-    found: list[tuple[str, float]] = []
-    try:
-        files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
-    except OSError:
-        return found
-    for path in files:
-        try:
-            with path.open("rb") as fh:
-                data = parse(decode(fh.read(_MAX_PROFILE_BYTES))).data
-        except (OSError, YamlProblem):
-            continue  # a broken profile never stops unrelated scores
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
-            timeout = data.get("default_timeout_seconds", 1800.0)
-            ok = isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0
-            found.append((data["name"], float(timeout) if ok else 1800.0))
-    return found
+    registry = load_instruments(home, cwd)
+    broken = {p.name: p for p in registry.problems if p.name is not None and p.name not in registry}
+    return Catalog(registry, broken)
