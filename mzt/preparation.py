@@ -1,19 +1,16 @@
-"""The library facade: what the CLI (or any program) calls. Nothing here prints.
+"""From a score file to a checked plan: validation, preparation, previews.
 
-Functions take keyword arguments and return typed results; problems the user can act
-on are raised as `MztError` subclasses.
+Nothing here prints or writes; `mzt.api` re-exports what programs need.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from mzt.catalog import Catalog, load_catalog
 from mzt.checks import check_score
-from mzt.errors import Issue, ScoreError, UsageError
+from mzt.errors import Issue, ScoreError
 from mzt.loader import LoadedScore, load_score
 from mzt.plan import Plan, SheetPlan, build_plan
 from mzt.templating import (
@@ -23,8 +20,6 @@ from mzt.templating import (
     prompt_variables,
     render,
 )
-
-_INIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -68,17 +63,26 @@ def validate_score(
     path: Path, *, workspace: Path | None = None, catalog: Catalog | None = None
 ) -> Validation:
     """Load, expand and check the score at ``path``; never raises for score problems."""
-    source = str(path)
     try:
         loaded = load_score(path)
-        catalog = catalog or load_catalog()
+    except ScoreError as exc:
+        return Validation(source=str(path), errors=exc.issues)
+    return check_loaded(loaded, workspace=workspace, catalog=catalog)
+
+
+def check_loaded(
+    loaded: LoadedScore, *, workspace: Path | None = None, catalog: Catalog | None = None
+) -> Validation:
+    """Expand and check an already loaded score."""
+    catalog = catalog or load_catalog()
+    try:
         plan = build_plan(loaded, default_timeout=catalog.default_timeout)
     except ScoreError as exc:
-        return Validation(source=source, errors=exc.issues)
+        return Validation(source=loaded.source, loaded=loaded, errors=exc.issues)
     ws = resolve_workspace(loaded, workspace)
     found = check_score(loaded, plan, ws, catalog)
     return Validation(
-        source=source,
+        source=loaded.source,
         loaded=loaded,
         plan=plan,
         workspace=ws,
@@ -87,13 +91,17 @@ def validate_score(
     )
 
 
-def prepare_score(path: Path, *, workspace: Path | None = None) -> PreparedScore:
-    """Like `validate_score`, but raise `ScoreError` unless the score is usable."""
-    result = validate_score(path, workspace=workspace)
+def prepared_or_raise(result: Validation) -> PreparedScore:
+    """The prepared score of a check, or the `ScoreError` listing what is wrong."""
     if not result.valid or result.loaded is None or result.plan is None:
         raise ScoreError(result.source, result.errors)
     assert result.workspace is not None
     return PreparedScore(result.loaded, result.plan, result.workspace, result.warnings)
+
+
+def prepare_score(path: Path, *, workspace: Path | None = None) -> PreparedScore:
+    """Like `validate_score`, but raise `ScoreError` unless the score is usable."""
+    return prepared_or_raise(validate_score(path, workspace=workspace))
 
 
 @dataclass(frozen=True)
@@ -124,20 +132,3 @@ def preview_prompt(loaded: LoadedScore, plan: Plan, sheet: SheetPlan, workspace:
             severity="warning",
         )
         return Preview(None, problem)
-
-
-def init_score(name: str, *, folder: Path, force: bool = False) -> Path:
-    """Write a starter score ``<folder>/<name>.yaml`` and return its path."""
-    if not _INIT_NAME.match(name):
-        raise UsageError(
-            f"{name!r} is not a usable score name",
-            hint="use letters, digits, '-' and '_' (at most 64, starting with a letter or digit)",
-        )
-    if not folder.is_dir():
-        raise UsageError(f"the folder {folder} does not exist")
-    target = folder / f"{name}.yaml"
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
-    text = resources.files("mzt").joinpath("data/starter.yaml").read_text(encoding="utf-8")
-    target.write_text(text.format(name=name, filename=target.name), encoding="utf-8")
-    return target

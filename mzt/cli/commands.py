@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,13 +18,96 @@ from mzt.cli.options import (
     verbose_option,
     workspace_option,
 )
-from mzt.errors import UsageError
 from mzt.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from mzt.reporting import Reporter
+    from mzt.runner import RunResult
 
 
 def register(group: click.Group) -> None:
-    for command in (validate, run, init):
+    for command in (validate, run, resume, init):
         group.add_command(command)
+
+
+def reporter_for(as_json: bool, quiet: bool) -> Reporter:
+    from mzt.reporting import LineReporter, NullReporter
+
+    return NullReporter() if as_json or quiet else LineReporter(sys.stdout)
+
+
+def finish_run(result: RunResult, *, as_json: bool, quiet: bool) -> int:
+    """Print the run's outcome the way the flags ask, and return its exit code."""
+    if as_json:
+        console.emit_json(
+            {
+                "schema": "mzt.run/1",
+                "job_id": result.job_id,
+                "status": result.status,
+                "exit_code": result.exit_code,
+                "progress": {"completed": result.completed, "total": result.total},
+                "sheets_failed": result.failed_sheets,
+                "duration_seconds": round(result.duration, 3),
+                "workspace": str(result.workspace),
+                "message": result.message,
+            }
+        )
+    elif result.exit_code != ExitCode.OK:
+        console.err(f"mzt: job {result.job_id} {result.status}: {result.message}")
+        if result.status in ("paused", "failed", "cancelled") or result.exit_code >= 128:
+            console.err(
+                f"hint: continue it with `mzt resume {result.job_id} -w {result.workspace}`"
+            )
+    elif not quiet and result.message and result.message != "completed":
+        console.out(f"{result.job_id}: {result.message}")
+    return result.exit_code
+
+
+@click.command()
+@click.argument("job")
+@workspace_option
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Score to continue with (default: the file the job was started with).",
+)
+@click.option("--no-reload", is_flag=True, help="Use the score stored in the checkpoint.")
+@click.option("-f", "--force", is_flag=True, help="Run a completed job again from the start.")
+@json_option
+@quiet_option
+@click.pass_context
+def resume(
+    ctx: click.Context,
+    job: str,
+    workspace: Path | None,
+    config: Path | None,
+    no_reload: bool,
+    force: bool,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    """Continue a paused, failed, cancelled or interrupted job.
+
+    JOB is a job id or the score file. Failed, cancelled, interrupted and blocked sheets
+    run again with fresh budgets; sheets skipped on purpose stay skipped.
+
+    \b
+    Example:
+      mzt resume nightly-review -w ./review-workspace
+    """
+    from mzt import api
+
+    quiet = flag(ctx, "quiet", quiet)
+    result = api.resume_job(
+        job,
+        workspace=workspace,
+        config=config,
+        reload=not no_reload,
+        force=force,
+        reporter=reporter_for(as_json, quiet),
+    )
+    return finish_run(result, as_json=as_json, quiet=quiet)
 
 
 @click.command()
@@ -112,19 +197,23 @@ def run(
 ) -> int:
     """Run a score in the foreground until every sheet is done.
 
+    Running the same command again continues an unfinished job, does nothing for a
+    completed one, and starts fresh when the score changed after it completed.
+
     \b
     Example:
-      mzt run --dry-run examples/hello.yaml
+      mzt run examples/hello.yaml
     """
     from mzt import api
 
     quiet = flag(ctx, "quiet", quiet)
-    prepared = api.prepare_score(score, workspace=workspace)
     if not dry_run:
-        raise UsageError(
-            "this version of mzt can check and plan scores but not execute them yet",
-            hint=f"use `mzt run --dry-run {score}` to see the plan",
+        options = api.RunOptions(fresh=fresh, start_sheet=start_sheet, instrument=instrument)
+        result = api.run_score(
+            score, workspace=workspace, options=options, reporter=reporter_for(as_json, quiet)
         )
+        return finish_run(result, as_json=as_json, quiet=quiet)
+    prepared = api.prepare_score(score, workspace=workspace)
     plan = prepared.plan
     if as_json:
         console.emit_json(

@@ -57,11 +57,6 @@ def test_invalid_score_is_refused_with_json_error(tmp_path: Path, mzt) -> None:
     assert text.code == 2 and "error:" in text.err and "cycle" in text.err
 
 
-def test_run_without_dry_run_says_what_it_can_do(tmp_path: Path, mzt) -> None:
-    result = mzt("run", write_score(tmp_path, minimal()))
-    assert result.code == 2 and "--dry-run" in result.err
-
-
 def test_usage_errors_exit_2(tmp_path: Path, mzt) -> None:
     assert mzt("run").code == 2
     assert mzt("run", "--start-sheet", "0", write_score(tmp_path, minimal())).code == 2

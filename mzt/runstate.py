@@ -1,0 +1,600 @@
+"""The run's bookkeeping: every change the runner makes to the checkpoint, and when.
+
+`Bookkeeper` owns the sheet state machine (pending → in progress → completed, retry
+scheduled, waiting, failed, skipped, cancelled), the job's opening and closing rules,
+and persistence: a sheet transition is journaled before a child is started and after
+it ends, so a crash at any moment leaves a checkpoint that a later run continues from.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mzt import paths, registry
+from mzt.attempt import AttemptReport, AttemptSpec
+from mzt.conditions import ExpressionError, compile_expression, evaluate_expression
+from mzt.decisions import AttemptVerdict, Decision, decide, retry_limit
+from mzt.exitcodes import ExitCode
+from mzt.fsutil import ensure_private_dir
+from mzt.loader import snapshot
+from mzt.redact import redact
+from mzt.reporting import Reporter
+from mzt.skips import run_skip_command
+from mzt.state import (
+    CheckpointErrorRecord,
+    CheckpointState,
+    ErrorCategory,
+    JobStatus,
+    JsonStateBackend,
+    OutcomeCategory,
+    SheetState,
+    SheetStatus,
+)
+from mzt.state.atomic import atomic_write
+from mzt.state.checkpoint import WriterInfo
+
+if TYPE_CHECKING:
+    from mzt.preparation import PreparedScore
+    from mzt.runner import RunOptions
+
+BLOCKED_CODE = "E999"  # a skip with an error code means "blocked", not "skipped on purpose"
+MAX_RATE_LIMIT_WAIT = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What an attempt changed, for the reporter and the scheduler."""
+
+    sheet_num: int
+    status: str
+    detail: str
+    completed: bool = False
+    failed: bool = False
+    wait: float = 0.0
+
+
+class Bookkeeper:
+    """Every checkpoint change of one run (main thread only)."""
+
+    def __init__(
+        self,
+        prepared: PreparedScore,
+        store: JsonStateBackend,
+        options: RunOptions,
+        *,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.prepared = prepared
+        self.score = prepared.loaded.score
+        self.plan = prepared.plan
+        self.store = store
+        self.options = options
+        self.rng = rng
+        self.job_id = prepared.job_id
+        self.workspace = prepared.workspace
+        self.deps = {s.num: s.dependencies for s in self.plan.sheets}
+
+    # --- opening -------------------------------------------------------------------------------
+
+    def open(self) -> tuple[CheckpointState, str]:
+        """Load or create the checkpoint and say what kind of run this is."""
+        loaded = self.prepared.loaded
+        state = self.store.load_for_run(self.job_id)
+        how = "continuing"
+        if state is not None and self.options.fresh:
+            self.store.delete(self.job_id)
+            state, how = None, "starting fresh (--fresh)"
+        if state is not None and state.status == JobStatus.COMPLETED:
+            if self.options.force:
+                state, how = None, "starting over (--force)"
+            elif state.config_hash == loaded.digest and self.options.start_sheet is None:
+                return state, "nothing to do"
+            else:
+                state, how = None, "starting fresh (the score changed since it completed)"
+        if state is not None and state.total_sheets != self.plan.total_sheets:
+            state, how = None, "starting fresh (the score now has a different number of sheets)"
+        if state is None:
+            state = self._new_state()
+            how = how if how != "continuing" else "starting"
+        else:
+            self._reopen(state)
+        if self.options.start_sheet is not None:
+            self._apply_start_sheet(state, self.options.start_sheet)
+        state.mark_job_running(None)
+        state.writer = WriterInfo.current()
+        state.error_message = None
+        state.resume_at = None
+        state.config_hash = loaded.digest
+        state.config_path = loaded.source if loaded.source != "<snapshot>" else state.config_path
+        state.config_snapshot = snapshot(loaded.document.data)
+        state.parallel_enabled = self.score.parallel.enabled
+        state.parallel_max_concurrent = self.score.parallel.max_concurrent
+        self.store.save(state)
+        self.store.record_event(state, "run_started", how=how)
+        registry.register(self.job_id, self.workspace, self._score_path())
+        return state, how
+
+    def _score_path(self) -> Path | None:
+        source = self.prepared.loaded.source
+        return Path(source) if source != "<snapshot>" else None
+
+    def _new_state(self) -> CheckpointState:
+        state = CheckpointState(
+            job_id=self.job_id,
+            job_name=self.score.name,
+            total_sheets=self.plan.total_sheets,
+            total_movements=self.plan.total_stages,
+        )
+        for sheet in self.plan.sheets:
+            record = state.sheet(sheet.num)
+            self._fresh_budget(record, sheet.num)
+        return state
+
+    def _fresh_budget(self, record: SheetState, num: int) -> None:
+        sheet = self.plan.sheet(num)
+        record.max_retries = retry_limit(self.score.retry)
+        record.max_completion = self.score.retry.max_completion_attempts
+        record.normal_attempts = 0
+        record.completion_attempts = 0
+        record.execution_mode = None
+        record.fallback_chain = [f.name for f in sheet.fallbacks]
+        record.current_instrument_index = 0
+        record.instrument_name = sheet.instrument.name
+        record.model = None
+        record.movement = sheet.stage
+        record.voice = sheet.instance if sheet.fan_count > 1 else None
+        record.fire_at = None
+        record.sheet_timeout_seconds = sheet.instrument.timeout_seconds
+
+    def _reopen(self, state: CheckpointState) -> None:
+        """Continue a stopped job: unfinished, failed, cancelled and blocked sheets go again."""
+        state.rate_limit_waits = 0
+        state.quota_waits = 0
+        state.cost_limit_reached = False
+        for num in range(1, self.plan.total_sheets + 1):
+            record = state.sheet(num)
+            blocked = record.status == SheetStatus.SKIPPED and record.error_code is not None
+            again = record.status in (SheetStatus.FAILED, SheetStatus.CANCELLED) or blocked
+            if again or not record.status.is_terminal:
+                record.status = SheetStatus.PENDING
+                record.error_message = None
+                record.error_code = None
+                record.error_category = None
+                record.completed_at = None
+                self._fresh_budget(record, num)
+
+    def _apply_start_sheet(self, state: CheckpointState, start: int) -> None:
+        """Earlier sheets count as done; ones that already ended keep their status."""
+        for num in range(1, min(start, self.plan.total_sheets + 1)):
+            record = state.sheet(num)
+            if not record.status.is_terminal:
+                record.status = SheetStatus.COMPLETED
+                record.completed_at = datetime.now(UTC)
+                record.error_message = "marked completed by --start-sheet"
+        state.last_completed_sheet = max(state.last_completed_sheet, start - 1)
+
+    # --- scheduling ----------------------------------------------------------------------------
+
+    def _satisfied(self, state: CheckpointState, dep: int) -> bool:
+        record = state.sheets.get(dep)
+        if record is None:
+            return True
+        if record.status == SheetStatus.COMPLETED:
+            return True
+        return record.status == SheetStatus.SKIPPED and record.error_code is None
+
+    def _dead_end(self, state: CheckpointState, dep: int) -> bool:
+        record = state.sheets.get(dep)
+        if record is None:
+            return False
+        if record.status in (SheetStatus.FAILED, SheetStatus.CANCELLED):
+            return True
+        return record.status == SheetStatus.SKIPPED and record.error_code is not None
+
+    def settle_blocked(self, state: CheckpointState) -> None:
+        """Skip sheets that can never run because a dependency failed (transitively)."""
+        changed = True
+        while changed:
+            changed = False
+            for num, deps in self.deps.items():
+                record = state.sheet(num)
+                if record.status != SheetStatus.PENDING:
+                    continue
+                dead = [d for d in deps if self._dead_end(state, d)]
+                if dead:
+                    listing = ", ".join(map(str, dead))
+                    state.mark_sheet_skipped(num, f"Blocked by failed dependency: sheet {listing}")
+                    record.error_code = BLOCKED_CODE
+                    self.store.record_sheet(state, num, event="sheet_blocked")
+                    changed = True
+
+    def next_ready(self, state: CheckpointState, exclude: Iterable[int]) -> int | None:
+        """The lowest-numbered sheet that may start now."""
+        busy = set(exclude)
+        now = datetime.now(UTC)
+        for num, deps in self.deps.items():
+            if num in busy:
+                continue
+            record = state.sheet(num)
+            if record.status == SheetStatus.PENDING:
+                pass
+            elif record.status in (SheetStatus.RETRY_SCHEDULED, SheetStatus.WAITING):
+                if record.fire_at is not None and record.fire_at > now:
+                    continue
+            else:
+                continue
+            if all(self._satisfied(state, d) for d in deps):
+                return num
+        return None
+
+    def next_wake(self, state: CheckpointState) -> float | None:
+        """When something may next become runnable (epoch seconds); None when all is done."""
+        earliest: float | None = None
+        for num in self.deps:
+            record = state.sheet(num)
+            if record.status == SheetStatus.PENDING:
+                deps_ok = all(self._satisfied(state, d) for d in self.deps[num])
+                if deps_ok:
+                    return time.time()
+            elif record.status in (SheetStatus.RETRY_SCHEDULED, SheetStatus.WAITING):
+                fire = record.fire_at.timestamp() if record.fire_at else time.time()
+                earliest = fire if earliest is None else min(earliest, fire)
+        return earliest
+
+    def pause_instead_of_waiting(self, state: CheckpointState) -> bool:
+        return state.status == JobStatus.PAUSED
+
+    # --- skip rules ----------------------------------------------------------------------------
+
+    def skip_if_needed(self, state: CheckpointState, num: int, environ: dict[str, str]) -> bool:
+        """Evaluate `skip_when` / `skip_when_command` before a sheet's first attempt."""
+        record = state.sheet(num)
+        if record.attempt_count > 0:
+            return False
+        sheet = self.plan.sheet(num)
+        reason = None
+        if sheet.skip_when:
+            try:
+                tree = compile_expression(sheet.skip_when)
+                names = {
+                    "sheets": {n: s.model_dump(mode="json") for n, s in state.sheets.items()},
+                    "job": state.model_dump(mode="json", exclude={"sheets", "config_snapshot"}),
+                }
+                if evaluate_expression(tree, names):
+                    reason = f"skip_when: {sheet.skip_when}"
+            except (ExpressionError, LookupError, TypeError, ValueError, AttributeError):
+                reason = None  # an expression that cannot be evaluated never skips
+        rule = sheet.skip_when_command
+        if reason is None and rule is not None and run_skip_command(rule, self.workspace, environ):
+            reason = rule.description or f"skip_when_command: {rule.command}"
+        if reason is None:
+            return False
+        state.mark_sheet_skipped(num, reason)
+        self.store.record_sheet(state, num, event="sheet_skipped")
+        return True
+
+    # --- attempts ------------------------------------------------------------------------------
+
+    def attempt_started(self, state: CheckpointState, num: int, spec: AttemptSpec) -> None:
+        state.mark_sheet_started(num)
+        record = state.sheet(num)
+        record.instrument_name = spec.instrument_name
+        record.instrument_model = spec.model
+        record.execution_mode = spec.mode  # type: ignore[assignment]
+        record.fire_at = None
+        if spec.instrument_name not in state.instruments_used:
+            state.instruments_used.append(spec.instrument_name)
+        state.sheets_in_progress = sorted({*state.sheets_in_progress, num})
+        # Durable before the child starts: a crash from here on re-runs this attempt.
+        self.store.record_sheet(state, num, event="attempt_started")
+
+    def attempt_stopped(
+        self, state: CheckpointState, report: AttemptReport, *, back_to_pending: bool
+    ) -> None:
+        """An attempt cut short by a signal or a cancel: it consumes no budget."""
+        num = report.spec.sheet_num
+        record = state.sheet(num)
+        self._capture(record, report)
+        state.sheets_in_progress = [n for n in state.sheets_in_progress if n != num]
+        if back_to_pending:
+            record.status = SheetStatus.PENDING
+        else:
+            record.status = SheetStatus.CANCELLED
+            record.completed_at = datetime.now(UTC)
+        self.store.record_sheet(state, num, event="attempt_stopped")
+
+    def attempt_finished(self, state: CheckpointState, report: AttemptReport) -> Applied:
+        num = report.spec.sheet_num
+        record = state.sheet(num)
+        state.sheets_in_progress = [n for n in state.sheets_in_progress if n != num]
+        if report.stopped:
+            self.attempt_stopped(state, report, back_to_pending=True)
+            return Applied(num, "pending", "stopped")
+        self._capture(record, report)
+        validation = report.validation
+        if validation is not None:
+            record.validation_details = validation.details()
+            record.passed_validations = [str(i) for i in validation.passed_indices]
+            record.failed_validations = [str(i) for i in validation.failed_indices]
+            record.last_pass_percentage = validation.pass_percent
+            record.validation_passed = validation.all_passed
+        verdict = AttemptVerdict(
+            execution_success=report.execution_success,
+            validations=len(report.spec.rules),
+            passed=len(validation.passed_indices) if validation else 0,
+            error=report.error,
+        )
+        decision = decide(
+            verdict,
+            config=self.score.retry,
+            failed_executions=record.normal_attempts,
+            completion_attempts=record.completion_attempts,
+            has_fallback=record.has_fallback_available and not self.options.instrument,
+            rng=self.rng,
+        )
+        applied = self._apply(state, record, report, verdict, decision)
+        self.store.record_execution(
+            self.job_id,
+            num,
+            report.spec.attempt,
+            prompt=report.spec.prompt,
+            output=report.outcome.stdout_tail,
+            exit_code=report.outcome.exit_code,
+            duration_seconds=report.outcome.duration,
+        )
+        self.store.record_sheet(state, num, event=f"attempt_{decision.action}")
+        return applied
+
+    def _capture(self, record: SheetState, report: AttemptReport) -> None:
+        outcome = report.outcome
+        record.exit_code = outcome.exit_code
+        record.exit_signal = outcome.signal
+        record.exit_reason = _exit_reason(outcome.reason)  # type: ignore[assignment]
+        record.execution_duration_seconds = outcome.duration
+        record.capture_output(outcome.stdout_tail, outcome.stderr_tail)
+        record.output_truncated = record.output_truncated or outcome.truncated
+        record.last_activity_at = datetime.now(UTC)
+        result = report.result
+        if result is not None:
+            record.input_tokens = result.input_tokens
+            record.output_tokens = result.output_tokens
+            record.estimated_cost = result.cost_usd
+
+    def _apply(
+        self,
+        state: CheckpointState,
+        record: SheetState,
+        report: AttemptReport,
+        verdict: AttemptVerdict,
+        decision: Decision,
+    ) -> Applied:
+        num = report.spec.sheet_num
+        error = report.error
+        rate_limited = decision.action == "wait"
+        record.record_attempt(
+            _Accounting(decision.action in ("complete", "completion"), rate_limited, report)
+        )
+        if error is not None:
+            record.error_code = error.code
+            record.error_category = ErrorCategory(error.category)
+            record.error_message = error.message
+            record.add_error_to_history(
+                CheckpointErrorRecord(
+                    error_type=error.error_type,
+                    error_code=error.code,
+                    error_message=error.message,
+                    attempt_number=report.spec.attempt,
+                    context={
+                        "exit_code": report.outcome.exit_code,
+                        "signal": report.outcome.signal,
+                        "category": error.category,
+                        "exit_reason": report.outcome.reason,
+                        "duration_seconds": report.outcome.duration,
+                        "instrument": report.spec.instrument_name,
+                    },
+                    stdout_tail=record.stdout_tail,
+                    stderr_tail=record.stderr_tail,
+                )
+            )
+        if decision.action == "complete":
+            self._write_output(num, report)
+            state.mark_sheet_completed(
+                num,
+                validation_passed=True,
+                validation_details=record.validation_details,
+                execution_duration_seconds=report.outcome.duration,
+            )
+            record.error_message = None
+            record.error_code = None
+            record.error_category = None
+            record.success_without_retry = record.attempt_count == 1
+            record.outcome_category = (
+                OutcomeCategory.SUCCESS_FIRST_TRY
+                if record.attempt_count == 1
+                else OutcomeCategory.SUCCESS_COMPLETION
+                if record.completion_attempts
+                else OutcomeCategory.SUCCESS_RETRY
+            )
+            return Applied(num, "completed", _pass_detail(verdict), completed=True)
+        if decision.action == "completion":
+            record.completion_attempts += 1
+            self._schedule(state, record, decision.delay, "completion")
+            return Applied(num, "completion", decision.reason, wait=decision.delay)
+        if decision.action == "retry":
+            # record_attempt above already counted this failed execution.
+            self._schedule(state, record, decision.delay, "retry")
+            self.store.record_event(
+                state,
+                "retry_scheduled",
+                sheet_num=num,
+                delay=decision.delay,
+                reason=decision.reason,
+            )
+            return Applied(num, "retry", decision.reason, wait=decision.delay)
+        if decision.action == "wait":
+            return self._rate_limited(state, record, decision)
+        if decision.action == "fallback":
+            target = record.advance_fallback(decision.fallback_reason)
+            record.status = SheetStatus.PENDING
+            record.execution_mode = None
+            return Applied(num, "fallback", f"{decision.reason}; moving to {target}")
+        state.mark_sheet_failed(
+            num,
+            decision.reason,
+            error_category=error.category if error else "validation",
+            exit_code=report.outcome.exit_code,
+            exit_signal=report.outcome.signal,
+            exit_reason=_exit_reason(report.outcome.reason),  # type: ignore[arg-type]
+            execution_duration_seconds=report.outcome.duration,
+            error_code=error.code if error else None,
+        )
+        record.outcome_category = (
+            OutcomeCategory.FAILED_FATAL
+            if error is not None and not error.retriable
+            else OutcomeCategory.FAILED_EXHAUSTED
+        )
+        return Applied(num, "failed", decision.reason, failed=True)
+
+    def _schedule(
+        self, state: CheckpointState, record: SheetState, delay: float, mode: str
+    ) -> None:
+        record.status = SheetStatus.RETRY_SCHEDULED
+        record.execution_mode = mode  # type: ignore[assignment]
+        record.fire_at = datetime.now(UTC) + timedelta(seconds=delay)
+        state.updated_at = datetime.now(UTC)
+
+    def _rate_limited(
+        self, state: CheckpointState, record: SheetState, decision: Decision
+    ) -> Applied:
+        limits = self.score.rate_limit
+        quota = record.error_code == "E104"
+        wait = decision.delay or limits.wait_minutes * 60
+        wait = min(max(wait, limits.min_wait_seconds), MAX_RATE_LIMIT_WAIT)
+        if quota:
+            state.quota_waits += 1
+            exhausted = state.quota_waits > limits.max_quota_waits
+        else:
+            state.rate_limit_waits += 1
+            exhausted = state.rate_limit_waits > limits.max_waits
+        record.status = SheetStatus.WAITING
+        record.fire_at = datetime.now(UTC) + timedelta(seconds=wait)
+        record.rate_limit_expires_at = record.fire_at
+        self.store.record_event(
+            state,
+            "rate_limit_wait",
+            sheet_num=record.sheet_num,
+            seconds=wait,
+            reason=decision.reason,
+        )
+        if exhausted:
+            kind = "quota" if quota else "rate-limit"
+            state.resume_at = record.fire_at
+            state.mark_job_paused()
+            state.error_message = (
+                f"paused after too many {kind} waits; the limit should clear at "
+                f"{record.fire_at.isoformat(timespec='seconds')}"
+            )
+        return Applied(record.sheet_num, "rate_limited", decision.reason, wait=wait)
+
+    def _write_output(self, num: int, report: AttemptReport) -> None:
+        text = (
+            report.result.result_text if report.result is not None else report.outcome.stdout_tail
+        )
+        path = paths.sheet_output(self.workspace, self.job_id, num)
+        ensure_private_dir(path.parent)
+        atomic_write(path, redact(text).encode("utf-8"))
+
+    def unrenderable(self, state: CheckpointState, num: int, message: str) -> None:
+        """A prompt that cannot be rendered cannot be fixed by retrying: fail the sheet."""
+        state.mark_sheet_failed(num, message, error_category="configuration", error_code="E301")
+        state.sheet(num).outcome_category = OutcomeCategory.FAILED_FATAL
+        self.store.record_sheet(state, num, event="sheet_failed")
+
+    # --- endings -------------------------------------------------------------------------------
+
+    def finish(self, state: CheckpointState) -> tuple[int, str]:
+        """Nothing is left to run: completed unless a sheet failed."""
+        failed = sorted(n for n, s in state.sheets.items() if s.status == SheetStatus.FAILED)
+        stuck = sorted(n for n, s in state.sheets.items() if not s.status.is_terminal)
+        for num in stuck:  # cannot happen with a valid plan; never leave a sheet dangling
+            state.mark_sheet_skipped(num, "never became runnable")
+            state.sheet(num).error_code = BLOCKED_CODE
+        if failed:
+            blocked = sorted(
+                n
+                for n, s in state.sheets.items()
+                if s.status == SheetStatus.SKIPPED and s.error_code is not None
+            )
+            message = f"sheets failed: {', '.join(map(str, failed))}"
+            if blocked:
+                message += f"; blocked by failed dependencies: {', '.join(map(str, blocked))}"
+            state.mark_job_failed(message)
+            self.store.save(state)
+            return ExitCode.FAILED, message
+        state.mark_job_completed()
+        state.error_message = None
+        self.store.save(state)
+        return ExitCode.OK, "completed"
+
+    def pause(self, state: CheckpointState, message: str) -> None:
+        state.mark_job_paused()
+        state.error_message = message
+        state.sheets_in_progress = []
+        self.store.save(state)
+        self.store.record_event(state, "paused", reason=message)
+
+    def cancel(self, state: CheckpointState, message: str) -> None:
+        state.mark_job_cancelled(message)
+        state.sheets_in_progress = []
+        self.store.save(state)
+        self.store.record_event(state, "cancelled", reason=message)
+
+    def report(self, applied: Applied, reporter: Reporter) -> None:
+        if applied.status in ("retry", "completion", "rate_limited"):
+            reporter.sheet_waiting(applied.sheet_num, applied.status, applied.wait, applied.detail)
+        else:
+            reporter.sheet_finished(applied.sheet_num, applied.status, applied.detail)
+
+
+@dataclass(frozen=True)
+class _Accounting:
+    """Adapter for `SheetState.record_attempt`: success means "consumed no retry budget"."""
+
+    execution_success: bool
+    rate_limited: bool
+    report: AttemptReport
+
+    @property
+    def cost_usd(self) -> float:
+        result = self.report.result
+        return float(result.cost_usd or 0.0) if result is not None else 0.0
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.report.outcome.duration
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.report.outcome.exit_code
+
+
+def _exit_reason(reason: str) -> str:
+    return {
+        "completed": "completed",
+        "timeout": "timeout",
+        "stale": "timeout",
+        "cancelled": "killed",
+        "interrupted": "killed",
+    }.get(reason, "error")
+
+
+def _pass_detail(verdict: AttemptVerdict) -> str:
+    if verdict.validations == 0:
+        return "no validations"
+    return f"{verdict.passed}/{verdict.validations} validations passed"

@@ -1,0 +1,292 @@
+"""End to end: the installed `mzt` command on real scores, files and processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+from tests.e2e.conftest import Project, alive, wait_for
+
+CLI = {"instrument": "cli"}
+
+
+def simple(n: int = 3, **extra: object) -> dict[str, object]:
+    return {
+        "name": "job",
+        **CLI,
+        "sheet": {"size": 1, "total_items": n},
+        "prompt": {"template": 'echo "sheet {{ sheet_num }}" > {{ workspace }}/out-{{ sheet_num }}.txt'},
+        "validations": [
+            {"type": "file_exists", "path": "{workspace}/out-{sheet_num}.txt"},
+            {"type": "content_contains", "path": "{workspace}/out-{sheet_num}.txt", "pattern": "sheet"},
+        ],
+        **extra,
+    }
+
+
+def test_completes_then_no_op_then_fresh_after_edit(project: Project) -> None:
+    score = project.score(simple())
+    first = project.mzt("run", score)
+    assert first.returncode == 0, first.stderr
+    for n in (1, 2, 3):
+        assert (project.workspace / f"out-{n}.txt").read_text() == f"sheet {n}\n"
+        output = project.workspace / ".marianne" / "outputs" / "job" / f"sheet-{n}.md"
+        assert output.exists()
+    state = project.state("job")
+    assert state["status"] == "completed" and state["pid"] is None
+    assert all(s["status"] == "completed" and s["attempt_count"] == 1 for s in state["sheets"].values())
+
+    again = project.mzt("run", score, "--json")
+    doc = json.loads(again.stdout)
+    assert again.returncode == 0 and doc["status"] == "completed"
+    assert "nothing to do" in doc["message"]
+    assert project.state("job")["sheets"]["1"]["attempt_count"] == 1
+
+    project.score(simple(4))
+    changed = project.mzt("run", score)
+    assert changed.returncode == 0, changed.stderr
+    assert "starting fresh" in changed.stdout
+    assert project.state("job")["total_sheets"] == 4
+
+
+def test_second_attempt_success_and_exhausted_failure_then_resume(project: Project) -> None:
+    ws = "{{ workspace }}"
+    template = (
+        f"echo x >> {ws}/tries-{{{{ sheet_num }}}}\n"
+        "{% if sheet_num == 1 %}"
+        f"test $(wc -l < {ws}/tries-1) -ge 2 && touch {ws}/done-1"
+        "{% elif sheet_num == 2 %}"
+        f"test -f {ws}/fixed && touch {ws}/done-2"
+        "{% else %}"
+        f"touch {ws}/done-{{{{ sheet_num }}}}"
+        "{% endif %}\n"
+    )
+    score = project.score(
+        {
+            "name": "job",
+            **CLI,
+            "sheet": {"size": 1, "total_items": 4},
+            "retry": {"max_retries": 3, "base_delay_seconds": 0.05, "jitter": False},
+            "prompt": {"template": template},
+            "validations": [{"type": "file_exists", "path": "{workspace}/done-{sheet_num}", "retry_count": 0}],
+        }
+    )
+    result = project.mzt("run", score)
+    assert result.returncode == 1, result.stderr
+    sheets = project.sheets("job")
+    assert (sheets[1]["status"], sheets[1]["attempt_count"]) == ("completed", 2)
+    # max_retries: 3 allows three failed executions in all
+    assert (sheets[2]["status"], sheets[2]["attempt_count"]) == ("failed", 3)
+    assert (project.workspace / "tries-2").read_text().count("x") == 3
+    assert sheets[3]["status"] == sheets[4]["status"] == "skipped"
+    assert "Blocked by failed dependency: sheet 2" in sheets[3]["error_message"]
+    assert "mzt resume job" in result.stderr
+
+    (project.workspace / "fixed").touch()
+    resumed = project.mzt("resume", "job", "-w", project.workspace)
+    assert resumed.returncode == 0, resumed.stderr
+    sheets = project.sheets("job")
+    assert all(s["status"] == "completed" for s in sheets.values())
+    assert sheets[1]["attempt_count"] == 2  # completed sheets are not run again
+
+
+def test_completion_mode_names_what_is_missing(project: Project) -> None:
+    project.fake_profile()
+    ws = "{{ workspace }}"
+    template = (
+        f"FAKE: write {ws}/a.txt alpha\nFAKE: write {ws}/b.txt beta\n"
+        f"FAKE: count {ws}/calls\nFAKE: fail-until {ws}/calls 2\n"
+        f"FAKE: write {ws}/c.txt gamma\n"
+    )
+    score = project.score(
+        {
+            "name": "job",
+            "instrument": "fake",
+            "sheet": {"size": 1, "total_items": 1},
+            "retry": {"completion_delay_seconds": 0, "completion_threshold_percent": 50},
+            "prompt": {"template": template},
+            "validations": [
+                {"type": "file_exists", "path": "{workspace}/a.txt"},
+                {"type": "file_exists", "path": "{workspace}/b.txt"},
+                {"type": "file_exists", "path": "{workspace}/c.txt", "description": "the gamma file", "retry_count": 0},
+            ],
+        }
+    )
+    result = project.mzt("run", score)
+    assert result.returncode == 0, result.stderr
+    sheet = project.sheets("job")[1]
+    assert sheet["attempt_count"] == 2 and sheet["completion_attempts"] == 1
+    assert sheet["normal_attempts"] == 0  # completion mode spends no retry budget
+    history = [json.loads(line) for line in (project.workspace / ".marianne" / "job.history.jsonl").read_text().splitlines()]
+    prompts = [h["prompt"] for h in history if h.get("kind") == "attempt"]
+    assert "COMPLETION MODE" in prompts[1]
+    missing = prompts[1].split("Still missing:")[1].split("The original task")[0]
+    assert "c.txt" in missing and "a.txt" not in missing
+
+
+def test_pause_file_stops_at_the_next_boundary_and_resume_finishes(project: Project) -> None:
+    template = "sleep 0.3; echo sheet done > {{ workspace }}/out-{{ sheet_num }}.txt"
+    score = project.score(simple(10, prompt={"template": template}))
+    proc = project.start("run", score)
+    wait_for(lambda: (project.workspace / "out-2.txt").exists())
+    (project.workspace / ".marianne-pause-job").touch()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    state = project.state("job")
+    assert state["status"] == "paused" and state["pid"] is None
+    done = [n for n in range(1, 11) if (project.workspace / f"out-{n}.txt").exists()]
+    assert 2 <= len(done) < 10
+    assert not (project.workspace / ".marianne-pause-job").exists()
+    resumed = project.mzt("resume", score)
+    assert resumed.returncode == 0, resumed.stderr
+    assert all(s["status"] == "completed" for s in project.sheets("job").values())
+
+
+def test_cancel_kills_the_grandchild_and_exits_4(project: Project) -> None:
+    pidfile = project.root / "grandchild.pid"
+    score = project.score(
+        simple(2, prompt={"template": f"sleep 300 & echo $! > {pidfile}; wait"})
+    )
+    proc = project.start("run", score)
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+    grandchild = int(pidfile.read_text())
+    started = time.monotonic()
+    (project.workspace / ".marianne-cancel-job").touch()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 4, err
+    assert time.monotonic() - started < 8
+    time.sleep(0.2)
+    assert not alive(grandchild)
+    state = project.state("job")
+    assert state["status"] == "cancelled"
+    assert {s["status"] for s in state["sheets"].values()} == {"cancelled"}
+
+
+def test_sigterm_gives_143_and_a_resumable_paused_state(project: Project) -> None:
+    marker = project.root / "started"
+    score = project.score(simple(2, prompt={"template": f"touch {marker}; sleep 300"}))
+    proc = project.start("run", score)
+    wait_for(marker.exists)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    state = project.state("job")
+    assert state["status"] == "paused"
+    sheets = project.sheets("job")
+    assert sheets[1]["status"] == "pending"
+    assert sheets[1]["normal_attempts"] == 0
+
+
+def test_timeout_kills_a_hung_instrument_and_its_children(project: Project) -> None:
+    pidfile = project.root / "child.pid"
+    score = project.score(
+        simple(
+            1,
+            prompt={"template": f"sleep 300 & echo $! > {pidfile}; trap '' TERM; sleep 300"},
+            instrument_config={"timeout_seconds": 1},
+            retry={"max_retries": 1},
+        )
+    )
+    started = time.monotonic()
+    result = project.mzt("run", score)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert elapsed < 1 + 5 + 2 + 3  # timeout + grace + drain + start-up
+    assert not alive(int(pidfile.read_text()))
+    sheet = project.sheets("job")[1]
+    assert sheet["error_code"] == "E001" and sheet["exit_reason"] == "timeout"
+
+
+def test_parallel_fan_out_respects_limit_and_dependencies(project: Project) -> None:
+    ws = "{{ workspace }}"
+    template = (
+        f"echo start $(date +%s.%N) >> {ws}/log-{{{{ sheet_num }}}}; sleep 1; "
+        f"echo end $(date +%s.%N) >> {ws}/log-{{{{ sheet_num }}}}"
+    )
+    score = project.score(
+        {
+            "name": "job",
+            **CLI,
+            "sheet": {"size": 1, "total_items": 2, "fan_out": {1: 8}},
+            "parallel": {"enabled": True, "max_concurrent": 4},
+            "prompt": {"template": template},
+        }
+    )
+    started = time.monotonic()
+    result = project.mzt("run", score)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    spans = {}
+    for n in range(1, 10):
+        lines = (project.workspace / f"log-{n}").read_text().split()
+        spans[n] = (float(lines[1]), float(lines[3]))
+    assert 2 <= elapsed < 5, elapsed  # two waves of four one-second sheets, plus start-up
+    for t in (spans[n][0] for n in range(1, 9)):
+        running = sum(1 for s, e in spans.values() if s <= t < e)
+        assert running <= 4
+    assert spans[9][0] >= max(spans[n][1] for n in range(1, 9))
+
+
+def test_two_runs_of_one_job_exactly_one_runs(project: Project) -> None:
+    marker = project.root / "running"
+    score = project.score(simple(1, prompt={"template": f"touch {marker}; sleep 3; echo ok > {{{{ workspace }}}}/out-1.txt; echo sheet >> {{{{ workspace }}}}/out-1.txt"}))
+    first = project.start("run", score)
+    wait_for(marker.exists)
+    second = project.mzt("run", score)
+    assert second.returncode == 75, second.stderr
+    assert f"pid {first.pid}" in second.stderr or str(first.pid) in second.stderr
+    first.communicate(timeout=30)
+    assert first.returncode == 0
+
+
+def test_json_summary_and_quiet(project: Project) -> None:
+    score = project.score(simple(2))
+    result = project.mzt("run", "--json", score)
+    doc = json.loads(result.stdout)
+    assert {"schema", "job_id", "status", "exit_code", "progress", "sheets_failed", "duration_seconds", "workspace"} <= set(doc)
+    assert (doc["schema"], doc["status"], doc["exit_code"]) == ("mzt.run/1", "completed", 0)
+    assert doc["progress"] == {"completed": 2, "total": 2}
+    quiet = project.mzt("run", "-q", "--fresh", score)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_start_sheet_counts_earlier_sheets_as_done(project: Project) -> None:
+    score = project.score(simple(3))
+    result = project.mzt("run", "--start-sheet", "3", score)
+    assert result.returncode == 0, result.stderr
+    assert not (project.workspace / "out-1.txt").exists()
+    assert (project.workspace / "out-3.txt").exists()
+
+
+def test_files_are_private(project: Project) -> None:
+    score = project.score(simple(1))
+    assert project.mzt("run", score).returncode == 0
+    for path in (project.workspace / ".marianne").rglob("*"):
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+
+
+def test_secret_in_output_never_reaches_disk(project: Project) -> None:
+    key = "sk-ant-api03-" + "Zz9Yy8Xx7Ww6" * 6
+    score = project.score(simple(1, prompt={"template": f"echo token={key}; echo sheet > {{{{ workspace }}}}/out-1.txt"}))
+    assert project.mzt("run", score).returncode == 0
+    for path in (project.workspace / ".marianne").rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path
+
+
+def test_instrument_override(project: Project) -> None:
+    score = project.score(simple(1, instrument="claude-code"))
+    result = project.mzt("run", "--instrument", "cli", score)
+    assert result.returncode == 0, result.stderr
+    assert project.sheets("job")[1]["instrument_name"] == "cli"
+
+
+def test_missing_binary_fails_at_once_without_retries(project: Project) -> None:
+    project.fake_profile("ghost", executable="/nonexistent/agent-binary")
+    score = project.score(simple(1, instrument="ghost"))
+    result = project.mzt("run", score)
+    assert result.returncode == 1
+    sheet = project.sheets("job")[1]
+    assert (sheet["error_code"], sheet["attempt_count"]) == ("E505", 1)
