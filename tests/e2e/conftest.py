@@ -68,7 +68,9 @@ class Project:
         assert state is not None
         return {n: s.model_dump(mode="json") for n, s in state.sheets.items()}
 
-    def fake_profile(self, name: str = "fake", executable: str = sys.executable, **cli: Any) -> None:
+    def fake_profile(
+        self, name: str = "fake", executable: str = sys.executable, **cli: Any
+    ) -> None:
         """Install the scripted fake agent as a user instrument profile."""
         folder = self.home / "instruments"
         folder.mkdir(parents=True, exist_ok=True)

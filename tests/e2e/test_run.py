@@ -16,10 +16,16 @@ def simple(n: int = 3, **extra: object) -> dict[str, object]:
         "name": "job",
         **CLI,
         "sheet": {"size": 1, "total_items": n},
-        "prompt": {"template": 'echo "sheet {{ sheet_num }}" > {{ workspace }}/out-{{ sheet_num }}.txt'},
+        "prompt": {
+            "template": 'echo "sheet {{ sheet_num }}" > {{ workspace }}/out-{{ sheet_num }}.txt'
+        },
         "validations": [
             {"type": "file_exists", "path": "{workspace}/out-{sheet_num}.txt"},
-            {"type": "content_contains", "path": "{workspace}/out-{sheet_num}.txt", "pattern": "sheet"},
+            {
+                "type": "content_contains",
+                "path": "{workspace}/out-{sheet_num}.txt",
+                "pattern": "sheet",
+            },
         ],
         **extra,
     }
@@ -35,7 +41,9 @@ def test_completes_then_no_op_then_fresh_after_edit(project: Project) -> None:
         assert output.exists()
     state = project.state("job")
     assert state["status"] == "completed" and state["pid"] is None
-    assert all(s["status"] == "completed" and s["attempt_count"] == 1 for s in state["sheets"].values())
+    assert all(
+        s["status"] == "completed" and s["attempt_count"] == 1 for s in state["sheets"].values()
+    )
 
     again = project.mzt("run", score, "--json")
     doc = json.loads(again.stdout)
@@ -69,7 +77,9 @@ def test_second_attempt_success_and_exhausted_failure_then_resume(project: Proje
             "sheet": {"size": 1, "total_items": 4},
             "retry": {"max_retries": 3, "base_delay_seconds": 0.05, "jitter": False},
             "prompt": {"template": template},
-            "validations": [{"type": "file_exists", "path": "{workspace}/done-{sheet_num}", "retry_count": 0}],
+            "validations": [
+                {"type": "file_exists", "path": "{workspace}/done-{sheet_num}", "retry_count": 0}
+            ],
         }
     )
     result = project.mzt("run", score)
@@ -109,7 +119,12 @@ def test_completion_mode_names_what_is_missing(project: Project) -> None:
             "validations": [
                 {"type": "file_exists", "path": "{workspace}/a.txt"},
                 {"type": "file_exists", "path": "{workspace}/b.txt"},
-                {"type": "file_exists", "path": "{workspace}/c.txt", "description": "the gamma file", "retry_count": 0},
+                {
+                    "type": "file_exists",
+                    "path": "{workspace}/c.txt",
+                    "description": "the gamma file",
+                    "retry_count": 0,
+                },
             ],
         }
     )
@@ -118,7 +133,10 @@ def test_completion_mode_names_what_is_missing(project: Project) -> None:
     sheet = project.sheets("job")[1]
     assert sheet["attempt_count"] == 2 and sheet["completion_attempts"] == 1
     assert sheet["normal_attempts"] == 0  # completion mode spends no retry budget
-    history = [json.loads(line) for line in (project.workspace / ".marianne" / "job.history.jsonl").read_text().splitlines()]
+    history = [
+        json.loads(line)
+        for line in (project.workspace / ".marianne" / "job.history.jsonl").read_text().splitlines()
+    ]
     prompts = [h["prompt"] for h in history if h.get("kind") == "attempt"]
     assert "COMPLETION MODE" in prompts[1]
     missing = prompts[1].split("Still missing:")[1].split("The original task")[0]
@@ -131,7 +149,7 @@ def test_pause_file_stops_at_the_next_boundary_and_resume_finishes(project: Proj
     proc = project.start("run", score)
     wait_for(lambda: (project.workspace / "out-2.txt").exists())
     (project.workspace / ".marianne-pause-job").touch()
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 3, err
     state = project.state("job")
     assert state["status"] == "paused" and state["pid"] is None
@@ -145,9 +163,7 @@ def test_pause_file_stops_at_the_next_boundary_and_resume_finishes(project: Proj
 
 def test_cancel_kills_the_grandchild_and_exits_4(project: Project) -> None:
     pidfile = project.root / "grandchild.pid"
-    score = project.score(
-        simple(2, prompt={"template": f"sleep 300 & echo $! > {pidfile}; wait"})
-    )
+    score = project.score(simple(2, prompt={"template": f"sleep 300 & echo $! > {pidfile}; wait"}))
     proc = project.start("run", score)
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
     grandchild = int(pidfile.read_text())
@@ -230,7 +246,14 @@ def test_parallel_fan_out_respects_limit_and_dependencies(project: Project) -> N
 
 def test_two_runs_of_one_job_exactly_one_runs(project: Project) -> None:
     marker = project.root / "running"
-    score = project.score(simple(1, prompt={"template": f"touch {marker}; sleep 3; echo ok > {{{{ workspace }}}}/out-1.txt; echo sheet >> {{{{ workspace }}}}/out-1.txt"}))
+    score = project.score(
+        simple(
+            1,
+            prompt={
+                "template": f"touch {marker}; sleep 3; echo ok > {{{{ workspace }}}}/out-1.txt; echo sheet >> {{{{ workspace }}}}/out-1.txt"
+            },
+        )
+    )
     first = project.start("run", score)
     wait_for(marker.exists)
     second = project.mzt("run", score)
@@ -244,7 +267,16 @@ def test_json_summary_and_quiet(project: Project) -> None:
     score = project.score(simple(2))
     result = project.mzt("run", "--json", score)
     doc = json.loads(result.stdout)
-    assert {"schema", "job_id", "status", "exit_code", "progress", "sheets_failed", "duration_seconds", "workspace"} <= set(doc)
+    assert {
+        "schema",
+        "job_id",
+        "status",
+        "exit_code",
+        "progress",
+        "sheets_failed",
+        "duration_seconds",
+        "workspace",
+    } <= set(doc)
     assert (doc["schema"], doc["status"], doc["exit_code"]) == ("mzt.run/1", "completed", 0)
     assert doc["progress"] == {"completed": 2, "total": 2}
     quiet = project.mzt("run", "-q", "--fresh", score)
@@ -269,7 +301,11 @@ def test_files_are_private(project: Project) -> None:
 
 def test_secret_in_output_never_reaches_disk(project: Project) -> None:
     key = "sk-ant-api03-" + "Zz9Yy8Xx7Ww6" * 6
-    score = project.score(simple(1, prompt={"template": f"echo token={key}; echo sheet > {{{{ workspace }}}}/out-1.txt"}))
+    score = project.score(
+        simple(
+            1, prompt={"template": f"echo token={key}; echo sheet > {{{{ workspace }}}}/out-1.txt"}
+        )
+    )
     assert project.mzt("run", score).returncode == 0
     for path in (project.workspace / ".marianne").rglob("*"):
         if path.is_file():
