@@ -129,7 +129,9 @@ CASES: dict[str, Bad] = {
     "injection_file_and_directory.yaml": Bad((r"sheet\.prelude\.0", r"\bfile\b", "directory"), 7),
     # --- advice, not refusal: these run, so validate says so (exit 0) with a warning ------
     # A workspace whose parent is missing: a run creates it, so this is only a warning.
-    "workspace_parent_missing.yaml": Bad(("V002", "/nonexistent-mzt-parent/deeper"), 3, exit_code=0),
+    "workspace_parent_missing.yaml": Bad(
+        ("V002", "/nonexistent-mzt-parent/deeper"), 3, exit_code=0
+    ),
     # An undefined variable read only from sheet 2 on: sheet 1 still renders.
     "missing_variable_branch.yaml": Bad(("V101", "style_gide", "style_guide"), 8, exit_code=0),
     # An undefined variable read by every sheet: still a warning (V101), as for upstream.
