@@ -82,7 +82,11 @@ class Outcome:
 
 
 class _Stream:
-    """One output pipe: decode, redact, log, keep a bounded tail."""
+    """One output pipe: decode, redact, log, keep a bounded tail.
+
+    The log file is created with the first byte of output: a silent stream leaves no
+    empty file behind (creating files is the dearest thing a short attempt does).
+    """
 
     def __init__(self, log: Path | None, tail_bytes: int) -> None:
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -91,10 +95,8 @@ class _Stream:
         self.tail_bytes = tail_bytes
         self.total = 0
         self.dropped = False
+        self.log_path = log
         self.log: BinaryIO | None = None
-        if log is not None:
-            fd = open_nofollow(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            self.log = os.fdopen(fd, "wb")
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
@@ -109,6 +111,9 @@ class _Stream:
         if not text:
             return
         data = text.encode("utf-8")
+        if self.log is None and self.log_path is not None:
+            fd = open_nofollow(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            self.log = os.fdopen(fd, "wb")
         if self.log is not None:
             self.log.write(data)
         self.tail += data
@@ -141,6 +146,10 @@ def run_process(
         "out": _Stream(request.stdout_log, request.tail_bytes),
         "err": _Stream(request.stderr_log, request.tail_bytes),
     }
+    # Logs of an earlier attempt with the same number (a resumed job) must not linger.
+    for log in (request.stdout_log, request.stderr_log):
+        if log is not None and log.exists():
+            log.unlink()
     try:
         proc = subprocess.Popen(
             request.argv,

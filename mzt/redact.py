@@ -286,16 +286,27 @@ def _find_all(text: str, needle: str, found: set[int]) -> None:
         position = text.find(needle, position + 1)
 
 
+_environ_seen: int | None = None
 _cache: tuple[tuple[str, ...], Redactor] | None = None
 
 
 def get_redactor() -> Redactor:
     """The redactor for the current environment (rebuilt when secret variables change)."""
-    global _cache
+    global _cache, _environ_seen
+    # Scanning every variable name costs far more than noticing that nothing changed.
+    fingerprint = _environ_fingerprint()
+    if _cache is not None and fingerprint is not None and fingerprint == _environ_seen:
+        return _cache[1]
     literals = tuple(secret_env_values())
     if _cache is None or _cache[0] != literals:
         _cache = (literals, Redactor(literals))
+    _environ_seen = fingerprint
     return _cache[1]
+
+
+def _environ_fingerprint() -> int | None:
+    data = getattr(os.environ, "_data", None)
+    return hash(tuple(data.items())) if isinstance(data, dict) else None
 
 
 def redact(text: str) -> str:

@@ -159,7 +159,6 @@ class Runner:
                     loop.stop_launching = True
                     if not loop.in_flight:
                         return self._paused(state, "paused by request (pause file)")
-                self.book.settle_blocked(state)
                 if not loop.stop_launching:
                     self._launch_ready(state, loop, pool)
                 if not loop.in_flight:
@@ -185,7 +184,7 @@ class Runner:
             now = time.monotonic()
             if now < loop.next_allowed or (stagger and now - loop.last_launch < stagger):
                 return
-            num = self.book.next_ready(state, exclude=loop.in_flight.keys())
+            num = self.book.next_ready(state)
             if num is None:
                 return
             if self.book.skip_if_needed(state, num, self.environ):
@@ -218,11 +217,15 @@ class Runner:
             self.sheets.last_reports[num] = report.validation
         applied = self.book.attempt_finished(state, report)
         self.book.report(applied, self.reporter)
+        for blocked in self.book.drain_blocked():
+            self.reporter.sheet_finished(
+                blocked, "skipped", state.sheet(blocked).error_message or ""
+            )
         if applied.failed and self.score.parallel.enabled and self.score.parallel.fail_fast:
             loop.stop_launching = True
         if applied.completed and self.max_concurrent == 1:
             pause = self.score.pause_between_sheets_seconds
-            if pause and self.book.next_ready(state, exclude=()) is not None:
+            if pause and self.book.next_ready(state) is not None:
                 loop.next_allowed = time.monotonic() + pause
 
     # --- stopping ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from mzt.fsutil import ensure_private_dir
 from mzt.loader import snapshot
 from mzt.redact import redact
 from mzt.reporting import Reporter
+from mzt.schedule import Schedule, dead_end
 from mzt.skips import run_skip_command
 from mzt.state import (
     CheckpointErrorRecord,
@@ -79,6 +80,8 @@ class Bookkeeper:
         self.job_id = prepared.job_id
         self.workspace = prepared.workspace
         self.deps = {s.num: s.dependencies for s in self.plan.sheets}
+        self.schedule: Schedule
+        self.blocked: list[int] = []  # sheets blocked since the reporter last looked
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -118,6 +121,10 @@ class Bookkeeper:
         self.store.save(state)
         self.store.record_event(state, "run_started", how=how)
         registry.register(self.job_id, self.workspace, self._score_path())
+        self.schedule = Schedule(self.deps, state)
+        for num in sorted(state.sheets):  # dependents of sheets that failed before this run
+            if dead_end(state.sheets[num]):
+                self.changed(state, num)
         return state, how
 
     def _score_path(self) -> Path | None:
@@ -181,71 +188,34 @@ class Bookkeeper:
 
     # --- scheduling ----------------------------------------------------------------------------
 
-    def _satisfied(self, state: CheckpointState, dep: int) -> bool:
-        record = state.sheets.get(dep)
-        if record is None:
-            return True
-        if record.status == SheetStatus.COMPLETED:
-            return True
-        return record.status == SheetStatus.SKIPPED and record.error_code is None
+    def changed(self, state: CheckpointState, num: int) -> None:
+        """Tell the schedule about a status change; block what can no longer run."""
+        stranded = self.schedule.changed(state, num)
+        while stranded:
+            dependent = stranded.pop()
+            record = state.sheet(dependent)
+            if record.status != SheetStatus.PENDING:
+                continue
+            dead = [d for d in self.deps[dependent] if dead_end(state.sheets.get(d))]
+            listing = ", ".join(map(str, dead))
+            state.mark_sheet_skipped(dependent, f"Blocked by failed dependency: sheet {listing}")
+            record.error_code = BLOCKED_CODE
+            self.store.record_sheet(state, dependent, event="sheet_blocked")
+            self.blocked.append(dependent)
+            stranded.extend(self.schedule.changed(state, dependent))
 
-    def _dead_end(self, state: CheckpointState, dep: int) -> bool:
-        record = state.sheets.get(dep)
-        if record is None:
-            return False
-        if record.status in (SheetStatus.FAILED, SheetStatus.CANCELLED):
-            return True
-        return record.status == SheetStatus.SKIPPED and record.error_code is not None
+    def drain_blocked(self) -> list[int]:
+        """Sheets blocked since the last call (for the reporter)."""
+        blocked, self.blocked = self.blocked, []
+        return blocked
 
-    def settle_blocked(self, state: CheckpointState) -> None:
-        """Skip sheets that can never run because a dependency failed (transitively)."""
-        changed = True
-        while changed:
-            changed = False
-            for num, deps in self.deps.items():
-                record = state.sheet(num)
-                if record.status != SheetStatus.PENDING:
-                    continue
-                dead = [d for d in deps if self._dead_end(state, d)]
-                if dead:
-                    listing = ", ".join(map(str, dead))
-                    state.mark_sheet_skipped(num, f"Blocked by failed dependency: sheet {listing}")
-                    record.error_code = BLOCKED_CODE
-                    self.store.record_sheet(state, num, event="sheet_blocked")
-                    changed = True
-
-    def next_ready(self, state: CheckpointState, exclude: Iterable[int]) -> int | None:
+    def next_ready(self, state: CheckpointState) -> int | None:
         """The lowest-numbered sheet that may start now."""
-        busy = set(exclude)
-        now = datetime.now(UTC)
-        for num, deps in self.deps.items():
-            if num in busy:
-                continue
-            record = state.sheet(num)
-            if record.status == SheetStatus.PENDING:
-                pass
-            elif record.status in (SheetStatus.RETRY_SCHEDULED, SheetStatus.WAITING):
-                if record.fire_at is not None and record.fire_at > now:
-                    continue
-            else:
-                continue
-            if all(self._satisfied(state, d) for d in deps):
-                return num
-        return None
+        return self.schedule.peek(state, time.time())
 
     def next_wake(self, state: CheckpointState) -> float | None:
         """When something may next become runnable (epoch seconds); None when all is done."""
-        earliest: float | None = None
-        for num in self.deps:
-            record = state.sheet(num)
-            if record.status == SheetStatus.PENDING:
-                deps_ok = all(self._satisfied(state, d) for d in self.deps[num])
-                if deps_ok:
-                    return time.time()
-            elif record.status in (SheetStatus.RETRY_SCHEDULED, SheetStatus.WAITING):
-                fire = record.fire_at.timestamp() if record.fire_at else time.time()
-                earliest = fire if earliest is None else min(earliest, fire)
-        return earliest
+        return self.schedule.next_wake(state, time.time())
 
     def pause_instead_of_waiting(self, state: CheckpointState) -> bool:
         return state.status == JobStatus.PAUSED
@@ -277,11 +247,13 @@ class Bookkeeper:
             return False
         state.mark_sheet_skipped(num, reason)
         self.store.record_sheet(state, num, event="sheet_skipped")
+        self.changed(state, num)
         return True
 
     # --- attempts ------------------------------------------------------------------------------
 
     def attempt_started(self, state: CheckpointState, num: int, spec: AttemptSpec) -> None:
+        self.schedule.take(num)
         state.mark_sheet_started(num)
         record = state.sheet(num)
         record.instrument_name = spec.instrument_name
@@ -291,8 +263,9 @@ class Bookkeeper:
         if spec.instrument_name not in state.instruments_used:
             state.instruments_used.append(spec.instrument_name)
         state.sheets_in_progress = sorted({*state.sheets_in_progress, num})
-        # Durable before the child starts: a crash from here on re-runs this attempt.
-        self.store.record_sheet(state, num, event="attempt_started")
+        # Not fsync'd: losing this line to a power cut only loses the attempt count, since
+        # a sheet that is not completed in the checkpoint runs again either way.
+        self.store.record_sheet(state, num, event="attempt_started", durable=False)
 
     def attempt_stopped(
         self, state: CheckpointState, report: AttemptReport, *, back_to_pending: bool
@@ -308,6 +281,8 @@ class Bookkeeper:
             record.status = SheetStatus.CANCELLED
             record.completed_at = datetime.now(UTC)
         self.store.record_sheet(state, num, event="attempt_stopped")
+        if back_to_pending:  # a cancelled job ends here; nothing downstream gets "blocked"
+            self.changed(state, num)
 
     def attempt_finished(self, state: CheckpointState, report: AttemptReport) -> Applied:
         num = report.spec.sheet_num
@@ -347,8 +322,10 @@ class Bookkeeper:
             output=report.outcome.stdout_tail,
             exit_code=report.outcome.exit_code,
             duration_seconds=report.outcome.duration,
+            durable=False,  # the transition line just below makes both durable
         )
         self.store.record_sheet(state, num, event=f"attempt_{decision.action}")
+        self.changed(state, num)
         return applied
 
     def _capture(self, record: SheetState, report: AttemptReport) -> None:
@@ -503,18 +480,25 @@ class Bookkeeper:
         return Applied(record.sheet_num, "rate_limited", decision.reason, wait=wait)
 
     def _write_output(self, num: int, report: AttemptReport) -> None:
-        text = (
-            report.result.result_text if report.result is not None else report.outcome.stdout_tail
-        )
+        """Keep the result text; an empty result leaves no file (readers take it as "")."""
+        result = report.result
+        text = result.result_text if result is not None else report.outcome.stdout_tail
         path = paths.sheet_output(self.workspace, self.job_id, num)
-        ensure_private_dir(path.parent)
-        atomic_write(path, redact(text).encode("utf-8"))
+        if not text:
+            path.unlink(missing_ok=True)
+            return
+        if not path.parent.is_dir():
+            ensure_private_dir(path.parent)
+        # Atomic but not fsync'd: the output is a convenience copy of the attempt's result;
+        # the checkpoint entry that completes the sheet is the durable record.
+        atomic_write(path, redact(text).encode("utf-8"), durable=False)
 
     def unrenderable(self, state: CheckpointState, num: int, message: str) -> None:
         """A prompt that cannot be rendered cannot be fixed by retrying: fail the sheet."""
         state.mark_sheet_failed(num, message, error_category="configuration", error_code="E301")
         state.sheet(num).outcome_category = OutcomeCategory.FAILED_FATAL
         self.store.record_sheet(state, num, event="sheet_failed")
+        self.changed(state, num)
 
     # --- endings -------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ checkpoint (attempt counts, earlier sheets' results) but never writes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -148,7 +148,7 @@ class SheetPreparer:
         mode: str,
     ) -> str:
         ws = str(self.workspace)
-        statuses = {n: s.status.value for n, s in state.sheets.items()}
+        statuses = _StatusView(state)
         cross = self.score.cross_sheet
         base = prompt_variables(self.plan, sheet, self.score, ws, instrument_name=choice.name)
         injected = gather_injections(sheet.injections, base, self.workspace)
@@ -200,6 +200,22 @@ class SheetPreparer:
             completion=completion,
         )
         return assemble(parts, raw=raw)
+
+
+class _StatusView(Mapping[int, str]):
+    """Sheet statuses read on demand: a prompt looks at a few sheets, not all of them."""
+
+    def __init__(self, state: CheckpointState) -> None:
+        self.sheets = state.sheets
+
+    def __getitem__(self, num: int) -> str:
+        return self.sheets[num].status.value
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.sheets)
+
+    def __len__(self) -> int:
+        return len(self.sheets)
 
 
 class PromptError(Exception):

@@ -92,8 +92,12 @@ def fsync_dir(folder: Path) -> None:
         SYSCALLS.close(dfd)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` durably and atomically (see the module docstring)."""
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` durably and atomically (see the module docstring).
+
+    ``durable=False`` keeps the atomic replace but skips both fsyncs: readers never see
+    a partial file and a crash of this process loses nothing, but a power loss may.
+    """
     folder = path.parent
     step = "create temp file"
     fd: int | None = None
@@ -105,7 +109,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         step = "write"
         write_all(fd, data)
         step = "fsync"
-        SYSCALLS.fsync(fd)
+        if durable:
+            SYSCALLS.fsync(fd)
         step = "close"
         # The descriptor is gone after close() even when it reports an error, so forget it
         # first: closing it again could close an unrelated descriptor another thread opened.
@@ -122,6 +127,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         if isinstance(exc, OSError):
             raise write_error(path, exc, step) from exc
         raise
+    if not durable:
+        return
     try:
         fsync_dir(folder)
     except OSError as exc:

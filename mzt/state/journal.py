@@ -57,8 +57,14 @@ class Journal:
         except FileNotFoundError:
             return 0
 
-    def append(self, text: str) -> int:
-        """Append ``text`` as one durable line; returns the byte offset where it starts."""
+    def append(self, text: str, *, durable: bool = True) -> int:
+        """Append ``text`` as one line; returns the byte offset where it starts.
+
+        ``durable=False`` skips the fsync: the line is visible to readers at once and
+        survives a crash of this process, and the next durable append (or snapshot)
+        makes it survive a power loss too. Use it only for lines whose loss on power
+        failure changes nothing that matters.
+        """
         data = text.encode("utf-8") + b"\n"
         fd = self._open()
         start = self._size
@@ -66,7 +72,8 @@ class Journal:
         try:
             write_all(fd, data)
             step = "fsync"
-            SYSCALLS.fsync(fd)
+            if durable:
+                SYSCALLS.fsync(fd)
         except OSError as exc:
             self._abandon(fd, start)
             raise write_error(self.path, exc, step) from exc

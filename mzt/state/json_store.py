@@ -297,7 +297,9 @@ class JsonStateBackend(StateBackend):
         self.save(state)
 
     @_serialised
-    def record_sheet(self, state: CheckpointState, *sheet_nums: int, event: str = "") -> None:
+    def record_sheet(
+        self, state: CheckpointState, *sheet_nums: int, event: str = "", durable: bool = True
+    ) -> None:
         """Persist a change to the named sheets (and any job-level fields) cheaply.
 
         Appends one journal line instead of rewriting the snapshot, unless the snapshot is
@@ -329,7 +331,7 @@ class JsonStateBackend(StateBackend):
             if config_changed:
                 delta["config_snapshot"] = state.config_snapshot
             line = transition_line(state, sheet_nums, event, delta, redactor)
-            book.journal.append(line)
+            book.journal.append(line, durable=durable)
         except BaseException:
             state.seq, state.updated_at, state.writer = previous
             raise
@@ -369,11 +371,14 @@ class JsonStateBackend(StateBackend):
         output: str | None = None,
         exit_code: int | None = None,
         duration_seconds: float | None = None,
+        *,
+        durable: bool = True,
     ) -> int | None:
         """Append an attempt record; returns its byte offset in the history file.
 
         The prompt (its first 4 KiB) and the output (its last 10 KiB) are redacted before
-        they are cut; the full output lives in the attempt's log files.
+        they are cut; the full output lives in the attempt's log files. ``durable=False``
+        leaves the fsync to the next durable write (see `Journal.append`).
         """
         book = self._book(job_id)
         line = attempt_line(
@@ -389,7 +394,7 @@ class JsonStateBackend(StateBackend):
             redactor=get_redactor(),
         )
         self.prepare(job_id)
-        return book.journal.append(line)
+        return book.journal.append(line, durable=durable)
 
     def mark_sheet_status(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 
@@ -17,7 +18,7 @@ def simple(n: int = 3, **extra: object) -> dict[str, object]:
         **CLI,
         "sheet": {"size": 1, "total_items": n},
         "prompt": {
-            "template": 'echo "sheet {{ sheet_num }}" > {{ workspace }}/out-{{ sheet_num }}.txt'
+            "template": 'echo "sheet {{ sheet_num }}" | tee {{ workspace }}/out-{{ sheet_num }}.txt'
         },
         "validations": [
             {"type": "file_exists", "path": "{workspace}/out-{sheet_num}.txt"},
@@ -38,7 +39,7 @@ def test_completes_then_no_op_then_fresh_after_edit(project: Project) -> None:
     for n in (1, 2, 3):
         assert (project.workspace / f"out-{n}.txt").read_text() == f"sheet {n}\n"
         output = project.workspace / ".marianne" / "outputs" / "job" / f"sheet-{n}.md"
-        assert output.exists()
+        assert output.read_text() == f"sheet {n}\n"  # the sheet's result: its stdout
     state = project.state("job")
     assert state["status"] == "completed" and state["pid"] is None
     assert all(
@@ -326,3 +327,25 @@ def test_missing_binary_fails_at_once_without_retries(project: Project) -> None:
     assert result.returncode == 1
     sheet = project.sheets("job")[1]
     assert (sheet["error_code"], sheet["attempt_count"]) == ("E505", 1)
+
+
+def test_a_flood_of_output_keeps_mzt_small(project: Project) -> None:
+    megabytes = 200 if os.environ.get("MZT_FULL_TESTS") == "1" else 20
+    score = project.score(
+        simple(
+            1,
+            prompt={
+                "template": f"head -c {megabytes}000000 /dev/zero | tr '\\\\0' a; "
+                "echo sheet > {{ workspace }}/out-1.txt"
+            },
+        )
+    )
+    proc = project.start("run", score)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.communicate()
+    assert proc.returncode == 0
+    log = project.workspace / ".marianne" / "logs" / "job" / "sheet-1.attempt-1.stdout"
+    assert log.stat().st_size == megabytes * 1_000_000
+    # About 45 MB is the interpreter with mzt imported; the flood may add a few tens at most.
+    assert usage.ru_maxrss / 1024 < 90, f"mzt peaked at {usage.ru_maxrss / 1024:.0f} MB"
