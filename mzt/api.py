@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from mzt.errors import JobNotFoundError, ScoreError, UsageError
-from mzt.loader import validate_document
+from mzt.loader import load_score, validate_document
 from mzt.preparation import (
     PreparedScore,
     Preview,
@@ -80,28 +80,27 @@ def resume_job(
     from mzt.instruments import load_instruments
     from mzt.registry import find_job
 
-    job_id, ws, score_path = _locate(job, workspace)
+    job_id, ws = _locate(job, workspace)
     if ws is None:
-        location = find_job(job_id, workspace=workspace, cwd=Path.cwd())
-        ws, score_path = location.workspace, location.score_path
+        ws = find_job(job_id, workspace=workspace, cwd=Path.cwd()).workspace
     state = JsonStateBackend(ws).load(job_id)
     if state is None:
         raise JobNotFoundError(job_id, [str(ws)])
     _check_resumable(state, force)
-    prepared = _prepare_for_resume(state, ws, config, score_path if reload else None)
+    prepared = _prepare_for_resume(state, ws, config, reload=reload)
     options = RunOptions(resume=True, force=force)
     return Runner(
         prepared, instruments=load_instruments(), options=options, reporter=reporter
     ).run()
 
 
-def _locate(job: str, workspace: Path | None) -> tuple[str, Path | None, Path | None]:
+def _locate(job: str, workspace: Path | None) -> tuple[str, Path | None]:
     """A job named by a score file gives its own id and workspace."""
     path = Path(job)
     if path.suffix in (".yaml", ".yml") and path.is_file():
-        prepared = prepare_score(path, workspace=workspace)
-        return prepared.job_id, prepared.workspace, path
-    return job, workspace.resolve() if workspace else None, None
+        loaded = load_score(path)
+        return loaded.job_id, resolve_workspace(loaded, workspace)
+    return job, workspace.resolve() if workspace else None
 
 
 def _check_resumable(state: CheckpointState, force: bool) -> None:
@@ -115,12 +114,13 @@ def _check_resumable(state: CheckpointState, force: bool) -> None:
 
 
 def _prepare_for_resume(
-    state: CheckpointState, workspace: Path, config: Path | None, stored: Path | None
+    state: CheckpointState, workspace: Path, config: Path | None, *, reload: bool
 ) -> PreparedScore:
+    """The score to continue with: --config, else the job's file, else its stored copy."""
     if config is not None:
         return prepare_score(config, workspace=workspace)
-    recorded = Path(state.config_path) if state.config_path else stored
-    if recorded is not None and recorded.is_file() and stored is not None:
+    recorded = Path(state.config_path) if state.config_path else None
+    if reload and recorded is not None and recorded.is_file():
         return prepare_score(recorded, workspace=workspace)
     if state.config_snapshot is None:
         raise UsageError(
