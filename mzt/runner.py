@@ -37,7 +37,7 @@ from mzt.preparation import PreparedScore
 from mzt.reporting import NullReporter, Reporter
 from mzt.runstate import Bookkeeper
 from mzt.sheetrun import PromptError, SheetPreparer
-from mzt.state import CheckpointState, JsonStateBackend, SheetStatus
+from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
 
 TICK = 0.25
 
@@ -78,7 +78,8 @@ class _Flight:
 class _Loop:
     in_flight: dict[int, _Flight] = field(default_factory=dict)
     done: queue.Queue[int] = field(default_factory=queue.Queue)
-    stop_launching: bool = False
+    pausing: str = ""  # why the run pauses once running attempts are done
+    halted: bool = False  # a failure under parallel.fail_fast: start nothing new
     last_launch: float = 0.0
     next_allowed: float = 0.0  # pause_between_sheets in sequential mode
 
@@ -156,17 +157,17 @@ class Runner:
                 if self.controls.cancel_requested():
                     return self._cancelled(state, loop)
                 if self.controls.pause_requested():
-                    loop.stop_launching = True
-                    if not loop.in_flight:
-                        return self._paused(state, "paused by request (pause file)")
-                if not loop.stop_launching:
+                    loop.pausing = "paused by request (pause file)"
+                elif state.status == JobStatus.PAUSED:  # rate-limit waits ran out
+                    loop.pausing = state.error_message or "paused"
+                if not (loop.pausing or loop.halted):
                     self._launch_ready(state, loop, pool)
                 if not loop.in_flight:
-                    wake = self.book.next_wake(state)
+                    if loop.pausing:
+                        return self._paused(state, loop.pausing)
+                    wake = None if loop.halted else self.book.next_wake(state)
                     if wake is None:
-                        return self.book.finish(state)
-                    if self.book.pause_instead_of_waiting(state):
-                        return self._paused(state, state.error_message or "paused")
+                        return self.book.finish(state, halted=loop.halted)
                     self.controls.wait(max(0.0, wake - time.time()))
                     continue
                 self._collect(state, loop, timeout=self._until_next(state, loop))
@@ -222,7 +223,7 @@ class Runner:
                 blocked, "skipped", state.sheet(blocked).error_message or ""
             )
         if applied.failed and self.score.parallel.enabled and self.score.parallel.fail_fast:
-            loop.stop_launching = True
+            loop.halted = True
         if applied.completed and self.max_concurrent == 1:
             pause = self.score.pause_between_sheets_seconds
             if pause and self.book.next_ready(state) is not None:

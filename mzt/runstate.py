@@ -217,9 +217,6 @@ class Bookkeeper:
         """When something may next become runnable (epoch seconds); None when all is done."""
         return self.schedule.next_wake(state, time.time())
 
-    def pause_instead_of_waiting(self, state: CheckpointState) -> bool:
-        return state.status == JobStatus.PAUSED
-
     # --- skip rules ----------------------------------------------------------------------------
 
     def skip_if_needed(self, state: CheckpointState, num: int, environ: dict[str, str]) -> bool:
@@ -502,12 +499,21 @@ class Bookkeeper:
 
     # --- endings -------------------------------------------------------------------------------
 
-    def finish(self, state: CheckpointState) -> tuple[int, str]:
-        """Nothing is left to run: completed unless a sheet failed."""
+    def finish(self, state: CheckpointState, *, halted: bool = False) -> tuple[int, str]:
+        """Nothing is left to run: completed unless a sheet failed.
+
+        ``halted``: a failure stopped the run early (parallel.fail_fast); sheets not yet
+        started are marked blocked, so a resume runs them.
+        """
         failed = sorted(n for n, s in state.sheets.items() if s.status == SheetStatus.FAILED)
         stuck = sorted(n for n, s in state.sheets.items() if not s.status.is_terminal)
-        for num in stuck:  # cannot happen with a valid plan; never leave a sheet dangling
-            state.mark_sheet_skipped(num, "never became runnable")
+        reason = (
+            "not started: a sheet failed and parallel.fail_fast stopped the run"
+            if halted
+            else "never became runnable"
+        )
+        for num in stuck:  # without fail_fast this cannot happen with a valid plan
+            state.mark_sheet_skipped(num, reason)
             state.sheet(num).error_code = BLOCKED_CODE
         if failed:
             blocked = sorted(

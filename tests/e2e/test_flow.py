@@ -153,3 +153,28 @@ def test_a_symlinked_pause_file_is_ignored(project: Project) -> None:
 def _history(project: Project) -> str:
     path = project.workspace / ".marianne" / "job.history.jsonl"
     return path.read_text() if path.exists() else ""
+
+
+def test_fail_fast_stops_launching_and_resume_runs_the_rest(project: Project) -> None:
+    template = (
+        "{% if sheet_num == 1 %}exit 1{% else %}sleep 0.2; "
+        "echo ok > {{ workspace }}/out-{{ sheet_num }}.txt{% endif %}"
+    )
+    score = project.score(
+        base(
+            sheet={"size": 1, "total_items": 1, "fan_out": {1: 6}},
+            parallel={"enabled": True, "max_concurrent": 2, "fail_fast": True},
+            retry={"max_retries": 1},
+            prompt={"template": template},
+        )
+    )
+    result = project.mzt("run", score)
+    assert result.returncode == 1, result.stderr
+    sheets = project.sheets("job")
+    assert sheets[1]["status"] == "failed"
+    not_started = [n for n, s in sheets.items() if s["status"] == "skipped"]
+    assert not_started and all("fail_fast" in sheets[n]["error_message"] for n in not_started)
+    fixed = score.read_text().replace("exit 1", "echo ok > {{ workspace }}/out-1.txt")
+    (project.root / "score.yaml").write_text(fixed)
+    resumed = project.mzt("resume", "job", "-w", project.workspace)
+    assert resumed.returncode == 0, resumed.stderr
