@@ -12,7 +12,9 @@ import re
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mzt.process import Outcome
 
@@ -45,7 +47,7 @@ _OOM = re.compile(r"out of memory|oom[- ]?kill|cannot allocate memory|memoryerro
 _QUOTA = re.compile(
     r"quota (?:exceeded|exhausted)|usage limit.{0,40}reset|(?:daily|hourly|monthly) "
     r"(?:token )?limit|used (?:all|up) (?:your|of your)? ?(?:tokens|credits)|no tokens left|"
-    r"credit balance is too low|resets? (?:at|in) \d",
+    r"credit balance is too low|resets? (?:at|in) \d|resets?[ \t]+\d{1,2}(?::\d{2})?[ \t]*[ap]m",
     re.I,
 )
 DEFAULT_RATE_LIMIT = (
@@ -72,12 +74,17 @@ _NETWORK = re.compile(
     r"ECONNRESET|ETIMEDOUT|socket hang up|fetch failed",
     re.I,
 )
-_UNITS = r"(s|sec|seconds?|m|min|minutes?|h|hours?)"
+_UNITS = r"(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b"
 _WAIT = (
-    re.compile(r"(?:retry|try again)[- ]after:?\s*(\d+(?:\.\d+)?)\s*" + _UNITS + "?", re.I),
-    re.compile(r"(?:resets?|try again|wait)\s+in\s+(\d+(?:\.\d+)?)\s*" + _UNITS, re.I),
+    re.compile(
+        r"(?:retry|try again)[- ]after:?[ \t]*(\d+(?:\.\d+)?)(?:[ \t]*" + _UNITS + ")?", re.I
+    ),
+    re.compile(r"(?:resets?|try again|wait)[ \t]+in[ \t]+(\d+(?:\.\d+)?)[ \t]*" + _UNITS, re.I),
 )
-_UNIT = {"s": 1, "m": 60, "h": 3600}
+_RESET_AT = re.compile(
+    r"resets?(?:[ \t]+at)?[ \t]+(\d{1,2})(?::(\d{2}))?[ \t]*(am|pm)?(?:[ \t]*\(([\w/+-]+)\))?", re.I
+)
+_UNIT = {"ms": 0.001, "mi": 0.001, "s": 1, "m": 60, "h": 3600}
 
 
 def classify(
@@ -158,14 +165,40 @@ def _search(pattern: str, text: str) -> bool:
         return False
 
 
-def extract_wait(text: str) -> float | None:
-    """Seconds to wait when the output names them ("retry after 30s", "resets in 2 hours")."""
+def extract_wait(text: str, now: datetime | None = None) -> float | None:
+    """Seconds to wait when the output says ("retry after 30s", "resets in 2 hours",
+    "resets 3am (Europe/Oslo)"); None when it does not."""
     for pattern in _WAIT:
         match = pattern.search(text)
         if match:
-            unit = (match.group(2) or "s")[0].lower()
-            return float(match.group(1)) * _UNIT.get(unit, 1)
-    return None
+            unit = (match.group(2) or "s").lower()
+            key = "ms" if unit == "ms" or unit.startswith("milli") else unit[0]
+            return float(match.group(1)) * _UNIT.get(key, 1)
+    return _until_reset(text, now)
+
+
+def _until_reset(text: str, now: datetime | None) -> float | None:
+    """Seconds until a clock time such as "resets 3am (Europe/Oslo)" or "resets at 14:30"."""
+    match = _RESET_AT.search(text)
+    if match is None or (match.group(2) is None and match.group(3) is None):
+        return None  # a bare number is not a clock time
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    meridiem = (match.group(3) or "").lower()
+    if meridiem:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if meridiem == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    try:
+        zone = ZoneInfo(match.group(4)) if match.group(4) else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    current = (now or datetime.now(UTC)).astimezone(zone)
+    target = current.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if target <= current:
+        target += timedelta(days=1)
+    return (target - current).total_seconds()
 
 
 def validation_error(failure_category: str | None, message: str) -> ErrorInfo:

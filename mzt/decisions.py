@@ -85,12 +85,13 @@ def decide(
         return Decision("complete", reason="all validations passed")
     if verdict.validations == 0 and verdict.execution_success:
         return Decision("complete", reason="the instrument succeeded")
-    above = verdict.pass_percent > config.completion_threshold_percent
+    # Without validations there is nothing to be "mostly done" with.
+    above = verdict.validations > 0 and verdict.pass_percent > config.completion_threshold_percent
     if error is not None and not error.retriable and not above:
         if has_fallback:
             return Decision("fallback", reason=error.message, fallback_reason=_reason(error))
         return Decision("fail", reason=error.message)
-    if verdict.validations > 0 and above and completion_attempts < config.max_completion_attempts:
+    if above and completion_attempts < config.max_completion_attempts:
         missing = verdict.validations - verdict.passed
         return Decision(
             "completion",

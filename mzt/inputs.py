@@ -72,17 +72,32 @@ def gather_injections(
 
 
 def _read_text(path: Path) -> str | None:
+    if not path.is_file():  # missing, a folder, or a FIFO that would block the run
+        return None
     try:
         with path.open("rb") as fh:
             data = fh.read(MAX_INJECTED_BYTES + 1)
     except OSError:
         return None
     cut = len(data) > MAX_INJECTED_BYTES
+    data = utf8_head(data, MAX_INJECTED_BYTES) if cut else data
     try:
-        text = data[:MAX_INJECTED_BYTES].decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         return f"[{path} is not a text file; read it yourself if you need it]"
     return redact(text) + (TRUNCATED if cut else "")
+
+
+def utf8_head(data: bytes, limit: int) -> bytes:
+    """The first ``limit`` bytes, without a character the cut went through."""
+    head = data[:limit]
+    for back in range(1, 4):
+        if len(head) >= back and head[-back] & 0xC0 == 0xC0:  # a lead byte near the end
+            needed = 2 if head[-back] < 0xE0 else 3 if head[-back] < 0xF0 else 4
+            return head[:-back] if back < needed else head
+        if len(head) >= back and head[-back] & 0x80 == 0:
+            return head
+    return head
 
 
 def _read_directory(folder: Path) -> list[str] | None:
@@ -129,7 +144,11 @@ def previous_files(
     files: dict[str, str] = {}
     for pattern in cross.capture_files:
         expanded = Path(_expand_simple(pattern, workspace, sheet.num)).expanduser()
-        root, relative = _split_glob(expanded if expanded.is_absolute() else workspace / expanded)
+        # A relative pattern is matched under the workspace, whose own name may hold
+        # glob characters ("run[1]") that must be taken literally.
+        root, relative = (
+            _split_glob(expanded) if expanded.is_absolute() else (workspace, str(expanded))
+        )
         for path in sorted(root.glob(relative)) if relative else [root]:
             text = _read_text(path) if path.is_file() else None
             if text is not None:

@@ -48,6 +48,8 @@ class Schedule:
         self._counted: set[int] = set()
         self._ready: list[int] = []
         self._timed: list[tuple[float, int]] = []
+        for num in deps:  # every planned sheet has a record before anything is counted
+            state.sheet(num)
         for num, sources in deps.items():
             self.unmet[num] = sum(1 for s in sources if not satisfies(state.sheets.get(s)))
         for num in deps:
@@ -60,8 +62,7 @@ class Schedule:
         if record.status == SheetStatus.PENDING and self.unmet[num] == 0:
             heapq.heappush(self._ready, num)
         elif record.status in _TIMED:
-            fire = record.fire_at.timestamp() if record.fire_at else 0.0
-            heapq.heappush(self._timed, (fire, num))
+            heapq.heappush(self._timed, (_fire(record), num))
 
     def changed(self, state: CheckpointState, num: int) -> list[int]:
         """Take note of ``num``'s new status; returns pending sheets it leaves stranded.
@@ -121,8 +122,17 @@ class Schedule:
             return now
         while self._timed:
             fire, num = self._timed[0]
-            record = state.sheet(num)
-            if record.status in _TIMED:
-                return max(fire, record.fire_at.timestamp() if record.fire_at else fire)
-            heapq.heappop(self._timed)
+            if self._current(state, fire, num):
+                return fire
+            heapq.heappop(self._timed)  # superseded by a later entry of the same sheet
         return None
+
+    @staticmethod
+    def _current(state: CheckpointState, fire: float, num: int) -> bool:
+        """Whether a timed entry still describes the sheet (it may have been rescheduled)."""
+        record = state.sheet(num)
+        return record.status in _TIMED and _fire(record) == fire
+
+
+def _fire(record: SheetState) -> float:
+    return record.fire_at.timestamp() if record.fire_at else 0.0
