@@ -35,6 +35,7 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "Validation",
+    "clear_rate_limits",
     "init_score",
     "prepare_score",
     "preview_prompt",
@@ -137,6 +138,13 @@ def _prepare_for_resume(
             hint="pass the score with --config",
         ) from None
     return prepared_or_raise(check_loaded(loaded, workspace=workspace))
+
+
+def clear_rate_limits(instrument: str | None = None) -> list[str]:
+    """Delete shared rate-limit records (all, or one instrument's); returns what was cleared."""
+    from mzt import ratelimits
+
+    return ratelimits.clear(instrument)
 
 
 def init_score(name: str, *, folder: Path, force: bool = False) -> Path:

@@ -109,6 +109,7 @@ class Runner:
         self.store = JsonStateBackend(self.workspace)
         self.book = Bookkeeper(prepared, self.store, self.options, rng=rng)
         self.sheets = SheetPreparer(prepared, instruments, self.environ, self.options.instrument)
+        self.book.chain_of = lambda num: self.sheets.chain(self.plan.sheet(num))
         parallel = self.score.parallel
         self.max_concurrent = parallel.max_concurrent if parallel.enabled else 1
 
@@ -156,6 +157,7 @@ class Runner:
                     return self._interrupted(state, loop)
                 if self.controls.cancel_requested():
                     return self._cancelled(state, loop)
+                self.book.check_budget(state)
                 if self.controls.pause_requested():
                     loop.pausing = "paused by request (pause file)"
                 elif state.status == JobStatus.PAUSED:  # rate-limit waits ran out
@@ -191,6 +193,13 @@ class Runner:
             if self.book.skip_if_needed(state, num, self.environ):
                 self.reporter.sheet_finished(num, "skipped", state.sheet(num).error_message or "")
                 continue
+            if self.book.hold_for_limit(state, num):
+                record = state.sheet(num)
+                left = (record.fire_at.timestamp() - time.time()) if record.fire_at else 0.0
+                self.reporter.sheet_waiting(
+                    num, "rate_limited", left, "the instrument is rate limited"
+                )
+                continue
             try:
                 spec = self.sheets.prepare(state, num)
             except PromptError as exc:
@@ -218,6 +227,8 @@ class Runner:
             self.sheets.last_reports[num] = report.validation
         applied = self.book.attempt_finished(state, report)
         self.book.report(applied, self.reporter)
+        while self.book.notes:
+            self.reporter.note(self.book.notes.pop(0))
         for blocked in self.book.drain_blocked():
             self.reporter.sheet_finished(
                 blocked, "skipped", state.sheet(blocked).error_message or ""

@@ -16,13 +16,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mzt import paths, registry
+from mzt import paths, ratelimits, registry
 from mzt.attempt import AttemptReport, AttemptSpec
 from mzt.conditions import ExpressionError, compile_expression, evaluate_expression
+from mzt.cost import Cost, attempt_cost, over_limit, warning
 from mzt.decisions import AttemptVerdict, Decision, decide, retry_limit
 from mzt.exitcodes import ExitCode
 from mzt.fsutil import ensure_private_dir
 from mzt.loader import snapshot
+from mzt.plan import InstrumentChoice
+from mzt.ratelimits import RateLimit
 from mzt.redact import redact
 from mzt.reporting import Reporter
 from mzt.schedule import Schedule, dead_end
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
     from mzt.runner import RunOptions
 
 BLOCKED_CODE = "E999"  # a skip with an error code means "blocked", not "skipped on purpose"
-MAX_RATE_LIMIT_WAIT = 24 * 3600.0
+MAX_RATE_LIMIT_WAIT = 24 * 3600.0  # whatever the output says, check again within a day
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,13 @@ class Bookkeeper:
         self.deps = {s.num: s.dependencies for s in self.plan.sheets}
         self.schedule: Schedule
         self.blocked: list[int] = []  # sheets blocked since the reporter last looked
+        self.waited: set[tuple[str, datetime]] = set()  # rate-limit episodes already counted
+        self.notes: list[str] = []  # messages for the reporter (cost warnings)
+        self.cost_warned = False
+        self.chain_of: Callable[[int], list[InstrumentChoice]] = lambda num: [
+            self.plan.sheet(num).instrument,
+            *self.plan.sheet(num).fallbacks,
+        ]
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -321,6 +331,7 @@ class Bookkeeper:
             duration_seconds=report.outcome.duration,
             durable=False,  # the transition line just below makes both durable
         )
+        self.check_budget(state, num)
         self.store.record_sheet(state, num, event=f"attempt_{decision.action}")
         self.changed(state, num)
         return applied
@@ -334,11 +345,44 @@ class Bookkeeper:
         record.capture_output(outcome.stdout_tail, outcome.stderr_tail)
         record.output_truncated = record.output_truncated or outcome.truncated
         record.last_activity_at = datetime.now(UTC)
-        result = report.result
-        if result is not None:
-            record.input_tokens = result.input_tokens
-            record.output_tokens = result.output_tokens
-            record.estimated_cost = result.cost_usd
+
+    def _account(self, state: CheckpointState, record: SheetState, report: AttemptReport) -> Cost:
+        """Tokens and cost of the attempt, added to the sheet's and the job's totals."""
+        instrument = report.spec.instrument
+        cost = attempt_cost(
+            report.result,
+            prompt=report.spec.prompt,
+            output=report.outcome.stdout_tail,
+            agent=instrument is not None and not instrument.raw_prompt,
+            rates=self.score.cost_limits,
+        )
+        record.input_tokens = cost.input_tokens
+        record.output_tokens = cost.output_tokens
+        record.estimated_cost = cost.usd
+        record.cost_confidence = cost.confidence
+        state.total_input_tokens += cost.input_tokens or 0
+        state.total_output_tokens += cost.output_tokens or 0
+        state.total_estimated_cost += cost.usd
+        return cost
+
+    def check_budget(self, state: CheckpointState, num: int | None = None) -> None:
+        """Pause the job when a cost limit is reached; note a warning when one is near."""
+        limits = self.score.cost_limits
+        if not limits.active or state.status == JobStatus.PAUSED:
+            return
+        sheet_usd = state.sheet(num).total_cost_usd if num is not None else 0.0
+        reason = over_limit(
+            limits, sheet_num=num or 0, sheet_usd=sheet_usd, job_usd=state.total_estimated_cost
+        )
+        if reason is not None:
+            state.cost_limit_reached = True
+            state.mark_job_paused()
+            state.error_message = reason
+            return
+        note = warning(limits, state.total_estimated_cost)
+        if note is not None and not self.cost_warned:
+            self.cost_warned = True
+            self.notes.append(note)
 
     def _apply(
         self,
@@ -351,8 +395,11 @@ class Bookkeeper:
         num = report.spec.sheet_num
         error = report.error
         rate_limited = decision.action == "wait"
+        cost = self._account(state, record, report)
         record.record_attempt(
-            _Accounting(decision.action in ("complete", "completion"), rate_limited, report)
+            _Accounting(
+                decision.action in ("complete", "completion"), rate_limited, report, cost.usd
+            )
         )
         if error is not None:
             record.error_code = error.code
@@ -412,7 +459,7 @@ class Bookkeeper:
             )
             return Applied(num, "retry", decision.reason, wait=decision.delay)
         if decision.action == "wait":
-            return self._rate_limited(state, record, decision)
+            return self._rate_limited(state, record, report, decision)
         if decision.action == "fallback":
             target = record.advance_fallback(decision.fallback_reason)
             record.status = SheetStatus.PENDING
@@ -444,37 +491,104 @@ class Bookkeeper:
         state.updated_at = datetime.now(UTC)
 
     def _rate_limited(
-        self, state: CheckpointState, record: SheetState, decision: Decision
+        self, state: CheckpointState, record: SheetState, report: AttemptReport, decision: Decision
     ) -> Applied:
+        """Share the limit with sibling runs, then move to a free fallback or wait."""
         limits = self.score.rate_limit
-        quota = record.error_code == "E104"
         wait = decision.delay or limits.wait_minutes * 60
         wait = min(max(wait, limits.min_wait_seconds), MAX_RATE_LIMIT_WAIT)
+        profile = self._profile(record.sheet_num, record.current_instrument_index)
+        until = datetime.now(UTC) + timedelta(seconds=wait)
+        limit = ratelimits.record(profile, until, decision.reason, self.job_id)
+        moved = self._to_free_fallback(state, record, "rate_limited")
+        if moved:
+            return Applied(record.sheet_num, "fallback", f"{decision.reason}; moving to {moved}")
+        quota = record.error_code == "E104"
+        self._wait_for(state, record, limit, quota=quota)
+        return Applied(record.sheet_num, "rate_limited", decision.reason, wait=wait)
+
+    def hold_for_limit(self, state: CheckpointState, num: int) -> bool:
+        """Before a sheet starts: respect limits that this or a sibling run recorded.
+
+        Moves the sheet to a fallback instrument that is not limited, or makes it wait
+        until the limit expires (True: do not start it now).
+        """
+        record = state.sheet(num)
+        limit = ratelimits.active(self._profile(num, record.current_instrument_index))
+        if limit is None:
+            return False
+        if self._to_free_fallback(state, record, "rate_limited"):
+            self.store.record_sheet(state, num, event="fallback_for_rate_limit")
+            return False
+        self._wait_for(state, record, limit, quota=False)
+        self.store.record_sheet(state, num, event="waiting_for_rate_limit")
+        self.changed(state, num)
+        return True
+
+    def _to_free_fallback(
+        self, state: CheckpointState, record: SheetState, reason: str
+    ) -> str | None:
+        """Move to the next fallback instrument that is not limited; its name, or None.
+
+        Nothing moves when every fallback is limited too: the sheet then waits for its
+        own instrument rather than using up the chain.
+        """
+        if self.options.instrument:
+            return None
+        chain = self.chain_of(record.sheet_num)
+        start = record.current_instrument_index + 1
+        free = next(
+            (i for i in range(start, len(chain)) if ratelimits.active(chain[i].profile) is None),
+            None,
+        )
+        if free is None or free > len(record.fallback_chain):
+            return None
+        target = None
+        while record.current_instrument_index < free:
+            target = record.advance_fallback(reason)
+        record.status = SheetStatus.PENDING
+        record.execution_mode = None
+        return target
+
+    def _wait_for(
+        self, state: CheckpointState, record: SheetState, limit: RateLimit, *, quota: bool
+    ) -> None:
+        """Park the sheet until the limit expires; too many waits pause the job."""
+        record.status = SheetStatus.WAITING
+        record.fire_at = limit.limited_until
+        record.rate_limit_expires_at = limit.limited_until
+        episode = (limit.instrument, limit.limited_until)
+        if episode in self.waited:
+            return  # sheets waiting on one limit together count as one wait
+        self.waited.add(episode)
+        limits = self.score.rate_limit
         if quota:
             state.quota_waits += 1
-            exhausted = state.quota_waits > limits.max_quota_waits
+            exhausted = state.quota_waits >= limits.max_quota_waits
         else:
             state.rate_limit_waits += 1
-            exhausted = state.rate_limit_waits > limits.max_waits
-        record.status = SheetStatus.WAITING
-        record.fire_at = datetime.now(UTC) + timedelta(seconds=wait)
-        record.rate_limit_expires_at = record.fire_at
+            exhausted = state.rate_limit_waits >= limits.max_waits
         self.store.record_event(
             state,
             "rate_limit_wait",
             sheet_num=record.sheet_num,
-            seconds=wait,
-            reason=decision.reason,
+            instrument=limit.instrument,
+            until=limit.to_json()["limited_until"],
+            reason=limit.reason,
         )
         if exhausted:
             kind = "quota" if quota else "rate-limit"
-            state.resume_at = record.fire_at
+            state.resume_at = limit.limited_until
             state.mark_job_paused()
             state.error_message = (
-                f"paused after too many {kind} waits; the limit should clear at "
-                f"{record.fire_at.isoformat(timespec='seconds')}"
+                f"paused after {state.quota_waits if quota else state.rate_limit_waits} {kind} "
+                f"wait(s) on {limit.instrument}; the limit should clear at "
+                f"{limit.to_json()['limited_until']} ({limit.reason})"
             )
-        return Applied(record.sheet_num, "rate_limited", decision.reason, wait=wait)
+
+    def _profile(self, num: int, index: int) -> str:
+        chain = self.chain_of(num)
+        return chain[min(index, len(chain) - 1)].profile
 
     def _write_output(self, num: int, report: AttemptReport) -> None:
         """Keep the result text; an empty result leaves no file (readers take it as "")."""
@@ -559,11 +673,7 @@ class _Accounting:
     execution_success: bool
     rate_limited: bool
     report: AttemptReport
-
-    @property
-    def cost_usd(self) -> float:
-        result = self.report.result
-        return float(result.cost_usd or 0.0) if result is not None else 0.0
+    cost_usd: float
 
     @property
     def duration_seconds(self) -> float:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def register(group: click.Group) -> None:
-    for command in (validate, run, resume, init):
+    for command in (validate, run, resume, init, clear_rate_limits):
         group.add_command(command)
 
 
@@ -267,4 +267,31 @@ def init(
         console.emit_json({"schema": "mzt.init/1", "path": str(path), "name": name})
     elif not flag(ctx, "quiet", quiet):
         console.out(f"wrote {path}; check it with `mzt validate {path}`")
+    return ExitCode.OK
+
+
+@click.command("clear-rate-limits")
+@click.argument("instrument", required=False)
+@json_option
+@quiet_option
+@click.pass_context
+def clear_rate_limits(
+    ctx: click.Context, instrument: str | None, as_json: bool, quiet: bool
+) -> int:
+    """Forget recorded rate limits: every instrument's, or INSTRUMENT's.
+
+    Runs consult these records before starting a sheet; clear one when you know the
+    limit has lifted early (a new plan, another account).
+
+    \b
+    Example:
+      mzt clear-rate-limits claude-code
+    """
+    from mzt import api
+
+    cleared = api.clear_rate_limits(instrument)
+    if as_json:
+        console.emit_json({"schema": "mzt.ratelimits/1", "cleared": cleared})
+    elif not flag(ctx, "quiet", quiet):
+        console.out("cleared: " + ", ".join(cleared) if cleared else "no rate-limit records")
     return ExitCode.OK

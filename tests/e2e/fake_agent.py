@@ -9,6 +9,8 @@ Each line of the prompt that starts with ``FAKE:`` is an instruction, run in ord
     FAKE: sleep SECONDS
     FAKE: say TEXT...             print TEXT on stdout
     FAKE: limit TEXT...           print TEXT on stdout and exit 1 (a usage-limit message)
+    FAKE: limit-until PATH N TEXT...  the same, unless the number in PATH is at least N
+    FAKE: stamp PATH              append the current time (epoch seconds) to PATH
     FAKE: exit CODE
     FAKE: grandchild PIDFILE      start a long sleep in the background, record its pid
     FAKE: json TEXT...            print {"result": TEXT, "usage": {...}} and stop
@@ -52,6 +54,15 @@ def main() -> int:
         elif verb == "limit":
             print(rest, flush=True)
             return 1
+        elif verb == "limit-until":
+            path = Path(args[0])
+            value = int(path.read_text()) if path.exists() else 0
+            if value < int(args[1]):
+                print(" ".join(args[2:]), flush=True)
+                return 1
+        elif verb == "stamp":
+            with Path(args[0]).open("a") as fh:
+                fh.write(f"{time.time()}\n")
         elif verb == "exit":
             return int(args[0])
         elif verb == "grandchild":
