@@ -1,0 +1,74 @@
+"""Finding a job and reading it without disturbing the run that owns it.
+
+Read commands (status, list, watch, errors, diagnose, history, logs, pause, cancel)
+name a job by its id or by its score file. Reading takes no lock and writes nothing: the
+checkpoint is replaced atomically and the journal is append-only, so a reader always
+sees a whole state, and liveness comes from probing the run lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mzt.errors import JobNotFoundError
+from mzt.lock import JobLiveness
+from mzt.registry import JobLocation, find_job
+from mzt.state import CheckpointState, JobStatus, JsonStateBackend
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job's state as read now, with the verdict on whether its run is alive."""
+
+    location: JobLocation
+    state: CheckpointState
+    liveness: JobLiveness
+
+    @property
+    def job_id(self) -> str:
+        return self.location.job_id
+
+    @property
+    def workspace(self) -> Path:
+        return self.location.workspace
+
+    @property
+    def alive(self) -> bool | None:
+        return self.liveness.alive
+
+    @property
+    def status(self) -> JobStatus:
+        """The status to show: a running state whose run is gone reads as paused."""
+        return self.state.status
+
+
+def locate(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobLocation:
+    """A job named by id (workspace, current folder, registry) or by its score file."""
+    path = Path(job)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        from mzt.loader import load_score
+        from mzt.preparation import resolve_workspace
+
+        loaded = load_score(path)
+        ws = resolve_workspace(loaded, workspace)
+        return JobLocation(loaded.job_id, ws, path.resolve(), "score")
+    return find_job(job, workspace=workspace, cwd=cwd or Path.cwd())
+
+
+def open_job(location: JobLocation) -> JobView:
+    """Read the job's checkpoint (snapshot plus journal) and judge its liveness.
+
+    Missing state raises `JobNotFoundError`; damaged state raises
+    `StateCorruptionError` (exit 5) and leaves the file as it was.
+    """
+    store = JsonStateBackend(location.workspace)
+    state = store.load(location.job_id)
+    if state is None:
+        raise JobNotFoundError(location.job_id, [str(store.state_path(location.job_id))])
+    return JobView(location, state, store.liveness(state))
+
+
+def read_job(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobView:
+    """`locate` then `open_job`."""
+    return open_job(locate(job, workspace=workspace, cwd=cwd))
