@@ -26,8 +26,13 @@ if TYPE_CHECKING:
 
 
 def register(group: click.Group) -> None:
+    from mzt.cli import inspect_cmd, manage_cmd, observe_cmd
+
     for command in (validate, run, resume, init, clear_rate_limits):
         group.add_command(command)
+    for module in (observe_cmd, inspect_cmd, manage_cmd):
+        for command in module.COMMANDS:
+            group.add_command(command)
 
 
 def reporter_for(as_json: bool, quiet: bool) -> Reporter:
