@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mzt.classify import ErrorInfo, classify, validation_error
+from mzt.classify import ErrorInfo, classify, detect_limit, parse_structured, validation_error
 from mzt.instruments import Instrument, InstrumentError, InstrumentResult
+from mzt.instruments.http import call_messages_api
+from mzt.instruments.http import supported as http_supported
 from mzt.process import Outcome, ProcessRequest, StopRequest, run_process
 from mzt.score import ValidationRule
 from mzt.validations import ValidationReport, run_validations
@@ -92,6 +94,21 @@ def _execute(spec: AttemptSpec, should_stop: Callable[[], StopRequest | None]) -
     if spec.instrument is None:
         outcome = _not_started(f"unknown instrument {spec.instrument_name!r}")
         return AttemptReport(spec, outcome, None, None, classify(outcome))
+    if spec.instrument.profile.kind == "http" and http_supported(spec.instrument.profile):
+        call = call_messages_api(
+            spec.instrument.profile,
+            spec.prompt,
+            model=spec.model,
+            config=spec.config,
+            timeout=spec.timeout,
+            environ=spec.environ,
+            should_stop=should_stop,
+            stdout_log=spec.stdout_log,
+            stderr_log=spec.stderr_log,
+            tail_bytes=spec.tail_bytes,
+            builtin=spec.instrument.source == "built-in",
+        )
+        return _validate(spec, call.outcome, call.result, call.error, should_stop)
     if not spec.instrument.runnable:
         outcome = _not_started(f"the instrument {spec.instrument_name!r} cannot be run by mzt")
         return AttemptReport(spec, outcome, None, None, classify(outcome))
@@ -130,9 +147,10 @@ def _execute(spec: AttemptSpec, should_stop: Callable[[], StopRequest | None]) -
         )
     finally:
         invocation.cleanup()
+    stdout = _read_back(spec.stdout_log, outcome.stdout_tail)
     result = spec.instrument.interpret(
         exit_code=outcome.exit_code if outcome.reason == "completed" else None,
-        stdout=_read_back(spec.stdout_log, outcome.stdout_tail),
+        stdout=stdout,
         stderr=outcome.stderr_tail,
         model=spec.model,
     )
@@ -142,7 +160,31 @@ def _execute(spec: AttemptSpec, should_stop: Callable[[], StopRequest | None]) -
         text = "\n".join(
             filter(None, (result.error_text, outcome.stdout_tail, outcome.stderr_tail))
         )
-        report_error = classify(outcome, output=text, rate_limit_patterns=spec.rate_limit_patterns)
+        report_error = classify(
+            outcome,
+            output=text,
+            rate_limit_patterns=spec.rate_limit_patterns,
+            parsed=parse_structured(stdout, outcome.stderr_tail),
+        )
+    else:
+        # Some CLIs (Claude Code) print their usage limit and still exit 0.
+        report_error = detect_limit(
+            stdout,
+            outcome.stderr_tail,
+            exit_code=outcome.exit_code,
+            patterns=spec.rate_limit_patterns,
+        )
+    return _validate(spec, outcome, result, report_error, should_stop)
+
+
+def _validate(
+    spec: AttemptSpec,
+    outcome: Outcome,
+    result: InstrumentResult,
+    report_error: ErrorInfo | None,
+    should_stop: Callable[[], StopRequest | None],
+) -> AttemptReport:
+    """Run the validations after the instrument, unless the attempt was stopped or limited."""
     if outcome.reason in ("cancelled", "interrupted") or (
         report_error and report_error.rate_limited
     ):

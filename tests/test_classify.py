@@ -6,7 +6,17 @@ import signal
 
 import pytest
 
-from mzt.classify import ErrorInfo, classify, classify_text, extract_wait, validation_error
+from mzt.classify import (
+    ErrorInfo,
+    classify,
+    classify_structured,
+    classify_text,
+    detect_limit,
+    extract_wait,
+    http_status_error,
+    parse_structured,
+    validation_error,
+)
 from mzt.process import ExitReason, Outcome
 
 CLAUDE_USAGE_LIMIT = "You've hit your limit · resets 3am (Europe/Oslo)"
@@ -524,3 +534,447 @@ def test_error_type() -> None:
     assert ErrorInfo("E101", "rate_limit", True, "m").error_type == "rate_limit"
     assert ErrorInfo("E901", "network", True, "m").error_type == "transient"
     assert ErrorInfo("E502", "auth", False, "m").error_type == "permanent"
+
+
+# --- recorded samples: what each CLI prints when it fails -------------------------------------
+
+# Claude Code 2.1 with --output-format json, no credentials (recorded: HOME empty, exit 1).
+CLAUDE_NOT_LOGGED_IN = (
+    '{"type":"result","subtype":"success","is_error":true,"api_error_status":null,'
+    '"duration_ms":197,"duration_api_ms":0,"num_turns":1,'
+    '"result":"Not logged in · Please run /login","stop_reason":"stop_sequence",'
+    '"session_id":"22e846a2-920d-47cc-a230-1f2a12cafe3c","total_cost_usd":0,'
+    '"usage":{"input_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,'
+    '"output_tokens":0,"server_tool_use":{"web_search_requests":0,"web_fetch_requests":0},'
+    '"service_tier":"standard"},"modelUsage":{},"permission_denials":[],'
+    '"terminal_reason":"completed","uuid":"ea96f5a1-24ff-435c-b054-753cac23314e"}\n'
+)
+
+# The same with ANTHROPIC_API_KEY set and every connection refused (recorded: the CLI
+# retried for about three minutes, then printed this and exited 1).
+CLAUDE_NO_NETWORK = (
+    '{"type":"result","subtype":"success","is_error":true,"api_error_status":null,'
+    '"duration_ms":181725,"duration_api_ms":0,"num_turns":1,'
+    '"result":"API Error: Unable to connect to API (ConnectionRefused)",'
+    '"stop_reason":"stop_sequence","session_id":"d0d9febf-cfa2-4346-b3ab-107b6c40bd58",'
+    '"total_cost_usd":0,"usage":{"input_tokens":0,"output_tokens":0},"modelUsage":{},'
+    '"permission_denials":[],"terminal_reason":"completed"}\n'
+)
+
+
+def claude_result(**fields: object) -> str:
+    """A Claude Code JSON result document with the given fields over a failed default."""
+    import json
+
+    doc: dict[str, object] = {
+        "type": "result",
+        "subtype": "success",
+        "is_error": True,
+        "duration_ms": 412,
+        "duration_api_ms": 0,
+        "num_turns": 1,
+        "session_id": "5c1f0f7e-0a57-4c43-9a8e-3d2b1f1b8a10",
+        "total_cost_usd": 0,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+        **fields,
+    }
+    return json.dumps(doc, ensure_ascii=False)
+
+
+CLAUDE_LIMIT_JSON = claude_result(result=CLAUDE_USAGE_LIMIT)
+CLAUDE_MAX_TURNS = claude_result(subtype="error_max_turns", num_turns=11, total_cost_usd=0.41)
+CLAUDE_DURING_EXECUTION = claude_result(
+    subtype="error_during_execution", num_turns=3, errors=[ANTHROPIC_529]
+)
+CLAUDE_TOKEN_EXPIRED = claude_result(
+    api_error_status=401,
+    result="API Error: OAuth token has expired. Please obtain a new token or refresh your "
+    "existing token.",
+)
+CLAUDE_SERVER_ERROR = claude_result(api_error_status=500, result="API Error: Internal error")
+CLAUDE_ANSWER_ABOUT_LIMITS = claude_result(
+    is_error=False,
+    num_turns=4,
+    result="Added a rate limiter: clients over the limit get HTTP 429 and a Retry-After header.",
+)
+CLAUDE_OLD_LIMIT = "Claude AI usage limit reached|1763780400"
+CLAUDE_AS_ROOT = (
+    "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons"
+)
+
+# Gemini CLI with -o json prints its fatal errors on stderr, pretty-printed, sometimes after
+# other lines; the exit code is the error's.
+GEMINI_TURN_LIMIT = """Loaded cached credentials.
+{
+  "error": {
+    "type": "FatalTurnLimitedError",
+    "message": "Reached max session turns for this session. Increase the number of turns by specifying maxSessionTurns in settings.json.",
+    "code": 53
+  }
+}
+"""
+GEMINI_NO_INPUT = """{
+  "error": {
+    "type": "FatalInputError",
+    "message": "No input provided via stdin. Input can be provided by piping data into gemini or using the --prompt option.",
+    "code": 42
+  }
+}
+"""
+GEMINI_AUTH = """{
+  "error": {
+    "type": "FatalAuthenticationError",
+    "message": "Failed to login. Message: Request had invalid authentication credentials.",
+    "code": 41
+  }
+}
+"""
+GEMINI_429 = """Loaded cached credentials.
+{
+  "error": {
+    "type": "Error",
+    "message": "[API Error: {\\"error\\":{\\"code\\":429,\\"message\\":\\"Resource has been exhausted (e.g. check quota).\\",\\"status\\":\\"RESOURCE_EXHAUSTED\\"}}]",
+    "code": 1
+  }
+}
+"""
+GEMINI_DAILY_QUOTA = (
+    "Quota exceeded for quota metric 'Gemini 2.5 Pro Requests' and limit 'Gemini 2.5 Pro "
+    "Requests per day per user per tier' of service 'generativelanguage.googleapis.com'"
+)
+GEMINI_TEXT_TURNS = (
+    "Reached max session turns for this session. Increase the number of turns by specifying "
+    "maxSessionTurns in settings.json."
+)
+# Codex exec prints errors on stderr.
+CODEX_USAGE_LIMIT = (
+    "[2026-11-22T10:00:00] ERROR: You've hit your usage limit. Upgrade to Pro "
+    "(https://openai.com/chatgpt/pricing) or try again at 3:45 PM."
+)
+CODEX_429 = "stream error: exceeded retry limit, last status: 429 Too Many Requests"
+# API error bodies (printed by thin CLIs such as `llm`, or relayed by agents).
+OPENAI_NO_QUOTA = (
+    '{"error":{"message":"You exceeded your current quota, please check your plan and billing '
+    'details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}'
+)
+GOOGLE_OVERLOADED = (
+    '{"error":{"code":503,"message":"The model is overloaded. Please try again later.",'
+    '"status":"UNAVAILABLE"}}'
+)
+
+
+def parsed_from(stdout: str = "", stderr: str = "") -> dict[str, object]:
+    doc = parse_structured(stdout, stderr)
+    assert doc is not None
+    return doc
+
+
+def structured(stdout: str = "", stderr: str = "", exit_code: int | None = 1) -> ErrorInfo:
+    """classify() as the attempt code calls it: parsed document, then the tails."""
+    return classify(
+        outcome(exit_code=exit_code, stdout=stdout, stderr=stderr),
+        parsed=parse_structured(stdout, stderr),
+    )
+
+
+# --- structured fields first ------------------------------------------------------------------
+
+
+def test_claude_not_logged_in_is_auth() -> None:
+    info = structured(CLAUDE_NOT_LOGGED_IN)
+    assert (info.code, info.category, info.retriable) == ("E502", "auth", False)
+    assert "Not logged in" in info.message
+
+
+def test_claude_without_network_is_a_network_error() -> None:
+    info = structured(CLAUDE_NO_NETWORK)
+    assert (info.code, info.category, info.retriable) == ("E901", "network", True)
+    assert "Unable to connect to API" in info.message
+    assert limit(CLAUDE_NO_NETWORK, exit_code=1) is None
+
+
+def test_claude_limit_in_the_result_is_a_quota() -> None:
+    info = structured(CLAUDE_LIMIT_JSON)
+    assert (info.code, info.category) == ("E104", "rate_limit")
+    assert 0 < info.suggested_wait <= 24 * 3600
+
+
+def test_claude_max_turns_is_a_retriable_turn_limit() -> None:
+    info = structured(CLAUDE_MAX_TURNS)
+    assert (info.code, info.category, info.retriable) == ("E007", "transient", True)
+    assert "11 turns" in info.message
+    assert not info.rate_limited
+
+
+def test_claude_error_during_execution_reads_its_errors() -> None:
+    assert structured(CLAUDE_DURING_EXECUTION).code == "E103"
+
+
+def test_claude_api_error_status_when_the_text_says_nothing_known() -> None:
+    assert structured(CLAUDE_TOKEN_EXPIRED).code == "E502"
+    info = structured(CLAUDE_SERVER_ERROR)
+    assert (info.code, info.retriable) == ("E503", True)
+
+
+def test_claude_success_document_says_nothing() -> None:
+    doc = parsed_from(CLAUDE_ANSWER_ABOUT_LIMITS)
+    assert classify_structured(doc, exit_code=1) is None
+    # A failed exit with a successful document falls back to the exit status.
+    info = classify(outcome(exit_code=1), output="", parsed=doc)
+    assert info.code == "E009"
+
+
+def test_structured_fields_win_over_the_text() -> None:
+    # The tails mention a rate limit, the document says the login is missing.
+    info = classify(
+        outcome(exit_code=1, stdout=CLAUDE_NOT_LOGGED_IN),
+        output="earlier: rate limit warning",
+        parsed=parsed_from(CLAUDE_NOT_LOGGED_IN),
+    )
+    assert info.code == "E502"
+
+
+def test_signals_and_timeouts_win_over_the_document() -> None:
+    doc = parsed_from(CLAUDE_LIMIT_JSON)
+    assert classify(killed(signal.SIGTERM), parsed=doc).code == "E002"
+    assert classify(outcome(reason="timeout", exit_code=None), parsed=doc).code == "E001"
+
+
+def test_gemini_turn_limit_exit_53_is_retriable() -> None:
+    info = structured(stderr=GEMINI_TURN_LIMIT, exit_code=53)
+    assert (info.code, info.retriable) == ("E007", True)
+
+
+def test_gemini_input_error_exit_42_is_configuration() -> None:
+    info = structured(stderr=GEMINI_NO_INPUT, exit_code=42)
+    assert (info.code, info.category, info.retriable) == ("E301", "configuration", False)
+    assert "No input provided" in info.message
+
+
+def test_gemini_auth_exit_41() -> None:
+    info = structured(stderr=GEMINI_AUTH, exit_code=41)
+    assert (info.code, info.retriable) == ("E502", False)
+
+
+def test_gemini_exit_code_alone_is_trusted_with_its_document_only() -> None:
+    # Same code in the document and the exit status, no Fatal… type: still Gemini's meaning.
+    doc = {"error": {"type": "Error", "message": "bad flag", "code": 42}}
+    assert classify_structured(doc, exit_code=42) == structured(
+        stderr='{"error": {"type": "Error", "message": "bad flag", "code": 42}}', exit_code=42
+    )
+    assert classify_structured(doc, exit_code=42).code == "E301"  # type: ignore[union-attr]
+    # A bash script that exits 42 is not Gemini.
+    assert classify(outcome(exit_code=42, stderr="custom failure")).code == "E009"
+
+
+def test_gemini_api_429_inside_its_error_document() -> None:
+    info = structured(stderr=GEMINI_429, exit_code=1)
+    assert (info.code, info.rate_limited) == ("E101", True)
+
+
+def test_gemini_quota_and_text_mode_turn_limit() -> None:
+    assert classify(outcome(exit_code=1, stderr=GEMINI_DAILY_QUOTA)).code == "E104"
+    assert classify(outcome(exit_code=53, stderr=GEMINI_TEXT_TURNS)).code == "E007"
+
+
+def test_codex_usage_limit_is_a_quota_until_the_given_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    assert classify(outcome(exit_code=1, stderr=CODEX_USAGE_LIMIT)).code == "E104"
+    assert classify(outcome(exit_code=1, stderr=CODEX_429)).code == "E101"
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+        assert extract_wait(CODEX_USAGE_LIMIT, now) == pytest.approx(5.75 * 3600)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (ANTHROPIC_429.removeprefix("API Error: 429 "), "E101"),
+        (ANTHROPIC_529.removeprefix("API Error: 529 "), "E103"),
+        ('{"type":"error","error":{"type":"authentication_error","message":"x"}}', "E502"),
+        ('{"type":"error","error":{"type":"api_error","message":"Internal"}}', "E503"),
+        ('{"type":"error","error":{"type":"not_found_error","message":"model: x"}}', "E301"),
+        (OPENAI_NO_QUOTA, "E104"),
+        (GOOGLE_OVERLOADED, "E103"),
+        ('{"error":{"code":401,"message":"x","status":"UNAUTHENTICATED"}}', "E502"),
+        ('{"error":"Request timed out: connect ETIMEDOUT"}', "E901"),
+    ],
+)
+def test_api_error_bodies(body: str, code: str) -> None:
+    info = classify_structured(parsed_from(body), exit_code=1)
+    assert info is not None and info.code == code
+
+
+def test_documents_without_error_fields_say_nothing() -> None:
+    assert classify_structured({"response": "hi", "stats": {}}, exit_code=1) is None
+    assert classify_structured({"error": None}, exit_code=1) is None
+
+
+def test_claude_refusing_root_is_a_configuration_error() -> None:
+    info = classify(outcome(exit_code=1, stderr=CLAUDE_AS_ROOT))
+    assert (info.code, info.category, info.retriable) == ("E301", "configuration", False)
+
+
+# --- finding the document ---------------------------------------------------------------------
+
+
+def test_parse_structured_finds_each_cli_document() -> None:
+    assert parsed_from(CLAUDE_NOT_LOGGED_IN)["result"] == "Not logged in · Please run /login"
+    # stream-json: the result event is the last line.
+    stream = '{"type":"system","subtype":"init"}\n{"type":"assistant"}\n' + CLAUDE_MAX_TURNS
+    assert parsed_from(stream)["subtype"] == "error_max_turns"
+    # Gemini: pretty-printed on stderr after a notice.
+    assert parsed_from("", GEMINI_TURN_LIMIT)["error"]["code"] == 53  # type: ignore[index]
+    # stdout wins over stderr.
+    assert parsed_from(CLAUDE_LIMIT_JSON, GEMINI_AUTH)["type"] == "result"
+
+
+@pytest.mark.parametrize(
+    ("stdout", "stderr"),
+    [("", ""), ("plain text answer", "warning: x"), ("[1, 2, 3]", ""), ('{"broken": ', "")],
+)
+def test_parse_structured_without_a_document(stdout: str, stderr: str) -> None:
+    assert parse_structured(stdout, stderr) is None
+
+
+# --- limits printed by an attempt that exited 0 -----------------------------------------------
+
+
+def limit(stdout: str = "", stderr: str = "", **kw: object) -> ErrorInfo | None:
+    exit_code = kw.pop("exit_code", 0)
+    patterns = kw.pop("patterns", DEFAULT_SCORE_PATTERNS)
+    return detect_limit(stdout, stderr, exit_code=exit_code, patterns=patterns)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("stdout", "code"),
+    [
+        (CLAUDE_USAGE_LIMIT + "\n", "E104"),
+        (CLAUDE_LIMIT_JSON, "E104"),
+        (CLAUDE_OLD_LIMIT, "E104"),
+        ("You've hit your session limit · resets 5pm", "E104"),
+        (ANTHROPIC_429, "E101"),
+        (ANTHROPIC_529, "E103"),
+        ("HTTP/1.1 429 Too Many Requests\nretry-after: 30\n", "E101"),
+        (ANTHROPIC_429.removeprefix("API Error: 429 "), "E101"),
+        (GOOGLE_OVERLOADED.replace('"code":503', '"code":429'), "E103"),
+        ("■ You've reached your usage limit.", "E101"),
+    ],
+)
+def test_exit_zero_limit_notices(stdout: str, code: str) -> None:
+    info = limit(stdout)
+    assert info is not None and info.rate_limited and info.code == code
+
+
+def test_exit_zero_limit_on_stderr() -> None:
+    info = limit("", "Error: 429 Too Many Requests")
+    assert info is not None and info.code == "E101"
+    info = limit("", CODEX_USAGE_LIMIT)  # after Codex's timestamp
+    assert info is not None and info.code == "E104"
+
+
+def test_exit_zero_old_claude_limit_waits_until_the_epoch() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.fromtimestamp(1763780400 - 5400, UTC)
+    assert extract_wait(CLAUDE_OLD_LIMIT, now) == pytest.approx(5400)
+    assert extract_wait(CLAUDE_OLD_LIMIT, datetime.fromtimestamp(1763780400 + 10, UTC)) == 1
+
+
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        # Short answers that talk about limits.
+        "I added rate limiting: clients over the quota get 429 Too Many Requests.",
+        "Rate limit middleware added; capacity is now 100 requests per minute.",
+        "Done. The usage limit reached message is now translated.",
+        "429 responses are retried with backoff.",
+        CLAUDE_ANSWER_ABOUT_LIMITS,
+        claude_result(is_error=False, result=CLAUDE_USAGE_LIMIT),  # a success, by its flag
+        # A long answer whose text contains a notice.
+        ("Analysis of the outage follows.\n" * 80) + CLAUDE_USAGE_LIMIT,
+        claude_result(result=("You've hit your limit · resets 3am. " * 80)),
+        '{"response": "The API said RESOURCE_EXHAUSTED yesterday.", "stats": {}}',
+        "",
+    ],
+)
+def test_exit_zero_answers_are_never_limits(stdout: str) -> None:
+    assert limit(stdout) is None
+
+
+def test_exit_zero_broad_patterns_never_count_on_their_own() -> None:
+    assert limit("Rate limiting added.", patterns=[r"rate.?limit"]) is None
+    assert limit("quota: 5 per user", patterns=["quota"]) is None
+
+
+def test_exit_zero_own_pattern_counts_at_the_start_of_a_short_output() -> None:
+    pattern = r"slow down, cowboy"
+    info = limit("Slow down, cowboy! Come back in 20 minutes.", patterns=[pattern])
+    assert info is not None and info.code == "E101"
+    assert limit("I told it: slow down, cowboy.", patterns=[pattern]) is None
+    assert limit("Slow down, cowboy! " + "x" * 3000, patterns=[pattern]) is None
+
+
+def test_failed_attempts_use_the_full_classifier() -> None:
+    info = limit(CLAUDE_USAGE_LIMIT, exit_code=1)
+    assert info is not None and info.code == "E104"
+    info = limit("", GEMINI_429, exit_code=1)
+    assert info is not None and info.code == "E101"
+    info = limit("Rate limiting is hard.", exit_code=2)  # a failed exit: broad words count
+    assert info is not None and info.code == "E101"
+    assert limit(CLAUDE_NOT_LOGGED_IN, exit_code=1) is None  # auth is not a limit
+    assert limit("", GEMINI_TURN_LIMIT, exit_code=53) is None
+
+
+def test_no_exit_code_is_never_a_limit() -> None:
+    assert limit(CLAUDE_USAGE_LIMIT, exit_code=None) is None
+
+
+DEFAULT_SCORE_PATTERNS = (
+    r"rate.?limit",
+    r"usage.?limit",
+    r"quota",
+    r"too many requests",
+    r"429",
+    r"capacity",
+    r"try again later",
+)
+
+
+# --- HTTP statuses ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "retriable"),
+    [
+        (429, "E101", True),
+        (529, "E103", True),
+        (401, "E502", False),
+        (403, "E502", False),
+        (408, "E504", True),
+        (500, "E503", True),
+        (502, "E503", True),
+        (400, "E301", False),
+        (404, "E301", False),
+    ],
+)
+def test_http_status_error(status: int, code: str, retriable: bool) -> None:
+    info = http_status_error(status)
+    assert info is not None and (info.code, info.retriable) == (code, retriable)
+
+
+def test_http_status_error_waits() -> None:
+    assert http_status_error(429, "", retry_after=12).suggested_wait == 12  # type: ignore[union-attr]
+    assert http_status_error(429, "try again in 2 minutes").suggested_wait == 120  # type: ignore[union-attr]
+    assert http_status_error(429, CREDIT_TOO_LOW).code == "E104"  # type: ignore[union-attr]
+    assert http_status_error(400, CREDIT_TOO_LOW).code == "E104"  # type: ignore[union-attr]
+    assert http_status_error(200) is None

@@ -107,3 +107,28 @@ def test_running_out_of_waits_pauses_the_job(project: Project) -> None:
     assert "wait" in state["error_message"]
     cleared = project.mzt("clear-rate-limits", "fake")
     assert cleared.returncode == 0 and not record_path(project).exists()
+
+
+def test_a_limit_printed_with_exit_0_is_still_a_limit(project: Project) -> None:
+    project.fake_profile()
+    ws = "{{ workspace }}"
+    data = limited_score(project)
+    data["prompt"] = {
+        "template": (
+            f"FAKE: count {ws}/count\n"
+            f"FAKE: limit-until {ws}/count 2 {LIMIT}\n"
+            f"FAKE: write {ws}/done-{{{{ sheet_num }}}} ok\n"
+        )
+    }
+    # The fake prints the notice and exits 1; an exit-0 CLI is simulated by success codes.
+    path = project.home / "instruments" / "fake.yaml"
+    import yaml
+
+    profile = yaml.safe_load(path.read_text())
+    profile["cli"]["errors"] = {"success_exit_codes": [0, 1]}
+    path.write_text(yaml.safe_dump(profile))
+    result = project.mzt("run", project.score(data))
+    assert result.returncode == 0, result.stderr
+    sheet = project.sheets("job")[1]
+    assert sheet["attempt_count"] == 2 and sheet["normal_attempts"] == 0
+    assert record_path(project).exists()
