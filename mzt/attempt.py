@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from mzt.classify import ErrorInfo, classify, detect_limit, parse_structured, validation_error
+from mzt.fsutil import ensure_private_dir
 from mzt.instruments import Instrument, InstrumentError, InstrumentResult
 from mzt.instruments.http import call_messages_api
 from mzt.instruments.http import supported as http_supported
 from mzt.process import Outcome, ProcessRequest, StopRequest, run_process
+from mzt.redact import redact
 from mzt.score import ValidationRule
+from mzt.state.atomic import atomic_write
 from mzt.validations import ValidationReport, run_validations
 
 MAX_PARSED_OUTPUT = 10 * 1024 * 1024  # bytes of stdout read back for result parsing
@@ -50,6 +53,20 @@ class AttemptSpec:
     baseline: Mapping[int, float]
     environ: Mapping[str, str]
     rate_limit_patterns: Sequence[str]
+    output_path: Path | None = None  # the sheet's result file (outputs/<job>/sheet-N.md)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The attempt's result text was written before its validations ran.
+
+    ``previous`` is what the file held before (None: no file), so the runner can put it
+    back when the attempt does not complete the sheet: the file always holds the result
+    of the sheet's last successful attempt, yet validations can check it.
+    """
+
+    path: Path
+    previous: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +78,7 @@ class AttemptReport:
     result: InstrumentResult | None
     validation: ValidationReport | None
     error: ErrorInfo | None
+    published: Published | None = None
 
     @property
     def execution_success(self) -> bool:
@@ -189,6 +207,7 @@ def _validate(
         report_error and report_error.rate_limited
     ):
         return AttemptReport(spec, outcome, result, None, report_error)
+    published = _publish(spec.output_path, result.result_text)
     validation = run_validations(
         spec.rules,
         spec.context,
@@ -204,7 +223,20 @@ def _validate(
             f"{len(validation.failed_indices)} of {len(validation.results)} validations failed"
             + (f": {first.error_message}" if first and first.error_message else ""),
         )
-    return AttemptReport(spec, outcome, result, validation, report_error)
+    return AttemptReport(spec, outcome, result, validation, report_error, published)
+
+
+def _publish(path: Path | None, text: str) -> Published | None:
+    if path is None or not text:
+        return None
+    try:
+        previous = path.read_bytes()
+    except FileNotFoundError:
+        previous = None
+    ensure_private_dir(path.parent)
+    # Atomic but not fsync'd: a convenience copy; the checkpoint is the durable record.
+    atomic_write(path, redact(text).encode("utf-8"), durable=False)
+    return Published(path, previous)
 
 
 def _not_started(message: str) -> Outcome:

@@ -22,11 +22,9 @@ from mzt.conditions import ExpressionError, compile_expression, evaluate_express
 from mzt.cost import Cost, attempt_cost, over_limit, warning
 from mzt.decisions import AttemptVerdict, Decision, decide, retry_limit
 from mzt.exitcodes import ExitCode
-from mzt.fsutil import ensure_private_dir
 from mzt.loader import snapshot
 from mzt.plan import InstrumentChoice
 from mzt.ratelimits import RateLimit
-from mzt.redact import redact
 from mzt.reporting import Reporter
 from mzt.schedule import Schedule, dead_end
 from mzt.skips import run_skip_command
@@ -423,8 +421,8 @@ class Bookkeeper:
                     stderr_tail=record.stderr_tail,
                 )
             )
+        self._settle_output(num, report, completed=decision.action == "complete")
         if decision.action == "complete":
-            self._write_output(num, report)
             state.mark_sheet_completed(
                 num,
                 validation_passed=True,
@@ -590,19 +588,19 @@ class Bookkeeper:
         chain = self.chain_of(num)
         return chain[min(index, len(chain) - 1)].profile
 
-    def _write_output(self, num: int, report: AttemptReport) -> None:
-        """Keep the result text; an empty result leaves no file (readers take it as "")."""
-        result = report.result
-        text = result.result_text if result is not None else report.outcome.stdout_tail
-        path = paths.sheet_output(self.workspace, self.job_id, num)
-        if not text:
-            path.unlink(missing_ok=True)
+    def _settle_output(self, num: int, report: AttemptReport, completed: bool) -> None:
+        """Keep the published result of a completing attempt; otherwise put back the old one."""
+        published = report.published
+        if completed:
+            if published is None:  # an empty result leaves no file (readers take it as "")
+                paths.sheet_output(self.workspace, self.job_id, num).unlink(missing_ok=True)
             return
-        if not path.parent.is_dir():
-            ensure_private_dir(path.parent)
-        # Atomic but not fsync'd: the output is a convenience copy of the attempt's result;
-        # the checkpoint entry that completes the sheet is the durable record.
-        atomic_write(path, redact(text).encode("utf-8"), durable=False)
+        if published is None:
+            return
+        if published.previous is None:
+            published.path.unlink(missing_ok=True)
+        else:
+            atomic_write(published.path, published.previous, durable=False)
 
     def unrenderable(self, state: CheckpointState, num: int, message: str) -> None:
         """A prompt that cannot be rendered cannot be fixed by retrying: fail the sheet."""

@@ -115,6 +115,7 @@ class SheetPreparer:
             baseline=baseline,
             environ=self.environ,
             rate_limit_patterns=tuple(self.score.rate_limit.detection_patterns),
+            output_path=paths.sheet_output(self.workspace, self.prepared.job_id, num),
         )
 
     def _baseline(

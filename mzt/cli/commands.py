@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 def register(group: click.Group) -> None:
     from mzt.cli import inspect_cmd, manage_cmd, observe_cmd
+    from mzt.cli.instruments_cmd import instruments
 
-    for command in (validate, run, resume, init, clear_rate_limits):
+    for command in (validate, run, resume, init, clear_rate_limits, instruments):
         group.add_command(command)
     for module in (observe_cmd, inspect_cmd, manage_cmd):
         for command in module.COMMANDS:

@@ -138,8 +138,10 @@ class Instrument:
 
     @property
     def runnable(self) -> bool:
-        """Whether mzt can run it: only command-line instruments, for now."""
-        return self.profile.cli is not None
+        """Whether mzt can run it: command-line instruments and Anthropic-style HTTP ones."""
+        from mzt.instruments.http import supported
+
+        return self.profile.cli is not None or supported(self.profile)
 
     @property
     def raw_prompt(self) -> bool:

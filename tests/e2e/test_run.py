@@ -349,3 +349,29 @@ def test_a_flood_of_output_keeps_mzt_small(project: Project) -> None:
     assert log.stat().st_size == megabytes * 1_000_000
     # About 45 MB is the interpreter with mzt imported; the flood may add a few tens at most.
     assert usage.ru_maxrss / 1024 < 90, f"mzt peaked at {usage.ru_maxrss / 1024:.0f} MB"
+
+
+def test_validations_can_check_the_result_file_and_failures_leave_the_old_one(
+    project: Project,
+) -> None:
+    output = "{workspace}/.marianne/outputs/job/sheet-{sheet_num}.md"
+    score = project.score(
+        simple(
+            1,
+            prompt={
+                "template": "echo answer-{{ sheet_num }}; cat {{ workspace }}/flag 2>/dev/null"
+            },
+            validations=[
+                {"type": "content_contains", "path": output, "pattern": "answer-1"},
+                {"type": "content_contains", "path": output, "pattern": "second", "retry_count": 0},
+            ],
+            retry={"max_retries": 1, "max_completion_attempts": 0},
+        )
+    )
+    result = project.mzt("run", score)
+    assert result.returncode == 1  # the result file was checkable, but lacks "second"
+    published = project.workspace / ".marianne" / "outputs" / "job" / "sheet-1.md"
+    assert not published.exists()  # a sheet that never completed has no result file
+    (project.workspace / "flag").write_text("second\n")
+    assert project.mzt("resume", "job", "-w", project.workspace).returncode == 0
+    assert published.read_text() == "answer-1\nsecond\n"

@@ -63,11 +63,11 @@ def test_aliases_and_native_names(registry: Registry) -> None:
     claude = registry.get("claude_cli")
     assert claude is not None and claude is registry.get("claude-code")
     assert registry.canonical("claude_cli") == "claude-code"
-    # Known so that Marianne scores naming them still validate; not runnable here.
+    # Known so that Marianne scores naming them still validate; only the Anthropic API runs.
     assert "recursive_light" in registry and registry.get("recursive_light") is None
-    for name in ("anthropic_api", "ollama"):
+    for name, runnable in (("anthropic_api", True), ("ollama", False)):
         instrument = registry.get(name)
-        assert instrument is not None and not instrument.runnable
+        assert instrument is not None and instrument.runnable is runnable
         assert instrument.profile.kind == "http"
     assert "nosuch" not in registry and registry.get("nosuch") is None
     assert 42 not in registry
