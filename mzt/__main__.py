@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mzt.cli import main
+from mzt.entry import main
 
 if __name__ == "__main__":
     main()

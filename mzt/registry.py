@@ -9,7 +9,6 @@ workspace has disappeared are skipped when reading and removed by :func:`prune`.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +16,10 @@ from pathlib import Path
 from mzt import paths
 from mzt.errors import AmbiguousJobError, JobNotFoundError
 from mzt.fsutil import ensure_private_dir, read_regular_file
+from mzt.log import get_logger
 from mzt.state.atomic import atomic_write
 
-logger = logging.getLogger("mzt.registry")
+logger = get_logger("mzt.registry")
 
 _MAX_RECORD_BYTES = 64 * 1024
 

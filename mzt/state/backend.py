@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from mzt.log import get_logger
 from mzt.state.checkpoint import CheckpointState
 from mzt.state.models import SheetStatus
 
-logger = logging.getLogger("mzt.state")
+logger = get_logger("mzt.state")
 
 _SHEET_NUMBER = re.compile(r"(\d+)")
 

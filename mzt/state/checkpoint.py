@@ -10,7 +10,6 @@ to this one), ``journal_offset`` (where this snapshot's journal lines start) and
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mzt.liveness import ProcessIdentity, Verdict, current_identity, examine, pid_alive
+from mzt.log import get_logger
 from mzt.state.models import UNKNOWN_FAILURE, ErrorCategory, JobStatus, SheetState, SheetStatus
 from mzt.state.records import (
     CircuitBreakerRecordDict,
@@ -28,7 +28,7 @@ from mzt.state.records import (
     utc_now,
 )
 
-logger = logging.getLogger("mzt.state")
+logger = get_logger("mzt.state")
 
 CURRENT_SCHEMA_VERSION = 1
 MAX_HOOK_RESULTS = 100

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from mzt import paths
 from mzt.errors import ForeignHostError, StateCorruptionError
 from mzt.fsutil import ensure_private_dir
 from mzt.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
+from mzt.log import get_logger
 from mzt.redact import get_redactor
 from mzt.state.atomic import atomic_write, remove_temp_files
 from mzt.state.backend import StateBackend
@@ -65,7 +65,7 @@ from mzt.state.journal import Journal, read_lines
 from mzt.state.models import JobStatus, SheetStatus
 from mzt.state.records import utc_now
 
-logger = logging.getLogger("mzt.state")
+logger = get_logger("mzt.state")
 
 MIN_COMPACT_EVERY = 256
 DEFAULT_COMPACT_SECONDS = 60.0

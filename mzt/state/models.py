@@ -7,13 +7,13 @@ attempt are bounded so a long retry storm cannot bloat the checkpoint.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mzt.log import get_logger
 from mzt.redact import get_redactor, redact_tail
 from mzt.state.records import (
     AppliedPatternDict,
@@ -30,7 +30,7 @@ from mzt.state.records import (
     utc_now,
 )
 
-logger = logging.getLogger("mzt.state")
+logger = get_logger("mzt.state")
 
 MAX_ERROR_HISTORY = 50
 MAX_INSTRUMENT_FALLBACK_HISTORY = 50

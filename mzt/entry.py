@@ -1,0 +1,21 @@
+"""The `mzt` program's entry point, kept tiny so `mzt --version` starts instantly.
+
+Scripts and monitoring call `mzt --version` often; answering it must not import click,
+pydantic and the rest of mzt.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if sys.argv[1:] in (["--version"], ["-V"]):
+        from mzt import __version__
+
+        sys.stdout.write(f"mzt {__version__}\n")
+        return
+    from mzt.cli import main as cli_main
+
+    cli_main()
