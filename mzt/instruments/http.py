@@ -41,7 +41,7 @@ from typing import Any
 
 from mzt.classify import ErrorInfo, classify_text, http_status_error
 from mzt.fsutil import open_nofollow
-from mzt.instruments.parsing import InstrumentResult, price_for
+from mzt.instruments.parsing import InstrumentResult, token_cost
 from mzt.instruments.profile import InstrumentProfile
 from mzt.process import DEFAULT_TAIL_BYTES, ExitReason, Outcome, StopRequest
 from mzt.redact import MIN_SECRET_ENV_LENGTH, Redactor, secret_env_values
@@ -377,7 +377,7 @@ def _answered(
         warnings.append("the answer holds no text block")
     if exchange.truncated:
         warnings.append(f"the response was longer than {MAX_RESPONSE_BYTES} bytes and was cut")
-    cost, note = _cost(profile, model, input_tokens, output_tokens)
+    cost, note = token_cost(profile, model, input_tokens, output_tokens)
     if note:
         warnings.append(note)
     _write(stdout_log, body)
@@ -480,19 +480,6 @@ def _count(value: object) -> int | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return int(value) if value >= 0 else None
     return None
-
-
-def _cost(
-    profile: InstrumentProfile, model: str, input_tokens: int | None, output_tokens: int | None
-) -> tuple[float | None, str | None]:
-    if input_tokens is None and output_tokens is None:
-        return None, None
-    spec, note = price_for(profile, model)
-    if spec is None:
-        return None, None
-    cost = (input_tokens or 0) / 1000 * spec.cost_per_1k_input
-    cost += (output_tokens or 0) / 1000 * spec.cost_per_1k_output
-    return cost, note
 
 
 def _outcome(

@@ -76,7 +76,7 @@ def interpret_output(
     error_text = None
     if not success:
         error_text = reading.error or _error_from_raw(exit_code, stdout, stderr)
-    cost, note = _cost(profile, model, reading.input_tokens, reading.output_tokens)
+    cost, note = token_cost(profile, model, reading.input_tokens, reading.output_tokens)
     if note:
         warnings.append(note)
     return InstrumentResult(
@@ -270,12 +270,13 @@ def price_for(profile: InstrumentProfile, model: str | None) -> tuple[ModelSpec 
     return spec, None
 
 
-def _cost(
+def token_cost(
     profile: InstrumentProfile,
     model: str | None,
     input_tokens: int | None,
     output_tokens: int | None,
 ) -> tuple[float | None, str | None]:
+    """Dollars for these tokens at the model's prices (None without prices), and a note."""
     if input_tokens is None and output_tokens is None:
         return None, None
     spec, note = price_for(profile, model)
