@@ -168,6 +168,15 @@ class RunLock:
                 reason = "this file system does not support kernel locks (flock)"
             raise LockFileError(str(self.path), name, reason) from exc
         self._lock = lock
+        try:
+            st = self.path.lstat()
+        except FileNotFoundError:
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != self._key:
+            # The file was deleted (`mzt clear`) or replaced while we took it: the lock we
+            # hold is on an orphaned inode that no other process will ever look at.
+            self.release()
+            return self.acquire()
         return self
 
     def release(self) -> None:
