@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mzt.errors import JobNotFoundError
-from mzt.lock import JobLiveness
+from mzt.lock import JobLiveness, LiveVerdict
 from mzt.registry import JobLocation, find_job
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
+from mzt.state.codec import read_state
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,15 @@ def open_job(location: JobLocation) -> JobView:
     `StateCorruptionError` (exit 5) and leaves the file as it was.
     """
     store = JsonStateBackend(location.workspace)
-    state = store.load(location.job_id)
+    state_path = store.state_path(location.job_id)
+    state = read_state(location.job_id, state_path, store.history_path(location.job_id))
     if state is None:
-        raise JobNotFoundError(location.job_id, [str(store.state_path(location.job_id))])
-    return JobView(location, state, store.liveness(state))
+        raise JobNotFoundError(location.job_id, [str(state_path)])
+    # Judged on the stored status: a dead "running" job must read as dead, not idle.
+    liveness = store.liveness(state)
+    if liveness.verdict == LiveVerdict.DEAD:
+        state.mark_zombie_detected(reason=f"Evidence: {liveness.reason}.")
+    return JobView(location, state, liveness)
 
 
 def read_job(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobView:

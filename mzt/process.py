@@ -32,6 +32,8 @@ DEFAULT_TAIL_BYTES = 50 * 1024
 _CHUNK = 64 * 1024
 _TICK = 0.05
 _CHECK_EVERY = 0.5  # how often the stop callback (cancel file, signals) is consulted
+# Output held back by the redactor reaches the log once the child has been quiet this long.
+_RELEASE_AFTER = 0.2
 _EXITED = object()  # selector tag of the child's pidfd
 
 ExitReason = Literal["completed", "timeout", "stale", "cancelled", "interrupted", "error"]
@@ -102,6 +104,10 @@ class _Stream:
         self.total += len(data)
         self._emit(self.redactor.feed(self.decoder.decode(data)))
 
+    def release(self) -> None:
+        """The child paused: log the complete lines the redactor still holds."""
+        self._emit(self.redactor.release())
+
     def finish(self) -> None:
         self._emit(self.redactor.feed(self.decoder.decode(b"", final=True)) + self.redactor.flush())
         if self.log is not None:
@@ -116,6 +122,7 @@ class _Stream:
             self.log = os.fdopen(fd, "wb")
         if self.log is not None:
             self.log.write(data)
+            self.log.flush()  # readers (`mzt logs --follow`) see output as it is written
         self.tail += data
         if len(self.tail) > 2 * self.tail_bytes:
             del self.tail[: len(self.tail) - self.tail_bytes]
@@ -225,6 +232,8 @@ class _Watcher:
         self.selector = selectors.DefaultSelector()
         self.pgid = proc.pid  # the child leads its own session and group
         self.last_output = clock()
+        self.streams = streams
+        self.released = True  # nothing held back yet
         assert proc.stdout is not None and proc.stderr is not None
         for pipe, key in ((proc.stdout, "out"), (proc.stderr, "err")):
             os.set_blocking(pipe.fileno(), False)
@@ -255,8 +264,14 @@ class _Watcher:
                 wait = min(wait, self.last_output + self.request.idle_timeout - now)
             if self.exit_fd is None:
                 wait = min(wait, _TICK)
+            if not self.released:
+                wait = min(wait, self.last_output + _RELEASE_AFTER - now)
             self._pump(max(0.0, wait))
             now = self.clock()
+            if not self.released and now - self.last_output >= _RELEASE_AFTER:
+                for stream in self.streams.values():
+                    stream.release()
+                self.released = True
             if deadline is not None and now >= deadline:
                 self._stop(immediate=False)
                 return "timeout"
@@ -298,6 +313,7 @@ class _Watcher:
             if data:
                 key.data.feed(data)
                 self.last_output = self.clock()
+                self.released = False
             else:
                 self.selector.unregister(key.fileobj)
         return self._pipes_open()

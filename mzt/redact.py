@@ -392,6 +392,22 @@ class StreamRedactor:
         self._buffer = buffer[cut:]
         return self.redactor.redact(buffer[:cut])
 
+    def release(self) -> str:
+        """The source paused: emit the held text up to its last line break.
+
+        A credential never spans a line break, so complete lines can go; the partial last
+        line and anything inside a match that may still grow (an open PEM block reaches to
+        the end of the text) stay held.
+        """
+        if self._swallow is not None or self._swallow_pem:
+            return ""
+        buffer = self._buffer
+        cut = self._outside_matches(buffer, buffer.rfind("\n") + 1)
+        if cut <= 0:
+            return ""
+        self._buffer = buffer[cut:]
+        return self.redactor.redact(buffer[:cut])
+
     def flush(self) -> str:
         """Emit everything still held (end of stream)."""
         if not self._drop_swallowed(final=True):
