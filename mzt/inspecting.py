@@ -120,7 +120,7 @@ class ErrorEntry:
     stderr_tail: str | None = None
 
     def to_json(self, *, tails: bool = False) -> dict[str, Any]:
-        """The ``errors[]`` item of contract §8, plus context (and the tails if asked)."""
+        """The documented ``errors[]`` item, plus context (and the tails if asked)."""
         doc: dict[str, Any] = {
             "sheet_num": self.sheet_num,
             "attempt": self.attempt,

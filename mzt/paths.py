@@ -1,7 +1,8 @@
 """Where mzt keeps things: the only place file names are built.
 
-Workspace files (contract §3) live under ``<workspace>/.marianne/``; cross-workspace data
-(registry, rate-limit records, user instrument profiles) lives under MZT_HOME (§4).
+Workspace files live under ``<workspace>/.marianne/``; cross-workspace data (registry,
+rate-limit records, user instrument profiles, crash reports) lives under MZT_HOME. Both
+layouts are promised to users (README, `man mzt`): change them only with those.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """`mzt pause`, `mzt cancel`, `mzt clear` and `mzt doctor`: steering and housekeeping.
 
-The work happens in `mzt.managing`; these commands parse flags, call it and render.
+The work happens in `mzt.steering`, `mzt.clearing` and `mzt.doctor`; these commands parse
+flags, call them and render.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from mzt.cli.options import json_option, workspace_option
 from mzt.exitcodes import ExitCode
 
 if TYPE_CHECKING:
+    from mzt.clearing import ClearReport
+    from mzt.doctor import DoctorReport
     from mzt.jobs import JobView
-    from mzt.managing import CancelOutcome, ClearReport, DoctorReport
+    from mzt.steering import CancelOutcome
 
 
 def _wait_options(func: Any) -> Any:
@@ -66,18 +69,18 @@ def pause(
     Example:
       mzt pause nightly-review --wait --timeout 120
     """
-    from mzt import managing
+    from mzt import steering
     from mzt.jobs import read_job
 
     view = read_job(job, workspace=workspace)
     wait = wait or timeout is not None
-    path = managing.request_pause(view)
+    path = steering.request_pause(view)
     final = view
     if wait:
-        final = managing.wait_for_status(
+        final = steering.wait_for_status(
             view.location,
-            managing.STOPPED_STATUSES,
-            timeout if timeout is not None else managing.DEFAULT_WAIT_TIMEOUT,
+            steering.STOPPED_STATUSES,
+            timeout if timeout is not None else steering.DEFAULT_WAIT_TIMEOUT,
         )
     resume = _resume_command(view.job_id, view.workspace)
     if as_json:
@@ -135,17 +138,17 @@ def cancel(
     Example:
       mzt cancel nightly-review --wait
     """
-    from mzt import managing
+    from mzt import steering
     from mzt.jobs import read_job
 
     view = read_job(job, workspace=workspace)
     wait = wait or timeout is not None
     if wait:
-        outcome = managing.cancel_and_wait(
-            view, timeout=timeout if timeout is not None else managing.DEFAULT_WAIT_TIMEOUT
+        outcome = steering.cancel_and_wait(
+            view, timeout=timeout if timeout is not None else steering.DEFAULT_WAIT_TIMEOUT
         )
     else:
-        outcome = managing.request_cancel(view)
+        outcome = steering.request_cancel(view)
     if as_json:
         console.emit_json(_cancel_json(outcome, wait))
         return ExitCode.OK
@@ -228,10 +231,10 @@ def clear(
       mzt clear --status completed --older-than 7d
       mzt clear --job nightly-review -y
     """
-    from mzt import managing
+    from mzt import clearing
     from mzt.errors import UsageError
 
-    age = managing.parse_duration(older_than) if older_than is not None else None
+    age = clearing.parse_duration(older_than) if older_than is not None else None
     where = None
     if job is not None and Path(job).suffix in (".yaml", ".yml") and Path(job).is_file():
         from mzt.jobs import locate
@@ -240,7 +243,7 @@ def clear(
         job, where = found.job_id, found.workspace
 
     def select(dry_run: bool) -> ClearReport:
-        return managing.clear_jobs(
+        return clearing.clear_jobs(
             job=job, workspace=where, statuses=statuses, older_than=age, dry_run=dry_run
         )
 
@@ -261,7 +264,7 @@ def clear(
             )
         _clear_lines(preview, stream=sys.stderr if as_json else None)
         if not click.confirm(f"Remove {_clear_count(preview)}?", default=False, err=True):
-            raise managing.DeclinedError("Nothing was removed.")
+            raise clearing.DeclinedError("Nothing was removed.")
     report = select(dry_run=False)
     return _clear_done(report, as_json)
 
@@ -328,9 +331,9 @@ def doctor(as_json: bool) -> int:
       0  no problem found (warnings allowed)
       1  at least one problem
     """
-    from mzt import managing
+    from mzt.doctor import doctor as check_installation
 
-    report = managing.doctor()
+    report = check_installation()
     code = ExitCode.FAILED if report.verdict == "problem" else ExitCode.OK
     if as_json:
         console.emit_json({"schema": "mzt.doctor/1", **report.to_json()})

@@ -127,7 +127,7 @@ def test_pause_wait_returns_once_paused_and_the_run_exited_3(
 
 
 def test_pause_without_wait_only_requests(project: Project, mzt: Callable[..., Result]) -> None:
-    proc = start(project, score(project, n=3), lambda: len(outputs(project)) >= 1)
+    proc = start(project, score(project, n=10), lambda: len(outputs(project)) >= 1)
     try:
         result = mzt("pause", str(project.root / "job.yaml"))  # the score file names the job
         assert result.code == 0, result.err
