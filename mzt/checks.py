@@ -463,3 +463,20 @@ def _check_unused(found: Findings) -> None:
             "state_backend sqlite is accepted; mzt keeps JSON checkpoints",
             ("state_backend",),
         )
+    # Valid settings that this version of mzt does not carry out yet: say so rather than
+    # let a user believe a hook ran or a worktree isolated the job.
+    pending = [
+        (("on_success",), bool(score.on_success), "on_success hooks are not run"),
+        (("concert",), score.concert.enabled, "chained jobs (concert) are not started"),
+        (("isolation",), score.isolation.enabled, "git worktree isolation is not set up"),
+        (
+            ("workspace_lifecycle",),
+            score.workspace_lifecycle.archive_on_fresh,
+            "--fresh does not archive the workspace",
+        ),
+        (("notifications",), bool(score.notifications), "notifications are not sent"),
+        (("state_path",), score.state_path is not None, "state_path is ignored"),
+    ]
+    for path, present, what in pending:
+        if present:
+            found.add("V304", f"{what} by this version of mzt", path)

@@ -214,3 +214,15 @@ def test_errors_carry_lines(tmp_path: Path) -> None:
     )
     [issue] = result.errors
     assert (issue.code, issue.line) == ("V007", 7)
+
+
+def test_v304_settings_not_carried_out_yet(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        on_success=[{"type": "run_command", "command": "true"}],
+        isolation={"enabled": True},
+        notifications=[{"type": "desktop"}],
+    )
+    assert {i.path for i in found["V304"]} == {"on_success", "isolation", "notifications"}
+    assert all(i.severity == "warning" for i in found["V304"])
+    assert "V304" not in codes(tmp_path, isolation={"enabled": False})
