@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-
-import psutil
+from types import ModuleType
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 
@@ -52,8 +51,8 @@ def process_start_time(pid: int) -> float | None:
     if pid <= 0:
         return None
     try:
-        return psutil.Process(pid).create_time()
-    except (psutil.Error, OSError):
+        return psutil().Process(pid).create_time()
+    except (psutil().Error, OSError):
         return None
 
 
@@ -75,10 +74,10 @@ def pid_alive(pid: int | None) -> bool:
     except OSError:
         return True
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
+        return psutil().Process(pid).status() != psutil().STATUS_ZOMBIE
+    except psutil().NoSuchProcess:
         return False
-    except (psutil.Error, OSError):
+    except (psutil().Error, OSError):
         return True
 
 
@@ -177,3 +176,10 @@ def examine(recorded: ProcessIdentity | None, here: ProcessIdentity | None = Non
                 f"(started {format_timestamp(actual)})",
             )
     return Evidence(Verdict.ALIVE, f"{who} is still running")
+
+
+def psutil() -> ModuleType:
+    """psutil, imported when first needed (read-only commands often never need it)."""
+    import psutil as module
+
+    return module

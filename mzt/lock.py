@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-
-import filelock
+from typing import TYPE_CHECKING
 
 from mzt.errors import JobLockedError, LockFileError
 from mzt.fsutil import ensure_private_dir
 from mzt.liveness import ProcessIdentity, Verdict, current_identity, examine
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 ACQUIRE_GRACE_SECONDS = 0.25
 _HOLDER_MAX_BYTES = 4096
@@ -133,7 +135,7 @@ class RunLock:
         self.job_id = job_id
         self.state_path = state_path
         self.grace = grace
-        self._lock: filelock.BaseFileLock | None = None
+        self._lock: BaseFileLock | None = None
         self._key: tuple[int, int] | None = None
 
     @property
@@ -145,6 +147,8 @@ class RunLock:
         """Take the lock or raise :class:`JobLockedError` naming the current holder."""
         if self.held:
             return self
+        import filelock  # only a run takes locks; readers probe with fcntl directly
+
         ensure_private_dir(self.path.parent)
         lock = filelock.FileLock(
             str(self.path),
