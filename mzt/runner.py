@@ -157,7 +157,7 @@ class Runner:
                     return self._interrupted(state, loop)
                 if self.controls.cancel_requested():
                     return self._cancelled(state, loop)
-                self.book.check_budget(state)
+                self.book.limits.check_budget(state)
                 if self.controls.pause_requested():
                     loop.pausing = "paused by request (pause file)"
                 elif state.status == JobStatus.PAUSED:  # rate-limit waits ran out
@@ -227,8 +227,8 @@ class Runner:
             self.sheets.last_reports[num] = report.validation
         applied = self.book.attempt_finished(state, report)
         self.book.report(applied, self.reporter)
-        while self.book.notes:
-            self.reporter.note(self.book.notes.pop(0))
+        while self.book.limits.notes:
+            self.reporter.note(self.book.limits.notes.pop(0))
         for blocked in self.book.drain_blocked():
             self.reporter.sheet_finished(
                 blocked, "skipped", state.sheet(blocked).error_message or ""

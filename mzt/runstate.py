@@ -16,15 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mzt import paths, ratelimits, registry
+from mzt import paths, registry
 from mzt.attempt import AttemptReport, AttemptSpec
 from mzt.conditions import ExpressionError, compile_expression, evaluate_expression
-from mzt.cost import Cost, attempt_cost, over_limit, warning
 from mzt.decisions import AttemptVerdict, Decision, decide, retry_limit
 from mzt.exitcodes import ExitCode
+from mzt.limits import Limits
 from mzt.loader import snapshot
 from mzt.plan import InstrumentChoice
-from mzt.ratelimits import RateLimit
 from mzt.reporting import Reporter
 from mzt.schedule import Schedule, dead_end
 from mzt.skips import run_skip_command
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
     from mzt.runner import RunOptions
 
 BLOCKED_CODE = "E999"  # a skip with an error code means "blocked", not "skipped on purpose"
-MAX_RATE_LIMIT_WAIT = 24 * 3600.0  # whatever the output says, check again within a day
 
 
 @dataclass(frozen=True)
@@ -83,13 +81,18 @@ class Bookkeeper:
         self.deps = {s.num: s.dependencies for s in self.plan.sheets}
         self.schedule: Schedule
         self.blocked: list[int] = []  # sheets blocked since the reporter last looked
-        self.waited: set[tuple[str, datetime]] = set()  # rate-limit episodes already counted
-        self.notes: list[str] = []  # messages for the reporter (cost warnings)
-        self.cost_warned = False
         self.chain_of: Callable[[int], list[InstrumentChoice]] = lambda num: [
             self.plan.sheet(num).instrument,
             *self.plan.sheet(num).fallbacks,
         ]
+        # The runner replaces chain_of (it knows --instrument); look it up at call time.
+        self.limits = Limits(
+            self.score,
+            store,
+            self.job_id,
+            lambda num: self.chain_of(num),
+            fixed_instrument=bool(options.instrument),
+        )
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -329,7 +332,7 @@ class Bookkeeper:
             duration_seconds=report.outcome.duration,
             durable=False,  # the transition line just below makes both durable
         )
-        self.check_budget(state, num)
+        self.limits.check_budget(state, num)
         self.store.record_sheet(state, num, event=f"attempt_{decision.action}")
         self.changed(state, num)
         return applied
@@ -344,44 +347,6 @@ class Bookkeeper:
         record.output_truncated = record.output_truncated or outcome.truncated
         record.last_activity_at = datetime.now(UTC)
 
-    def _account(self, state: CheckpointState, record: SheetState, report: AttemptReport) -> Cost:
-        """Tokens and cost of the attempt, added to the sheet's and the job's totals."""
-        instrument = report.spec.instrument
-        cost = attempt_cost(
-            report.result,
-            prompt=report.spec.prompt,
-            output=report.outcome.stdout_tail,
-            agent=instrument is not None and not instrument.raw_prompt,
-            rates=self.score.cost_limits,
-        )
-        record.input_tokens = cost.input_tokens
-        record.output_tokens = cost.output_tokens
-        record.estimated_cost = cost.usd
-        record.cost_confidence = cost.confidence
-        state.total_input_tokens += cost.input_tokens or 0
-        state.total_output_tokens += cost.output_tokens or 0
-        state.total_estimated_cost += cost.usd
-        return cost
-
-    def check_budget(self, state: CheckpointState, num: int | None = None) -> None:
-        """Pause the job when a cost limit is reached; note a warning when one is near."""
-        limits = self.score.cost_limits
-        if not limits.active or state.status == JobStatus.PAUSED:
-            return
-        sheet_usd = state.sheet(num).total_cost_usd if num is not None else 0.0
-        reason = over_limit(
-            limits, sheet_num=num or 0, sheet_usd=sheet_usd, job_usd=state.total_estimated_cost
-        )
-        if reason is not None:
-            state.cost_limit_reached = True
-            state.mark_job_paused()
-            state.error_message = reason
-            return
-        note = warning(limits, state.total_estimated_cost)
-        if note is not None and not self.cost_warned:
-            self.cost_warned = True
-            self.notes.append(note)
-
     def _apply(
         self,
         state: CheckpointState,
@@ -393,7 +358,7 @@ class Bookkeeper:
         num = report.spec.sheet_num
         error = report.error
         rate_limited = decision.action == "wait"
-        cost = self._account(state, record, report)
+        cost = self.limits.account(state, record, report)
         record.record_attempt(
             _Accounting(
                 decision.action in ("complete", "completion"), rate_limited, report, cost.usd
@@ -457,7 +422,10 @@ class Bookkeeper:
             )
             return Applied(num, "retry", decision.reason, wait=decision.delay)
         if decision.action == "wait":
-            return self._rate_limited(state, record, report, decision)
+            moved, wait = self.limits.rate_limited(state, record, decision)
+            if moved:
+                return Applied(num, "fallback", f"{decision.reason}; moving to {moved}")
+            return Applied(num, "rate_limited", decision.reason, wait=wait)
         if decision.action == "fallback":
             target = record.advance_fallback(decision.fallback_reason)
             record.status = SheetStatus.PENDING
@@ -488,105 +456,16 @@ class Bookkeeper:
         record.fire_at = datetime.now(UTC) + timedelta(seconds=delay)
         state.updated_at = datetime.now(UTC)
 
-    def _rate_limited(
-        self, state: CheckpointState, record: SheetState, report: AttemptReport, decision: Decision
-    ) -> Applied:
-        """Share the limit with sibling runs, then move to a free fallback or wait."""
-        limits = self.score.rate_limit
-        wait = decision.delay or limits.wait_minutes * 60
-        wait = min(max(wait, limits.min_wait_seconds), MAX_RATE_LIMIT_WAIT)
-        profile = self._profile(record.sheet_num, record.current_instrument_index)
-        until = datetime.now(UTC) + timedelta(seconds=wait)
-        limit = ratelimits.record(profile, until, decision.reason, self.job_id)
-        moved = self._to_free_fallback(state, record, "rate_limited")
-        if moved:
-            return Applied(record.sheet_num, "fallback", f"{decision.reason}; moving to {moved}")
-        quota = record.error_code == "E104"
-        self._wait_for(state, record, limit, quota=quota)
-        return Applied(record.sheet_num, "rate_limited", decision.reason, wait=wait)
-
     def hold_for_limit(self, state: CheckpointState, num: int) -> bool:
-        """Before a sheet starts: respect limits that this or a sibling run recorded.
-
-        Moves the sheet to a fallback instrument that is not limited, or makes it wait
-        until the limit expires (True: do not start it now).
-        """
-        record = state.sheet(num)
-        limit = ratelimits.active(self._profile(num, record.current_instrument_index))
-        if limit is None:
+        """Before a sheet starts: True when a rate limit makes it wait instead."""
+        verdict = self.limits.before_start(state, num)
+        if verdict is None:
             return False
-        if self._to_free_fallback(state, record, "rate_limited"):
-            self.store.record_sheet(state, num, event="fallback_for_rate_limit")
+        self.store.record_sheet(state, num, event=f"{verdict}_for_rate_limit")
+        if verdict == "fallback":
             return False
-        self._wait_for(state, record, limit, quota=False)
-        self.store.record_sheet(state, num, event="waiting_for_rate_limit")
         self.changed(state, num)
         return True
-
-    def _to_free_fallback(
-        self, state: CheckpointState, record: SheetState, reason: str
-    ) -> str | None:
-        """Move to the next fallback instrument that is not limited; its name, or None.
-
-        Nothing moves when every fallback is limited too: the sheet then waits for its
-        own instrument rather than using up the chain.
-        """
-        if self.options.instrument:
-            return None
-        chain = self.chain_of(record.sheet_num)
-        start = record.current_instrument_index + 1
-        free = next(
-            (i for i in range(start, len(chain)) if ratelimits.active(chain[i].profile) is None),
-            None,
-        )
-        if free is None or free > len(record.fallback_chain):
-            return None
-        target = None
-        while record.current_instrument_index < free:
-            target = record.advance_fallback(reason)
-        record.status = SheetStatus.PENDING
-        record.execution_mode = None
-        return target
-
-    def _wait_for(
-        self, state: CheckpointState, record: SheetState, limit: RateLimit, *, quota: bool
-    ) -> None:
-        """Park the sheet until the limit expires; too many waits pause the job."""
-        record.status = SheetStatus.WAITING
-        record.fire_at = limit.limited_until
-        record.rate_limit_expires_at = limit.limited_until
-        episode = (limit.instrument, limit.limited_until)
-        if episode in self.waited:
-            return  # sheets waiting on one limit together count as one wait
-        self.waited.add(episode)
-        limits = self.score.rate_limit
-        if quota:
-            state.quota_waits += 1
-            exhausted = state.quota_waits >= limits.max_quota_waits
-        else:
-            state.rate_limit_waits += 1
-            exhausted = state.rate_limit_waits >= limits.max_waits
-        self.store.record_event(
-            state,
-            "rate_limit_wait",
-            sheet_num=record.sheet_num,
-            instrument=limit.instrument,
-            until=limit.to_json()["limited_until"],
-            reason=limit.reason,
-        )
-        if exhausted:
-            kind = "quota" if quota else "rate-limit"
-            state.resume_at = limit.limited_until
-            state.mark_job_paused()
-            state.error_message = (
-                f"paused after {state.quota_waits if quota else state.rate_limit_waits} {kind} "
-                f"wait(s) on {limit.instrument}; the limit should clear at "
-                f"{limit.to_json()['limited_until']} ({limit.reason})"
-            )
-
-    def _profile(self, num: int, index: int) -> str:
-        chain = self.chain_of(num)
-        return chain[min(index, len(chain) - 1)].profile
 
     def _settle_output(self, num: int, report: AttemptReport, completed: bool) -> None:
         """Keep the published result of a completing attempt; otherwise put back the old one."""
