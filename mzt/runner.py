@@ -33,6 +33,7 @@ from mzt.control import Controls
 from mzt.exitcodes import ExitCode, signal_exit_code
 from mzt.fsutil import ensure_private_dir
 from mzt.instruments import Registry
+from mzt.opening import NOTHING_TO_DO
 from mzt.preparation import PreparedScore
 from mzt.reporting import NullReporter, Reporter
 from mzt.runstate import Bookkeeper
@@ -121,7 +122,7 @@ class Runner:
         ensure_private_dir(paths.state_dir(self.workspace))
         with self.store.run_lock(self.job_id):
             state, how = self.book.open()
-            if how == "nothing to do":
+            if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, "already completed; nothing to do")
             self.controls.clear_stale()
             self.reporter.run_started(self.job_id, self.plan.total_sheets, str(self.workspace), how)

@@ -13,16 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mzt import paths, registry
+from mzt import paths
 from mzt.attempt import AttemptReport, AttemptSpec
 from mzt.conditions import ExpressionError, compile_expression, evaluate_expression
-from mzt.decisions import AttemptVerdict, Decision, decide, retry_limit
+from mzt.decisions import AttemptVerdict, Decision, decide
 from mzt.exitcodes import ExitCode
 from mzt.limits import Limits
-from mzt.loader import snapshot
+from mzt.opening import NOTHING_TO_DO, open_state
 from mzt.plan import InstrumentChoice
 from mzt.reporting import Reporter
 from mzt.schedule import Schedule, dead_end
@@ -31,14 +30,12 @@ from mzt.state import (
     CheckpointErrorRecord,
     CheckpointState,
     ErrorCategory,
-    JobStatus,
     JsonStateBackend,
     OutcomeCategory,
     SheetState,
     SheetStatus,
 )
 from mzt.state.atomic import atomic_write
-from mzt.state.checkpoint import WriterInfo
 
 if TYPE_CHECKING:
     from mzt.preparation import PreparedScore
@@ -97,105 +94,15 @@ class Bookkeeper:
     # --- opening -------------------------------------------------------------------------------
 
     def open(self) -> tuple[CheckpointState, str]:
-        """Load or create the checkpoint and say what kind of run this is."""
-        loaded = self.prepared.loaded
-        state = self.store.load_for_run(self.job_id)
-        how = "continuing"
-        if state is not None and self.options.fresh:
-            self.store.delete(self.job_id)
-            state, how = None, "starting fresh (--fresh)"
-        if state is not None and state.status == JobStatus.COMPLETED:
-            if self.options.force:
-                state, how = None, "starting over (--force)"
-            elif state.config_hash == loaded.digest and self.options.start_sheet is None:
-                return state, "nothing to do"
-            else:
-                state, how = None, "starting fresh (the score changed since it completed)"
-        if state is not None and state.total_sheets != self.plan.total_sheets:
-            state, how = None, "starting fresh (the score now has a different number of sheets)"
-        if state is None:
-            state = self._new_state()
-            how = how if how != "continuing" else "starting"
-        else:
-            self._reopen(state)
-        if self.options.start_sheet is not None:
-            self._apply_start_sheet(state, self.options.start_sheet)
-        state.mark_job_running(None)
-        state.writer = WriterInfo.current()
-        state.error_message = None
-        state.resume_at = None
-        state.config_hash = loaded.digest
-        state.config_path = loaded.source if loaded.source != "<snapshot>" else state.config_path
-        state.config_snapshot = snapshot(loaded.document.data)
-        state.parallel_enabled = self.score.parallel.enabled
-        state.parallel_max_concurrent = self.score.parallel.max_concurrent
-        self.store.save(state)
-        self.store.record_event(state, "run_started", how=how)
-        registry.register(self.job_id, self.workspace, self._score_path())
+        """Load or create the checkpoint (see `mzt.opening`) and build the schedule."""
+        state, how = open_state(self.prepared, self.store, self.options)
+        if how == NOTHING_TO_DO:
+            return state, how
         self.schedule = Schedule(self.deps, state)
         for num in sorted(state.sheets):  # dependents of sheets that failed before this run
             if dead_end(state.sheets[num]):
                 self.changed(state, num)
         return state, how
-
-    def _score_path(self) -> Path | None:
-        source = self.prepared.loaded.source
-        return Path(source) if source != "<snapshot>" else None
-
-    def _new_state(self) -> CheckpointState:
-        state = CheckpointState(
-            job_id=self.job_id,
-            job_name=self.score.name,
-            total_sheets=self.plan.total_sheets,
-            total_movements=self.plan.total_stages,
-        )
-        for sheet in self.plan.sheets:
-            record = state.sheet(sheet.num)
-            self._fresh_budget(record, sheet.num)
-        return state
-
-    def _fresh_budget(self, record: SheetState, num: int) -> None:
-        sheet = self.plan.sheet(num)
-        record.max_retries = retry_limit(self.score.retry)
-        record.max_completion = self.score.retry.max_completion_attempts
-        record.normal_attempts = 0
-        record.completion_attempts = 0
-        record.execution_mode = None
-        record.fallback_chain = [f.name for f in sheet.fallbacks]
-        record.current_instrument_index = 0
-        record.instrument_name = sheet.instrument.name
-        record.model = None
-        record.movement = sheet.stage
-        record.voice = sheet.instance if sheet.fan_count > 1 else None
-        record.fire_at = None
-        record.sheet_timeout_seconds = sheet.instrument.timeout_seconds
-
-    def _reopen(self, state: CheckpointState) -> None:
-        """Continue a stopped job: unfinished, failed, cancelled and blocked sheets go again."""
-        state.rate_limit_waits = 0
-        state.quota_waits = 0
-        state.cost_limit_reached = False
-        for num in range(1, self.plan.total_sheets + 1):
-            record = state.sheet(num)
-            blocked = record.status == SheetStatus.SKIPPED and record.error_code is not None
-            again = record.status in (SheetStatus.FAILED, SheetStatus.CANCELLED) or blocked
-            if again or not record.status.is_terminal:
-                record.status = SheetStatus.PENDING
-                record.error_message = None
-                record.error_code = None
-                record.error_category = None
-                record.completed_at = None
-                self._fresh_budget(record, num)
-
-    def _apply_start_sheet(self, state: CheckpointState, start: int) -> None:
-        """Earlier sheets count as done; ones that already ended keep their status."""
-        for num in range(1, min(start, self.plan.total_sheets + 1)):
-            record = state.sheet(num)
-            if not record.status.is_terminal:
-                record.status = SheetStatus.COMPLETED
-                record.completed_at = datetime.now(UTC)
-                record.error_message = "marked completed by --start-sheet"
-        state.last_completed_sheet = max(state.last_completed_sheet, start - 1)
 
     # --- scheduling ----------------------------------------------------------------------------
 
