@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mzt.errors import JobNotFoundError
 from mzt.lock import JobLiveness, LiveVerdict
 from mzt.registry import JobLocation, find_job
-from mzt.state import CheckpointState, JobStatus, JsonStateBackend
-from mzt.state.codec import read_state
+
+if TYPE_CHECKING:
+    from mzt.state import CheckpointState, JobStatus
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ def open_job(location: JobLocation) -> JobView:
     Missing state raises `JobNotFoundError`; damaged state raises
     `StateCorruptionError` (exit 5) and leaves the file as it was.
     """
+    # Imported here: finding a job must stay cheap for commands that read files directly.
+    from mzt.state import JsonStateBackend
+    from mzt.state.codec import read_state
+
     store = JsonStateBackend(location.workspace)
     state_path = store.state_path(location.job_id)
     state = read_state(location.job_id, state_path, store.history_path(location.job_id))

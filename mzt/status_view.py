@@ -32,7 +32,6 @@ Why the registry and rate-limit records are read here rather than through
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
 import os
@@ -45,8 +44,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from mzt import paths
-from mzt.errors import AmbiguousJobError, JobNotFoundError, StateCorruptionError
+from mzt import paths, ratelimits, registry
+from mzt.errors import JobNotFoundError, StateCorruptionError
+from mzt.jobs import locate
+from mzt.lock import LockProbe, probe_lock, read_holder
 
 SCHEMA_STATUS = "mzt.status/1"
 SCHEMA_LIST = "mzt.list/1"
@@ -194,7 +195,6 @@ _JOB_KEY = b'},"job":'
 # Job fields a journal line never overwrites (they belong to the snapshot).
 _BOOKKEEPING = frozenset({"sheets", "schema_version", "instance_id", "journal_offset", "seq"})
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-_MAX_RECORD_BYTES = 64 * 1024
 _CURRENT_SCHEMA = 1
 
 
@@ -228,93 +228,18 @@ class JobRef:
 
 
 def registered_jobs(home: Path | None = None) -> list[JobRef]:
-    """Every readable registry record whose workspace still exists, newest first.
-
-    Same reading rules as :func:`mzt.registry.read_records` (temp files and unreadable or
-    malformed records are skipped).
-    """
-    folder = paths.registry_dir(home)
-    try:
-        names = sorted(entry.name for entry in folder.iterdir())
-    except OSError:
-        return []
-    found: dict[tuple[str, Path], JobRef] = {}
-    for name in names:
-        if name.startswith(".") or not name.endswith(".json"):
-            continue
-        data = _read_small_json(folder / name)
-        if not isinstance(data, dict):
-            continue
-        job_id, workspace = data.get("job_id"), data.get("workspace")
-        if not isinstance(job_id, str) or not isinstance(workspace, str) or not workspace:
-            continue
-        score, when = data.get("score_path"), data.get("registered_at")
-        ref = JobRef(
-            job_id,
-            Path(workspace),
-            Path(score) if isinstance(score, str) and score else None,
-            when if isinstance(when, str) else "",
-        )
-        if ref.workspace.is_dir():
-            found[(ref.job_id, ref.workspace)] = ref
+    """Every readable registry record whose workspace still exists, newest first."""
+    found = {
+        (r.job_id, r.workspace): JobRef(r.job_id, r.workspace, r.score_path, r.registered_at)
+        for r in registry.list_records(home=home)
+    }
     return sorted(found.values(), key=lambda r: r.registered_at, reverse=True)
 
 
 def find(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobRef:
-    """The job named by id or score file, by the documented look-up rules.
-
-    A score file is resolved by :func:`mzt.jobs.locate` (it loads the score). A job id is
-    looked for in ``workspace`` if given, else in ``cwd``'s ``.marianne/``, else in the
-    registry; several registered workspaces holding it is an
-    :class:`~mzt.errors.AmbiguousJobError`.
-    """
-    as_path = Path(job)
-    if as_path.suffix in (".yaml", ".yml") and as_path.is_file():
-        from mzt.jobs import locate
-
-        found = locate(job, workspace=workspace, cwd=cwd)
-        return JobRef(found.job_id, found.workspace, found.score_path)
-    if workspace is not None:
-        ws = workspace.resolve()
-        ref = JobRef(job, ws, _score_of(job, ws))
-        if ref.state_path.is_file():
-            return ref
-        raise JobNotFoundError(job, [str(ref.state_path)])
-    here = (cwd or Path.cwd()).resolve()
-    local = JobRef(job, here)
-    if local.state_path.is_file():
-        return JobRef(job, here, _score_of(job, here))
-    matches = {
-        r.workspace: r for r in registered_jobs() if r.job_id == job and r.state_path.is_file()
-    }
-    if not matches:
-        raise JobNotFoundError(job, [str(local.state_path), f"registry {paths.registry_dir()}"])
-    if len(matches) > 1:
-        raise AmbiguousJobError(job, sorted(str(w) for w in matches))
-    return next(iter(matches.values()))
-
-
-def _score_of(job_id: str, workspace: Path) -> Path | None:
-    data = _read_small_json(paths.registry_record(job_id, workspace))
-    score = data.get("score_path") if isinstance(data, dict) else None
-    return Path(score) if isinstance(score, str) and score else None
-
-
-def _read_small_json(path: Path) -> Any:
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError:
-        return None
-    try:
-        raw = os.read(fd, _MAX_RECORD_BYTES)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
+    """The job named by id or score file, by the documented look-up rules."""
+    found = locate(job, workspace=workspace, cwd=cwd)
+    return JobRef(found.job_id, found.workspace, found.score_path)
 
 
 # --- what one sheet looks like -----------------------------------------------------------------
@@ -870,8 +795,9 @@ def judge(checkpoint: Checkpoint) -> Liveness:
     """
     lock_path = checkpoint.ref.lock_path
     writer = checkpoint.head.get("writer")
-    if _lock_held(lock_path):
-        holder = _identity(_read_small_json(lock_path)) or _identity(writer)
+    if probe_lock(lock_path) != LockProbe.FREE:
+        recorded = read_holder(lock_path)
+        holder = recorded.describe() if recorded else _identity(writer)
         return Liveness(True, "alive", "the run lock is held", holder)
     if checkpoint.status != "running":
         return Liveness(False, "idle", "not running", _identity(writer))
@@ -881,29 +807,6 @@ def judge(checkpoint: Checkpoint) -> Liveness:
     verdict = job_liveness(lock_path, running=True, writer=ProcessIdentity.from_dict(writer))
     holder = verdict.holder.describe() if verdict.holder else None
     return Liveness(verdict.alive, verdict.verdict.value, verdict.reason, holder)
-
-
-def _lock_held(path: Path) -> bool:
-    """Whether a process holds the lock: a shared, non-blocking probe, dropped at once.
-
-    Same rules as :func:`mzt.lock.probe_lock`: a missing file is free; anything that
-    prevents the check counts as held, so doubt never makes a live run look dead.
-    """
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 def _identity(record: Any) -> dict[str, Any] | None:
@@ -971,35 +874,20 @@ def exit_code_for(status: str) -> int:
 def rate_limits(instruments: Iterable[str], *, now: datetime | None = None) -> list[dict[str, Any]]:
     """Shared rate-limit records of these instruments, newest first."""
     wanted = set(instruments)
-    folder = paths.ratelimits_dir()
-    try:
-        names = sorted(entry.name for entry in folder.iterdir())
-    except OSError:
-        return []
     moment = now or datetime.now(UTC)
     found = []
-    for name in names:
-        if name.startswith(".") or not name.endswith(".json"):
+    for limit in ratelimits.all_records():
+        if limit.instrument not in wanted:
             continue
-        data = _read_small_json(folder / name)
-        if not isinstance(data, dict) or data.get("instrument") not in wanted:
-            continue
-        until = _when(data.get("limited_until"))
-        if until is None:
-            continue
-        left = (until - moment).total_seconds()
+        left = limit.seconds_left(moment)
         found.append(
             {
-                "instrument": str(data["instrument"]),
-                "limited_until": data.get("limited_until"),
-                "reason": str(data.get("reason", "")),
-                "set_by_job": str(data.get("set_by_job", "")),
-                "set_at": data.get("set_at"),
+                **limit.to_json(),
                 "active": left > 0,
                 "seconds_left": round(max(0.0, left), 1),
             }
         )
-    return sorted(found, key=lambda r: str(r.get("set_at") or ""), reverse=True)
+    return found
 
 
 # --- the status document ---------------------------------------------------------------------
