@@ -48,27 +48,14 @@ from mzt import paths, ratelimits, registry
 from mzt.errors import JobNotFoundError, StateCorruptionError
 from mzt.jobs import locate
 from mzt.lock import LockProbe, probe_lock, read_holder
+from mzt.state.statuses import JobStatus, SheetStatus
 
 SCHEMA_STATUS = "mzt.status/1"
 SCHEMA_LIST = "mzt.list/1"
 SCHEMA_OVERVIEW = "mzt.overview/1"
 
-JOB_STATUSES = ("pending", "running", "completed", "failed", "paused", "cancelled")
-SHEET_STATUSES = frozenset(
-    {
-        "pending",
-        "ready",
-        "dispatched",
-        "in_progress",
-        "waiting",
-        "retry_scheduled",
-        "fermata",
-        "completed",
-        "failed",
-        "skipped",
-        "cancelled",
-    }
-)
+JOB_STATUSES = tuple(status.value for status in JobStatus)
+SHEET_STATUSES = frozenset(status.value for status in SheetStatus)
 _STATUS_TEXT = {status.encode(): status for status in SHEET_STATUSES}
 _QUOTE = ord('"')
 FINISHED_FOR_LIST = frozenset({"completed", "cancelled"})
