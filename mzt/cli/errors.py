@@ -91,12 +91,13 @@ def _quiet_stdout() -> None:
 
 
 def _crash_report(exc: BaseException) -> Path | None:
+    from mzt.fsutil import ensure_private_dir
     from mzt.paths import crash_dir
     from mzt.redact import redact
 
     try:
         folder = crash_dir()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(folder)  # MZT_HOME too, when this creates it
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         path = folder / f"crash-{stamp}-{os.getpid()}.txt"
         text = (

@@ -27,6 +27,7 @@ def test_unexpected_error_writes_a_crash_report(
     assert "Traceback" in report.read_text() and "kaput" in report.read_text()
     assert secret not in report.read_text() + result.err
     assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    assert stat.S_IMODE((_isolated_home / "crash").stat().st_mode) == 0o700
 
 
 def test_version_and_help() -> None:
