@@ -29,19 +29,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mzt.errors import JobNotFoundError
-from mzt.status_view import (
+from mzt.checkpoint_reader import (
     Checkpoint,
     Irregular,
     JobRef,
-    Liveness,
     apply_line,
-    exit_code_for,
     iter_lines,
-    judge,
     read_checkpoint,
     read_journal,
 )
+from mzt.errors import JobNotFoundError
+from mzt.status_view import Liveness, exit_code_for, judge
 
 SCHEMA_WATCH = "mzt.watch/1"
 POLL_ENV = "MZT_WATCH_POLL"

@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from mzt import ratelimits, status_view
+from mzt import checkpoint_reader, ratelimits, status_view
 from mzt.errors import JobNotFoundError, StateCorruptionError
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetState, SheetStatus
 from tests.e2e.conftest import Project, wait_for
@@ -94,26 +94,26 @@ def doc_of(job: str, ws: Path) -> dict[str, Any]:
 
 
 def sheet_running(ws: Path, job: str, num: int) -> bool:
-    ref = status_view.JobRef(job, ws)
+    ref = checkpoint_reader.JobRef(job, ws)
     try:
-        checkpoint = status_view.read_checkpoint(ref, "light")
+        checkpoint = checkpoint_reader.read_checkpoint(ref, "light")
     except JobNotFoundError:
         return False
     sheet = checkpoint.sheets.get(num)
     return sheet is not None and sheet.status == "in_progress"
 
 
-def assert_same_as_loader(job: str, ws: Path) -> status_view.Checkpoint:
+def assert_same_as_loader(job: str, ws: Path) -> checkpoint_reader.Checkpoint:
     """The fast reader must agree field by field with the store's validating loader."""
-    ref = status_view.JobRef(job, ws)
-    fast = status_view.read_checkpoint(ref, "full")
-    slow = status_view.read_with_loader(ref)
+    ref = checkpoint_reader.JobRef(job, ws)
+    fast = checkpoint_reader.read_checkpoint(ref, "full")
+    slow = checkpoint_reader.read_with_loader(ref)
     assert fast.reader == "fast"
     assert fast.sheets == slow.sheets
     assert {k: v for k, v in fast.head.items() if k != "config_snapshot"} == {
         k: v for k, v in slow.head.items() if k != "config_snapshot"
     }
-    light = status_view.read_checkpoint(ref, "light")
+    light = checkpoint_reader.read_checkpoint(ref, "light")
     assert {n: s.status for n, s in light.sheets.items()} == {
         n: s.status for n, s in slow.sheets.items()
     }
@@ -321,7 +321,7 @@ def test_list_reads_a_ten_thousand_sheet_checkpoint_cheaply(
     rows = status_view.list_rows(include_all=True)
     elapsed = time.perf_counter() - started
     assert rows[0]["progress"] == {"completed": 9_000, "total": total}
-    checkpoint = status_view.read_checkpoint(status_view.JobRef("huge", ws), "full")
+    checkpoint = checkpoint_reader.read_checkpoint(checkpoint_reader.JobRef("huge", ws), "full")
     assert checkpoint.reader == "fast" and checkpoint.completed == 9_000
     assert checkpoint.sheets[10_000].movement == 10
     assert elapsed < 2.0, elapsed  # generous for slow CI; the bench measures it properly
@@ -336,9 +336,9 @@ def test_a_sheets_key_inside_the_score_snapshot_does_not_confuse_the_head(tmp_pa
     state.sheets[1] = SheetState(sheet_num=1, status="completed", instrument_name="cli")
     state.sheets[2] = SheetState(sheet_num=2, agent_feedback={"sheets": {"3": {"x": 1}}})
     JsonStateBackend(tmp_path).save(state)
-    ref = status_view.JobRef("odd", tmp_path)
-    fast = status_view.read_checkpoint(ref, "full")
-    slow = status_view.read_with_loader(ref)
+    ref = checkpoint_reader.JobRef("odd", tmp_path)
+    fast = checkpoint_reader.read_checkpoint(ref, "full")
+    slow = checkpoint_reader.read_with_loader(ref)
     assert fast.reader == "fast" and fast.sheets == slow.sheets
     assert fast.head["config_snapshot"] == state.config_snapshot
 
@@ -354,7 +354,9 @@ def test_legacy_document_is_read_through_the_loader(tmp_path: Path) -> None:
         "sheets": {"1": {"sheet_num": 1, "status": "completed"}},
     }
     (folder / "old.json").write_text(json.dumps(legacy))
-    checkpoint = status_view.read_checkpoint(status_view.JobRef("old", tmp_path), "full")
+    checkpoint = checkpoint_reader.read_checkpoint(
+        checkpoint_reader.JobRef("old", tmp_path), "full"
+    )
     assert checkpoint.reader == "loader"
     assert checkpoint.status == "paused" and checkpoint.completed == 1
 

@@ -91,9 +91,11 @@ def in_progress(ws: Path, job: str, num: int) -> bool:
     path = ws / ".marianne" / f"{job}.json"
     if not path.exists():
         return False
-    from mzt import status_view
+    from mzt import checkpoint_reader
 
-    sheet = status_view.read_checkpoint(status_view.JobRef(job, ws), "light").sheets.get(num)
+    sheet = checkpoint_reader.read_checkpoint(
+        checkpoint_reader.JobRef(job, ws), "light"
+    ).sheets.get(num)
     return sheet is not None and sheet.status == "in_progress"
 
 
