@@ -77,8 +77,7 @@ def run_score(root: Path, home: Path, name: str, sheets: int) -> Path:
 def copied_big_job(root: Path, home: Path, template_ws: Path, sheets: int) -> Path:
     """A ``sheets``-sheet completed job whose sheets copy a real run's sheet 1."""
     os.environ["MZT_HOME"] = str(home)
-    from mzt import registry
-    from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetState
+    from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetState, registry
 
     template = JsonStateBackend(template_ws).load("ten")
     assert template is not None
@@ -101,7 +100,7 @@ def copied_big_job(root: Path, home: Path, template_ws: Path, sheets: int) -> Pa
 def many_jobs(root: Path, home: Path, template_ws: Path, count: int) -> None:
     """``count`` registered jobs, each a copy of the 10-sheet job in its own workspace."""
     os.environ["MZT_HOME"] = str(home)
-    from mzt import registry
+    from mzt.state import registry
 
     raw = (template_ws / ".marianne" / "ten.json").read_text()
     document = json.loads(raw)
@@ -125,8 +124,7 @@ def percentile(values: list[float], pct: float) -> float:
 def watch_delays(root: Path, home: Path, samples: int, *, poll: bool) -> dict[str, Any]:
     """Delay from a transition being written to `mzt watch --json` printing it."""
     os.environ["MZT_HOME"] = str(home)
-    from mzt import registry
-    from mzt.state import CheckpointState, JsonStateBackend
+    from mzt.state import CheckpointState, JsonStateBackend, registry
 
     job = "watched-poll" if poll else "watched"
     ws = root / f"ws-{job}"

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mzt.lock import RunLock
 from mzt.state import CheckpointState, JsonStateBackend
 from mzt.state.json_store import MIN_COMPACT_EVERY
+from mzt.state.lock import RunLock
 
 SIZES = (10, 1_000, 10_000)
 TRANSITIONS = 400  # sheet transitions timed per size (start + finish of 200 sheets)

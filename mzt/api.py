@@ -2,163 +2,293 @@
 
 Functions take keyword arguments and return typed results; problems the user can act
 on are raised as `MztError` subclasses with a hint and an exit code.
+
+Every name loads on first use, from the package that owns it, so a command pays at
+start-up only for the path it takes: `mzt status` never imports the score models, and
+`mzt validate` never imports the runner.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from importlib import resources
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from mzt.errors import JobNotFoundError, ScoreError, UsageError
-from mzt.loader import load_score, validate_document
-from mzt.preparation import (
-    PreparedScore,
-    Preview,
-    Validation,
-    check_loaded,
-    prepare_score,
-    prepared_or_raise,
-    preview_prompt,
-    resolve_workspace,
-    validate_score,
-)
-from mzt.reporting import Reporter
-from mzt.runner import Runner, RunOptions, RunResult
-from mzt.state import CheckpointState, JobStatus, JsonStateBackend
-from mzt.yamlsafe import Document
+if TYPE_CHECKING:
+    from mzt.instruments.info import (
+        InstrumentInfo,
+        problem_json,
+    )
+    from mzt.instruments.info import (
+        describe as describe_instrument,
+    )
+    from mzt.instruments.info import (
+        gather as gather_instruments,
+    )
+    from mzt.instruments.loader import (
+        load_instruments,
+    )
+    from mzt.instruments.ratelimits import (
+        clear as clear_rate_limits,
+    )
+    from mzt.run.launch import (
+        resume_job,
+        run_score,
+    )
+    from mzt.run.reporting import (
+        NullReporter,
+        Reporter,
+    )
+    from mzt.run.runner import (
+        RunOptions,
+        RunResult,
+    )
+    from mzt.score.plan import (
+        Plan,
+        SheetPlan,
+    )
+    from mzt.score.preparation import (
+        PreparedScore,
+        Preview,
+        Validation,
+        prepare_score,
+        preview_prompt,
+        resolve_workspace,
+        validate_score,
+    )
+    from mzt.score.starter import (
+        init_score,
+    )
+    from mzt.support.errors import (
+        Issue,
+        MztError,
+        ScoreError,
+        UsageError,
+    )
+    from mzt.support.exitcodes import (
+        ExitCode,
+    )
+    from mzt.support.fsutil import (
+        ensure_private_dir,
+    )
+    from mzt.support.paths import (
+        crash_dir,
+        registry_dir,
+    )
+    from mzt.support.redact import (
+        redact,
+        sanitize_terminal,
+    )
+    from mzt.views.clearing import (
+        ClearReport,
+        DeclinedError,
+        clear_jobs,
+        parse_duration,
+    )
+    from mzt.views.diagnose import (
+        Diagnosis,
+        diagnose,
+    )
+    from mzt.views.doctor import (
+        DoctorReport,
+        doctor,
+    )
+    from mzt.views.history import (
+        ErrorEntry,
+        ErrorsReport,
+        HistoryReport,
+        errors_report,
+        history_report,
+        open_view,
+    )
+    from mzt.views.logs import (
+        AttemptLogs,
+        LogChunk,
+        await_attempt,
+        read_tail,
+        select_attempt,
+    )
+    from mzt.views.logs import (
+        follow as follow_logs,
+    )
+    from mzt.views.lookup import (
+        JobView,
+        read_job,
+    )
+    from mzt.views.lookup import (
+        locate as locate_job,
+    )
+    from mzt.views.status import (
+        find as find_watch_target,
+    )
+    from mzt.views.status import (
+        job_status,
+        list_document,
+        overview_document,
+    )
+    from mzt.views.steering import (
+        DEFAULT_WAIT_TIMEOUT,
+        STOPPED_STATUSES,
+        CancelOutcome,
+        cancel_and_wait,
+        request_cancel,
+        request_pause,
+        wait_for_status,
+    )
+    from mzt.views.watch import (
+        WatchFrame,
+    )
+    from mzt.views.watch import (
+        follow as watch_job,
+    )
+
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "AttemptLogs": ("mzt.views.logs", "AttemptLogs"),
+    "CancelOutcome": ("mzt.views.steering", "CancelOutcome"),
+    "ClearReport": ("mzt.views.clearing", "ClearReport"),
+    "DEFAULT_WAIT_TIMEOUT": ("mzt.views.steering", "DEFAULT_WAIT_TIMEOUT"),
+    "DeclinedError": ("mzt.views.clearing", "DeclinedError"),
+    "Diagnosis": ("mzt.views.diagnose", "Diagnosis"),
+    "DoctorReport": ("mzt.views.doctor", "DoctorReport"),
+    "ErrorEntry": ("mzt.views.history", "ErrorEntry"),
+    "ErrorsReport": ("mzt.views.history", "ErrorsReport"),
+    "ExitCode": ("mzt.support.exitcodes", "ExitCode"),
+    "HistoryReport": ("mzt.views.history", "HistoryReport"),
+    "InstrumentInfo": ("mzt.instruments.info", "InstrumentInfo"),
+    "Issue": ("mzt.support.errors", "Issue"),
+    "JobView": ("mzt.views.lookup", "JobView"),
+    "LogChunk": ("mzt.views.logs", "LogChunk"),
+    "MztError": ("mzt.support.errors", "MztError"),
+    "NullReporter": ("mzt.run.reporting", "NullReporter"),
+    "Plan": ("mzt.score.plan", "Plan"),
+    "PreparedScore": ("mzt.score.preparation", "PreparedScore"),
+    "Preview": ("mzt.score.preparation", "Preview"),
+    "Reporter": ("mzt.run.reporting", "Reporter"),
+    "RunOptions": ("mzt.run.runner", "RunOptions"),
+    "RunResult": ("mzt.run.runner", "RunResult"),
+    "STOPPED_STATUSES": ("mzt.views.steering", "STOPPED_STATUSES"),
+    "ScoreError": ("mzt.support.errors", "ScoreError"),
+    "SheetPlan": ("mzt.score.plan", "SheetPlan"),
+    "UsageError": ("mzt.support.errors", "UsageError"),
+    "Validation": ("mzt.score.preparation", "Validation"),
+    "WatchFrame": ("mzt.views.watch", "WatchFrame"),
+    "await_attempt": ("mzt.views.logs", "await_attempt"),
+    "cancel_and_wait": ("mzt.views.steering", "cancel_and_wait"),
+    "clear_jobs": ("mzt.views.clearing", "clear_jobs"),
+    "clear_rate_limits": ("mzt.instruments.ratelimits", "clear"),
+    "crash_dir": ("mzt.support.paths", "crash_dir"),
+    "describe_instrument": ("mzt.instruments.info", "describe"),
+    "diagnose": ("mzt.views.diagnose", "diagnose"),
+    "doctor": ("mzt.views.doctor", "doctor"),
+    "ensure_private_dir": ("mzt.support.fsutil", "ensure_private_dir"),
+    "errors_report": ("mzt.views.history", "errors_report"),
+    "find_watch_target": ("mzt.views.status", "find"),
+    "follow_logs": ("mzt.views.logs", "follow"),
+    "gather_instruments": ("mzt.instruments.info", "gather"),
+    "history_report": ("mzt.views.history", "history_report"),
+    "init_score": ("mzt.score.starter", "init_score"),
+    "job_status": ("mzt.views.status", "job_status"),
+    "list_document": ("mzt.views.status", "list_document"),
+    "load_instruments": ("mzt.instruments.loader", "load_instruments"),
+    "locate_job": ("mzt.views.lookup", "locate"),
+    "open_view": ("mzt.views.history", "open_view"),
+    "overview_document": ("mzt.views.status", "overview_document"),
+    "parse_duration": ("mzt.views.clearing", "parse_duration"),
+    "prepare_score": ("mzt.score.preparation", "prepare_score"),
+    "preview_prompt": ("mzt.score.preparation", "preview_prompt"),
+    "problem_json": ("mzt.instruments.info", "problem_json"),
+    "read_job": ("mzt.views.lookup", "read_job"),
+    "read_tail": ("mzt.views.logs", "read_tail"),
+    "redact": ("mzt.support.redact", "redact"),
+    "registry_dir": ("mzt.support.paths", "registry_dir"),
+    "request_cancel": ("mzt.views.steering", "request_cancel"),
+    "request_pause": ("mzt.views.steering", "request_pause"),
+    "resolve_workspace": ("mzt.score.preparation", "resolve_workspace"),
+    "resume_job": ("mzt.run.launch", "resume_job"),
+    "run_score": ("mzt.run.launch", "run_score"),
+    "sanitize_terminal": ("mzt.support.redact", "sanitize_terminal"),
+    "select_attempt": ("mzt.views.logs", "select_attempt"),
+    "validate_score": ("mzt.score.preparation", "validate_score"),
+    "wait_for_status": ("mzt.views.steering", "wait_for_status"),
+    "watch_job": ("mzt.views.watch", "follow"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module 'mzt.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(where[0]), where[1])
+    globals()[name] = value
+    return value
+
 
 __all__ = [
+    "DEFAULT_WAIT_TIMEOUT",
+    "STOPPED_STATUSES",
+    "AttemptLogs",
+    "CancelOutcome",
+    "ClearReport",
+    "DeclinedError",
+    "Diagnosis",
+    "DoctorReport",
+    "ErrorEntry",
+    "ErrorsReport",
+    "ExitCode",
+    "HistoryReport",
+    "InstrumentInfo",
+    "Issue",
+    "JobView",
+    "LogChunk",
+    "MztError",
+    "NullReporter",
+    "Plan",
     "PreparedScore",
     "Preview",
+    "Reporter",
     "RunOptions",
     "RunResult",
+    "ScoreError",
+    "SheetPlan",
+    "UsageError",
     "Validation",
+    "WatchFrame",
+    "await_attempt",
+    "cancel_and_wait",
+    "clear_jobs",
     "clear_rate_limits",
+    "crash_dir",
+    "describe_instrument",
+    "diagnose",
+    "doctor",
+    "ensure_private_dir",
+    "errors_report",
+    "find_watch_target",
+    "follow_logs",
+    "gather_instruments",
+    "history_report",
     "init_score",
+    "job_status",
+    "list_document",
+    "load_instruments",
+    "locate_job",
+    "open_view",
+    "overview_document",
+    "parse_duration",
     "prepare_score",
     "preview_prompt",
+    "problem_json",
+    "read_job",
+    "read_tail",
+    "redact",
+    "registry_dir",
+    "request_cancel",
+    "request_pause",
     "resolve_workspace",
     "resume_job",
     "run_score",
+    "sanitize_terminal",
+    "select_attempt",
     "validate_score",
+    "wait_for_status",
+    "watch_job",
 ]
-
-_INIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-def run_score(
-    path: Path,
-    *,
-    workspace: Path | None = None,
-    options: RunOptions | None = None,
-    reporter: Reporter | None = None,
-) -> RunResult:
-    """Run the score at ``path`` in this process until it completes, fails or stops."""
-    from mzt.instruments import load_instruments
-
-    prepared = prepare_score(path, workspace=workspace)
-    return Runner(
-        prepared, instruments=load_instruments(), options=options, reporter=reporter
-    ).run()
-
-
-def resume_job(
-    job: str,
-    *,
-    workspace: Path | None = None,
-    config: Path | None = None,
-    reload: bool = True,
-    force: bool = False,
-    reporter: Reporter | None = None,
-) -> RunResult:
-    """Continue a paused, failed, cancelled or dead job (``force``: restart a completed one).
-
-    The score comes from ``config`` if given, else from the file the job was started
-    with (unless ``reload`` is false or it is gone), else from the copy in the checkpoint.
-    """
-    from mzt.instruments import load_instruments
-    from mzt.registry import find_job
-
-    job_id, ws = _locate(job, workspace)
-    if ws is None:
-        ws = find_job(job_id, workspace=workspace, cwd=Path.cwd()).workspace
-    state = JsonStateBackend(ws).load(job_id)
-    if state is None:
-        raise JobNotFoundError(job_id, [str(ws)])
-    _check_resumable(state, force)
-    prepared = _prepare_for_resume(state, ws, config, reload=reload)
-    options = RunOptions(resume=True, force=force)
-    return Runner(
-        prepared, instruments=load_instruments(), options=options, reporter=reporter
-    ).run()
-
-
-def _locate(job: str, workspace: Path | None) -> tuple[str, Path | None]:
-    """A job named by a score file gives its own id and workspace."""
-    path = Path(job)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        loaded = load_score(path)
-        return loaded.job_id, resolve_workspace(loaded, workspace)
-    return job, workspace.resolve() if workspace else None
-
-
-def _check_resumable(state: CheckpointState, force: bool) -> None:
-    if state.status == JobStatus.COMPLETED and not force:
-        raise UsageError(
-            f"job {state.job_id} already completed",
-            hint="pass --force to run it again from the start",
-        )
-    if state.status == JobStatus.PENDING:
-        raise UsageError(f"job {state.job_id} never started", hint="start it with `mzt run`")
-
-
-def _prepare_for_resume(
-    state: CheckpointState, workspace: Path, config: Path | None, *, reload: bool
-) -> PreparedScore:
-    """The score to continue with: --config, else the job's file, else its stored copy."""
-    if config is not None:
-        return prepare_score(config, workspace=workspace)
-    recorded = Path(state.config_path) if state.config_path else None
-    if reload and recorded is not None and recorded.is_file():
-        return prepare_score(recorded, workspace=workspace)
-    if state.config_snapshot is None:
-        raise UsageError(
-            f"job {state.job_id} has no stored score to resume from",
-            hint="pass the score with --config",
-        )
-    base = Path(state.config_path).parent if state.config_path else workspace.parent
-    try:
-        data = json.loads(json.dumps(state.config_snapshot))
-        loaded = validate_document(Document(data, {}), source="<snapshot>", base_dir=base, lax=True)
-    except ScoreError as exc:
-        raise UsageError(
-            f"the score stored in job {state.job_id}'s checkpoint is no longer valid: {exc}",
-            hint="pass the score with --config",
-        ) from None
-    return prepared_or_raise(check_loaded(loaded, workspace=workspace))
-
-
-def clear_rate_limits(instrument: str | None = None) -> list[str]:
-    """Delete shared rate-limit records (all, or one instrument's); returns what was cleared."""
-    from mzt import ratelimits
-
-    return ratelimits.clear(instrument)
-
-
-def init_score(name: str, *, folder: Path, force: bool = False) -> Path:
-    """Write a starter score ``<folder>/<name>.yaml`` and return its path."""
-    if not _INIT_NAME.match(name):
-        raise UsageError(
-            f"{name!r} is not a usable score name",
-            hint="use letters, digits, '-' and '_' (at most 64, starting with a letter or digit)",
-        )
-    if not folder.is_dir():
-        raise UsageError(f"the folder {folder} does not exist")
-    target = folder / f"{name}.yaml"
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
-    text = resources.files("mzt").joinpath("data/starter.yaml").read_text(encoding="utf-8")
-    target.write_text(text.format(name=name, filename=target.name), encoding="utf-8")
-    return target

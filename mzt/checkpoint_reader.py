@@ -18,7 +18,7 @@ Reading is built to stay fast on big jobs and long registries:
 Whenever the bytes do not look exactly as expected (an older document format, a damaged
 file, anything irregular), the reader falls back to the store's validating loader
 (:func:`mzt.state.codec.read_state`), which either explains the damage with a
-:class:`~mzt.errors.StateCorruptionError` (exit 5; the file is never touched) or returns a
+:class:`~mzt.support.errors.StateCorruptionError` (exit 5; the file is never touched) or returns a
 valid state that is then shown the same way. So the fast path only ever trades speed for
 nothing; it never shows something the loader would reject as a good state.
 """
@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from mzt import paths, registry
-from mzt.errors import JobNotFoundError
-from mzt.jobs import locate
+from mzt.state import registry
 from mzt.state.statuses import JobStatus, SheetStatus
+from mzt.support import paths
+from mzt.support.errors import JobNotFoundError
+from mzt.views.lookup import locate
 
 JOB_STATUSES = tuple(status.value for status in JobStatus)
 SHEET_STATUSES = frozenset(status.value for status in SheetStatus)
@@ -377,8 +378,8 @@ class Checkpoint:
 def read_checkpoint(ref: JobRef, mode: ReadMode = "full") -> Checkpoint:
     """Read ``ref``'s snapshot and journal without a lock and without writing anything.
 
-    Raises :class:`~mzt.errors.JobNotFoundError` when the job has no checkpoint and
-    :class:`~mzt.errors.StateCorruptionError` when it cannot be used.
+    Raises :class:`~mzt.support.errors.JobNotFoundError` when the job has no checkpoint and
+    :class:`~mzt.support.errors.StateCorruptionError` when it cannot be used.
     """
     try:
         raw = _read_file(ref.state_path)

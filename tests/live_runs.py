@@ -1,6 +1,6 @@
 """Real runs driven from this test process: the project they share, starting and stopping them.
 
-Used by the tests of `mzt.requests`, `mzt.clearing` and `mzt.doctor`; a test module takes
+Used by the tests of `mzt.requests`, `mzt.views.clearing` and `mzt.views.doctor`; a test module takes
 the fixture with ``project = live_runs.project``.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from mzt import paths
-from mzt.jobs import read_job
 from mzt.state import JsonStateBackend
+from mzt.support import paths
+from mzt.views.lookup import read_job
 from tests.e2e.conftest import Project, wait_for
 
 

@@ -5,8 +5,8 @@ import typing
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from mzt.score import InstrumentConfig, Score
-from mzt.score.peripheral import UNUSED_KEYS
+from mzt.score.models import InstrumentConfig, Score
+from mzt.score.models.peripheral import UNUSED_KEYS
 
 
 def all_models() -> list[type[BaseModel]]:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mzt import console
-from mzt.cli import render
+from mzt.api import ExitCode
+from mzt.cli import console, render
 from mzt.cli.options import (
     flag,
     json_option,
@@ -18,11 +18,9 @@ from mzt.cli.options import (
     verbose_option,
     workspace_option,
 )
-from mzt.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from mzt.reporting import Reporter
-    from mzt.runner import RunResult
+    from mzt.api import Reporter, RunResult
 
 
 def register(group: click.Group) -> None:
@@ -37,7 +35,8 @@ def register(group: click.Group) -> None:
 
 
 def reporter_for(as_json: bool, quiet: bool) -> Reporter:
-    from mzt.reporting import LineReporter, NullReporter
+    from mzt.api import NullReporter
+    from mzt.cli.progress import LineReporter
 
     return NullReporter() if as_json or quiet else LineReporter(sys.stdout)
 

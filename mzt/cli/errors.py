@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from mzt import __version__, console
-from mzt.errors import MztError, ScoreError
-from mzt.exitcodes import ExitCode
+from mzt import __version__
+from mzt.api import ExitCode, MztError, ScoreError
+from mzt.cli import console
 
 # Set by the --json option of whichever command runs, so failures can answer in JSON.
 json_mode: contextvars.ContextVar[bool] = contextvars.ContextVar("json_mode", default=False)
@@ -56,7 +56,7 @@ def _run(group: click.Group, argv: list[str] | None) -> int:
     except Exception as exc:  # the last line of defence: no traceback reaches users
         report = _crash_report(exc)
         where = f"; a crash report was written to {report}" if report else ""
-        from mzt.redact import redact
+        from mzt.api import redact
 
         summary = redact(f"{type(exc).__name__}: {exc}")
         console.err(f"mzt: unexpected error: {summary}{where}")
@@ -91,9 +91,7 @@ def _quiet_stdout() -> None:
 
 
 def _crash_report(exc: BaseException) -> Path | None:
-    from mzt.fsutil import ensure_private_dir
-    from mzt.paths import crash_dir
-    from mzt.redact import redact
+    from mzt.api import crash_dir, ensure_private_dir, redact
 
     try:
         folder = crash_dir()

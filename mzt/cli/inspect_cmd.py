@@ -1,7 +1,7 @@
 """The inspecting commands: errors, diagnose, history, logs.
 
-Each parses its flags, asks :mod:`mzt.inspecting`, :mod:`mzt.diagnosing` or
-:mod:`mzt.inspect_logs` for the data and renders it. Every piece of text that came from a
+Each parses its flags, asks :mod:`mzt.views.history`, :mod:`mzt.views.diagnose` or
+:mod:`mzt.views.logs` for the data and renders it. Every piece of text that came from a
 child process goes through ``sanitize_terminal`` before it is printed, so an agent's
 escape sequences can never drive the user's terminal.
 """
@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mzt import console
+from mzt.api import ExitCode
+from mzt.cli import console
 from mzt.cli.options import flag, json_option, verbose_option, workspace_option
-from mzt.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from mzt.diagnosing import Diagnosis
-    from mzt.inspect_logs import AttemptLogs, LogChunk
-    from mzt.inspecting import ErrorEntry, ErrorsReport, HistoryReport
+    from mzt.api import AttemptLogs, Diagnosis, ErrorEntry, ErrorsReport, HistoryReport, LogChunk
 
 TAIL_LINES = 20  # lines of each output tail shown under an error
 TIMELINE_LINES = 40  # timeline entries diagnose prints (JSON has more)
@@ -35,7 +33,7 @@ sheet_option = click.option(
 
 
 def _clean(text: str) -> str:
-    from mzt.redact import sanitize_terminal
+    from mzt.api import sanitize_terminal
 
     return sanitize_terminal(text)
 
@@ -99,7 +97,7 @@ def errors(
       mzt errors nightly-review
       mzt errors nightly-review --sheet 3 --code E009 -v
     """
-    from mzt.inspecting import errors_report, open_view
+    from mzt.api import errors_report, open_view
 
     view = open_view(job, workspace=workspace)
     report = errors_report(view, sheet=sheet, code=code, error_type=error_type)
@@ -165,8 +163,8 @@ def diagnose(job: str, as_json: bool, workspace: Path | None) -> int:
     Example:
       mzt diagnose nightly-review
     """
-    from mzt.diagnosing import diagnose as build
-    from mzt.inspecting import open_view
+    from mzt.api import diagnose as build
+    from mzt.api import open_view
 
     report = build(open_view(job, workspace=workspace))
     if as_json:
@@ -297,7 +295,7 @@ def history(job: str, sheet: int | None, limit: int, as_json: bool, workspace: P
     Example:
       mzt history nightly-review --sheet 2
     """
-    from mzt.inspecting import history_report, open_view
+    from mzt.api import history_report, open_view
 
     report = history_report(open_view(job, workspace=workspace), sheet=sheet, limit=limit)
     if as_json:
@@ -371,9 +369,8 @@ def logs(
       mzt logs nightly-review --sheet 3 -n 0
       mzt logs nightly-review -f
     """
-    from mzt.inspect_logs import await_attempt, read_tail, select_attempt
-    from mzt.inspect_logs import follow as follow_output
-    from mzt.inspecting import open_view
+    from mzt.api import await_attempt, open_view, read_tail, select_attempt
+    from mzt.api import follow_logs as follow_output
 
     view = open_view(job, workspace=workspace)
     if follow:

@@ -1,6 +1,6 @@
 """`mzt instruments list` and `mzt instruments check NAME`: which instruments can run here.
 
-The facts come from `mzt.instrument_info`; this module only renders them.
+The facts come from `mzt.instruments.info`; this module only renders them.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mzt import console
+from mzt.api import ExitCode
+from mzt.cli import console
 from mzt.cli.options import flag, json_option, quiet_option
-from mzt.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from mzt.instrument_info import InstrumentInfo
+    from mzt.api import InstrumentInfo
 
 
 @click.group("instruments")
@@ -38,8 +38,8 @@ def list_instruments(as_json: bool) -> int:
     HTTP API; its key variable is named when unset). Profile files that could not be
     read are listed under the table and skipped; the others still work. Exit status 0.
     """
-    from mzt.instrument_info import gather, problem_json
-    from mzt.instruments import load_instruments
+    from mzt.api import gather_instruments as gather
+    from mzt.api import load_instruments, problem_json
 
     registry = load_instruments()
     infos = gather(registry)
@@ -92,8 +92,8 @@ def check(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> int:
       1  known but not usable here: program not found, or key variable not set
       2  no instrument has that name
     """
-    from mzt.instrument_info import describe
-    from mzt.instruments import load_instruments
+    from mzt.api import describe_instrument as describe
+    from mzt.api import load_instruments
 
     info = describe(load_instruments(), name)
     code = ExitCode.OK if info.ready else ExitCode.FAILED

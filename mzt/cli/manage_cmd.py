@@ -1,7 +1,7 @@
 """`mzt pause`, `mzt cancel`, `mzt clear` and `mzt doctor`: steering and housekeeping.
 
-The work happens in `mzt.steering`, `mzt.clearing` and `mzt.doctor`; these commands parse
-flags, call them and render.
+The work happens in `mzt.views.steering`, `mzt.views.clearing` and `mzt.views.doctor`;
+these commands parse flags, call them and render.
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mzt import console
+from mzt.api import ExitCode
+from mzt.cli import console
 from mzt.cli.options import json_option, workspace_option
-from mzt.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from mzt.clearing import ClearReport
-    from mzt.doctor import DoctorReport
-    from mzt.jobs import JobView
-    from mzt.steering import CancelOutcome
+    from mzt.api import CancelOutcome, ClearReport, DoctorReport, JobView
 
 
 def _wait_options(func: Any) -> Any:
@@ -69,18 +66,18 @@ def pause(
     Example:
       mzt pause nightly-review --wait --timeout 120
     """
-    from mzt import steering
-    from mzt.jobs import read_job
+    from mzt import api
+    from mzt.api import read_job
 
     view = read_job(job, workspace=workspace)
     wait = wait or timeout is not None
-    path = steering.request_pause(view)
+    path = api.request_pause(view)
     final = view
     if wait:
-        final = steering.wait_for_status(
+        final = api.wait_for_status(
             view.location,
-            steering.STOPPED_STATUSES,
-            timeout if timeout is not None else steering.DEFAULT_WAIT_TIMEOUT,
+            api.STOPPED_STATUSES,
+            timeout if timeout is not None else api.DEFAULT_WAIT_TIMEOUT,
         )
     resume = _resume_command(view.job_id, view.workspace)
     if as_json:
@@ -138,17 +135,17 @@ def cancel(
     Example:
       mzt cancel nightly-review --wait
     """
-    from mzt import steering
-    from mzt.jobs import read_job
+    from mzt import api
+    from mzt.api import read_job
 
     view = read_job(job, workspace=workspace)
     wait = wait or timeout is not None
     if wait:
-        outcome = steering.cancel_and_wait(
-            view, timeout=timeout if timeout is not None else steering.DEFAULT_WAIT_TIMEOUT
+        outcome = api.cancel_and_wait(
+            view, timeout=timeout if timeout is not None else api.DEFAULT_WAIT_TIMEOUT
         )
     else:
-        outcome = steering.request_cancel(view)
+        outcome = api.request_cancel(view)
     if as_json:
         console.emit_json(_cancel_json(outcome, wait))
         return ExitCode.OK
@@ -231,19 +228,19 @@ def clear(
       mzt clear --status completed --older-than 7d
       mzt clear --job nightly-review -y
     """
-    from mzt import clearing
-    from mzt.errors import UsageError
+    from mzt import api
+    from mzt.api import UsageError
 
-    age = clearing.parse_duration(older_than) if older_than is not None else None
+    age = api.parse_duration(older_than) if older_than is not None else None
     where = None
     if job is not None and Path(job).suffix in (".yaml", ".yml") and Path(job).is_file():
-        from mzt.jobs import locate
+        from mzt.api import locate_job as locate
 
         found = locate(job)
         job, where = found.job_id, found.workspace
 
     def select(dry_run: bool) -> ClearReport:
-        return clearing.clear_jobs(
+        return api.clear_jobs(
             job=job, workspace=where, statuses=statuses, older_than=age, dry_run=dry_run
         )
 
@@ -264,7 +261,7 @@ def clear(
             )
         _clear_lines(preview, stream=sys.stderr if as_json else None)
         if not click.confirm(f"Remove {_clear_count(preview)}?", default=False, err=True):
-            raise clearing.DeclinedError("Nothing was removed.")
+            raise api.DeclinedError("Nothing was removed.")
     report = select(dry_run=False)
     return _clear_done(report, as_json)
 
@@ -331,7 +328,7 @@ def doctor(as_json: bool) -> int:
       0  no problem found (warnings allowed)
       1  at least one problem
     """
-    from mzt.doctor import doctor as check_installation
+    from mzt.api import doctor as check_installation
 
     report = check_installation()
     code = ExitCode.FAILED if report.verdict == "problem" else ExitCode.OK

@@ -1,6 +1,6 @@
 """The observing commands: status, list, watch.
 
-Each parses its flags, asks :mod:`mzt.status_view` or :mod:`mzt.watching` for the data and
+Each parses its flags, asks :mod:`mzt.views.status` or :mod:`mzt.views.watch` for the data and
 renders it. They read files only: no lock is taken and nothing is written, so they can run
 as often as anyone likes beside a live run. Text that came from a child process (error
 messages) goes through ``sanitize_terminal`` before it reaches a terminal.
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mzt import console
+from mzt.api import ExitCode
+from mzt.cli import console
 from mzt.cli.options import flag, json_option, quiet_option, verbose_option, workspace_option
-from mzt.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from mzt.watching import WatchFrame
+    from mzt.api import WatchFrame
 
 COMPACT_ABOVE = 50  # sheets; above this the per-sheet table becomes one row per movement
 ERRORS_SHOWN = 5
@@ -44,7 +44,7 @@ _STATUS_COLORS = {
 
 def _clean(text: str | None, limit: int | None = None) -> str:
     """Captured text made safe for a terminal, on one line, cut to ``limit`` characters."""
-    from mzt.redact import sanitize_terminal
+    from mzt.api import sanitize_terminal
 
     if not text:
         return ""
@@ -165,11 +165,11 @@ def status(
       mzt status nightly-review -w ./review-workspace
       mzt status score.yaml --json
     """
-    from mzt import status_view
+    from mzt import api
 
     verbose = flag(ctx, "verbose", verbose)
     if job is None:
-        overview = status_view.overview_document()
+        overview = api.overview_document()
         if as_json:
             console.emit_json(overview)
         else:
@@ -177,7 +177,7 @@ def status(
         return ExitCode.OK
     # A terminal shows big jobs by movement, so it needs no per-sheet entries.
     limit = None if as_json or verbose else COMPACT_ABOVE
-    document = status_view.job_status(job, workspace=workspace, sheet_limit=limit)
+    document = api.job_status(job, workspace=workspace, sheet_limit=limit)
     if as_json:
         console.emit_json(document)
     else:
@@ -391,10 +391,10 @@ def _collapse_finished(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _render_overview(doc: dict[str, Any]) -> None:
-    from mzt import paths
+    from mzt import api
 
     if not doc["jobs"]:
-        console.out(f"no jobs registered (registry: {paths.registry_dir()})")
+        console.out(f"no jobs registered (registry: {api.registry_dir()})")
         return
     counts = doc["counts"]
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
@@ -464,9 +464,9 @@ def list_jobs(
       mzt list --all --json
       mzt list --status failed --status paused
     """
-    from mzt import status_view
+    from mzt import api
 
-    document = status_view.list_document(statuses=statuses or None, include_all=show_all)
+    document = api.list_document(statuses=statuses or None, include_all=show_all)
     if as_json:
         console.emit_json(document)
         return ExitCode.OK
@@ -509,14 +509,14 @@ def watch(
       mzt watch nightly-review -w ./review-workspace
       mzt watch score.yaml --json | jq -c .progress
     """
-    from mzt import status_view, watching
+    from mzt import api
 
     quiet = flag(ctx, "quiet", quiet)
-    ref = status_view.find(job, workspace=workspace)
+    ref = api.find_watch_target(job, workspace=workspace)
     tty = not as_json and sys.stdout.isatty()
     drawn = 0
     last: WatchFrame | None = None
-    for frame in watching.follow(ref):
+    for frame in api.watch_job(ref):
         last = frame
         if as_json:
             console.emit_json(frame.to_json())

@@ -6,12 +6,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mzt import console
+from mzt.cli import console
 
 if TYPE_CHECKING:
-    from mzt.api import Preview
-    from mzt.errors import Issue
-    from mzt.plan import Plan, SheetPlan
+    from mzt.api import Issue, Plan, Preview, SheetPlan
 
 COMPACT_ABOVE = 50
 

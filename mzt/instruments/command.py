@@ -25,9 +25,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from mzt.errors import MztError
 from mzt.instruments.parsing import InstrumentResult, interpret_output, price_for
 from mzt.instruments.profile import CliCommand, InstrumentProfile, ModelSpec
+from mzt.support.errors import MztError
 
 ARGV_PROMPT_LIMIT = 32 * 1024
 """Bytes of prompt allowed on the command line; a longer prompt goes to stdin (or a file)."""

@@ -39,12 +39,12 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from mzt.classify import ErrorInfo, classify_text, http_status_error
-from mzt.fsutil import open_nofollow
+from mzt.instruments.classify import ErrorInfo, classify_text, http_status_error
 from mzt.instruments.parsing import InstrumentResult, token_cost
 from mzt.instruments.profile import InstrumentProfile
-from mzt.process import DEFAULT_TAIL_BYTES, ExitReason, Outcome, StopRequest
-from mzt.redact import MIN_SECRET_ENV_LENGTH, Redactor, secret_env_values
+from mzt.support.fsutil import open_nofollow
+from mzt.support.process import DEFAULT_TAIL_BYTES, ExitReason, Outcome, StopRequest
+from mzt.support.redact import MIN_SECRET_ENV_LENGTH, Redactor, secret_env_values
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"

@@ -25,8 +25,8 @@ from pydantic import ValidationError
 
 from mzt.instruments.command import Instrument
 from mzt.instruments.profile import InstrumentProfile
-from mzt.paths import local_instruments_dir, user_instruments_dir
-from mzt.yamlsafe import Document, YamlProblem, decode, parse
+from mzt.support.paths import local_instruments_dir, user_instruments_dir
+from mzt.support.yamlsafe import Document, YamlProblem, decode, parse
 
 BUILTIN: Literal["built-in"] = "built-in"
 MAX_PROFILE_BYTES = 256 * 1024

@@ -10,7 +10,7 @@ Protocol for :func:`atomic_write`:
 5. ``fsync`` the folder, so the rename itself survives a power loss.
 
 Any ``OSError`` before step 4 removes the temp file, leaves the target untouched and raises
-:class:`~mzt.errors.StateWriteError` naming the path, the errno and the step. An ``fsync``
+:class:`~mzt.support.errors.StateWriteError` naming the path, the errno and the step. An ``fsync``
 that failed is never retried on the same descriptor: after such an error the kernel may have
 dropped the dirty pages and a second ``fsync`` would report a success that never happened.
 A failure of the folder ``fsync`` (step 5) is raised too, with ``replaced=True``: the new
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mzt.errors import StateWriteError
+from mzt.support.errors import StateWriteError
 
 TEMP_SUFFIX = ".tmp"
 

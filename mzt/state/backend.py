@@ -6,9 +6,9 @@ import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from mzt.log import get_logger
 from mzt.state.checkpoint import CheckpointState
 from mzt.state.models import SheetStatus
+from mzt.support.log import get_logger
 
 logger = get_logger("mzt.state")
 

@@ -17,8 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mzt.liveness import ProcessIdentity, Verdict, current_identity, examine, pid_alive
-from mzt.log import get_logger
+from mzt.state.liveness import ProcessIdentity, Verdict, current_identity, examine, pid_alive
 from mzt.state.models import UNKNOWN_FAILURE, ErrorCategory, JobStatus, SheetState, SheetStatus
 from mzt.state.records import (
     CircuitBreakerRecordDict,
@@ -27,6 +26,7 @@ from mzt.state.records import (
     ValidationDetailDict,
     utc_now,
 )
+from mzt.support.log import get_logger
 
 logger = get_logger("mzt.state")
 
@@ -63,7 +63,7 @@ class WriterInfo(BaseModel):
         return cls.model_validate(current_identity().to_dict())
 
     def identity(self) -> ProcessIdentity:
-        """As a :class:`~mzt.liveness.ProcessIdentity` for liveness checks."""
+        """As a :class:`~mzt.state.liveness.ProcessIdentity` for liveness checks."""
         return ProcessIdentity(self.pid, self.start_time, self.host, self.boot_id)
 
 

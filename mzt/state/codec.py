@@ -16,14 +16,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mzt.errors import StateCorruptionError
-from mzt.fsutil import read_regular_file
-from mzt.redact import Redactor, redact_tail
 from mzt.state.checkpoint import CheckpointState
 from mzt.state.journal import JournalLine, read_lines
 from mzt.state.migrations import upgrade
 from mzt.state.models import SheetState
 from mzt.state.records import utc_now
+from mzt.support.errors import StateCorruptionError
+from mzt.support.fsutil import read_regular_file
+from mzt.support.redact import Redactor, redact_tail
 
 JOURNAL_LINE_VERSION = 1
 HISTORY_PROMPT_BYTES = 4 * 1024

@@ -1,6 +1,6 @@
 """JSON state store: a snapshot file plus a journal, so saving stays cheap for big jobs.
 
-Files, all in ``<workspace>/.marianne/`` (see :mod:`mzt.paths`):
+Files, all in ``<workspace>/.marianne/`` (see :mod:`mzt.support.paths`):
 
 ``<job>.json``
     The checkpoint snapshot: one compact JSON object holding the whole job state
@@ -24,10 +24,10 @@ Invariants:
   full (``compact_every`` lines or ``compact_seconds`` seconds since the last snapshot,
   whichever comes first), and by :meth:`JsonStateBackend.compact` (at exit).
 * Only the run-lock holder writes; readers never lock. A failed write leaves the files as
-  they were and ``state.seq`` unchanged, and raises :class:`~mzt.errors.StateWriteError`.
+  they were and ``state.seq`` unchanged, and raises :class:`~mzt.support.errors.StateWriteError`.
 * Every string written to either file is credential-redacted.
 * Loading never modifies a file. Missing state is ``None``; anything unusable raises
-  :class:`~mzt.errors.StateCorruptionError`.
+  :class:`~mzt.support.errors.StateCorruptionError`.
 """
 
 from __future__ import annotations
@@ -41,12 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from mzt import paths
-from mzt.errors import ForeignHostError, StateCorruptionError
-from mzt.fsutil import ensure_private_dir
-from mzt.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
-from mzt.log import get_logger
-from mzt.redact import get_redactor
 from mzt.state.atomic import atomic_write, remove_temp_files
 from mzt.state.backend import StateBackend
 from mzt.state.checkpoint import CheckpointState, WriterInfo
@@ -62,8 +56,14 @@ from mzt.state.codec import (
     transition_line,
 )
 from mzt.state.journal import Journal, read_lines
+from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
 from mzt.state.models import JobStatus, SheetStatus
 from mzt.state.records import utc_now
+from mzt.support import paths
+from mzt.support.errors import ForeignHostError, StateCorruptionError
+from mzt.support.fsutil import ensure_private_dir
+from mzt.support.log import get_logger
+from mzt.support.redact import get_redactor
 
 logger = get_logger("mzt.state")
 
@@ -170,7 +170,7 @@ class JsonStateBackend(StateBackend):
         """:meth:`load` for the run-lock holder about to continue the job.
 
         Cleans up after a crashed writer first (temp files, a torn journal line). Raises
-        :class:`~mzt.errors.ForeignHostError` for a state another host marked running.
+        :class:`~mzt.support.errors.ForeignHostError` for a state another host marked running.
         """
         self.prepare(job_id)
         state = self._read(job_id)

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mzt.errors import FutureSchemaError
 from mzt.state.checkpoint import CURRENT_SCHEMA_VERSION
+from mzt.support.errors import FutureSchemaError
 
 Document = dict[str, Any]
 

@@ -13,8 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mzt.log import get_logger
-from mzt.redact import get_redactor, redact_tail
 from mzt.state.records import (
     AppliedPatternDict,
     AttemptOutcome,
@@ -31,6 +29,8 @@ from mzt.state.records import (
 )
 from mzt.state.statuses import JobStatus as JobStatus  # re-exported: statuses live with the models
 from mzt.state.statuses import SheetStatus as SheetStatus
+from mzt.support.log import get_logger
+from mzt.support.redact import get_redactor, redact_tail
 
 logger = get_logger("mzt.state")
 

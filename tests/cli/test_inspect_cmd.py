@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Result
-from tests.test_inspecting import NOISE, SECRET, Jobs, build_jobs, write_score
+from tests.views.test_history import NOISE, SECRET, Jobs, build_jobs, write_score
 
 Mzt = Callable[..., Result]
 ERROR_FIELDS = {"sheet_num", "attempt", "error_code", "category", "message", "timestamp"}

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mzt import paths
+from mzt.support import paths
 from tests.cli.conftest import Result
 from tests.e2e.conftest import Project, alive, wait_for
 

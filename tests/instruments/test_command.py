@@ -15,7 +15,7 @@ from mzt.instruments import (
     InstrumentProfile,
     Registry,
 )
-from mzt.process import ProcessRequest, run_process
+from mzt.support.process import ProcessRequest, run_process
 
 WS = Path("/work/space")
 MCP_OFF = """--strict-mcp-config --mcp-config '{"mcpServers":{}}'"""

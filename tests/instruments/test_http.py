@@ -26,7 +26,7 @@ from mzt.instruments.http import (
     call_messages_api,
     supported,
 )
-from mzt.process import StopRequest
+from mzt.support.process import StopRequest
 
 KEY = "sk-ant-api03-test-key-0123456789abcdef"
 MODEL = "claude-sonnet-4-5-20250929"

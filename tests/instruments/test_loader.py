@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mzt.catalog import load_catalog
 from mzt.instruments import BUILTIN, Registry, load_instruments, loader, read_profile
 from mzt.instruments.loader import ProfileInvalid
+from mzt.score.catalog import load_catalog
 
 BUILTIN_NAMES = {
     "aider",

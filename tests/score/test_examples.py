@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mzt import api
-from mzt.templating import (
+from mzt.score.templating import (
     compile_template,
     format_fields,
     prompt_variables,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from mzt import api
-from mzt.plan import Plan, SheetPlan
+from mzt.score.plan import Plan, SheetPlan
 from tests.score.score_cli import MARIANNE, assert_validate_document, run_in_process, run_mzt
 
 Layout = list[tuple[int, int, tuple[int, ...]]]  # per sheet: (stage, instance, dependencies)
@@ -345,7 +345,7 @@ def test_movement_instrument_cli() -> None:
 
 
 def test_bash_expansions_in_commands_pass_through() -> None:
-    from mzt.templating import substitute_command
+    from mzt.score.templating import substitute_command
 
     result = api.validate_score(MARIANNE / "trader_midday.yaml")
     assert result.loaded is not None

@@ -11,7 +11,7 @@ from pathlib import Path
 _SCRIPT = """
 import sys
 from pathlib import Path
-from mzt.lock import RunLock
+from mzt.state.lock import RunLock
 lock = RunLock(Path(sys.argv[1]), job_id=sys.argv[2]).acquire()
 print("locked", flush=True)
 sys.stdin.read()  # hold until the parent closes our stdin

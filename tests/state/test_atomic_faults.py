@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 
-from mzt.errors import StateWriteError
-from mzt.lock import RunLock
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.atomic import SYSCALLS, atomic_write
+from mzt.state.lock import RunLock
+from mzt.support.errors import StateWriteError
 from tests.state.conftest import make_state
 
 CALLS = ("mkstemp", "open", "write", "fsync", "close", "replace", "ftruncate", "fchmod", "unlink")

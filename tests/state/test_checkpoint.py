@@ -8,16 +8,16 @@ import sys
 
 import pytest
 
-from mzt.errors import FutureSchemaError
-from mzt.liveness import current_identity
 from mzt.state import CheckpointState, JobStatus, SheetStatus, WriterInfo
 from mzt.state.checkpoint import (
     CURRENT_SCHEMA_VERSION,
     MAX_CIRCUIT_BREAKER_HISTORY,
     MAX_HOOK_RESULTS,
 )
+from mzt.state.liveness import current_identity
 from mzt.state.migrations import MIGRATIONS, upgrade
 from mzt.state.models import ErrorCategory
+from mzt.support.errors import FutureSchemaError
 from tests.state.conftest import make_state
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from mzt.errors import ForeignHostError, FutureSchemaError, StateCorruptionError
-from mzt.lock import RunLock
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus, WriterInfo
 from mzt.state.journal import read_lines
+from mzt.state.lock import RunLock
+from mzt.support.errors import ForeignHostError, FutureSchemaError, StateCorruptionError
 from tests.state.conftest import make_state
 from tests.state.lock_child import lock_held_elsewhere
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mzt.errors import StateCorruptionError
-from mzt.lock import RunLock
 from mzt.state import JsonStateBackend
+from mzt.state.lock import RunLock
+from mzt.support.errors import StateCorruptionError
 from tests.state.conftest import make_state
 
 

@@ -1,0 +1,261 @@
+"""One attempt of one sheet, as a worker thread runs it: instrument, then validations.
+
+The runner's main thread prepares an `AttemptSpec` (the prompt is already assembled,
+the state already says the sheet is in progress) and applies the returned
+`AttemptReport`; nothing here touches the checkpoint, so there is one writer however
+many attempts run at once.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mzt.instruments import Instrument, InstrumentError, InstrumentResult
+from mzt.instruments.classify import (
+    ErrorInfo,
+    classify,
+    detect_limit,
+    parse_structured,
+    validation_error,
+)
+from mzt.instruments.http import call_messages_api
+from mzt.instruments.http import supported as http_supported
+from mzt.score.models import ValidationRule
+from mzt.state.atomic import atomic_write
+from mzt.support.fsutil import ensure_private_dir
+from mzt.support.process import Outcome, ProcessRequest, StopRequest, run_process
+from mzt.support.redact import redact
+from mzt.validation.engine import ValidationReport, run_validations
+
+MAX_PARSED_OUTPUT = 10 * 1024 * 1024  # bytes of stdout read back for result parsing
+INTERNAL_ERROR = ErrorInfo("E999", "fatal", False, "mzt failed while running the attempt")
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpec:
+    """Everything a worker needs to run one attempt."""
+
+    sheet_num: int
+    attempt: int
+    mode: str  # normal, retry or completion
+    instrument_name: str  # as the score names it
+    instrument: Instrument | None  # None: the profile is unknown
+    model: str | None
+    config: Mapping[str, Any]
+    prompt: str
+    workdir: Path
+    workspace: Path
+    timeout: float
+    idle_timeout: float | None
+    stdout_log: Path
+    stderr_log: Path
+    tail_bytes: int
+    rules: Sequence[tuple[int, ValidationRule]]
+    context: Mapping[str, Any]
+    baseline: Mapping[int, float]
+    environ: Mapping[str, str]
+    rate_limit_patterns: Sequence[str]
+    output_path: Path | None = None  # the sheet's result file (outputs/<job>/sheet-N.md)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The attempt's result text was written before its validations ran.
+
+    ``previous`` is what the file held before (None: no file), so the runner can put it
+    back when the attempt does not complete the sheet: the file always holds the result
+    of the sheet's last successful attempt, yet validations can check it.
+    """
+
+    path: Path
+    previous: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptReport:
+    """What happened in one attempt."""
+
+    spec: AttemptSpec
+    outcome: Outcome
+    result: InstrumentResult | None
+    validation: ValidationReport | None
+    error: ErrorInfo | None
+    published: Published | None = None
+
+    @property
+    def execution_success(self) -> bool:
+        return (
+            self.result is not None and self.result.success and self.outcome.reason == "completed"
+        )
+
+    @property
+    def stopped(self) -> bool:
+        """The attempt was cut short by a cancel or a signal: its result does not count."""
+        if self.outcome.reason in ("cancelled", "interrupted"):
+            return True
+        return self.validation is not None and self.validation.stopped is not None
+
+
+def execute(spec: AttemptSpec, should_stop: Callable[[], StopRequest | None]) -> AttemptReport:
+    """Run the instrument, then the validations; never raises.
+
+    An unexpected error inside mzt fails this attempt (with the error in its record)
+    rather than the whole run, which may have other sheets in flight.
+    """
+    try:
+        return _execute(spec, should_stop)
+    except Exception as exc:  # the run must survive a bug in one attempt
+        detail = "".join(traceback.format_exception_only(exc)).strip()
+        outcome = _not_started(f"internal error while running the attempt: {detail}")
+        return AttemptReport(spec, outcome, None, None, INTERNAL_ERROR)
+
+
+def _execute(spec: AttemptSpec, should_stop: Callable[[], StopRequest | None]) -> AttemptReport:
+    if spec.instrument is None:
+        outcome = _not_started(f"unknown instrument {spec.instrument_name!r}")
+        return AttemptReport(spec, outcome, None, None, classify(outcome))
+    if spec.instrument.profile.kind == "http" and http_supported(spec.instrument.profile):
+        call = call_messages_api(
+            spec.instrument.profile,
+            spec.prompt,
+            model=spec.model,
+            config=spec.config,
+            timeout=spec.timeout,
+            environ=spec.environ,
+            should_stop=should_stop,
+            stdout_log=spec.stdout_log,
+            stderr_log=spec.stderr_log,
+            tail_bytes=spec.tail_bytes,
+            builtin=spec.instrument.source == "built-in",
+        )
+        return _validate(spec, call.outcome, call.result, call.error, should_stop)
+    if not spec.instrument.runnable:
+        outcome = _not_started(f"the instrument {spec.instrument_name!r} cannot be run by mzt")
+        return AttemptReport(spec, outcome, None, None, classify(outcome))
+    if spec.instrument.locate(spec.environ.get("PATH")) is None:
+        outcome = _not_started(
+            f"Executable not found: {spec.instrument.executable} "
+            f"(PATH={spec.environ.get('PATH', '')})"
+        )
+        return AttemptReport(spec, outcome, None, None, classify(outcome))
+    try:
+        invocation = spec.instrument.invocation(
+            spec.prompt,
+            model=spec.model,
+            config=spec.config,
+            workdir=spec.workdir,
+            timeout_seconds=spec.timeout,
+            environ=spec.environ,
+        )
+    except InstrumentError as exc:
+        outcome = _not_started(str(exc))
+        return AttemptReport(spec, outcome, None, None, classify(outcome))
+    try:
+        outcome = run_process(
+            ProcessRequest(
+                argv=invocation.argv,
+                cwd=invocation.cwd,
+                env=invocation.env,
+                stdin=invocation.stdin,
+                timeout=spec.timeout,
+                idle_timeout=spec.idle_timeout,
+                stdout_log=spec.stdout_log,
+                stderr_log=spec.stderr_log,
+                tail_bytes=spec.tail_bytes,
+            ),
+            should_stop=should_stop,
+        )
+    finally:
+        invocation.cleanup()
+    stdout = _read_back(spec.stdout_log, outcome.stdout_tail)
+    result = spec.instrument.interpret(
+        exit_code=outcome.exit_code if outcome.reason == "completed" else None,
+        stdout=stdout,
+        stderr=outcome.stderr_tail,
+        model=spec.model,
+    )
+    report_error: ErrorInfo | None = None
+    success = result.success and outcome.reason == "completed"
+    if not success:
+        text = "\n".join(
+            filter(None, (result.error_text, outcome.stdout_tail, outcome.stderr_tail))
+        )
+        report_error = classify(
+            outcome,
+            output=text,
+            rate_limit_patterns=spec.rate_limit_patterns,
+            parsed=parse_structured(stdout, outcome.stderr_tail),
+        )
+    else:
+        # Some CLIs (Claude Code) print their usage limit and still exit 0.
+        report_error = detect_limit(
+            stdout,
+            outcome.stderr_tail,
+            exit_code=outcome.exit_code,
+            patterns=spec.rate_limit_patterns,
+        )
+    return _validate(spec, outcome, result, report_error, should_stop)
+
+
+def _validate(
+    spec: AttemptSpec,
+    outcome: Outcome,
+    result: InstrumentResult,
+    report_error: ErrorInfo | None,
+    should_stop: Callable[[], StopRequest | None],
+) -> AttemptReport:
+    """Run the validations after the instrument, unless the attempt was stopped or limited."""
+    if outcome.reason in ("cancelled", "interrupted") or (
+        report_error and report_error.rate_limited
+    ):
+        return AttemptReport(spec, outcome, result, None, report_error)
+    published = _publish(spec.output_path, result.result_text)
+    validation = run_validations(
+        spec.rules,
+        spec.context,
+        workspace=spec.workspace,
+        baseline=spec.baseline,
+        environ=spec.environ,
+        should_stop=should_stop,
+    )
+    if report_error is None and not validation.all_passed:
+        first = next((r for r in validation.results if not r.passed and not r.skipped), None)
+        report_error = validation_error(
+            first.failure_category if first else None,
+            f"{len(validation.failed_indices)} of {len(validation.results)} validations failed"
+            + (f": {first.error_message}" if first and first.error_message else ""),
+        )
+    return AttemptReport(spec, outcome, result, validation, report_error, published)
+
+
+def _publish(path: Path | None, text: str) -> Published | None:
+    if path is None or not text:
+        return None
+    try:
+        previous = path.read_bytes()
+    except FileNotFoundError:
+        previous = None
+    ensure_private_dir(path.parent)
+    # Atomic but not fsync'd: a convenience copy; the checkpoint is the durable record.
+    atomic_write(path, redact(text).encode("utf-8"), durable=False)
+    return Published(path, previous)
+
+
+def _not_started(message: str) -> Outcome:
+    return Outcome(None, None, "error", 0.0, "", message, 0, 0, False, error=message)
+
+
+def _read_back(log: Path, fallback: str) -> str:
+    """The attempt's full (redacted) stdout for parsing, bounded; the tail if unreadable."""
+    try:
+        with log.open("rb") as fh:
+            data = fh.read(MAX_PARSED_OUTPUT + 1)
+    except OSError:
+        return fallback
+    if len(data) > MAX_PARSED_OUTPUT:
+        return fallback
+    return data.decode("utf-8", errors="replace")

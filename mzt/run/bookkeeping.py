@@ -1,0 +1,484 @@
+"""The run's bookkeeping: every change the runner makes to the checkpoint, and when.
+
+`Bookkeeper` owns the sheet state machine (pending → in progress → completed, retry
+scheduled, waiting, failed, skipped, cancelled), the job's opening and closing rules,
+and persistence: a sheet transition is journaled before a child is started and after
+it ends, so a crash at any moment leaves a checkpoint that a later run continues from.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from mzt.execute.attempt import AttemptReport, AttemptSpec
+from mzt.run.decisions import AttemptVerdict, Decision, decide
+from mzt.run.limits import Limits
+from mzt.run.opening import NOTHING_TO_DO, open_state
+from mzt.run.reporting import Reporter
+from mzt.run.schedule import Schedule, dead_end
+from mzt.run.skips import run_skip_command
+from mzt.score.conditions import ExpressionError, compile_expression, evaluate_expression
+from mzt.score.plan import InstrumentChoice
+from mzt.state import (
+    CheckpointErrorRecord,
+    CheckpointState,
+    ErrorCategory,
+    JsonStateBackend,
+    OutcomeCategory,
+    SheetState,
+    SheetStatus,
+)
+from mzt.state.atomic import atomic_write
+from mzt.support import paths
+from mzt.support.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from mzt.run.runner import RunOptions
+    from mzt.score.preparation import PreparedScore
+
+BLOCKED_CODE = "E999"  # a skip with an error code means "blocked", not "skipped on purpose"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What an attempt changed, for the reporter and the scheduler."""
+
+    sheet_num: int
+    status: str
+    detail: str
+    completed: bool = False
+    failed: bool = False
+    wait: float = 0.0
+
+
+class Bookkeeper:
+    """Every checkpoint change of one run (main thread only)."""
+
+    def __init__(
+        self,
+        prepared: PreparedScore,
+        store: JsonStateBackend,
+        options: RunOptions,
+        *,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.prepared = prepared
+        self.score = prepared.loaded.score
+        self.plan = prepared.plan
+        self.store = store
+        self.options = options
+        self.rng = rng
+        self.job_id = prepared.job_id
+        self.workspace = prepared.workspace
+        self.deps = {s.num: s.dependencies for s in self.plan.sheets}
+        self.schedule: Schedule
+        self.blocked: list[int] = []  # sheets blocked since the reporter last looked
+        self.chain_of: Callable[[int], list[InstrumentChoice]] = lambda num: [
+            self.plan.sheet(num).instrument,
+            *self.plan.sheet(num).fallbacks,
+        ]
+        # The runner replaces chain_of (it knows --instrument); look it up at call time.
+        self.limits = Limits(
+            self.score,
+            store,
+            self.job_id,
+            lambda num: self.chain_of(num),
+            fixed_instrument=bool(options.instrument),
+        )
+
+    # --- opening -------------------------------------------------------------------------------
+
+    def open(self) -> tuple[CheckpointState, str]:
+        """Load or create the checkpoint (see `mzt.run.opening`) and build the schedule."""
+        state, how = open_state(self.prepared, self.store, self.options)
+        if how == NOTHING_TO_DO:
+            return state, how
+        self.schedule = Schedule(self.deps, state)
+        for num in sorted(state.sheets):  # dependents of sheets that failed before this run
+            if dead_end(state.sheets[num]):
+                self.changed(state, num)
+        return state, how
+
+    # --- scheduling ----------------------------------------------------------------------------
+
+    def changed(self, state: CheckpointState, num: int) -> None:
+        """Tell the schedule about a status change; block what can no longer run."""
+        stranded = self.schedule.changed(state, num)
+        while stranded:
+            dependent = stranded.pop()
+            record = state.sheet(dependent)
+            if record.status != SheetStatus.PENDING:
+                continue
+            dead = [d for d in self.deps[dependent] if dead_end(state.sheets.get(d))]
+            listing = ", ".join(map(str, dead))
+            state.mark_sheet_skipped(dependent, f"Blocked by failed dependency: sheet {listing}")
+            record.error_code = BLOCKED_CODE
+            self.store.record_sheet(state, dependent, event="sheet_blocked")
+            self.blocked.append(dependent)
+            stranded.extend(self.schedule.changed(state, dependent))
+
+    def drain_blocked(self) -> list[int]:
+        """Sheets blocked since the last call (for the reporter)."""
+        blocked, self.blocked = self.blocked, []
+        return blocked
+
+    def next_ready(self, state: CheckpointState) -> int | None:
+        """The lowest-numbered sheet that may start now."""
+        return self.schedule.peek(state, time.time())
+
+    def next_wake(self, state: CheckpointState) -> float | None:
+        """When something may next become runnable (epoch seconds); None when all is done."""
+        return self.schedule.next_wake(state, time.time())
+
+    # --- skip rules ----------------------------------------------------------------------------
+
+    def skip_if_needed(self, state: CheckpointState, num: int, environ: dict[str, str]) -> bool:
+        """Evaluate `skip_when` / `skip_when_command` before a sheet's first attempt."""
+        record = state.sheet(num)
+        if record.attempt_count > 0:
+            return False
+        sheet = self.plan.sheet(num)
+        reason = None
+        if sheet.skip_when:
+            try:
+                tree = compile_expression(sheet.skip_when)
+                names = {
+                    "sheets": {n: s.model_dump(mode="json") for n, s in state.sheets.items()},
+                    "job": state.model_dump(mode="json", exclude={"sheets", "config_snapshot"}),
+                }
+                if evaluate_expression(tree, names):
+                    reason = f"skip_when: {sheet.skip_when}"
+            except (ExpressionError, LookupError, TypeError, ValueError, AttributeError):
+                reason = None  # an expression that cannot be evaluated never skips
+        rule = sheet.skip_when_command
+        if reason is None and rule is not None and run_skip_command(rule, self.workspace, environ):
+            reason = rule.description or f"skip_when_command: {rule.command}"
+        if reason is None:
+            return False
+        state.mark_sheet_skipped(num, reason)
+        self.store.record_sheet(state, num, event="sheet_skipped")
+        self.changed(state, num)
+        return True
+
+    # --- attempts ------------------------------------------------------------------------------
+
+    def attempt_started(self, state: CheckpointState, num: int, spec: AttemptSpec) -> None:
+        self.schedule.take(num)
+        state.mark_sheet_started(num)
+        record = state.sheet(num)
+        record.instrument_name = spec.instrument_name
+        record.instrument_model = spec.model
+        record.execution_mode = spec.mode  # type: ignore[assignment]
+        record.fire_at = None
+        if spec.instrument_name not in state.instruments_used:
+            state.instruments_used.append(spec.instrument_name)
+        state.sheets_in_progress = sorted({*state.sheets_in_progress, num})
+        # Not fsync'd: losing this line to a power cut only loses the attempt count, since
+        # a sheet that is not completed in the checkpoint runs again either way.
+        self.store.record_sheet(state, num, event="attempt_started", durable=False)
+
+    def attempt_stopped(
+        self, state: CheckpointState, report: AttemptReport, *, back_to_pending: bool
+    ) -> None:
+        """An attempt cut short by a signal or a cancel: it consumes no budget."""
+        num = report.spec.sheet_num
+        record = state.sheet(num)
+        self._capture(record, report)
+        state.sheets_in_progress = [n for n in state.sheets_in_progress if n != num]
+        if back_to_pending:
+            record.status = SheetStatus.PENDING
+        else:
+            record.status = SheetStatus.CANCELLED
+            record.completed_at = datetime.now(UTC)
+        self.store.record_sheet(state, num, event="attempt_stopped")
+        if back_to_pending:  # a cancelled job ends here; nothing downstream gets "blocked"
+            self.changed(state, num)
+
+    def attempt_finished(self, state: CheckpointState, report: AttemptReport) -> Applied:
+        num = report.spec.sheet_num
+        record = state.sheet(num)
+        state.sheets_in_progress = [n for n in state.sheets_in_progress if n != num]
+        if report.stopped:
+            self.attempt_stopped(state, report, back_to_pending=True)
+            return Applied(num, "pending", "stopped")
+        self._capture(record, report)
+        validation = report.validation
+        if validation is not None:
+            record.validation_details = validation.details()
+            record.passed_validations = [str(i) for i in validation.passed_indices]
+            record.failed_validations = [str(i) for i in validation.failed_indices]
+            record.last_pass_percentage = validation.pass_percent
+            record.validation_passed = validation.all_passed
+        verdict = AttemptVerdict(
+            execution_success=report.execution_success,
+            validations=len(report.spec.rules),
+            passed=len(validation.passed_indices) if validation else 0,
+            error=report.error,
+        )
+        decision = decide(
+            verdict,
+            config=self.score.retry,
+            failed_executions=record.normal_attempts,
+            completion_attempts=record.completion_attempts,
+            has_fallback=record.has_fallback_available and not self.options.instrument,
+            rng=self.rng,
+        )
+        applied = self._apply(state, record, report, verdict, decision)
+        self.store.record_execution(
+            self.job_id,
+            num,
+            report.spec.attempt,
+            prompt=report.spec.prompt,
+            output=report.outcome.stdout_tail,
+            exit_code=report.outcome.exit_code,
+            duration_seconds=report.outcome.duration,
+            durable=False,  # the transition line just below makes both durable
+        )
+        self.limits.check_budget(state, num)
+        self.store.record_sheet(state, num, event=f"attempt_{decision.action}")
+        self.changed(state, num)
+        return applied
+
+    def _capture(self, record: SheetState, report: AttemptReport) -> None:
+        outcome = report.outcome
+        record.exit_code = outcome.exit_code
+        record.exit_signal = outcome.signal
+        record.exit_reason = _exit_reason(outcome.reason)  # type: ignore[assignment]
+        record.execution_duration_seconds = outcome.duration
+        record.capture_output(outcome.stdout_tail, outcome.stderr_tail)
+        record.output_truncated = record.output_truncated or outcome.truncated
+        record.last_activity_at = datetime.now(UTC)
+
+    def _apply(
+        self,
+        state: CheckpointState,
+        record: SheetState,
+        report: AttemptReport,
+        verdict: AttemptVerdict,
+        decision: Decision,
+    ) -> Applied:
+        num = report.spec.sheet_num
+        error = report.error
+        rate_limited = decision.action == "wait"
+        cost = self.limits.account(state, record, report)
+        record.record_attempt(
+            _Accounting(
+                decision.action in ("complete", "completion"), rate_limited, report, cost.usd
+            )
+        )
+        if error is not None:
+            record.error_code = error.code
+            record.error_category = ErrorCategory(error.category)
+            record.error_message = error.message
+            record.add_error_to_history(
+                CheckpointErrorRecord(
+                    error_type=error.error_type,
+                    error_code=error.code,
+                    error_message=error.message,
+                    attempt_number=report.spec.attempt,
+                    context={
+                        "exit_code": report.outcome.exit_code,
+                        "signal": report.outcome.signal,
+                        "category": error.category,
+                        "exit_reason": report.outcome.reason,
+                        "duration_seconds": report.outcome.duration,
+                        "instrument": report.spec.instrument_name,
+                    },
+                    stdout_tail=record.stdout_tail,
+                    stderr_tail=record.stderr_tail,
+                )
+            )
+        self._settle_output(num, report, completed=decision.action == "complete")
+        if decision.action == "complete":
+            state.mark_sheet_completed(
+                num,
+                validation_passed=True,
+                validation_details=record.validation_details,
+                execution_duration_seconds=report.outcome.duration,
+            )
+            record.error_message = None
+            record.error_code = None
+            record.error_category = None
+            record.success_without_retry = record.attempt_count == 1
+            record.outcome_category = (
+                OutcomeCategory.SUCCESS_FIRST_TRY
+                if record.attempt_count == 1
+                else OutcomeCategory.SUCCESS_COMPLETION
+                if record.completion_attempts
+                else OutcomeCategory.SUCCESS_RETRY
+            )
+            return Applied(num, "completed", _pass_detail(verdict), completed=True)
+        if decision.action == "completion":
+            record.completion_attempts += 1
+            self._schedule(state, record, decision.delay, "completion")
+            return Applied(num, "completion", decision.reason, wait=decision.delay)
+        if decision.action == "retry":
+            # record_attempt above already counted this failed execution.
+            self._schedule(state, record, decision.delay, "retry")
+            self.store.record_event(
+                state,
+                "retry_scheduled",
+                sheet_num=num,
+                delay=decision.delay,
+                reason=decision.reason,
+            )
+            return Applied(num, "retry", decision.reason, wait=decision.delay)
+        if decision.action == "wait":
+            moved, wait = self.limits.rate_limited(state, record, decision)
+            if moved:
+                return Applied(num, "fallback", f"{decision.reason}; moving to {moved}")
+            return Applied(num, "rate_limited", decision.reason, wait=wait)
+        if decision.action == "fallback":
+            target = record.advance_fallback(decision.fallback_reason)
+            record.status = SheetStatus.PENDING
+            record.execution_mode = None
+            return Applied(num, "fallback", f"{decision.reason}; moving to {target}")
+        state.mark_sheet_failed(
+            num,
+            decision.reason,
+            error_category=error.category if error else "validation",
+            exit_code=report.outcome.exit_code,
+            exit_signal=report.outcome.signal,
+            exit_reason=_exit_reason(report.outcome.reason),  # type: ignore[arg-type]
+            execution_duration_seconds=report.outcome.duration,
+            error_code=error.code if error else None,
+        )
+        record.outcome_category = (
+            OutcomeCategory.FAILED_FATAL
+            if error is not None and not error.retriable
+            else OutcomeCategory.FAILED_EXHAUSTED
+        )
+        return Applied(num, "failed", decision.reason, failed=True)
+
+    def _schedule(
+        self, state: CheckpointState, record: SheetState, delay: float, mode: str
+    ) -> None:
+        record.status = SheetStatus.RETRY_SCHEDULED
+        record.execution_mode = mode  # type: ignore[assignment]
+        record.fire_at = datetime.now(UTC) + timedelta(seconds=delay)
+        state.updated_at = datetime.now(UTC)
+
+    def hold_for_limit(self, state: CheckpointState, num: int) -> bool:
+        """Before a sheet starts: True when a rate limit makes it wait instead."""
+        verdict = self.limits.before_start(state, num)
+        if verdict is None:
+            return False
+        self.store.record_sheet(state, num, event=f"{verdict}_for_rate_limit")
+        if verdict == "fallback":
+            return False
+        self.changed(state, num)
+        return True
+
+    def _settle_output(self, num: int, report: AttemptReport, completed: bool) -> None:
+        """Keep the published result of a completing attempt; otherwise put back the old one."""
+        published = report.published
+        if completed:
+            if published is None:  # an empty result leaves no file (readers take it as "")
+                paths.sheet_output(self.workspace, self.job_id, num).unlink(missing_ok=True)
+            return
+        if published is None:
+            return
+        if published.previous is None:
+            published.path.unlink(missing_ok=True)
+        else:
+            atomic_write(published.path, published.previous, durable=False)
+
+    def unrenderable(self, state: CheckpointState, num: int, message: str) -> None:
+        """A prompt that cannot be rendered cannot be fixed by retrying: fail the sheet."""
+        state.mark_sheet_failed(num, message, error_category="configuration", error_code="E301")
+        state.sheet(num).outcome_category = OutcomeCategory.FAILED_FATAL
+        self.store.record_sheet(state, num, event="sheet_failed")
+        self.changed(state, num)
+
+    # --- endings -------------------------------------------------------------------------------
+
+    def finish(self, state: CheckpointState, *, halted: bool = False) -> tuple[int, str]:
+        """Nothing is left to run: completed unless a sheet failed.
+
+        ``halted``: a failure stopped the run early (parallel.fail_fast); sheets not yet
+        started are marked blocked, so a resume runs them.
+        """
+        failed = sorted(n for n, s in state.sheets.items() if s.status == SheetStatus.FAILED)
+        stuck = sorted(n for n, s in state.sheets.items() if not s.status.is_terminal)
+        reason = (
+            "not started: a sheet failed and parallel.fail_fast stopped the run"
+            if halted
+            else "never became runnable"
+        )
+        for num in stuck:  # without fail_fast this cannot happen with a valid plan
+            state.mark_sheet_skipped(num, reason)
+            state.sheet(num).error_code = BLOCKED_CODE
+        if failed:
+            blocked = sorted(
+                n
+                for n, s in state.sheets.items()
+                if s.status == SheetStatus.SKIPPED and s.error_code is not None
+            )
+            message = f"sheets failed: {', '.join(map(str, failed))}"
+            if blocked:
+                message += f"; blocked by failed dependencies: {', '.join(map(str, blocked))}"
+            state.mark_job_failed(message)
+            self.store.save(state)
+            return ExitCode.FAILED, message
+        state.mark_job_completed()
+        state.error_message = None
+        self.store.save(state)
+        return ExitCode.OK, "completed"
+
+    def pause(self, state: CheckpointState, message: str) -> None:
+        state.mark_job_paused()
+        state.error_message = message
+        state.sheets_in_progress = []
+        self.store.save(state)
+        self.store.record_event(state, "paused", reason=message)
+
+    def cancel(self, state: CheckpointState, message: str) -> None:
+        state.mark_job_cancelled(message)
+        state.sheets_in_progress = []
+        self.store.save(state)
+        self.store.record_event(state, "cancelled", reason=message)
+
+    def report(self, applied: Applied, reporter: Reporter) -> None:
+        if applied.status in ("retry", "completion", "rate_limited"):
+            reporter.sheet_waiting(applied.sheet_num, applied.status, applied.wait, applied.detail)
+        else:
+            reporter.sheet_finished(applied.sheet_num, applied.status, applied.detail)
+
+
+@dataclass(frozen=True)
+class _Accounting:
+    """Adapter for `SheetState.record_attempt`: success means "consumed no retry budget"."""
+
+    execution_success: bool
+    rate_limited: bool
+    report: AttemptReport
+    cost_usd: float
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.report.outcome.duration
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.report.outcome.exit_code
+
+
+def _exit_reason(reason: str) -> str:
+    return {
+        "completed": "completed",
+        "timeout": "timeout",
+        "stale": "timeout",
+        "cancelled": "killed",
+        "interrupted": "killed",
+    }.get(reason, "error")
+
+
+def _pass_detail(verdict: AttemptVerdict) -> str:
+    if verdict.validations == 0:
+        return "no validations"
+    return f"{verdict.passed}/{verdict.validations} validations passed"

@@ -1,0 +1,120 @@
+"""Starting a run: a score file to a fresh or continued run, or a stopped job to its resumption.
+
+`run_score` prepares a score and runs it; `resume_job` finds a job, checks that it can go
+on and picks the score to continue with (the one given, the job's own file, or the copy
+stored in its checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mzt.run.runner import Runner, RunOptions, RunResult
+from mzt.score.loader import load_score, validate_document
+from mzt.score.preparation import (
+    PreparedScore,
+    check_loaded,
+    prepare_score,
+    prepared_or_raise,
+    resolve_workspace,
+)
+from mzt.state import CheckpointState, JobStatus, JsonStateBackend
+from mzt.support.errors import JobNotFoundError, ScoreError, UsageError
+from mzt.support.yamlsafe import Document
+
+if TYPE_CHECKING:
+    from mzt.run.reporting import Reporter
+
+
+def run_score(
+    path: Path,
+    *,
+    workspace: Path | None = None,
+    options: RunOptions | None = None,
+    reporter: Reporter | None = None,
+) -> RunResult:
+    """Run the score at ``path`` in this process until it completes, fails or stops."""
+    from mzt.instruments import load_instruments
+
+    prepared = prepare_score(path, workspace=workspace)
+    return Runner(
+        prepared, instruments=load_instruments(), options=options, reporter=reporter
+    ).run()
+
+
+def resume_job(
+    job: str,
+    *,
+    workspace: Path | None = None,
+    config: Path | None = None,
+    reload: bool = True,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> RunResult:
+    """Continue a paused, failed, cancelled or dead job (``force``: restart a completed one).
+
+    The score comes from ``config`` if given, else from the file the job was started
+    with (unless ``reload`` is false or it is gone), else from the copy in the checkpoint.
+    """
+    from mzt.instruments import load_instruments
+    from mzt.state.registry import find_job
+
+    job_id, ws = _locate(job, workspace)
+    if ws is None:
+        ws = find_job(job_id, workspace=workspace, cwd=Path.cwd()).workspace
+    state = JsonStateBackend(ws).load(job_id)
+    if state is None:
+        raise JobNotFoundError(job_id, [str(ws)])
+    _check_resumable(state, force)
+    prepared = _prepare_for_resume(state, ws, config, reload=reload)
+    options = RunOptions(resume=True, force=force)
+    return Runner(
+        prepared, instruments=load_instruments(), options=options, reporter=reporter
+    ).run()
+
+
+def _locate(job: str, workspace: Path | None) -> tuple[str, Path | None]:
+    """A job named by a score file gives its own id and workspace."""
+    path = Path(job)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        loaded = load_score(path)
+        return loaded.job_id, resolve_workspace(loaded, workspace)
+    return job, workspace.resolve() if workspace else None
+
+
+def _check_resumable(state: CheckpointState, force: bool) -> None:
+    if state.status == JobStatus.COMPLETED and not force:
+        raise UsageError(
+            f"job {state.job_id} already completed",
+            hint="pass --force to run it again from the start",
+        )
+    if state.status == JobStatus.PENDING:
+        raise UsageError(f"job {state.job_id} never started", hint="start it with `mzt run`")
+
+
+def _prepare_for_resume(
+    state: CheckpointState, workspace: Path, config: Path | None, *, reload: bool
+) -> PreparedScore:
+    """The score to continue with: --config, else the job's file, else its stored copy."""
+    if config is not None:
+        return prepare_score(config, workspace=workspace)
+    recorded = Path(state.config_path) if state.config_path else None
+    if reload and recorded is not None and recorded.is_file():
+        return prepare_score(recorded, workspace=workspace)
+    if state.config_snapshot is None:
+        raise UsageError(
+            f"job {state.job_id} has no stored score to resume from",
+            hint="pass the score with --config",
+        )
+    base = Path(state.config_path).parent if state.config_path else workspace.parent
+    try:
+        data = json.loads(json.dumps(state.config_snapshot))
+        loaded = validate_document(Document(data, {}), source="<snapshot>", base_dir=base, lax=True)
+    except ScoreError as exc:
+        raise UsageError(
+            f"the score stored in job {state.job_id}'s checkpoint is no longer valid: {exc}",
+            hint="pass the score with --config",
+        ) from None
+    return prepared_or_raise(check_loaded(loaded, workspace=workspace))

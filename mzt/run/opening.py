@@ -1,0 +1,141 @@
+"""What a new run of a job is: fresh, a continuation, or nothing to do.
+
+Called under the job's run lock. A completed job whose score is unchanged has nothing
+to do; a changed score, `--fresh`, `--force` or a different sheet count start fresh;
+anything else continues, with failed, cancelled, interrupted and blocked sheets going
+back to pending with fresh budgets (sheets skipped on purpose stay skipped).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mzt.run.decisions import retry_limit
+from mzt.score.loader import snapshot
+from mzt.state import (
+    CheckpointState,
+    JobStatus,
+    JsonStateBackend,
+    SheetState,
+    SheetStatus,
+    registry,
+)
+from mzt.state.checkpoint import WriterInfo
+
+if TYPE_CHECKING:
+    from mzt.run.runner import RunOptions
+    from mzt.score.preparation import PreparedScore
+
+NOTHING_TO_DO = "nothing to do"
+
+
+def open_state(
+    prepared: PreparedScore, store: JsonStateBackend, options: RunOptions
+) -> tuple[CheckpointState, str]:
+    """Load or create the job's checkpoint under its run lock; say what kind of run this is."""
+    loaded = prepared.loaded
+    plan = prepared.plan
+    score = loaded.score
+    state = store.load_for_run(prepared.job_id)
+    how = "continuing"
+    if state is not None and options.fresh:
+        store.delete(prepared.job_id)
+        state, how = None, "starting fresh (--fresh)"
+    if state is not None and state.status == JobStatus.COMPLETED:
+        if options.force:
+            state, how = None, "starting over (--force)"
+        elif state.config_hash == loaded.digest and options.start_sheet is None:
+            return state, NOTHING_TO_DO
+        else:
+            state, how = None, "starting fresh (the score changed since it completed)"
+    if state is not None and state.total_sheets != plan.total_sheets:
+        state, how = None, "starting fresh (the score now has a different number of sheets)"
+    if state is None:
+        state = _new_state(prepared)
+        how = how if how != "continuing" else "starting"
+    else:
+        _reopen(state, prepared)
+    if options.start_sheet is not None:
+        _apply_start_sheet(state, options.start_sheet, plan.total_sheets)
+    state.mark_job_running(None)
+    state.writer = WriterInfo.current()
+    state.error_message = None
+    state.resume_at = None
+    state.config_hash = loaded.digest
+    state.config_path = loaded.source if loaded.source != "<snapshot>" else state.config_path
+    state.config_snapshot = snapshot(loaded.document.data)
+    state.parallel_enabled = score.parallel.enabled
+    state.parallel_max_concurrent = score.parallel.max_concurrent
+    store.save(state)
+    store.record_event(state, "run_started", how=how)
+    registry.register(prepared.job_id, prepared.workspace, _score_path(prepared))
+    return state, how
+
+
+def _score_path(prepared: PreparedScore) -> Path | None:
+    source = prepared.loaded.source
+    return Path(source) if source != "<snapshot>" else None
+
+
+def _new_state(prepared: PreparedScore) -> CheckpointState:
+    plan, score = prepared.plan, prepared.loaded.score
+    state = CheckpointState(
+        job_id=prepared.job_id,
+        job_name=score.name,
+        total_sheets=plan.total_sheets,
+        total_movements=plan.total_stages,
+    )
+    for sheet in plan.sheets:
+        record = state.sheet(sheet.num)
+        fresh_budget(prepared, record, sheet.num)
+    return state
+
+
+def fresh_budget(prepared: PreparedScore, record: SheetState, num: int) -> None:
+    """Start the sheet over on its primary instrument with untouched budgets."""
+    plan, score = prepared.plan, prepared.loaded.score
+    sheet = plan.sheet(num)
+    record.max_retries = retry_limit(score.retry)
+    record.max_completion = score.retry.max_completion_attempts
+    record.normal_attempts = 0
+    record.completion_attempts = 0
+    record.execution_mode = None
+    record.fallback_chain = [f.name for f in sheet.fallbacks]
+    record.current_instrument_index = 0
+    record.instrument_name = sheet.instrument.name
+    record.model = None
+    record.movement = sheet.stage
+    record.voice = sheet.instance if sheet.fan_count > 1 else None
+    record.fire_at = None
+    record.sheet_timeout_seconds = sheet.instrument.timeout_seconds
+
+
+def _reopen(state: CheckpointState, prepared: PreparedScore) -> None:
+    """Continue a stopped job: unfinished, failed, cancelled and blocked sheets go again."""
+    state.rate_limit_waits = 0
+    state.quota_waits = 0
+    state.cost_limit_reached = False
+    for num in range(1, prepared.plan.total_sheets + 1):
+        record = state.sheet(num)
+        blocked = record.status == SheetStatus.SKIPPED and record.error_code is not None
+        again = record.status in (SheetStatus.FAILED, SheetStatus.CANCELLED) or blocked
+        if again or not record.status.is_terminal:
+            record.status = SheetStatus.PENDING
+            record.error_message = None
+            record.error_code = None
+            record.error_category = None
+            record.completed_at = None
+            fresh_budget(prepared, record, num)
+
+
+def _apply_start_sheet(state: CheckpointState, start: int, total: int) -> None:
+    """Earlier sheets count as done; ones that already ended keep their status."""
+    for num in range(1, min(start, total + 1)):
+        record = state.sheet(num)
+        if not record.status.is_terminal:
+            record.status = SheetStatus.COMPLETED
+            record.completed_at = datetime.now(UTC)
+            record.error_message = "marked completed by --start-sheet"
+    state.last_completed_sheet = max(state.last_completed_sheet, start - 1)

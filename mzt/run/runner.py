@@ -1,0 +1,272 @@
+"""The run loop: drive every sheet of a job to completed, failed or skipped.
+
+Outline of `Runner.run` (the lock is held from start to finish and released on every
+path):
+
+1. Take the job's run lock (exit 75 when held), load its checkpoint, decide what this
+   run is: fresh, a continuation (failed, cancelled, interrupted and blocked sheets go
+   back to pending with fresh budgets) or nothing to do.
+2. Mark the job running (pid, writer, score snapshot), register it, clear stale
+   pause/cancel files.
+3. Loop until nothing is left: honour signals, the cancel file and the pause file;
+   skip or block sheets that cannot run; launch ready sheets (dependencies met,
+   backoff elapsed) up to the concurrency limit on worker threads; wait for one to
+   finish; apply its report (instrument result → validations → decision) to the
+   checkpoint. The main thread is the only writer.
+4. Settle the final status and exit code, compact the checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mzt.execute.attempt import AttemptReport, execute
+from mzt.instruments import Registry
+from mzt.run.bookkeeping import Bookkeeper
+from mzt.run.control import Controls
+from mzt.run.opening import NOTHING_TO_DO
+from mzt.run.reporting import NullReporter, Reporter
+from mzt.run.sheetrun import PromptError, SheetPreparer
+from mzt.score.preparation import PreparedScore
+from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
+from mzt.support import paths
+from mzt.support.exitcodes import ExitCode, signal_exit_code
+from mzt.support.fsutil import ensure_private_dir
+
+TICK = 0.25
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How `mzt run` / `mzt resume` was asked to run."""
+
+    fresh: bool = False
+    start_sheet: int | None = None
+    instrument: str | None = None
+    resume: bool = False  # `mzt resume`: only continue, never start fresh by itself
+    force: bool = False  # `mzt resume --force`: restart a completed job
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How the run ended."""
+
+    job_id: str
+    status: str
+    exit_code: int
+    completed: int
+    total: int
+    failed_sheets: list[int]
+    duration: float
+    workspace: Path
+    message: str = ""
+
+
+@dataclass
+class _Flight:
+    future: Future[AttemptReport]
+    sheet_num: int
+
+
+@dataclass
+class _Loop:
+    in_flight: dict[int, _Flight] = field(default_factory=dict)
+    done: queue.Queue[int] = field(default_factory=queue.Queue)
+    pausing: str = ""  # why the run pauses once running attempts are done
+    halted: bool = False  # a failure under parallel.fail_fast: start nothing new
+    last_launch: float = 0.0
+    next_allowed: float = 0.0  # pause_between_sheets in sequential mode
+
+
+class Runner:
+    """Runs one prepared score in this process."""
+
+    def __init__(
+        self,
+        prepared: PreparedScore,
+        *,
+        instruments: Registry,
+        options: RunOptions | None = None,
+        reporter: Reporter | None = None,
+        environ: Mapping[str, str] | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.prepared = prepared
+        self.score = prepared.loaded.score
+        self.plan = prepared.plan
+        self.workspace = prepared.workspace
+        self.job_id = prepared.job_id
+        self.options = options or RunOptions()
+        self.reporter = reporter or NullReporter()
+        self.environ = dict(os.environ if environ is None else environ)
+        self.controls = Controls(self.workspace, self.job_id)
+        self.store = JsonStateBackend(self.workspace)
+        self.book = Bookkeeper(prepared, self.store, self.options, rng=rng)
+        self.sheets = SheetPreparer(prepared, instruments, self.environ, self.options.instrument)
+        self.book.chain_of = lambda num: self.sheets.chain(self.plan.sheet(num))
+        parallel = self.score.parallel
+        self.max_concurrent = parallel.max_concurrent if parallel.enabled else 1
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        started = time.monotonic()
+        ensure_private_dir(self.workspace)
+        ensure_private_dir(paths.state_dir(self.workspace))
+        with self.store.run_lock(self.job_id):
+            state, how = self.book.open()
+            if how == NOTHING_TO_DO:
+                return self._result(state, started, ExitCode.OK, "already completed; nothing to do")
+            self.controls.clear_stale()
+            self.reporter.run_started(self.job_id, self.plan.total_sheets, str(self.workspace), how)
+            with self.controls.handling_signals():
+                code, message = self._loop(state)
+            self.store.compact(state)
+            done, total = state.get_progress()
+            self.reporter.run_finished(state.status.value, done, total, time.monotonic() - started)
+            return self._result(state, started, code, message)
+
+    def _result(self, state: CheckpointState, started: float, code: int, message: str) -> RunResult:
+        done, total = state.get_progress()
+        failed = sorted(n for n, s in state.sheets.items() if s.status == SheetStatus.FAILED)
+        return RunResult(
+            job_id=self.job_id,
+            status=state.status.value,
+            exit_code=int(code),
+            completed=done,
+            total=total,
+            failed_sheets=failed,
+            duration=time.monotonic() - started,
+            workspace=self.workspace,
+            message=message or (state.error_message or ""),
+        )
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def _loop(self, state: CheckpointState) -> tuple[int, str]:
+        loop = _Loop()
+        with ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="mzt-sheet") as pool:
+            while True:
+                if self.controls.interrupted:
+                    return self._interrupted(state, loop)
+                if self.controls.cancel_requested():
+                    return self._cancelled(state, loop)
+                self.book.limits.check_budget(state)
+                if self.controls.pause_requested():
+                    loop.pausing = "paused by request (pause file)"
+                elif state.status == JobStatus.PAUSED:  # rate-limit waits ran out
+                    loop.pausing = state.error_message or "paused"
+                if not (loop.pausing or loop.halted):
+                    self._launch_ready(state, loop, pool)
+                if not loop.in_flight:
+                    if loop.pausing:
+                        return self._paused(state, loop.pausing)
+                    wake = None if loop.halted else self.book.next_wake(state)
+                    if wake is None:
+                        return self.book.finish(state, halted=loop.halted)
+                    self.controls.wait(max(0.0, wake - time.time()))
+                    continue
+                self._collect(state, loop, timeout=self._until_next(state, loop))
+
+    def _until_next(self, state: CheckpointState, loop: _Loop) -> float:
+        wake = self.book.next_wake(state)
+        limit = TICK if wake is None else min(TICK, max(0.0, wake - time.time()))
+        if loop.next_allowed > time.monotonic():
+            limit = min(limit, loop.next_allowed - time.monotonic())
+        return max(0.01, limit)
+
+    def _launch_ready(self, state: CheckpointState, loop: _Loop, pool: ThreadPoolExecutor) -> None:
+        stagger = self.score.parallel.stagger_delay_ms / 1000 if self.max_concurrent > 1 else 0.0
+        while len(loop.in_flight) < self.max_concurrent:
+            now = time.monotonic()
+            if now < loop.next_allowed or (stagger and now - loop.last_launch < stagger):
+                return
+            num = self.book.next_ready(state)
+            if num is None:
+                return
+            if self.book.skip_if_needed(state, num, self.environ):
+                self.reporter.sheet_finished(num, "skipped", state.sheet(num).error_message or "")
+                continue
+            if self.book.hold_for_limit(state, num):
+                record = state.sheet(num)
+                left = (record.fire_at.timestamp() - time.time()) if record.fire_at else 0.0
+                self.reporter.sheet_waiting(
+                    num, "rate_limited", left, "the instrument is rate limited"
+                )
+                continue
+            try:
+                spec = self.sheets.prepare(state, num)
+            except PromptError as exc:
+                self.book.unrenderable(state, num, str(exc))
+                self.reporter.sheet_finished(num, "failed", str(exc))
+                continue
+            self.book.attempt_started(state, num, spec)
+            self.reporter.sheet_started(num, spec.attempt, spec.instrument_name, spec.mode)
+            future = pool.submit(execute, spec, self.controls.stop_request)
+            future.add_done_callback(lambda _f, n=num: self._finished(loop, n))
+            loop.in_flight[num] = _Flight(future, num)
+            loop.last_launch = time.monotonic()
+
+    def _finished(self, loop: _Loop, num: int) -> None:
+        loop.done.put(num)
+        self.controls.poke()
+
+    def _collect(self, state: CheckpointState, loop: _Loop, *, timeout: float) -> None:
+        try:
+            num = loop.done.get(timeout=timeout)
+        except queue.Empty:
+            return
+        report = loop.in_flight.pop(num).future.result()
+        if report.validation is not None:
+            self.sheets.last_reports[num] = report.validation
+        applied = self.book.attempt_finished(state, report)
+        self.book.report(applied, self.reporter)
+        while self.book.limits.notes:
+            self.reporter.note(self.book.limits.notes.pop(0))
+        for blocked in self.book.drain_blocked():
+            self.reporter.sheet_finished(
+                blocked, "skipped", state.sheet(blocked).error_message or ""
+            )
+        if applied.failed and self.score.parallel.enabled and self.score.parallel.fail_fast:
+            loop.halted = True
+        if applied.completed and self.max_concurrent == 1:
+            pause = self.score.pause_between_sheets_seconds
+            if pause and self.book.next_ready(state) is not None:
+                loop.next_allowed = time.monotonic() + pause
+
+    # --- stopping ------------------------------------------------------------------------------
+
+    def _drain(self, loop: _Loop) -> list[AttemptReport]:
+        """Wait for running attempts to stop (they see the stop request within a second)."""
+        reports = [flight.future.result() for flight in loop.in_flight.values()]
+        loop.in_flight.clear()
+        return reports
+
+    def _interrupted(self, state: CheckpointState, loop: _Loop) -> tuple[int, str]:
+        signum = self.controls.signum or 15
+        for report in self._drain(loop):
+            self.book.attempt_stopped(state, report, back_to_pending=True)
+        message = f"interrupted by signal {signum}; resume to continue"
+        self.book.pause(state, message)
+        self.reporter.note(message)
+        return signal_exit_code(signum), message
+
+    def _cancelled(self, state: CheckpointState, loop: _Loop) -> tuple[int, str]:
+        for report in self._drain(loop):
+            self.book.attempt_stopped(state, report, back_to_pending=False)
+        self.controls.consume(self.controls.cancel_path)
+        self.book.cancel(state, "cancelled by request (cancel file)")
+        return ExitCode.CANCELLED, "cancelled"
+
+    def _paused(self, state: CheckpointState, message: str) -> tuple[int, str]:
+        self.controls.consume(self.controls.pause_path)
+        self.book.pause(state, message)
+        self.reporter.note(message)
+        return ExitCode.PAUSED, message

@@ -1,0 +1,228 @@
+"""Prepare one attempt of a sheet: which instrument, what prompt, which checks.
+
+Called on the runner's main thread just before a sheet is launched, so it may read the
+checkpoint (attempt counts, earlier sheets' results) but never writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from mzt.execute.attempt import AttemptSpec
+from mzt.instruments import Registry
+from mzt.run.inputs import gather_injections, previous_files, previous_outputs
+from mzt.run.prompting import Completion, PromptParts, assemble
+from mzt.score.plan import InstrumentChoice, SheetPlan
+from mzt.score.preparation import PreparedScore
+from mzt.score.templating import (
+    TemplateError,
+    compile_template,
+    default_prompt,
+    prompt_variables,
+    render,
+    validation_context,
+)
+from mzt.state import CheckpointState, SheetState
+from mzt.support import paths
+from mzt.support.fsutil import ensure_private_dir
+from mzt.validation.engine import (
+    ValidationReport,
+    failure_line,
+    requirement_lines,
+    satisfied_line,
+    snapshot_mtimes,
+)
+
+BASELINE_KEY = "mtime_baseline"
+
+
+@dataclass
+class SheetPreparer:
+    """Builds `AttemptSpec`s for a prepared score."""
+
+    prepared: PreparedScore
+    instruments: Registry
+    environ: Mapping[str, str]
+    instrument_override: str | None = None
+
+    def __post_init__(self) -> None:
+        loaded = self.prepared.loaded
+        self.score = loaded.score
+        self.plan = self.prepared.plan
+        self.workspace = self.prepared.workspace
+        self.template = compile_template(loaded.template) if loaded.template else None
+        self.last_reports: dict[int, ValidationReport] = {}
+        ensure_private_dir(paths.logs_dir(self.workspace, self.prepared.job_id))
+
+    def chain(self, sheet: SheetPlan) -> list[InstrumentChoice]:
+        """The sheet's instruments: primary first, then fallbacks."""
+        if self.instrument_override:
+            primary = sheet.instrument
+            return [
+                InstrumentChoice(
+                    self.instrument_override,
+                    self.instrument_override,
+                    MappingProxyType({k: v for k, v in primary.config.items() if k != "model"}),
+                    primary.timeout_seconds,
+                )
+            ]
+        return [sheet.instrument, *sheet.fallbacks]
+
+    def prepare(self, state: CheckpointState, num: int) -> AttemptSpec:
+        sheet = self.plan.sheet(num)
+        record = state.sheet(num)
+        chain = self.chain(sheet)
+        choice = chain[min(record.current_instrument_index, len(chain) - 1)]
+        instrument = self.instruments.get(choice.profile)
+        attempt = record.attempt_count + 1
+        mode = record.execution_mode or ("retry" if record.normal_attempts else "normal")
+        ws = str(self.workspace)
+        context = validation_context(self.plan, sheet, self.score, ws, choice.name)
+        rules = [(i, self.score.validations[i]) for i in sheet.validations]
+        baseline = self._baseline(record, rules, context)
+        prompt = self._prompt(state, sheet, record, choice, rules, context, mode)
+        model = record.model if record.model else choice.model
+        return AttemptSpec(
+            sheet_num=num,
+            attempt=attempt,
+            mode=mode,
+            instrument_name=choice.name,
+            instrument=instrument,
+            model=model,
+            config=choice.config,
+            prompt=prompt,
+            workdir=self._workdir(choice),
+            workspace=self.workspace,
+            timeout=choice.timeout_seconds,
+            idle_timeout=(
+                self.score.stale_detection.idle_timeout_seconds
+                if self.score.stale_detection.enabled
+                else None
+            ),
+            stdout_log=paths.attempt_log(
+                self.workspace, self.prepared.job_id, num, attempt, "stdout"
+            ),
+            stderr_log=paths.attempt_log(
+                self.workspace, self.prepared.job_id, num, attempt, "stderr"
+            ),
+            tail_bytes=int(choice.config.get("max_output_capture_bytes") or 51200),
+            rules=rules,
+            context=context,
+            baseline=baseline,
+            environ=self.environ,
+            rate_limit_patterns=tuple(self.score.rate_limit.detection_patterns),
+            output_path=paths.sheet_output(self.workspace, self.prepared.job_id, num),
+        )
+
+    def _baseline(
+        self, record: SheetState, rules: list[tuple[int, Any]], context: Mapping[str, Any]
+    ) -> dict[int, float]:
+        """Modification times before the sheet's first attempt, kept in the checkpoint."""
+        data = dict(record.outcome_data or {})
+        stored = data.get(BASELINE_KEY)
+        if isinstance(stored, dict):
+            return {int(k): float(v) for k, v in stored.items()}
+        baseline = snapshot_mtimes(rules, context)
+        data[BASELINE_KEY] = {str(k): v for k, v in baseline.items()}
+        record.outcome_data = data  # type: ignore[assignment]
+        return baseline
+
+    def _workdir(self, choice: InstrumentChoice) -> Path:
+        configured = choice.config.get("working_directory")
+        if isinstance(configured, str) and configured:
+            path = Path(configured).expanduser()
+            return path if path.is_absolute() else (self.prepared.loaded.base_dir / path)
+        return self.workspace
+
+    def _prompt(
+        self,
+        state: CheckpointState,
+        sheet: SheetPlan,
+        record: SheetState,
+        choice: InstrumentChoice,
+        rules: list[tuple[int, Any]],
+        context: Mapping[str, Any],
+        mode: str,
+    ) -> str:
+        ws = str(self.workspace)
+        statuses = _StatusView(state)
+        cross = self.score.cross_sheet
+        base = prompt_variables(self.plan, sheet, self.score, ws, instrument_name=choice.name)
+        injected = gather_injections(sheet.injections, base, self.workspace)
+        skipped = [d for d in sheet.dependencies if statuses.get(d) == "skipped"]
+        variables = prompt_variables(
+            self.plan,
+            sheet,
+            self.score,
+            ws,
+            instrument_name=choice.name,
+            previous_outputs=previous_outputs(
+                cross, self.plan, sheet, statuses, self.workspace, self.prepared.job_id
+            ),
+            previous_files=previous_files(cross, sheet, self.workspace),
+            skipped_upstream=skipped,
+            injected=injected.as_mapping(),
+        )
+        if self.template is None:
+            body = default_prompt(self.plan, sheet, self.score)
+        else:
+            try:
+                body = render(self.template, variables)
+            except TemplateError as exc:
+                raise PromptError(sheet.num, str(exc)) from None
+        instrument = self.instruments.get(choice.profile)
+        raw = bool(instrument and instrument.raw_prompt)
+        completion = None
+        if mode == "completion" and sheet.num in self.last_reports:
+            report = self.last_reports[sheet.num]
+            completion = Completion(
+                attempt=record.completion_attempts,
+                max_attempts=self.score.retry.max_completion_attempts,
+                satisfied=[satisfied_line(r) for r in report.results if r.passed],
+                missing=[failure_line(r) for r in report.results if not r.passed],
+            )
+        parts = PromptParts(
+            body=body,
+            sheet_num=sheet.num,
+            total_sheets=self.plan.total_sheets,
+            job_name=self.score.name,
+            workspace=ws,
+            parallel=self.score.parallel.enabled,
+            retry_number=record.normal_attempts,
+            skills=injected.skill,
+            tools=injected.tool,
+            context=injected.context,
+            requirements=requirement_lines(rules, context),
+            extensions=sheet.prompt_extensions,
+            completion=completion,
+        )
+        return assemble(parts, raw=raw)
+
+
+class _StatusView(Mapping[int, str]):
+    """Sheet statuses read on demand: a prompt looks at a few sheets, not all of them."""
+
+    def __init__(self, state: CheckpointState) -> None:
+        self.sheets = state.sheets
+
+    def __getitem__(self, num: int) -> str:
+        return self.sheets[num].status.value
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.sheets)
+
+    def __len__(self) -> int:
+        return len(self.sheets)
+
+
+class PromptError(Exception):
+    """A sheet's prompt could not be rendered (an undefined variable, a failing filter)."""
+
+    def __init__(self, sheet_num: int, detail: str) -> None:
+        super().__init__(f"sheet {sheet_num}'s prompt cannot be rendered: {detail}")
+        self.sheet_num = sheet_num
+        self.detail = detail

@@ -1,0 +1,167 @@
+"""How a score names and configures the instruments (agent CLIs) that run its sheets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field, model_validator
+
+from mzt.score.models.base import NonEmptyStr, SheetNum, StrictModel, Timeout
+
+# Keys mzt reads from an instrument configuration; anything else is passed through
+# to the instrument untouched (and `mzt validate` says so, with a typo hint).
+KNOWN_CONFIG_KEYS = frozenset(
+    {
+        "model",
+        "cli_model",
+        "timeout_seconds",
+        "timeout_overrides",
+        "skip_permissions",
+        "disable_mcp",
+        "allowed_tools",
+        "system_prompt_file",
+        "working_directory",
+        "output_format",
+        "max_output_capture_bytes",
+        "api_key_env",
+        "max_tokens",
+        "temperature",
+        "cli_extra_args",
+    }
+)
+
+
+class InstrumentConfig(StrictModel):
+    """Flat overrides for an instrument. Only keys that are set take part in merging."""
+
+    # Instruments take free-form settings; the known ones are type-checked here.
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = Field(None, description="Model name passed to the instrument.")
+    cli_model: str | None = Field(None, description="Older spelling of `model`.")
+    timeout_seconds: Timeout | None = Field(
+        None, description="Seconds one attempt may run before it is stopped."
+    )
+    timeout_overrides: dict[SheetNum, Timeout] | None = Field(
+        None, description="Per-sheet attempt timeouts in seconds, keyed by sheet number."
+    )
+    skip_permissions: bool | None = Field(
+        None, description="Let the agent act without asking for permission."
+    )
+    disable_mcp: bool | None = Field(None, description="Start the agent without MCP servers.")
+    allowed_tools: list[str] | str | None = Field(
+        None, description="Tools the agent may use (list, or comma-separated string)."
+    )
+    system_prompt_file: str | None = Field(None, description="File holding a system prompt.")
+    working_directory: str | None = Field(
+        None, description="Directory the instrument runs in (default: the workspace)."
+    )
+    output_format: str | None = Field(None, description="Output format asked of the agent.")
+    max_output_capture_bytes: int | None = Field(
+        None, ge=1024, description="Bytes of each output stream kept in the checkpoint."
+    )
+    api_key_env: str | None = Field(
+        None, description="Environment variable holding the API key (HTTP instruments)."
+    )
+    max_tokens: int | None = Field(None, ge=1, description="Output token cap (HTTP instruments).")
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="Sampling temperature (HTTP instruments)."
+    )
+    cli_extra_args: list[str] | None = Field(
+        None, description="Extra arguments appended last to the instrument's command line."
+    )
+
+    def settings(self) -> dict[str, Any]:
+        """The keys that were actually given (known and unknown), for merging."""
+        data = {k: getattr(self, k) for k in self.model_fields_set if k in type(self).model_fields}
+        data.update(self.model_extra or {})
+        return data
+
+    def unknown_keys(self) -> list[str]:
+        return sorted(self.model_extra or {})
+
+
+class InstrumentAlias(StrictModel):
+    """A score-local name for an instrument profile with its own configuration."""
+
+    profile: NonEmptyStr = Field(description="Name of the instrument profile this alias uses.")
+    config: InstrumentConfig = Field(
+        default_factory=InstrumentConfig,
+        description="Configuration merged over the score's `instrument_config`.",
+    )
+
+
+class MovementDef(StrictModel):
+    """Settings for every sheet of one stage (a "movement")."""
+
+    name: str | None = Field(None, description="Label shown when status groups sheets.")
+    instrument: NonEmptyStr | None = Field(
+        None, description="Instrument (profile or alias) for all sheets of this stage."
+    )
+    instrument_config: InstrumentConfig = Field(
+        default_factory=InstrumentConfig,
+        description="Merged over the score's `instrument_config` for this stage.",
+    )
+    voices: int | None = Field(
+        None, ge=1, description="Run this stage as N parallel instances (same as `fan_out`)."
+    )
+    instrument_fallbacks: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="Fallback chain for this stage; replaces the score's when not empty.",
+    )
+
+
+class SheetOverride(StrictModel):
+    """Per-sheet overrides inside the legacy `backend` block."""
+
+    cli_model: str | None = Field(None, description="Model for this sheet (older spelling).")
+    model: str | None = Field(None, description="Model for this sheet.")
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int | None = Field(None, ge=1, description="Output token cap.")
+    timeout_seconds: Timeout | None = Field(None, description="Attempt timeout for this sheet.")
+
+
+class BackendConfig(StrictModel):
+    """The legacy way to choose and configure the instrument; `instrument:` is preferred."""
+
+    type: NonEmptyStr = Field(
+        "claude_cli", description="Instrument name (`claude_cli`, `anthropic_api`, any profile)."
+    )
+    skip_permissions: bool = Field(True, description="Let the agent act without asking.")
+    disable_mcp: bool = Field(True, description="Start the agent without MCP servers.")
+    output_format: str = Field("text", description="`text`, `json` or `stream-json`.")
+    cli_model: str | None = Field(None, description="Model for the Claude CLI.")
+    allowed_tools: list[str] | None = Field(None, description="Tools the agent may use.")
+    system_prompt_file: str | None = Field(None, description="File holding a system prompt.")
+    cli_extra_args: list[str] = Field(
+        default_factory=list, description="Arguments appended last to the command line."
+    )
+    working_directory: str | None = Field(
+        None, description="Directory the instrument runs in (default: the score's folder)."
+    )
+    timeout_seconds: Timeout = Field(1800.0, description="Attempt timeout in seconds.")
+    timeout_overrides: dict[SheetNum, Timeout] = Field(
+        default_factory=dict, description="Per-sheet attempt timeouts in seconds."
+    )
+    sheet_overrides: dict[SheetNum, SheetOverride] = Field(
+        default_factory=dict, description="Per-sheet model and timeout overrides."
+    )
+    max_output_capture_bytes: int = Field(
+        51200, ge=1024, description="Bytes of each output stream kept in the checkpoint."
+    )
+    model: str | None = Field(None, description="Model for API instruments.")
+    api_key_env: str = Field("ANTHROPIC_API_KEY", description="Variable holding the API key.")
+    max_tokens: int = Field(16384, ge=1, description="Output token cap for API instruments.")
+    temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature.")
+    ollama: dict[str, Any] | None = Field(None, description="Ollama settings (not used by mzt).")
+    recursive_light: dict[str, Any] | None = Field(
+        None, description="Recursive-light settings (not used by mzt)."
+    )
+
+    @model_validator(mode="after")
+    def _known_output_format(self) -> BackendConfig:
+        if self.output_format not in {"text", "json", "stream-json"}:
+            raise ValueError(
+                f"output_format must be text, json or stream-json, not {self.output_format!r}"
+            )
+        return self

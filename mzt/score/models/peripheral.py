@@ -1,0 +1,56 @@
+"""Blocks mzt accepts and type-checks but does not act on.
+
+Scores written for richer setups carry them; mzt keeps them valid so that such scores
+run unchanged, and `mzt validate` says that each one is not used.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mzt.score.models.base import StrictModel
+
+UNUSED_KEYS = (
+    "spec",
+    "techniques",
+    "agent_card",
+    "learning",
+    "grounding",
+    "checkpoints",
+    "ai_review",
+    "feedback",
+    "conductor",
+    "bridge",
+)
+
+
+class SpecConfig(StrictModel):
+    """A corpus of specification fragments for prompts."""
+
+    spec_dir: str = Field("", description="Folder of fragments.")
+    include_claude_md: bool = Field(False, description="Also include CLAUDE.md.")
+
+
+class TechniqueDef(StrictModel):
+    """A technique manifest injected as a skill."""
+
+    kind: Literal["skill", "mcp", "protocol"] = Field(description="Technique kind.")
+    phases: list[str] = Field(default_factory=list, description="Phases it applies to.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Technique settings.")
+
+
+class AgentSkill(StrictModel):
+    """One advertised skill of an agent card."""
+
+    id: str = Field(description="Skill id.")
+    description: str = Field("", description="What it does.")
+
+
+class AgentCard(StrictModel):
+    """An agent discovery card."""
+
+    name: str = Field(description="Agent name.")
+    description: str = Field("", description="What the agent does.")
+    skills: list[AgentSkill] = Field(default_factory=list, description="Advertised skills.")

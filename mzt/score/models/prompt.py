@@ -1,0 +1,32 @@
+"""The `prompt:` block: the template every sheet renders and its variables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from mzt.score.models.base import StrictModel
+
+
+class PromptConfig(StrictModel):
+    """The Jinja2 template for each sheet's prompt and the data it can use."""
+
+    template: str | None = Field(None, description="Inline Jinja2 template.")
+    template_file: str | None = Field(
+        None, description="File holding the template (relative to the score's folder)."
+    )
+    variables: dict[str, Any] = Field(
+        default_factory=dict, description="Values available to the template by name."
+    )
+    stakes: str | None = Field(None, description="Available as `{{ stakes }}`.")
+    thinking_method: str | None = Field(None, description="Available as `{{ thinking_method }}`.")
+    prompt_extensions: list[str] = Field(
+        default_factory=list, description="Directives appended to every sheet's prompt."
+    )
+
+    @model_validator(mode="after")
+    def _one_template(self) -> PromptConfig:
+        if self.template is not None and self.template_file is not None:
+            raise ValueError("give `template` or `template_file`, not both")
+        return self

@@ -1,0 +1,341 @@
+"""Everything that fills values into score text.
+
+Three mechanisms, kept apart on purpose:
+
+* prompts are Jinja2 templates, rendered in a sandbox with undefined names as errors;
+* validation `path` and `working_directory` take ``{name}`` fields (single braces);
+* validation and skip commands take ``{name}`` too, but values never become shell
+  text: each known field is replaced by a reference to an environment variable that
+  holds the value, quoted for where it stands, so no value can inject shell syntax.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import zlib
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from mzt.score.models import Score
+from mzt.score.plan import Plan, SheetPlan
+
+# Names the renderer provides for every sheet; they win over same-named user variables.
+BUILTIN_VARIABLES = frozenset(
+    {
+        "sheet_num",
+        "total_sheets",
+        "start_item",
+        "end_item",
+        "workspace",
+        "stage",
+        "movement",
+        "instance",
+        "voice",
+        "fan_count",
+        "voice_count",
+        "total_stages",
+        "total_movements",
+        "stakes",
+        "thinking_method",
+        "previous_outputs",
+        "previous_files",
+        "skipped_upstream",
+        "injected_context",
+        "injected_skills",
+        "injected_tools",
+        "instrument_name",
+    }
+)
+COMMAND_ENV_PREFIX = "MZT_V_"
+
+
+class TemplateError(ValueError):
+    """A template could not be compiled or rendered; the message says where and why."""
+
+
+MAX_RENDERED_VALUE = 10_000_000  # characters (or items) one `*` or `**` may produce
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, also refusing arithmetic that would build enormous values."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _large_power(left, right):
+            raise TemplateError(f"{left!r} ** {right!r} is too large")
+        if operator == "*" and _large_repeat(left, right):
+            raise TemplateError("the repetition would build a value over 10 million long")
+        return super().call_binop(context, operator, left, right)
+
+
+def _large_power(base: Any, exponent: Any) -> bool:
+    numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (base, exponent))
+    return numbers and abs(base) > 1 and exponent * max(abs(base).bit_length(), 1) > 4096
+
+
+def _large_repeat(left: Any, right: Any) -> bool:
+    for seq, count in ((left, right), (right, left)):
+        if isinstance(seq, str | list | tuple) and isinstance(count, int):
+            return len(seq) * count > MAX_RENDERED_VALUE
+    return False
+
+
+@lru_cache(maxsize=1)
+def environment() -> ImmutableSandboxedEnvironment:
+    """The Jinja2 environment: sandboxed, strict about undefined names, no autoescape."""
+    return _Sandbox(
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def jinja_globals() -> frozenset[str]:
+    return frozenset(environment().globals)
+
+
+def compile_template(text: str) -> jinja2.Template:
+    try:
+        return environment().from_string(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
+
+
+def undeclared_variables(text: str) -> set[str]:
+    """Names a template reads without defining them anywhere (syntax errors raise).
+
+    Names the template assigns anywhere (``{% set %}``, loop variables, macro
+    parameters) and names only read through ``| default(...)`` or ``is defined``
+    tests are not reported: both are ordinary ways to handle optional values.
+    """
+    try:
+        tree = environment().parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
+    stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    stored |= {arg.name for macro in tree.find_all(nodes.Macro) for arg in macro.args}
+    guarded = {
+        filt.node.name
+        for filt in tree.find_all(nodes.Filter)
+        if filt.name in ("default", "d") and isinstance(filt.node, nodes.Name)
+    }
+    guarded |= {
+        test.node.name
+        for test in tree.find_all(nodes.Test)
+        if test.name in ("defined", "undefined", "none") and isinstance(test.node, nodes.Name)
+    }
+    return set(meta.find_undeclared_variables(tree)) - stored - guarded
+
+
+def render(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
+    try:
+        return template.render(variables)
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"{exc.message}") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(str(exc)) from None
+    except TemplateError:
+        raise
+    except RecursionError:
+        raise TemplateError("the template recurses too deeply") from None
+    except MemoryError:
+        raise TemplateError("rendering needs more memory than there is") from None
+    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
+        raise TemplateError(f"{type(exc).__name__}: {exc}") from None
+
+
+def default_prompt(plan: Plan, sheet: SheetPlan, score: Score) -> str:
+    """The prompt of a score without a template."""
+    lines = [
+        f"Processing sheet {sheet.num} of {plan.total_sheets} "
+        f"(items {sheet.item_start}-{sheet.item_end})"
+    ]
+    lines += [text for text in (score.prompt.stakes, score.prompt.thinking_method) if text]
+    return "\n\n".join(lines)
+
+
+def prompt_variables(
+    plan: Plan,
+    sheet: SheetPlan,
+    score: Score,
+    workspace: str,
+    *,
+    instrument_name: str | None = None,
+    previous_outputs: Mapping[int, str] | None = None,
+    previous_files: Mapping[str, str] | None = None,
+    skipped_upstream: Iterable[int] = (),
+    injected: Mapping[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """Template variables for ``sheet``: user variables, then built-ins on top."""
+    injected = injected or {}
+    return {
+        **score.prompt.variables,
+        **plan.variables(sheet),
+        "workspace": workspace,
+        "stakes": score.prompt.stakes or "",
+        "thinking_method": score.prompt.thinking_method or "",
+        "previous_outputs": dict(previous_outputs or {}),
+        "previous_files": dict(previous_files or {}),
+        "skipped_upstream": list(skipped_upstream),
+        "injected_context": list(injected.get("context", [])),
+        "injected_skills": list(injected.get("skill", [])),
+        "injected_tools": list(injected.get("tool", [])),
+        "instrument_name": instrument_name or sheet.instrument.name,
+    }
+
+
+def validation_context(
+    plan: Plan, sheet: SheetPlan, score: Score, workspace: str, instrument_name: str | None = None
+) -> dict[str, Any]:
+    """Values for validation paths, commands and conditions; built-ins win."""
+    return {
+        **score.prompt.variables,
+        **plan.variables(sheet),
+        "workspace": workspace,
+        "instrument_name": instrument_name or sheet.instrument.name,
+    }
+
+
+# --- single-brace fields -----------------------------------------------------------------
+
+_FORMATTER = string.Formatter()
+
+
+def format_fields(text: str, context: Mapping[str, Any]) -> str:
+    """Fill ``{name}`` and ``{name:spec}`` fields; ``{{``/``}}`` are literal braces.
+
+    Raises `TemplateError` for unknown names, empty or positional fields, attribute or
+    index access and conversions, so a typo fails the validation instead of checking
+    the wrong file.
+    """
+    out: list[str] = []
+    try:
+        parsed = list(_FORMATTER.parse(text))
+    except ValueError as exc:
+        raise TemplateError(f"{exc} in {text!r}") from None
+    for literal, field, spec, conversion in parsed:
+        out.append(literal)
+        if field is None:
+            continue
+        if not field.isidentifier() or conversion:
+            shown = "{" + field + ("!" + conversion if conversion else "") + "}"
+            raise TemplateError(f"the field {shown} in {text!r} must be a plain {{name}}")
+        if field not in context:
+            raise TemplateError(f"unknown field {{{field}}} in {text!r}")
+        try:
+            out.append(format(context[field], spec or ""))
+        except (ValueError, TypeError) as exc:
+            raise TemplateError(f"cannot format {{{field}:{spec}}}: {exc}") from None
+    return "".join(out)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}:!]*))?\}")
+
+
+def command_fields(command: str, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` appear as ``{key}`` fields in ``command``."""
+    wanted = set(keys)
+    return {m.group(1) for m in _FIELD.finditer(command) if m.group(1) in wanted}
+
+
+def substitute_command(command: str, context: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
+    """Replace known ``{key}`` fields with quoted environment-variable references.
+
+    Returns the shell text and the variables to add to the command's environment.
+    Unknown braces (``${VAR}``, awk's ``{print}``) are left as they are.
+    """
+    out: list[str] = []
+    env: dict[str, str] = {}
+    modes: list[str] = ["plain"]  # stack: plain, single, double, ansi, backtick, subst
+    depth: list[int] = [0]  # open parentheses per `$(` frame
+    i, n = 0, len(command)
+    while i < n:
+        char, mode = command[i], modes[-1]
+        if char == "{" and (i == 0 or command[i - 1] != "$"):
+            match = _FIELD.match(command, i)
+            value = _field_value(match, context) if match else None
+            if match and value is not None:
+                key, spec = match.group(1), match.group(2)
+                var = (
+                    COMMAND_ENV_PREFIX + key + (f"_{zlib.crc32(spec.encode()):08x}" if spec else "")
+                )
+                env[var] = value.replace("\0", "")
+                out.append(_reference(var, mode))
+                i = match.end()
+                continue
+        out.append(char)
+        i += 1
+        if mode == "single":
+            if char == "'":
+                modes.pop()
+            continue
+        if char == "\\" and mode != "single" and i < n:
+            out.append(command[i])
+            i += 1
+            continue
+        if mode == "ansi":
+            if char == "'":
+                modes.pop()
+            continue
+        if char == '"':
+            if mode == "double":
+                modes.pop()
+            else:
+                modes.append("double")
+        elif char == "'" and mode != "double":
+            if out[-2:-1] == ["$"]:
+                modes.append("ansi")
+            else:
+                modes.append("single")
+        elif char == "`":
+            if mode == "backtick":
+                modes.pop()
+            else:
+                modes.append("backtick")
+        elif char == "(" and out[-2:-1] == ["$"]:
+            modes.append("subst")
+            depth.append(0)
+        elif char == "(" and mode == "subst":
+            depth[-1] += 1
+        elif char == ")" and mode == "subst":
+            if depth[-1] == 0:
+                modes.pop()
+                depth.pop()
+            else:
+                depth[-1] -= 1
+    return "".join(out), env
+
+
+def _field_value(match: re.Match[str], context: Mapping[str, Any]) -> str | None:
+    """The text of a known field (with its format spec applied), or None to leave it alone."""
+    key, spec = match.group(1), match.group(2)
+    if key not in context:
+        return None
+    try:
+        return format(context[key], spec or "")
+    except (ValueError, TypeError):
+        return None
+
+
+def _reference(var: str, mode: str) -> str:
+    if mode == "double":
+        return "${" + var + "}"
+    if mode == "single":
+        return "'\"${" + var + "}\"'"
+    if mode == "ansi":
+        return "'\"${" + var + "}\"$'"
+    return '"${' + var + '}"'
+
+
+def display_command(command: str, context: Mapping[str, Any]) -> str:
+    """The command as a person would read it, values filled in (never executed)."""
+    return _FIELD.sub(lambda m: _field_value(m, context) or m.group(0), command)

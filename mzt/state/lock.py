@@ -1,0 +1,283 @@
+"""The run lock ``<job>.lock``: one live process per job, and the truth about liveness.
+
+The lock is a kernel ``flock`` taken through filelock on a dedicated file (mode 0600,
+never through a symlink). The kernel drops it when its process dies, however it dies, so
+"can the lock be taken?" answers "is the job running?" without trusting pids. Rules:
+
+* acquisition never waits for a live holder: it retries only for a fraction of a second
+  (a reader's probe may hold a shared lock for a few microseconds), then fails with
+  :class:`~mzt.support.errors.JobLockedError` naming the holder;
+* there is no fallback to a marker-file lock: a file system without ``flock`` is an error;
+* the descriptor is not inheritable, so an instrument's surviving grandchild can never keep
+  a dead run's lock;
+* the lock file is never deleted (deleting it would let two processes lock two inodes).
+
+While holding the lock, the holder writes its identity (pid, process start time, host,
+boot id) into the lock file, so "already running" messages name the real holder even
+before its first checkpoint; the state's ``writer`` block is the fallback.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from mzt.state.liveness import ProcessIdentity, Verdict, current_identity, examine
+from mzt.support.errors import JobLockedError, LockFileError
+from mzt.support.fsutil import ensure_private_dir
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
+ACQUIRE_GRACE_SECONDS = 0.25
+_HOLDER_MAX_BYTES = 4096
+_PROBE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_CONTENDED = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES})
+
+# (st_dev, st_ino) of the lock files this process holds, so a probe from the holder itself
+# can say "held here" instead of mistaking its own lock for someone else's.
+_held_here: set[tuple[int, int]] = set()
+_held_guard = threading.Lock()
+
+
+class LockProbe(StrEnum):
+    """What a non-destructive look at a lock file found."""
+
+    FREE = "free"
+    HELD_HERE = "held_here"  # this very process holds it
+    HELD_ELSEWHERE = "held_elsewhere"
+
+
+def probe_lock(path: Path) -> LockProbe:
+    """Is the lock held? Never creates the file and never disturbs a holder.
+
+    It tries a shared, non-blocking ``flock`` on a fresh read-only descriptor and drops it
+    at once; a holder's exclusive lock makes that fail. Anything that prevents the check
+    (a symlink planted at the lock path, an unreadable file) reports "held elsewhere", so
+    doubt never leads to recovering a job that may be alive.
+    """
+    try:
+        fd = os.open(path, _PROBE_FLAGS)
+    except FileNotFoundError:
+        return LockProbe.FREE
+    except OSError:
+        return LockProbe.HELD_ELSEWHERE
+    try:
+        st = os.fstat(fd)
+        with _held_guard:
+            if (st.st_dev, st.st_ino) in _held_here:
+                return LockProbe.HELD_HERE
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in _CONTENDED:
+                return LockProbe.HELD_ELSEWHERE
+            raise
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return LockProbe.FREE
+    finally:
+        os.close(fd)
+
+
+def read_holder(lock_path: Path, state_path: Path | None = None) -> ProcessIdentity | None:
+    """The recorded holder: the lock file's record, else the checkpoint's ``writer``."""
+    for path, key in ((lock_path, None), (state_path, "writer")):
+        if path is None:
+            continue
+        try:
+            fd = os.open(path, _PROBE_FLAGS)
+        except OSError:
+            continue
+        try:
+            raw = os.read(fd, _HOLDER_MAX_BYTES) if key is None else _read_all(fd)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            continue
+        record = data.get(key) if key and isinstance(data, dict) else data
+        identity = ProcessIdentity.from_dict(record)
+        if identity is not None:
+            return identity
+    return None
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class RunLock:
+    """Exclusive run lock of one job; use as a context manager or acquire/release."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        job_id: str,
+        state_path: Path | None = None,
+        grace: float = ACQUIRE_GRACE_SECONDS,
+    ) -> None:
+        self.path = path
+        self.job_id = job_id
+        self.state_path = state_path
+        self.grace = grace
+        self._lock: BaseFileLock | None = None
+        self._key: tuple[int, int] | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object currently holds the lock."""
+        return self._lock is not None and self._lock.is_locked
+
+    def acquire(self) -> RunLock:
+        """Take the lock or raise :class:`JobLockedError` naming the current holder."""
+        if self.held:
+            return self
+        import filelock  # only a run takes locks; readers probe with fcntl directly
+
+        ensure_private_dir(self.path.parent)
+        lock = filelock.FileLock(
+            str(self.path),
+            mode=0o600,
+            thread_local=False,
+            fallback_to_soft=False,
+            preserve_lock_file=True,
+            on_acquired=self._on_acquired,
+        )
+        try:
+            lock.acquire(timeout=self.grace, poll_interval=0.02)
+        except filelock.Timeout:
+            holder = read_holder(self.path, self.state_path)
+            raise JobLockedError(
+                self.job_id, str(self.path), holder.describe() if holder else None
+            ) from None
+        except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
+            reason = exc.strerror or str(exc)
+            if exc.errno == errno.ENOSYS:
+                reason = "this file system does not support kernel locks (flock)"
+            raise LockFileError(str(self.path), name, reason) from exc
+        self._lock = lock
+        try:
+            st = self.path.lstat()
+        except FileNotFoundError:
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != self._key:
+            # The file was deleted (`mzt clear`) or replaced while we took it: the lock we
+            # hold is on an orphaned inode that no other process will ever look at.
+            self.release()
+            return self.acquire()
+        return self
+
+    def release(self) -> None:
+        """Drop the lock (a no-op when not held)."""
+        lock, self._lock = self._lock, None
+        if self._key is not None:
+            with _held_guard:
+                _held_here.discard(self._key)
+            self._key = None
+        if lock is not None:
+            lock.release(force=True)
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def _on_acquired(self, fd: int) -> None:
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid() and st.st_mode & 0o777 != 0o600:
+            os.fchmod(fd, 0o600)  # an older file may have been created with a wider mode
+        record = json.dumps(current_identity().to_dict()).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, record, 0)
+        self._key = (st.st_dev, st.st_ino)
+        with _held_guard:
+            _held_here.add(self._key)
+
+
+class LiveVerdict(StrEnum):
+    """Liveness of a job as read commands report it."""
+
+    ALIVE = "alive"  # the run lock is held: a process is running the job
+    DEAD = "dead"  # the state says running but nobody holds the lock: a zombie
+    FOREIGN = "foreign"  # the state was written on another host: cannot be judged here
+    IDLE = "idle"  # not running, and nobody holds the lock
+
+
+@dataclass(frozen=True, slots=True)
+class JobLiveness:
+    """Verdict on a job, the recorded holder, and the sentence that explains it."""
+
+    verdict: LiveVerdict
+    holder: ProcessIdentity | None
+    reason: str
+
+    @property
+    def alive(self) -> bool | None:
+        """``True``/``False``, or ``None`` when it cannot be known from this host."""
+        if self.verdict == LiveVerdict.FOREIGN:
+            return None
+        return self.verdict == LiveVerdict.ALIVE
+
+
+def job_liveness(lock_path: Path, *, running: bool, writer: ProcessIdentity | None) -> JobLiveness:
+    """Judge a job from its run lock first and its recorded ``writer`` second.
+
+    ``running`` is whether the state says the job is running. A free lock under a running
+    state means the run died; the pid evidence only explains how. When this process holds
+    the lock itself, a running state written by some *other* process is dead too (that is
+    how a new run finds its crashed predecessor). A writer on another host is never judged.
+    """
+    probe = probe_lock(lock_path)
+    here = current_identity()
+    if probe == LockProbe.HELD_ELSEWHERE:
+        holder = read_holder(lock_path) or writer
+        return JobLiveness(LiveVerdict.ALIVE, holder, "the run lock is held")
+    if writer is not None and writer.host != here.host and running:
+        return JobLiveness(LiveVerdict.FOREIGN, writer, examine(writer, here).reason)
+    if probe == LockProbe.HELD_HERE:
+        if writer is None or _same_process(writer, here) or not running:
+            return JobLiveness(LiveVerdict.ALIVE, here, "this process holds the run lock")
+        return JobLiveness(
+            LiveVerdict.DEAD,
+            writer,
+            f"this process holds the run lock, so the recorded writer is gone "
+            f"({examine(writer, here).reason})",
+        )
+    if not running:
+        return JobLiveness(LiveVerdict.IDLE, writer, "not running")
+    evidence = examine(writer, here)
+    if evidence.verdict == Verdict.ALIVE:
+        reason = f"the run lock is free; {evidence.reason} but does not hold it (pid reused?)"
+    else:
+        reason = f"the run lock is free; {evidence.reason}"
+    return JobLiveness(LiveVerdict.DEAD, writer, reason)
+
+
+def _same_process(a: ProcessIdentity, b: ProcessIdentity) -> bool:
+    if a.pid != b.pid or a.host != b.host:
+        return False
+    if a.start_time is None or b.start_time is None:
+        return True
+    return abs(a.start_time - b.start_time) <= 1.0

@@ -1,0 +1,194 @@
+"""The job registry in ``MZT_HOME/registry/`` and the rules for finding a job by its id.
+
+One small JSON record per (job, workspace): ``{job_id, workspace, score_path,
+registered_at}``, written atomically when a run starts. It lets ``mzt list`` and any
+command given a bare job id find the job's workspace from anywhere. Records whose
+workspace has disappeared are skipped when reading and removed by :func:`prune`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mzt.state.atomic import atomic_write
+from mzt.support import paths
+from mzt.support.errors import AmbiguousJobError, JobNotFoundError
+from mzt.support.fsutil import ensure_private_dir, read_regular_file
+from mzt.support.log import get_logger
+
+logger = get_logger("mzt.state.registry")
+
+_MAX_RECORD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryRecord:
+    """One registered job in one workspace."""
+
+    job_id: str
+    workspace: Path
+    score_path: Path | None
+    registered_at: str
+    record_path: Path
+
+    @property
+    def workspace_exists(self) -> bool:
+        """Whether the workspace folder is still there."""
+        return self.workspace.is_dir()
+
+    @property
+    def state_exists(self) -> bool:
+        """Whether the workspace still holds this job's checkpoint."""
+        return paths.state_file(self.workspace, self.job_id).is_file()
+
+    def to_json(self) -> dict[str, str | None]:
+        """The record as stored on disk."""
+        return {
+            "job_id": self.job_id,
+            "workspace": str(self.workspace),
+            "score_path": str(self.score_path) if self.score_path else None,
+            "registered_at": self.registered_at,
+        }
+
+
+def register(
+    job_id: str, workspace: Path, score_path: Path | None = None, *, home: Path | None = None
+) -> RegistryRecord:
+    """Record that ``job_id`` runs in ``workspace`` (overwriting an earlier record)."""
+    workspace = workspace.resolve()
+    target = paths.registry_record(job_id, workspace, home)
+    record = RegistryRecord(
+        job_id=job_id,
+        workspace=workspace,
+        score_path=score_path.resolve() if score_path else None,
+        registered_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        record_path=target,
+    )
+    ensure_private_dir(target.parent)
+    atomic_write(target, json.dumps(record.to_json(), indent=2).encode() + b"\n")
+    return record
+
+
+def unregister(job_id: str, workspace: Path, *, home: Path | None = None) -> bool:
+    """Remove the record of ``job_id`` in ``workspace``; ``False`` if there was none."""
+    try:
+        paths.registry_record(job_id, workspace.resolve(), home).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def read_records(*, home: Path | None = None) -> list[RegistryRecord]:
+    """Every readable record, newest registration first (unreadable ones are skipped)."""
+    folder = paths.registry_dir(home)
+    try:
+        candidates = sorted(folder.glob("*.json"))
+    except OSError:
+        return []
+    records = []
+    for candidate in candidates:
+        record = _read_record(candidate)
+        if record is not None:
+            records.append(record)
+    records.sort(key=lambda r: r.registered_at, reverse=True)
+    return records
+
+
+def list_records(
+    *, home: Path | None = None, include_missing: bool = False
+) -> list[RegistryRecord]:
+    """Registered jobs whose workspace still exists (all of them with ``include_missing``)."""
+    return [r for r in read_records(home=home) if include_missing or r.workspace_exists]
+
+
+def prune(*, home: Path | None = None) -> list[RegistryRecord]:
+    """Delete the records whose workspace is gone; returns what was removed."""
+    removed = []
+    for record in read_records(home=home):
+        if record.workspace_exists:
+            continue
+        try:
+            record.record_path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(record)
+    return removed
+
+
+def _read_record(path: Path) -> RegistryRecord | None:
+    if path.name.startswith("."):
+        return None  # a temp file of a write in progress
+    try:
+        data = json.loads(read_regular_file(path, _MAX_RECORD_BYTES))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError) as exc:
+        logger.warning("skipping unreadable registry record %s: %s", path, exc)
+        return None
+    if not isinstance(data, dict):
+        return None
+    job_id, workspace = data.get("job_id"), data.get("workspace")
+    score, registered = data.get("score_path"), data.get("registered_at")
+    if not isinstance(job_id, str) or not isinstance(workspace, str) or not workspace:
+        logger.warning("skipping malformed registry record %s", path)
+        return None
+    return RegistryRecord(
+        job_id=job_id,
+        workspace=Path(workspace),
+        score_path=Path(score) if isinstance(score, str) and score else None,
+        registered_at=registered if isinstance(registered, str) else "",
+        record_path=path,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JobLocation:
+    """Where a job named by its id lives, and which rule found it."""
+
+    job_id: str
+    workspace: Path
+    score_path: Path | None
+    found_by: str  # "workspace" (-w), "cwd" (./.marianne/) or "registry"
+
+
+def find_job(
+    job_id: str,
+    *,
+    workspace: Path | None = None,
+    cwd: Path | None = None,
+    home: Path | None = None,
+) -> JobLocation:
+    """Find a job by id: the given workspace, else ``./.marianne/``, else the registry.
+
+    Raises :class:`~mzt.support.errors.JobNotFoundError` when no rule finds a checkpoint, and
+    :class:`~mzt.support.errors.AmbiguousJobError` when several registered workspaces hold one.
+    """
+    if workspace is not None:
+        ws = workspace.resolve()
+        state = paths.state_file(ws, job_id)
+        if state.is_file():
+            return JobLocation(job_id, ws, _registered_score(job_id, ws, home), "workspace")
+        raise JobNotFoundError(job_id, [str(state)])
+    here = (cwd or Path.cwd()).resolve()
+    local = paths.state_file(here, job_id)
+    if local.is_file():
+        return JobLocation(job_id, here, _registered_score(job_id, here, home), "cwd")
+    matches = {
+        r.workspace: r
+        for r in read_records(home=home)
+        if r.job_id == job_id and r.workspace_exists and r.state_exists
+    }
+    if not matches:
+        raise JobNotFoundError(job_id, [str(local), f"registry {paths.registry_dir(home)}"])
+    if len(matches) > 1:
+        raise AmbiguousJobError(job_id, sorted(str(w) for w in matches))
+    record = next(iter(matches.values()))
+    return JobLocation(job_id, record.workspace, record.score_path, "registry")
+
+
+def _registered_score(job_id: str, workspace: Path, home: Path | None) -> Path | None:
+    record = _read_record(paths.registry_record(job_id, workspace, home))
+    return record.score_path if record else None

@@ -1,0 +1,420 @@
+"""Clearing finished jobs: selecting them, removing their files, pruning the registry.
+
+**clear** deletes what mzt keeps about terminal jobs (checkpoint, history, logs,
+outputs, lock file, registry record) and prunes registry records that point nowhere.
+It never touches a job whose run lock is held.
+
+Nothing here prints; the command line renders the results. Problems the user can act on
+are raised as :class:`~mzt.support.errors.MztError` subclasses with their exit codes:
+
+========================  ====  ==================================================
+situation                 exit  error
+========================  ====  ==================================================
+bad ``--older-than``        2   :class:`~mzt.support.errors.UsageError`
+========================  ====  ==================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mzt.state import CheckpointState, JobStatus, JsonStateBackend
+from mzt.state.lock import LockProbe, probe_lock
+from mzt.state.registry import RegistryRecord, read_records
+from mzt.support import paths
+from mzt.support.errors import JobLockedError, MztError, StateCorruptionError, UsageError
+from mzt.support.exitcodes import ExitCode
+from mzt.support.fsutil import is_own_regular_file
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class DeclinedError(MztError):
+    """The user answered no to a confirmation: nothing was changed."""
+
+    exit_code = ExitCode.FAILED
+    code = "DECLINED"
+
+
+# --- clear ----------------------------------------------------------------------------------
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_DURATION_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30s``, ``15m``, ``12h``, ``7d``, ``2w`` or a sum like ``1d12h``; a bare number is seconds.
+
+    Anything else raises :class:`~mzt.support.errors.UsageError` (exit 2).
+    """
+    value = text.strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value):
+        return timedelta(seconds=float(value))
+    if not value or not _DURATION_WHOLE.fullmatch(value):
+        raise UsageError(
+            f"'{text}' is not a duration.",
+            hint="Use a number and a unit: 30s, 15m, 12h, 7d or 2w (units may be combined: 1d12h).",
+        )
+    seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(value))
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class ClearedJob:
+    """A job that was (or, in a preview, would be) removed, and what that means on disk."""
+
+    job_id: str
+    workspace: Path
+    status: str
+    updated_at: datetime | None
+    files: tuple[Path, ...]
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The job as JSON data."""
+        return {
+            "job_id": self.job_id,
+            "workspace": str(self.workspace),
+            "status": self.status,
+            "updated_at": _iso(self.updated_at),
+            "files": [str(p) for p in self.files],
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(frozen=True)
+class SkippedJob:
+    """A job the selection named but clear left alone, and why."""
+
+    job_id: str
+    workspace: Path
+    status: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The job as JSON data."""
+        return {
+            "job_id": self.job_id,
+            "workspace": str(self.workspace),
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class PrunedRecord:
+    """A registry record that points at a workspace or checkpoint that is gone."""
+
+    job_id: str
+    workspace: Path
+    record: Path
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON data."""
+        return {
+            "job_id": self.job_id,
+            "workspace": str(self.workspace),
+            "record": str(self.record),
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class ClearReport:
+    """What `clear_jobs` removed (``dry_run``: would remove), left alone, or failed to remove."""
+
+    dry_run: bool
+    removed: list[ClearedJob] = field(default_factory=list)
+    pruned: list[PrunedRecord] = field(default_factory=list)
+    skipped: list[SkippedJob] = field(default_factory=list)
+    failed: list[SkippedJob] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to remove and nothing to prune."""
+        return not self.removed and not self.pruned
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as the body of a ``mzt.clear/1`` document."""
+        return {
+            "dry_run": self.dry_run,
+            "removed": [j.to_json() for j in self.removed],
+            "pruned": [r.to_json() for r in self.pruned],
+            "skipped": [j.to_json() for j in self.skipped],
+            "failed": [j.to_json() for j in self.failed],
+        }
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    job_id: str
+    workspace: Path
+    record: RegistryRecord | None
+    record_path: Path  # where its registry record is (or would be)
+
+
+def clear_jobs(
+    *,
+    job: str | None = None,
+    workspace: Path | None = None,
+    statuses: Iterable[str | JobStatus] | None = None,
+    older_than: timedelta | None = None,
+    dry_run: bool = False,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    now: datetime | None = None,
+) -> ClearReport:
+    """Remove terminal jobs (completed, failed, cancelled) and prune dead registry records.
+
+    Jobs come from the registry and from the current folder's ``.marianne/``. ``job``
+    keeps only that job id (in every workspace that has it, unless ``workspace`` names
+    one); ``statuses`` only those
+    terminal statuses; ``older_than`` only jobs whose last update is at least that old.
+    For each selected job the checkpoint, history, logs, outputs, lock file, stale
+    pause/cancel files and registry record are deleted while holding its run lock, so a
+    job whose run holds the lock is never touched (it is listed as skipped), and no run can
+    start on it half-way through. Jobs that are not terminal or whose checkpoint is
+    unusable are skipped too (a damaged checkpoint is left exactly as it is).
+
+    Registry records whose workspace or checkpoint is gone are pruned (only those of
+    ``job`` when given). ``dry_run`` changes nothing and reports what would be done.
+    """
+    wanted = _wanted_statuses(statuses)
+    moment = now or datetime.now(UTC)
+    report = ClearReport(dry_run=dry_run)
+    only_in = workspace.resolve() if workspace is not None else None
+    for candidate in _candidates(cwd, home):
+        if job is not None and candidate.job_id != job:
+            continue
+        if only_in is not None and candidate.workspace != only_in:
+            continue
+        state_path = paths.state_file(candidate.workspace, candidate.job_id)
+        if not candidate.workspace.is_dir() or not state_path.is_file():
+            if candidate.record is not None:
+                _prune(candidate, report)
+            continue
+        _clear_one(candidate, wanted, older_than, moment, report)
+    return report
+
+
+def _wanted_statuses(statuses: Iterable[str | JobStatus] | None) -> frozenset[JobStatus]:
+    if not statuses:
+        return TERMINAL_STATUSES
+    chosen = set()
+    for value in statuses:
+        try:
+            status = JobStatus(value)
+        except ValueError:
+            status = None
+        if status not in TERMINAL_STATUSES:
+            names = ", ".join(sorted(s.value for s in TERMINAL_STATUSES))
+            raise UsageError(
+                f"clear removes only terminal jobs; '{value}' is not one of {names}.",
+                hint="Cancel a paused job first (`mzt cancel JOB`) if you want it gone.",
+            )
+        chosen.add(status)
+    return frozenset(chosen)
+
+
+def _candidates(cwd: Path | None, home: Path | None) -> Iterator[_Candidate]:
+    """Every (job, workspace) known from the registry and from ./.marianne/, once each."""
+    seen: set[tuple[str, Path]] = set()
+    for record in read_records(home=home):
+        key = (record.job_id, record.workspace)
+        if key not in seen:
+            seen.add(key)
+            yield _Candidate(record.job_id, record.workspace, record, record.record_path)
+    here = (cwd or Path.cwd()).resolve()
+    try:
+        local = sorted(paths.state_dir(here).glob("*.json"))
+    except OSError:
+        local = []
+    for path in local:
+        job_id = path.name[: -len(".json")]
+        # Skip temp files and anything whose name cannot be a job id (not a checkpoint).
+        if path.name.startswith(".") or paths.job_id_from_name(job_id) != job_id:
+            continue
+        if (job_id, here) not in seen:
+            seen.add((job_id, here))
+            yield _Candidate(job_id, here, None, paths.registry_record(job_id, here, home))
+
+
+def _prune(candidate: _Candidate, report: ClearReport) -> None:
+    record = candidate.record
+    assert record is not None
+    reason = "workspace is gone" if not candidate.workspace.is_dir() else "checkpoint is gone"
+    if not report.dry_run:
+        try:
+            record.record_path.unlink()
+        except FileNotFoundError:
+            return  # pruned by someone else meanwhile
+        except OSError as exc:
+            report.failed.append(
+                SkippedJob(candidate.job_id, candidate.workspace, "-", f"record: {exc}")
+            )
+            return
+    report.pruned.append(
+        PrunedRecord(candidate.job_id, candidate.workspace, record.record_path, reason)
+    )
+
+
+def _clear_one(
+    candidate: _Candidate,
+    wanted: frozenset[JobStatus],
+    older_than: timedelta | None,
+    now: datetime,
+    report: ClearReport,
+) -> None:
+    store = JsonStateBackend(candidate.workspace)
+    job_id, ws = candidate.job_id, candidate.workspace
+    try:
+        if probe_lock(store.lock_path(job_id)) != LockProbe.FREE:
+            report.skipped.append(SkippedJob(job_id, ws, "running", "its run lock is held"))
+            return
+        verdict = _judge(store, job_id, wanted, older_than, now)
+        if isinstance(verdict, SkippedJob | None):
+            if verdict is not None:
+                report.skipped.append(verdict)
+            return
+        if report.dry_run:
+            report.removed.append(_inventory(candidate, verdict))
+            return
+        try:
+            with store.run_lock(job_id):
+                # Judge again under the lock: a run may have come and gone since the probe.
+                verdict = _judge(store, job_id, wanted, older_than, now)
+                if isinstance(verdict, SkippedJob | None):
+                    if verdict is not None:
+                        report.skipped.append(verdict)
+                    return
+                cleared = _inventory(candidate, verdict)
+                _delete_job(candidate, store)
+        except JobLockedError:
+            report.skipped.append(SkippedJob(job_id, ws, "running", "its run lock is held"))
+            return
+        except OSError as exc:
+            report.failed.append(SkippedJob(job_id, ws, verdict.status.value, str(exc)))
+            return
+        report.removed.append(cleared)
+    finally:
+        store.close()
+
+
+def _judge(
+    store: JsonStateBackend,
+    job_id: str,
+    wanted: frozenset[JobStatus],
+    older_than: timedelta | None,
+    now: datetime,
+) -> CheckpointState | SkippedJob | None:
+    """The state when the job is to be cleared, a skip note, or None when not selected."""
+    ws = store.workspace
+    try:
+        state = store.load(job_id)
+    except StateCorruptionError as exc:
+        return SkippedJob(job_id, ws, "unreadable", f"checkpoint unusable, left untouched: {exc}")
+    if state is None:
+        return None
+    if state.status not in TERMINAL_STATUSES:
+        # Only worth a note when the user did not narrow the selection by status.
+        if wanted == TERMINAL_STATUSES:
+            reason = f"{state.status.value} jobs are not terminal; cancel it first to clear it"
+            return SkippedJob(job_id, ws, state.status.value, reason)
+        return None
+    if state.status not in wanted:
+        return None
+    if older_than is not None and now - state.updated_at < older_than:
+        return None
+    return state
+
+
+def _job_paths(candidate: _Candidate) -> tuple[list[Path], list[Path]]:
+    """(files, folders) that belong to the job, whether or not they exist."""
+    ws, job_id = candidate.workspace, candidate.job_id
+    files = [
+        candidate.record_path,
+        paths.state_file(ws, job_id),
+        paths.history_file(ws, job_id),
+        paths.pause_file(ws, job_id),
+        paths.cancel_file(ws, job_id),
+        paths.lock_file(ws, job_id),  # last: it is deleted while still held
+    ]
+    return files, [paths.logs_dir(ws, job_id), paths.outputs_dir(ws, job_id)]
+
+
+def _inventory(candidate: _Candidate, state: CheckpointState) -> ClearedJob:
+    files, folders = _job_paths(candidate)
+    present: list[Path] = []
+    total = 0
+    for path in [*folders, *files]:
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        present.append(path)
+        total += _tree_size(path) if stat.S_ISDIR(st.st_mode) else st.st_size
+    return ClearedJob(
+        candidate.job_id,
+        candidate.workspace,
+        state.status.value,
+        state.updated_at,
+        tuple(present),
+        total,
+    )
+
+
+def _tree_size(folder: Path) -> int:
+    total = 0
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += (Path(root) / name).lstat().st_size
+    return total
+
+
+def _delete_job(candidate: _Candidate, store: JsonStateBackend) -> None:
+    """Delete everything of the job; the caller holds its run lock."""
+    files, folders = _job_paths(candidate)
+    for folder in folders:
+        _remove_folder(candidate.workspace, folder)
+    store.delete(candidate.job_id)  # checkpoint and history, closing any open descriptor
+    for path in files:
+        if path.name.startswith(".marianne-") and not is_own_regular_file(path):
+            continue  # someone else's file (or a symlink) in the workspace: not ours to remove
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _remove_folder(workspace: Path, folder: Path) -> None:
+    """``rm -r`` a job folder, refusing when any part of its path below the workspace is
+    a symlink (which would make the deletion land somewhere else)."""
+    probe = folder
+    while probe != workspace and probe != probe.parent:
+        try:
+            if stat.S_ISLNK(probe.lstat().st_mode):
+                raise OSError(errno.ELOOP, "refusing to delete through a symlink", str(probe))
+        except FileNotFoundError:
+            return
+        probe = probe.parent
+    shutil.rmtree(folder)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

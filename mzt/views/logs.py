@@ -1,0 +1,445 @@
+"""What `mzt logs` shows: the instrument output of a sheet's attempts, and following it live.
+
+Each attempt's output lives in ``<ws>/.marianne/logs/<job>/sheet-<N>.attempt-<K>.stdout``
+and ``.stderr`` (credentials redacted as they were written; the files appear with the first
+byte of output). Reading opens them without following symlinks and never writes. Text is
+returned as stored and redacted once more; showing it on a terminal is the caller's job,
+through :func:`mzt.support.redact.sanitize_terminal`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import stat
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mzt.support import paths
+from mzt.support.redact import redact
+from mzt.views.history import InspectTargetError, check_sheet
+from mzt.views.lookup import JobView, open_job
+
+STREAMS = ("stdout", "stderr")
+DEFAULT_LINES = 50
+_NAME = re.compile(r"^sheet-(\d+)\.attempt-(\d+)\.(stdout|stderr)$")
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_BLOCK = 1 << 16
+_POLL_SECONDS = 0.1
+# How often a quiet follow re-reads the checkpoint to learn whether the attempt is over.
+_STATE_CHECK_SECONDS = 0.5
+# A partial line (a prompt, a progress bar) is shown once the stream has been quiet this long.
+_PARTIAL_AFTER_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class LogFile:
+    """One attempt log file on disk."""
+
+    path: Path
+    sheet_num: int
+    attempt: int
+    stream: str
+    size: int
+    modified: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "sheet_num": self.sheet_num,
+            "attempt": self.attempt,
+            "stream": self.stream,
+            "size": self.size,
+            "modified": self.modified.isoformat().replace("+00:00", "Z"),
+        }
+
+
+def log_files(workspace: Path, job_id: str) -> list[LogFile]:
+    """The job's attempt logs by sheet, attempt and stream; anything else there is ignored."""
+    folder = paths.logs_dir(workspace, job_id)
+    found: list[LogFile] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return found
+    for entry in entries:
+        match = _NAME.match(entry.name)
+        if match is None:
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue  # a symlink planted here must not make us show another file
+        found.append(
+            LogFile(
+                Path(entry.path),
+                int(match[1]),
+                int(match[2]),
+                match[3],
+                st.st_size,
+                datetime.fromtimestamp(st.st_mtime, UTC),
+            )
+        )
+    found.sort(key=lambda f: (f.sheet_num, f.attempt, STREAMS.index(f.stream)))
+    return found
+
+
+@dataclass(frozen=True)
+class AttemptLogs:
+    """The log files of one attempt (either may not exist yet)."""
+
+    sheet_num: int
+    attempt: int
+    stdout: Path
+    stderr: Path
+    files: list[LogFile]
+    running: bool
+
+    def path(self, stream: str) -> Path:
+        return self.stdout if stream == "stdout" else self.stderr
+
+
+def _active(view: JobView) -> dict[int, int]:
+    """Sheet → attempt being written now (only while the run is alive)."""
+    if view.alive is not True:
+        return {}
+    state = view.state
+    return {
+        n: state.sheets[n].attempt_count
+        for n in state.sheets_in_progress
+        if n in state.sheets and state.sheets[n].status.is_active
+    }
+
+
+def select_attempt(
+    view: JobView, *, sheet: int | None = None, attempt: int | None = None
+) -> AttemptLogs:
+    """The attempt `mzt logs` shows.
+
+    Default sheet: the one running now (the latest started when several run), else the
+    sheet whose output was written last, else the sheet started last. Default attempt: the
+    sheet's latest. A sheet,
+    attempt or job without any of them raises :class:`~mzt.views.history.InspectTargetError`
+    whose hint lists what exists.
+    """
+    state = view.state
+    files = log_files(view.workspace, view.job_id)
+    active = _active(view)
+    with_output = sorted({f.sheet_num for f in files})
+    listing = f"Sheets with output: {_short(with_output)}." if with_output else ""
+    if sheet is None:
+        if active:
+            sheet = max(active, key=lambda n: (_started(view, n), n))
+        elif files:
+            sheet = max(files, key=lambda f: (f.modified, f.sheet_num)).sheet_num
+        elif ran := [n for n, s in state.sheets.items() if s.attempt_count]:
+            sheet = max(ran, key=lambda n: (_started(view, n), n))  # it ran, silently
+        else:
+            raise InspectTargetError(
+                f"Job '{view.job_id}' has no instrument output yet.",
+                hint="No attempt has written anything; `mzt history` lists the attempts.",
+            )
+    check_sheet(state, sheet)
+    record = state.sheets.get(sheet)
+    ran = record.attempt_count if record else 0
+    known = set(range(1, ran + 1)) | {f.attempt for f in files if f.sheet_num == sheet}
+    if not known:
+        raise InspectTargetError(
+            f"Sheet {sheet} of job '{view.job_id}' has not run yet.",
+            hint=listing or "No sheet has written output yet.",
+        )
+    if attempt is None:
+        attempt = max(known)
+    elif attempt not in known:
+        have = sorted(known)
+        raise InspectTargetError(
+            f"Sheet {sheet} of job '{view.job_id}' has no attempt {attempt}.",
+            hint=f"Its attempts: {_short(have)}. {listing}".strip(),
+        )
+    return AttemptLogs(
+        sheet_num=sheet,
+        attempt=attempt,
+        stdout=paths.attempt_log(view.workspace, view.job_id, sheet, attempt, "stdout"),
+        stderr=paths.attempt_log(view.workspace, view.job_id, sheet, attempt, "stderr"),
+        files=[f for f in files if f.sheet_num == sheet and f.attempt == attempt],
+        running=active.get(sheet) == attempt,
+    )
+
+
+def await_attempt(
+    view: JobView,
+    *,
+    sheet: int | None = None,
+    attempt: int | None = None,
+    poll: float = _STATE_CHECK_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[JobView, AttemptLogs]:
+    """:func:`select_attempt`, waiting while the run is alive but the attempt not started.
+
+    Following a job that was just launched (or a sheet still waiting for its turn) then
+    begins when there is something to follow. A sheet number the job does not have, or a
+    run that ends before the attempt starts, raises as :func:`select_attempt` does.
+    """
+    if sheet is not None:
+        check_sheet(view.state, sheet)
+    while True:
+        try:
+            return view, select_attempt(view, sheet=sheet, attempt=attempt)
+        except InspectTargetError:
+            if view.alive is not True:
+                raise
+        sleep(poll)
+        view = open_job(view.location)
+
+
+def _started(view: JobView, sheet: int) -> float:
+    started = view.state.sheets[sheet].started_at
+    return started.timestamp() if started else 0.0
+
+
+def _short(nums: list[int]) -> str:
+    shown = ", ".join(map(str, nums[:20]))
+    return shown + (f" … ({len(nums)} in all)" if len(nums) > 20 else "")
+
+
+def _open(path: Path) -> int | None:
+    """A read descriptor for a regular file, or ``None`` (missing, symlink, not a file)."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _start_of_last_lines(fd: int, size: int, lines: int) -> int:
+    """Offset where the last ``lines`` lines of the first ``size`` bytes begin."""
+    if lines <= 0:
+        return 0
+    end = size
+    # A final newline ends the last line; it does not start another one.
+    if size and os.pread(fd, 1, size - 1) == b"\n":
+        end -= 1
+    seen = 0
+    while end > 0:
+        start = max(0, end - _BLOCK)
+        block = os.pread(fd, end - start, start)
+        position = len(block)
+        while True:
+            position = block.rfind(b"\n", 0, position)
+            if position < 0:
+                break
+            seen += 1
+            if seen == lines:
+                return start + position + 1
+        end = start
+    return 0
+
+
+def read_tail(path: Path, lines: int = DEFAULT_LINES) -> str:
+    """The last ``lines`` lines of a log file (all of it for 0); ``""`` when there is none."""
+    fd = _open(path)
+    if fd is None:
+        return ""
+    try:
+        size = os.fstat(fd).st_size
+        start = _start_of_last_lines(fd, size, lines)
+        data = os.pread(fd, size - start, start)
+    finally:
+        os.close(fd)
+    return redact(data.decode("utf-8", errors="replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class LogChunk:
+    """Output that arrived while following: ``stream`` is stdout, stderr or ``attempt``.
+
+    An ``attempt`` chunk announces that following moved on to another attempt.
+    """
+
+    sheet_num: int
+    attempt: int
+    stream: str
+    text: str
+
+
+class _Tail:
+    """Reads what was appended to one log file since the last look, in whole lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.position = 0
+        self.inode: int | None = None
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.partial = ""
+
+    def prime(self, lines: int) -> None:
+        """Start ``lines`` lines before the current end (like ``tail -n``)."""
+        fd = _open(self.path)
+        if fd is None:
+            return
+        try:
+            st = os.fstat(fd)
+            self.inode = st.st_ino
+            self.position = _start_of_last_lines(fd, st.st_size, lines) if lines else 0
+        finally:
+            os.close(fd)
+
+    def read(self) -> str:
+        """Complete lines appended since the last call; a partial line is kept back."""
+        fd = _open(self.path)
+        if fd is None:
+            return ""
+        try:
+            st = os.fstat(fd)
+            if st.st_ino != self.inode or st.st_size < self.position:
+                # A new file for this attempt (a resumed job runs attempt K again).
+                self.inode, self.position, self.partial = st.st_ino, 0, ""
+                self.decoder.reset()
+            chunks = []
+            while self.position < st.st_size:
+                data = os.pread(fd, min(_BLOCK * 16, st.st_size - self.position), self.position)
+                if not data:
+                    break
+                self.position += len(data)
+                chunks.append(self.decoder.decode(data))
+        finally:
+            os.close(fd)
+        text = self.partial + "".join(chunks)
+        cut = text.rfind("\n") + 1
+        self.partial = text[cut:]
+        return text[:cut]
+
+    def flush(self, *, final: bool = False) -> str:
+        """The kept-back partial line, if any (``final``: the file is complete)."""
+        # Bytes of a character split across writes stay in the decoder until the end.
+        tail = self.decoder.decode(b"", final=True) if final else ""
+        text, self.partial = self.partial + tail, ""
+        return text
+
+
+def follow(
+    view: JobView,
+    target: AttemptLogs,
+    *,
+    lines: int = DEFAULT_LINES,
+    pinned_sheet: bool = False,
+    pinned_attempt: bool = False,
+    poll: float = _POLL_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[LogChunk]:
+    """Yield an attempt's output as it is written, starting ``lines`` lines back.
+
+    It stops once the attempt is over and its files stopped growing. Unless the attempt
+    was named (``pinned_attempt``), it then moves on to the next attempt while the run is
+    alive: the same sheet's next attempt when the sheet was named, else whichever attempt
+    starts next, announcing each with an ``attempt`` chunk. It ends when the run is no
+    longer alive (or the named sheet is finished) and the last files stopped growing.
+    """
+    current = target
+    since = time.time()
+    seen = {(target.sheet_num, target.attempt)}
+    tails = {s: _Tail(current.path(s)) for s in STREAMS}
+    for tail in tails.values():
+        tail.prime(lines)
+    last_growth = clock()
+    last_check = last_growth - _STATE_CHECK_SECONDS  # a finished attempt ends at once
+    while True:
+        grew = False
+        for stream, tail in tails.items():
+            text = tail.read()
+            if text:
+                grew = True
+                yield LogChunk(current.sheet_num, current.attempt, stream, redact(text))
+        now = clock()
+        if grew:
+            last_growth = now
+            sleep(poll)
+            continue
+        if now - last_growth >= _PARTIAL_AFTER_SECONDS:
+            yield from _flush(current, tails)
+        if now - last_check < _STATE_CHECK_SECONDS:
+            sleep(poll)
+            continue
+        last_check = now
+        view = open_job(view.location)
+        active = _active(view)
+        if active.get(current.sheet_num) == current.attempt:
+            sleep(poll)
+            continue
+        # The attempt is over and its output closed before the state said so: drain it.
+        for stream, tail in tails.items():
+            text = tail.read() + tail.flush(final=True)
+            if text:
+                yield LogChunk(current.sheet_num, current.attempt, stream, redact(text))
+        if pinned_attempt:
+            return
+        sheet = current.sheet_num if pinned_sheet else None
+        following = _next_attempt(view, active, seen, sheet, since)
+        if following is None:
+            record = view.state.sheets.get(current.sheet_num)
+            finished = pinned_sheet and (record is None or record.status.is_terminal)
+            if view.alive is not True or finished:
+                return
+            sleep(poll)
+            continue
+        current = following
+        seen.add((current.sheet_num, current.attempt))
+        tails = {s: _Tail(current.path(s)) for s in STREAMS}
+        last_growth = clock()
+        yield LogChunk(current.sheet_num, current.attempt, "attempt", "")
+
+
+def _flush(current: AttemptLogs, tails: dict[str, _Tail]) -> Iterator[LogChunk]:
+    for stream, tail in tails.items():
+        text = tail.flush()
+        if text:
+            yield LogChunk(current.sheet_num, current.attempt, stream, redact(text))
+
+
+def _next_attempt(
+    view: JobView,
+    active: dict[int, int],
+    seen: set[tuple[int, int]],
+    sheet: int | None,
+    since: float,
+) -> AttemptLogs | None:
+    """The oldest attempt not followed yet that runs now or wrote output since ``since``.
+
+    Attempts that started and ended between two looks are found by their files, so a
+    fast sequence of attempts is shown in full, in order. Only ``sheet``'s, when given.
+    """
+    state = view.state
+    candidates: dict[tuple[int, int], float] = {}
+    for f in log_files(view.workspace, view.job_id):
+        key = (f.sheet_num, f.attempt)
+        if f.modified.timestamp() >= since and key not in seen:
+            stamp = f.modified.timestamp()
+            candidates[key] = min(candidates.get(key, stamp), stamp)
+    for num, attempt in active.items():
+        started = state.sheets[num].started_at
+        stamp = started.timestamp() if started else time.time()
+        if (num, attempt) not in seen:
+            candidates[(num, attempt)] = min(candidates.get((num, attempt), stamp), stamp)
+    choices = [k for k in candidates if sheet is None or k[0] == sheet]
+    if not choices:
+        return None
+    num, attempt = min(choices, key=lambda k: (candidates[k], k))
+    return AttemptLogs(
+        sheet_num=num,
+        attempt=attempt,
+        stdout=paths.attempt_log(view.workspace, view.job_id, num, attempt, "stdout"),
+        stderr=paths.attempt_log(view.workspace, view.job_id, num, attempt, "stderr"),
+        files=[],
+        running=active.get(num) == attempt,
+    )

@@ -1,0 +1,383 @@
+"""Following one job live: a frame of its status every time its files change.
+
+`mzt watch` is a reader like `status`: it never takes the run's lock and never writes. It
+waits for changes of the job's snapshot and journal with watchfiles (inotify on Linux), on
+the job's ``.marianne/`` folder only (not recursively, so one watch whatever the job's
+size). Where inotify is unavailable or its per-user limits are used up (watchfiles then
+raises), or when ``MZT_WATCH_POLL=1`` asks for it, it polls the files' sizes and times
+instead.
+
+Each journal line is applied on its own, so a change that arrives together with others
+still gets its own frame: a watcher sees every completed count in order, however fast
+sheets finish. The lock release at the end of a run makes no file event, so the lock is
+probed on a timer: often while a finished job's run is exiting, now and then while it
+runs (that is how a run killed with SIGKILL is noticed).
+
+Following ends when the job is finished and its run has let go of the lock: completed,
+failed or cancelled, or paused (including a run that died). The last frame says so and
+carries the exit code `mzt run` gives for that status.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mzt.checkpoint_reader import (
+    Checkpoint,
+    Irregular,
+    JobRef,
+    apply_line,
+    iter_lines,
+    read_checkpoint,
+    read_journal,
+)
+from mzt.support.errors import JobNotFoundError
+from mzt.views.status import Liveness, exit_code_for, judge
+
+SCHEMA_WATCH = "mzt.watch/1"
+POLL_ENV = "MZT_WATCH_POLL"
+DEFAULT_POLL_INTERVAL = 0.25
+# How often the lock of a running job is probed when no file changes: a run killed with
+# SIGKILL changes no file, so this bounds how long its death goes unnoticed.
+LIVENESS_INTERVAL = 1.0
+# While a job's files say it is finished but its run still holds the lock (it is folding
+# the journal and exiting), probe often: the watch should end right after the run.
+EXITING_INTERVAL = 0.05
+# watchfiles: yield changes this long after the last one (latency) ...
+WATCH_STEP_MS = 5
+# ... but never group changes for longer than this.
+WATCH_DEBOUNCE_MS = 40
+
+
+@dataclass(frozen=True)
+class WatchFrame:
+    """The job as seen at one moment; ``final`` on the last frame of a watch."""
+
+    ts: datetime
+    job_id: str
+    job_name: str | None
+    status: str
+    alive: bool | None
+    pid: int | None
+    completed: int
+    total: int
+    failed: int
+    running_sheets: tuple[int, ...]
+    updated_at: str | None
+    error_message: str | None
+    event: str | None
+    seq: int | None
+    started_at: str | None = None
+    final: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int | None:
+        """On the final frame, the exit code `mzt run` gives for this status."""
+        return exit_code_for(self.status) if self.final else None
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What makes two frames different enough to show both."""
+        return (
+            self.status,
+            self.alive,
+            self.completed,
+            self.total,
+            self.failed,
+            self.running_sheets,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``mzt.watch/1`` line (the documented fields first)."""
+        return {
+            "schema": SCHEMA_WATCH,
+            "ts": self.ts.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "job_id": self.job_id,
+            "status": self.status,
+            "progress": {"completed": self.completed, "total": self.total},
+            "running_sheets": list(self.running_sheets),
+            "alive": self.alive,
+            "failed": self.failed,
+            "event": self.event,
+            "seq": self.seq,
+            "final": self.final,
+            "exit_code": self.exit_code,
+        }
+
+
+class JobTracker:
+    """Reads one job incrementally: the snapshot when it is replaced, else new journal lines.
+
+    Only sheet numbers, statuses and start times are kept (a light read), so a frame costs
+    little even for a job of thousands of sheets.
+    """
+
+    def __init__(self, ref: JobRef, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ref = ref
+        self.clock = clock
+        self.checkpoint: Checkpoint | None = None
+        self.liveness: Liveness | None = None
+        self.finished = False
+        self._identity: tuple[int, ...] | None = None
+        self._journal_pos = 0
+        self._journal_seen = 0
+        self._probed_at = float("-inf")
+        self._shown: tuple[Any, ...] | None = None
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _state_identity(self) -> tuple[int, ...]:
+        try:
+            st = self.ref.state_path.stat()
+        except FileNotFoundError:
+            raise JobNotFoundError(self.ref.job_id, [str(self.ref.state_path)]) from None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _reread(self) -> None:
+        self._identity = self._state_identity()
+        self._journal_seen = self._journal_size()
+        self.checkpoint = read_checkpoint(self.ref, "light")
+        self._journal_pos = self.checkpoint.journal_end
+        self._journal_seen = max(self._journal_seen, self._journal_pos)
+
+    def _advance(self, changed: Callable[[str], None]) -> None:
+        """Apply the journal lines written since the last read, calling ``changed`` after each.
+
+        The lines come first even when the snapshot was replaced meanwhile: they are the
+        transitions in order (the new snapshot holds only their sum), so each still gets
+        its own frame. Then a replaced snapshot is read again.
+        """
+        assert self.checkpoint is not None
+        replaced = self._state_identity() != self._identity
+        data, start = read_journal(self.ref.history_path, self._journal_pos)
+        if start != self._journal_pos:
+            self._reread()  # the journal was replaced (a fresh run)
+            return
+        head, sheets = self.checkpoint.head, self.checkpoint.sheets
+        for line in iter_lines(data):
+            if b'"kind":"sheet"' not in line[:64]:
+                continue
+            try:
+                event = apply_line(line, head, sheets, "light")
+            except Irregular:
+                self._reread()  # a damaged line: let the full reader judge the files
+                return
+            if event is not None:
+                changed(event)
+        self._journal_pos = start + data.rfind(b"\n") + 1
+        self._journal_seen = start + len(data)
+        if replaced:
+            self._reread()
+
+    def _journal_size(self) -> int:
+        try:
+            return self.ref.history_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def _judge(self) -> None:
+        assert self.checkpoint is not None
+        self.liveness = judge(self.checkpoint)
+        self._probed_at = self.clock()
+
+    def _frame(self, event: str | None, *, final: bool = False) -> WatchFrame:
+        checkpoint, liveness = self.checkpoint, self.liveness
+        assert checkpoint is not None and liveness is not None
+        head = checkpoint.head
+        status = checkpoint.status
+        pid = head.get("pid")
+        if status == "running" and liveness.verdict == "dead":
+            status, pid = "paused", None  # as the loader shows a run that died
+        counts: dict[str, int] = {}
+        for sheet in checkpoint.sheets.values():
+            counts[sheet.status] = counts.get(sheet.status, 0) + 1
+        return WatchFrame(
+            ts=datetime.now(UTC),
+            job_id=self.ref.job_id,
+            job_name=head.get("job_name"),
+            status=status,
+            alive=liveness.alive,
+            pid=pid,
+            completed=counts.get("completed", 0),
+            total=checkpoint.total,
+            failed=counts.get("failed", 0),
+            running_sheets=tuple(checkpoint.running_sheets),
+            updated_at=head.get("updated_at"),
+            error_message=head.get("error_message"),
+            event=event,
+            seq=head.get("seq"),
+            started_at=head.get("started_at"),
+            final=final,
+            counts=counts,
+        )
+
+    def _running(self) -> bool:
+        return self.checkpoint is not None and self.checkpoint.status == "running"
+
+    def _exiting(self) -> bool:
+        """The files say the job stopped, but its run still holds the lock."""
+        return bool(self.liveness and self.liveness.alive) and not self._running()
+
+    def _over(self) -> bool:
+        """Nothing runs the job (its lock is free) and its files say it stopped."""
+        assert self.checkpoint is not None and self.liveness is not None
+        if self.liveness.alive is not False:
+            return False  # a run holds the lock, or it runs on another host
+        return not self._running() or self.liveness.verdict == "dead"
+
+    def update(self, *, first: bool = False) -> list[WatchFrame]:
+        """Frames for what changed since the last call (the first call gives one at least).
+
+        The watch is over (``finished``; the last frame is ``final``) once :meth:`_over`
+        holds and the files did not change between reading them and finding the lock
+        free, so a run finishing at that very moment is never taken for a dead one.
+        """
+        frames: list[WatchFrame] = []
+
+        def show(event: str | None, *, always: bool = False) -> None:
+            frame = self._frame(event)
+            if always or frame.key != self._shown:
+                frames.append(frame)
+                self._shown = frame.key
+
+        for _ in range(10):  # files that keep changing under a free lock: look again, briefly
+            if self.finished:
+                return frames
+            before = self.checkpoint.status if self.checkpoint else None
+            if self.checkpoint is None or self.liveness is None:
+                self._reread()
+            else:
+                self._advance(show)
+            interval = EXITING_INTERVAL if self._exiting() else LIVENESS_INTERVAL
+            if (
+                self.liveness is None
+                or self.checkpoint is None
+                or self.checkpoint.status != before
+                or self.clock() - self._probed_at >= interval
+                or frames
+            ):
+                self._judge()
+            show(None, always=first and not frames)
+            if not self._over():
+                return frames
+            if (self._state_identity(), self._journal_size()) != (
+                self._identity,
+                self._journal_seen,
+            ):
+                continue  # written meanwhile: read it again before calling it finished
+            self.finished = True
+            last = self._frame(frames[-1].event if frames else None, final=True)
+            if frames:
+                frames[-1] = last
+            else:
+                frames.append(last)
+            return frames
+        return frames
+
+    def wait_hint(self, poll_interval: float) -> float:
+        """How long to wait for a file change before looking again anyway."""
+        if self._exiting():
+            return EXITING_INTERVAL
+        return min(poll_interval, LIVENESS_INTERVAL)
+
+
+def polling_forced(environ: dict[str, str] | None = None) -> bool:
+    """``MZT_WATCH_POLL=1`` (any value but empty or ``0``) forces polling."""
+    value = (os.environ if environ is None else environ).get(POLL_ENV, "")
+    return value not in ("", "0")
+
+
+@dataclass
+class _Wakeups:
+    """Yields whenever the job's files may have changed, or a look is due anyway."""
+
+    ref: JobRef
+    tracker: JobTracker
+    poll_interval: float
+    force_poll: bool
+    stop: threading.Event | None
+    mode: str = "events"  # "events" (watchfiles) or "polling"
+
+    def __iter__(self) -> Iterator[None]:
+        if not self.force_poll:
+            try:
+                yield from self._events()
+            except (OSError, RuntimeError):
+                pass  # inotify unavailable or exhausted: watchfiles raises; poll instead
+            else:
+                return
+        self.mode = "polling"
+        while not (self.stop is not None and self.stop.is_set()):
+            time.sleep(self.tracker.wait_hint(self.poll_interval))
+            yield None
+
+    def _events(self) -> Iterator[None]:
+        import watchfiles
+
+        names = {self.ref.state_path.name, self.ref.history_path.name}
+        folder = self.ref.state_path.parent
+
+        def relevant(_change: watchfiles.Change, path: str) -> bool:
+            return Path(path).name in names
+
+        # The timeout is the shortest interval the tracker may need; it decides itself
+        # whether a look is due.
+        for _changes in watchfiles.watch(
+            folder,
+            watch_filter=relevant,
+            debounce=WATCH_DEBOUNCE_MS,
+            step=WATCH_STEP_MS,
+            rust_timeout=int(EXITING_INTERVAL * 1000),
+            yield_on_timeout=True,
+            stop_event=self.stop,
+            recursive=False,
+            force_polling=False,
+        ):
+            yield None
+
+
+def follow(
+    ref: JobRef,
+    *,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    force_poll: bool | None = None,
+    stop: threading.Event | None = None,
+    on_mode: Callable[[str], None] | None = None,
+) -> Iterator[WatchFrame]:
+    """Frames of ``ref``'s status: now, after each change, and a final one at the end.
+
+    A job that is not running gives one final frame at once. ``force_poll`` (default:
+    ``MZT_WATCH_POLL``) skips watchfiles; ``stop`` ends the watch early (no final frame);
+    ``on_mode`` hears whether file events or polling drive the watch. Raises
+    :class:`~mzt.support.errors.JobNotFoundError` if the checkpoint disappears and
+    :class:`~mzt.support.errors.StateCorruptionError` if it becomes unusable.
+    """
+    tracker = JobTracker(ref)
+    yield from tracker.update(first=True)
+    if tracker.finished:
+        return
+    wakeups = _Wakeups(
+        ref,
+        tracker,
+        poll_interval,
+        polling_forced() if force_poll is None else force_poll,
+        stop,
+    )
+    reported = ""
+    for _ in wakeups:
+        if on_mode is not None and wakeups.mode != reported:
+            reported = wakeups.mode
+            on_mode(reported)
+        yield from tracker.update()
+        if tracker.finished or (stop is not None and stop.is_set()):
+            return

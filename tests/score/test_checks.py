@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mzt.api import validate_score
+from mzt.score.catalog import Catalog, load_catalog
+from tests.helpers import minimal, write_score
+
+
+def codes(tmp_path: Path, catalog: Catalog | None = None, **overrides: Any) -> dict[str, list]:
+    result = validate_score(write_score(tmp_path, minimal(**overrides)), catalog=catalog)
+    found: dict[str, list] = {}
+    for issue in [*result.errors, *result.warnings]:
+        found.setdefault(issue.code, []).append(issue)
+    return found
+
+
+def test_clean_score_has_only_the_no_validation_note(tmp_path: Path) -> None:
+    assert set(codes(tmp_path, instrument="cli")) == {"V203"}
+
+
+def test_v001_template_syntax(tmp_path: Path) -> None:
+    [issue] = codes(tmp_path, prompt={"template": "a\n{% if x %}"})["V001"]
+    assert (
+        issue.severity == "error" and issue.path == "prompt.template" and "line 2" in issue.message
+    )
+
+
+def test_v002_workspace_parent(tmp_path: Path) -> None:
+    [issue] = codes(tmp_path, workspace="nope/deeper/ws")["V002"]
+    assert issue.severity == "warning" and "will create it" in issue.message
+
+
+def test_v011_instrument_and_backend_type_conflict(tmp_path: Path) -> None:
+    [issue] = codes(tmp_path, instrument="cli", backend={"type": "anthropic_api"})["V011"]
+    assert (issue.severity, issue.path) == ("error", "backend.type")
+    assert "V011" not in codes(tmp_path, instrument="cli", backend={"type": "claude_cli"})
+
+
+def test_v003_missing_template_file(tmp_path: Path) -> None:
+    [issue] = codes(tmp_path, prompt={"template_file": "gone.j2"})["V003"]
+    assert issue.severity == "error" and "gone.j2" in issue.message
+
+
+def test_v004_system_prompt_file(tmp_path: Path) -> None:
+    assert (
+        codes(tmp_path, instrument_config={"system_prompt_file": "sys.md"})["V004"][0].severity
+        == "error"
+    )
+    (tmp_path / "sys.md").write_text("x")
+    assert "V004" not in codes(tmp_path, instrument_config={"system_prompt_file": "sys.md"})
+
+
+def test_v007_v008_v106_rule_problems(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        validations=[
+            {"type": "content_regex", "path": "{workspace}/a", "pattern": "(unclosed"},
+            {"type": "content_contains", "path": "{workspace}/a"},
+            {"type": "command_succeeds"},
+            {"type": "content_contains", "path": "{workspace}/a", "pattern": ""},
+        ],
+    )
+    assert found["V007"][0].path == "validations.0.pattern"
+    assert {(i.path, i.severity) for i in found["V008"]} == {
+        ("validations.1", "error"),
+        ("validations.2", "error"),
+    }
+    assert found["V106"][0].severity == "warning"
+
+
+def test_v010_unknown_path_field(tmp_path: Path) -> None:
+    [issue] = codes(
+        tmp_path, validations=[{"type": "file_exists", "path": "{workspace}/{sheet}.md"}]
+    )["V010"]
+    assert issue.severity == "error" and "{sheet}" in issue.message
+
+
+def test_v101_undefined_variable_with_suggestion(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path, prompt={"template": "{{ sheet_nm }} {{ topik }}", "variables": {"topic": "x"}}
+    )
+    messages = {i.message: i.hint for i in found["V101"]}
+    assert (
+        messages["the template uses 'sheet_nm', which is not defined"]
+        == "did you mean 'sheet_num'?"
+    )
+    assert messages["the template uses 'topik', which is not defined"] == "did you mean 'topic'?"
+    assert all(i.severity == "warning" for i in found["V101"])
+
+
+def test_v201_v202_brace_mixups(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        prompt={"template": "write to {workspace}/x and {{ workspace }} {not_a_var}"},
+        validations=[{"type": "file_exists", "path": "{{ workspace }}/x"}],
+    )
+    assert len(found["V202"]) == 1 and "{workspace}" in found["V202"][0].message
+    assert found["V201"][0].path == "validations.0.path"
+
+
+def test_v103_v104_timeouts(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        instrument="cli",
+        instrument_config={"timeout_seconds": 30, "timeout_overrides": {3: 10000}},
+    )
+    assert "sheets 1, 2" in found["V103"][0].message
+    assert found["V104"][0].severity == "info"
+
+
+def test_v203_v206_v207_fan_out_notes(tmp_path: Path) -> None:
+    found = codes(tmp_path, sheet={"size": 1, "total_items": 3, "fan_out": {2: 2}})
+    assert {"V203", "V206", "V207"} <= set(found)
+    quiet = codes(
+        tmp_path,
+        sheet={"size": 1, "total_items": 3, "fan_out": {2: 2}, "dependencies": {2: [1], 3: [2]}},
+        parallel={"enabled": True},
+    )
+    assert not {"V206", "V207"} & set(quiet)
+
+
+def test_v208_shadowing(tmp_path: Path) -> None:
+    [issue] = codes(
+        tmp_path, prompt={"template": "{{ workspace }}", "variables": {"workspace": "x"}}
+    )["V208"]
+    assert issue.path == "prompt.variables.workspace"
+
+
+def test_v210_v211_unknown_instruments(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        instrument="claude-cod",
+        instrument_fallbacks=["gemini-cli", "nosuch"],
+        instruments={"mine": {"profile": "codex"}},
+    )
+    by_message = {i.message: i for i in found["V210"]}
+    top = by_message["unknown instrument 'claude-cod' (first used by sheet 1)"]
+    assert (top.hint, top.path) == ("did you mean 'claude-code'?", "instrument")
+    assert top.line is not None
+    assert [i.message for i in found["V211"]] == [
+        "unknown fallback instrument 'nosuch' (first used by sheet 1)"
+    ]
+    assert any("alias 'mine'" in i.message for i in found["V210"])
+
+
+def test_user_profiles_are_known(tmp_path: Path, _isolated_home: Path) -> None:
+    folder = _isolated_home / "instruments"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text("name: my-agent\ndefault_timeout_seconds: 120\n")
+    (folder / "broken.yaml").write_text("name: [unclosed\n")
+    catalog = load_catalog()
+    assert "my-agent" in catalog and catalog.default_timeout("my-agent") == 120
+    assert "V210" not in codes(tmp_path, catalog=catalog, instrument="my-agent")
+
+
+def test_v212_v213_v214_out_of_range_keys(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        sheet={
+            "size": 1,
+            "total_items": 3,
+            "skip_when": {7: "True"},
+            "descriptions": {9: "x"},
+        },
+        movements={5: {"name": "late"}},
+    )
+    assert found["V212"][0].path == "sheet.skip_when.7"
+    assert found["V213"][0].path == "movements.5"
+    assert found["V214"][0].path == "sheet.descriptions.9"
+
+
+def test_v305_bad_skip_expression(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path, sheet={"size": 1, "total_items": 2, "skip_when": {2: "__import__('os')"}}
+    )
+    assert found["V305"][0].severity == "error"
+
+
+def test_v306_v307_conditions(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        validations=[
+            {"type": "file_exists", "path": "{workspace}/a", "condition": "sheet_num in [1, 2]"},
+            {"type": "file_exists", "path": "{workspace}/a", "condition": "sheet_num > 10"},
+        ],
+    )
+    assert found["V306"][0].path == "validations.0.condition"
+    assert found["V307"][0].path == "validations.1.condition"
+
+
+def test_v301_v302_v303_accepted_but_unused(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        learning={"enabled": True},
+        techniques={"t": {"kind": "skill"}},
+        instrument_config={"temprature": 0.2},
+        state_backend="sqlite",
+    )
+    assert {i.path for i in found["V301"]} == {"learning", "techniques"}
+    assert all("accepted, not used by mzt" in i.message for i in found["V301"])
+    assert found["V302"][0].hint == "did you mean 'temperature'?"
+    assert "V303" in found
+
+
+def test_errors_carry_lines(tmp_path: Path) -> None:
+    result = validate_score(
+        write_score(
+            tmp_path,
+            "name: t\nsheet: {size: 1, total_items: 2}\nprompt: {template: x}\nvalidations:\n"
+            "  - type: content_regex\n    path: '{workspace}/a'\n    pattern: '('\n",
+        )
+    )
+    [issue] = result.errors
+    assert (issue.code, issue.line) == ("V007", 7)
+
+
+def test_v304_settings_not_carried_out_yet(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        on_success=[{"type": "run_command", "command": "true"}],
+        isolation={"enabled": True},
+        notifications=[{"type": "desktop"}],
+    )
+    assert {i.path for i in found["V304"]} == {"on_success", "isolation", "notifications"}
+    assert all(i.severity == "warning" for i in found["V304"])
+    assert "V304" not in codes(tmp_path, isolation={"enabled": False})

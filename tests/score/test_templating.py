@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mzt.score.loader import load_score
+from mzt.score.plan import build_plan
+from mzt.score.templating import (
+    TemplateError,
+    command_fields,
+    compile_template,
+    default_prompt,
+    display_command,
+    format_fields,
+    prompt_variables,
+    render,
+    substitute_command,
+    undeclared_variables,
+    validation_context,
+)
+from tests.helpers import minimal, write_score
+
+
+def prepared(tmp_path: Path, **overrides):
+    loaded = load_score(write_score(tmp_path, minimal(**overrides)))
+    return loaded, build_plan(loaded)
+
+
+def test_builtins_win_over_user_variables(tmp_path: Path) -> None:
+    loaded, plan = prepared(
+        tmp_path,
+        sheet={"size": 1, "total_items": 3, "fan_out": {2: 2}},
+        prompt={"template": "x", "variables": {"sheet_num": 99, "topic": "cats"}, "stakes": "high"},
+    )
+    v = prompt_variables(plan, plan.sheet(3), loaded.score, "/ws")
+    assert v["sheet_num"] == 3 and v["topic"] == "cats"
+    assert (v["stage"], v["instance"], v["voice"], v["fan_count"], v["voice_count"]) == (
+        2,
+        2,
+        2,
+        2,
+        2,
+    )
+    assert (v["total_stages"], v["total_movements"], v["total_sheets"]) == (3, 3, 4)
+    assert v["stakes"] == "high" and v["thinking_method"] == ""
+    assert v["previous_outputs"] == {} and v["skipped_upstream"] == []
+    assert v["instrument_name"] == "claude_cli"
+
+
+def test_render_with_macros_filters_and_loops(tmp_path: Path) -> None:
+    text = (
+        "{% macro item(n) %}- item {{ n }}{% endmacro %}"
+        "{% for n in range(start_item, end_item + 1) %}{{ item(n) }}\n{% endfor %}"
+        "{{ missing | default('none') }} {{ workspace }}\n"
+    )
+    loaded, plan = prepared(
+        tmp_path, sheet={"size": 2, "total_items": 4}, prompt={"template": text}
+    )
+    out = render(compile_template(text), prompt_variables(plan, plan.sheet(2), loaded.score, "/ws"))
+    assert out == "- item 3\n- item 4\nnone /ws\n"
+
+
+def test_undefined_variable_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="'nope' is undefined"):
+        render(compile_template("{{ nope }}"), {})
+
+
+def test_sandbox_blocks_python_internals() -> None:
+    template = compile_template("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(TemplateError):
+        render(template, {})
+
+
+def test_syntax_errors_name_the_line() -> None:
+    with pytest.raises(TemplateError, match="line 2"):
+        compile_template("ok\n{% if %}\n")
+    with pytest.raises(TemplateError):
+        undeclared_variables("{{ a ")
+
+
+def test_undeclared_variables() -> None:
+    names = undeclared_variables(
+        "{% set x = 1 %}{{ x }}{{ y }}{% for i in items %}{{ i }}{% endfor %}"
+    )
+    assert names == {"y", "items"}
+
+
+def test_default_prompt(tmp_path: Path) -> None:
+    loaded, plan = prepared(
+        tmp_path, sheet={"size": 5, "total_items": 12}, prompt={"stakes": "Be careful."}
+    )
+    assert (
+        default_prompt(plan, plan.sheet(3), loaded.score)
+        == "Processing sheet 3 of 3 (items 11-12)\n\nBe careful."
+    )
+
+
+def test_validation_context_includes_items_and_instance_one(tmp_path: Path) -> None:
+    loaded, plan = prepared(
+        tmp_path, prompt={"template": "x", "variables": {"workspace": "nope", "n": 1}}
+    )
+    ctx = validation_context(plan, plan.sheet(2), loaded.score, "/ws", "cli")
+    assert ctx["workspace"] == "/ws" and ctx["instance"] == 1 and ctx["start_item"] == 2
+    assert ctx["instrument_name"] == "cli" and ctx["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{workspace}/out-{sheet_num}.md", "/w/out-3.md"),
+        ("{workspace}/part-{sheet_num:02d}.md", "/w/part-03.md"),
+        ("{{literal}}/{workspace}", "{literal}//w"),
+        ("no fields", "no fields"),
+    ],
+)
+def test_format_fields(text: str, expected: str) -> None:
+    assert format_fields(text, {"workspace": "/w", "sheet_num": 3}) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{missing}",
+        "{}",
+        "{0}",
+        "{workspace.real}",
+        "{workspace[0]}",
+        "{workspace!r}",
+        "{open",
+        "close}",
+    ],
+)
+def test_format_fields_errors(text: str) -> None:
+    with pytest.raises(TemplateError):
+        format_fields(text, {"workspace": "/w"})
+
+
+INJECTIONS = [
+    'x"; touch MARK; echo "',
+    "$(touch MARK)",
+    "`touch MARK`",
+    "'; touch MARK; '",
+    "-rf; touch MARK",
+    '\\"; touch MARK #',
+    "a\nb; touch MARK",
+    "${IFS}touch${IFS}MARK",
+]
+COMMANDS = [
+    "printf %s {value}",
+    'printf %s "{value}"',
+    "printf %s '{value}'",
+    "printf %s $'{value}'",
+    'printf %s "$(printf %s {value})"',
+    'printf %s "`printf %s {value}`"',
+    'v=`printf %s {value}`; printf %s "$v"',
+    'printf %s "pre-{value}-post"',
+    "test -n {value} && printf %s {value}",
+]
+
+
+@pytest.mark.parametrize("value", INJECTIONS)
+@pytest.mark.parametrize("command", COMMANDS)
+def test_substituted_values_never_become_shell(tmp_path: Path, command: str, value: str) -> None:
+    marker = tmp_path / "MARK"
+    value = value.replace("MARK", str(marker))
+    text, env = substitute_command(command, {"value": value})
+    result = subprocess.run(
+        ["bash", "-c", text],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert not marker.exists(), (command, text)
+    assert value in result.stdout, (command, text, result.stdout, result.stderr)
+
+
+def test_unknown_braces_are_left_alone() -> None:
+    command = "awk '{print $1}' f; echo ${HOME:?unset} {nokey} {workspace}"
+    text, env = substitute_command(command, {"workspace": "/w"})
+    assert text == "awk '{print $1}' f; echo ${HOME:?unset} {nokey} \"${MZT_V_workspace}\""
+    assert env == {"MZT_V_workspace": "/w"}
+
+
+def test_bash_parameter_expansion_with_known_name_is_not_a_field() -> None:
+    text, env = substitute_command("echo ${workspace}", {"workspace": "/w"})
+    assert text == "echo ${workspace}" and env == {}
+
+
+def test_display_and_fields() -> None:
+    assert (
+        display_command("cd {workspace} && pytest {x}", {"workspace": "/w"})
+        == "cd /w && pytest {x}"
+    )
+    assert command_fields("cd {workspace} {sheet_num} {x}", ["workspace", "sheet_num"]) == {
+        "workspace",
+        "sheet_num",
+    }
+
+
+def test_nul_bytes_are_dropped_from_values() -> None:
+    _, env = substitute_command("echo {v}", {"v": "a\0b"})
+    assert env["MZT_V_v"] == "ab"
