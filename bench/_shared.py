@@ -1,0 +1,211 @@
+"""Helpers the bench scripts share; not a benchmark itself.
+
+Every figure comes from a whole process (start-up included) timed from just before it
+is spawned to just after ``os.wait4`` reaps it, which also gives its rusage (peak RSS).
+Two sides of a comparison run in alternation, round by round (A B A B …), so a burst of
+load from elsewhere on the machine falls on both; each comparison is reported as the
+median of the per-round ratios with their min–max, next to each side's median figure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import IO, Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One reaped process."""
+
+    seconds: float
+    max_rss_kb: int
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def mzt_command() -> list[str]:
+    """The venv's ``mzt`` (next to this interpreter), else the one on PATH."""
+    beside = Path(sys.executable).with_name("mzt")
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("mzt")
+    if found:
+        return [found]
+    raise SystemExit("mzt not found next to this Python nor on PATH: pip install -e . first")
+
+
+def mzt_python() -> str:
+    """The interpreter the ``mzt`` script runs on (its shebang): the ``-c pass`` floor."""
+    script = Path(mzt_command()[0])
+    try:
+        first = script.read_bytes().split(b"\n", 1)[0].decode()
+    except (OSError, UnicodeDecodeError):
+        return sys.executable
+    if first.startswith("#!"):
+        interpreter = first[2:].strip().split()[0]
+        if Path(interpreter).is_file():
+            return interpreter
+    return sys.executable
+
+
+def python_pass() -> list[str]:
+    return [mzt_python(), "-c", "pass"]
+
+
+def environment(home: Path | None = None, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "NO_COLOR": "1", **extra}
+    if home is not None:
+        env["MZT_HOME"] = str(home)
+    return env
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: Path | None = None,
+    keep_stdout: bool = False,
+    check: bool = True,
+) -> Finished:
+    """Spawn ``argv``, wait for it with ``os.wait4`` and return its wall time and rusage."""
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
+        source: IO[Any] | int = stdin.open("rb") if stdin else subprocess.DEVNULL
+        try:
+            started = perf_counter()
+            process = subprocess.Popen(
+                list(argv),
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                stdin=source,
+                stdout=out if keep_stdout else subprocess.DEVNULL,
+                stderr=err,
+            )
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = perf_counter() - started
+        finally:
+            if not isinstance(source, int):
+                source.close()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        out.seek(0)
+        finished = Finished(
+            seconds=seconds,
+            max_rss_kb=usage.ru_maxrss,
+            returncode=process.returncode,
+            stdout=out.read(),
+            stderr=err.read(),
+        )
+    if check and finished.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(argv)} exited {finished.returncode}:\n"
+            f"{finished.stderr.decode(errors='replace')[-3000:]}"
+        )
+    return finished
+
+
+def alternate(
+    sides: Sequence[tuple[str, Callable[[int], float]]], rounds: int
+) -> dict[str, list[float]]:
+    """Call every side once per round, in the same order each round (A B A B …)."""
+    figures: dict[str, list[float]] = {name: [] for name, _ in sides}
+    for number in range(rounds):
+        for name, measure in sides:
+            figures[name].append(measure(number))
+    return figures
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def spread(values: Sequence[float], unit: str = "", digits: int = 2) -> str:
+    """``median (min–max)`` of ``values``."""
+    mid = statistics.median(values)
+    return (
+        f"{mid:.{digits}f}{unit} (min {min(values):.{digits}f}{unit}"
+        f" – max {max(values):.{digits}f}{unit})"
+    )
+
+
+def compare(
+    label: str,
+    a_name: str,
+    a: Sequence[float],
+    b_name: str,
+    b: Sequence[float],
+    *,
+    target: str | None = None,
+    scale: float = 1000.0,
+    unit: str = "ms",
+) -> None:
+    """Print one comparison: each side's median and the per-round ratio a/b."""
+    ratios = [x / y for x, y in zip(a, b, strict=True)]
+    digits = 3 if scale * statistics.median(b) < 10 else 1
+    print(f"{label}")
+    print(f"    {a_name:<40} median {statistics.median(a) * scale:10.{digits}f} {unit}")
+    print(f"    {b_name:<40} median {statistics.median(b) * scale:10.{digits}f} {unit}")
+    line = f"    ratio per round{'':25}{spread(ratios, '×')}"
+    if target:
+        line += f"   target {target}"
+    print(line)
+
+
+def ensure_tool(command: str, package: str) -> str | None:
+    """``command``'s path, installing ``package`` with apt-get (as root) when it is missing."""
+    found = shutil.which(command)
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"installing {package} with apt-get…", file=sys.stderr)
+        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", package], check=False, capture_output=True
+        )
+    return shutil.which(command)
+
+
+def true_score(
+    path: Path,
+    name: str,
+    sheets: int,
+    *,
+    workspace: str | None = None,
+    max_concurrent: int = 1,
+) -> Path:
+    """A score of ``sheets`` sheets that each run ``true`` on the ``cli`` instrument (bash).
+
+    No validations and no pause between sheets; ``max_concurrent`` above 1 turns the
+    parallel runner on (the sheets have no dependencies, so that many run at once).
+    """
+    score: dict[str, Any] = {
+        "name": name,
+        "workspace": workspace or f"./ws-{name}",
+        "instrument": "cli",
+        "pause_between_sheets_seconds": 0,
+        "sheet": {"size": 1, "total_items": sheets},
+        "parallel": {"enabled": max_concurrent > 1, "max_concurrent": max_concurrent},
+        "prompt": {"template": "true"},
+    }
+    path.write_text(yaml.safe_dump(score, sort_keys=False))
+    return path
+
+
+def machine() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{os.cpu_count()} CPUs, load {load:.2f}, Python {sys.version.split()[0]}, "
+        f"mzt {' '.join(mzt_command())}"
+    )
