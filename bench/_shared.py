@@ -187,15 +187,19 @@ def true_score(
 ) -> Path:
     """A score of ``sheets`` sheets that each run ``true`` on the ``cli`` instrument (bash).
 
-    No validations and no pause between sheets; ``max_concurrent`` above 1 turns the
-    parallel runner on (the sheets have no dependencies, so that many run at once).
+    No validations and no pause between sheets. With ``max_concurrent`` 1 the sheets form
+    the default chain (each waits for the one before); above 1 they are the voices of
+    one fanned-out stage, independent of each other, run that many at a time.
     """
+    layout: dict[str, Any] = {"size": 1, "total_items": sheets}
+    if max_concurrent > 1:
+        layout = {"size": 1, "total_items": 1, "fan_out": {1: sheets}}
     score: dict[str, Any] = {
         "name": name,
         "workspace": workspace or f"./ws-{name}",
         "instrument": "cli",
         "pause_between_sheets_seconds": 0,
-        "sheet": {"size": 1, "total_items": sheets},
+        "sheet": layout,
         "parallel": {"enabled": max_concurrent > 1, "max_concurrent": max_concurrent},
         "prompt": {"template": "true"},
     }
