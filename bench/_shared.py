@@ -9,6 +9,8 @@ median of the per-round ratios with their min–max, next to each side's median 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import statistics
@@ -22,6 +24,8 @@ from time import perf_counter
 from typing import IO, Any
 
 import yaml
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -213,3 +217,50 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs, load {load:.2f}, Python {sys.version.split()[0]}, "
         f"mzt {' '.join(mzt_command())}"
     )
+
+
+def sources_key() -> str:
+    """A digest of the mzt sources: a cached job from other code is not reused."""
+    digest = hashlib.sha256()
+    package = REPO / "mzt"
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def status_json(job: str, workspace: Path, home: Path) -> dict[str, object] | None:
+    argv = [*mzt_command(), "status", job, "-w", str(workspace), "--json"]
+    done = run(argv, env=environment(home), keep_stdout=True, check=False)
+    if done.returncode != 0:
+        return None
+    try:
+        document = json.loads(done.stdout)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def big_job(sheets: int, *, rebuild: bool) -> tuple[str, Path, Path]:
+    """A completed ``sheets``-sheet job: (job id, workspace, MZT_HOME), built or reused."""
+    job = f"startup-{sheets}"
+    cache = Path(tempfile.gettempdir()) / "mzt-bench-cache" / f"{job}-{sources_key()}"
+    workspace, home = cache / "ws", cache / "home"
+    if not rebuild:
+        found = status_json(job, workspace, home)
+        progress = found.get("progress") if found else None
+        if (
+            found
+            and found.get("status") == "completed"
+            and isinstance(progress, dict)
+            and progress.get("completed") == sheets
+        ):
+            print(f"reusing the cached {sheets:,}-sheet job in {cache}", file=sys.stderr)
+            return job, workspace, home
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    score = true_score(cache / f"{job}.yaml", job, sheets, workspace="./ws")
+    print(f"building a {sheets:,}-sheet job in {cache} (once)…", file=sys.stderr)
+    done = run([*mzt_command(), "run", "-q", str(score)], env=environment(home), cwd=cache)
+    print(f"  built in {done.seconds:.0f} s", file=sys.stderr)
+    return job, workspace, home

@@ -23,14 +23,12 @@ Usage: python bench/startup.py [--rounds 11] [--big-sheets 10000] [--skip-big] [
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from _shared import (
+    REPO,
+    big_job,
     compare,
     environment,
     machine,
@@ -39,58 +37,9 @@ from _shared import (
     python_pass,
     run,
     spread,
-    true_score,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "examples" / "hello.yaml"
-
-
-def sources_key() -> str:
-    """A digest of the mzt sources: a cached job from other code is not reused."""
-    digest = hashlib.sha256()
-    package = REPO / "mzt"
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def status_json(job: str, workspace: Path, home: Path) -> dict[str, object] | None:
-    argv = [*mzt_command(), "status", job, "-w", str(workspace), "--json"]
-    done = run(argv, env=environment(home), keep_stdout=True, check=False)
-    if done.returncode != 0:
-        return None
-    try:
-        document = json.loads(done.stdout)
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None
-
-
-def big_job(sheets: int, *, rebuild: bool) -> tuple[str, Path, Path]:
-    """A completed ``sheets``-sheet job: (job id, workspace, MZT_HOME), built or reused."""
-    job = f"startup-{sheets}"
-    cache = Path(tempfile.gettempdir()) / "mzt-bench-cache" / f"{job}-{sources_key()}"
-    workspace, home = cache / "ws", cache / "home"
-    if not rebuild:
-        found = status_json(job, workspace, home)
-        progress = found.get("progress") if found else None
-        if (
-            found
-            and found.get("status") == "completed"
-            and isinstance(progress, dict)
-            and progress.get("completed") == sheets
-        ):
-            print(f"reusing the cached {sheets:,}-sheet job in {cache}", file=sys.stderr)
-            return job, workspace, home
-    shutil.rmtree(cache, ignore_errors=True)
-    cache.mkdir(parents=True)
-    score = true_score(cache / f"{job}.yaml", job, sheets, workspace="./ws")
-    print(f"building a {sheets:,}-sheet job in {cache} (once)…", file=sys.stderr)
-    done = run([*mzt_command(), "run", "-q", str(score)], env=environment(home), cwd=cache)
-    print(f"  built in {done.seconds:.0f} s", file=sys.stderr)
-    return job, workspace, home
 
 
 def main() -> None:
