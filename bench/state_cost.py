@@ -13,8 +13,9 @@ sheets the independent voices of one fanned-out stage, K at a time. From each ru
 * peak RSS of the process, from ``os.wait4`` (targets ≤ 60 MB at 10,000 sheets,
   ≤ 200 MB at 100,000);
 * the longest stall between two consecutive sheet transitions: every sheet's recorded
-  ``started_at`` and ``completed_at`` from the checkpoint, sorted, largest gap (target no
-  stall over 200 ms at 50,000).
+  ``started_at`` and ``completed_at`` from the checkpoint, sorted, largest gap; a gap holds
+  either one sheet's own ``true`` or mzt's work between two sheets (target no stall over
+  200 ms at 50,000).
 
 The files are found by listing the workspace (the on-disk layout may change), and the
 names used are printed. Then one more run per size, untimed, under
@@ -23,11 +24,16 @@ write calls (by file, temp files of atomic rewrites lumped together) and the num
 fsync / fdatasync calls. ``--no-strace`` skips it (strace is installed with apt-get when
 missing).
 
+Last, an output flood (``--flood-mb``, default 20; 0 skips it): a one-sheet score whose
+sheet writes that many megabytes to stdout, as a whole ``mzt run``, alternated round by
+round with the same bash pipeline run on its own (output to /dev/null), at least three
+rounds: mzt's peak RSS, and the time ratio mzt / bash.
+
 Single-side figures: every figure is the median over ``--rounds`` runs with min–max.
 Rounds go through all sizes in turn (1,000, 10,000, 50,000, 1,000, …).
 
 Usage: python bench/state_cost.py [--sheets 1000 10000 50000] [--big] [--rounds 1]
-       [--concurrent 1] [--no-strace]
+       [--concurrent 1] [--no-strace] [--flood-mb 20]
 The default takes about a quarter of an hour on two cores (the 50,000-sheet runs
 dominate, about five minutes each); ``--sheets 1000 10000`` takes two or three.
 """
@@ -38,6 +44,7 @@ import argparse
 import itertools
 import json
 import re
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -45,6 +52,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import yaml
 from _shared import ensure_tool, environment, machine, mzt_command, run, spread, true_score
 
 WRITES = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
@@ -200,8 +208,46 @@ def traced(score: Path, root: Path, label: str) -> tuple[Counter[str], Counter[s
 
 def row(label: str, values: list[float], digits: int = 1, target: str = "") -> None:
     figure = spread(values, "", digits)
-    line = f"    {label:<34} {figure:<40} {('target ' + target) if target else ''}"
+    line = f"    {label:<36} {figure:<40} {('target ' + target) if target else ''}"
     print(line.rstrip())
+
+
+def flood(root: Path, megabytes: int, rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """Peak RSS and time of a run whose one sheet floods stdout, next to bash alone."""
+    pipeline = f"head -c {megabytes}000000 /dev/zero | tr '\\0' a"
+    score = root / "flood.yaml"
+    score.write_text(
+        yaml.safe_dump(
+            {
+                "name": "flood",
+                "workspace": "./ws-flood",
+                "instrument": "cli",
+                "pause_between_sheets_seconds": 0,
+                "sheet": {"size": 1, "total_items": 1},
+                "prompt": {"template": pipeline},
+            }
+        )
+    )
+    mine: list[float] = []
+    rss: list[float] = []
+    bare: list[float] = []
+    for number in range(rounds):
+        workspace, home = root / f"ws-flood-{number}", root / f"home-flood-{number}"
+        argv = [*mzt_command(), "run", "-q", "-w", str(workspace), str(score)]
+        done = run(argv, env=environment(home), cwd=root)
+        mine.append(done.seconds)
+        rss.append(done.max_rss_kb / 1024)
+        bare.append(run(["bash", "-c", pipeline], cwd=root).seconds)
+        shutil.rmtree(workspace, ignore_errors=True)
+    return rss, mine, bare
+
+
+def print_flood(megabytes: int, rss: list[float], mine: list[float], bare: list[float]) -> None:
+    print(f"output flood: one sheet writing {megabytes:,} MB to stdout, {len(rss)} round(s)")
+    row("mzt peak RSS (MB)", rss, 1)
+    row("mzt run, whole process (s)", mine, 2)
+    row("bash alone, output to /dev/null (s)", bare, 3)
+    row("time ratio mzt / bash (per round)", [m / b for m, b in zip(mine, bare, strict=True)], 1)
 
 
 def main() -> None:
@@ -211,6 +257,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--concurrent", type=int, default=1, help="sheets at once (fan-out)")
     parser.add_argument("--no-strace", action="store_true", help="skip the strace run")
+    parser.add_argument("--flood-mb", type=int, default=20, help="output flood size; 0 skips")
     args = parser.parse_args()
     sizes = sorted(set(args.sheets) | ({100_000} if args.big else set()))
     strace = not args.no_strace and ensure_tool("strace", "strace")
@@ -233,6 +280,7 @@ def main() -> None:
         strace_figures = (
             {n: traced(scores[n], root, f"{n}-strace") for n in sizes} if strace else {}
         )
+        flooded = flood(root, args.flood_mb, max(args.rounds, 3)) if args.flood_mb > 0 else None
     for n in sizes:
         runs = results[n]
         first = runs[0]
@@ -259,7 +307,7 @@ def main() -> None:
         stall_target = "≤ 200 ms" if n >= 50_000 else ""
         row("longest stall (ms)", [r.stall_ms for r in runs], 1, stall_target)
         worst = max(runs, key=lambda r: r.stall_ms)
-        print(f"    {'':34} worst: {worst.stall_where}")
+        print(f"    {'':36} worst: {worst.stall_where}")
         if n in strace_figures:
             written, calls, seconds = strace_figures[n]
             total = sum(written.values())
@@ -271,6 +319,8 @@ def main() -> None:
             detail = ", ".join(f"{calls[name]:,} {name}" for name in SYNCS)
             print(f"      fsync + fdatasync calls {syncs:,} ({syncs / n:.2f} per sheet: {detail})")
         print()
+    if flooded:
+        print_flood(args.flood_mb, *flooded)
 
 
 if __name__ == "__main__":
