@@ -23,8 +23,6 @@ from pathlib import Path
 from time import perf_counter
 from typing import IO, Any
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -159,9 +157,9 @@ def compare(
     ratios = [x / y for x, y in zip(a, b, strict=True)]
     digits = 3 if scale * statistics.median(b) < 10 else 1
     print(f"{label}")
-    print(f"    {a_name:<40} median {statistics.median(a) * scale:10.{digits}f} {unit}")
-    print(f"    {b_name:<40} median {statistics.median(b) * scale:10.{digits}f} {unit}")
-    line = f"    ratio per round{'':25}{spread(ratios, '×')}"
+    print(f"    a: {a_name:<37} median {statistics.median(a) * scale:.{digits}f} {unit}")
+    print(f"    b: {b_name:<37} median {statistics.median(b) * scale:.{digits}f} {unit}")
+    line = f"    {'ratio per round (a / b)':<40} {spread(ratios, '×')}"
     if target:
         line += f"   target {target}"
     print(line)
@@ -179,6 +177,12 @@ def ensure_tool(command: str, package: str) -> str | None:
             ["apt-get", "install", "-y", "-qq", package], check=False, capture_output=True
         )
     return shutil.which(command)
+
+
+def write_score(path: Path, score: Mapping[str, Any]) -> Path:
+    """Write a score as JSON, which is YAML too (so no YAML library is needed here)."""
+    path.write_text(json.dumps(score, indent=2) + "\n")
+    return path
 
 
 def true_score(
@@ -207,8 +211,7 @@ def true_score(
         "parallel": {"enabled": max_concurrent > 1, "max_concurrent": max_concurrent},
         "prompt": {"template": "true"},
     }
-    path.write_text(yaml.safe_dump(score, sort_keys=False))
-    return path
+    return write_score(path, score)
 
 
 def machine() -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
 import shutil
 import subprocess
@@ -40,17 +39,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from _shared import (
     big_job,
     compare,
     environment,
     machine,
     mzt_command,
+    mzt_python,
     python_pass,
     run,
     spread,
     true_score,
+    write_score,
 )
 
 
@@ -60,23 +60,37 @@ def run_score(root: Path, home: Path, name: str, sheets: int) -> Path:
     return root / f"ws-{name}"
 
 
-def many_jobs(root: Path, home: Path, template_ws: Path, count: int) -> None:
-    """``count`` registered jobs, each a copy of the 10-sheet job in its own workspace."""
-    os.environ["MZT_HOME"] = str(home)
-    from mzt import registry
+REGISTER = """
+import sys
+from pathlib import Path
+from mzt import registry
+for line in sys.stdin:
+    job, _, workspace = line.rstrip("\\n").partition(" ")
+    registry.register(job, Path(workspace))
+"""
 
+
+def many_jobs(root: Path, home: Path, template_ws: Path, count: int) -> None:
+    """``count`` registered jobs, each a copy of the 10-sheet job in its own workspace.
+
+    The copies are registered by mzt's registry module, run on mzt's own interpreter.
+    """
     raw = (template_ws / ".marianne" / "ten.json").read_text()
     document = json.loads(raw)
-    for i in range(count):
-        job = f"job-{i:04d}"
-        ws = root / "many" / f"ws-{i:04d}"
-        (ws / ".marianne").mkdir(parents=True)
-        doc = {**document, "job_id": job, "job_name": job, "journal_offset": 0}
-        if i % 10 == 0:
-            doc["status"] = "failed"  # something for the default listing to show
-        # json.dumps keeps the key order, so "sheets" stays last as the store writes it.
-        (ws / ".marianne" / f"{job}.json").write_text(json.dumps(doc, separators=(",", ":")))
-        registry.register(job, ws)
+    listing = root / "many.txt"
+    with listing.open("w") as out:
+        for i in range(count):
+            job = f"job-{i:04d}"
+            ws = root / "many" / f"ws-{i:04d}"
+            (ws / ".marianne").mkdir(parents=True)
+            doc = {**document, "job_id": job, "job_name": job, "journal_offset": 0}
+            if i % 10 == 0:
+                doc["status"] = "failed"  # something for the default listing to show
+            # json.dumps keeps the key order, so "sheets" stays last as the store writes it.
+            text = json.dumps(doc, separators=(",", ":"))
+            (ws / ".marianne" / f"{job}.json").write_text(text)
+            out.write(f"{job} {ws}\n")
+    run([mzt_python(), "-c", REGISTER], env=environment(home), stdin=listing)
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -94,17 +108,16 @@ def watch_delays(root: Path, label: str, samples: int, *, poll: bool) -> list[fl
     home, ws = root / f"home-{label}", root / f"ws-{label}"
     score = root / f"{job}.yaml"
     template = "{% if sheet_num == 1 %}sleep 2{% else %}sleep 0.0{{ sheet_num % 7 + 1 }}{% endif %}"
-    score.write_text(
-        yaml.safe_dump(
-            {
-                "name": job,
-                "workspace": str(ws),
-                "instrument": "cli",
-                "pause_between_sheets_seconds": 0,
-                "sheet": {"size": 1, "total_items": samples + 1},
-                "prompt": {"template": template},
-            }
-        )
+    write_score(
+        score,
+        {
+            "name": job,
+            "workspace": str(ws),
+            "instrument": "cli",
+            "pause_between_sheets_seconds": 0,
+            "sheet": {"size": 1, "total_items": samples + 1},
+            "prompt": {"template": template},
+        },
     )
     env = environment(home)
     runner = subprocess.Popen(
@@ -174,6 +187,12 @@ def main() -> None:
         ten = run_score(root, homes["ten"], "ten", 10)
         big, big_ws, big_home = big_job(args.big_sheets, rebuild=args.rebuild)
         many_jobs(root, homes["many"], ten, args.jobs)
+        listed = run(
+            [*mzt, "list", "--all", "-j"], env=environment(homes["many"]), keep_stdout=True
+        )
+        found = len(json.loads(listed.stdout).get("jobs", []))
+        if found != args.jobs:
+            print(f"note: `mzt list --all` shows {found} jobs, not {args.jobs}")
         many = f"{args.jobs:,} jobs"
         big_label = f"{args.big_sheets:,} sheets"
         cases = [

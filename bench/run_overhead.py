@@ -95,8 +95,8 @@ def main() -> None:
             for big, little in zip(gnu[large], gnu[small], strict=True)
         ]
         print(f"time per sheet at {large:,} over time per sheet at {small:,}, per round")
-        print(f"    mzt run{'':37}{spread(flat, '×')}   target within 1.1×")
-        print(f"    parallel (for reference){'':20}{spread(gnu_flat, '×')}")
+        print(f"    {'mzt run':<40} {spread(flat, '×')}   target within 1.1×")
+        print(f"    {'parallel (for reference)':<40} {spread(gnu_flat, '×')}")
 
 
 if __name__ == "__main__":

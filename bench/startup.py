@@ -97,7 +97,8 @@ def main() -> None:
                 figures["mzt"].append(run(argv, env=env, cwd=cwd).seconds)
                 figures["python"].append(run(floor, cwd=cwd).seconds)
             mine, bare = figures["mzt"], figures["python"]
-            compare(label, "mzt", mine, "python -c pass", bare, target=target)
+            ratio_target = None if "absolute" in target else target
+            compare(label, "mzt", mine, "python -c pass", bare, target=ratio_target)
             if "absolute" in target:
                 absolute = spread([t * 1000 for t in mine], " ms", 1)
                 print(f"    absolute: {absolute}   target {target}")

@@ -52,8 +52,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-from _shared import ensure_tool, environment, machine, mzt_command, run, spread, true_score
+from _shared import (
+    ensure_tool,
+    environment,
+    machine,
+    mzt_command,
+    run,
+    spread,
+    true_score,
+    write_score,
+)
 
 WRITES = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
 SYNCS = ("fsync", "fdatasync")
@@ -216,17 +224,16 @@ def flood(root: Path, megabytes: int, rounds: int) -> tuple[list[float], list[fl
     """Peak RSS and time of a run whose one sheet floods stdout, next to bash alone."""
     pipeline = f"head -c {megabytes}000000 /dev/zero | tr '\\0' a"
     score = root / "flood.yaml"
-    score.write_text(
-        yaml.safe_dump(
-            {
-                "name": "flood",
-                "workspace": "./ws-flood",
-                "instrument": "cli",
-                "pause_between_sheets_seconds": 0,
-                "sheet": {"size": 1, "total_items": 1},
-                "prompt": {"template": pipeline},
-            }
-        )
+    write_score(
+        score,
+        {
+            "name": "flood",
+            "workspace": "./ws-flood",
+            "instrument": "cli",
+            "pause_between_sheets_seconds": 0,
+            "sheet": {"size": 1, "total_items": 1},
+            "prompt": {"template": pipeline},
+        },
     )
     mine: list[float] = []
     rss: list[float] = []
