@@ -17,7 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -116,21 +116,6 @@ def run(
             f"{finished.stderr.decode(errors='replace')[-3000:]}"
         )
     return finished
-
-
-def alternate(
-    sides: Sequence[tuple[str, Callable[[int], float]]], rounds: int
-) -> dict[str, list[float]]:
-    """Call every side once per round, in the same order each round (A B A B …)."""
-    figures: dict[str, list[float]] = {name: [] for name, _ in sides}
-    for number in range(rounds):
-        for name, measure in sides:
-            figures[name].append(measure(number))
-    return figures
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
 
 
 def spread(values: Sequence[float], unit: str = "", digits: int = 2) -> str:
