@@ -149,11 +149,14 @@ def watch_delays(root: Path, label: str, samples: int, *, poll: bool) -> list[fl
     runner.wait(timeout=600)
     watch.wait(timeout=30)
     thread.join(timeout=5)
+    # The sheets run one after another, so the k-th completion is sheet k.
     first_seen: dict[int, float] = {}
-    seen = 0
+    seen = -1
     while not arrivals.empty():
         arrived, frame = arrivals.get()
         completed = int(frame.get("progress", {}).get("completed", 0))
+        if seen < 0:  # what the first frame already shows finished before the watch began
+            seen = completed
         for num in range(seen + 1, completed + 1):
             first_seen[num] = arrived
         seen = max(seen, completed)
@@ -161,8 +164,7 @@ def watch_delays(root: Path, label: str, samples: int, *, poll: bool) -> list[fl
     delays = []
     for key, sheet in checkpoint["sheets"].items():
         num = int(key)
-        # Sheets 1 and 2 may finish before the watch's first frame: left out.
-        if num > 2 and num in first_seen and sheet.get("completed_at"):
+        if num in first_seen and sheet.get("completed_at"):
             delays.append(first_seen[num] - moment(sheet["completed_at"]))
     shutil.rmtree(ws, ignore_errors=True)
     return delays
