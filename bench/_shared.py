@@ -73,6 +73,25 @@ def environment(home: Path | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
+# Linux charges a child, as its peak RSS, at least the peak RSS of the process it was
+# forked from (exec records the old memory's high-water mark), so a bench process that
+# once parsed a large checkpoint would inflate every child's figure. With ``own_rss`` the
+# command is spawned from this small, fresh launcher instead, which times it the same way
+# and reports the child's own rusage.
+LAUNCHER = """
+import json, os, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.posix_spawnp(argv[0], argv, os.environ)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+code = os.waitstatus_to_exitcode(status)
+with open(report, "w") as out:
+    json.dump({"seconds": seconds, "max_rss_kb": usage.ru_maxrss, "code": code}, out)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -81,14 +100,21 @@ def run(
     stdin: Path | None = None,
     keep_stdout: bool = False,
     check: bool = True,
+    own_rss: bool = False,
 ) -> Finished:
-    """Spawn ``argv``, wait for it with ``os.wait4`` and return its wall time and rusage."""
+    """Spawn ``argv``, wait for it with ``os.wait4`` and return its wall time and rusage.
+
+    ``max_rss_kb`` is only the command's own with ``own_rss`` (see ``LAUNCHER``); the
+    launcher's start-up is then not part of ``seconds``.
+    """
+    report = Path(tempfile.mkstemp(prefix="mzt-bench-", suffix=".json")[1]) if own_rss else None
+    command = [sys.executable, "-S", "-c", LAUNCHER, str(report), *argv] if report else argv
     with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
         source: IO[Any] | int = stdin.open("rb") if stdin else subprocess.DEVNULL
         try:
             started = perf_counter()
             process = subprocess.Popen(
-                list(argv),
+                list(command),
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
                 stdin=source,
@@ -103,9 +129,15 @@ def run(
         process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         out.seek(0)
+        max_rss_kb = usage.ru_maxrss
+        if report is not None:
+            measured = json.loads(report.read_text() or "{}")
+            report.unlink()
+            seconds = measured.get("seconds", seconds)
+            max_rss_kb = measured.get("max_rss_kb", -1)
         finished = Finished(
             seconds=seconds,
-            max_rss_kb=usage.ru_maxrss,
+            max_rss_kb=max_rss_kb,
             returncode=process.returncode,
             stdout=out.read(),
             stderr=err.read(),

@@ -10,7 +10,8 @@ sheets the independent voices of one fanned-out stage, K at a time. From each ru
   records as completed (target ≤ 300);
 * journal bytes per transition: the job's ``.jsonl`` / journal file over its line count,
   every line counted as one transition (target ≤ 250);
-* peak RSS of the process, from ``os.wait4`` (targets ≤ 60 MB at 10,000 sheets,
+* peak RSS of the process, from ``os.wait4`` in a small launcher process (a child of
+  this one would be charged this one's own peak; targets ≤ 60 MB at 10,000 sheets,
   ≤ 200 MB at 100,000);
 * the longest stall between two consecutive sheet transitions: every sheet's recorded
   ``started_at`` and ``completed_at`` from the checkpoint, sorted, largest gap; a gap holds
@@ -123,7 +124,7 @@ def stall(sheets: dict[str, dict[str, object]]) -> tuple[float, str]:
 def measure(score: Path, job: str, root: Path, label: str) -> Figures:
     workspace, home = root / f"ws-{label}", root / f"home-{label}"
     argv = [*mzt_command(), "run", "-q", "-w", str(workspace), str(score)]
-    done = run(argv, env=environment(home), cwd=root)
+    done = run(argv, env=environment(home), cwd=root, own_rss=True)
     snapshot, journal = job_files(workspace, job)
     document = json.loads(snapshot.read_text())
     sheets = document.get("sheets", {})
@@ -136,7 +137,7 @@ def measure(score: Path, job: str, root: Path, label: str) -> Figures:
     if journal:
         with journal.open("rb") as lines:
             journal_lines = sum(1 for _ in lines)
-    return Figures(
+    figures = Figures(
         seconds=done.seconds,
         snapshot_name=str(snapshot.relative_to(workspace)),
         snapshot_bytes=snapshot.stat().st_size,
@@ -148,6 +149,9 @@ def measure(score: Path, job: str, root: Path, label: str) -> Figures:
         stall_ms=gap,
         stall_where=where,
     )
+    for folder in (workspace, home):  # a 100,000-sheet job leaves half a gigabyte
+        shutil.rmtree(folder, ignore_errors=True)
+    return figures
 
 
 def kind_of(path: str, workspace: Path, home: Path) -> str:
@@ -188,7 +192,7 @@ def traced(score: Path, root: Path, label: str) -> tuple[Counter[str], Counter[s
         str(workspace),
         str(score),
     ]
-    done = run(argv, env=environment(home), cwd=root)
+    done = run(argv, env=environment(home), cwd=root, own_rss=True)
     written: Counter[str] = Counter()
     calls: Counter[str] = Counter()
     pending: dict[str, tuple[str, str]] = {}
@@ -211,6 +215,8 @@ def traced(score: Path, root: Path, label: str) -> tuple[Counter[str], Counter[s
             if name in WRITES and int(result) > 0:
                 written[kind_of(path, workspace, home)] += int(result)
     log.unlink()
+    for folder in (workspace, home):
+        shutil.rmtree(folder, ignore_errors=True)
     return written, calls, done.seconds
 
 
@@ -241,10 +247,10 @@ def flood(root: Path, megabytes: int, rounds: int) -> tuple[list[float], list[fl
     for number in range(rounds):
         workspace, home = root / f"ws-flood-{number}", root / f"home-flood-{number}"
         argv = [*mzt_command(), "run", "-q", "-w", str(workspace), str(score)]
-        done = run(argv, env=environment(home), cwd=root)
+        done = run(argv, env=environment(home), cwd=root, own_rss=True)
         mine.append(done.seconds)
         rss.append(done.max_rss_kb / 1024)
-        bare.append(run(["bash", "-c", pipeline], cwd=root).seconds)
+        bare.append(run(["bash", "-c", pipeline], cwd=root, own_rss=True).seconds)
         shutil.rmtree(workspace, ignore_errors=True)
     return rss, mine, bare
 
