@@ -1,4 +1,4 @@
-"""Helpers the bench scripts share; not a benchmark itself.
+"""What the bench scripts share (timing, alternation, scores); not a benchmark itself.
 
 Every figure comes from a whole process (start-up included) timed from just before it
 is spawned to just after ``os.wait4`` reaps it, which also gives its rusage (peak RSS).
