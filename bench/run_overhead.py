@@ -1,118 +1,102 @@
-"""Per-sheet orchestration overhead of `mzt run`, next to GNU parallel's per job.
+"""Per-sheet cost of a whole `mzt run`, next to GNU parallel's per job.
 
-Every sheet runs `true` through the `cli` instrument (bash), with no validations and no
-pause between sheets, one at a time; GNU parallel runs the same commands one at a time
-with --joblog. Overhead = time per sheet (or job) minus the floor: spawning `bash -c true`
-from Python on this machine, measured in the same run. mzt's start-up is measured with
-a one-sheet score and taken out.
+For each sheet count N (``--sheets``, default 200 and 10,000), one round times:
 
-Usage: python bench/run_overhead.py [--sheets 200 10000]
-Installs GNU parallel with apt-get when it is missing (root).
+* mzt: a score of N sheets that each run ``true`` through the ``cli`` instrument (bash),
+  no validations, no pause between sheets, ``max_concurrent: 1``, as one whole
+  ``mzt run -q`` process in a fresh workspace and a fresh ``MZT_HOME``;
+* GNU parallel: ``parallel -j1 --joblog FILE`` reading N ``true`` lines from stdin, as
+  one whole process.
+
+Both are timed from spawn to reap (start-up and exit included, nothing subtracted).
+Every round runs all sizes and both sides in the same order (mzt, parallel, mzt,
+parallel …), so noise from the shared machine falls on both. Printed per size: each
+side's median time per job, and the median of the per-round ratios mzt / parallel with
+their min–max (target ≤ 0.5×); then mzt's time per sheet at the largest count over the
+smallest, round by round (target within 1.1×).
+
+Usage: python bench/run_overhead.py [--sheets 200 10000] [--rounds 3]
+Installs GNU parallel with apt-get when it is missing (root). The default takes about
+seven minutes on two cores (the 10,000-sheet runs dominate).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import yaml
+from _shared import compare, ensure_tool, environment, machine, mzt_command, run, spread, true_score
 
 
-def floor_per_spawn(n: int = 300) -> float:
-    started = time.perf_counter()
-    for _ in range(n):
-        subprocess.run(["bash", "-c", "true"], check=True)
-    return (time.perf_counter() - started) / n
+def mzt_round(score: Path, root: Path, n: int, number: int) -> float:
+    workspace = root / f"mzt-{n}-{number}"
+    home = root / f"home-{n}-{number}"
+    argv = [*mzt_command(), "run", "-q", "-w", str(workspace), str(score)]
+    return run(argv, env=environment(home), cwd=root).seconds
 
 
-def ensure_parallel() -> str | None:
-    found = shutil.which("parallel")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "parallel"], check=False, capture_output=True
-        )
-    return shutil.which("parallel")
-
-
-def gnu_parallel(n: int, folder: Path) -> float:
-    commands = folder / "commands.txt"
-    commands.write_text("true\n" * n)
-    started = time.perf_counter()
-    with commands.open() as stdin:
-        subprocess.run(
-            ["parallel", "-j1", "--joblog", str(folder / "joblog.txt")],
-            stdin=stdin,
-            check=True,
-            capture_output=True,
-        )
-    return time.perf_counter() - started
-
-
-def mzt_run(n: int, folder: Path) -> float:
-    score = folder / f"score-{n}.yaml"
-    score.write_text(
-        yaml.safe_dump(
-            {
-                "name": f"overhead-{n}",
-                "workspace": f"./ws-{n}",
-                "instrument": "cli",
-                "pause_between_sheets_seconds": 0,
-                "sheet": {"size": 1, "total_items": n},
-                "prompt": {"template": "true"},
-            }
-        )
-    )
-    env = {**os.environ, "MZT_HOME": str(folder / "home")}
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "mzt", "run", "-q", "--fresh", str(score)], env=env, check=True
-    )
-    return time.perf_counter() - started
+def parallel_round(commands: Path, root: Path, n: int, number: int) -> float:
+    joblog = root / f"joblog-{n}-{number}.txt"
+    seconds = run(["parallel", "-j1", "--joblog", str(joblog)], stdin=commands, cwd=root).seconds
+    jobs = len(joblog.read_text().splitlines()) - 1  # a header line, then one per job
+    if jobs != n:
+        raise SystemExit(f"GNU parallel ran {jobs} jobs, not {n}")
+    return seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sheets", type=int, nargs="+", default=[200, 10_000])
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        floor = statistics.median(floor_per_spawn() for _ in range(3))
-        startup = statistics.median(mzt_run(1, folder) for _ in range(3)) - floor
-        print(f"floor: bash -c true spawned from Python      {floor * 1000:7.2f} ms")
-        print(f"mzt start-up and finish (one-sheet score)    {startup * 1000:7.1f} ms")
+    sizes = sorted(set(args.sheets))
+    if not ensure_tool("parallel", "parallel"):
+        raise SystemExit("GNU parallel is not installed and could not be installed")
+    print(f"machine: {machine()}")
+    print(f"{args.rounds} rounds; each round: for each size, mzt then GNU parallel\n")
+    with tempfile.TemporaryDirectory(prefix="mzt-bench-overhead-") as tmp:
+        root = Path(tmp)
+        scores = {n: true_score(root / f"score-{n}.yaml", f"overhead-{n}", n) for n in sizes}
+        commands = {n: root / f"commands-{n}.txt" for n in sizes}
+        for n, path in commands.items():
+            path.write_text("true\n" * n)
+        mzt: dict[int, list[float]] = {n: [] for n in sizes}
+        gnu: dict[int, list[float]] = {n: [] for n in sizes}
+        for number in range(args.rounds):
+            for n in sizes:
+                mzt[n].append(mzt_round(scores[n], root, n, number))
+                gnu[n].append(parallel_round(commands[n], root, n, number))
+            print(f"  round {number + 1}/{args.rounds} done", file=sys.stderr)
+    for n in sizes:
+        compare(
+            f"{n:,} jobs, time per job (whole process / {n:,})",
+            "mzt run, cli `true`, max_concurrent 1",
+            [t / n for t in mzt[n]],
+            "parallel -j1 --joblog",
+            [t / n for t in gnu[n]],
+            target="≤ 0.5×",
+        )
+        print(
+            f"    whole process: mzt {statistics.median(mzt[n]):.2f} s,"
+            f" parallel {statistics.median(gnu[n]):.2f} s (medians)"
+        )
         print()
-        print(f"{'':34} {'per sheet':>10} {'overhead':>10}  {'vs parallel':>11}")
-        parallel_overhead = None
-        if ensure_parallel():
-            wall = statistics.median(gnu_parallel(200, folder) for _ in range(3))
-            per = wall / 200
-            parallel_overhead = per - floor
-            print(
-                f"{'GNU parallel -j1 --joblog, 200':34} {per * 1000:8.2f}ms "
-                f"{parallel_overhead * 1000:8.2f}ms  {'1.00x':>11}"
-            )
-        else:
-            print("GNU parallel: not installed and could not be installed")
-        for n in args.sheets:
-            repeats = 3 if n <= 1000 else 1
-            wall = statistics.median(mzt_run(n, folder) for _ in range(repeats)) - startup
-            per = wall / n
-            overhead = per - floor
-            ratio = f"{overhead / parallel_overhead:10.2f}x" if parallel_overhead else "-"
-            label = f"mzt run, {n:,} sheets"
-            print(f"{label:34} {per * 1000:8.2f}ms {overhead * 1000:8.2f}ms  {ratio:>11}")
-        print()
-        print("Target: mzt's overhead per sheet at most 0.5x GNU parallel's, flat in sheet count.")
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        flat = [
+            (big / large) / (little / small)
+            for big, little in zip(mzt[large], mzt[small], strict=True)
+        ]
+        gnu_flat = [
+            (big / large) / (little / small)
+            for big, little in zip(gnu[large], gnu[small], strict=True)
+        ]
+        print(f"time per sheet at {large:,} over time per sheet at {small:,}, per round")
+        print(f"    {'mzt run':<40} {spread(flat, '×')}   target within 1.1×")
+        print(f"    {'parallel (for reference)':<40} {spread(gnu_flat, '×')}")
 
 
 if __name__ == "__main__":

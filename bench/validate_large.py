@@ -1,33 +1,33 @@
-"""How long `mzt validate` takes on 10,000-sheet scores, next to Python's own start-up.
+"""How long `mzt validate` takes on large scores, next to Python's own start-up.
 
-Generates two scores in a temporary folder — one whose 10,000 sheets come from a
-fan-out (3 stages: 1 → 9,998 voices → 1, with validations keyed on stage and voice),
-and a plain one of 10,000 solo sheets in the default chain — then prints the median
-wall time of:
+Generates two scores of ``--sheets`` sheets (default 10,000) in a temporary folder — one
+whose sheets come from a fan-out (3 stages: 1 → N−2 voices → 1, with validations keyed
+on stage and voice), and a plain one of N solo sheets in the default chain — then times,
+as whole processes, in the same order every round:
 
-* ``python -c pass`` and ``python -c "import mzt.api"`` (the floor any command pays),
-* ``mzt validate SCORE`` run as a separate process, end to end,
-* ``mzt.api.validate_score(SCORE)`` called in-process (load, expand, check).
+* ``python -c pass`` on the interpreter the ``mzt`` script uses (the floor);
+* ``python -c "import mzt.api"`` (the floor any command pays for importing mzt);
+* ``mzt validate -q SCORE`` for each score, end to end.
 
-Nothing is asserted: the figures are for reading as ratios on the machine at hand.
+Printed for each ``mzt validate``: its median, the median of the per-round ratios to
+``python -c pass`` and to the import with their min–max. Nothing is asserted.
 
-    .venv/bin/python bench/validate_large.py [--runs N]
+Usage: python bench/validate_large.py [--rounds 7] [--sheets 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-SHEETS = 10_000
+from _shared import machine, mzt_command, mzt_python, run, spread
 
-FAN_OUT_SCORE = f"""\
+
+def fan_out_score(sheets: int) -> str:
+    return f"""\
 name: bench-fan-out
 workspace: ./workspace
 instrument: claude-code
@@ -36,7 +36,7 @@ sheet:
   size: 1
   total_items: 3
   fan_out:
-    2: {SHEETS - 2}
+    2: {sheets - 2}
   dependencies:
     2: [1]
     3: [2]
@@ -67,13 +67,15 @@ validations:
     condition: "stage == 3"
 """
 
-PLAIN_SCORE = f"""\
+
+def plain_score(sheets: int) -> str:
+    return f"""\
 name: bench-plain
 workspace: ./workspace
 instrument: claude-code
 sheet:
   size: 1
-  total_items: {SHEETS}
+  total_items: {sheets}
 prompt:
   template: "Process item {{{{ start_item }}}} of {{{{ total_sheets }}}}."
 validations:
@@ -82,85 +84,47 @@ validations:
 """
 
 
-def median_seconds(action: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def run_quietly(argv: list[str]) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr}")
-
-
-def mzt_command() -> list[str]:
-    script = Path(sys.executable).with_name("mzt")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "mzt"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7, help="runs per figure (median is shown)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--sheets", type=int, default=10_000, help="sheets of each score")
     args = parser.parse_args()
-    runs = max(1, args.runs)
-
-    from mzt import api  # imported here so the start-up figures above stay honest
-
-    with tempfile.TemporaryDirectory(prefix="mzt-bench-") as folder:
+    python = mzt_python()
+    with tempfile.TemporaryDirectory(prefix="mzt-bench-validate-") as folder:
         scores = {
             "fan-out": Path(folder, "fan-out.yaml"),
             "plain": Path(folder, "plain.yaml"),
         }
-        scores["fan-out"].write_text(FAN_OUT_SCORE, encoding="utf-8")
-        scores["plain"].write_text(PLAIN_SCORE, encoding="utf-8")
-        for kind, path in scores.items():
-            result = api.validate_score(path)
-            if not result.valid or result.plan is None:
-                raise SystemExit(f"the {kind} score does not validate: {result.errors}")
-            if result.plan.total_sheets != SHEETS:
-                raise SystemExit(f"the {kind} score has {result.plan.total_sheets} sheets")
-
-        rows: list[tuple[str, float]] = [
-            (
-                "python -c pass",
-                median_seconds(lambda: run_quietly([sys.executable, "-c", "pass"]), runs),
-            ),
-            (
-                'python -c "import mzt.api"',
-                median_seconds(lambda: run_quietly([sys.executable, "-c", "import mzt.api"]), runs),
-            ),
-        ]
-        for kind, path in scores.items():
-            rows.append(
-                (
-                    f"mzt validate {kind} ({SHEETS:,} sheets), process",
-                    median_seconds(
-                        lambda p=path: run_quietly([*mzt_command(), "validate", "-q", str(p)]), runs
-                    ),
-                )
-            )
-        for kind, path in scores.items():
-            rows.append(
-                (
-                    f"api.validate_score {kind} ({SHEETS:,} sheets), in-process",
-                    median_seconds(lambda p=path: api.validate_score(p), runs),
-                )
-            )
-
-    floor, imports = rows[0][1], rows[1][1]
-    width = max(len(label) for label, _ in rows)
-    print(f"median of {runs} runs, Python {sys.version.split()[0]} ({sys.executable})")
-    for label, seconds in rows:
-        line = (
-            f"  {label:<{width}}  {seconds * 1000:8.1f} ms  {seconds / floor:6.1f}× python -c pass"
-        )
+        scores["fan-out"].write_text(fan_out_score(args.sheets), encoding="utf-8")
+        scores["plain"].write_text(plain_score(args.sheets), encoding="utf-8")
+        sides = {
+            "python -c pass": [python, "-c", "pass"],
+            'python -c "import mzt.api"': [python, "-c", "import mzt.api"],
+            **{
+                f"mzt validate -q {kind}": [*mzt_command(), "validate", "-q", str(path)]
+                for kind, path in scores.items()
+            },
+        }
+        for kind, path in scores.items():  # the score must be valid, or the figure means little
+            checked = run([*mzt_command(), "validate", "--json", str(path)], keep_stdout=True)
+            report = json.loads(checked.stdout)
+            if not report.get("valid") or report.get("total_sheets") != args.sheets:
+                raise SystemExit(f"the {kind} score: {report}")
+        times: dict[str, list[float]] = {label: [] for label in sides}
+        for _ in range(args.rounds):
+            for label, argv in sides.items():
+                times[label].append(run(argv, cwd=Path(folder)).seconds)
+    floor, imports = times["python -c pass"], times['python -c "import mzt.api"']
+    print(f"machine: {machine()}")
+    print(f"{args.rounds} rounds, {args.sheets:,} sheets per score; medians, ratios per round\n")
+    for label, values in times.items():
+        print(f"{label:<30} median {statistics.median(values) * 1000:8.1f} ms")
+        if label != "python -c pass":
+            to_floor = [v / f for v, f in zip(values, floor, strict=True)]
+            print(f"    × python -c pass           {spread(to_floor, '×')}")
         if label.startswith("mzt validate"):
-            line += f"  ({(seconds - imports) * 1000:+.0f} ms over importing mzt.api)"
-        print(line)
+            to_imports = [v / i for v, i in zip(values, imports, strict=True)]
+            print(f"    × import mzt.api           {spread(to_imports, '×')}")
 
 
 if __name__ == "__main__":
