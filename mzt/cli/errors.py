@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import os
-import platform
 import sys
-import traceback
 from pathlib import Path
 
 import click
@@ -91,6 +88,11 @@ def _quiet_stdout() -> None:
 
 
 def _crash_report(exc: BaseException) -> Path | None:
+    # Only a crash needs these; every healthy command would pay for them at start-up.
+    import datetime as dt
+    import platform
+    import traceback
+
     from mzt.api import crash_dir, ensure_private_dir, redact
 
     try:
