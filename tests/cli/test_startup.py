@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import pytest
 
 from mzt.cli import COMMANDS, cli
+from tests.cli.conftest import Result
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello.yaml"
 
@@ -90,3 +93,41 @@ def test_the_command_table_names_every_command_it_loads() -> None:
         assert isinstance(command, click.Command), (name, module, attribute)
         assert command.name == name
     assert cli.list_commands(ctx) == sorted(COMMANDS)
+
+
+def test_status_answered_before_click_prints_what_the_command_prints(
+    tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    score = tmp_path / "s.yaml"
+    score.write_text(
+        "name: s\nworkspace: ./ws\ninstrument: cli\nsheet: {size: 1, total_items: 1}\n"
+        "prompt: {template: 'true'}\n"
+    )
+    env = {**os.environ, "MZT_HOME": str(home), "NO_COLOR": "1"}
+    monkeypatch.setenv("MZT_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    for args in ([], ["--json"]):
+        if args == ["--json"]:
+            ran = subprocess.run(
+                [sys.executable, "-m", "mzt", "run", "-q", str(score)], env=env, check=False
+            )
+            assert ran.returncode == 0
+        modules = imported(tmp_path, "status", *args)
+        assert "click" not in modules
+        fast = subprocess.run(
+            [sys.executable, "-m", "mzt", "status", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        slow = mzt("status", *args)
+        assert (fast.returncode, fast.stderr) == (slow.code, slow.err)
+        assert _timeless(fast.stdout) == _timeless(slow.out)
+
+
+def _timeless(text: str) -> str:
+    # The two answers are given moments apart: ages differ, nothing else may.
+    return re.sub(r"\d+(\.\d+)?[smhd](\d+[smh])? ago", "AGE ago", text)
