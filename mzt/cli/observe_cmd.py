@@ -25,12 +25,12 @@ from mzt.cli.status_text import (
     _clean,
     _colored,
     _duration,
-    _job_table,
     _nums,
     _render_overview,
     _render_status,
     _stamp,
     _when,
+    print_list,
 )
 
 if TYPE_CHECKING:
@@ -118,12 +118,7 @@ def list_jobs(
     if as_json:
         console.emit_json(document)
         return ExitCode.OK
-    if document["jobs"]:
-        for line in _job_table(document["jobs"]):
-            console.out(line)
-    elif not flag(ctx, "quiet", quiet):
-        hint = "" if show_all or statuses else " (--all includes completed and cancelled jobs)"
-        console.err(f"no matching jobs{hint}")
+    print_list(document, filtered=bool(show_all or statuses), quiet=flag(ctx, "quiet", quiet))
     return ExitCode.OK
 
 

@@ -376,3 +376,13 @@ def _job_table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 # --- list ------------------------------------------------------------------------------------
+
+
+def print_list(document: dict[str, Any], *, filtered: bool, quiet: bool) -> None:
+    """`mzt list` as text: the job table, or why it is empty (on stderr)."""
+    if document["jobs"]:
+        for line in _job_table(document["jobs"]):
+            console.out(line)
+    elif not quiet:
+        hint = "" if filtered else " (--all includes completed and cancelled jobs)"
+        console.err(f"no matching jobs{hint}")

@@ -95,7 +95,7 @@ def test_the_command_table_names_every_command_it_loads() -> None:
     assert cli.list_commands(ctx) == sorted(COMMANDS)
 
 
-def test_status_answered_before_click_prints_what_the_command_prints(
+def test_status_and_list_answered_before_click_print_what_the_commands_print(
     tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path / "home"
@@ -107,23 +107,35 @@ def test_status_answered_before_click_prints_what_the_command_prints(
     env = {**os.environ, "MZT_HOME": str(home), "NO_COLOR": "1"}
     monkeypatch.setenv("MZT_HOME", str(home))
     monkeypatch.setenv("NO_COLOR", "1")
-    for args in ([], ["--json"]):
-        if args == ["--json"]:
+    shapes = [
+        ["status"],
+        ["list"],
+        ["list", "-q"],
+        ["status", "--json"],
+        ["status"],
+        ["status", "s"],
+        ["status", "--json", "s"],
+        ["list"],
+        ["list", "--all"],
+        ["list", "-a", "--json"],
+    ]
+    for i, args in enumerate(shapes):
+        if i == 3:
             ran = subprocess.run(
                 [sys.executable, "-m", "mzt", "run", "-q", str(score)], env=env, check=False
             )
             assert ran.returncode == 0
-        modules = imported(tmp_path, "status", *args)
-        assert "click" not in modules
+        modules = imported(tmp_path, *args)
+        assert "click" not in modules, args
         fast = subprocess.run(
-            [sys.executable, "-m", "mzt", "status", *args],
+            [sys.executable, "-m", "mzt", *args],
             cwd=tmp_path,
             env=env,
             capture_output=True,
             text=True,
             check=False,
         )
-        slow = mzt("status", *args)
+        slow = mzt(*args)
         assert (fast.returncode, fast.stderr) == (slow.code, slow.err)
         assert _timeless(fast.stdout) == _timeless(slow.out)
 
