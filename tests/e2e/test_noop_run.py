@@ -166,3 +166,9 @@ def test_the_hash_is_the_score_loaders(completed: Path) -> None:
     import hashlib
 
     assert hashlib.sha256(completed.read_bytes()).hexdigest() == loaded.file_digest
+
+
+def test_the_size_limit_is_the_score_loaders() -> None:
+    from mzt.score import loader
+
+    assert quick.MAX_SCORE_BYTES == loader.MAX_SCORE_BYTES

@@ -144,3 +144,10 @@ def test_a_transition_of_another_instance_does_not_apply(
         fh.write(json.dumps(line) + "\n")
     head = read_head(workspace, "job")
     assert head is not None and head.status == "completed"
+
+
+def test_the_schema_it_reads_is_the_stores() -> None:
+    from mzt.state import CURRENT_SCHEMA_VERSION
+    from mzt.state.head import SCHEMA_VERSION
+
+    assert SCHEMA_VERSION == CURRENT_SCHEMA_VERSION
