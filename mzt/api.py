@@ -32,13 +32,18 @@ if TYPE_CHECKING:
     )
     from mzt.run.launch import (
         resume_job,
+    )
+    from mzt.run.quick import (
+        answer_noop as answer_noop_run,
+    )
+    from mzt.run.quick import (
         run_score,
     )
     from mzt.run.reporting import (
         NullReporter,
         Reporter,
     )
-    from mzt.run.runner import (
+    from mzt.run.results import (
         RunOptions,
         RunResult,
     )
@@ -163,14 +168,15 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "PreparedScore": ("mzt.score.preparation", "PreparedScore"),
     "Preview": ("mzt.score.preparation", "Preview"),
     "Reporter": ("mzt.run.reporting", "Reporter"),
-    "RunOptions": ("mzt.run.runner", "RunOptions"),
-    "RunResult": ("mzt.run.runner", "RunResult"),
+    "RunOptions": ("mzt.run.results", "RunOptions"),
+    "RunResult": ("mzt.run.results", "RunResult"),
     "STOPPED_STATUSES": ("mzt.views.steering", "STOPPED_STATUSES"),
     "ScoreError": ("mzt.support.errors", "ScoreError"),
     "SheetPlan": ("mzt.score.plan", "SheetPlan"),
     "UsageError": ("mzt.support.errors", "UsageError"),
     "Validation": ("mzt.score.preparation", "Validation"),
     "WatchFrame": ("mzt.views.watch", "WatchFrame"),
+    "answer_noop_run": ("mzt.run.quick", "answer_noop"),
     "await_attempt": ("mzt.views.logs", "await_attempt"),
     "cancel_and_wait": ("mzt.views.steering", "cancel_and_wait"),
     "clear_jobs": ("mzt.views.clearing", "clear_jobs"),
@@ -204,7 +210,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "request_pause": ("mzt.views.steering", "request_pause"),
     "resolve_workspace": ("mzt.score.preparation", "resolve_workspace"),
     "resume_job": ("mzt.run.launch", "resume_job"),
-    "run_score": ("mzt.run.launch", "run_score"),
+    "run_score": ("mzt.run.quick", "run_score"),
     "sanitize_terminal": ("mzt.support.redact", "sanitize_terminal"),
     "select_attempt": ("mzt.views.logs", "select_attempt"),
     "validate_score": ("mzt.score.preparation", "validate_score"),
@@ -252,6 +258,7 @@ __all__ = [
     "UsageError",
     "Validation",
     "WatchFrame",
+    "answer_noop_run",
     "await_attempt",
     "cancel_and_wait",
     "clear_jobs",

@@ -39,7 +39,6 @@ from mzt.state import registry
 from mzt.state.statuses import JobStatus, SheetStatus
 from mzt.support import paths
 from mzt.support.errors import JobNotFoundError
-from mzt.views.lookup import locate
 
 JOB_STATUSES = tuple(status.value for status in JobStatus)
 SHEET_STATUSES = frozenset(status.value for status in SheetStatus)
@@ -205,12 +204,6 @@ def registered_jobs(home: Path | None = None) -> list[JobRef]:
         for r in registry.list_records(home=home)
     }
     return sorted(found.values(), key=lambda r: r.registered_at, reverse=True)
-
-
-def find(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobRef:
-    """The job named by id or score file, by the documented look-up rules."""
-    found = locate(job, workspace=workspace, cwd=cwd)
-    return JobRef(found.job_id, found.workspace, found.score_path)
 
 
 # --- what one sheet looks like -----------------------------------------------------------------

@@ -4,43 +4,29 @@ Each command parses its flags, calls one api function and renders the result. Er
 the user can act on arrive as `MztError` and are rendered once, here, as a paragraph
 and a hint (or a JSON error document under --json); anything unexpected becomes a
 one-line summary plus a crash report file, never a bare traceback.
+
+`cli` and `main` (in :mod:`mzt.cli.group`) load on first use, so the click-free answers
+in :mod:`mzt.cli.fast` start without importing click.
 """
 
 from __future__ import annotations
 
-import sys
+from typing import TYPE_CHECKING, Any
 
-import click
+if TYPE_CHECKING:
+    from mzt.cli.group import COMMANDS, LazyGroup, cli, main
 
-from mzt import __version__
-from mzt.cli import commands
-from mzt.cli.errors import run_guarded
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(
-    __version__, "-V", "--version", prog_name="mzt", message="%(prog)s %(version)s"
-)
-@click.option("-v", "--verbose", is_flag=True, help="Show more detail.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.pass_context
-def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
-    """Run AI agent CLIs through YAML scores, durably and without a daemon.
-
-    \b
-    Examples:
-      mzt validate score.yaml
-      mzt run --dry-run score.yaml
-      mzt init my-score
-    """
-    ctx.ensure_object(dict)
-    ctx.obj["verbose"] = verbose
-    ctx.obj["quiet"] = quiet
+_EXPORTS = frozenset({"COMMANDS", "LazyGroup", "cli", "main"})
 
 
-commands.register(cli)
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mzt.cli' has no attribute {name!r}")
+    from mzt.cli import group
+
+    value = getattr(group, name)
+    globals()[name] = value
+    return value
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    sys.exit(run_guarded(cli, argv))
+__all__ = ["COMMANDS", "LazyGroup", "cli", "main"]

@@ -18,20 +18,10 @@ from mzt.cli.options import (
     verbose_option,
     workspace_option,
 )
+from mzt.cli.outcome import finish_run
 
 if TYPE_CHECKING:
-    from mzt.api import Reporter, RunResult
-
-
-def register(group: click.Group) -> None:
-    from mzt.cli import inspect_cmd, manage_cmd, observe_cmd
-    from mzt.cli.instruments_cmd import instruments
-
-    for command in (validate, run, resume, init, clear_rate_limits, instruments):
-        group.add_command(command)
-    for module in (observe_cmd, inspect_cmd, manage_cmd):
-        for command in module.COMMANDS:
-            group.add_command(command)
+    from mzt.api import Reporter
 
 
 def reporter_for(as_json: bool, quiet: bool) -> Reporter:
@@ -39,33 +29,6 @@ def reporter_for(as_json: bool, quiet: bool) -> Reporter:
     from mzt.cli.progress import LineReporter
 
     return NullReporter() if as_json or quiet else LineReporter(sys.stdout)
-
-
-def finish_run(result: RunResult, *, as_json: bool, quiet: bool) -> int:
-    """Print the run's outcome the way the flags ask, and return its exit code."""
-    if as_json:
-        console.emit_json(
-            {
-                "schema": "mzt.run/1",
-                "job_id": result.job_id,
-                "status": result.status,
-                "exit_code": result.exit_code,
-                "progress": {"completed": result.completed, "total": result.total},
-                "sheets_failed": result.failed_sheets,
-                "duration_seconds": round(result.duration, 3),
-                "workspace": str(result.workspace),
-                "message": result.message,
-            }
-        )
-    elif result.exit_code != ExitCode.OK:
-        console.err(f"mzt: job {result.job_id} {result.status}: {result.message}")
-        if result.status in ("paused", "failed", "cancelled") or result.exit_code >= 128:
-            console.err(
-                f"hint: continue it with `mzt resume {result.job_id} -w {result.workspace}`"
-            )
-    elif not quiet and result.message and result.message != "completed":
-        console.out(f"{result.job_id}: {result.message}")
-    return result.exit_code
 
 
 @click.command()

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import os
-import platform
 import sys
-import traceback
 from pathlib import Path
 
 import click
@@ -51,17 +48,22 @@ def _run(group: click.Group, argv: list[str] | None) -> int:
         console.err("mzt: interrupted")
         return 130
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_stdout()
         return 0
     except Exception as exc:  # the last line of defence: no traceback reaches users
-        report = _crash_report(exc)
-        where = f"; a crash report was written to {report}" if report else ""
-        from mzt.api import redact
-
-        summary = redact(f"{type(exc).__name__}: {exc}")
-        console.err(f"mzt: unexpected error: {summary}{where}")
-        return ExitCode.INTERNAL
+        return report_unexpected(exc)
     return int(result or 0)
+
+
+def report_unexpected(exc: Exception) -> int:
+    """One line for the user, a crash report file for the details; the exit code."""
+    report = _crash_report(exc)
+    where = f"; a crash report was written to {report}" if report else ""
+    from mzt.api import redact
+
+    summary = redact(f"{type(exc).__name__}: {exc}")
+    console.err(f"mzt: unexpected error: {summary}{where}")
+    return ExitCode.INTERNAL
 
 
 def _report(exc: MztError) -> None:
@@ -84,13 +86,18 @@ def _json_error(code: str, message: str, hint: str | None, exc: MztError | None 
     console.emit_json({"schema": "mzt.error/1", "error": error})
 
 
-def _quiet_stdout() -> None:
+def quiet_stdout() -> None:
     # The reader went away (`mzt list | head -1`); make the interpreter's final flush silent.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
 
 
 def _crash_report(exc: BaseException) -> Path | None:
+    # Only a crash needs these; every healthy command would pay for them at start-up.
+    import datetime as dt
+    import platform
+    import traceback
+
     from mzt.api import crash_dir, ensure_private_dir, redact
 
     try:

@@ -10,131 +10,31 @@ from __future__ import annotations
 
 import shutil
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
 from mzt.cli.options import flag, json_option, quiet_option, verbose_option, workspace_option
+from mzt.cli.status_text import (
+    COMPACT_ABOVE,
+    LIST_STATUSES,
+    _bar,
+    _clean,
+    _colored,
+    _duration,
+    _nums,
+    _render_overview,
+    _render_status,
+    _stamp,
+    _when,
+    print_list,
+)
 
 if TYPE_CHECKING:
     from mzt.api import WatchFrame
-
-COMPACT_ABOVE = 50  # sheets; above this the per-sheet table becomes one row per movement
-ERRORS_SHOWN = 5
-MOVEMENT_ROWS = 30  # above this, runs of finished movements are shown as one row
-LISTED_NUMS = 12  # sheet numbers named in one compact line before "+N more"
-LIST_STATUSES = ("pending", "running", "completed", "failed", "paused", "cancelled", "corrupt")
-_STATUS_COLORS = {
-    "completed": "green",
-    "failed": "red",
-    "corrupt": "red",
-    "running": "blue",
-    "in_progress": "blue",
-    "paused": "yellow",
-    "cancelled": "yellow",
-}
-
-
-# --- small renderings ------------------------------------------------------------------------
-
-
-def _clean(text: str | None, limit: int | None = None) -> str:
-    """Captured text made safe for a terminal, on one line, cut to ``limit`` characters."""
-    from mzt.api import sanitize_terminal
-
-    if not text:
-        return ""
-    line = " ".join(sanitize_terminal(text).split())
-    if limit is not None and len(line) > limit:
-        line = line[: limit - 1] + "…"
-    return line
-
-
-def _when(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _stamp(text: str | None) -> str:
-    """``2026-05-01 10:00:00Z`` from an ISO time (``-`` when unknown)."""
-    moment = _when(text)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
-
-
-def _age(text: str | None, now: datetime | None = None) -> str:
-    """``12s ago``, ``3h ago``, ``2d ago``."""
-    moment = _when(text)
-    if moment is None:
-        return "-"
-    return _duration(max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())) + " ago"
-
-
-def _duration(seconds: float | None) -> str:
-    """``0.4s``, ``12s``, ``3m04s``, ``2h05m``, ``3d04h``."""
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
-
-
-def _money(usd: float | None) -> str:
-    if not usd:
-        return "$0"
-    return f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
-
-
-def _bar(done: int, total: int, width: int = 30) -> str:
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower()
-    full, empty = ("█", "░") if encoding.startswith("utf") else ("#", "-")
-    filled = round(width * done / total) if total else 0
-    return "[" + full * filled + empty * (width - filled) + "]"
-
-
-def _nums(nums: list[int], limit: int = LISTED_NUMS) -> str:
-    """``1-3,7`` for a sorted list, cut after ``limit`` items."""
-    if not nums:
-        return ""
-    parts: list[str] = []
-    start = prev = nums[0]
-    for n in [*nums[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if n is not None:
-            start = prev = n
-    shown = ",".join(parts[:limit])
-    return shown + (f" (+{len(parts) - limit} more)" if len(parts) > limit else "")
-
-
-def _colored(status: str) -> str:
-    color = _STATUS_COLORS.get(status)
-    return console.style(status, color) if color else status
-
-
-def _alive_text(alive: bool | None, verdict: str | None = None) -> str:
-    if alive is None:
-        return "?"
-    if alive:
-        return "live"
-    return "dead" if verdict == "dead" else "-"
 
 
 def _flush() -> None:
@@ -185,258 +85,6 @@ def status(
     return ExitCode.OK
 
 
-def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
-    now = datetime.now(UTC)
-    title = doc["job_id"]
-    if doc.get("job_name") and doc["job_name"] != doc["job_id"]:
-        title += f" ({doc['job_name']})"
-    liveness = doc["liveness"]
-    state = _colored(doc["status"])
-    if liveness["verdict"] == "alive":
-        state += " — running now"
-    elif liveness["verdict"] == "dead":
-        state += " — its run died"
-    elif liveness["verdict"] == "foreign":
-        holder = liveness.get("holder") or {}
-        state += f" — run on host {holder.get('host', '?')}, cannot check from here"
-    else:
-        state += " — not running"
-    console.out(console.style(title, "bold"))
-    fields = [
-        ("status", state),
-        ("pid", str(doc["pid"]) if doc.get("pid") else "-"),
-        ("workspace", doc["workspace"]),
-        ("score", doc.get("score_path") or doc.get("config_path") or "-"),
-        ("started", _stamp(doc.get("started_at"))),
-        ("elapsed", _duration(doc.get("elapsed_seconds"))),
-        ("updated", f"{_stamp(doc.get('updated_at'))} ({_age(doc.get('updated_at'), now)})"),
-    ]
-    cost = doc["cost"]
-    tokens = ""
-    if cost.get("input_tokens") or cost.get("output_tokens"):
-        tokens = (
-            f" ({cost.get('input_tokens') or 0} tokens in, {cost.get('output_tokens') or 0} out)"
-        )
-    limit = ", cost limit reached" if cost.get("limit_reached") else ""
-    fields.append(("cost", _money(doc["total_cost_usd"]) + tokens + limit))
-    if doc.get("resume_at"):
-        fields.append(("resume at", _stamp(doc["resume_at"])))
-    if doc.get("error_message") and doc["status"] != "completed":
-        fields.append(("message", _clean(doc["error_message"], 300)))
-    width = max(len(name) for name, _ in fields)
-    for name, value in fields:
-        console.out(f"  {name.ljust(width)}  {value}")
-
-    progress = doc["progress"]
-    counts = progress["counts"]
-    spread = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    console.out()
-    console.out(
-        f"{_bar(progress['completed'], progress['total'])} {progress['completed']}/"
-        f"{progress['total']} sheets ({progress['percent']:g}%)" + (f": {spread}" if spread else "")
-    )
-    if doc["sheets_omitted"]:
-        console.out()
-        _movement_table(doc)
-    elif doc["sheets"]:
-        console.out()
-        _sheet_table(doc, now)
-
-    errors = doc["recent_errors"][: None if verbose else ERRORS_SHOWN]
-    if errors:
-        console.out()
-        console.out("Recent errors:")
-        for error in errors:
-            code = error.get("error_code") or "-"
-            category = f" {error['category']}" if error.get("category") else ""
-            attempt = f" attempt {error['attempt']}" if error.get("attempt") else ""
-            console.out(
-                f"  {_stamp(error.get('timestamp'))[11:19]}  sheet {error['sheet_num']}{attempt}"
-                f"  [{code}{category}]  {_clean(error.get('message'), 160)}"
-            )
-    limits = [r for r in doc["rate_limits"] if r["active"] or verbose]
-    if limits:
-        console.out()
-        console.out("Rate limits:")
-        for record in limits:
-            state_text = (
-                f"limited until {_stamp(record['limited_until'])} "
-                f"({_duration(record['seconds_left'])} left)"
-                if record["active"]
-                else f"expired at {_stamp(record['limited_until'])}"
-            )
-            console.out(
-                f"  {record['instrument']}: {state_text}, set by job {record['set_by_job']}"
-                + (f": {_clean(record['reason'], 120)}" if record.get("reason") else "")
-            )
-    steps = doc["next_steps"]
-    if steps:
-        console.out()
-        console.out("Next:")
-        width = max(len(step["command"]) for step in steps)
-        for step in steps:
-            if step["command"]:
-                console.out(f"  {step['command'].ljust(width)}  # {step['reason']}")
-            else:
-                console.out(f"  {step['reason']}")
-
-
-def _sheet_table(doc: dict[str, Any], now: datetime) -> None:
-    headers = ["SHEET", "STATUS", "ATTEMPTS", "VALID", "INSTRUMENT", "DURATION", "COST", "ERROR"]
-    rows: list[list[str]] = []
-    headings: dict[int, str] = {}  # row index -> heading
-    movements = {s["movement"] for s in doc["sheets"].values()}
-    grouped = 1 < len(movements) < len(doc["sheets"])  # headings only where they group
-    current: object = object()
-    for num, sheet in doc["sheets"].items():
-        if grouped and sheet["movement"] != current:
-            current = sheet["movement"]
-            headings[len(rows)] = f"movement {current if current is not None else '?'}"
-        rate = sheet["validation_pass_rate"]
-        chain = [f["from"] for f in sheet["fallbacks"] if f.get("from")]
-        instrument = " → ".join([*chain, sheet["instrument_name"] or "-"])
-        status_text = sheet["status"]
-        if sheet["status"] == "skipped" and sheet["error_code"] == "E999":
-            status_text = "blocked"
-        rows.append(
-            [
-                num,
-                status_text,
-                str(sheet["attempt_count"]),
-                "-" if rate is None else f"{rate:.0f}%",
-                instrument,
-                _duration(sheet["duration_seconds"]),
-                _money(sheet["cost_usd"]) if sheet["attempt_count"] else "-",
-                sheet["error_code"] or "",
-            ]
-        )
-    lines = console.table(rows, headers)
-    console.out(lines[0])
-    for index, line in enumerate(lines[1:]):
-        if index in headings:
-            console.out(console.style(headings[index], "dim"))
-        console.out(line)
-
-
-def _movement_table(doc: dict[str, Any]) -> None:
-    headers = ["MOVEMENT", "SHEETS", "DONE", "FAILED", "RUNNING", "OTHER", "ATTEMPTS", "TIME"]
-    headers += ["COST", "INSTRUMENT"]
-    groups = doc["movements"]
-    if len(groups) > MOVEMENT_ROWS:
-        groups = _collapse_finished(groups)
-    rows: list[list[str]] = []
-    for group in groups:
-        counts = group["counts"]
-        done, failed = counts.get("completed", 0), counts.get("failed", 0)
-        running = counts.get("in_progress", 0) + counts.get("dispatched", 0)
-        first, last = group["first_sheet"], group["last_sheet"]
-        rows.append(
-            [
-                group.get("label")
-                or ("?" if group["movement"] is None else str(group["movement"])),
-                str(first) if first == last else f"{first}-{last}",
-                str(done),
-                str(failed),
-                str(running),
-                str(group["sheets"] - done - failed - running),
-                str(group["attempts"]),
-                _duration(group["duration_seconds"]),
-                _money(group["cost_usd"]),
-                ", ".join(group["instruments"]) or "-",
-            ]
-        )
-    for line in console.table(rows, headers):
-        console.out(line)
-    for name, nums in sorted(doc["sheets_by_status"].items()):
-        if name not in ("completed", "pending"):
-            console.out(f"  {name}: sheets {_nums(nums)}")
-
-
-def _collapse_finished(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Runs of movements whose sheets all completed become one row (``12-95``)."""
-    merged: list[dict[str, Any]] = []
-    run: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if len(run) == 1:
-            merged.append(run[0])
-        elif run:
-            instruments: list[str] = []
-            for group in run:
-                instruments += [i for i in group["instruments"] if i not in instruments]
-            merged.append(
-                {
-                    "movement": None,
-                    "label": f"{run[0]['movement']}-{run[-1]['movement']}",
-                    "first_sheet": run[0]["first_sheet"],
-                    "last_sheet": run[-1]["last_sheet"],
-                    "sheets": sum(g["sheets"] for g in run),
-                    "counts": {"completed": sum(g["sheets"] for g in run)},
-                    "attempts": sum(g["attempts"] for g in run),
-                    "duration_seconds": sum(g["duration_seconds"] for g in run),
-                    "cost_usd": sum(g["cost_usd"] for g in run),
-                    "instruments": instruments,
-                }
-            )
-        run.clear()
-
-    for group in groups:
-        if group["movement"] is not None and group["counts"] == {"completed": group["sheets"]}:
-            run.append(group)
-        else:
-            flush()
-            merged.append(group)
-    flush()
-    return merged
-
-
-def _render_overview(doc: dict[str, Any]) -> None:
-    from mzt import api
-
-    if not doc["jobs"]:
-        console.out(f"no jobs registered (registry: {api.registry_dir()})")
-        return
-    counts = doc["counts"]
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    console.out(f"{doc['total']} job{'s' if doc['total'] != 1 else ''}: {summary}")
-    for title, rows in (
-        ("Running", doc["active"]),
-        ("Needs attention", doc["attention"]),
-        ("Recently completed", doc["recent"]),
-    ):
-        if rows:
-            console.out()
-            console.out(console.style(title, "bold"))
-            for line in _job_table(rows):
-                console.out("  " + line)
-    console.out()
-    console.out("details: mzt status JOB -w WORKSPACE")
-
-
-def _job_table(rows: list[dict[str, Any]]) -> list[str]:
-    now = datetime.now(UTC)
-    table_rows = []
-    for row in rows:
-        progress = row["progress"]
-        shown = "-" if progress["total"] is None else f"{progress['completed']}/{progress['total']}"
-        if row.get("failed"):
-            shown += f" ({row['failed']} failed)"
-        table_rows.append(
-            [
-                row["job_id"],
-                row["status"],
-                _alive_text(row["alive"], row.get("liveness")),
-                shown,
-                row["workspace"],
-                _age(row["updated_at"], now),
-            ]
-        )
-    return console.table(table_rows, ["ID", "STATUS", "ALIVE", "PROGRESS", "WORKSPACE", "UPDATED"])
-
-
-# --- list ------------------------------------------------------------------------------------
-
-
 @click.command("list")
 @click.option(
     "-s",
@@ -470,12 +118,7 @@ def list_jobs(
     if as_json:
         console.emit_json(document)
         return ExitCode.OK
-    if document["jobs"]:
-        for line in _job_table(document["jobs"]):
-            console.out(line)
-    elif not flag(ctx, "quiet", quiet):
-        hint = "" if show_all or statuses else " (--all includes completed and cancelled jobs)"
-        console.err(f"no matching jobs{hint}")
+    print_list(document, filtered=bool(show_all or statuses), quiet=flag(ctx, "quiet", quiet))
     return ExitCode.OK
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mzt.instruments import ALIASES, BUILTIN, Instrument, ProfileProblem, Registry
-from mzt.instruments.loader import NATIVE_ONLY, _builtins
+from mzt.instruments.loader import NATIVE_ONLY, builtin_names
 from mzt.support.errors import MztError, UsageError
 from mzt.support.exitcodes import ExitCode
 from mzt.support.paths import local_instruments_dir, user_instruments_dir
@@ -305,6 +305,4 @@ def _env_vars(instrument: Instrument, env: Mapping[str, str]) -> tuple[EnvVar, .
 
 
 def _builtin_names() -> frozenset[str]:
-    # The shipped profiles are read once per process by the loader (cached there).
-    instruments, _problems = _builtins()
-    return frozenset(i.name for i in instruments)
+    return builtin_names()

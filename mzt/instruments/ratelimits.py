@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mzt.state.atomic import atomic_write
 from mzt.support import paths
 from mzt.support.fsutil import ensure_private_dir
 
@@ -58,6 +57,8 @@ def record(
         return existing
     limit = RateLimit(instrument, until, reason[:500], job_id, datetime.now(UTC))
     path = paths.ratelimit_record(instrument, home)
+    from mzt.state.atomic import atomic_write  # only a run records limits; views read them
+
     ensure_private_dir(path.parent)
     atomic_write(path, json.dumps(limit.to_json(), indent=2).encode() + b"\n")
     return limit

@@ -64,6 +64,9 @@ def open_state(
     state.error_message = None
     state.resume_at = None
     state.config_hash = loaded.digest
+    # Only a run in the score's own workspace may answer a later `mzt run` without -w.
+    own = prepared.workspace == loaded.default_workspace()
+    state.config_file_hash = loaded.file_digest if own else None
     state.config_path = loaded.source if loaded.source != "<snapshot>" else state.config_path
     state.config_snapshot = snapshot(loaded.document.data)
     state.parallel_enabled = score.parallel.enabled

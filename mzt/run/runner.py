@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mzt.execute.attempt import AttemptReport, execute
 from mzt.instruments import Registry
@@ -33,6 +32,7 @@ from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
 from mzt.run.opening import NOTHING_TO_DO
 from mzt.run.reporting import NullReporter, Reporter
+from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult
 from mzt.run.sheetrun import PromptError, SheetPreparer
 from mzt.score.preparation import PreparedScore
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
@@ -41,32 +41,6 @@ from mzt.support.exitcodes import ExitCode, signal_exit_code
 from mzt.support.fsutil import ensure_private_dir
 
 TICK = 0.25
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How `mzt run` / `mzt resume` was asked to run."""
-
-    fresh: bool = False
-    start_sheet: int | None = None
-    instrument: str | None = None
-    resume: bool = False  # `mzt resume`: only continue, never start fresh by itself
-    force: bool = False  # `mzt resume --force`: restart a completed job
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """How the run ended."""
-
-    job_id: str
-    status: str
-    exit_code: int
-    completed: int
-    total: int
-    failed_sheets: list[int]
-    duration: float
-    workspace: Path
-    message: str = ""
 
 
 @dataclass
@@ -123,7 +97,7 @@ class Runner:
         with self.store.run_lock(self.job_id):
             state, how = self.book.open()
             if how == NOTHING_TO_DO:
-                return self._result(state, started, ExitCode.OK, "already completed; nothing to do")
+                return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
             self.controls.clear_stale()
             self.reporter.run_started(self.job_id, self.plan.total_sheets, str(self.workspace), how)
             with self.controls.handling_signals():

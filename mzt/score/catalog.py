@@ -49,5 +49,8 @@ class Catalog:
 def load_catalog(home: Path | None = None, cwd: Path | None = None) -> Catalog:
     """Built-ins, then profiles in MZT_HOME/instruments, then ./.marianne/instruments."""
     registry = load_instruments(home, cwd)
-    broken = {p.name: p for p in registry.problems if p.name is not None and p.name not in registry}
+    # Built-in names are known without reading their files, so only the user's files can
+    # add broken names; reading every built-in here would undo the registry's laziness.
+    problems = registry.file_problems
+    broken = {p.name: p for p in problems if p.name is not None and p.name not in registry}
     return Catalog(registry, broken)

@@ -63,6 +63,7 @@ class LoadedScore:
     template_path: Path | None  # resolved `template_file`, if any
     job_id: str
     digest: str
+    file_digest: str | None = None  # SHA-256 of the file's bytes (None for a snapshot)
 
     def default_workspace(self) -> Path:
         """The score's `workspace`, resolved against the score's folder."""
@@ -102,11 +103,23 @@ def load_score(path: Path) -> LoadedScore:
         raise ScoreError(
             source, Issue("YAML", problem.message, line=problem.line, column=problem.column)
         ) from None
-    return validate_document(document, source=source, base_dir=path.resolve().parent)
+    return validate_document(
+        document, source=source, base_dir=path.resolve().parent, file_digest=bytes_digest(raw)
+    )
+
+
+def bytes_digest(raw: bytes) -> str:
+    """SHA-256 of a score file's bytes: equal bytes mean the same score, same comments."""
+    return hashlib.sha256(raw).hexdigest()
 
 
 def validate_document(
-    document: Document, *, source: str, base_dir: Path, lax: bool = False
+    document: Document,
+    *,
+    source: str,
+    base_dir: Path,
+    lax: bool = False,
+    file_digest: str | None = None,
 ) -> LoadedScore:
     """Turn parsed data into a `LoadedScore`.
 
@@ -150,6 +163,7 @@ def validate_document(
         template_path=template_path,
         job_id=job_id,
         digest=digest(data),
+        file_digest=file_digest,
     )
 
 

@@ -104,6 +104,9 @@ class CheckpointState(BaseModel):
     resume_at: datetime | None = None
     config_hash: str | None = None
     config_path: str | None = None
+    # SHA-256 of the score file's bytes, recorded only for a run in the score's own
+    # workspace: with it, `mzt run` of an unchanged completed job answers from the head.
+    config_file_hash: str | None = None
     config_snapshot: dict[str, Any] | None = None
     instruments_used: list[str] = Field(default_factory=list)
     total_movements: int | None = None

@@ -10,7 +10,6 @@ what messages show to people.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -35,6 +34,8 @@ def format_timestamp(epoch: float | None) -> str | None:
 
 def hostname() -> str:
     """This machine's host name as the kernel reports it."""
+    import socket  # one call per process; most commands never make it
+
     return socket.gethostname()
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mzt.state.atomic import atomic_write
 from mzt.support import paths
 from mzt.support.errors import AmbiguousJobError, JobNotFoundError
 from mzt.support.fsutil import ensure_private_dir, read_regular_file
@@ -67,6 +66,8 @@ def register(
         registered_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         record_path=target,
     )
+    from mzt.state.atomic import atomic_write  # only a run writes; readers skip its imports
+
     ensure_private_dir(target.parent)
     atomic_write(target, json.dumps(record.to_json(), indent=2).encode() + b"\n")
     return record

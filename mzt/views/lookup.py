@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mzt.checkpoint_reader import JobRef
 from mzt.state.lock import JobLiveness, LiveVerdict
 from mzt.state.registry import JobLocation, find_job
 from mzt.support.errors import JobNotFoundError
@@ -57,6 +58,12 @@ def locate(job: str, *, workspace: Path | None = None, cwd: Path | None = None) 
         ws = resolve_workspace(loaded, workspace)
         return JobLocation(loaded.job_id, ws, path.resolve(), "score")
     return find_job(job, workspace=workspace, cwd=cwd or Path.cwd())
+
+
+def find(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobRef:
+    """The job named by id or score file, by the documented look-up rules."""
+    found = locate(job, workspace=workspace, cwd=cwd)
+    return JobRef(found.job_id, found.workspace, found.score_path)
 
 
 def open_job(location: JobLocation) -> JobView:

@@ -21,13 +21,13 @@ from mzt.checkpoint_reader import (
     ReadMode,
     SheetDigest,
     file_size,
-    find,
     read_checkpoint,
     registered_jobs,
 )
 from mzt.instruments import ratelimits
 from mzt.state.lock import LockProbe, probe_lock, read_holder
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
+from mzt.views.lookup import find
 
 SCHEMA_STATUS = "mzt.status/1"
 SCHEMA_LIST = "mzt.list/1"

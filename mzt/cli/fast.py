@@ -1,0 +1,118 @@
+"""Answers given before click is imported, for the commands cron and scripts repeat.
+
+Importing click and the command modules costs more than the whole answer to
+`mzt run score.yaml` for a job that already completed, or to `mzt status`. `answer`
+handles exactly these shapes:
+
+* ``run SCORE`` with at most ``-q``/``--quiet`` and ``-j``/``--json``, only when
+  `mzt.api.answer_noop_run` knows the job has nothing to do;
+* ``status [JOB]`` with at most ``-j``/``--json``: the overview, or one job's view;
+* ``list`` with at most ``-a``/``--all``, ``-j``/``--json`` and ``-q``/``--quiet``.
+
+For anything else, or when gathering the answer raises, it returns ``None`` before
+printing anything and the click command line runs as usual, so its parsing, messages
+and exit codes stay the only ones.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_RUN_FLAGS = frozenset({"-q", "--quiet", "-j", "--json"})
+_JSON = frozenset({"-j", "--json"})
+
+
+def answer(argv: list[str]) -> int | None:
+    """The exit code, when this command line was answered here; None to go on with click."""
+    if argv[:1] == ["status"]:
+        return _status(argv[1:])
+    if argv[:1] == ["list"]:
+        return _list(argv[1:])
+    if len(argv) < 2 or argv[0] != "run":
+        return None
+    flags = [a for a in argv[1:] if a.startswith("-")]
+    scores = [a for a in argv[1:] if not a.startswith("-")]
+    if len(scores) != 1 or not set(flags) <= _RUN_FLAGS:
+        return None
+    from mzt.api import answer_noop_run
+
+    result = answer_noop_run(Path(scores[0]))
+    if result is None:
+        return None
+    from mzt.cli.outcome import finish_run
+
+    as_json = "-j" in flags or "--json" in flags
+    quiet = "-q" in flags or "--quiet" in flags
+    return finish_run(result, as_json=as_json, quiet=quiet)
+
+
+def _status(args: list[str]) -> int | None:
+    as_json = any(a in _JSON for a in args)
+    jobs = [a for a in args if not a.startswith("-")]
+    if len(jobs) > 1 or not {a for a in args if a.startswith("-")} <= _JSON:
+        return None
+    from mzt import api
+
+    try:
+        if not jobs:
+            document = api.overview_document()
+        else:
+            from mzt.cli.status_text import COMPACT_ABOVE
+
+            limit = None if as_json else COMPACT_ABOVE
+            document = api.job_status(jobs[0], sheet_limit=limit)
+    except Exception:  # the click path reports it the usual way, with the usual code
+        return None
+
+    def text() -> None:
+        from mzt.cli import status_text
+
+        if jobs:
+            status_text._render_status(document, verbose=False)
+        else:
+            status_text._render_overview(document)
+
+    return _printed(document if as_json else None, text)
+
+
+def _list(args: list[str]) -> int | None:
+    if not set(args) <= {"-a", "--all", *_JSON, "-q", "--quiet"}:
+        return None
+    show_all = "-a" in args or "--all" in args
+    from mzt import api
+
+    try:
+        document = api.list_document(statuses=None, include_all=show_all)
+    except Exception:  # the click path reports it the usual way, with the usual code
+        return None
+
+    def text() -> None:
+        from mzt.cli.status_text import print_list
+
+        print_list(document, filtered=show_all, quiet="-q" in args or "--quiet" in args)
+
+    return _printed(document if any(a in _JSON for a in args) else None, text)
+
+
+def _printed(as_json: dict[str, Any] | None, text: Callable[[], None]) -> int:
+    """Print the JSON document, or the text; as the click path does, never a traceback."""
+    from mzt.cli import console
+
+    try:
+        if as_json is not None:
+            console.emit_json(as_json)
+        else:
+            text()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from mzt.cli.errors import quiet_stdout
+
+        quiet_stdout()
+    except Exception as exc:
+        from mzt.cli.errors import report_unexpected
+
+        return report_unexpected(exc)
+    return 0

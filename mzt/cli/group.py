@@ -1,0 +1,76 @@
+"""The `mzt` click group; each command's module is imported when that command runs."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from mzt import __version__
+from mzt.cli.errors import run_guarded
+
+# Where each command is defined. A command's module is imported only when that command
+# runs (or help lists them all), so `mzt status` never loads the score commands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "cancel": ("mzt.cli.manage_cmd", "cancel"),
+    "clear": ("mzt.cli.manage_cmd", "clear"),
+    "clear-rate-limits": ("mzt.cli.commands", "clear_rate_limits"),
+    "diagnose": ("mzt.cli.inspect_cmd", "diagnose"),
+    "doctor": ("mzt.cli.manage_cmd", "doctor"),
+    "errors": ("mzt.cli.inspect_cmd", "errors"),
+    "history": ("mzt.cli.inspect_cmd", "history"),
+    "init": ("mzt.cli.commands", "init"),
+    "instruments": ("mzt.cli.instruments_cmd", "instruments"),
+    "list": ("mzt.cli.observe_cmd", "list_jobs"),
+    "logs": ("mzt.cli.inspect_cmd", "logs"),
+    "pause": ("mzt.cli.manage_cmd", "pause"),
+    "resume": ("mzt.cli.commands", "resume"),
+    "run": ("mzt.cli.commands", "run"),
+    "status": ("mzt.cli.observe_cmd", "status"),
+    "validate": ("mzt.cli.commands", "validate"),
+    "watch": ("mzt.cli.observe_cmd", "watch"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported from `COMMANDS` when first looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(
+    __version__, "-V", "--version", prog_name="mzt", message="%(prog)s %(version)s"
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show more detail.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+    """Run AI agent CLIs through YAML scores, durably and without a daemon.
+
+    \b
+    Examples:
+      mzt validate score.yaml
+      mzt run --dry-run score.yaml
+      mzt init my-score
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    ctx.obj["quiet"] = quiet
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    sys.exit(run_guarded(cli, argv))

@@ -1,0 +1,35 @@
+"""What a run was asked to do and how it ended, importable without the run loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How `mzt run` / `mzt resume` was asked to run."""
+
+    fresh: bool = False
+    start_sheet: int | None = None
+    instrument: str | None = None
+    resume: bool = False  # `mzt resume`: only continue, never start fresh by itself
+    force: bool = False  # `mzt resume --force`: restart a completed job
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How the run ended."""
+
+    job_id: str
+    status: str
+    exit_code: int
+    completed: int
+    total: int
+    failed_sheets: list[int]
+    duration: float
+    workspace: Path
+    message: str = ""
+
+
+NOTHING_TO_DO_MESSAGE = "already completed; nothing to do"

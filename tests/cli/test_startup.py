@@ -1,0 +1,145 @@
+"""Each command imports what its path needs, and nothing heavier."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import pytest
+
+from mzt.cli import COMMANDS, cli
+from tests.cli.conftest import Result
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello.yaml"
+
+# Runs a command line through the real entry point, then reports what it imported.
+PROBE = """
+import json, sys
+from mzt.entry import main
+sys.argv = ["mzt", *sys.argv[1:]]
+try:
+    main()
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+sys.stderr.write("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def imported(tmp_path: Path, *args: str) -> set[str]:
+    home = tmp_path / "home"
+    env = {**os.environ, "MZT_HOME": str(home), "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    err, _, tail = done.stderr.rpartition("\nMODULES ")
+    report = json.loads(tail)
+    assert report["code"] == 0, err
+    return set(report["modules"])
+
+
+def test_version_imports_neither_click_nor_the_api(tmp_path: Path) -> None:
+    modules = imported(tmp_path, "--version")
+    assert {"click", "mzt.api", "mzt.cli"}.isdisjoint(modules)
+
+
+@pytest.mark.parametrize("args", [["status"], ["list"], ["list", "--json"]])
+def test_status_and_list_import_no_model_and_no_profile(tmp_path: Path, args: list[str]) -> None:
+    modules = imported(tmp_path, *args)
+    heavy = {
+        "pydantic",
+        "yaml",
+        "jinja2",
+        "mzt.score.loader",
+        "mzt.run.runner",
+        "mzt.state.checkpoint",
+        "mzt.instruments.loader",
+        "mzt.instruments.profile",
+        "mzt.cli.commands",
+    }
+    assert heavy.isdisjoint(modules), sorted(heavy & modules)
+
+
+def test_validate_imports_no_runner_and_reads_no_profile_model(tmp_path: Path) -> None:
+    modules = imported(tmp_path, "validate", str(EXAMPLE))
+    assert "mzt.score.loader" in modules  # it does validate
+    heavy = {
+        "mzt.run.runner",
+        "mzt.execute.attempt",
+        "mzt.state.checkpoint",
+        "mzt.instruments.profile",
+        "mzt.instruments.command",
+        "mzt.cli.observe_cmd",
+    }
+    assert heavy.isdisjoint(modules), sorted(heavy & modules)
+
+
+def test_the_command_table_names_every_command_it_loads() -> None:
+    ctx = click.Context(cli)
+    for name, (module, attribute) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert isinstance(command, click.Command), (name, module, attribute)
+        assert command.name == name
+    assert cli.list_commands(ctx) == sorted(COMMANDS)
+
+
+def test_status_and_list_answered_before_click_print_what_the_commands_print(
+    tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    score = tmp_path / "s.yaml"
+    score.write_text(
+        "name: s\nworkspace: ./ws\ninstrument: cli\nsheet: {size: 1, total_items: 1}\n"
+        "prompt: {template: 'true'}\n"
+    )
+    env = {**os.environ, "MZT_HOME": str(home), "NO_COLOR": "1"}
+    monkeypatch.setenv("MZT_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    shapes = [
+        ["status"],
+        ["list"],
+        ["list", "-q"],
+        ["status", "--json"],
+        ["status"],
+        ["status", "s"],
+        ["status", "--json", "s"],
+        ["list"],
+        ["list", "--all"],
+        ["list", "-a", "--json"],
+    ]
+    for i, args in enumerate(shapes):
+        if i == 3:
+            ran = subprocess.run(
+                [sys.executable, "-m", "mzt", "run", "-q", str(score)], env=env, check=False
+            )
+            assert ran.returncode == 0
+        modules = imported(tmp_path, *args)
+        assert "click" not in modules, args
+        fast = subprocess.run(
+            [sys.executable, "-m", "mzt", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        slow = mzt(*args)
+        assert (fast.returncode, fast.stderr) == (slow.code, slow.err)
+        assert _timeless(fast.stdout) == _timeless(slow.out)
+
+
+def _timeless(text: str) -> str:
+    # The two answers are given moments apart: ages differ, nothing else may.
+    return re.sub(r"\d+(\.\d+)?[smhd](\d+[smh])? ago", "AGE ago", text)
