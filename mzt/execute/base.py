@@ -21,7 +21,7 @@ from mzt.execute.attempt import AttemptReport, AttemptSpec
 from mzt.support.process import StopRequest
 
 StopCheck = Callable[[], StopRequest | None]
-TOKEN_VARIABLE = "MZT_ATTEMPT"  # in every attempt's environment: finds escaped processes
+ATTEMPT_VARIABLE = "MZT_ATTEMPT"  # in every attempt's environment: finds escaped processes
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,18 +191,7 @@ def run_process(
         if held and not release(proc, request.on_spawned, keep_stdin=request.stdin is not None):
             for stream in streams.values():
                 stream.finish()
-            return Outcome(
-                None,
-                None,
-                "interrupted",
-                clock() - started,
-                "",
-                "",
-                0,
-                0,
-                False,
-                error="stopped before it started",
-            )
+            return _unreleased(clock() - started)
         watcher = _Watcher(proc, request, streams, should_stop, clock)
         try:
             reason = watcher.watch()
@@ -222,6 +211,11 @@ def run_process(
         stderr_bytes=streams["err"].total,
         truncated=streams["out"].dropped or streams["err"].dropped,
     )
+
+
+def _unreleased(duration: float) -> Outcome:
+    message = "stopped before it started"
+    return Outcome(None, None, "interrupted", duration, "", "", 0, 0, False, error=message)
 
 
 def _spawn_failure(request: ProcessRequest, exc: OSError, duration: float) -> Outcome:

@@ -68,13 +68,13 @@ def host() -> str:
     return socket.gethostname()
 
 
-def environ_has(pid: int, entry: bytes) -> bool:
-    """Whether ``entry`` (``NAME=value``) is in the process's environment (same uid only)."""
+def read_environ(pid: int) -> set[bytes]:
+    """The process's ``NAME=value`` entries (readable for the same uid only)."""
     try:
         data = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
-        return False
-    return entry in data.split(b"\0")
+        return set()
+    return set(data.split(b"\0"))
 
 
 def all_pids() -> Iterator[int]:
@@ -110,11 +110,11 @@ def children_of_self() -> set[int]:
     return found
 
 
-def become_subreaper() -> bool:
+def become_subreaper(enable: bool = True) -> bool:
     """Adopt orphaned descendants (PR_SET_CHILD_SUBREAPER) instead of letting init have them."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(enable), 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
 

@@ -42,7 +42,8 @@ def _score(project: Project, template: str, sheets: int, concurrent: int) -> Pat
         {
             "name": "job",
             "instrument": "cli",
-            "sheet": {"size": 1, "total_items": sheets},
+            # One stage fanned out: every sheet may run at once (up to max_concurrent).
+            "sheet": {"size": 1, "total_items": 1, "fan_out": {1: sheets}},
             "parallel": {"enabled": True, "max_concurrent": concurrent},
             "prompt": {"template": template},
             "validations": [
@@ -103,7 +104,8 @@ def test_kill_of_mzt_alone_never_runs_a_sheet_twice_at_once(project: Project) ->
             raise
         time.sleep(rng.uniform(0.0, 0.6))
         if proc.poll() is not None:
-            proc.communicate(timeout=10)
+            out, err = proc.communicate(timeout=10)
+            assert proc.returncode == 0, out + err
             break
         os.kill(proc.pid, signal.SIGKILL)  # mzt only: its attempts live in their own groups
         proc.communicate(timeout=10)
