@@ -149,6 +149,8 @@ def cancel(
     if as_json:
         console.emit_json(_cancel_json(outcome, wait))
         return ExitCode.OK
+    for item in outcome.stopped:
+        console.out(f"stopped a leftover of the run that died: {item.describe()}")
     if outcome.action == "requested":
         console.out(
             f"cancel requested for {outcome.job_id}: its run stops the sheets in flight "
@@ -180,6 +182,7 @@ def _cancel_json(outcome: CancelOutcome, waited: bool) -> dict[str, Any]:
         "signal_file": str(outcome.signal_file) if outcome.signal_file else None,
         "waited": waited,
         "progress": progress,
+        "stopped_attempts": [item.to_json() for item in outcome.stopped],
     }
 
 

@@ -10,11 +10,14 @@ status` and `mzt diagnose` only look.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from mzt.execute.base import AttemptHandle, Executor, Leftover
 from mzt.execute.local import NAME as LOCAL
 from mzt.execute.local import LocalExecutor
-from mzt.state import CheckpointState
+from mzt.state import CheckpointState, JsonStateBackend
+from mzt.state.lock import LockProbe, probe_lock
+from mzt.support.errors import MztError
 
 # Executors by the name their handles carry; one that is not known here cannot be checked.
 EXECUTORS: dict[str, Callable[[], Executor]] = {LOCAL: LocalExecutor}
@@ -70,3 +73,20 @@ def clear_handles(state: CheckpointState) -> list[int]:
     for num in cleared:
         state.sheets[num].attempt_handle = None
     return cleared
+
+
+def job_leftovers(workspace: Path, job_id: str) -> list[Leftover]:
+    """The live leftovers of a job whose run is gone (read-only; none while a run holds it).
+
+    Each call reads the job's state again; for views that show a job, not for loops.
+    """
+    store = JsonStateBackend(workspace)
+    try:
+        if probe_lock(store.lock_path(job_id)) != LockProbe.FREE:
+            return []  # a live run: its recorded attempts are its own, not leftovers
+        state = store.load(job_id)
+    except (MztError, OSError):
+        return []  # the views report an unreadable state themselves
+    finally:
+        store.close()
+    return live_leftovers(state) if state is not None else []

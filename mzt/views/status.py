@@ -25,6 +25,7 @@ from mzt.checkpoint_reader import (
     read_checkpoint,
     registered_jobs,
 )
+from mzt.execute.leftovers import job_leftovers
 from mzt.instruments import ratelimits
 from mzt.state.lock import LockProbe, probe_lock, read_holder
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
@@ -433,9 +434,12 @@ def job_status(
     """
     ref = find(job, workspace=workspace, cwd=cwd)
     checkpoint, liveness, was_running = observe(ref, "full")
-    return status_document(
+    document = status_document(
         checkpoint, liveness, was_running=was_running, now=now, sheet_limit=sheet_limit
     )
+    leftovers = job_leftovers(ref.workspace, ref.job_id) if liveness.alive is False else []
+    document["leftover_attempts"] = [item.to_json() for item in leftovers]
+    return document
 
 
 # --- list and overview -----------------------------------------------------------------------
