@@ -284,6 +284,8 @@ def _clear_lines(report: ClearReport, stream: Any = None) -> None:
     out = stream or sys.stdout
     verb = "would remove" if report.dry_run else "removed"
     prune = "would prune" if report.dry_run else "pruned"
+    for job_id, item in report.stopped:
+        out.write(f"stopped a leftover of {job_id}'s run that died: {item.describe()}\n")
     for job in report.removed:
         size = _size(job.bytes)
         out.write(f"{verb}: {job.job_id} ({job.status}, {size}) in {job.workspace}\n")

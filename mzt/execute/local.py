@@ -70,6 +70,7 @@ class LocalExecutor:
         self.boot_id = procinfo.boot_id()
         self.subreaper = subreaper and procinfo.become_subreaper()
         self.adopted: set[int] = set()
+        self.reap_lock = threading.Lock()  # the main thread and finishing workers both reap
         self.next_reap = 0.0
 
     # --- running attempts ----------------------------------------------------------------------
@@ -174,24 +175,28 @@ class LocalExecutor:
         if handle.pid is None:
             return
         targets = _scan([handle]).get(handle.token, [])
+        with self.reap_lock:
+            # Adopted escapees are ours to reap once stopped; note them while they live.
+            mine = procinfo.children_of_self() - spawned_pids()
+            self.adopted.update(t.pid for t in targets if t.pid in mine)
         if targets:
             procinfo.stop_targets(targets, min(self.grace, 2.0))
-            procinfo.reap(t.pid for t in targets if t.pid not in spawned_pids())
+            self._reap_adopted(force=True)
 
     def _reap_adopted(self, *, force: bool = False) -> None:
         """Collect exited processes adopted as subreaper (attempts' escaped helpers)."""
         if not self.subreaper or (not force and time.monotonic() < self.next_reap):
             return
         self.next_reap = time.monotonic() + _REAP_EVERY
-        ours = spawned_pids()
         with self.lock:
             tokens = {_entry(e.handle.token) for e in self.attempts.values()}
-        for pid in procinfo.children_of_self() - ours - self.adopted:
-            stat = procinfo.read_stat(pid)
-            if stat is not None and stat.alive and procinfo.read_environ(pid) & tokens:
-                self.adopted.add(pid)
-        # Re-checked now: a child of `run_process` is always reaped by its own thread.
-        self.adopted -= procinfo.reap(self.adopted - spawned_pids())
+        with self.reap_lock:
+            for pid in procinfo.children_of_self() - spawned_pids() - self.adopted:
+                stat = procinfo.read_stat(pid)
+                if stat is not None and stat.alive and procinfo.read_environ(pid) & tokens:
+                    self.adopted.add(pid)
+            # Re-checked now: a child of `run_process` is always reaped by its own thread.
+            self.adopted -= procinfo.reap(self.adopted - spawned_pids())
 
     # --- leftovers of a dead run ----------------------------------------------------------------
 
@@ -206,8 +211,8 @@ class LocalExecutor:
     def stop_leftovers(self, handles: Iterable[AttemptHandle]) -> list[Leftover]:
         found, unchecked = self._match(handles)
         every = [target for _, targets in found for target in targets]
+        # Not reaped here: a dead run's processes are not children of this one.
         hit = {t.pid for t in procinfo.stop_targets(every, self.grace)} if every else set()
-        procinfo.reap(pid for pid in hit if pid not in spawned_pids())
         stopped = [
             Leftover(handle, tuple(sorted(t.pid for t in targets if t.pid in hit)))
             for handle, targets in found

@@ -192,7 +192,7 @@ class Bookkeeper:
         the attempt down with it.
         """
         state.sheet(handle.sheet_num).attempt_handle = handle.to_record()
-        self.store.record_sheet(state, handle.sheet_num, event="attempt_placed", durable=False)
+        self.store.record_sheet(state, handle.sheet_num, event="sheet_placed", durable=False)
 
     def attempt_stopped(
         self, state: CheckpointState, report: AttemptReport, *, back_to_pending: bool

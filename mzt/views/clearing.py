@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mzt.execute.base import Leftover
+from mzt.execute.leftovers import stop_leftovers
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.lock import LockProbe, probe_lock
 from mzt.state.registry import RegistryRecord, read_records
@@ -140,6 +142,8 @@ class ClearReport:
     pruned: list[PrunedRecord] = field(default_factory=list)
     skipped: list[SkippedJob] = field(default_factory=list)
     failed: list[SkippedJob] = field(default_factory=list)
+    # Attempts of dead runs still alive in a removed job, stopped before its state went.
+    stopped: list[tuple[str, Leftover]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -154,6 +158,7 @@ class ClearReport:
             "pruned": [r.to_json() for r in self.pruned],
             "skipped": [j.to_json() for j in self.skipped],
             "failed": [j.to_json() for j in self.failed],
+            "stopped_attempts": [{"job_id": job, **item.to_json()} for job, item in self.stopped],
         }
 
 
@@ -300,6 +305,8 @@ def _clear_one(
                         report.skipped.append(verdict)
                     return
                 cleared = _inventory(candidate, verdict)
+                # Its handles go with the state: whatever they name must be stopped first.
+                report.stopped.extend((job_id, item) for item in stop_leftovers(verdict))
                 _delete_job(candidate, store)
         except JobLockedError:
             report.skipped.append(SkippedJob(job_id, ws, "running", "its run lock is held"))
