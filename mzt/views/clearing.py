@@ -28,8 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mzt.execute.base import Leftover
-from mzt.execute.leftovers import stop_leftovers
+from mzt.execute.leftovers import Leftover, stop_leftovers
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.lock import LockProbe, probe_lock
 from mzt.state.registry import RegistryRecord, read_records
@@ -142,8 +141,7 @@ class ClearReport:
     pruned: list[PrunedRecord] = field(default_factory=list)
     skipped: list[SkippedJob] = field(default_factory=list)
     failed: list[SkippedJob] = field(default_factory=list)
-    # Attempts of dead runs still alive in a removed job, stopped before its state went.
-    stopped: list[tuple[str, Leftover]] = field(default_factory=list)
+    stopped: list[tuple[str, Leftover]] = field(default_factory=list)  # of removed jobs
 
     @property
     def empty(self) -> bool:
@@ -185,13 +183,13 @@ def clear_jobs(
 
     Jobs come from the registry and from the current folder's ``.marianne/``. ``job``
     keeps only that job id (in every workspace that has it, unless ``workspace`` names
-    one); ``statuses`` only those
-    terminal statuses; ``older_than`` only jobs whose last update is at least that old.
-    For each selected job the checkpoint, history, logs, outputs, lock file, stale
-    pause/cancel files and registry record are deleted while holding its run lock, so a
-    job whose run holds the lock is never touched (it is listed as skipped), and no run can
-    start on it half-way through. Jobs that are not terminal or whose checkpoint is
-    unusable are skipped too (a damaged checkpoint is left exactly as it is).
+    one); ``statuses`` only those terminal statuses; ``older_than`` only jobs whose last
+    update is at least that old. For each selected job, attempts a dead run left alive
+    are stopped, then its checkpoint, history, logs, outputs, lock file, stale pause/cancel
+    files and registry record are deleted, all while holding its run lock: a job whose
+    run holds the lock is never touched (it is skipped), and no run can start on it
+    half-way. Jobs not terminal or with an unusable checkpoint are skipped too (a damaged
+    checkpoint is left exactly as it is).
 
     Registry records whose workspace or checkpoint is gone are pruned (only those of
     ``job`` when given). ``dry_run`` changes nothing and reports what would be done.
@@ -305,7 +303,6 @@ def _clear_one(
                         report.skipped.append(verdict)
                     return
                 cleared = _inventory(candidate, verdict)
-                # Its handles go with the state: whatever they name must be stopped first.
                 report.stopped.extend((job_id, item) for item in stop_leftovers(verdict))
                 _delete_job(candidate, store)
         except JobLockedError:
@@ -372,14 +369,8 @@ def _inventory(candidate: _Candidate, state: CheckpointState) -> ClearedJob:
             continue
         present.append(path)
         total += _tree_size(path) if stat.S_ISDIR(st.st_mode) else st.st_size
-    return ClearedJob(
-        candidate.job_id,
-        candidate.workspace,
-        state.status.value,
-        state.updated_at,
-        tuple(present),
-        total,
-    )
+    job_id, ws = candidate.job_id, candidate.workspace
+    return ClearedJob(job_id, ws, state.status.value, state.updated_at, tuple(present), total)
 
 
 def _tree_size(folder: Path) -> int:
