@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mzt.execute.attempt import AttemptReport, AttemptSpec
 from mzt.support.process import StopRequest
+
+if TYPE_CHECKING:  # the views read handles without loading instruments and validations
+    from mzt.execute.attempt import AttemptReport, AttemptSpec
 
 StopCheck = Callable[[], StopRequest | None]
 ATTEMPT_VARIABLE = "MZT_ATTEMPT"  # in every attempt's environment: finds escaped processes

@@ -23,8 +23,8 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from mzt.execute.attempt import AttemptReport, AttemptSpec, execute
 from mzt.execute.base import (
     ATTEMPT_VARIABLE,
     AttemptHandle,
@@ -37,6 +37,9 @@ from mzt.execute.base import (
 from mzt.support import procinfo
 from mzt.support.process import StopRequest
 from mzt.support.spawnhold import spawned_pids
+
+if TYPE_CHECKING:  # loaded by the first launch: finding leftovers needs none of it
+    from mzt.execute.attempt import AttemptReport, AttemptSpec
 
 NAME = "local"
 LEFTOVER_GRACE_SECONDS = 5.0
@@ -76,6 +79,8 @@ class LocalExecutor:
     # --- running attempts ----------------------------------------------------------------------
 
     def launch(self, spec: AttemptSpec, should_stop: StopCheck) -> AttemptHandle:
+        from mzt.execute.attempt import execute
+
         token = secrets.token_hex(12)
         handle = AttemptHandle(
             executor=NAME,

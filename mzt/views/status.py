@@ -25,7 +25,6 @@ from mzt.checkpoint_reader import (
     read_checkpoint,
     registered_jobs,
 )
-from mzt.execute.leftovers import job_leftovers
 from mzt.instruments import ratelimits
 from mzt.state.lock import LockProbe, probe_lock, read_holder
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
@@ -437,8 +436,14 @@ def job_status(
     document = status_document(
         checkpoint, liveness, was_running=was_running, now=now, sheet_limit=sheet_limit
     )
-    leftovers = job_leftovers(ref.workspace, ref.job_id) if liveness.alive is False else []
-    document["leftover_attempts"] = [item.to_json() for item in leftovers]
+    leftovers = []
+    if liveness.alive is False:
+        # Only a dead run can leave attempts behind; the loader this needs costs a live one
+        # nothing then.
+        from mzt.execute.leftovers import job_leftovers
+
+        leftovers = [item.to_json() for item in job_leftovers(ref.workspace, ref.job_id)]
+    document["leftover_attempts"] = leftovers
     return document
 
 
