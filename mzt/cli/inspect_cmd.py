@@ -205,6 +205,8 @@ def diagnose_lines(report: Diagnosis) -> list[str]:
     ]
     if doc["error_message"]:
         lines.append(f"  message     {_clean(doc['error_message'])}")
+    for item in report.leftovers:
+        lines.append(f"  leftover    {item.describe()} (the next run, resume or cancel stops it)")
     if report.findings:
         lines += ["", "Findings"] + [f"  - {_clean(f)}" for f in report.findings]
     lines += _timeline_lines(report)

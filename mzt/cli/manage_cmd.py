@@ -149,6 +149,8 @@ def cancel(
     if as_json:
         console.emit_json(_cancel_json(outcome, wait))
         return ExitCode.OK
+    for item in outcome.stopped:
+        console.out(f"stopped a leftover of the run that died: {item.describe()}")
     if outcome.action == "requested":
         console.out(
             f"cancel requested for {outcome.job_id}: its run stops the sheets in flight "
@@ -180,6 +182,7 @@ def _cancel_json(outcome: CancelOutcome, waited: bool) -> dict[str, Any]:
         "signal_file": str(outcome.signal_file) if outcome.signal_file else None,
         "waited": waited,
         "progress": progress,
+        "stopped_attempts": [item.to_json() for item in outcome.stopped],
     }
 
 
@@ -281,6 +284,8 @@ def _clear_lines(report: ClearReport, stream: Any = None) -> None:
     out = stream or sys.stdout
     verb = "would remove" if report.dry_run else "removed"
     prune = "would prune" if report.dry_run else "pruned"
+    for job_id, item in report.stopped:
+        out.write(f"stopped a leftover of {job_id}'s run that died: {item.describe()}\n")
     for job in report.removed:
         size = _size(job.bytes)
         out.write(f"{verb}: {job.job_id} ({job.status}, {size}) in {job.workspace}\n")

@@ -126,6 +126,12 @@ def _alive_text(alive: bool | None, verdict: str | None = None) -> str:
     return "dead" if verdict == "dead" else "-"
 
 
+def _leftover_text(item: dict[str, Any]) -> str:
+    """An attempt of the dead run still alive (the next run, resume or cancel stops it)."""
+    where = item.get("note") or f"pid {item['pid']}, {len(item['pids'])} process(es) alive"
+    return f"sheet {item['sheet_num']} attempt {item['attempt']}: {where}"
+
+
 def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     now = datetime.now(UTC)
     title = doc["job_id"]
@@ -152,6 +158,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
         ("elapsed", _duration(doc.get("elapsed_seconds"))),
         ("updated", f"{_stamp(doc.get('updated_at'))} ({_age(doc.get('updated_at'), now)})"),
     ]
+    for item in doc.get("leftover_attempts") or []:
+        fields.append(("leftover", _leftover_text(item)))
     cost = doc["cost"]
     tokens = ""
     if cost.get("input_tokens") or cost.get("output_tokens"):

@@ -1,5 +1,14 @@
-"""Where attempts execute: one attempt of a sheet (instrument, then validations), and
-the executors that run attempts and stop the leftovers of runs that died.
+"""Where attempts execute.
+
+* `mzt.execute.attempt` — one attempt of a sheet: the instrument, then its validations.
+* `mzt.execute.base` — the `Executor` interface the runner uses (launch an attempt, hear
+  that it is placed and record its `AttemptHandle` before releasing it, wait for any
+  attempt to finish, stop one or all, find and stop the leftovers of a dead run).
+* `mzt.execute.local` — `LocalExecutor`: worker threads, each attempt's child held until
+  its handle is recorded, in its own session, tagged with ``MZT_ATTEMPT``; a subreaper
+  while it runs.
+* `mzt.execute.leftovers` — the handles a checkpoint still holds: the attempts of a run
+  that died, found and stopped by whichever command next takes the job's lock.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from mzt.state.atomic import atomic_write
 from mzt.support.fsutil import ensure_private_dir
 from mzt.support.process import Outcome, ProcessRequest, StopRequest, run_process
 from mzt.support.redact import redact
+from mzt.support.spawnhold import SpawnHook
 from mzt.validation.engine import ValidationReport, run_validations
 
 MAX_PARSED_OUTPUT = 10 * 1024 * 1024  # bytes of stdout read back for result parsing
@@ -100,21 +101,30 @@ class AttemptReport:
         return self.validation is not None and self.validation.stopped is not None
 
 
-def execute(spec: AttemptSpec, should_stop: Callable[[], StopRequest | None]) -> AttemptReport:
+def execute(
+    spec: AttemptSpec,
+    should_stop: Callable[[], StopRequest | None],
+    on_spawned: SpawnHook | None = None,
+) -> AttemptReport:
     """Run the instrument, then the validations; never raises.
 
+    ``on_spawned`` sees the instrument's process while it is held, before it runs.
     An unexpected error inside mzt fails this attempt (with the error in its record)
     rather than the whole run, which may have other sheets in flight.
     """
     try:
-        return _execute(spec, should_stop)
+        return _execute(spec, should_stop, on_spawned)
     except Exception as exc:  # the run must survive a bug in one attempt
         detail = "".join(traceback.format_exception_only(exc)).strip()
         outcome = _not_started(f"internal error while running the attempt: {detail}")
         return AttemptReport(spec, outcome, None, None, INTERNAL_ERROR)
 
 
-def _execute(spec: AttemptSpec, should_stop: Callable[[], StopRequest | None]) -> AttemptReport:
+def _execute(
+    spec: AttemptSpec,
+    should_stop: Callable[[], StopRequest | None],
+    on_spawned: SpawnHook | None,
+) -> AttemptReport:
     if spec.instrument is None:
         outcome = _not_started(f"unknown instrument {spec.instrument_name!r}")
         return AttemptReport(spec, outcome, None, None, classify(outcome))
@@ -166,6 +176,7 @@ def _execute(spec: AttemptSpec, should_stop: Callable[[], StopRequest | None]) -
                 stdout_log=spec.stdout_log,
                 stderr_log=spec.stderr_log,
                 tail_bytes=spec.tail_bytes,
+                on_spawned=on_spawned,
             ),
             should_stop=should_stop,
         )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mzt.execute.attempt import AttemptReport, AttemptSpec
+from mzt.execute.base import AttemptHandle
 from mzt.run.decisions import AttemptVerdict, Decision, decide
 from mzt.run.limits import Limits
 from mzt.run.opening import NOTHING_TO_DO, open_state
@@ -93,9 +94,11 @@ class Bookkeeper:
 
     # --- opening -------------------------------------------------------------------------------
 
-    def open(self) -> tuple[CheckpointState, str]:
+    def open(
+        self, settle: Callable[[CheckpointState], None] | None = None
+    ) -> tuple[CheckpointState, str]:
         """Load or create the checkpoint (see `mzt.run.opening`) and build the schedule."""
-        state, how = open_state(self.prepared, self.store, self.options)
+        state, how = open_state(self.prepared, self.store, self.options, settle)
         if how == NOTHING_TO_DO:
             return state, how
         self.schedule = Schedule(self.deps, state)
@@ -182,12 +185,22 @@ class Bookkeeper:
         # a sheet that is not completed in the checkpoint runs again either way.
         self.store.record_sheet(state, num, event="attempt_started", durable=False)
 
+    def attempt_placed(self, state: CheckpointState, handle: AttemptHandle) -> None:
+        """Record where the attempt runs before it may do anything (it is held until then).
+
+        A plain write, not fsync'd: a killed mzt cannot lose it, and a machine crash takes
+        the attempt down with it.
+        """
+        state.sheet(handle.sheet_num).attempt_handle = handle.to_record()
+        self.store.record_sheet(state, handle.sheet_num, event="sheet_placed", durable=False)
+
     def attempt_stopped(
         self, state: CheckpointState, report: AttemptReport, *, back_to_pending: bool
     ) -> None:
         """An attempt cut short by a signal or a cancel: it consumes no budget."""
         num = report.spec.sheet_num
         record = state.sheet(num)
+        record.attempt_handle = None
         self._capture(record, report)
         state.sheets_in_progress = [n for n in state.sheets_in_progress if n != num]
         if back_to_pending:
@@ -202,6 +215,7 @@ class Bookkeeper:
     def attempt_finished(self, state: CheckpointState, report: AttemptReport) -> Applied:
         num = report.spec.sheet_num
         record = state.sheet(num)
+        record.attempt_handle = None
         state.sheets_in_progress = [n for n in state.sheets_in_progress if n != num]
         if report.stopped:
             self.attempt_stopped(state, report, back_to_pending=True)

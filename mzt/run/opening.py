@@ -8,6 +8,7 @@ back to pending with fresh budgets (sheets skipped on purpose stay skipped).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,13 +33,22 @@ NOTHING_TO_DO = "nothing to do"
 
 
 def open_state(
-    prepared: PreparedScore, store: JsonStateBackend, options: RunOptions
+    prepared: PreparedScore,
+    store: JsonStateBackend,
+    options: RunOptions,
+    settle: Callable[[CheckpointState], None] | None = None,
 ) -> tuple[CheckpointState, str]:
-    """Load or create the job's checkpoint under its run lock; say what kind of run this is."""
+    """Load or create the job's checkpoint under its run lock; say what kind of run this is.
+
+    ``settle`` sees the loaded state first, before anything may discard it: what a dead
+    run left running is stopped there.
+    """
     loaded = prepared.loaded
     plan = prepared.plan
     score = loaded.score
     state = store.load_for_run(prepared.job_id)
+    if state is not None and settle is not None:
+        settle(state)
     how = "continuing"
     if state is not None and options.fresh:
         store.delete(prepared.job_id)

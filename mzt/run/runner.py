@@ -19,14 +19,15 @@ path):
 from __future__ import annotations
 
 import os
-import queue
 import random
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from mzt.execute.attempt import AttemptReport, execute
+from mzt.execute.attempt import AttemptReport
+from mzt.execute.base import AttemptHandle, Executor, Placed
+from mzt.execute.leftovers import stop_leftovers
+from mzt.execute.local import LocalExecutor
 from mzt.instruments import Registry
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
@@ -44,15 +45,8 @@ TICK = 0.25
 
 
 @dataclass
-class _Flight:
-    future: Future[AttemptReport]
-    sheet_num: int
-
-
-@dataclass
 class _Loop:
-    in_flight: dict[int, _Flight] = field(default_factory=dict)
-    done: queue.Queue[int] = field(default_factory=queue.Queue)
+    in_flight: dict[int, AttemptHandle] = field(default_factory=dict)
     pausing: str = ""  # why the run pauses once running attempts are done
     halted: bool = False  # a failure under parallel.fail_fast: start nothing new
     last_launch: float = 0.0
@@ -71,6 +65,7 @@ class Runner:
         reporter: Reporter | None = None,
         environ: Mapping[str, str] | None = None,
         rng: Callable[[], float] = random.random,
+        executor: Callable[[int], Executor] | None = None,
     ) -> None:
         self.prepared = prepared
         self.score = prepared.loaded.score
@@ -87,6 +82,10 @@ class Runner:
         self.book.chain_of = lambda num: self.sheets.chain(self.plan.sheet(num))
         parallel = self.score.parallel
         self.max_concurrent = parallel.max_concurrent if parallel.enabled else 1
+        # Where attempts run, made per run from the concurrency limit; the runner uses
+        # nothing but the executor interface.
+        self.make_executor = executor or (lambda n: LocalExecutor(n, subreaper=True))
+        self.stopped_leftovers: list[str] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -95,17 +94,27 @@ class Runner:
         ensure_private_dir(self.workspace)
         ensure_private_dir(paths.state_dir(self.workspace))
         with self.store.run_lock(self.job_id):
-            state, how = self.book.open()
+            state, how = self.book.open(settle=self._stop_leftovers)
             if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
             self.controls.clear_stale()
             self.reporter.run_started(self.job_id, self.plan.total_sheets, str(self.workspace), how)
+            for line in self.stopped_leftovers:
+                self.reporter.note(line)
+                self.store.record_event(state, "leftover_stopped", detail=line)
             with self.controls.handling_signals():
                 code, message = self._loop(state)
             self.store.compact(state)
             done, total = state.get_progress()
             self.reporter.run_finished(state.status.value, done, total, time.monotonic() - started)
             return self._result(state, started, code, message)
+
+    def _stop_leftovers(self, state: CheckpointState) -> None:
+        """Before anything re-runs: stop what a dead run of this job left running."""
+        self.stopped_leftovers = [
+            f"stopped a leftover of the run that died: {item.describe()}"
+            for item in stop_leftovers(state)
+        ]
 
     def _result(self, state: CheckpointState, started: float, code: int, message: str) -> RunResult:
         done, total = state.get_progress()
@@ -126,12 +135,13 @@ class Runner:
 
     def _loop(self, state: CheckpointState) -> tuple[int, str]:
         loop = _Loop()
-        with ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="mzt-sheet") as pool:
+        pool = self.make_executor(self.max_concurrent)
+        try:
             while True:
                 if self.controls.interrupted:
-                    return self._interrupted(state, loop)
+                    return self._interrupted(state, loop, pool)
                 if self.controls.cancel_requested():
-                    return self._cancelled(state, loop)
+                    return self._cancelled(state, loop, pool)
                 self.book.limits.check_budget(state)
                 if self.controls.pause_requested():
                     loop.pausing = "paused by request (pause file)"
@@ -147,7 +157,11 @@ class Runner:
                         return self.book.finish(state, halted=loop.halted)
                     self.controls.wait(max(0.0, wake - time.time()))
                     continue
-                self._collect(state, loop, timeout=self._until_next(state, loop))
+                self._collect(state, loop, pool, timeout=self._until_next(state, loop))
+        finally:
+            if loop.in_flight:  # only on an exception: nothing may outlive the run
+                pool.stop_all()
+            pool.close()
 
     def _until_next(self, state: CheckpointState, loop: _Loop) -> float:
         wake = self.book.next_wake(state)
@@ -156,7 +170,7 @@ class Runner:
             limit = min(limit, loop.next_allowed - time.monotonic())
         return max(0.01, limit)
 
-    def _launch_ready(self, state: CheckpointState, loop: _Loop, pool: ThreadPoolExecutor) -> None:
+    def _launch_ready(self, state: CheckpointState, loop: _Loop, pool: Executor) -> None:
         stagger = self.score.parallel.stagger_delay_ms / 1000 if self.max_concurrent > 1 else 0.0
         while len(loop.in_flight) < self.max_concurrent:
             now = time.monotonic()
@@ -183,21 +197,23 @@ class Runner:
                 continue
             self.book.attempt_started(state, num, spec)
             self.reporter.sheet_started(num, spec.attempt, spec.instrument_name, spec.mode)
-            future = pool.submit(execute, spec, self.controls.stop_request)
-            future.add_done_callback(lambda _f, n=num: self._finished(loop, n))
-            loop.in_flight[num] = _Flight(future, num)
+            loop.in_flight[num] = pool.launch(spec, self.controls.stop_request)
             loop.last_launch = time.monotonic()
 
-    def _finished(self, loop: _Loop, num: int) -> None:
-        loop.done.put(num)
-        self.controls.poke()
-
-    def _collect(self, state: CheckpointState, loop: _Loop, *, timeout: float) -> None:
-        try:
-            num = loop.done.get(timeout=timeout)
-        except queue.Empty:
+    def _collect(
+        self, state: CheckpointState, loop: _Loop, pool: Executor, *, timeout: float
+    ) -> None:
+        event = pool.wait(timeout)
+        if event is None:
             return
-        report = loop.in_flight.pop(num).future.result()
+        if isinstance(event, Placed):
+            # Recorded first: a run that dies from here on leaves the handle behind.
+            self.book.attempt_placed(state, event.handle)
+            pool.release(event.handle)
+            return
+        report = event.report
+        num = event.handle.sheet_num
+        loop.in_flight.pop(num, None)
         if report.validation is not None:
             self.sheets.last_reports[num] = report.validation
         applied = self.book.attempt_finished(state, report)
@@ -217,23 +233,23 @@ class Runner:
 
     # --- stopping ------------------------------------------------------------------------------
 
-    def _drain(self, loop: _Loop) -> list[AttemptReport]:
+    def _drain(self, loop: _Loop, pool: Executor) -> list[AttemptReport]:
         """Wait for running attempts to stop (they see the stop request within a second)."""
-        reports = [flight.future.result() for flight in loop.in_flight.values()]
+        reports = pool.stop_all()
         loop.in_flight.clear()
         return reports
 
-    def _interrupted(self, state: CheckpointState, loop: _Loop) -> tuple[int, str]:
+    def _interrupted(self, state: CheckpointState, loop: _Loop, pool: Executor) -> tuple[int, str]:
         signum = self.controls.signum or 15
-        for report in self._drain(loop):
+        for report in self._drain(loop, pool):
             self.book.attempt_stopped(state, report, back_to_pending=True)
         message = f"interrupted by signal {signum}; resume to continue"
         self.book.pause(state, message)
         self.reporter.note(message)
         return signal_exit_code(signum), message
 
-    def _cancelled(self, state: CheckpointState, loop: _Loop) -> tuple[int, str]:
-        for report in self._drain(loop):
+    def _cancelled(self, state: CheckpointState, loop: _Loop, pool: Executor) -> tuple[int, str]:
+        for report in self._drain(loop, pool):
             self.book.attempt_stopped(state, report, back_to_pending=False)
         self.controls.consume(self.controls.cancel_path)
         self.book.cancel(state, "cancelled by request (cancel file)")

@@ -127,6 +127,10 @@ class SheetState(BaseModel):
     estimated_cost: float | None = None
     cost_confidence: float | None = None
     agent_feedback: dict[str, Any] | None = None
+    # Where the sheet's running attempt is (an executor's handle record), written before
+    # the attempt may start and cleared when it ends: a run that dies leaves it behind,
+    # so the next one can stop what is left of that attempt.
+    attempt_handle: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _status_invariants(self) -> SheetState:

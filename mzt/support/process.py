@@ -7,6 +7,9 @@ for a timeout, a stale child, a cancel or a signal — climbs the ladder SIGTERM
 group → grace period → SIGKILL → a pipe drain of at most `DRAIN_SECONDS`, so a
 grandchild that keeps the pipes open can never hang mzt. When the child ends, whatever
 is left of its group is stopped the same way: a sheet leaves no process behind.
+
+With an ``on_spawned`` hook the child starts held (`mzt.support.spawnhold`): the hook
+runs before the program does anything, so the caller can record the pid first.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import BinaryIO, Literal
 
 from mzt.support.fsutil import open_nofollow
 from mzt.support.redact import StreamRedactor, get_redactor
+from mzt.support.spawnhold import SpawnHook, hold_argv, release, spawned, unrunnable
 
 DRAIN_SECONDS = 2.0
 DEFAULT_GRACE_SECONDS = 5.0
@@ -61,6 +65,8 @@ class ProcessRequest:
     stderr_log: Path | None = None
     tail_bytes: int = DEFAULT_TAIL_BYTES
     grace_seconds: float = DEFAULT_GRACE_SECONDS
+    # Called with the held child before it runs; False stops it unstarted.
+    on_spawned: SpawnHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +163,21 @@ def run_process(
     for log in (request.stdout_log, request.stderr_log):
         if log is not None and log.exists():
             log.unlink()
+    held = request.on_spawned is not None
+    argv = request.argv
+    if held:
+        argv = hold_argv(request.argv, with_stdin=request.stdin is not None)
+        problem = unrunnable(request.argv[0], request.cwd, request.env)
+        if problem is not None:
+            for stream in streams.values():
+                stream.finish()
+            return _spawn_failure(request, problem, 0.0)
     try:
         proc = subprocess.Popen(
-            request.argv,
+            argv,
             cwd=request.cwd,
             env=dict(request.env),
-            stdin=subprocess.PIPE if request.stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.PIPE if request.stdin is not None or held else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -172,13 +187,18 @@ def run_process(
         for stream in streams.values():
             stream.finish()
         return _spawn_failure(request, exc, clock() - started)
-    watcher = _Watcher(proc, request, streams, should_stop, clock)
-    try:
-        reason = watcher.watch()
-    finally:
-        watcher.close()
-        for stream in streams.values():
-            stream.finish()
+    with spawned(proc.pid):
+        if held and not release(proc, request.on_spawned, keep_stdin=request.stdin is not None):
+            for stream in streams.values():
+                stream.finish()
+            return _unreleased(clock() - started)
+        watcher = _Watcher(proc, request, streams, should_stop, clock)
+        try:
+            reason = watcher.watch()
+        finally:
+            watcher.close()
+            for stream in streams.values():
+                stream.finish()
     code = proc.returncode
     return Outcome(
         exit_code=code if code is not None and code >= 0 else None,
@@ -191,6 +211,11 @@ def run_process(
         stderr_bytes=streams["err"].total,
         truncated=streams["out"].dropped or streams["err"].dropped,
     )
+
+
+def _unreleased(duration: float) -> Outcome:
+    message = "stopped before it started"
+    return Outcome(None, None, "interrupted", duration, "", "", 0, 0, False, error=message)
 
 
 def _spawn_failure(request: ProcessRequest, exc: OSError, duration: float) -> Outcome:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mzt.execute.leftovers import Leftover, stop_leftovers
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.lock import LockProbe, probe_lock
 from mzt.state.registry import RegistryRecord, read_records
@@ -140,6 +141,7 @@ class ClearReport:
     pruned: list[PrunedRecord] = field(default_factory=list)
     skipped: list[SkippedJob] = field(default_factory=list)
     failed: list[SkippedJob] = field(default_factory=list)
+    stopped: list[tuple[str, Leftover]] = field(default_factory=list)  # of removed jobs
 
     @property
     def empty(self) -> bool:
@@ -154,6 +156,7 @@ class ClearReport:
             "pruned": [r.to_json() for r in self.pruned],
             "skipped": [j.to_json() for j in self.skipped],
             "failed": [j.to_json() for j in self.failed],
+            "stopped_attempts": [{"job_id": job, **item.to_json()} for job, item in self.stopped],
         }
 
 
@@ -180,13 +183,13 @@ def clear_jobs(
 
     Jobs come from the registry and from the current folder's ``.marianne/``. ``job``
     keeps only that job id (in every workspace that has it, unless ``workspace`` names
-    one); ``statuses`` only those
-    terminal statuses; ``older_than`` only jobs whose last update is at least that old.
-    For each selected job the checkpoint, history, logs, outputs, lock file, stale
-    pause/cancel files and registry record are deleted while holding its run lock, so a
-    job whose run holds the lock is never touched (it is listed as skipped), and no run can
-    start on it half-way through. Jobs that are not terminal or whose checkpoint is
-    unusable are skipped too (a damaged checkpoint is left exactly as it is).
+    one); ``statuses`` only those terminal statuses; ``older_than`` only jobs whose last
+    update is at least that old. For each selected job, attempts a dead run left alive
+    are stopped, then its checkpoint, history, logs, outputs, lock file, stale pause/cancel
+    files and registry record are deleted, all while holding its run lock: a job whose
+    run holds the lock is never touched (it is skipped), and no run can start on it
+    half-way. Jobs not terminal or with an unusable checkpoint are skipped too (a damaged
+    checkpoint is left exactly as it is).
 
     Registry records whose workspace or checkpoint is gone are pruned (only those of
     ``job`` when given). ``dry_run`` changes nothing and reports what would be done.
@@ -300,6 +303,7 @@ def _clear_one(
                         report.skipped.append(verdict)
                     return
                 cleared = _inventory(candidate, verdict)
+                report.stopped.extend((job_id, item) for item in stop_leftovers(verdict))
                 _delete_job(candidate, store)
         except JobLockedError:
             report.skipped.append(SkippedJob(job_id, ws, "running", "its run lock is held"))
@@ -365,14 +369,8 @@ def _inventory(candidate: _Candidate, state: CheckpointState) -> ClearedJob:
             continue
         present.append(path)
         total += _tree_size(path) if stat.S_ISDIR(st.st_mode) else st.st_size
-    return ClearedJob(
-        candidate.job_id,
-        candidate.workspace,
-        state.status.value,
-        state.updated_at,
-        tuple(present),
-        total,
-    )
+    job_id, ws = candidate.job_id, candidate.workspace
+    return ClearedJob(job_id, ws, state.status.value, state.updated_at, tuple(present), total)
 
 
 def _tree_size(folder: Path) -> int:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mzt.execute.base import Leftover
+from mzt.execute.leftovers import live_leftovers
 from mzt.instruments import ratelimits
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
 from mzt.state.lock import LiveVerdict
@@ -66,6 +68,7 @@ class Diagnosis:
     validation_failures: list[dict[str, Any]]
     next_command: str | None
     sheets_by_status: dict[str, int] = field(default_factory=dict)
+    leftovers: list[Leftover] = field(default_factory=list)  # of a dead run, still alive
 
     def holder(self) -> dict[str, Any] | None:
         """The lock holder (or the last writer when nobody holds it): pid, host, start."""
@@ -117,6 +120,7 @@ class Diagnosis:
             "rate_limits": self.rate_limits,
             "validation_failures": self.validation_failures,
             "next_command": self.next_command,
+            "leftover_attempts": [item.to_json() for item in self.leftovers],
         }
 
 
@@ -142,6 +146,7 @@ def diagnose(view: JobView, *, timeline_limit: int = TIMELINE_LIMIT) -> Diagnosi
         validation_failures=validation_failures(state),
         next_command=continue_command(view, score),
         sheets_by_status=dict(sorted(counts.items())),
+        leftovers=live_leftovers(state) if view.alive is False else [],
     )
 
 

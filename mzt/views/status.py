@@ -433,9 +433,18 @@ def job_status(
     """
     ref = find(job, workspace=workspace, cwd=cwd)
     checkpoint, liveness, was_running = observe(ref, "full")
-    return status_document(
+    document = status_document(
         checkpoint, liveness, was_running=was_running, now=now, sheet_limit=sheet_limit
     )
+    leftovers = []
+    if liveness.alive is False:
+        # Only a dead run can leave attempts behind; the loader this needs costs a live one
+        # nothing then.
+        from mzt.execute.leftovers import job_leftovers
+
+        leftovers = [item.to_json() for item in job_leftovers(ref.workspace, ref.job_id)]
+    document["leftover_attempts"] = leftovers
+    return document
 
 
 # --- list and overview -----------------------------------------------------------------------

@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from mzt.execute.base import Leftover
+from mzt.execute.leftovers import stop_leftovers
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.registry import JobLocation
 from mzt.support import paths
@@ -214,6 +216,8 @@ class CancelOutcome:
     status: JobStatus
     signal_file: Path | None = None
     state: CheckpointState | None = None
+    # Attempts of a dead run found still alive and stopped (cancelled directly only).
+    stopped: tuple[Leftover, ...] = ()
 
 
 def request_cancel(view: JobView) -> CancelOutcome:
@@ -230,11 +234,6 @@ def request_cancel(view: JobView) -> CancelOutcome:
         path = _create_signal_file(paths.cancel_file(view.workspace, view.job_id), "cancel")
         return CancelOutcome("requested", view.job_id, view.workspace, previous, previous, path)
     _refuse_completed(view.job_id, previous)
-    if previous == JobStatus.CANCELLED:
-        _remove_stale_signals(view.workspace, view.job_id)
-        return CancelOutcome(
-            "already_cancelled", view.job_id, view.workspace, previous, previous, state=view.state
-        )
     try:
         return _cancel_directly(view.location, previous)
     except JobLockedError:
@@ -262,6 +261,8 @@ def _cancel_directly(location: JobLocation, seen: JobStatus) -> CancelOutcome:
                 raise JobNotFoundError(location.job_id, [str(store.state_path(location.job_id))])
             previous = state.status
             _refuse_completed(location.job_id, previous)
+            # Whatever the dead run left running goes first, whatever the status says.
+            stopped = tuple(stop_leftovers(state))
             if previous != JobStatus.CANCELLED:
                 reason = f"cancelled by `mzt cancel` while {previous.value}"
                 if state.error_message:
@@ -270,12 +271,22 @@ def _cancel_directly(location: JobLocation, seen: JobStatus) -> CancelOutcome:
                 state.sheets_in_progress = []
                 store.save(state)
                 store.record_event(state, "cancelled", reason=reason, by="mzt cancel")
+            elif stopped:
+                store.save(state)
+            for item in stopped:
+                store.record_event(state, "leftover_stopped", detail=item.describe())
             _remove_stale_signals(location.workspace, location.job_id)
     finally:
         store.close()
     action: CancelAction = "cancelled" if previous != JobStatus.CANCELLED else "already_cancelled"
     return CancelOutcome(
-        action, location.job_id, location.workspace, seen, state.status, state=state
+        action,
+        location.job_id,
+        location.workspace,
+        seen,
+        state.status,
+        state=state,
+        stopped=stopped,
     )
 
 

@@ -45,6 +45,7 @@ CANCEL_FIELDS = {
     "signal_file",
     "waited",
     "progress",
+    "stopped_attempts",
 }
 
 

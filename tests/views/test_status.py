@@ -105,6 +105,12 @@ def sheet_running(ws: Path, job: str, num: int) -> bool:
     return sheet is not None and sheet.status == "in_progress"
 
 
+def attempt_placed(ws: Path, job: str, num: int) -> bool:
+    """The sheet's attempt handle is recorded (the last line its start writes)."""
+    state = JsonStateBackend(ws).load(job)
+    return state is not None and state.sheet(num).attempt_handle is not None
+
+
 def assert_same_as_loader(job: str, ws: Path) -> checkpoint_reader.Checkpoint:
     """The fast reader must agree field by field with the store's validating loader."""
     ref = checkpoint_reader.JobRef(job, ws)
@@ -219,7 +225,7 @@ def test_running_then_killed_job(project: Project) -> None:
     template = "{% if sheet_num == 2 %}sleep 60{% else %}echo quick{% endif %}"
     proc, ws = start(project, score("live", template, n=3))
     try:
-        wait_for(lambda: sheet_running(ws, "live", 2))
+        wait_for(lambda: sheet_running(ws, "live", 2) and attempt_placed(ws, "live", 2))
         doc = doc_of("live", ws)
         assert doc["status"] == "running" and doc["alive"] is True
         assert doc["pid"] == proc.pid

@@ -1,0 +1,92 @@
+"""The attempts a dead run left behind: find them, stop them, forget them.
+
+A sheet's ``attempt_handle`` is written before its attempt may start and cleared when the
+attempt ends, so a handle still in a checkpoint whose run is gone names an attempt whose
+processes may still be running. Whoever next takes the job's run lock (`mzt run`,
+`mzt resume`, `mzt cancel`, `mzt clear`) stops them before doing anything else; `mzt
+status` and `mzt diagnose` only look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mzt.execute.base import AttemptHandle, Executor, Leftover
+from mzt.execute.local import NAME as LOCAL
+from mzt.execute.local import LocalExecutor
+from mzt.state import CheckpointState, JsonStateBackend
+from mzt.state.lock import LockProbe, probe_lock
+from mzt.support.errors import MztError
+
+# Executors by the name their handles carry; one that is not known here cannot be checked.
+EXECUTORS: dict[str, Callable[[], Executor]] = {LOCAL: LocalExecutor}
+
+
+def recorded_handles(state: CheckpointState) -> list[AttemptHandle]:
+    """The attempt handles in the state, in sheet order (unreadable records are skipped)."""
+    handles = []
+    for num in sorted(state.sheets):
+        record = state.sheets[num].attempt_handle
+        handle = AttemptHandle.from_record(record) if record else None
+        if handle is not None:
+            handles.append(handle)
+    return handles
+
+
+def _by_executor(
+    handles: list[AttemptHandle],
+    act: Callable[[Executor, list[AttemptHandle]], list[Leftover]],
+) -> list[Leftover]:
+    found: list[Leftover] = []
+    for name in sorted({h.executor for h in handles}):
+        group = [h for h in handles if h.executor == name]
+        factory = EXECUTORS.get(name)
+        if factory is None:
+            found.extend(Leftover(h, (), f"ran on executor {name!r}; not checked") for h in group)
+            continue
+        executor = factory()
+        try:
+            found.extend(act(executor, group))
+        finally:
+            executor.close()
+    return sorted(found, key=lambda item: item.handle.sheet_num)
+
+
+def live_leftovers(state: CheckpointState) -> list[Leftover]:
+    """Recorded attempts with processes still alive (only meaningful when the run is dead)."""
+    handles = recorded_handles(state)
+    return _by_executor(handles, lambda ex, hs: ex.find_leftovers(hs)) if handles else []
+
+
+def stop_leftovers(state: CheckpointState) -> list[Leftover]:
+    """Stop what is alive of the state's recorded attempts and clear the records (in memory;
+    the caller holds the run lock and saves). Returns what was found alive and stopped."""
+    handles = recorded_handles(state)
+    stopped = _by_executor(handles, lambda ex, hs: ex.stop_leftovers(hs)) if handles else []
+    clear_handles(state)
+    return stopped
+
+
+def clear_handles(state: CheckpointState) -> list[int]:
+    cleared = [num for num, sheet in state.sheets.items() if sheet.attempt_handle is not None]
+    for num in cleared:
+        state.sheets[num].attempt_handle = None
+    return cleared
+
+
+def job_leftovers(workspace: Path, job_id: str) -> list[Leftover]:
+    """The live leftovers of a job whose run is gone (read-only; none while a run holds it).
+
+    Each call reads the job's state again; for views that show a job, not for loops.
+    """
+    store = JsonStateBackend(workspace)
+    try:
+        if probe_lock(store.lock_path(job_id)) != LockProbe.FREE:
+            return []  # a live run: its recorded attempts are its own, not leftovers
+        state = store.load(job_id)
+    except (MztError, OSError):
+        return []  # the views report an unreadable state themselves
+    finally:
+        store.close()
+    return live_leftovers(state) if state is not None else []

@@ -1,0 +1,190 @@
+"""What /proc says about a process: start time, group, session, environment, children.
+
+A pid alone names nothing durable — pids are reused. A process is identified by its pid
+together with its start time (clock ticks since boot, field 22 of /proc/<pid>/stat) and
+the boot id, so a record written by a run that died can never be matched to an unrelated
+process that later got the same pid. Linux only; elsewhere every lookup finds nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass(frozen=True, slots=True)
+class ProcStat:
+    """The fields of /proc/<pid>/stat that identify and place a process."""
+
+    pid: int
+    state: str
+    ppid: int
+    pgid: int
+    sid: int
+    start_time: int  # clock ticks after boot
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in ("Z", "X")
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    try:
+        return ProcStat(
+            pid,
+            fields[0].decode(),
+            int(fields[1]),
+            int(fields[2]),
+            int(fields[3]),
+            int(fields[19]),
+        )
+    except (IndexError, ValueError):
+        return None
+
+
+def boot_id() -> str | None:
+    try:
+        return BOOT_ID_PATH.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def host() -> str:
+    return socket.gethostname()
+
+
+def read_environ(pid: int) -> set[bytes]:
+    """The process's ``NAME=value`` entries (readable for the same uid only)."""
+    try:
+        data = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return set()
+    return set(data.split(b"\0"))
+
+
+def all_pids() -> Iterator[int]:
+    try:
+        names = [entry.name for entry in Path("/proc").iterdir()]
+    except OSError:
+        return
+    for name in names:
+        if name.isdigit():
+            yield int(name)
+
+
+def own_uid_pids() -> Iterator[int]:
+    """Pids of processes of this user (others' environments cannot be read anyway)."""
+    uid = os.getuid()
+    for pid in all_pids():
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}").stat().st_uid == uid:
+                yield pid
+
+
+def children_of_self() -> set[int]:
+    """Direct children of this process, including ones it adopted as a subreaper."""
+    found: set[int] = set()
+    try:
+        tasks = [entry.name for entry in Path("/proc/self/task").iterdir()]
+    except OSError:
+        return found
+    for task in tasks:
+        with contextlib.suppress(OSError, ValueError):
+            text = Path(f"/proc/self/task/{task}/children").read_text()
+            found.update(int(p) for p in text.split())
+    return found
+
+
+def become_subreaper(enable: bool = True) -> bool:
+    """Adopt orphaned descendants (PR_SET_CHILD_SUBREAPER) instead of letting init have them."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(enable), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def reap(pids: Iterable[int]) -> set[int]:
+    """Collect the named children of ours that have exited; returns the pids collected."""
+    reaped: set[int] = set()
+    for pid in pids:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            reaped.add(pid)  # not ours (any more): nothing to wait for
+            continue
+        if done:
+            reaped.add(pid)
+    return reaped
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A process to stop, pinned by its start time so a reused pid is never hit."""
+
+    pid: int
+    start_time: int
+
+
+def _pidfd(target: Target) -> int | None:
+    """A pidfd of ``target`` if it is still the same, live process."""
+    try:
+        fd = os.pidfd_open(target.pid)
+    except (OSError, AttributeError):
+        return None
+    # Checked after opening: from here on the fd names this process even if the pid is reused.
+    stat = read_stat(target.pid)
+    if stat is None or stat.start_time != target.start_time or not stat.alive:
+        os.close(fd)
+        return None
+    return fd
+
+
+def signal_targets(targets: Iterable[Target], signum: int) -> list[Target]:
+    """Send ``signum`` to every target still alive as itself; returns those signalled."""
+    hit = []
+    for target in targets:
+        fd = _pidfd(target)
+        if fd is None:
+            continue
+        try:
+            signal.pidfd_send_signal(fd, signum)
+            hit.append(target)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return hit
+
+
+def still_alive(target: Target) -> bool:
+    stat = read_stat(target.pid)
+    return stat is not None and stat.alive and stat.start_time == target.start_time
+
+
+def stop_targets(targets: list[Target], grace: float, *, poll: float = 0.05) -> list[Target]:
+    """SIGTERM → up to ``grace`` seconds → SIGKILL; returns the targets that were alive."""
+    hit = signal_targets(targets, signal.SIGTERM)
+    end = time.monotonic() + grace
+    while time.monotonic() < end and any(still_alive(t) for t in hit):
+        time.sleep(poll)
+    signal_targets([t for t in hit if still_alive(t)], signal.SIGKILL)
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end and any(still_alive(t) for t in hit):
+        time.sleep(poll)
+    return hit

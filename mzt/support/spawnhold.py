@@ -1,0 +1,105 @@
+"""Held starts: a child that waits, already spawned, until its caller lets it run.
+
+The child is started through a tiny shell shim that reads one line from its stdin before
+it execs the real program, so its pid, group and start time are known — and can be
+recorded durably — before the program does anything. No ``preexec_fn`` (unsafe in a
+multi-threaded parent) is needed. If the parent dies before the release, the shim reads
+end-of-file and exits 125 (the code `env` and `nohup` use for "could not run") without
+running anything.
+
+Also here: the set of children `run_process` is running, which a subreaper consults so
+that it never collects a child whose own thread is about to wait for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+from mzt.support.procinfo import read_stat
+
+_HOLD = 'read _ || exit 125; exec "$0" "$@"'
+_HOLD_NO_STDIN = 'read _ || exit 125; exec </dev/null; exec "$0" "$@"'
+_REAP_SECONDS = 2.0
+
+# pid, process group id, start time (clock ticks after boot, None if unknown) → release?
+SpawnHook = Callable[[int, int, int | None], bool]
+
+_SPAWNED: set[int] = set()
+_SPAWNED_LOCK = threading.Lock()
+
+
+def hold_argv(argv: tuple[str, ...], *, with_stdin: bool) -> tuple[str, ...]:
+    """``argv`` behind the shim; without stdin the program gets /dev/null as before."""
+    return ("/bin/sh", "-c", _HOLD if with_stdin else _HOLD_NO_STDIN, *argv)
+
+
+def unrunnable(program: str, cwd: Path, env: Mapping[str, str]) -> OSError | None:
+    """Why ``program`` cannot be started, so a held start fails as a direct one would."""
+    if os.sep in program:
+        candidates = [Path(program) if Path(program).is_absolute() else cwd / program]
+    else:
+        search = env.get("PATH", os.defpath)
+        candidates = [Path(folder or ".") / program for folder in search.split(":")]
+    found = [path for path in candidates if path.is_file()]
+    if any(os.access(path, os.X_OK) for path in found):
+        return None
+    return PermissionError(program) if found else FileNotFoundError(program)
+
+
+def release(proc: subprocess.Popen[bytes], hook: SpawnHook | None, *, keep_stdin: bool) -> bool:
+    """Run ``hook`` on the held child, then release it, or stop it unstarted (False)."""
+    assert hook is not None and proc.stdin is not None
+    stat = read_stat(proc.pid)
+    try:
+        go = hook(proc.pid, proc.pid, stat.start_time if stat else None)
+    except BaseException:
+        stop_unstarted(proc)
+        raise
+    if not go:
+        stop_unstarted(proc)
+        return False
+    try:
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+    except OSError:
+        pass  # the shim died already; the caller sees its exit
+    if not keep_stdin:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        proc.stdin = None
+    return True
+
+
+def stop_unstarted(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=_REAP_SECONDS)
+
+
+@contextlib.contextmanager
+def spawned(pid: int) -> Iterator[None]:
+    """Mark ``pid`` as a child that its own thread reaps, for as long as the block runs."""
+    with _SPAWNED_LOCK:
+        _SPAWNED.add(pid)
+    try:
+        yield
+    finally:
+        with _SPAWNED_LOCK:
+            _SPAWNED.discard(pid)
+
+
+def spawned_pids() -> frozenset[int]:
+    """Pids of the children `run_process` is running now (in any thread)."""
+    with _SPAWNED_LOCK:
+        return frozenset(_SPAWNED)

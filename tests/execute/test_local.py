@@ -1,0 +1,208 @@
+"""The local executor: held starts, handles, and stopping leftovers only when they match."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mzt.execute.base import ATTEMPT_VARIABLE, AttemptHandle, Finished, Placed
+from mzt.execute.leftovers import live_leftovers, recorded_handles, stop_leftovers
+from mzt.execute.local import LocalExecutor, _scan
+from mzt.state import CheckpointState
+from mzt.support import procinfo
+from mzt.support.process import ProcessRequest, run_process
+
+
+def _alive(pid: int) -> bool:
+    stat = procinfo.read_stat(pid)
+    return stat is not None and stat.alive
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A process in its own session, as an attempt's instrument is."""
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def _handle_of(proc: subprocess.Popen[bytes], **changes: object) -> AttemptHandle:
+    stat = procinfo.read_stat(proc.pid)
+    assert stat is not None
+    handle = AttemptHandle(
+        executor="local",
+        token="t" * 24,
+        sheet_num=1,
+        attempt=1,
+        host=procinfo.host(),
+        boot_id=procinfo.boot_id(),
+        pid=proc.pid,
+        pgid=proc.pid,
+        start_time=stat.start_time,
+    )
+    return replace(handle, **changes)  # type: ignore[arg-type]
+
+
+def test_handle_survives_its_record() -> None:
+    handle = AttemptHandle("local", "abc", 3, 2, "host", "boot", 10, 10, 99, 1.5, {"k": 1})
+    assert AttemptHandle.from_record(handle.to_record()) == handle
+    assert AttemptHandle.from_record({"executor": "local"}) is None
+
+
+def test_a_pid_whose_start_time_differs_is_never_signalled(
+    sleeper: subprocess.Popen[bytes],
+) -> None:
+    stale = _handle_of(sleeper, start_time=_handle_of(sleeper).start_time - 1)  # type: ignore[operator]
+    executor = LocalExecutor()
+    try:
+        # Neither found nor stopped: the pid now names some other process.
+        assert executor.find_leftovers([stale]) == []
+        assert executor.stop_leftovers([stale]) == []
+    finally:
+        executor.close()
+    time.sleep(0.1)
+    assert sleeper.poll() is None
+
+
+def test_another_boot_or_host_is_not_touched(sleeper: subprocess.Popen[bytes]) -> None:
+    executor = LocalExecutor()
+    try:
+        assert executor.stop_leftovers([_handle_of(sleeper, boot_id="another-boot")]) == []
+        [elsewhere] = executor.stop_leftovers([_handle_of(sleeper, host="elsewhere.example")])
+        assert elsewhere.pids == () and "elsewhere.example" in elsewhere.note
+    finally:
+        executor.close()
+    assert sleeper.poll() is None
+
+
+def test_matching_leftovers_are_stopped(sleeper: subprocess.Popen[bytes]) -> None:
+    handle = _handle_of(sleeper)
+    executor = LocalExecutor(grace=1.0)
+    try:
+        [found] = executor.find_leftovers([handle])
+        assert found.pids == (sleeper.pid,)
+        [stopped] = executor.stop_leftovers([handle])
+        assert stopped.pids == (sleeper.pid,)
+    finally:
+        executor.close()
+    assert sleeper.wait(timeout=5) == -signal.SIGTERM
+
+
+def test_a_process_that_left_the_session_is_found_by_its_token(tmp_path: Path) -> None:
+    token = "e" * 24
+    env = {**os.environ, ATTEMPT_VARIABLE: token}
+    escaped = subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
+    try:
+        stat = procinfo.read_stat(escaped.pid)
+        assert stat is not None
+        # The attempt's own leader is long gone; only the token ties the process to it.
+        handle = AttemptHandle(
+            "local", token, 1, 1, procinfo.host(), procinfo.boot_id(), 1, 1, stat.start_time
+        )
+        assert [t.pid for t in _scan([handle])[token]] == [escaped.pid]
+        later = replace(handle, start_time=stat.start_time + 10_000)
+        assert _scan([later]) == {}  # started before the attempt: not one of its processes
+    finally:
+        escaped.kill()
+        escaped.wait()
+
+
+def test_held_child_runs_only_after_release(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    seen: list[tuple[int, int, int | None]] = []
+
+    def hook(pid: int, pgid: int, start: int | None) -> bool:
+        seen.append((pid, pgid, start))
+        assert not marker.exists()  # held: nothing of the program has run yet
+        return True
+
+    request = ProcessRequest(
+        argv=("sh", "-c", f"touch {marker}"), cwd=tmp_path, env=dict(os.environ), on_spawned=hook
+    )
+    outcome = run_process(request)
+    assert outcome.succeeded and marker.exists()
+    [(pid, pgid, start)] = seen
+    assert pid == pgid and start is not None
+
+
+def test_held_child_refused_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    request = ProcessRequest(
+        argv=("sh", "-c", f"touch {marker}"),
+        cwd=tmp_path,
+        env=dict(os.environ),
+        on_spawned=lambda *_: False,
+    )
+    outcome = run_process(request)
+    assert outcome.reason == "interrupted" and not marker.exists()
+
+
+def test_held_child_exits_unstarted_when_its_releaser_dies(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from mzt.support.process import ProcessRequest, run_process\n"
+        f"hook = lambda pid, pgid, start: (print(pid, flush=True), os._exit(9))\n"
+        f"run_process(ProcessRequest(argv=('sh', '-c', 'touch {marker}'), cwd=Path('.'),"
+        " env=dict(os.environ), on_spawned=hook))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    pid = int(result.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid) and not marker.exists()
+
+
+def test_missing_program_fails_as_before(tmp_path: Path) -> None:
+    request = ProcessRequest(
+        argv=("no-such-program-here",),
+        cwd=tmp_path,
+        env=dict(os.environ),
+        on_spawned=lambda *_: True,
+    )
+    outcome = run_process(request)
+    assert outcome.reason == "error" and "not found" in (outcome.error or "")
+
+
+def test_state_handles_are_stopped_and_cleared(sleeper: subprocess.Popen[bytes]) -> None:
+    state = CheckpointState(job_id="j", job_name="j", total_sheets=2)
+    state.sheet(1).attempt_handle = _handle_of(sleeper).to_record()
+    assert [h.pid for h in recorded_handles(state)] == [sleeper.pid]
+    assert [item.pids for item in live_leftovers(state)] == [(sleeper.pid,)]
+    stopped = stop_leftovers(state)
+    assert [item.pids for item in stopped] == [(sleeper.pid,)]
+    assert state.sheet(1).attempt_handle is None
+    sleeper.wait(timeout=10)
+
+
+def test_executor_events_place_before_they_finish(tmp_path: Path) -> None:
+    from tests.execute.specs import shell_spec
+
+    executor = LocalExecutor()
+    try:
+        spec = shell_spec(tmp_path, f'echo "${{{ATTEMPT_VARIABLE}}}" > {tmp_path}/token')
+        handle = executor.launch(spec, lambda: None)
+        placed = executor.wait(30)
+        assert isinstance(placed, Placed) and placed.handle.pid is not None
+        assert placed.handle.token == handle.token
+        executor.release(placed.handle)
+        finished = executor.wait(30)
+        assert isinstance(finished, Finished)
+        assert finished.report.outcome.succeeded
+        assert (tmp_path / "token").read_text().strip() == handle.token
+    finally:
+        executor.close()
