@@ -4,7 +4,8 @@ Files, all in ``<workspace>/.marianne/`` (see :mod:`mzt.support.paths`):
 
 ``<job>.json``
     The checkpoint snapshot: one compact JSON object holding the whole job state
-    (:class:`~mzt.state.checkpoint.CheckpointState`), replaced atomically and durably by
+    (:class:`~mzt.state.checkpoint.CheckpointState`), fields at their default left out,
+    the job's fields first and ``sheets`` last; replaced atomically and durably by
     :func:`~mzt.state.atomic.atomic_write`. It has no trailing newline, so any truncation
     of it is invalid JSON.
 ``<job>.history.jsonl``
@@ -18,11 +19,14 @@ Invariants:
 * A snapshot with ``seq = S`` contains every transition with ``seq <= S``. Its
   ``journal_offset`` is the history size when it was written: later transitions start there.
 * The state is the snapshot plus, in file order, every ``sheet`` line of the same
-  ``instance_id`` with ``seq > S``. Each such line holds the complete state of the sheets
-  it names and the job-level fields that changed since the previous write.
-* The snapshot is rewritten at every job-status change, whenever the journal window is
-  full (``compact_every`` lines or ``compact_seconds`` seconds since the last snapshot,
-  whichever comes first), and by :meth:`JsonStateBackend.compact` (at exit).
+  ``instance_id`` with ``seq > S``. Each such line holds what changed: per sheet the fields
+  that differ from what was last written for it (``sheets``; the first change of a sheet
+  after a snapshot carries the sheet whole, under ``whole``), and the job-level fields that
+  changed since the previous write (``job``). A field back at its default is written with
+  its default value.
+* The snapshot is rewritten at every job-status change, once the journal since it outgrows
+  half of it (:data:`FOLD_FLOOR_BYTES`), and by :meth:`JsonStateBackend.compact` (at exit):
+  an amortised constant cost per transition, whatever the job's size.
 * Only the run-lock holder writes; readers never lock. A failed write leaves the files as
   they were and ``state.seq`` unchanged, and raises :class:`~mzt.support.errors.StateWriteError`.
 * Every string written to either file is credential-redacted.
@@ -45,17 +49,19 @@ from mzt.state.atomic import atomic_write, remove_temp_files
 from mzt.state.backend import StateBackend
 from mzt.state.checkpoint import CheckpointState, WriterInfo
 from mzt.state.codec import (
-    BOOKKEEPING,
-    MISSING,
     attempt_line,
+    default_event,
     encode_document,
     event_line,
+    head_delta,
     head_fields,
     mentions_sheet,
-    read_state,
+    redacted_sheet,
+    sheet_patch,
     transition_line,
 )
 from mzt.state.journal import Journal, read_lines
+from mzt.state.loader import read_state
 from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
 from mzt.state.models import JobStatus, SheetStatus
 from mzt.state.records import utc_now
@@ -67,8 +73,11 @@ from mzt.support.redact import get_redactor
 
 logger = get_logger("mzt.state")
 
-MIN_COMPACT_EVERY = 256
-DEFAULT_COMPACT_SECONDS = 60.0
+# The journal is folded into a new snapshot once the lines since the last one outgrow half
+# the snapshot (plus this floor, so small jobs do not rewrite their snapshot all the time):
+# every byte of snapshot written is paid for by journal bytes already written, and a reader
+# never has more than about half a snapshot's worth of lines to apply.
+FOLD_FLOOR_BYTES = 64 * 1024
 
 
 _P = ParamSpec("_P")
@@ -99,18 +108,23 @@ class _WriterBook:
     seq: int | None = None
     head: dict[str, Any] = field(default_factory=dict)
     config: Any = None
+    # The encoding last written of each sheet changed since the snapshot: the baseline its
+    # next patch is computed against (a sheet without one is written whole).
+    baselines: dict[int, bytes] = field(default_factory=dict)
     lines_since_snapshot: int = 0
+    journal_bytes: int = 0
+    snapshot_bytes: int = 0
     snapshot_at: float = 0.0
 
 
 class JsonStateBackend(StateBackend):
     """One snapshot and one history journal per job, in a workspace's ``.marianne/``.
 
-    ``compact_every`` bounds the journal lines a snapshot may lag behind (default: the
-    larger of 256 and twice the job's sheet count, which keeps the amortised snapshot cost
-    per transition at about one sheet's worth of bytes); ``compact_seconds`` bounds it in
-    time. ``allow_foreign_host`` lets :meth:`load` treat a running state written on another
-    host like a local one (an explicit override: normally such a state is never recovered).
+    The snapshot is folded anew when the journal since it outgrows half of it (see
+    :data:`FOLD_FLOOR_BYTES`); ``compact_every`` (journal lines) and ``compact_seconds``
+    bound the lag further when given. ``allow_foreign_host`` lets :meth:`load` treat a
+    running state written on another host like a local one (an explicit override:
+    normally such a state is never recovered).
     """
 
     def __init__(
@@ -118,7 +132,7 @@ class JsonStateBackend(StateBackend):
         workspace: Path,
         *,
         compact_every: int | None = None,
-        compact_seconds: float = DEFAULT_COMPACT_SECONDS,
+        compact_seconds: float | None = None,
         allow_foreign_host: bool = False,
     ) -> None:
         self.workspace = Path(workspace)
@@ -278,7 +292,7 @@ class JsonStateBackend(StateBackend):
         redactor = get_redactor()
         try:
             head = head_fields(state)
-            document = encode_document(state, head, redactor)
+            document = encode_document(state, redactor)
             atomic_write(self.state_path(state.job_id), document)
         except BaseException as exc:
             if not getattr(exc, "replaced", False):
@@ -289,7 +303,10 @@ class JsonStateBackend(StateBackend):
         book.seq = state.seq
         book.head = head
         book.config = copy.deepcopy(state.config_snapshot)
+        book.baselines.clear()
         book.lines_since_snapshot = 0
+        book.journal_bytes = 0
+        book.snapshot_bytes = len(document)
         book.snapshot_at = time.monotonic()
 
     def compact(self, state: CheckpointState) -> None:
@@ -320,27 +337,36 @@ class JsonStateBackend(StateBackend):
         state.updated_at = utc_now()
         state.writer = WriterInfo.current()
         redactor = get_redactor()
+        current: dict[int, bytes] = {}
         try:
+            patches: dict[int, dict[str, Any]] = {}
+            whole: dict[int, bytes] = {}
+            for num in dict.fromkeys(sheet_nums):
+                data = current[num] = redacted_sheet(state.sheets[num], redactor)
+                baseline = book.baselines.get(num)
+                if baseline is None:
+                    whole[num] = data
+                elif baseline != data:
+                    patches[num] = sheet_patch(baseline, data)
             head = head_fields(state)
-            delta = {
-                k: v
-                for k, v in head.items()
-                if k not in BOOKKEEPING and book.head.get(k, MISSING) != v
-            }
+            delta = head_delta(book.head, head)
             config_changed = state.config_snapshot != book.config
             if config_changed:
                 delta["config_snapshot"] = state.config_snapshot
-            line = transition_line(state, sheet_nums, event, delta, redactor)
+            event = event or default_event(state, sheet_nums)
+            line = transition_line(state, event, patches, whole, delta, redactor)
             book.journal.append(line, durable=durable)
         except BaseException:
             state.seq, state.updated_at, state.writer = previous
             raise
         book.seq = state.seq
         book.head = head
+        book.baselines.update(current)
         if config_changed:
             book.config = copy.deepcopy(state.config_snapshot)
         book.lines_since_snapshot += 1
-        if state.status != book.status or self._window_full(state, book):
+        book.journal_bytes += len(line) + 1
+        if state.status != book.status or self._fold_due(book):
             self.save(state)
 
     @_serialised
@@ -454,11 +480,13 @@ class JsonStateBackend(StateBackend):
             book = self._books[job_id] = _WriterBook(Journal(self.history_path(job_id)))
         return book
 
-    def _window_full(self, state: CheckpointState, book: _WriterBook) -> bool:
-        limit = self.compact_every or max(MIN_COMPACT_EVERY, 2 * state.total_sheets)
-        if book.lines_since_snapshot >= limit:
+    def _fold_due(self, book: _WriterBook) -> bool:
+        if book.journal_bytes > book.snapshot_bytes // 2 + FOLD_FLOOR_BYTES:
             return True
-        return time.monotonic() - book.snapshot_at >= self.compact_seconds
+        if self.compact_every is not None and book.lines_since_snapshot >= self.compact_every:
+            return True
+        seconds = self.compact_seconds
+        return seconds is not None and time.monotonic() - book.snapshot_at >= seconds
 
     def _read(self, job_id: str) -> CheckpointState | None:
         return read_state(job_id, self.state_path(job_id), self.history_path(job_id))

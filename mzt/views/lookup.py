@@ -67,7 +67,7 @@ def open_job(location: JobLocation) -> JobView:
     """
     # Imported here: finding a job must stay cheap for commands that read files directly.
     from mzt.state import JsonStateBackend
-    from mzt.state.codec import read_state
+    from mzt.state.loader import read_state
 
     store = JsonStateBackend(location.workspace)
     state_path = store.state_path(location.job_id)

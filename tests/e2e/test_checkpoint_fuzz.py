@@ -213,4 +213,3 @@ def test_installed_command_agrees_on_a_sample(finished: Project) -> None:
         for path, data in files.items():
             path.write_bytes(data)
     assert not failures, "\n".join(failures)
-
