@@ -206,3 +206,35 @@ def mentions_sheet(record: dict[str, Any], sheet_num: int) -> bool:
         isinstance(part, dict) and key in part
         for part in (record.get("sheets"), record.get("whole"))
     )
+
+
+def expand_transition(record: dict[str, Any], known: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A transition line with ``sheets`` holding the named sheets' fields after it.
+
+    ``known`` carries each sheet's fields from line to line of one state (a sheet's first
+    line after a snapshot holds it whole, so what is known is complete from there on).
+    """
+    whole = record.get("whole")
+    patches = record.get("sheets")
+    touched: list[str] = []
+    if isinstance(whole, dict):
+        for key, data in whole.items():
+            if isinstance(data, dict):
+                known[key] = dict(data)
+                touched.append(key)
+    if isinstance(patches, dict):
+        for key, data in patches.items():
+            if not isinstance(data, dict):
+                continue
+            if record.get("v", 1) == 1:
+                known[key] = dict(data)
+            else:
+                known.setdefault(key, {"sheet_num": _number(key)}).update(data)
+            touched.append(key)
+    expanded = {k: v for k, v in record.items() if k != "whole"}
+    expanded["sheets"] = {key: dict(known[key]) for key in dict.fromkeys(touched)}
+    return expanded
+
+
+def _number(key: str) -> int | str:
+    return int(key) if key.isdigit() else key

@@ -53,6 +53,7 @@ from mzt.state.codec import (
     default_event,
     encode_document,
     event_line,
+    expand_transition,
     head_delta,
     head_fields,
     mentions_sheet,
@@ -246,13 +247,23 @@ class JsonStateBackend(StateBackend):
     ) -> list[dict[str, Any]]:
         """History records, oldest first (the newest ``limit`` when given).
 
-        Unparsable lines are skipped; a torn last line is ignored.
+        Transition lines come back with ``sheets`` holding each named sheet's fields as
+        they were after that transition (the file holds only what changed). Unparsable
+        lines are skipped; a torn last line is ignored.
         """
         lines, _ = read_lines(self.history_path(job_id))
         records = []
+        known: dict[str, dict[str, Any]] = {}
+        instance = None
         for line in lines:
             record = line.record
-            if record is None or (kinds is not None and record.get("kind") not in kinds):
+            if record is None:
+                continue
+            if record.get("kind") == "sheet":
+                if record.get("instance") != instance:
+                    instance, known = record.get("instance"), {}
+                record = expand_transition(record, known)
+            if kinds is not None and record.get("kind") not in kinds:
                 continue
             if sheet_num is not None and not mentions_sheet(record, sheet_num):
                 continue
