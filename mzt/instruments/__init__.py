@@ -8,23 +8,56 @@ an `Invocation` for a prompt and reads a finished child's output into an
 
 from __future__ import annotations
 
-from mzt.instruments.command import (
-    ARGV_PROMPT_LIMIT,
-    Instrument,
-    InstrumentError,
-    Invocation,
-)
-from mzt.instruments.loader import (
-    ALIASES,
-    BUILTIN,
-    ProfileInvalid,
-    ProfileProblem,
-    Registry,
-    load_instruments,
-    read_profile,
-)
-from mzt.instruments.parsing import InstrumentResult
-from mzt.instruments.profile import InstrumentProfile, ModelSpec
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mzt.instruments.command import (
+        ARGV_PROMPT_LIMIT,
+        Instrument,
+        InstrumentError,
+        Invocation,
+    )
+    from mzt.instruments.loader import (
+        ALIASES,
+        BUILTIN,
+        ProfileInvalid,
+        ProfileProblem,
+        Registry,
+        load_instruments,
+        read_profile,
+    )
+    from mzt.instruments.parsing import InstrumentResult
+    from mzt.instruments.profile import InstrumentProfile, ModelSpec
+
+# Loaded on first use: the profile models cost a pydantic import, which read-only commands
+# that only need `mzt.instruments.ratelimits` (`mzt status`) should not pay.
+_EXPORTS = {
+    "ALIASES": "mzt.instruments.loader",
+    "ARGV_PROMPT_LIMIT": "mzt.instruments.command",
+    "BUILTIN": "mzt.instruments.loader",
+    "Instrument": "mzt.instruments.command",
+    "InstrumentError": "mzt.instruments.command",
+    "InstrumentProfile": "mzt.instruments.profile",
+    "InstrumentResult": "mzt.instruments.parsing",
+    "Invocation": "mzt.instruments.command",
+    "ModelSpec": "mzt.instruments.profile",
+    "ProfileInvalid": "mzt.instruments.loader",
+    "ProfileProblem": "mzt.instruments.loader",
+    "Registry": "mzt.instruments.loader",
+    "load_instruments": "mzt.instruments.loader",
+    "read_profile": "mzt.instruments.loader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mzt.instruments' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ALIASES",

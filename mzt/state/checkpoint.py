@@ -229,7 +229,7 @@ class CheckpointState(Model, kw_only=True):
         sheet.validation_passed = validation_passed
         sheet.validation_details = validation_details
         if execution_duration_seconds is not None:
-            sheet.execution_duration_seconds = execution_duration_seconds
+            sheet.execution_duration_seconds = round(execution_duration_seconds, 6)
         if sheet_num > self.last_completed_sheet:
             self.last_completed_sheet = sheet_num
         self.current_sheet = None
@@ -278,7 +278,7 @@ class CheckpointState(Model, kw_only=True):
         sheet.exit_signal = exit_signal
         sheet.exit_reason = exit_reason
         if execution_duration_seconds is not None:
-            sheet.execution_duration_seconds = execution_duration_seconds
+            sheet.execution_duration_seconds = round(execution_duration_seconds, 6)
         if not sheet.error_message:
             sheet.error_message = UNKNOWN_FAILURE
         self.current_sheet = None

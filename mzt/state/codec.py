@@ -118,6 +118,8 @@ def transition_line(
     }
     if patches:
         record["sheets"] = {str(n): p for n, p in patches.items()}
+    # The line's ``ts`` is the state's ``updated_at``: readers take it from there.
+    delta = {k: v for k, v in delta.items() if k != "updated_at"}
     if delta:
         record["job"] = redactor.redact_tree(delta)
     text = dumps(record)

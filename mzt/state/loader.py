@@ -194,6 +194,8 @@ def apply_record(
     job = record.get("job") or {}
     if not isinstance(job, dict):
         raise TypeError("'job' is not an object")
+    if patch_mode and "ts" in record:
+        head["updated_at"] = record["ts"]  # a line's ts is the state's updated_at
     for key, value in job.items():
         if key not in BOOKKEEPING:
             head[key] = value

@@ -218,15 +218,22 @@ class SheetState(Model, kw_only=True):
             success=bool(result.execution_success),
             rate_limited=bool(result.rate_limited),
             cost_usd=float(result.cost_usd or 0.0),
-            duration_seconds=float(result.duration_seconds or 0.0),
+            # Microseconds are all a duration is good for; longer floats only cost bytes.
+            duration_seconds=round(float(result.duration_seconds or 0.0), 6),
             exit_code=getattr(result, "exit_code", None),
             timestamp=utc_now().isoformat(),
         )
         self.attempt_results.append(summary)
         if len(self.attempt_results) > MAX_ATTEMPT_RESULTS:
             self.attempt_results = self.attempt_results[-MAX_ATTEMPT_RESULTS:]
-        self.total_cost_usd += summary["cost_usd"]
-        self.total_duration_seconds += summary["duration_seconds"]
+        # Only when non-zero: a sum still at its default stays the default object, which is
+        # what lets the encoder leave it out of the files.
+        if summary["cost_usd"]:
+            self.total_cost_usd += summary["cost_usd"]
+        if summary["duration_seconds"]:
+            self.total_duration_seconds = round(
+                self.total_duration_seconds + summary["duration_seconds"], 6
+            )
         if not result.rate_limited and not result.execution_success:
             self.normal_attempts += 1
 
