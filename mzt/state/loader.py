@@ -94,6 +94,15 @@ def decode_document(job_id: str, path: Path, raw: bytes) -> CheckpointState:
             job_id, where, "encoding", f"not UTF-8 at byte {exc.start}"
         ) from exc
     try:
+        # The common case first: a current document of this job, decoded in one pass.
+        state = _STATE.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        pass
+    else:
+        if state.schema_version in _DIRECT and state.job_id == job_id:
+            state.schema_version = CURRENT_SCHEMA_VERSION
+            return state
+    try:
         probe = _PROBE.decode(raw)
     except msgspec.ValidationError as exc:
         _check_syntax(job_id, where, raw)

@@ -22,6 +22,7 @@ from mzt.state.reading import (
     ACTIVE_SHEET,
     Checkpoint,
     JobRef,
+    collector_paused,
     file_size,
     read_checkpoint,
     registered_jobs,
@@ -291,38 +292,49 @@ def recent_errors(sheets: Iterable[SheetState], limit: int = RECENT_ERRORS) -> l
 
 
 def movements(sheets: Iterable[SheetState]) -> list[dict[str, Any]]:
-    """Per movement (stage): how many sheets, and how many in each status."""
-    groups: dict[int | None, dict[str, Any]] = {}
-    for sheet in sorted(sheets, key=lambda s: s.sheet_num):
-        num = sheet.sheet_num
-        group = groups.get(sheet.movement)
+    """Per movement (stage), sheets given in order: how many, and how many in each status."""
+    # Per-movement accumulators as lists, turned into documents once at the end: a job of
+    # ten thousand one-sheet movements makes ten thousand of them.
+    groups: dict[int | None, list[Any]] = {}
+    for sheet in sheets:
+        movement = sheet.movement
+        group = groups.get(movement)
         if group is None:
-            group = groups[sheet.movement] = {
-                "movement": sheet.movement,
-                "first_sheet": num,
-                "last_sheet": num,
-                "sheets": 0,
-                "counts": {},
-                "attempts": 0,
-                "duration_seconds": 0.0,
-                "cost_usd": 0.0,
-                "instruments": [],
-            }
-        status = sheet.status.value
-        group["last_sheet"] = num
-        group["sheets"] += 1
-        group["counts"][status] = group["counts"].get(status, 0) + 1
-        group["attempts"] += sheet.attempt_count
-        group["duration_seconds"] += (
-            sheet.total_duration_seconds or sheet.execution_duration_seconds or 0.0
-        )
-        group["cost_usd"] += sheet.total_cost_usd
-        if sheet.instrument_name and sheet.instrument_name not in group["instruments"]:
-            group["instruments"].append(sheet.instrument_name)
-    for group in groups.values():
-        group["duration_seconds"] = round(group["duration_seconds"], 3)
-        group["cost_usd"] = round(group["cost_usd"], 6)
-    return list(groups.values())
+            group = groups[movement] = [sheet.sheet_num, 0, 0, {}, 0, 0.0, 0.0, []]
+        group[1] = sheet.sheet_num
+        group[2] += 1
+        counts = group[3]
+        status = sheet.status
+        counts[status] = counts.get(status, 0) + 1
+        group[4] += sheet.attempt_count
+        group[5] += sheet.total_duration_seconds or sheet.execution_duration_seconds or 0.0
+        group[6] += sheet.total_cost_usd
+        name = sheet.instrument_name
+        if name and name not in group[7]:
+            group[7].append(name)
+    return [
+        {
+            "movement": movement,
+            "first_sheet": first,
+            "last_sheet": last,
+            "sheets": count,
+            "counts": {str(k): v for k, v in counts.items()},
+            "attempts": attempts,
+            "duration_seconds": round(duration, 3),
+            "cost_usd": round(cost, 6),
+            "instruments": names,
+        }
+        for movement, (
+            first,
+            last,
+            count,
+            counts,
+            attempts,
+            duration,
+            cost,
+            names,
+        ) in groups.items()
+    ]
 
 
 def next_steps(
@@ -387,7 +399,8 @@ def status_document(
     done = checkpoint.completed
     counts: dict[str, int] = {}
     for sheet in ordered:
-        counts[sheet.status.value] = counts.get(sheet.status.value, 0) + 1
+        counts[sheet.status] = counts.get(sheet.status, 0) + 1
+    counts = {str(k): v for k, v in counts.items()}
     instruments = set(head.get("instruments_used") or [])
     for sheet in ordered:
         if sheet.instrument_name:
@@ -398,7 +411,8 @@ def status_document(
     omit = sheet_limit is not None and len(ordered) > sheet_limit
     by_status: dict[str, list[int]] = {}
     for sheet in ordered:
-        by_status.setdefault(sheet.status.value, []).append(sheet.sheet_num)
+        by_status.setdefault(sheet.status, []).append(sheet.sheet_num)
+    by_status = {str(k): v for k, v in by_status.items()}
     return {
         "schema": SCHEMA_STATUS,
         "job_id": checkpoint.ref.job_id,
@@ -466,10 +480,11 @@ def job_status(
     ``sheet_limit`` as in :func:`status_document`.
     """
     ref = find(job, workspace=workspace, cwd=cwd)
-    checkpoint, liveness, was_running = observe(ref)
-    return status_document(
-        checkpoint, liveness, was_running=was_running, now=now, sheet_limit=sheet_limit
-    )
+    with collector_paused():
+        checkpoint, liveness, was_running = observe(ref)
+        return status_document(
+            checkpoint, liveness, was_running=was_running, now=now, sheet_limit=sheet_limit
+        )
 
 
 # --- list and overview -----------------------------------------------------------------------
@@ -481,7 +496,8 @@ def list_row(ref: JobRef) -> dict[str, Any] | None:
     ``None`` when the workspace no longer holds the job's checkpoint.
     """
     try:
-        checkpoint, liveness, _ = observe(ref)
+        with collector_paused():
+            checkpoint, liveness, _ = observe(ref)
     except JobNotFoundError:
         return None
     except StateCorruptionError as exc:
