@@ -53,6 +53,10 @@ def _new_instance_id() -> str:
     return uuid.uuid4().hex
 
 
+def _current_version() -> int:
+    return CURRENT_SCHEMA_VERSION
+
+
 def _pending_job() -> JobStatus:
     return JobStatus.PENDING
 
@@ -97,7 +101,9 @@ class CheckpointState(Model, kw_only=True):
     paused one that can be resumed.
     """
 
-    schema_version: int = CURRENT_SCHEMA_VERSION
+    # A factory, so the file always names its version (a file without one reads as a
+    # legacy document).
+    schema_version: int = field(default_factory=_current_version)
     seq: Annotated[int, Meta(ge=0)] = 0
     instance_id: str = field(default_factory=_new_instance_id)
     journal_offset: Annotated[int, Meta(ge=0)] = 0

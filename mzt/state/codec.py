@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from mzt.state.checkpoint import CURRENT_SCHEMA_VERSION, CheckpointState
+from mzt.state.checkpoint import CheckpointState
 from mzt.state.models import SheetState
 from mzt.state.records import utc_now
 from mzt.state.structs import encode, field_defaults
@@ -28,6 +28,8 @@ HISTORY_OUTPUT_BYTES = 10 * 1024
 BOOKKEEPING = frozenset({"sheets", "schema_version", "instance_id", "journal_offset", "seq"})
 MISSING = object()
 _DECODER = msgspec.json.Decoder()
+_SCAN_SLICE = 1 << 20
+_SCAN_OVERLAP = 1 << 12
 _SHEET_DEFAULTS = field_defaults(SheetState)
 _HEAD_DEFAULTS = field_defaults(CheckpointState)
 
@@ -81,20 +83,35 @@ def sheet_patch(baseline: bytes, current: bytes) -> dict[str, Any]:
 
 
 def encode_document(state: CheckpointState, redactor: Redactor) -> bytes:
-    """The snapshot bytes of ``state``, redacted, always naming its ``schema_version``."""
+    """The snapshot bytes of ``state``, redacted."""
     data = encode(state)
-    if redactor.json_might_contain(data.decode()):
+    if might_need_redacting(data, redactor):
         data = encode(redactor.redact_tree(msgspec.to_builtins(state)))
-    if state.schema_version == CURRENT_SCHEMA_VERSION:
-        # Left out as a default, but a file without it would read as a legacy document.
-        data = b'{"schema_version":%d,%s' % (CURRENT_SCHEMA_VERSION, data[1:])
     return data
+
+
+def might_need_redacting(data: bytes, redactor: Redactor) -> bool:
+    """The redactor's pre-check over JSON bytes, a slice at a time.
+
+    A big job's snapshot is megabytes; checking it whole would hold two more copies of
+    it (the text, and the text case-folded) at the moment memory peaks anyway. The slices
+    overlap by more than any token or secret the redactor looks for is long.
+    """
+    size = len(data)
+    step = _SCAN_SLICE
+    # JSON may spell a secret's characters six bytes each (\uXXXX).
+    overlap = _SCAN_OVERLAP + 6 * max((len(v) for v in redactor.literals), default=0)
+    for start in range(0, max(size, 1), step):
+        piece = data[max(0, start - overlap) : start + step]
+        if redactor.json_might_contain(piece.decode("utf-8", errors="replace")):
+            return True
+    return False
 
 
 def redacted_sheet(sheet: SheetState, redactor: Redactor) -> bytes:
     """One sheet's encoding (default fields left out), redacted."""
     data = encode(sheet)
-    if redactor.json_might_contain(data.decode()):
+    if might_need_redacting(data, redactor):
         data = encode(redactor.redact_tree(msgspec.to_builtins(sheet)))
     return data
 

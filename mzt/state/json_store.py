@@ -61,11 +61,13 @@ from mzt.state.codec import (
     sheet_patch,
     transition_line,
 )
+from mzt.state.folding import SnapshotWriter
 from mzt.state.journal import Journal, read_lines
 from mzt.state.loader import read_state
 from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
 from mzt.state.models import JobStatus, SheetStatus
 from mzt.state.records import utc_now
+from mzt.state.structs import encode
 from mzt.support import paths
 from mzt.support.errors import ForeignHostError, StateCorruptionError
 from mzt.support.fsutil import ensure_private_dir
@@ -144,6 +146,7 @@ class JsonStateBackend(StateBackend):
         self._books: dict[str, _WriterBook] = {}
         # Parallel sheets may report from several threads; writes must not interleave.
         self._guard = threading.RLock()
+        self._writer = SnapshotWriter()
 
     # --- paths -----------------------------------------------------------------------------
 
@@ -293,6 +296,11 @@ class JsonStateBackend(StateBackend):
     @_serialised
     def save(self, state: CheckpointState) -> None:
         """Write a complete snapshot of ``state`` (``seq`` + 1, ``updated_at`` now)."""
+        self._snapshot(state, background=False)
+
+    def _snapshot(self, state: CheckpointState, *, background: bool) -> None:
+        # A write still in flight must land first: it holds an older state than this one.
+        self._writer.wait()
         book = self._book(state.job_id)
         self.prepare(state.job_id)
         previous = (state.seq, state.updated_at, state.writer, state.journal_offset)
@@ -303,8 +311,12 @@ class JsonStateBackend(StateBackend):
         redactor = get_redactor()
         try:
             head = head_fields(state)
-            document = encode_document(state, redactor)
-            atomic_write(self.state_path(state.job_id), document)
+            if background:
+                document = encode(state)  # redacted by the writer, off this thread
+                self._writer.submit(self.state_path(state.job_id), document, redactor)
+            else:
+                document = encode_document(state, redactor)
+                atomic_write(self.state_path(state.job_id), document)
         except BaseException as exc:
             if not getattr(exc, "replaced", False):
                 state.seq, state.updated_at, state.writer, state.journal_offset = previous
@@ -319,6 +331,10 @@ class JsonStateBackend(StateBackend):
         book.journal_bytes = 0
         book.snapshot_bytes = len(document)
         book.snapshot_at = time.monotonic()
+
+    def flush(self) -> None:
+        """Wait for a snapshot being written in the background (raising its failure)."""
+        self._writer.wait()
 
     def compact(self, state: CheckpointState) -> None:
         """Fold the journal into a fresh snapshot (call at exit and whenever convenient)."""
@@ -377,8 +393,10 @@ class JsonStateBackend(StateBackend):
             book.config = copy.deepcopy(state.config_snapshot)
         book.lines_since_snapshot += 1
         book.journal_bytes += len(line) + 1
-        if state.status != book.status or self._fold_due(book):
+        if state.status != book.status:
             self.save(state)
+        elif self._fold_due(book):
+            self._snapshot(state, background=True)
 
     @_serialised
     def record_event(
@@ -463,6 +481,7 @@ class JsonStateBackend(StateBackend):
         The lock file stays: removing it while someone waits on it would let two
         processes lock two different files.
         """
+        self._writer.wait()
         book = self._books.pop(job_id, None)
         if book is not None:
             book.journal.close()
@@ -479,9 +498,12 @@ class JsonStateBackend(StateBackend):
         return existed
 
     def close(self) -> None:
-        """Close every open history descriptor."""
-        for book in self._books.values():
-            book.journal.close()
+        """Finish a snapshot write in flight, close every open history descriptor."""
+        try:
+            self._writer.wait()
+        finally:
+            for book in self._books.values():
+                book.journal.close()
 
     # --- internals -------------------------------------------------------------------------
 

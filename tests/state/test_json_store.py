@@ -208,6 +208,7 @@ def test_compaction_by_line_count(workspace: Path) -> None:
         state.sheets[1].attempt_count = n
         store.record_sheet(state, 1)
     # Lines 2,3,4 -> snapshot 5; lines 6,7,8 -> snapshot 9; line 10 stays in the journal.
+    store.flush()  # a folded snapshot is written in the background
     assert snapshot(store)["seq"] == 9
     assert snapshot(store)["sheets"]["1"]["attempt_count"] == 6
     loaded = store.load("job")
@@ -225,6 +226,7 @@ def test_compaction_by_time(workspace: Path) -> None:
     time.sleep(0.06)
     state.sheets[1].attempt_count = 2
     store.record_sheet(state, 1)
+    store.flush()
     assert snapshot(store)["seq"] == state.seq
     assert snapshot(store)["sheets"]["1"]["attempt_count"] == 2
 
