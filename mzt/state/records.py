@@ -6,8 +6,9 @@ written by a newer mzt survives a save by an older one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Required, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Required, TypeAlias, cast
 
 from msgspec import Struct, field
 from typing_extensions import TypedDict
@@ -152,7 +153,8 @@ class CheckpointErrorRecord(
     error_code: str | None = None
     error_message: str = ""
     attempt_number: int = 0
-    context: OpenErrorContext = field(default_factory=dict)
+    # ``dict`` itself, so an empty context counts as the default and is left out.
+    context: OpenErrorContext = field(default_factory=cast("Callable[[], ErrorContextDict]", dict))
     stdout_tail: str | None = None
     stderr_tail: str | None = None
     stack_trace: str | None = None
