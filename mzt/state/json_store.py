@@ -37,32 +37,29 @@ Invariants:
 from __future__ import annotations
 
 import copy
-import functools
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from mzt.state.atomic import atomic_write, remove_temp_files
 from mzt.state.backend import StateBackend
+from mzt.state.book import WriterBook, serialised
 from mzt.state.checkpoint import CheckpointState, WriterInfo
 from mzt.state.codec import (
     attempt_line,
     default_event,
     encode_document,
     event_line,
-    expand_transition,
     head_delta,
     head_fields,
-    mentions_sheet,
     redacted_sheet,
     sheet_patch,
     transition_line,
 )
 from mzt.state.folding import SnapshotWriter
-from mzt.state.journal import Journal, read_lines
+from mzt.state.history import read_history
+from mzt.state.journal import Journal
 from mzt.state.loader import read_state
 from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
 from mzt.state.models import JobStatus, SheetStatus
@@ -81,43 +78,6 @@ logger = get_logger("mzt.state")
 # every byte of snapshot written is paid for by journal bytes already written, and a reader
 # never has more than about half a snapshot's worth of lines to apply.
 FOLD_FLOOR_BYTES = 64 * 1024
-
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _serialised(
-    method: Callable[Concatenate[JsonStateBackend, _P], _T],
-) -> Callable[Concatenate[JsonStateBackend, _P], _T]:
-    """Run a writing method under the store's lock (threads of one run share the store)."""
-
-    @functools.wraps(method)
-    def guarded(self: JsonStateBackend, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        with self._guard:
-            return method(self, *args, **kwargs)
-
-    return guarded
-
-
-@dataclass
-class _WriterBook:
-    """What this store last wrote for one job: the baseline journal lines are relative to."""
-
-    journal: Journal
-    prepared: bool = False
-    instance_id: str | None = None
-    status: JobStatus | None = None
-    seq: int | None = None
-    head: dict[str, Any] = field(default_factory=dict)
-    config: Any = None
-    # The encoding last written of each sheet changed since the snapshot: the baseline its
-    # next patch is computed against (a sheet without one is written whole).
-    baselines: dict[int, bytes] = field(default_factory=dict)
-    lines_since_snapshot: int = 0
-    journal_bytes: int = 0
-    snapshot_bytes: int = 0
-    snapshot_at: float = 0.0
 
 
 class JsonStateBackend(StateBackend):
@@ -143,7 +103,7 @@ class JsonStateBackend(StateBackend):
         self.compact_every = compact_every
         self.compact_seconds = compact_seconds
         self.allow_foreign_host = allow_foreign_host
-        self._books: dict[str, _WriterBook] = {}
+        self._books: dict[str, WriterBook] = {}
         # Parallel sheets may report from several threads; writes must not interleave.
         self._guard = threading.RLock()
         self._writer = SnapshotWriter()
@@ -251,31 +211,15 @@ class JsonStateBackend(StateBackend):
         """History records, oldest first (the newest ``limit`` when given).
 
         Transition lines come back with ``sheets`` holding each named sheet's fields as
-        they were after that transition (the file holds only what changed). Unparsable
-        lines are skipped; a torn last line is ignored.
+        they were after that transition (the file holds only what changed).
         """
-        lines, _ = read_lines(self.history_path(job_id))
-        records = []
-        known: dict[str, dict[str, Any]] = {}
-        instance = None
-        for line in lines:
-            record = line.record
-            if record is None:
-                continue
-            if record.get("kind") == "sheet":
-                if record.get("instance") != instance:
-                    instance, known = record.get("instance"), {}
-                record = expand_transition(record, known)
-            if kinds is not None and record.get("kind") not in kinds:
-                continue
-            if sheet_num is not None and not mentions_sheet(record, sheet_num):
-                continue
-            records.append(record)
-        return records[-limit:] if limit is not None and limit > 0 else records
+        return read_history(
+            self.history_path(job_id), sheet_num=sheet_num, kinds=kinds, limit=limit
+        )
 
     # --- writing ---------------------------------------------------------------------------
 
-    @_serialised
+    @serialised
     def prepare(self, job_id: str) -> list[Path]:
         """Clean up after a crashed writer of ``job_id``; returns the temp files removed.
 
@@ -293,7 +237,7 @@ class JsonStateBackend(StateBackend):
             book.prepared = True
         return removed
 
-    @_serialised
+    @serialised
     def save(self, state: CheckpointState) -> None:
         """Write a complete snapshot of ``state`` (``seq`` + 1, ``updated_at`` now)."""
         self._snapshot(state, background=False)
@@ -340,7 +284,7 @@ class JsonStateBackend(StateBackend):
         """Fold the journal into a fresh snapshot (call at exit and whenever convenient)."""
         self.save(state)
 
-    @_serialised
+    @serialised
     def record_sheet(
         self, state: CheckpointState, *sheet_nums: int, event: str = "", durable: bool = True
     ) -> None:
@@ -398,7 +342,6 @@ class JsonStateBackend(StateBackend):
         elif self._fold_due(book):
             self._snapshot(state, background=True)
 
-    @_serialised
     def record_event(
         self, state: CheckpointState, event: str, *, sheet_num: int | None = None, **fields: Any
     ) -> int:
@@ -408,15 +351,16 @@ class JsonStateBackend(StateBackend):
         record's byte offset in the history file.
         """
         line = event_line(state, event, sheet_num, fields, get_redactor())
-        self.prepare(state.job_id)
-        return self._book(state.job_id).journal.append(line)
+        with self._guard:  # by hand: the decorator cannot type a method taking **fields
+            self.prepare(state.job_id)
+            return self._book(state.job_id).journal.append(line)
 
     @property
     def supports_execution_history(self) -> bool:
         """Attempts are kept in the history file."""
         return True
 
-    @_serialised
+    @serialised
     def record_execution(
         self,
         job_id: str,
@@ -474,7 +418,7 @@ class JsonStateBackend(StateBackend):
             state.sheet(sheet_num).status = status
         self.save(state)
 
-    @_serialised
+    @serialised
     def delete(self, job_id: str, *, keep_history: bool = False) -> bool:
         """Remove the job's snapshot (and history unless ``keep_history``).
 
@@ -507,13 +451,13 @@ class JsonStateBackend(StateBackend):
 
     # --- internals -------------------------------------------------------------------------
 
-    def _book(self, job_id: str) -> _WriterBook:
+    def _book(self, job_id: str) -> WriterBook:
         book = self._books.get(job_id)
         if book is None:
-            book = self._books[job_id] = _WriterBook(Journal(self.history_path(job_id)))
+            book = self._books[job_id] = WriterBook(Journal(self.history_path(job_id)))
         return book
 
-    def _fold_due(self, book: _WriterBook) -> bool:
+    def _fold_due(self, book: WriterBook) -> bool:
         if book.journal_bytes > book.snapshot_bytes // 2 + FOLD_FLOOR_BYTES:
             return True
         if self.compact_every is not None and book.lines_since_snapshot >= self.compact_every:

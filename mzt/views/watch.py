@@ -108,8 +108,9 @@ class WatchFrame:
 class JobTracker:
     """Reads one job incrementally: the snapshot when it is replaced, else new journal lines.
 
-    Only sheet numbers, statuses and start times are kept (a light read), so a frame costs
-    little even for a job of thousands of sheets.
+    Everything comes from the store's loader (:mod:`mzt.state.reading`); after the first
+    read only the new journal lines are applied, so a frame costs little even for a job of
+    thousands of sheets.
     """
 
     def __init__(self, ref: JobRef, *, clock: Callable[[], float] = time.monotonic) -> None:
