@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from msgspec import Meta, field
 
-from mzt.state.liveness import ProcessIdentity, Verdict, current_identity, examine, pid_alive
+from mzt.state.liveness import Verdict, examine, pid_alive
 from mzt.state.models import UNKNOWN_FAILURE, ErrorCategory, JobStatus, SheetState, SheetStatus
 from mzt.state.records import (
     CircuitBreakerRecordDict,
@@ -29,6 +29,7 @@ from mzt.state.records import (
     utc_now,
 )
 from mzt.state.structs import Model
+from mzt.state.writer import WriterInfo as WriterInfo  # part of this module's interface
 from mzt.support.log import get_logger
 
 logger = get_logger("mzt.state")
@@ -49,48 +50,6 @@ INTERRUPTED_SHEET_STATUSES = frozenset(
 )
 
 
-def _new_instance_id() -> str:
-    return uuid.uuid4().hex
-
-
-def _current_version() -> int:
-    return CURRENT_SCHEMA_VERSION
-
-
-def _pending_job() -> JobStatus:
-    return JobStatus.PENDING
-
-
-def _no_sheets() -> dict[int, SheetState]:
-    return {}
-
-
-class WriterInfo(Model, kw_only=True):
-    """The process that wrote a checkpoint: enough to tell it from a later one with its pid."""
-
-    pid: int
-    start_time: float | None = None
-    started_at: str | None = None
-    host: str
-    boot_id: str | None = None
-
-    @classmethod
-    def current(cls) -> WriterInfo:
-        """This process."""
-        me = current_identity()
-        return cls(
-            pid=me.pid,
-            start_time=me.start_time,
-            started_at=me.started_at,
-            host=me.host,
-            boot_id=me.boot_id,
-        )
-
-    def identity(self) -> ProcessIdentity:
-        """As a :class:`~mzt.state.liveness.ProcessIdentity` for liveness checks."""
-        return ProcessIdentity(self.pid, self.start_time, self.host, self.boot_id)
-
-
 class CheckpointState(Model, kw_only=True):
     """Complete, resumable state of one job run.
 
@@ -103,9 +62,9 @@ class CheckpointState(Model, kw_only=True):
 
     # A factory, so the file always names its version (a file without one reads as a
     # legacy document).
-    schema_version: int = field(default_factory=_current_version)
+    schema_version: int = field(default_factory=lambda: CURRENT_SCHEMA_VERSION)
     seq: Annotated[int, Meta(ge=0)] = 0
-    instance_id: str = field(default_factory=_new_instance_id)
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     journal_offset: Annotated[int, Meta(ge=0)] = 0
     writer: WriterInfo | None = None
 
@@ -113,7 +72,7 @@ class CheckpointState(Model, kw_only=True):
     job_name: str
     # Factories rather than plain defaults: the file always names the status and holds
     # the sheets object (even empty), whatever their values.
-    status: JobStatus = field(default_factory=_pending_job)
+    status: JobStatus = field(default_factory=lambda: JobStatus.PENDING)
     total_sheets: Annotated[int, Meta(ge=0)]
     last_completed_sheet: int = 0
     current_sheet: int | None = None
@@ -152,7 +111,7 @@ class CheckpointState(Model, kw_only=True):
     spec_corpus_hash: str | None = None
     # Last, so the job's own fields (the head) come first in the file and can be read
     # without the sheets.
-    sheets: dict[int, SheetState] = field(default_factory=_no_sheets)
+    sheets: dict[int, SheetState] = field(default_factory=lambda: {})
 
     def __post_init__(self) -> None:
         # Decoding checks these bounds already; constructing in code must not skip them.
