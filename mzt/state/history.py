@@ -7,10 +7,100 @@ form the history views read.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
+from mzt.state.book import WriterBook, serialised
+from mzt.state.checkpoint import CheckpointState
+from mzt.state.codec import attempt_line, event_line
 from mzt.state.journal import read_lines
+from mzt.support.redact import get_redactor
+
+
+class HistoryMixin:
+    """The history half of the JSON store: events and attempts appended, records read."""
+
+    _guard: threading.RLock
+
+    def history_path(self, job_id: str) -> Path:
+        raise NotImplementedError
+
+    def prepare(self, job_id: str) -> list[Path]:
+        raise NotImplementedError
+
+    def _book(self, job_id: str) -> WriterBook:
+        raise NotImplementedError
+
+    def read_history(
+        self,
+        job_id: str,
+        *,
+        sheet_num: int | None = None,
+        kinds: tuple[str, ...] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """History records, oldest first (the newest ``limit`` when given).
+
+        Transition lines come back with ``sheets`` holding each named sheet's fields as
+        they were after that transition (the file holds only what changed).
+        """
+        return read_history(
+            self.history_path(job_id), sheet_num=sheet_num, kinds=kinds, limit=limit
+        )
+
+    def record_event(
+        self, state: CheckpointState, event: str, *, sheet_num: int | None = None, **fields: Any
+    ) -> int:
+        """Append a history event (retry scheduled, rate-limit wait, pause, resume…).
+
+        It does not change the state; it carries the ``seq`` it follows. Returns the
+        record's byte offset in the history file.
+        """
+        line = event_line(state, event, sheet_num, fields, get_redactor())
+        with self._guard:  # by hand: the decorator cannot type a method taking **fields
+            self.prepare(state.job_id)
+            return self._book(state.job_id).journal.append(line)
+
+    @property
+    def supports_execution_history(self) -> bool:
+        """Attempts are kept in the history file."""
+        return True
+
+    @serialised
+    def record_execution(
+        self,
+        job_id: str,
+        sheet_num: int,
+        attempt_num: int,
+        prompt: str | None = None,
+        output: str | None = None,
+        exit_code: int | None = None,
+        duration_seconds: float | None = None,
+        *,
+        durable: bool = True,
+    ) -> int | None:
+        """Append an attempt record; returns its byte offset in the history file.
+
+        The prompt (its first 4 KiB) and the output (its last 10 KiB) are redacted before
+        they are cut; the full output lives in the attempt's log files. ``durable=False``
+        leaves the fsync to the next durable write (see `Journal.append`).
+        """
+        book = self._book(job_id)
+        line = attempt_line(
+            job_id,
+            book.instance_id,
+            book.seq,
+            sheet_num=sheet_num,
+            attempt=attempt_num,
+            prompt=prompt,
+            output=output,
+            exit_code=exit_code,
+            duration_seconds=duration_seconds,
+            redactor=get_redactor(),
+        )
+        self.prepare(job_id)
+        return book.journal.append(line, durable=durable)
 
 
 def read_history(

@@ -47,10 +47,8 @@ from mzt.state.backend import StateBackend
 from mzt.state.book import WriterBook, serialised
 from mzt.state.checkpoint import CheckpointState, WriterInfo
 from mzt.state.codec import (
-    attempt_line,
     default_event,
     encode_document,
-    event_line,
     head_delta,
     head_fields,
     redacted_sheet,
@@ -58,7 +56,7 @@ from mzt.state.codec import (
     transition_line,
 )
 from mzt.state.folding import SnapshotWriter
-from mzt.state.history import read_history
+from mzt.state.history import HistoryMixin
 from mzt.state.journal import Journal
 from mzt.state.loader import read_state
 from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
@@ -80,7 +78,7 @@ logger = get_logger("mzt.state")
 FOLD_FLOOR_BYTES = 64 * 1024
 
 
-class JsonStateBackend(StateBackend):
+class JsonStateBackend(HistoryMixin, StateBackend):
     """One snapshot and one history journal per job, in a workspace's ``.marianne/``.
 
     The snapshot is folded anew when the journal since it outgrows half of it (see
@@ -199,23 +197,6 @@ class JsonStateBackend(StateBackend):
         """The next sheet to run: 1 for a job without state."""
         state = self.load(job_id)
         return 1 if state is None else state.get_next_sheet()
-
-    def read_history(
-        self,
-        job_id: str,
-        *,
-        sheet_num: int | None = None,
-        kinds: tuple[str, ...] | None = None,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """History records, oldest first (the newest ``limit`` when given).
-
-        Transition lines come back with ``sheets`` holding each named sheet's fields as
-        they were after that transition (the file holds only what changed).
-        """
-        return read_history(
-            self.history_path(job_id), sheet_num=sheet_num, kinds=kinds, limit=limit
-        )
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -341,59 +322,6 @@ class JsonStateBackend(StateBackend):
             self.save(state)
         elif self._fold_due(book):
             self._snapshot(state, background=True)
-
-    def record_event(
-        self, state: CheckpointState, event: str, *, sheet_num: int | None = None, **fields: Any
-    ) -> int:
-        """Append a history event (retry scheduled, rate-limit wait, pause, resume…).
-
-        It does not change the state; it carries the ``seq`` it follows. Returns the
-        record's byte offset in the history file.
-        """
-        line = event_line(state, event, sheet_num, fields, get_redactor())
-        with self._guard:  # by hand: the decorator cannot type a method taking **fields
-            self.prepare(state.job_id)
-            return self._book(state.job_id).journal.append(line)
-
-    @property
-    def supports_execution_history(self) -> bool:
-        """Attempts are kept in the history file."""
-        return True
-
-    @serialised
-    def record_execution(
-        self,
-        job_id: str,
-        sheet_num: int,
-        attempt_num: int,
-        prompt: str | None = None,
-        output: str | None = None,
-        exit_code: int | None = None,
-        duration_seconds: float | None = None,
-        *,
-        durable: bool = True,
-    ) -> int | None:
-        """Append an attempt record; returns its byte offset in the history file.
-
-        The prompt (its first 4 KiB) and the output (its last 10 KiB) are redacted before
-        they are cut; the full output lives in the attempt's log files. ``durable=False``
-        leaves the fsync to the next durable write (see `Journal.append`).
-        """
-        book = self._book(job_id)
-        line = attempt_line(
-            job_id,
-            book.instance_id,
-            book.seq,
-            sheet_num=sheet_num,
-            attempt=attempt_num,
-            prompt=prompt,
-            output=output,
-            exit_code=exit_code,
-            duration_seconds=duration_seconds,
-            redactor=get_redactor(),
-        )
-        self.prepare(job_id)
-        return book.journal.append(line, durable=durable)
 
     def mark_sheet_status(
         self,
