@@ -36,7 +36,6 @@ SCHEMA_OVERVIEW = "mzt.overview/1"
 FINISHED_FOR_LIST = frozenset({"completed", "cancelled"})
 RECENT_ERRORS = 10
 CORRUPT = "corrupt"
-BLOCKED_CODE = "E999"  # a skip with this code was blocked by a failed dependency
 
 
 def find(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobRef:
@@ -207,11 +206,6 @@ def pass_rate(sheet: SheetState) -> float | None:
     if sheet.validation_passed is not None:
         return 100.0 if sheet.validation_passed else 0.0
     return None
-
-
-def is_blocked(sheet: SheetState) -> bool:
-    """Skipped because a dependency failed (a resume runs it again)."""
-    return sheet.status == "skipped" and sheet.error_code == BLOCKED_CODE
 
 
 def sheet_duration(sheet: SheetState, now: datetime) -> float | None:
