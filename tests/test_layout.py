@@ -21,7 +21,6 @@ LAYERS: list[set[str]] = [
     {"cli"},
     {"api"},
     {"views", "run"},
-    {"checkpoint_reader"},
     {"execute"},
     {"validation"},
     {"score"},

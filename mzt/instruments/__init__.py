@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from mzt.instruments.parsing import InstrumentResult
     from mzt.instruments.profile import InstrumentProfile, ModelSpec
 
+# Loaded on first use: the profile models cost a pydantic import, which read-only commands
+# that only need `mzt.instruments.ratelimits` (`mzt status`) should not pay.
 _EXPORTS = {
     "ALIASES": "mzt.instruments.loader",
     "ARGV_PROMPT_LIMIT": "mzt.instruments.command",

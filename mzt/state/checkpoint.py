@@ -13,24 +13,28 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from msgspec import Meta, field
 
-from mzt.state.liveness import ProcessIdentity, Verdict, current_identity, examine, pid_alive
+from mzt.state.liveness import Verdict, examine, pid_alive
 from mzt.state.models import UNKNOWN_FAILURE, ErrorCategory, JobStatus, SheetState, SheetStatus
 from mzt.state.records import (
     CircuitBreakerRecordDict,
     ExitReason,
+    OpenCircuitBreakerRecord,
+    OpenSynthesisResult,
     SynthesisResultDict,
     ValidationDetailDict,
     utc_now,
 )
+from mzt.state.structs import Model
+from mzt.state.writer import WriterInfo as WriterInfo  # part of this module's interface
 from mzt.support.log import get_logger
 
 logger = get_logger("mzt.state")
 
-CURRENT_SCHEMA_VERSION = 1
+CURRENT_SCHEMA_VERSION = 2
 MAX_HOOK_RESULTS = 100
 MAX_CIRCUIT_BREAKER_HISTORY = 100
 
@@ -46,28 +50,7 @@ INTERRUPTED_SHEET_STATUSES = frozenset(
 )
 
 
-class WriterInfo(BaseModel):
-    """The process that wrote a checkpoint: enough to tell it from a later one with its pid."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    pid: int
-    start_time: float | None = None
-    started_at: str | None = None
-    host: str
-    boot_id: str | None = None
-
-    @classmethod
-    def current(cls) -> WriterInfo:
-        """This process."""
-        return cls.model_validate(current_identity().to_dict())
-
-    def identity(self) -> ProcessIdentity:
-        """As a :class:`~mzt.state.liveness.ProcessIdentity` for liveness checks."""
-        return ProcessIdentity(self.pid, self.start_time, self.host, self.boot_id)
-
-
-class CheckpointState(BaseModel):
+class CheckpointState(Model, kw_only=True):
     """Complete, resumable state of one job run.
 
     A job is a *zombie* when its state says ``running`` but the process that ran it is
@@ -77,24 +60,25 @@ class CheckpointState(BaseModel):
     paused one that can be resumed.
     """
 
-    model_config = ConfigDict(extra="ignore")
-
-    schema_version: int = CURRENT_SCHEMA_VERSION
-    seq: int = Field(default=0, ge=0)
-    instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    journal_offset: int = Field(default=0, ge=0)
+    # A factory, so the file always names its version (a file without one reads as a
+    # legacy document).
+    schema_version: int = field(default_factory=lambda: CURRENT_SCHEMA_VERSION)
+    seq: Annotated[int, Meta(ge=0)] = 0
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    journal_offset: Annotated[int, Meta(ge=0)] = 0
     writer: WriterInfo | None = None
 
-    job_id: str = Field(min_length=1)
+    job_id: Annotated[str, Meta(min_length=1)]
     job_name: str
-    status: JobStatus = JobStatus.PENDING
-    total_sheets: int = Field(ge=0)
+    # Factories rather than plain defaults: the file always names the status and holds
+    # the sheets object (even empty), whatever their values.
+    status: JobStatus = field(default_factory=lambda: JobStatus.PENDING)
+    total_sheets: Annotated[int, Meta(ge=0)]
     last_completed_sheet: int = 0
     current_sheet: int | None = None
-    sheets: dict[int, SheetState] = Field(default_factory=dict)
     pid: int | None = None
-    created_at: datetime = Field(default_factory=utc_now)
-    updated_at: datetime = Field(default_factory=utc_now)
+    created_at: datetime = field(default_factory=utc_now)
+    updated_at: datetime = field(default_factory=utc_now)
     started_at: datetime | None = None
     completed_at: datetime | None = None
     error_message: str | None = None
@@ -108,7 +92,7 @@ class CheckpointState(BaseModel):
     # workspace: with it, `mzt run` of an unchanged completed job answers from the head.
     config_file_hash: str | None = None
     config_snapshot: dict[str, Any] | None = None
-    instruments_used: list[str] = Field(default_factory=list)
+    instruments_used: list[str] = field(default_factory=list)
     total_movements: int | None = None
     total_input_tokens: int = 0
     total_output_tokens: int = 0
@@ -123,20 +107,29 @@ class CheckpointState(BaseModel):
     parallel_enabled: bool = False
     parallel_max_concurrent: int = 1
     parallel_batches_executed: int = 0
-    sheets_in_progress: list[int] = Field(default_factory=list)
-    hook_results: list[dict[str, Any]] = Field(default_factory=list)
-    circuit_breaker_history: list[CircuitBreakerRecordDict] = Field(default_factory=list)
-    synthesis_results: dict[str, SynthesisResultDict] = Field(default_factory=dict)
+    sheets_in_progress: list[int] = field(default_factory=list)
+    hook_results: list[dict[str, Any]] = field(default_factory=list)
+    circuit_breaker_history: list[OpenCircuitBreakerRecord] = field(default_factory=list)
+    synthesis_results: dict[str, OpenSynthesisResult] = field(default_factory=dict)
     spec_corpus_hash: str | None = None
+    # Last, so the job's own fields (the head) come first in the file and can be read
+    # without the sheets.
+    sheets: dict[int, SheetState] = field(default_factory=lambda: {})
 
-    @model_validator(mode="after")
-    def _status_invariants(self) -> CheckpointState:
+    def __post_init__(self) -> None:
+        # Decoding checks these bounds already; constructing in code must not skip them.
+        if not self.job_id:
+            raise ValueError("job_id must not be empty")
+        if self.total_sheets < 0 or self.seq < 0 or self.journal_offset < 0:
+            raise ValueError("total_sheets, seq and journal_offset must not be negative")
         # A running job has a start time and no stale completion time from an earlier run.
         if self.status == JobStatus.RUNNING:
             if self.started_at is None:
                 self.started_at = self.updated_at
             self.completed_at = None
-        return self
+        for num, sheet in self.sheets.items():
+            if sheet.sheet_num != num:
+                raise ValueError(f"sheet {sheet.sheet_num} is stored under number {num}")
 
     # --- sheets ----------------------------------------------------------------------------
 
@@ -204,7 +197,7 @@ class CheckpointState(BaseModel):
         sheet.validation_passed = validation_passed
         sheet.validation_details = validation_details
         if execution_duration_seconds is not None:
-            sheet.execution_duration_seconds = execution_duration_seconds
+            sheet.execution_duration_seconds = round(execution_duration_seconds, 6)
         if sheet_num > self.last_completed_sheet:
             self.last_completed_sheet = sheet_num
         self.current_sheet = None
@@ -253,7 +246,7 @@ class CheckpointState(BaseModel):
         sheet.exit_signal = exit_signal
         sheet.exit_reason = exit_reason
         if execution_duration_seconds is not None:
-            sheet.execution_duration_seconds = execution_duration_seconds
+            sheet.execution_duration_seconds = round(execution_duration_seconds, 6)
         if not sheet.error_message:
             sheet.error_message = UNKNOWN_FAILURE
         self.current_sheet = None

@@ -16,7 +16,6 @@ not absorbed yet. Rules:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 from collections.abc import Iterator
@@ -24,10 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from mzt.state.atomic import SYSCALLS, fsync_dir, write_all, write_error
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _TAIL_PROBE = 1 << 16
+_DECODER = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +189,16 @@ def read_lines(path: Path, offset: int = 0) -> tuple[list[JournalLine], int]:
     is read from its beginning (callers filter by ``seq`` anyway). A missing file has no
     lines. The last line is ignored when it has no newline yet.
     """
+    lines, start, _ = read_lines_to(path, offset)
+    return lines, start
+
+
+def read_lines_to(path: Path, offset: int = 0) -> tuple[list[JournalLine], int, int]:
+    """:func:`read_lines`, plus the offset just after the last complete line read."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except FileNotFoundError:
-        return [], offset
+        return [], offset, offset
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -202,7 +210,7 @@ def read_lines(path: Path, offset: int = 0) -> tuple[list[JournalLine], int]:
         data = _read_from(fd, offset)
     finally:
         os.close(fd)
-    return list(_split(data, offset)), offset
+    return list(_split(data, offset)), offset, offset + data.rfind(b"\n") + 1
 
 
 def _read_from(fd: int, offset: int) -> bytes:
@@ -228,11 +236,7 @@ def _split(data: bytes, base: int) -> Iterator[JournalLine]:
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
     try:
-        record = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+        record = _DECODER.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")

@@ -4,7 +4,8 @@ Files, all in ``<workspace>/.marianne/`` (see :mod:`mzt.support.paths`):
 
 ``<job>.json``
     The checkpoint snapshot: one compact JSON object holding the whole job state
-    (:class:`~mzt.state.checkpoint.CheckpointState`), replaced atomically and durably by
+    (:class:`~mzt.state.checkpoint.CheckpointState`), fields at their default left out,
+    the job's fields first and ``sheets`` last; replaced atomically and durably by
     :func:`~mzt.state.atomic.atomic_write`. It has no trailing newline, so any truncation
     of it is invalid JSON.
 ``<job>.history.jsonl``
@@ -18,11 +19,14 @@ Invariants:
 * A snapshot with ``seq = S`` contains every transition with ``seq <= S``. Its
   ``journal_offset`` is the history size when it was written: later transitions start there.
 * The state is the snapshot plus, in file order, every ``sheet`` line of the same
-  ``instance_id`` with ``seq > S``. Each such line holds the complete state of the sheets
-  it names and the job-level fields that changed since the previous write.
-* The snapshot is rewritten at every job-status change, whenever the journal window is
-  full (``compact_every`` lines or ``compact_seconds`` seconds since the last snapshot,
-  whichever comes first), and by :meth:`JsonStateBackend.compact` (at exit).
+  ``instance_id`` with ``seq > S``. Each such line holds what changed: per sheet the fields
+  that differ from what was last written for it (``sheets``; the first change of a sheet
+  after a snapshot carries the sheet whole, under ``whole``), and the job-level fields that
+  changed since the previous write (``job``). A field back at its default is written with
+  its default value.
+* The snapshot is rewritten at every job-status change, once the journal since it outgrows
+  half of it (:data:`FOLD_FLOOR_BYTES`), and by :meth:`JsonStateBackend.compact` (at exit):
+  an amortised constant cost per transition, whatever the job's size.
 * Only the run-lock holder writes; readers never lock. A failed write leaves the files as
   they were and ``state.seq`` unchanged, and raises :class:`~mzt.support.errors.StateWriteError`.
 * Every string written to either file is credential-redacted.
@@ -33,32 +37,32 @@ Invariants:
 from __future__ import annotations
 
 import copy
-import functools
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from mzt.state.atomic import atomic_write, remove_temp_files
 from mzt.state.backend import StateBackend
+from mzt.state.book import WriterBook, serialised
 from mzt.state.checkpoint import CheckpointState, WriterInfo
 from mzt.state.codec import (
-    BOOKKEEPING,
-    MISSING,
-    attempt_line,
+    default_event,
     encode_document,
-    event_line,
+    head_delta,
     head_fields,
-    mentions_sheet,
-    read_state,
+    redacted_sheet,
+    sheet_patch,
     transition_line,
 )
-from mzt.state.journal import Journal, read_lines
+from mzt.state.folding import SnapshotWriter
+from mzt.state.history import HistoryMixin
+from mzt.state.journal import Journal
+from mzt.state.loader import read_state
 from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
 from mzt.state.models import JobStatus, SheetStatus
 from mzt.state.records import utc_now
+from mzt.state.structs import encode
 from mzt.support import paths
 from mzt.support.errors import ForeignHostError, StateCorruptionError
 from mzt.support.fsutil import ensure_private_dir
@@ -67,50 +71,21 @@ from mzt.support.redact import get_redactor
 
 logger = get_logger("mzt.state")
 
-MIN_COMPACT_EVERY = 256
-DEFAULT_COMPACT_SECONDS = 60.0
+# The journal is folded into a new snapshot once the lines since the last one outgrow half
+# the snapshot (plus this floor, so small jobs do not rewrite their snapshot all the time):
+# every byte of snapshot written is paid for by journal bytes already written, and a reader
+# never has more than about half a snapshot's worth of lines to apply.
+FOLD_FLOOR_BYTES = 64 * 1024
 
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _serialised(
-    method: Callable[Concatenate[JsonStateBackend, _P], _T],
-) -> Callable[Concatenate[JsonStateBackend, _P], _T]:
-    """Run a writing method under the store's lock (threads of one run share the store)."""
-
-    @functools.wraps(method)
-    def guarded(self: JsonStateBackend, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        with self._guard:
-            return method(self, *args, **kwargs)
-
-    return guarded
-
-
-@dataclass
-class _WriterBook:
-    """What this store last wrote for one job: the baseline journal lines are relative to."""
-
-    journal: Journal
-    prepared: bool = False
-    instance_id: str | None = None
-    status: JobStatus | None = None
-    seq: int | None = None
-    head: dict[str, Any] = field(default_factory=dict)
-    config: Any = None
-    lines_since_snapshot: int = 0
-    snapshot_at: float = 0.0
-
-
-class JsonStateBackend(StateBackend):
+class JsonStateBackend(HistoryMixin, StateBackend):
     """One snapshot and one history journal per job, in a workspace's ``.marianne/``.
 
-    ``compact_every`` bounds the journal lines a snapshot may lag behind (default: the
-    larger of 256 and twice the job's sheet count, which keeps the amortised snapshot cost
-    per transition at about one sheet's worth of bytes); ``compact_seconds`` bounds it in
-    time. ``allow_foreign_host`` lets :meth:`load` treat a running state written on another
-    host like a local one (an explicit override: normally such a state is never recovered).
+    The snapshot is folded anew when the journal since it outgrows half of it (see
+    :data:`FOLD_FLOOR_BYTES`); ``compact_every`` (journal lines) and ``compact_seconds``
+    bound the lag further when given. ``allow_foreign_host`` lets :meth:`load` treat a
+    running state written on another host like a local one (an explicit override:
+    normally such a state is never recovered).
     """
 
     def __init__(
@@ -118,7 +93,7 @@ class JsonStateBackend(StateBackend):
         workspace: Path,
         *,
         compact_every: int | None = None,
-        compact_seconds: float = DEFAULT_COMPACT_SECONDS,
+        compact_seconds: float | None = None,
         allow_foreign_host: bool = False,
     ) -> None:
         self.workspace = Path(workspace)
@@ -126,9 +101,10 @@ class JsonStateBackend(StateBackend):
         self.compact_every = compact_every
         self.compact_seconds = compact_seconds
         self.allow_foreign_host = allow_foreign_host
-        self._books: dict[str, _WriterBook] = {}
+        self._books: dict[str, WriterBook] = {}
         # Parallel sheets may report from several threads; writes must not interleave.
         self._guard = threading.RLock()
+        self._writer = SnapshotWriter()
 
     # --- paths -----------------------------------------------------------------------------
 
@@ -222,32 +198,9 @@ class JsonStateBackend(StateBackend):
         state = self.load(job_id)
         return 1 if state is None else state.get_next_sheet()
 
-    def read_history(
-        self,
-        job_id: str,
-        *,
-        sheet_num: int | None = None,
-        kinds: tuple[str, ...] | None = None,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """History records, oldest first (the newest ``limit`` when given).
-
-        Unparsable lines are skipped; a torn last line is ignored.
-        """
-        lines, _ = read_lines(self.history_path(job_id))
-        records = []
-        for line in lines:
-            record = line.record
-            if record is None or (kinds is not None and record.get("kind") not in kinds):
-                continue
-            if sheet_num is not None and not mentions_sheet(record, sheet_num):
-                continue
-            records.append(record)
-        return records[-limit:] if limit is not None and limit > 0 else records
-
     # --- writing ---------------------------------------------------------------------------
 
-    @_serialised
+    @serialised
     def prepare(self, job_id: str) -> list[Path]:
         """Clean up after a crashed writer of ``job_id``; returns the temp files removed.
 
@@ -265,9 +218,14 @@ class JsonStateBackend(StateBackend):
             book.prepared = True
         return removed
 
-    @_serialised
+    @serialised
     def save(self, state: CheckpointState) -> None:
         """Write a complete snapshot of ``state`` (``seq`` + 1, ``updated_at`` now)."""
+        self._snapshot(state, background=False)
+
+    def _snapshot(self, state: CheckpointState, *, background: bool) -> None:
+        # A write still in flight must land first: it holds an older state than this one.
+        self._writer.wait()
         book = self._book(state.job_id)
         self.prepare(state.job_id)
         previous = (state.seq, state.updated_at, state.writer, state.journal_offset)
@@ -278,8 +236,12 @@ class JsonStateBackend(StateBackend):
         redactor = get_redactor()
         try:
             head = head_fields(state)
-            document = encode_document(state, head, redactor)
-            atomic_write(self.state_path(state.job_id), document)
+            if background:
+                document = encode(state)  # redacted by the writer, off this thread
+                self._writer.submit(self.state_path(state.job_id), document, redactor)
+            else:
+                document = encode_document(state, redactor)
+                atomic_write(self.state_path(state.job_id), document)
         except BaseException as exc:
             if not getattr(exc, "replaced", False):
                 state.seq, state.updated_at, state.writer, state.journal_offset = previous
@@ -289,14 +251,21 @@ class JsonStateBackend(StateBackend):
         book.seq = state.seq
         book.head = head
         book.config = copy.deepcopy(state.config_snapshot)
+        book.baselines.clear()
         book.lines_since_snapshot = 0
+        book.journal_bytes = 0
+        book.snapshot_bytes = len(document)
         book.snapshot_at = time.monotonic()
+
+    def flush(self) -> None:
+        """Wait for a snapshot being written in the background (raising its failure)."""
+        self._writer.wait()
 
     def compact(self, state: CheckpointState) -> None:
         """Fold the journal into a fresh snapshot (call at exit and whenever convenient)."""
         self.save(state)
 
-    @_serialised
+    @serialised
     def record_sheet(
         self, state: CheckpointState, *sheet_nums: int, event: str = "", durable: bool = True
     ) -> None:
@@ -320,81 +289,39 @@ class JsonStateBackend(StateBackend):
         state.updated_at = utc_now()
         state.writer = WriterInfo.current()
         redactor = get_redactor()
+        current: dict[int, bytes] = {}
         try:
+            patches: dict[int, dict[str, Any]] = {}
+            whole: dict[int, bytes] = {}
+            for num in dict.fromkeys(sheet_nums):
+                data = current[num] = redacted_sheet(state.sheets[num], redactor)
+                baseline = book.baselines.get(num)
+                if baseline is None:
+                    whole[num] = data
+                elif baseline != data:
+                    patches[num] = sheet_patch(baseline, data)
             head = head_fields(state)
-            delta = {
-                k: v
-                for k, v in head.items()
-                if k not in BOOKKEEPING and book.head.get(k, MISSING) != v
-            }
+            delta = head_delta(book.head, head)
             config_changed = state.config_snapshot != book.config
             if config_changed:
                 delta["config_snapshot"] = state.config_snapshot
-            line = transition_line(state, sheet_nums, event, delta, redactor)
+            event = event or default_event(state, sheet_nums)
+            line = transition_line(state, event, patches, whole, delta, redactor)
             book.journal.append(line, durable=durable)
         except BaseException:
             state.seq, state.updated_at, state.writer = previous
             raise
         book.seq = state.seq
         book.head = head
+        book.baselines.update(current)
         if config_changed:
             book.config = copy.deepcopy(state.config_snapshot)
         book.lines_since_snapshot += 1
-        if state.status != book.status or self._window_full(state, book):
+        book.journal_bytes += len(line) + 1
+        if state.status != book.status:
             self.save(state)
-
-    @_serialised
-    def record_event(
-        self, state: CheckpointState, event: str, *, sheet_num: int | None = None, **fields: Any
-    ) -> int:
-        """Append a history event (retry scheduled, rate-limit wait, pause, resume…).
-
-        It does not change the state; it carries the ``seq`` it follows. Returns the
-        record's byte offset in the history file.
-        """
-        line = event_line(state, event, sheet_num, fields, get_redactor())
-        self.prepare(state.job_id)
-        return self._book(state.job_id).journal.append(line)
-
-    @property
-    def supports_execution_history(self) -> bool:
-        """Attempts are kept in the history file."""
-        return True
-
-    @_serialised
-    def record_execution(
-        self,
-        job_id: str,
-        sheet_num: int,
-        attempt_num: int,
-        prompt: str | None = None,
-        output: str | None = None,
-        exit_code: int | None = None,
-        duration_seconds: float | None = None,
-        *,
-        durable: bool = True,
-    ) -> int | None:
-        """Append an attempt record; returns its byte offset in the history file.
-
-        The prompt (its first 4 KiB) and the output (its last 10 KiB) are redacted before
-        they are cut; the full output lives in the attempt's log files. ``durable=False``
-        leaves the fsync to the next durable write (see `Journal.append`).
-        """
-        book = self._book(job_id)
-        line = attempt_line(
-            job_id,
-            book.instance_id,
-            book.seq,
-            sheet_num=sheet_num,
-            attempt=attempt_num,
-            prompt=prompt,
-            output=output,
-            exit_code=exit_code,
-            duration_seconds=duration_seconds,
-            redactor=get_redactor(),
-        )
-        self.prepare(job_id)
-        return book.journal.append(line, durable=durable)
+        elif self._fold_due(book):
+            self._snapshot(state, background=True)
 
     def mark_sheet_status(
         self,
@@ -419,13 +346,14 @@ class JsonStateBackend(StateBackend):
             state.sheet(sheet_num).status = status
         self.save(state)
 
-    @_serialised
+    @serialised
     def delete(self, job_id: str, *, keep_history: bool = False) -> bool:
         """Remove the job's snapshot (and history unless ``keep_history``).
 
         The lock file stays: removing it while someone waits on it would let two
         processes lock two different files.
         """
+        self._writer.wait()
         book = self._books.pop(job_id, None)
         if book is not None:
             book.journal.close()
@@ -442,23 +370,28 @@ class JsonStateBackend(StateBackend):
         return existed
 
     def close(self) -> None:
-        """Close every open history descriptor."""
-        for book in self._books.values():
-            book.journal.close()
+        """Finish a snapshot write in flight, close every open history descriptor."""
+        try:
+            self._writer.wait()
+        finally:
+            for book in self._books.values():
+                book.journal.close()
 
     # --- internals -------------------------------------------------------------------------
 
-    def _book(self, job_id: str) -> _WriterBook:
+    def _book(self, job_id: str) -> WriterBook:
         book = self._books.get(job_id)
         if book is None:
-            book = self._books[job_id] = _WriterBook(Journal(self.history_path(job_id)))
+            book = self._books[job_id] = WriterBook(Journal(self.history_path(job_id)))
         return book
 
-    def _window_full(self, state: CheckpointState, book: _WriterBook) -> bool:
-        limit = self.compact_every or max(MIN_COMPACT_EVERY, 2 * state.total_sheets)
-        if book.lines_since_snapshot >= limit:
+    def _fold_due(self, book: WriterBook) -> bool:
+        if book.journal_bytes > book.snapshot_bytes // 2 + FOLD_FLOOR_BYTES:
             return True
-        return time.monotonic() - book.snapshot_at >= self.compact_seconds
+        if self.compact_every is not None and book.lines_since_snapshot >= self.compact_every:
+            return True
+        seconds = self.compact_seconds
+        return seconds is not None and time.monotonic() - book.snapshot_at >= seconds
 
     def _read(self, job_id: str) -> CheckpointState | None:
         return read_state(job_id, self.state_path(job_id), self.history_path(job_id))

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mzt.state.checkpoint import CURRENT_SCHEMA_VERSION
+from mzt.state.checkpoint import CURRENT_SCHEMA_VERSION, CheckpointState
+from mzt.state.models import SheetState
 from mzt.support.errors import FutureSchemaError
 
 Document = dict[str, Any]
@@ -38,6 +39,10 @@ _KNOWN_ERROR_CATEGORIES = frozenset(
 )
 
 
+_JOB_FIELDS = frozenset(CheckpointState.__struct_fields__)
+_SHEET_FIELDS = frozenset(SheetState.__struct_fields__)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One upgrade step: a document of ``from_version`` becomes ``from_version + 1``."""
@@ -48,8 +53,12 @@ class Migration:
 
 
 def _legacy_to_v1(doc: Document) -> Document:
-    """Older runner → v1: store bookkeeping added, statuses mzt does not have mapped."""
-    doc = dict(doc)
+    """Older runner → v1: store bookkeeping added, statuses mapped, its extra keys dropped.
+
+    The older runner kept keys mzt has no field for (learned patterns and the like); the
+    current format refuses unknown keys, so they go here, where they are known to be its.
+    """
+    doc = {k: v for k, v in doc.items() if k in _JOB_FIELDS}
     status = doc.get("status")
     if isinstance(status, str):
         doc["status"] = _LEGACY_JOB_STATUS.get(status, status)
@@ -58,7 +67,7 @@ def _legacy_to_v1(doc: Document) -> Document:
         upgraded: dict[str, Any] = {}
         for key, sheet in sheets.items():
             if isinstance(sheet, dict):
-                sheet = dict(sheet)
+                sheet = {k: v for k, v in sheet.items() if k in _SHEET_FIELDS}
                 category = sheet.get("error_category")
                 if category is not None and category not in _KNOWN_ERROR_CATEGORIES:
                     sheet["error_category"] = None
@@ -71,7 +80,18 @@ def _legacy_to_v1(doc: Document) -> Document:
     return doc
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(0, "legacy_to_v1", _legacy_to_v1),)
+def _v1_to_v2(doc: Document) -> Document:
+    """v1 → v2: the same fields; v2 files leave default values out and journal lines
+    carry only the changed fields, which is why a v1 reader must not take them."""
+    doc = dict(doc)
+    doc["schema_version"] = 2
+    return doc
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(0, "legacy_to_v1", _legacy_to_v1),
+    Migration(1, "slim_v2", _v1_to_v2),
+)
 
 
 def schema_version_of(doc: Document) -> int:

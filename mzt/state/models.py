@@ -1,17 +1,18 @@
 """Per-sheet state: statuses, error and fallback records, and :class:`SheetState`.
 
 These models are what the checkpoint (``<job>.json``) stores for each sheet; their
-``model_dump(mode="json")`` form is part of mzt's file contract. Lists that grow with every
-attempt are bounded so a long retry storm cannot bloat the checkpoint.
+``model_dump(mode="json")`` form is part of mzt's file contract (on disk, fields still at
+their default are left out). Lists that grow with every attempt are bounded so a long retry
+storm cannot bloat the checkpoint.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from msgspec import Meta, field
 
 from mzt.state.records import (
     AppliedPatternDict,
@@ -21,14 +22,18 @@ from mzt.state.records import (
     ExecutionMode,
     ExitReason,
     FallbackRecordDict,
-    OutcomeDataDict,
-    ProgressSnapshotDict,
-    PromptMetricsDict,
-    ValidationDetailDict,
+    OpenAppliedPattern,
+    OpenAttemptResult,
+    OpenFallbackRecord,
+    OpenOutcomeData,
+    OpenProgressSnapshot,
+    OpenPromptMetrics,
+    OpenValidationDetail,
     utc_now,
 )
 from mzt.state.statuses import JobStatus as JobStatus  # re-exported: statuses live with the models
 from mzt.state.statuses import SheetStatus as SheetStatus
+from mzt.state.structs import Model
 from mzt.support.log import get_logger
 from mzt.support.redact import get_redactor, redact_tail
 
@@ -68,13 +73,16 @@ class ErrorCategory(StrEnum):
     ESCALATION = "escalation"
 
 
-class SheetState(BaseModel):
+def _pending_sheet() -> SheetStatus:
+    return SheetStatus.PENDING
+
+
+class SheetState(Model, kw_only=True):
     """Everything the checkpoint records about one sheet."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    sheet_num: int = Field(ge=1)
-    status: SheetStatus = SheetStatus.PENDING
+    sheet_num: Annotated[int, Meta(ge=1)]
+    # A factory rather than a plain default, so the file always names the status.
+    status: SheetStatus = field(default_factory=_pending_sheet)
     started_at: datetime | None = None
     completed_at: datetime | None = None
     attempt_count: int = 0
@@ -86,30 +94,30 @@ class SheetState(BaseModel):
     error_category: ErrorCategory | None = None
     error_code: str | None = None
     validation_passed: bool | None = None
-    validation_details: list[ValidationDetailDict] | None = None
+    validation_details: list[OpenValidationDetail] | None = None
     instrument_name: str | None = None
     instrument_model: str | None = None
     movement: int | None = None
     voice: int | None = None
     completion_attempts: int = 0
-    passed_validations: list[str] = Field(default_factory=list)
-    failed_validations: list[str] = Field(default_factory=list)
+    passed_validations: list[str] = field(default_factory=list)
+    failed_validations: list[str] = field(default_factory=list)
     last_pass_percentage: float | None = None
     execution_mode: ExecutionMode | None = None
     success_without_retry: bool = False
     outcome_category: OutcomeCategory | None = None
-    outcome_data: OutcomeDataDict | None = None
+    outcome_data: OpenOutcomeData | None = None
     stdout_tail: str | None = None
     stderr_tail: str | None = None
     output_truncated: bool = False
-    prompt_metrics: PromptMetricsDict | None = None
-    preflight_warnings: list[str] = Field(default_factory=list)
-    progress_snapshots: list[ProgressSnapshotDict] = Field(default_factory=list)
+    prompt_metrics: OpenPromptMetrics | None = None
+    preflight_warnings: list[str] = field(default_factory=list)
+    progress_snapshots: list[OpenProgressSnapshot] = field(default_factory=list)
     last_activity_at: datetime | None = None
-    error_history: list[CheckpointErrorRecord] = Field(default_factory=list)
-    instrument_fallback_history: list[FallbackRecordDict] = Field(default_factory=list)
-    attempt_results: list[AttemptResultDict] = Field(default_factory=list)
-    applied_patterns: list[AppliedPatternDict] = Field(default_factory=list)
+    error_history: list[CheckpointErrorRecord] = field(default_factory=list)
+    instrument_fallback_history: list[OpenFallbackRecord] = field(default_factory=list)
+    attempt_results: list[OpenAttemptResult] = field(default_factory=list)
+    applied_patterns: list[OpenAppliedPattern] = field(default_factory=list)
     fire_at: datetime | None = None
     rate_limit_expires_at: datetime | None = None
     normal_attempts: int = 0
@@ -118,9 +126,9 @@ class SheetState(BaseModel):
     total_cost_usd: float = 0.0
     total_duration_seconds: float = 0.0
     model: str | None = None
-    fallback_chain: list[str] = Field(default_factory=list)
+    fallback_chain: list[str] = field(default_factory=list)
     current_instrument_index: int = 0
-    fallback_attempts: dict[str, int] = Field(default_factory=dict)
+    fallback_attempts: dict[str, int] = field(default_factory=dict)
     sheet_timeout_seconds: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -132,17 +140,20 @@ class SheetState(BaseModel):
     # so the next one can stop what is left of that attempt.
     attempt_handle: dict[str, Any] | None = None
 
-    @model_validator(mode="after")
-    def _status_invariants(self) -> SheetState:
+    def __post_init__(self) -> None:
         # A loaded or constructed sheet always carries the fields its status implies, so
         # readers never meet a completed sheet without a completion time.
-        if self.status == SheetStatus.COMPLETED and self.completed_at is None:
+        if self.sheet_num < 1:
+            raise ValueError(f"sheet_num must be greater than or equal to 1, not {self.sheet_num}")
+        status = self.status
+        if status == SheetStatus.PENDING:
+            return
+        if status == SheetStatus.COMPLETED and self.completed_at is None:
             self.completed_at = self.started_at or utc_now()
-        elif self.status == SheetStatus.IN_PROGRESS and self.started_at is None:
+        elif status == SheetStatus.IN_PROGRESS and self.started_at is None:
             self.started_at = utc_now()
-        elif self.status == SheetStatus.FAILED and not self.error_message:
+        elif status == SheetStatus.FAILED and not self.error_message:
             self.error_message = UNKNOWN_FAILURE
-        return self
 
     # --- pattern bookkeeping ---------------------------------------------------------------
 
@@ -211,15 +222,22 @@ class SheetState(BaseModel):
             success=bool(result.execution_success),
             rate_limited=bool(result.rate_limited),
             cost_usd=float(result.cost_usd or 0.0),
-            duration_seconds=float(result.duration_seconds or 0.0),
+            # Microseconds are all a duration is good for; longer floats only cost bytes.
+            duration_seconds=round(float(result.duration_seconds or 0.0), 6),
             exit_code=getattr(result, "exit_code", None),
             timestamp=utc_now().isoformat(),
         )
         self.attempt_results.append(summary)
         if len(self.attempt_results) > MAX_ATTEMPT_RESULTS:
             self.attempt_results = self.attempt_results[-MAX_ATTEMPT_RESULTS:]
-        self.total_cost_usd += summary["cost_usd"]
-        self.total_duration_seconds += summary["duration_seconds"]
+        # Only when non-zero: a sum still at its default stays the default object, which is
+        # what lets the encoder leave it out of the files.
+        if summary["cost_usd"]:
+            self.total_cost_usd += summary["cost_usd"]
+        if summary["duration_seconds"]:
+            self.total_duration_seconds = round(
+                self.total_duration_seconds + summary["duration_seconds"], 6
+            )
         if not result.rate_limited and not result.execution_success:
             self.normal_attempts += 1
 
@@ -283,7 +301,7 @@ class SheetState(BaseModel):
             ]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form stored in the checkpoint."""
+        """The JSON-ready form (every field, defaults included)."""
         return self.model_dump(mode="json")
 
     @classmethod

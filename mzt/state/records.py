@@ -6,10 +6,11 @@ written by a newer mzt survives a save by an older one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, Required
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Required, TypeAlias, cast
 
-from pydantic import BaseModel, ConfigDict, Field, with_config
+from msgspec import Struct, field
 from typing_extensions import TypedDict
 
 ExitReason = Literal["completed", "timeout", "killed", "error"]
@@ -21,11 +22,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# Free-form record types: keys are documented, extra keys survive a save/load round trip.
-_OPEN = ConfigDict(extra="allow")
+# Free-form record types: keys are documented, extra keys survive a save/load round trip
+# (on disk they are plain objects; the TypedDicts are what type checkers see).
 
 
-@with_config(_OPEN)
 class ValidationDetailDict(TypedDict, total=False):
     """One validation result; ``passed`` is the only key every entry must have."""
 
@@ -44,7 +44,6 @@ class ValidationDetailDict(TypedDict, total=False):
     suggested_fix: str | None
 
 
-@with_config(_OPEN)
 class PromptMetricsDict(TypedDict, total=False):
     """Size and shape of a rendered prompt."""
 
@@ -55,7 +54,6 @@ class PromptMetricsDict(TypedDict, total=False):
     referenced_paths: list[str]
 
 
-@with_config(_OPEN)
 class ProgressSnapshotDict(TypedDict, total=False):
     """What a running sheet had produced at one moment."""
 
@@ -65,7 +63,6 @@ class ProgressSnapshotDict(TypedDict, total=False):
     phase: str
 
 
-@with_config(_OPEN)
 class ErrorContextDict(TypedDict, total=False):
     """Circumstances of one error; values are ``None`` when unknown."""
 
@@ -77,7 +74,6 @@ class ErrorContextDict(TypedDict, total=False):
     instrument: str | None
 
 
-@with_config(_OPEN)
 class AppliedPatternDict(TypedDict, total=False):
     """A learned pattern that was applied to a prompt."""
 
@@ -85,7 +81,6 @@ class AppliedPatternDict(TypedDict, total=False):
     description: str
 
 
-@with_config(_OPEN)
 class OutcomeDataDict(TypedDict, total=False):
     """Structured facts about a sheet's outcome."""
 
@@ -95,7 +90,6 @@ class OutcomeDataDict(TypedDict, total=False):
     final_status: str
 
 
-@with_config(_OPEN)
 class SynthesisResultDict(TypedDict, total=False):
     """Result of combining the outputs of a batch of sheets."""
 
@@ -106,7 +100,6 @@ class SynthesisResultDict(TypedDict, total=False):
     created_at: str
 
 
-@with_config(_OPEN)
 class AttemptResultDict(TypedDict, total=False):
     """Summary of one attempt kept in the sheet (the full record is in the history)."""
 
@@ -125,7 +118,6 @@ FallbackRecordDict = TypedDict(
 )
 
 
-@with_config(_OPEN)
 class CircuitBreakerRecordDict(TypedDict, total=False):
     """One circuit-breaker state change."""
 
@@ -151,17 +143,37 @@ class AttemptOutcome(Protocol):
     def duration_seconds(self) -> float: ...
 
 
-class CheckpointErrorRecord(BaseModel):
+class CheckpointErrorRecord(
+    Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, repr_omit_defaults=True
+):
     """One error that happened while running a sheet (kept per sheet, bounded)."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: datetime = field(default_factory=utc_now)
     error_type: Literal["transient", "rate_limit", "permanent"] = "transient"
     error_code: str | None = None
     error_message: str = ""
     attempt_number: int = 0
-    context: ErrorContextDict = Field(default_factory=lambda: ErrorContextDict())
+    # ``dict`` itself, so an empty context counts as the default and is left out.
+    context: OpenErrorContext = field(default_factory=cast("Callable[[], ErrorContextDict]", dict))
     stdout_tail: str | None = None
     stderr_tail: str | None = None
     stack_trace: str | None = None
+
+
+# What the decoder checks free-form records against: any JSON object, every key kept.
+if TYPE_CHECKING:
+    OpenValidationDetail: TypeAlias = ValidationDetailDict
+    OpenPromptMetrics: TypeAlias = PromptMetricsDict
+    OpenProgressSnapshot: TypeAlias = ProgressSnapshotDict
+    OpenErrorContext: TypeAlias = ErrorContextDict
+    OpenAppliedPattern: TypeAlias = AppliedPatternDict
+    OpenOutcomeData: TypeAlias = OutcomeDataDict
+    OpenSynthesisResult: TypeAlias = SynthesisResultDict
+    OpenAttemptResult: TypeAlias = AttemptResultDict
+    OpenFallbackRecord: TypeAlias = FallbackRecordDict
+    OpenCircuitBreakerRecord: TypeAlias = CircuitBreakerRecordDict
+else:
+    OpenValidationDetail = OpenPromptMetrics = OpenProgressSnapshot = dict[str, Any]
+    OpenErrorContext = OpenAppliedPattern = OpenOutcomeData = dict[str, Any]
+    OpenSynthesisResult = OpenAttemptResult = OpenFallbackRecord = dict[str, Any]
+    OpenCircuitBreakerRecord = dict[str, Any]

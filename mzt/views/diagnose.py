@@ -30,7 +30,9 @@ from mzt.views.lookup import JobView
 
 TIMELINE_LIMIT = 200
 # Journal fields that say where a line belongs rather than what happened.
-_META = frozenset({"v", "kind", "event", "job_id", "instance", "seq", "ts", "sheet_num", "sheets"})
+_META = frozenset(
+    {"v", "kind", "event", "job_id", "instance", "seq", "ts", "sheet_num", "sheets", "whole", "job"}
+)
 
 
 @dataclass(frozen=True, slots=True)

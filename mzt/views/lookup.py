@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mzt.checkpoint_reader import JobRef
 from mzt.state.lock import JobLiveness, LiveVerdict
 from mzt.state.registry import JobLocation, find_job
 from mzt.support.errors import JobNotFoundError
@@ -60,12 +59,6 @@ def locate(job: str, *, workspace: Path | None = None, cwd: Path | None = None) 
     return find_job(job, workspace=workspace, cwd=cwd or Path.cwd())
 
 
-def find(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobRef:
-    """The job named by id or score file, by the documented look-up rules."""
-    found = locate(job, workspace=workspace, cwd=cwd)
-    return JobRef(found.job_id, found.workspace, found.score_path)
-
-
 def open_job(location: JobLocation) -> JobView:
     """Read the job's checkpoint (snapshot plus journal) and judge its liveness.
 
@@ -74,7 +67,7 @@ def open_job(location: JobLocation) -> JobView:
     """
     # Imported here: finding a job must stay cheap for commands that read files directly.
     from mzt.state import JsonStateBackend
-    from mzt.state.codec import read_state
+    from mzt.state.loader import read_state
 
     store = JsonStateBackend(location.workspace)
     state_path = store.state_path(location.job_id)

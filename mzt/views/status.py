@@ -1,8 +1,9 @@
 """What `mzt status`, `mzt list` and `mzt watch` show, built from a job's files.
 
-There is no daemon to ask: the checkpoint is read by :mod:`mzt.checkpoint_reader`,
-liveness comes from probing the run lock (never taking it), and rate limits from the
-shared records. This module turns those into the status, list and overview documents.
+There is no daemon to ask: the checkpoint is read through the store's own loader
+(:mod:`mzt.state.reading`), liveness comes from probing the run lock (never taking it), and
+rate limits from the shared records. This module turns those into the status, list and
+overview documents.
 """
 
 from __future__ import annotations
@@ -14,20 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mzt.checkpoint_reader import (
+from mzt.instruments import ratelimits
+from mzt.state.lock import LockProbe, probe_lock, read_holder
+from mzt.state.models import SheetState
+from mzt.state.reading import (
     ACTIVE_SHEET,
     Checkpoint,
     JobRef,
-    ReadMode,
-    SheetDigest,
+    collector_paused,
     file_size,
     read_checkpoint,
     registered_jobs,
 )
-from mzt.instruments import ratelimits
-from mzt.state.lock import LockProbe, probe_lock, read_holder
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
-from mzt.views.lookup import find
+from mzt.views.lookup import locate
 
 SCHEMA_STATUS = "mzt.status/1"
 SCHEMA_LIST = "mzt.list/1"
@@ -35,6 +36,13 @@ SCHEMA_OVERVIEW = "mzt.overview/1"
 FINISHED_FOR_LIST = frozenset({"completed", "cancelled"})
 RECENT_ERRORS = 10
 CORRUPT = "corrupt"
+
+
+def find(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobRef:
+    """The job named by id or score file, by the documented look-up rules."""
+    found = locate(job, workspace=workspace, cwd=cwd)
+    return JobRef(found.job_id, found.workspace, found.score_path)
+
 
 # --- liveness --------------------------------------------------------------------------------
 
@@ -101,7 +109,7 @@ def settle(checkpoint: Checkpoint, liveness: Liveness) -> None:
         )
 
 
-def observe(ref: JobRef, mode: ReadMode) -> tuple[Checkpoint, Liveness, bool]:
+def observe(ref: JobRef) -> tuple[Checkpoint, Liveness, bool]:
     """Read ``ref``, judge its liveness and settle a dead run's status.
 
     Returns the checkpoint, the verdict, and whether the files said "running". A run that
@@ -111,7 +119,7 @@ def observe(ref: JobRef, mode: ReadMode) -> tuple[Checkpoint, Liveness, bool]:
     """
     for _ in range(3):
         before = _files_of(ref)
-        checkpoint = read_checkpoint(ref, mode)
+        checkpoint = read_checkpoint(ref)
         liveness = judge(checkpoint)
         if liveness.verdict != "dead" or _files_of(ref) == before:
             break
@@ -180,37 +188,56 @@ def elapsed_seconds(head: dict[str, Any], now: datetime) -> float | None:
     return max(0.0, (end - started).total_seconds())
 
 
-def sheet_duration(sheet: SheetDigest, now: datetime) -> float | None:
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _category(sheet: SheetState) -> str | None:
+    return None if sheet.error_category is None else sheet.error_category.value
+
+
+def pass_rate(sheet: SheetState) -> float | None:
+    """Share of validations that passed in the last check, 0–100 (``None``: none ran)."""
+    if sheet.last_pass_percentage is not None:
+        return sheet.last_pass_percentage
+    total = len(sheet.passed_validations) + len(sheet.failed_validations)
+    if total:
+        return len(sheet.passed_validations) / total * 100
+    if sheet.validation_passed is not None:
+        return 100.0 if sheet.validation_passed else 0.0
+    return None
+
+
+def sheet_duration(sheet: SheetState, now: datetime) -> float | None:
     """Time spent on the sheet: its attempts so far, plus the one running now."""
-    spent = sheet.total_duration_seconds or sheet.duration_seconds or 0.0
-    if sheet.status in ACTIVE_SHEET:
-        started = _when(sheet.started_at)
-        if started is not None:
-            spent += max(0.0, (now - started).total_seconds())
+    spent = sheet.total_duration_seconds or sheet.execution_duration_seconds or 0.0
+    if sheet.status in ACTIVE_SHEET and sheet.started_at is not None:
+        spent += max(0.0, (now - sheet.started_at).total_seconds())
     return round(spent, 3) if spent or sheet.attempt_count else None
 
 
-def sheet_json(sheet: SheetDigest, now: datetime) -> dict[str, Any]:
+def sheet_json(sheet: SheetState, now: datetime) -> dict[str, Any]:
     """One sheet in the status document (the documented fields first)."""
-    rate = sheet.pass_rate
+    rate = pass_rate(sheet)
+    waiting = sheet.fire_at or sheet.rate_limit_expires_at
     return {
-        "status": sheet.status,
+        "status": sheet.status.value,
         "attempt_count": sheet.attempt_count,
         "validation_passed": sheet.validation_passed,
         "instrument_name": sheet.instrument_name,
         "error_code": sheet.error_code,
         "error_message": sheet.error_message,
-        "error_category": sheet.error_category,
+        "error_category": _category(sheet),
         "movement": sheet.movement,
         "voice": sheet.voice,
-        "started_at": sheet.started_at,
-        "completed_at": sheet.completed_at,
+        "started_at": _iso(sheet.started_at),
+        "completed_at": _iso(sheet.completed_at),
         "duration_seconds": sheet_duration(sheet, now),
         "cost_usd": round(sheet.total_cost_usd, 6),
         "validation_pass_rate": None if rate is None else round(rate, 1),
         "completion_attempts": sheet.completion_attempts,
-        "waiting_until": sheet.fire_at or sheet.rate_limit_expires_at,
-        "fallbacks": [_fallback_json(f) for f in sheet.fallbacks],
+        "waiting_until": _iso(waiting),
+        "fallbacks": [_fallback_json(dict(f)) for f in sheet.instrument_fallback_history],
     }
 
 
@@ -223,9 +250,7 @@ def _fallback_json(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def recent_errors(
-    sheets: Iterable[SheetDigest], limit: int = RECENT_ERRORS
-) -> list[dict[str, Any]]:
+def recent_errors(sheets: Iterable[SheetState], limit: int = RECENT_ERRORS) -> list[dict[str, Any]]:
     """The newest errors across sheets (same fields as the `errors` document), newest first.
 
     A failed sheet whose failure left no error record (a prompt that could not be
@@ -233,62 +258,77 @@ def recent_errors(
     """
     found: list[dict[str, Any]] = []
     for sheet in sheets:
-        for record in sheet.errors:
-            context = record.get("context") if isinstance(record.get("context"), dict) else {}
+        for record in sheet.error_history:
+            context = record.context if isinstance(record.context, dict) else {}
             found.append(
                 {
-                    "sheet_num": sheet.num,
-                    "attempt": record.get("attempt_number"),
-                    "error_code": record.get("error_code"),
-                    "category": context.get("category") or record.get("error_type"),
-                    "message": record.get("error_message"),
-                    "timestamp": record.get("timestamp"),
+                    "sheet_num": sheet.sheet_num,
+                    "attempt": record.attempt_number,
+                    "error_code": record.error_code,
+                    "category": context.get("category") or record.error_type,
+                    "message": record.error_message,
+                    "timestamp": _iso(record.timestamp),
                 }
             )
-        if sheet.status == "failed" and not sheet.errors:
+        if sheet.status == "failed" and not sheet.error_history:
             found.append(
                 {
-                    "sheet_num": sheet.num,
+                    "sheet_num": sheet.sheet_num,
                     "attempt": sheet.attempt_count,
                     "error_code": sheet.error_code,
-                    "category": sheet.error_category,
+                    "category": _category(sheet),
                     "message": sheet.error_message,
-                    "timestamp": sheet.completed_at,
+                    "timestamp": _iso(sheet.completed_at),
                 }
             )
     found.sort(key=lambda e: str(e.get("timestamp") or ""), reverse=True)
     return found[:limit]
 
 
-def movements(sheets: Iterable[SheetDigest]) -> list[dict[str, Any]]:
-    """Per movement (stage): how many sheets, and how many in each status."""
-    groups: dict[int | None, dict[str, Any]] = {}
-    for sheet in sorted(sheets, key=lambda s: s.num):
-        group = groups.get(sheet.movement)
+def movements(sheets: Iterable[SheetState]) -> list[dict[str, Any]]:
+    """Per movement (stage), sheets given in order: how many, and how many in each status."""
+    # Per-movement accumulators as lists, turned into documents once at the end: a job of
+    # ten thousand one-sheet movements makes ten thousand of them.
+    groups: dict[int | None, list[Any]] = {}
+    for sheet in sheets:
+        movement = sheet.movement
+        group = groups.get(movement)
         if group is None:
-            group = groups[sheet.movement] = {
-                "movement": sheet.movement,
-                "first_sheet": sheet.num,
-                "last_sheet": sheet.num,
-                "sheets": 0,
-                "counts": {},
-                "attempts": 0,
-                "duration_seconds": 0.0,
-                "cost_usd": 0.0,
-                "instruments": [],
-            }
-        group["last_sheet"] = sheet.num
-        group["sheets"] += 1
-        group["counts"][sheet.status] = group["counts"].get(sheet.status, 0) + 1
-        group["attempts"] += sheet.attempt_count
-        group["duration_seconds"] += sheet.total_duration_seconds or sheet.duration_seconds or 0.0
-        group["cost_usd"] += sheet.total_cost_usd
-        if sheet.instrument_name and sheet.instrument_name not in group["instruments"]:
-            group["instruments"].append(sheet.instrument_name)
-    for group in groups.values():
-        group["duration_seconds"] = round(group["duration_seconds"], 3)
-        group["cost_usd"] = round(group["cost_usd"], 6)
-    return list(groups.values())
+            group = groups[movement] = [sheet.sheet_num, 0, 0, {}, 0, 0.0, 0.0, []]
+        group[1] = sheet.sheet_num
+        group[2] += 1
+        counts = group[3]
+        status = sheet.status
+        counts[status] = counts.get(status, 0) + 1
+        group[4] += sheet.attempt_count
+        group[5] += sheet.total_duration_seconds or sheet.execution_duration_seconds or 0.0
+        group[6] += sheet.total_cost_usd
+        name = sheet.instrument_name
+        if name and name not in group[7]:
+            group[7].append(name)
+    return [
+        {
+            "movement": movement,
+            "first_sheet": first,
+            "last_sheet": last,
+            "sheets": count,
+            "counts": {str(k): v for k, v in counts.items()},
+            "attempts": attempts,
+            "duration_seconds": round(duration, 3),
+            "cost_usd": round(cost, 6),
+            "instruments": names,
+        }
+        for movement, (
+            first,
+            last,
+            count,
+            counts,
+            attempts,
+            duration,
+            cost,
+            names,
+        ) in groups.items()
+    ]
 
 
 def next_steps(
@@ -354,6 +394,7 @@ def status_document(
     counts: dict[str, int] = {}
     for sheet in ordered:
         counts[sheet.status] = counts.get(sheet.status, 0) + 1
+    counts = {str(k): v for k, v in counts.items()}
     instruments = set(head.get("instruments_used") or [])
     for sheet in ordered:
         if sheet.instrument_name:
@@ -364,7 +405,8 @@ def status_document(
     omit = sheet_limit is not None and len(ordered) > sheet_limit
     by_status: dict[str, list[int]] = {}
     for sheet in ordered:
-        by_status.setdefault(sheet.status, []).append(sheet.num)
+        by_status.setdefault(sheet.status, []).append(sheet.sheet_num)
+    by_status = {str(k): v for k, v in by_status.items()}
     return {
         "schema": SCHEMA_STATUS,
         "job_id": checkpoint.ref.job_id,
@@ -387,7 +429,7 @@ def status_document(
             "percent": round(done / total * 100, 1) if total else 0.0,
             "counts": counts,
         },
-        "sheets": {} if omit else {str(s.num): sheet_json(s, now) for s in ordered},
+        "sheets": {} if omit else {str(s.sheet_num): sheet_json(s, now) for s in ordered},
         "sheets_omitted": omit,
         "sheets_by_status": by_status,
         "error_message": head.get("error_message"),
@@ -405,7 +447,7 @@ def status_document(
         "elapsed_seconds": None if elapsed is None else round(elapsed, 3),
         "resume_at": head.get("resume_at"),
         "current_sheet": head.get("current_sheet"),
-        "running_sheets": [s.num for s in ordered if s.status in ACTIVE_SHEET],
+        "running_sheets": [s.sheet_num for s in ordered if s.status in ACTIVE_SHEET],
         "total_retry_count": head.get("total_retry_count"),
         "rate_limit_waits": head.get("rate_limit_waits"),
         "quota_waits": head.get("quota_waits"),
@@ -432,10 +474,11 @@ def job_status(
     ``sheet_limit`` as in :func:`status_document`.
     """
     ref = find(job, workspace=workspace, cwd=cwd)
-    checkpoint, liveness, was_running = observe(ref, "full")
-    document = status_document(
-        checkpoint, liveness, was_running=was_running, now=now, sheet_limit=sheet_limit
-    )
+    with collector_paused():
+        checkpoint, liveness, was_running = observe(ref)
+        document = status_document(
+            checkpoint, liveness, was_running=was_running, now=now, sheet_limit=sheet_limit
+        )
     leftovers = []
     if liveness.alive is False:
         # Only a dead run can leave attempts behind; the loader this needs costs a live one
@@ -451,12 +494,13 @@ def job_status(
 
 
 def list_row(ref: JobRef) -> dict[str, Any] | None:
-    """One ``list`` row (a light read); a damaged checkpoint is a ``corrupt`` row.
+    """One ``list`` row; a damaged checkpoint is a ``corrupt`` row.
 
     ``None`` when the workspace no longer holds the job's checkpoint.
     """
     try:
-        checkpoint, liveness, _ = observe(ref, "light")
+        with collector_paused():
+            checkpoint, liveness, _ = observe(ref)
     except JobNotFoundError:
         return None
     except StateCorruptionError as exc:

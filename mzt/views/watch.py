@@ -29,15 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mzt.checkpoint_reader import (
-    Checkpoint,
-    Irregular,
-    JobRef,
-    apply_line,
-    iter_lines,
-    read_checkpoint,
-    read_journal,
-)
+from mzt.state.reading import Checkpoint, JobRef, read_checkpoint
 from mzt.support.errors import JobNotFoundError
 from mzt.views.status import Liveness, exit_code_for, judge
 
@@ -116,8 +108,9 @@ class WatchFrame:
 class JobTracker:
     """Reads one job incrementally: the snapshot when it is replaced, else new journal lines.
 
-    Only sheet numbers, statuses and start times are kept (a light read), so a frame costs
-    little even for a job of thousands of sheets.
+    Everything comes from the store's loader (:mod:`mzt.state.reading`); after the first
+    read only the new journal lines are applied, so a frame costs little even for a job of
+    thousands of sheets.
     """
 
     def __init__(self, ref: JobRef, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -144,7 +137,7 @@ class JobTracker:
     def _reread(self) -> None:
         self._identity = self._state_identity()
         self._journal_seen = self._journal_size()
-        self.checkpoint = read_checkpoint(self.ref, "light")
+        self.checkpoint = read_checkpoint(self.ref)
         self._journal_pos = self.checkpoint.journal_end
         self._journal_seen = max(self._journal_seen, self._journal_pos)
 
@@ -157,23 +150,12 @@ class JobTracker:
         """
         assert self.checkpoint is not None
         replaced = self._state_identity() != self._identity
-        data, start = read_journal(self.ref.history_path, self._journal_pos)
-        if start != self._journal_pos:
-            self._reread()  # the journal was replaced (a fresh run)
+        events = self.checkpoint.advance(changed)
+        if events is None:
+            self._reread()  # a fresh run's journal, or a damaged line: the loader judges
             return
-        head, sheets = self.checkpoint.head, self.checkpoint.sheets
-        for line in iter_lines(data):
-            if b'"kind":"sheet"' not in line[:64]:
-                continue
-            try:
-                event = apply_line(line, head, sheets, "light")
-            except Irregular:
-                self._reread()  # a damaged line: let the full reader judge the files
-                return
-            if event is not None:
-                changed(event)
-        self._journal_pos = start + data.rfind(b"\n") + 1
-        self._journal_seen = start + len(data)
+        self._journal_pos = self.checkpoint.journal_end
+        self._journal_seen = max(self._journal_seen, self._journal_pos)
         if replaced:
             self._reread()
 
@@ -200,7 +182,7 @@ class JobTracker:
             status, pid = "paused", None  # as the loader shows a run that died
         counts: dict[str, int] = {}
         for sheet in checkpoint.sheets.values():
-            counts[sheet.status] = counts.get(sheet.status, 0) + 1
+            counts[sheet.status.value] = counts.get(sheet.status.value, 0) + 1
         return WatchFrame(
             ts=datetime.now(UTC),
             job_id=self.ref.job_id,

@@ -91,11 +91,9 @@ def in_progress(ws: Path, job: str, num: int) -> bool:
     path = ws / ".marianne" / f"{job}.json"
     if not path.exists():
         return False
-    from mzt import checkpoint_reader
+    from mzt.state import reading
 
-    sheet = checkpoint_reader.read_checkpoint(
-        checkpoint_reader.JobRef(job, ws), "light"
-    ).sheets.get(num)
+    sheet = reading.read_checkpoint(reading.JobRef(job, ws)).sheets.get(num)
     return sheet is not None and sheet.status == "in_progress"
 
 

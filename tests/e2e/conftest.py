@@ -58,7 +58,16 @@ class Project:
         )
 
     def state(self, job: str) -> dict[str, Any]:
-        return json.loads((self.workspace / ".marianne" / f"{job}.json").read_text())
+        """The snapshot file's document with the defaults it leaves out filled in."""
+        from mzt.state.loader import read_snapshot
+
+        path = self.workspace / ".marianne" / f"{job}.json"
+        json.loads(path.read_text())  # the file itself must be plain JSON
+        state = read_snapshot(job, path)
+        assert state is not None
+        doc = state.model_dump(mode="json")
+        doc["sheets"] = {str(n): s for n, s in doc["sheets"].items()}
+        return doc
 
     def sheets(self, job: str) -> dict[int, dict[str, Any]]:
         """Sheet states, with the journal folded in (what mzt's readers see)."""

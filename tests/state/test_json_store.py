@@ -107,10 +107,36 @@ def test_sheet_transition_appends_instead_of_rewriting(store: JsonStateBackend) 
     assert store.state_path("job").read_bytes() == before
     (line,) = history(store)
     assert (line["kind"], line["event"], line["seq"]) == ("sheet", "attempt_started", 2)
-    assert list(line["sheets"]) == ["7"]
+    # The first change of a sheet after a snapshot carries it whole (without its defaults).
+    assert list(line["whole"]) == ["7"] and "sheets" not in line
+    assert (
+        line["whole"]["7"]["status"] == "in_progress" and "error_message" not in line["whole"]["7"]
+    )
     assert line["job"]["current_sheet"] == 7
     assert "sheets" not in line["job"] and "config_snapshot" not in line["job"]
     with RunLock(store.lock_path("job"), job_id="job"):  # a live run: no zombie recovery
+        loaded = store.load("job")
+    assert loaded is not None and comparable(loaded) == comparable(state)
+
+
+def test_later_transitions_carry_only_the_changed_fields(store: JsonStateBackend) -> None:
+    state = make_state(5)
+    state.mark_job_running()
+    store.save(state)
+    state.mark_sheet_started(2)
+    store.record_sheet(state, 2)
+    state.mark_sheet_failed(2, "boom", exit_code=3)
+    store.record_sheet(state, 2)
+    state.sheet(2).error_message = None  # back to its default: the patch must say so
+    state.sheet(2).status = SheetStatus.PENDING
+    store.record_sheet(state, 2)
+    first, second, third = history(store)
+    assert "whole" in first and "whole" not in second
+    assert set(second["sheets"]["2"]) == {"status", "completed_at", "error_message", "exit_code"}
+    assert second["sheets"]["2"]["status"] == "failed"
+    assert third["sheets"]["2"] == {"status": "pending", "error_message": None}
+    assert set(second["job"]) <= {"updated_at", "current_sheet", "total_retry_count", "writer"}
+    with RunLock(store.lock_path("job"), job_id="job"):
         loaded = store.load("job")
     assert loaded is not None and comparable(loaded) == comparable(state)
 
@@ -123,7 +149,7 @@ def test_job_level_change_alone_is_journaled(store: JsonStateBackend) -> None:
     state.total_estimated_cost = 1.25
     store.record_sheet(state)
     (line,) = history(store)
-    assert (line["event"], line["sheets"]) == ("job_update", {})
+    assert line["event"] == "job_update" and "sheets" not in line and "whole" not in line
     assert line["job"]["rate_limit_waits"] == 3
     with RunLock(store.lock_path("job"), job_id="job"):
         loaded = store.load("job")
@@ -182,6 +208,7 @@ def test_compaction_by_line_count(workspace: Path) -> None:
         state.sheets[1].attempt_count = n
         store.record_sheet(state, 1)
     # Lines 2,3,4 -> snapshot 5; lines 6,7,8 -> snapshot 9; line 10 stays in the journal.
+    store.flush()  # a folded snapshot is written in the background
     assert snapshot(store)["seq"] == 9
     assert snapshot(store)["sheets"]["1"]["attempt_count"] == 6
     loaded = store.load("job")
@@ -199,6 +226,7 @@ def test_compaction_by_time(workspace: Path) -> None:
     time.sleep(0.06)
     state.sheets[1].attempt_count = 2
     store.record_sheet(state, 1)
+    store.flush()
     assert snapshot(store)["seq"] == state.seq
     assert snapshot(store)["sheets"]["1"]["attempt_count"] == 2
 

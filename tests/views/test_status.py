@@ -15,9 +15,9 @@ from typing import Any
 import psutil
 import pytest
 
-from mzt import checkpoint_reader
 from mzt.instruments import ratelimits
-from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetState, SheetStatus
+from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetState, SheetStatus, reading
+from mzt.state.loader import read_state
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
 from mzt.views import status as status_view
 from tests.e2e.conftest import Project, wait_for
@@ -96,9 +96,9 @@ def doc_of(job: str, ws: Path) -> dict[str, Any]:
 
 
 def sheet_running(ws: Path, job: str, num: int) -> bool:
-    ref = checkpoint_reader.JobRef(job, ws)
+    ref = reading.JobRef(job, ws)
     try:
-        checkpoint = checkpoint_reader.read_checkpoint(ref, "light")
+        checkpoint = reading.read_checkpoint(ref)
     except JobNotFoundError:
         return False
     sheet = checkpoint.sheets.get(num)
@@ -111,21 +111,15 @@ def attempt_placed(ws: Path, job: str, num: int) -> bool:
     return state is not None and state.sheet(num).attempt_handle is not None
 
 
-def assert_same_as_loader(job: str, ws: Path) -> checkpoint_reader.Checkpoint:
-    """The fast reader must agree field by field with the store's validating loader."""
-    ref = checkpoint_reader.JobRef(job, ws)
-    fast = checkpoint_reader.read_checkpoint(ref, "full")
-    slow = checkpoint_reader.read_with_loader(ref)
-    assert fast.reader == "fast"
-    assert fast.sheets == slow.sheets
-    assert {k: v for k, v in fast.head.items() if k != "config_snapshot"} == {
-        k: v for k, v in slow.head.items() if k != "config_snapshot"
-    }
-    light = checkpoint_reader.read_checkpoint(ref, "light")
-    assert {n: s.status for n, s in light.sheets.items()} == {
-        n: s.status for n, s in slow.sheets.items()
-    }
-    return fast
+def assert_same_as_loader(job: str, ws: Path) -> reading.Checkpoint:
+    """What the views read must be what the store's loader reads, field by field."""
+    ref = reading.JobRef(job, ws)
+    seen = reading.read_checkpoint(ref)
+    loaded = read_state(job, ref.state_path, ref.history_path)
+    assert loaded is not None
+    assert seen.sheets == loaded.sheets
+    assert seen.head == reading.head_of(loaded)
+    return seen
 
 
 # --- finished jobs ------------------------------------------------------------------------------
@@ -329,13 +323,13 @@ def test_list_reads_a_ten_thousand_sheet_checkpoint_cheaply(
     rows = status_view.list_rows(include_all=True)
     elapsed = time.perf_counter() - started
     assert rows[0]["progress"] == {"completed": 9_000, "total": total}
-    checkpoint = checkpoint_reader.read_checkpoint(checkpoint_reader.JobRef("huge", ws), "full")
-    assert checkpoint.reader == "fast" and checkpoint.completed == 9_000
+    checkpoint = reading.read_checkpoint(reading.JobRef("huge", ws))
+    assert checkpoint.completed == 9_000
     assert checkpoint.sheets[10_000].movement == 10
     assert elapsed < 2.0, elapsed  # generous for slow CI; the bench measures it properly
 
 
-# --- irregular documents take the validating path ---------------------------------------------
+# --- irregular documents ------------------------------------------------------------------------
 
 
 def test_a_sheets_key_inside_the_score_snapshot_does_not_confuse_the_head(tmp_path: Path) -> None:
@@ -344,11 +338,10 @@ def test_a_sheets_key_inside_the_score_snapshot_does_not_confuse_the_head(tmp_pa
     state.sheets[1] = SheetState(sheet_num=1, status="completed", instrument_name="cli")
     state.sheets[2] = SheetState(sheet_num=2, agent_feedback={"sheets": {"3": {"x": 1}}})
     JsonStateBackend(tmp_path).save(state)
-    ref = checkpoint_reader.JobRef("odd", tmp_path)
-    fast = checkpoint_reader.read_checkpoint(ref, "full")
-    slow = checkpoint_reader.read_with_loader(ref)
-    assert fast.reader == "fast" and fast.sheets == slow.sheets
-    assert fast.head["config_snapshot"] == state.config_snapshot
+    ref = reading.JobRef("odd", tmp_path)
+    seen = reading.read_checkpoint(ref)
+    assert seen.sheets == state.sheets
+    assert seen.state.config_snapshot == state.config_snapshot
 
 
 def test_legacy_document_is_read_through_the_loader(tmp_path: Path) -> None:
@@ -362,10 +355,7 @@ def test_legacy_document_is_read_through_the_loader(tmp_path: Path) -> None:
         "sheets": {"1": {"sheet_num": 1, "status": "completed"}},
     }
     (folder / "old.json").write_text(json.dumps(legacy))
-    checkpoint = checkpoint_reader.read_checkpoint(
-        checkpoint_reader.JobRef("old", tmp_path), "full"
-    )
-    assert checkpoint.reader == "loader"
+    checkpoint = reading.read_checkpoint(reading.JobRef("old", tmp_path))
     assert checkpoint.status == "paused" and checkpoint.completed == 1
 
 

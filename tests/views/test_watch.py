@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import pytest
 
-from mzt import checkpoint_reader
+from mzt.state import reading
 from mzt.views import watch as watching
 from tests.e2e.conftest import Project, wait_for
 
@@ -41,8 +41,8 @@ def score(template: str, n: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-def ref(project: Project) -> checkpoint_reader.JobRef:
-    return checkpoint_reader.JobRef("job", project.workspace)
+def ref(project: Project) -> reading.JobRef:
+    return reading.JobRef("job", project.workspace)
 
 
 def started(project: Project, data: dict[str, Any]) -> subprocess.Popen[str]:
@@ -97,7 +97,7 @@ def test_a_job_that_is_not_running_gives_one_final_frame(project: Project) -> No
 
 def test_a_run_killed_with_sigkill_ends_the_watch_as_paused(project: Project) -> None:
     proc = started(project, score("sleep 60", 2))
-    wait_for(lambda: checkpoint_reader.read_checkpoint(ref(project), "light").running_sheets == [1])
+    wait_for(lambda: reading.read_checkpoint(ref(project)).running_sheets == [1])
     frames: list[watching.WatchFrame] = []
     follower = threading.Thread(
         target=lambda: frames.extend(watching.follow(ref(project))), daemon=True

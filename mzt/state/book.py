@@ -1,0 +1,55 @@
+"""What a store keeps between writes of one job, and the lock its writing methods share."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+from mzt.state.journal import Journal
+from mzt.state.statuses import JobStatus
+
+
+class Guarded(Protocol):
+    """A store whose writing methods run under one lock."""
+
+    _guard: threading.RLock
+
+
+_S = TypeVar("_S", bound=Guarded)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def serialised(
+    method: Callable[Concatenate[_S, _P], _T],
+) -> Callable[Concatenate[_S, _P], _T]:
+    """Run a writing method under the store's lock (threads of one run share the store)."""
+
+    def guarded(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with self._guard:
+            return method(self, *args, **kwargs)
+
+    return functools.update_wrapper(guarded, method)
+
+
+@dataclass
+class WriterBook:
+    """What this store last wrote for one job: the baseline journal lines are relative to."""
+
+    journal: Journal
+    prepared: bool = False
+    instance_id: str | None = None
+    status: JobStatus | None = None
+    seq: int | None = None
+    head: dict[str, Any] = field(default_factory=dict)
+    config: Any = None
+    # The encoding last written of each sheet changed since the snapshot: the baseline its
+    # next patch is computed against (a sheet without one is written whole).
+    baselines: dict[int, bytes] = field(default_factory=dict)
+    lines_since_snapshot: int = 0
+    journal_bytes: int = 0
+    snapshot_bytes: int = 0
+    snapshot_at: float = 0.0
