@@ -83,7 +83,7 @@ def test_missing_state_is_none(workspace: Path) -> None:
     "damage",
     [
         lambda raw: raw[:-10],  # truncated
-        lambda raw: raw.replace(b'"schema_version":2', b'"schema_version":0'),
+        lambda raw: raw.replace(b'"schema_version":2', b'"schema_version":99'),
         lambda raw: raw.replace(b'"status":"completed"', b'"status":"finished"', 1),
         lambda raw: raw.replace(b'"total_sheets":3', b'"total_sheets":"3"'),
         lambda raw: raw.replace(b'"job_id":"job"', b'"job_id":"other"'),
