@@ -342,6 +342,7 @@ def test_logs_follow_shows_lines_as_they_come_and_ends_with_the_job(
     home.mkdir()
     half = SECRET[len("sk-ant-api03-") :]
     ticks = 'for i in $(seq 1 12); do echo "tick $i ${K1}${K2}"; sleep 0.2; done'
+    gate = tmp_path / "sheet-1-may-end"
     score = write_score(
         tmp_path,
         "ticker",
@@ -351,7 +352,10 @@ def test_logs_follow_shows_lines_as_they_come_and_ends_with_the_job(
             "prompt": {
                 "template": (
                     f"K1=sk-ant-api03-; K2={half}; printf '{NOISE}\\n'\n"
-                    "{% if sheet_num == 1 %}echo warming up; sleep 0.6"
+                    # Sheet 1 lasts until the job's follower has shown its output, however
+                    # slowly that follower starts on a loaded machine.
+                    "{% if sheet_num == 1 %}echo warming up; "
+                    f"for i in $(seq 1 600); do [ -e {gate} ] && break; sleep 0.05; done"
                     f"{{% else %}}{ticks}{{% endif %}}"
                 )
             },
@@ -380,6 +384,10 @@ def test_logs_follow_shows_lines_as_they_come_and_ends_with_the_job(
                 stderr=subprocess.PIPE,
             )
         readers = [_reader(followers[name], arrivals[name]) for name in followers]
+        while b"warming up" not in b"".join(line for _, line in arrivals["job"]):
+            assert time.monotonic() < deadline, "sheet 1's output never reached the follower"
+            time.sleep(0.02)
+        gate.touch()
         while b"tick 3" not in b"".join(line for _, line in arrivals["job"]):
             assert time.monotonic() < deadline, "no tick arrived in time"
             time.sleep(0.02)
