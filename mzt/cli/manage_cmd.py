@@ -291,10 +291,10 @@ def _clear_lines(report: ClearReport, stream: Any = None) -> None:
         out.write(f"{verb}: {job.job_id} ({job.status}, {size}) in {job.workspace}\n")
     for record in report.pruned:
         out.write(f"{prune}: {record.job_id} record ({record.reason}: {record.workspace})\n")
-    for job in report.skipped:
-        out.write(f"skipped: {job.job_id} in {job.workspace}: {job.reason}\n")
-    for job in report.failed:
-        out.write(f"could not remove: {job.job_id} in {job.workspace}: {job.reason}\n")
+    for passed in report.skipped:
+        out.write(f"skipped: {passed.job_id} in {passed.workspace}: {passed.reason}\n")
+    for failed in report.failed:
+        out.write(f"could not remove: {failed.job_id} in {failed.workspace}: {failed.reason}\n")
 
 
 def _clear_done(report: ClearReport, as_json: bool) -> int:

@@ -152,7 +152,7 @@ class LocalExecutor:
 
     def stop_all(self) -> list[AttemptReport]:
         self.aborting = True
-        reports = []
+        reports: list[AttemptReport] = []
         while True:  # every attempt not yet collected through wait() is accounted for here
             with self.lock:
                 remaining = len(self.attempts)

@@ -333,15 +333,18 @@ def _finish(
     if 200 <= status <= 299 and not (isinstance(doc, dict) and doc.get("type") == "error"):
         return _answered(profile, model, doc, body, exchange, duration, stdout_log, tail_bytes)
     message = _error_message(doc) or body.strip()[:500]
-    error = http_status_error(status, message, _retry_after(exchange.headers))
-    if error is None:  # an error document with a 2xx status, or a 1xx/3xx
-        error = classify_text(message) or ErrorInfo(
-            "E503", "transient", True, f"unexpected answer (HTTP {status})", 15
-        )
+    # classify_text covers an error document with a 2xx status, or a 1xx/3xx.
+    answer_error = (
+        http_status_error(status, message, _retry_after(exchange.headers))
+        or classify_text(message)
+        or ErrorInfo("E503", "transient", True, f"unexpected answer (HTTP {status})", 15)
+    )
     line = f"HTTP {status} {exchange.reason}".rstrip() + (f": {message}" if message else "")
     if "retry-after" in exchange.headers:
         line += f" (retry-after: {exchange.headers['retry-after']})"
-    return _failed(error, redactor.redact(line), body, duration, stdout_log, stderr_log, tail_bytes)
+    return _failed(
+        answer_error, redactor.redact(line), body, duration, stdout_log, stderr_log, tail_bytes
+    )
 
 
 def _answered(

@@ -39,7 +39,7 @@ from mzt.support import paths
 from mzt.support.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from mzt.run.runner import RunOptions
+    from mzt.run.results import RunOptions
     from mzt.score.preparation import PreparedScore
 
 BLOCKED_CODE = "E999"  # a skip with an error code means "blocked", not "skipped on purpose"

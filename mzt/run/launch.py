@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mzt.run.runner import Runner, RunOptions, RunResult
+from mzt.run.results import RunOptions, RunResult
+from mzt.run.runner import Runner
 from mzt.score.loader import load_score, validate_document
 from mzt.score.preparation import (
     PreparedScore,

@@ -26,7 +26,7 @@ from mzt.state import (
 from mzt.state.checkpoint import WriterInfo
 
 if TYPE_CHECKING:
-    from mzt.run.runner import RunOptions
+    from mzt.run.results import RunOptions
     from mzt.score.preparation import PreparedScore
 
 NOTHING_TO_DO = "nothing to do"

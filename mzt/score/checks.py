@@ -20,6 +20,7 @@ from mzt.score.models import (
     DEFAULT_INSTRUMENT,
     KNOWN_CONFIG_KEYS,
     REQUIRED_FIELDS,
+    InjectionItem,
     InstrumentConfig,
     Score,
 )
@@ -164,7 +165,9 @@ def _check_files(found: Findings) -> None:
             found.add(
                 "V004", f"the system prompt file {value} does not exist", path, severity="error"
             )
-    items = [(("sheet", "prelude", i), item) for i, item in enumerate(score.sheet.prelude)]
+    items: list[tuple[Path_, InjectionItem]] = [
+        (("sheet", "prelude", i), item) for i, item in enumerate(score.sheet.prelude)
+    ]
     items += [
         (("sheet", "cadenzas", num, i), item)
         for num, entries in score.sheet.cadenzas.items()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from mzt.score.models import Score
 from mzt.support.errors import Issue, ScoreError
@@ -143,13 +144,14 @@ def validate_document(
         raise ScoreError(source, _issues_from(exc, document)) from None
     job_id = job_id_from_name(score.name)
     if not job_id.strip("_"):
+        name_at = document.locate(("name",))
         raise ScoreError(
             source,
             Issue(
                 "SCHEMA",
                 f"the name {score.name!r} gives no usable job id",
                 path="name",
-                line=document.locate(("name",))[0] if document.locate(("name",)) else None,
+                line=name_at[0] if name_at else None,
                 hint="use letters, digits, '-' or '_' in `name`",
             ),
         )
@@ -207,7 +209,7 @@ def _file_error(source: str, what: str, hint: str | None = None) -> ScoreError:
 
 
 def _issues_from(exc: ValidationError, document: Document) -> list[Issue]:
-    grouped: dict[DataPath, list[dict[str, Any]]] = {}
+    grouped: dict[DataPath, list[ErrorDetails]] = {}
     for error in exc.errors(include_url=False):
         path = _data_path(error["loc"], document.data)
         if error["type"] == "missing" and isinstance(error["loc"][-1], str):
@@ -245,7 +247,7 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> DataPath:
     return tuple(path)
 
 
-def _describe(path: DataPath, errors: list[dict[str, Any]]) -> tuple[str, str | None]:
+def _describe(path: DataPath, errors: list[ErrorDetails]) -> tuple[str, str | None]:
     first = errors[0]
     kind = first["type"]
     if kind == "extra_forbidden":

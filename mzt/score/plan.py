@@ -398,7 +398,7 @@ class _InstrumentResolver:
         if backend.cli_model and not base.get("model"):
             base["model"] = backend.cli_model
         self.backend_layer = base
-        sheet_keyed = (
+        sheet_keyed: tuple[Mapping[int, object], ...] = (
             score.sheet.per_sheet_instrument_config,
             score.sheet.per_sheet_fallbacks,
             score.backend.sheet_overrides,

@@ -52,7 +52,7 @@ def process_start_time(pid: int) -> float | None:
     if pid <= 0:
         return None
     try:
-        return psutil().Process(pid).create_time()
+        return float(psutil().Process(pid).create_time())
     except (psutil().Error, OSError):
         return None
 
@@ -75,7 +75,7 @@ def pid_alive(pid: int | None) -> bool:
     except OSError:
         return True
     try:
-        return psutil().Process(pid).status() != psutil().STATUS_ZOMBIE
+        return bool(psutil().Process(pid).status() != psutil().STATUS_ZOMBIE)
     except psutil().NoSuchProcess:
         return False
     except (psutil().Error, OSError):

@@ -10,7 +10,7 @@ for Python. Dates stay strings, so every value can be written back as JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import yaml
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
@@ -51,7 +51,14 @@ class Document:
         return None
 
 
-def _position(mark: yaml.Mark | None) -> dict[str, int | None]:
+class _Mark(Protocol):
+    """A position in the text: the pure-Python and the libyaml readers have different classes."""
+
+    line: int
+    column: int
+
+
+def _position(mark: _Mark | None) -> dict[str, int | None]:
     if mark is None:
         return {"line": None, "column": None}
     return {"line": mark.line + 1, "column": mark.column + 1}
@@ -60,7 +67,8 @@ def _position(mark: yaml.Mark | None) -> dict[str, int | None]:
 class _Loader(yaml.SafeLoader):
     """SafeLoader minus anchors, aliases, exotic tags, implicit dates and runaway depth."""
 
-    yaml_implicit_resolvers: ClassVar[dict[Any, list[Any]]] = {
+    # PyYAML reads this table from the class; types-PyYAML declares it on instances.
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[Any]]] = {  # type: ignore[misc]
         first: [(tag, rx) for tag, rx in resolvers if tag != _Y + "timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
@@ -69,8 +77,9 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
-        event = self.peek_event()
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        # types-PyYAML leaves Parser.peek_event unannotated although it returns an Event.
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, AliasEvent):
             raise YamlProblem(
                 "aliases (*name) are not allowed in scores; write the value out",
@@ -105,7 +114,7 @@ class _Loader(yaml.SafeLoader):
             )
         return node
 
-    def construct_yaml_int(self, node: ScalarNode) -> int:  # type: ignore[override]
+    def construct_yaml_int(self, node: ScalarNode) -> int:
         try:
             return super().construct_yaml_int(node)
         except ValueError:
@@ -114,7 +123,7 @@ class _Loader(yaml.SafeLoader):
                 **_position(node.start_mark),
             ) from None
 
-    def construct_yaml_str(self, node: ScalarNode) -> str:  # type: ignore[override]
+    def construct_yaml_str(self, node: ScalarNode) -> str:
         value = super().construct_yaml_str(node)
         try:
             value.encode("utf-8")

@@ -28,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mzt.execute.leftovers import Leftover, stop_leftovers
+from mzt.execute.base import Leftover
+from mzt.execute.leftovers import stop_leftovers
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.lock import LockProbe, probe_lock
 from mzt.state.registry import RegistryRecord, read_records
@@ -309,6 +310,7 @@ def _clear_one(
             report.skipped.append(SkippedJob(job_id, ws, "running", "its run lock is held"))
             return
         except OSError as exc:
+            assert isinstance(verdict, CheckpointState)  # the skips above returned
             report.failed.append(SkippedJob(job_id, ws, verdict.status.value, str(exc)))
             return
         report.removed.append(cleared)

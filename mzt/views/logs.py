@@ -148,8 +148,8 @@ def select_attempt(
             )
     check_sheet(state, sheet)
     record = state.sheets.get(sheet)
-    ran = record.attempt_count if record else 0
-    known = set(range(1, ran + 1)) | {f.attempt for f in files if f.sheet_num == sheet}
+    attempts = record.attempt_count if record else 0
+    known = set(range(1, attempts + 1)) | {f.attempt for f in files if f.sheet_num == sheet}
     if not known:
         raise InspectTargetError(
             f"Sheet {sheet} of job '{view.job_id}' has not run yet.",

@@ -59,12 +59,16 @@ class ConcertConfig(StrictModel):
     abort_concert_on_hook_failure: bool = Field(False, description="Stop the chain on failure.")
 
 
+def _default_events() -> list[NotificationEvent]:
+    return ["job_complete", "job_failed"]
+
+
 class NotificationConfig(StrictModel):
     """A message sent when job events happen; failures never fail the job."""
 
     type: Literal["desktop", "slack", "webhook", "email"] = Field(description="Channel.")
     on_events: list[NotificationEvent] = Field(
-        default_factory=lambda: ["job_complete", "job_failed"],
+        default_factory=_default_events,
         description="Events that send a message.",
     )
     config: dict[str, Any] = Field(default_factory=dict, description="Channel settings.")
