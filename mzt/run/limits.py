@@ -16,8 +16,8 @@ from mzt.instruments import ratelimits
 from mzt.instruments.ratelimits import RateLimit
 from mzt.run.cost import Cost, attempt_cost, over_limit, warning
 from mzt.run.decisions import Decision
+from mzt.score.instrumentation import InstrumentChoice
 from mzt.score.models import Score
-from mzt.score.plan import InstrumentChoice
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetState, SheetStatus
 
 MAX_RATE_LIMIT_WAIT = 24 * 3600.0  # whatever the output says, check again within a day

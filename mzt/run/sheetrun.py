@@ -16,7 +16,8 @@ from mzt.execute.attempt import AttemptSpec
 from mzt.instruments import Registry
 from mzt.run.inputs import gather_injections, previous_files, previous_outputs
 from mzt.run.prompting import Completion, PromptParts, assemble
-from mzt.score.plan import InstrumentChoice, SheetPlan
+from mzt.score.instrumentation import InstrumentChoice
+from mzt.score.plan import SheetPlan
 from mzt.score.preparation import PreparedScore
 from mzt.score.templating import (
     TemplateError,

@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
+from mzt.score.instrumentation import DEFAULT_TIMEOUT_SECONDS
 from mzt.score.loader import load_score
-from mzt.score.plan import DEFAULT_TIMEOUT_SECONDS, Plan, build_plan
+from mzt.score.plan import Plan, build_plan
 from mzt.support.errors import ScoreError
 from tests.helpers import minimal, write_score
 

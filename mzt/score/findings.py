@@ -1,0 +1,38 @@
+"""The issues `mzt validate` finds in a score, collected by severity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mzt.score.loader import LoadedScore
+from mzt.support.errors import Issue
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Findings:
+    """Issues found so far, split by severity."""
+
+    loaded: LoadedScore
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        path: Path_ = (),
+        *,
+        severity: str = "warning",
+        hint: str | None = None,
+    ) -> None:
+        issue = Issue(
+            code,
+            message,
+            ".".join(map(str, path)),
+            self.loaded.locate(path) if path else None,
+            hint=hint,
+            severity=severity,
+        )
+        (self.errors if severity == "error" else self.warnings).append(issue)
