@@ -59,6 +59,12 @@ def main() -> None:
         hello_home, hello_ws = root / "hello-home", root / "hello-ws"
         noop = [*mzt, "run", "-q", "-w", str(hello_ws), str(HELLO)]
         run(noop, env=environment(hello_home), cwd=root)  # the job completes here, once
+        # The cron line itself: the score run in its own workspace, no -w.
+        own_home, own_score = root / "own-home", root / "own" / "hello.yaml"
+        own_score.parent.mkdir()
+        own_score.write_bytes(HELLO.read_bytes())
+        noop_own = [*mzt, "run", "-q", str(own_score)]
+        run(noop_own, env=environment(own_home), cwd=root)
         before = (hello_ws / ".marianne" / "hello.json").read_bytes()
 
         cases: list[tuple[str, list[str], dict[str, str], Path, str]] = [
@@ -71,7 +77,14 @@ def main() -> None:
                 "≤ 8×",
             ),
             (
-                "mzt run, completed job (no-op)",
+                "mzt run score.yaml, completed job (no-op, own workspace)",
+                noop_own,
+                environment(own_home),
+                root,
+                "≤ 5×",
+            ),
+            (
+                "mzt run -w DIR score.yaml, completed job (no-op, other workspace)",
                 noop,
                 environment(hello_home),
                 root,
