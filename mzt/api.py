@@ -105,11 +105,13 @@ if TYPE_CHECKING:
         history_report,
         open_view,
     )
+    from mzt.views.log_tail import (
+        read_tail,
+    )
     from mzt.views.logs import (
         AttemptLogs,
         LogChunk,
         await_attempt,
-        read_tail,
         select_attempt,
     )
     from mzt.views.logs import (
@@ -203,7 +205,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "preview_prompt": ("mzt.score.preparation", "preview_prompt"),
     "problem_json": ("mzt.instruments.info", "problem_json"),
     "read_job": ("mzt.views.lookup", "read_job"),
-    "read_tail": ("mzt.views.logs", "read_tail"),
+    "read_tail": ("mzt.views.log_tail", "read_tail"),
     "redact": ("mzt.support.redact", "redact"),
     "registry_dir": ("mzt.support.paths", "registry_dir"),
     "request_cancel": ("mzt.views.steering", "request_cancel"),

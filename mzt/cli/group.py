@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("mzt.cli.commands", "init"),
     "instruments": ("mzt.cli.instruments_cmd", "instruments"),
     "list": ("mzt.cli.observe_cmd", "list_jobs"),
-    "logs": ("mzt.cli.inspect_cmd", "logs"),
+    "logs": ("mzt.cli.logs_cmd", "logs"),
     "pause": ("mzt.cli.manage_cmd", "pause"),
     "resume": ("mzt.cli.commands", "resume"),
     "run": ("mzt.cli.commands", "run"),

@@ -1,14 +1,13 @@
-"""The inspecting commands: errors, diagnose, history, logs.
+"""The inspecting commands: errors, diagnose, history.
 
-Each parses its flags, asks :mod:`mzt.views.history`, :mod:`mzt.views.diagnose` or
-:mod:`mzt.views.logs` for the data and renders it. Every piece of text that came from a
-child process goes through ``sanitize_terminal`` before it is printed, so an agent's
-escape sequences can never drive the user's terminal.
+Each parses its flags, asks :mod:`mzt.views.history` or :mod:`mzt.views.diagnose` for the
+data and renders it (`mzt logs` lives in :mod:`mzt.cli.logs_cmd`). Every piece of text that
+came from a child process goes through ``sanitize_terminal`` before it is printed, so an
+agent's escape sequences can never drive the user's terminal.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from mzt.cli import console
 from mzt.cli.options import flag, json_option, verbose_option, workspace_option
 
 if TYPE_CHECKING:
-    from mzt.api import AttemptLogs, Diagnosis, ErrorEntry, ErrorsReport, HistoryReport, LogChunk
+    from mzt.api import Diagnosis, ErrorEntry, ErrorsReport, HistoryReport
 
 TAIL_LINES = 20  # lines of each output tail shown under an error
 TIMELINE_LINES = 40  # timeline entries diagnose prints (JSON has more)
@@ -334,106 +333,4 @@ def history_lines(report: HistoryReport) -> list[str]:
     return lines
 
 
-# --- logs ---------------------------------------------------------------------------------------
-
-
-@click.command()
-@click.argument("job")
-@sheet_option
-@click.option("--attempt", type=click.IntRange(min=1), metavar="K", help="Attempt K.")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing output as it is written.")
-@click.option(
-    "-n",
-    "--lines",
-    type=click.IntRange(min=0),
-    metavar="N",
-    default=50,
-    show_default=True,
-    help="Show the last N lines of each stream (0: all).",
-)
-@workspace_option
-def logs(
-    job: str,
-    sheet: int | None,
-    attempt: int | None,
-    follow: bool,
-    lines: int,
-    workspace: Path | None,
-) -> int:
-    """Instrument output (stdout and stderr) of a sheet's attempt.
-
-    Default: the latest attempt of the sheet running now, else of the sheet that wrote
-    output last. With -f it keeps printing as the attempt writes, moves on to the next
-    attempt unless --attempt is given, and ends when the job stops running.
-
-    \b
-    Examples:
-      mzt logs nightly-review --sheet 3 -n 0
-      mzt logs nightly-review -f
-    """
-    from mzt.api import await_attempt, open_view, read_tail, select_attempt
-    from mzt.api import follow_logs as follow_output
-
-    view = open_view(job, workspace=workspace)
-    if follow:
-        view, target = await_attempt(view, sheet=sheet, attempt=attempt)
-    else:
-        target = select_attempt(view, sheet=sheet, attempt=attempt)
-    if not follow:
-        _print_attempt(target, {s: read_tail(target.path(s), lines) for s in ("stdout", "stderr")})
-        return ExitCode.OK
-    chunks = follow_output(
-        view,
-        target,
-        lines=lines,
-        pinned_sheet=sheet is not None,
-        pinned_attempt=attempt is not None,
-    )
-    _print_follow(target, chunks)
-    return ExitCode.OK
-
-
-def _header(sheet: int, attempt: int, stream: str, extra: str = "") -> str:
-    return f"==> sheet {sheet}, attempt {attempt}: {stream}{extra} <=="
-
-
-def _print_attempt(target: AttemptLogs, texts: dict[str, str]) -> None:
-    sizes = {f.stream: f for f in target.files}
-    shown = False
-    for stream, text in texts.items():
-        if stream not in sizes:
-            continue
-        extra = f" ({sizes[stream].path}, {sizes[stream].size} bytes)"
-        console.out(_header(target.sheet_num, target.attempt, stream, extra))
-        if text:
-            sys.stdout.write(_clean(text) if text.endswith("\n") else _clean(text) + "\n")
-        shown = True
-    if not shown:
-        state = "has written nothing yet" if target.running else "wrote no output"
-        console.out(f"sheet {target.sheet_num}, attempt {target.attempt} {state}")
-
-
-def _print_follow(target: AttemptLogs, chunks: Iterable[LogChunk]) -> None:
-    """Print chunks as they come, with a header whenever the attempt or stream changes."""
-    where: tuple[int, int, str] | None = None
-    at_line_start = True
-    console.err(f"following sheet {target.sheet_num}, attempt {target.attempt} (Ctrl-C stops)")
-    for chunk in chunks:
-        if chunk.stream == "attempt":
-            where = None
-            console.err(f"following sheet {chunk.sheet_num}, attempt {chunk.attempt}")
-            continue
-        here = (chunk.sheet_num, chunk.attempt, chunk.stream)
-        if here != where:
-            if not at_line_start:  # a partial line was shown; keep the header on its own
-                sys.stdout.write("\n")
-            console.out(_header(*here))
-            where = here
-        text = _clean(chunk.text)
-        sys.stdout.write(text)
-        at_line_start = text.endswith("\n")
-        # Whoever reads a pipe (a script, `grep --line-buffered`) sees each line at once.
-        sys.stdout.flush()
-
-
-COMMANDS: list[click.Command] = [errors, diagnose, history, logs]
+COMMANDS: list[click.Command] = [errors, diagnose, history]

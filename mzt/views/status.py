@@ -1,40 +1,36 @@
 """What `mzt status`, `mzt list` and `mzt watch` show, built from a job's files.
 
 There is no daemon to ask: the checkpoint is read through the store's own loader
-(:mod:`mzt.state.reading`), liveness comes from probing the run lock (never taking it), and
-rate limits from the shared records. This module turns those into the status, list and
-overview documents.
+(:mod:`mzt.state.reading`), liveness comes from probing the run lock (never taking it, in
+:mod:`mzt.views.liveness`), and rate limits from the shared records. This module turns those
+into the status, list and overview documents.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mzt.instruments import ratelimits
-from mzt.state.lock import LockProbe, probe_lock, read_holder
-from mzt.state.models import SheetState
 from mzt.state.reading import (
     ACTIVE_SHEET,
     Checkpoint,
     JobRef,
     collector_paused,
-    file_size,
-    read_checkpoint,
     registered_jobs,
 )
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
+from mzt.views.liveness import Liveness, observe
 from mzt.views.lookup import locate
+from mzt.views.sheet_summary import movements, recent_errors, sheet_json
 
 SCHEMA_STATUS = "mzt.status/1"
 SCHEMA_LIST = "mzt.list/1"
 SCHEMA_OVERVIEW = "mzt.overview/1"
 FINISHED_FOR_LIST = frozenset({"completed", "cancelled"})
-RECENT_ERRORS = 10
 CORRUPT = "corrupt"
 
 
@@ -42,103 +38,6 @@ def find(job: str, *, workspace: Path | None = None, cwd: Path | None = None) ->
     """The job named by id or score file, by the documented look-up rules."""
     found = locate(job, workspace=workspace, cwd=cwd)
     return JobRef(found.job_id, found.workspace, found.score_path)
-
-
-# --- liveness --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Liveness:
-    """Whether the job's run is alive (``None``: cannot be known from this host)."""
-
-    alive: bool | None
-    verdict: str  # alive, dead, foreign, idle
-    reason: str
-    holder: dict[str, Any] | None
-
-
-def judge(checkpoint: Checkpoint) -> Liveness:
-    """Probe the run lock (never taking it); a running state with a free lock is dead.
-
-    The verdicts are :func:`mzt.state.lock.job_liveness`'s. The common cases (the lock is held:
-    alive; the lock is free and the state is not running: idle) are settled here with one
-    probe; only a running state under a free lock needs that function's evidence (pid,
-    start time, host, boot id), and only then is it imported: importing it costs more
-    than a whole read of a small job (filelock, psutil).
-    """
-    lock_path = checkpoint.ref.lock_path
-    writer = checkpoint.head.get("writer")
-    if probe_lock(lock_path) != LockProbe.FREE:
-        recorded = read_holder(lock_path)
-        holder = recorded.describe() if recorded else _identity(writer)
-        return Liveness(True, "alive", "the run lock is held", holder)
-    if checkpoint.status != "running":
-        return Liveness(False, "idle", "not running", _identity(writer))
-    from mzt.state.liveness import ProcessIdentity
-    from mzt.state.lock import job_liveness
-
-    verdict = job_liveness(lock_path, running=True, writer=ProcessIdentity.from_dict(writer))
-    holder = verdict.holder.describe() if verdict.holder else None
-    return Liveness(verdict.alive, verdict.verdict.value, verdict.reason, holder)
-
-
-def _identity(record: Any) -> dict[str, Any] | None:
-    """``{pid, host, started_at}`` of a lock file's or a checkpoint's writer record."""
-    if not isinstance(record, dict) or not isinstance(record.get("pid"), int):
-        return None
-    return {
-        "pid": record["pid"],
-        "host": record.get("host"),
-        "started_at": record.get("started_at"),
-    }
-
-
-def settle(checkpoint: Checkpoint, liveness: Liveness) -> None:
-    """Show a dead run's state as the loader does: paused, no pid, a note why."""
-    head = checkpoint.head
-    if head.get("status") != "running" or liveness.verdict != "dead":
-        return
-    previous = head.get("pid")
-    head["status"] = "paused"
-    head["pid"] = None
-    if not head.get("error_message"):
-        who = f"pid {previous}" if previous is not None else "the recorded process"
-        head["error_message"] = (
-            f"Recovered from a stale running state ({who} is no longer running this job); "
-            f"the job is paused and can be resumed. Evidence: {liveness.reason}."
-        )
-
-
-def observe(ref: JobRef) -> tuple[Checkpoint, Liveness, bool]:
-    """Read ``ref``, judge its liveness and settle a dead run's status.
-
-    Returns the checkpoint, the verdict, and whether the files said "running". A run that
-    finishes between the read and the lock probe would look dead (its files said running,
-    its lock is free by the time it is probed); so a "dead" verdict only stands if the
-    files did not change meanwhile, else they are read again.
-    """
-    for _ in range(3):
-        before = _files_of(ref)
-        checkpoint = read_checkpoint(ref)
-        liveness = judge(checkpoint)
-        if liveness.verdict != "dead" or _files_of(ref) == before:
-            break
-    was_running = checkpoint.status == "running"
-    settle(checkpoint, liveness)
-    return checkpoint, liveness, was_running
-
-
-def _files_of(ref: JobRef) -> tuple[int, ...]:
-    try:
-        st = ref.state_path.stat()
-    except OSError:
-        return ()
-    return (st.st_ino, st.st_size, st.st_mtime_ns, file_size(ref.history_path))
-
-
-def exit_code_for(status: str) -> int:
-    """The exit code `mzt run` gives for a job that ended in ``status``."""
-    return {"completed": 0, "failed": 1, "cancelled": 4}.get(status, 3)
 
 
 # --- rate limits ------------------------------------------------------------------------------
@@ -186,149 +85,6 @@ def elapsed_seconds(head: dict[str, Any], now: datetime) -> float | None:
     else:
         end = _when(head.get("completed_at")) or _when(head.get("updated_at")) or now
     return max(0.0, (end - started).total_seconds())
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
-def _category(sheet: SheetState) -> str | None:
-    return None if sheet.error_category is None else sheet.error_category.value
-
-
-def pass_rate(sheet: SheetState) -> float | None:
-    """Share of validations that passed in the last check, 0–100 (``None``: none ran)."""
-    if sheet.last_pass_percentage is not None:
-        return sheet.last_pass_percentage
-    total = len(sheet.passed_validations) + len(sheet.failed_validations)
-    if total:
-        return len(sheet.passed_validations) / total * 100
-    if sheet.validation_passed is not None:
-        return 100.0 if sheet.validation_passed else 0.0
-    return None
-
-
-def sheet_duration(sheet: SheetState, now: datetime) -> float | None:
-    """Time spent on the sheet: its attempts so far, plus the one running now."""
-    spent = sheet.total_duration_seconds or sheet.execution_duration_seconds or 0.0
-    if sheet.status in ACTIVE_SHEET and sheet.started_at is not None:
-        spent += max(0.0, (now - sheet.started_at).total_seconds())
-    return round(spent, 3) if spent or sheet.attempt_count else None
-
-
-def sheet_json(sheet: SheetState, now: datetime) -> dict[str, Any]:
-    """One sheet in the status document (the documented fields first)."""
-    rate = pass_rate(sheet)
-    waiting = sheet.fire_at or sheet.rate_limit_expires_at
-    return {
-        "status": sheet.status.value,
-        "attempt_count": sheet.attempt_count,
-        "validation_passed": sheet.validation_passed,
-        "instrument_name": sheet.instrument_name,
-        "error_code": sheet.error_code,
-        "error_message": sheet.error_message,
-        "error_category": _category(sheet),
-        "movement": sheet.movement,
-        "voice": sheet.voice,
-        "started_at": _iso(sheet.started_at),
-        "completed_at": _iso(sheet.completed_at),
-        "duration_seconds": sheet_duration(sheet, now),
-        "cost_usd": round(sheet.total_cost_usd, 6),
-        "validation_pass_rate": None if rate is None else round(rate, 1),
-        "completion_attempts": sheet.completion_attempts,
-        "waiting_until": _iso(waiting),
-        "fallbacks": [_fallback_json(dict(f)) for f in sheet.instrument_fallback_history],
-    }
-
-
-def _fallback_json(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "from": record.get("from"),
-        "to": record.get("to"),
-        "reason": record.get("reason"),
-        "timestamp": record.get("timestamp"),
-    }
-
-
-def recent_errors(sheets: Iterable[SheetState], limit: int = RECENT_ERRORS) -> list[dict[str, Any]]:
-    """The newest errors across sheets (same fields as the `errors` document), newest first.
-
-    A failed sheet whose failure left no error record (a prompt that could not be
-    rendered, say) contributes its own message.
-    """
-    found: list[dict[str, Any]] = []
-    for sheet in sheets:
-        for record in sheet.error_history:
-            context = record.context if isinstance(record.context, dict) else {}
-            found.append(
-                {
-                    "sheet_num": sheet.sheet_num,
-                    "attempt": record.attempt_number,
-                    "error_code": record.error_code,
-                    "category": context.get("category") or record.error_type,
-                    "message": record.error_message,
-                    "timestamp": _iso(record.timestamp),
-                }
-            )
-        if sheet.status == "failed" and not sheet.error_history:
-            found.append(
-                {
-                    "sheet_num": sheet.sheet_num,
-                    "attempt": sheet.attempt_count,
-                    "error_code": sheet.error_code,
-                    "category": _category(sheet),
-                    "message": sheet.error_message,
-                    "timestamp": _iso(sheet.completed_at),
-                }
-            )
-    found.sort(key=lambda e: str(e.get("timestamp") or ""), reverse=True)
-    return found[:limit]
-
-
-def movements(sheets: Iterable[SheetState]) -> list[dict[str, Any]]:
-    """Per movement (stage), sheets given in order: how many, and how many in each status."""
-    # Per-movement accumulators as lists, turned into documents once at the end: a job of
-    # ten thousand one-sheet movements makes ten thousand of them.
-    groups: dict[int | None, list[Any]] = {}
-    for sheet in sheets:
-        movement = sheet.movement
-        group = groups.get(movement)
-        if group is None:
-            group = groups[movement] = [sheet.sheet_num, 0, 0, {}, 0, 0.0, 0.0, []]
-        group[1] = sheet.sheet_num
-        group[2] += 1
-        counts = group[3]
-        status = sheet.status
-        counts[status] = counts.get(status, 0) + 1
-        group[4] += sheet.attempt_count
-        group[5] += sheet.total_duration_seconds or sheet.execution_duration_seconds or 0.0
-        group[6] += sheet.total_cost_usd
-        name = sheet.instrument_name
-        if name and name not in group[7]:
-            group[7].append(name)
-    return [
-        {
-            "movement": movement,
-            "first_sheet": first,
-            "last_sheet": last,
-            "sheets": count,
-            "counts": {str(k): v for k, v in counts.items()},
-            "attempts": attempts,
-            "duration_seconds": round(duration, 3),
-            "cost_usd": round(cost, 6),
-            "instruments": names,
-        }
-        for movement, (
-            first,
-            last,
-            count,
-            counts,
-            attempts,
-            duration,
-            cost,
-            names,
-        ) in groups.items()
-    ]
 
 
 def next_steps(

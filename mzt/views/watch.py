@@ -31,7 +31,7 @@ from typing import Any
 
 from mzt.state.reading import Checkpoint, JobRef, read_checkpoint
 from mzt.support.errors import JobNotFoundError
-from mzt.views.status import Liveness, exit_code_for, judge
+from mzt.views.liveness import Liveness, exit_code_for, judge
 
 SCHEMA_WATCH = "mzt.watch/1"
 POLL_ENV = "MZT_WATCH_POLL"

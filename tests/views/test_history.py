@@ -31,7 +31,8 @@ from mzt.views.history import (
     job_errors,
     open_view,
 )
-from mzt.views.logs import follow, log_files, read_tail, select_attempt
+from mzt.views.log_tail import read_tail
+from mzt.views.logs import follow, log_files, select_attempt
 
 # Built from two halves in the script, so only the child's output holds the whole key.
 SECRET = "sk-ant-api03-" + "Q7xvB2mN9pLk4RtY8wZc1HdF6gJs3aE0uIo5"
