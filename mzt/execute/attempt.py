@@ -15,15 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from mzt.instruments import Instrument, InstrumentError, InstrumentResult
-from mzt.instruments.classify import (
-    ErrorInfo,
-    classify,
-    detect_limit,
-    parse_structured,
-    validation_error,
-)
+from mzt.instruments.classify import ErrorInfo, classify, validation_error
 from mzt.instruments.http import call_messages_api
 from mzt.instruments.http import supported as http_supported
+from mzt.instruments.limits import detect_limit, parse_structured
 from mzt.score.models import ValidationRule
 from mzt.state.atomic import atomic_write
 from mzt.support.fsutil import ensure_private_dir

@@ -19,14 +19,9 @@ the built-in profile ``ANTHROPIC_BASE_URL`` overrides it, as in Anthropic's own 
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import http.client
 import json
 import math
 import os
-import socket
-import ssl
 import threading
 import time
 import urllib.error
@@ -34,12 +29,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 from mzt.instruments.classify import ErrorInfo, classify_text, http_status_error
+from mzt.instruments.http_errors import _connection_error, _describe, _error_message, _retry_after
+from mzt.instruments.http_exchange import MAX_RESPONSE_BYTES, _Exchange, _proxies
 from mzt.instruments.parsing import InstrumentResult, token_cost
 from mzt.instruments.profile import InstrumentProfile
 from mzt.support.fsutil import open_nofollow
@@ -52,7 +47,6 @@ BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 """Overrides the built-in profile's base URL (a proxy, a gateway, a test server)."""
 DEFAULT_MAX_TOKENS = 16384
 """``max_tokens`` when the config sets none (Marianne's default), capped by the model."""
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _POLL_SECONDS = 0.05
 _STOP_CHECK_SECONDS = 0.25  # the stop callback reads files: not on every tick
 _USER_AGENT = "mzt (anthropic_api instrument)"
@@ -201,115 +195,6 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _proxies(environ: Mapping[str, str], host: str) -> dict[str, str]:
-    """Proxies from the attempt's environment (not this process's), honouring no_proxy."""
-    proxies: dict[str, str] = {}
-    for name, value in environ.items():
-        lowered = name.lower()
-        if value and lowered.endswith("_proxy") and lowered != "no_proxy":
-            # The lowercase spelling wins, as in urllib and curl.
-            scheme = lowered[: -len("_proxy")]
-            if scheme not in proxies or name == lowered:
-                proxies[scheme] = value
-    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY")
-    if proxies and no_proxy:
-        bypass = {**proxies, "no": no_proxy}
-        if urllib.request.proxy_bypass_environment(host, bypass):  # type: ignore[attr-defined]
-            return {}
-    return proxies
-
-
-class _Exchange:
-    """One request on a worker thread, which the caller polls and may abandon."""
-
-    def __init__(
-        self, request: urllib.request.Request, timeout: float, proxies: dict[str, str]
-    ) -> None:
-        self.request = request
-        self.timeout = timeout
-        self.proxies = proxies
-        self.done = threading.Event()
-        self.status: int | None = None
-        self.reason = ""
-        self.headers: dict[str, str] = {}
-        self.body = b""
-        self.truncated = False
-        self.failure: BaseException | None = None
-        self._lock = threading.Lock()
-        self._connections: list[http.client.HTTPConnection] = []
-        self._abandoned = False
-
-    def run(self) -> None:
-        try:
-            handlers: list[urllib.request.BaseHandler] = [
-                urllib.request.ProxyHandler(self.proxies),
-                _TrackedHttp(self),
-                _TrackedHttps(self),
-            ]
-            opener = urllib.request.build_opener(*handlers)
-            try:
-                with opener.open(self.request, timeout=self.timeout) as response:
-                    self._take(response.status, response.reason, response.headers, response)
-            except urllib.error.HTTPError as exc:
-                with exc:
-                    self._take(exc.code, str(exc.reason), exc.headers, exc)
-        except BaseException as exc:  # handed to the polling thread, which classifies it
-            self.failure = exc
-        finally:
-            self.done.set()
-
-    def _take(self, status: int, reason: str, headers: Message | None, stream: Any) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = {k.lower(): v for k, v in (headers or {}).items()}
-        data = stream.read(MAX_RESPONSE_BYTES + 1) if stream is not None else b""
-        self.truncated = len(data) > MAX_RESPONSE_BYTES
-        self.body = data[:MAX_RESPONSE_BYTES]
-
-    def track(self, connection: http.client.HTTPConnection) -> None:
-        with self._lock:
-            self._connections.append(connection)
-
-    def abandon(self) -> None:
-        """Shut the connection so the worker's blocking read ends now."""
-        with self._lock:
-            self._abandoned = True
-            connections = list(self._connections)
-        for connection in connections:
-            sock = connection.sock
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Tracking:
-    """Records each connection urllib opens, so `_Exchange.abandon` can shut it."""
-
-    exchange: _Exchange
-
-    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
-        exchange = self.exchange
-
-        def connect(*args: Any, **kw: Any) -> http.client.HTTPConnection:
-            connection: http.client.HTTPConnection = http_class(*args, **kw)
-            exchange.track(connection)
-            return connection
-
-        return super().do_open(connect, req, **kwargs)  # type: ignore[misc]
-
-
-class _TrackedHttp(_Tracking, urllib.request.HTTPHandler):
-    def __init__(self, exchange: _Exchange) -> None:
-        super().__init__()
-        self.exchange = exchange
-
-
-class _TrackedHttps(_Tracking, urllib.request.HTTPSHandler):
-    def __init__(self, exchange: _Exchange) -> None:
-        super().__init__()
-        self.exchange = exchange
-
-
 def _finish(
     profile: InstrumentProfile,
     model: str,
@@ -411,65 +296,6 @@ def _failed(
     outcome = _outcome(1, "completed", duration, body, line, tail_bytes, False)
     result = InstrumentResult(False, body, line, None, None, None)
     return HttpAttempt(outcome, result, error)
-
-
-def _connection_error(failure: BaseException | None) -> ErrorInfo:
-    reason: object = failure
-    if isinstance(failure, urllib.error.URLError) and not isinstance(
-        failure, urllib.error.HTTPError
-    ):
-        reason = failure.reason
-    if isinstance(reason, socket.gaierror):
-        return ErrorInfo("E902", "network", True, "the API host name could not be resolved", 30)
-    if isinstance(reason, ssl.SSLError | ssl.CertificateError):
-        return ErrorInfo("E903", "network", True, "a TLS/SSL error occurred", 30)
-    if isinstance(reason, TimeoutError):
-        return ErrorInfo("E504", "timeout", True, "the API did not answer in time", 60)
-    if isinstance(reason, OSError | http.client.HTTPException):
-        return ErrorInfo("E901", "network", True, "the connection to the API failed", 30)
-    if isinstance(reason, ValueError | str):
-        return ErrorInfo("E301", "configuration", False, "the API request could not be made")
-    return ErrorInfo("E901", "network", True, "the connection to the API failed", 30)
-
-
-def _describe(failure: BaseException | None) -> str:
-    if failure is None:
-        return "no answer"
-    if isinstance(failure, urllib.error.URLError) and not isinstance(
-        failure, urllib.error.HTTPError
-    ):
-        inner = failure.reason
-        return (
-            f"{type(inner).__name__}: {inner}" if isinstance(inner, BaseException) else str(inner)
-        )
-    return f"{type(failure).__name__}: {failure}"
-
-
-def _error_message(doc: Any) -> str | None:
-    """``error.type: error.message`` of an Anthropic (or OpenAI-shaped) error body."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("error"), dict):
-        return None
-    error = doc["error"]
-    parts = [v for v in (error.get("type"), error.get("message")) if isinstance(v, str) and v]
-    return ": ".join(parts) or None
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from a ``retry-after`` header: a number, or an HTTP date."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _json(body: str) -> Any:

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from mzt.support.fsutil import open_nofollow
-from mzt.support.redact import StreamRedactor, get_redactor
+from mzt.support.redact import get_redactor
+from mzt.support.redact_stream import StreamRedactor
 from mzt.support.spawnhold import SpawnHook, hold_argv, release, spawned, unrunnable
 
 DRAIN_SECONDS = 2.0

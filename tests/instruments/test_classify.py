@@ -11,12 +11,11 @@ from mzt.instruments.classify import (
     classify,
     classify_structured,
     classify_text,
-    detect_limit,
-    extract_wait,
     http_status_error,
-    parse_structured,
     validation_error,
 )
+from mzt.instruments.limits import detect_limit, parse_structured
+from mzt.instruments.waits import extract_wait
 from mzt.support.process import ExitReason, Outcome
 
 CLAUDE_USAGE_LIMIT = "You've hit your limit · resets 3am (Europe/Oslo)"

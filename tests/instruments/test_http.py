@@ -21,11 +21,11 @@ from mzt.instruments import InstrumentProfile, Registry
 from mzt.instruments.http import (
     BASE_URL_ENV,
     HttpAttempt,
-    _connection_error,
-    _proxies,
     call_messages_api,
     supported,
 )
+from mzt.instruments.http_errors import _connection_error
+from mzt.instruments.http_exchange import _proxies
 from mzt.support.process import StopRequest
 
 KEY = "sk-ant-api03-test-key-0123456789abcdef"

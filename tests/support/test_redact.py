@@ -10,7 +10,6 @@ import pytest
 
 from mzt.support.redact import (
     Redactor,
-    StreamRedactor,
     get_redactor,
     redact,
     redact_tail,
@@ -18,6 +17,7 @@ from mzt.support.redact import (
     secret_env_values,
     utf8_tail,
 )
+from mzt.support.redact_stream import StreamRedactor
 
 CLEAN = (Path(__file__).parents[1] / "data" / "secrets" / "clean_agent_output.txt").read_text()
 ENV_SECRET = "correct-horse-battery-staple-42"
