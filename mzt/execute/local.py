@@ -179,10 +179,16 @@ class LocalExecutor:
         """The attempt ended: stop whatever still carries its token, and reap it if ours."""
         if handle.pid is None:
             return
-        targets = _scan([handle]).get(handle.token, [])
         with self.reap_lock:
-            # Adopted escapees are ours to reap once stopped; note them while they live.
             mine = procinfo.children_of_self() - spawned_pids()
+            # As subreaper every escapee is below one of our adopted children, so the
+            # search stays within our own tree instead of reading all of /proc.
+            targets = (
+                _carrying_token(handle, procinfo.subtree(mine))
+                if self.subreaper
+                else _scan([handle]).get(handle.token, [])
+            )
+            # Adopted escapees are ours to reap once stopped; note them while they live.
             self.adopted.update(t.pid for t in targets if t.pid in mine)
         if targets:
             procinfo.stop_targets(targets, min(self.grace, 2.0))
@@ -263,6 +269,19 @@ def _scan(handles: list[AttemptHandle]) -> dict[str, list[procinfo.Target]]:
         if owner is None or stat.start_time < (owner.start_time or 0):
             continue
         found.setdefault(owner.token, []).append(procinfo.Target(pid, stat.start_time))
+    return found
+
+
+def _carrying_token(handle: AttemptHandle, pids: Iterable[int]) -> list[procinfo.Target]:
+    """Those of ``pids`` alive with the attempt's token, started no earlier than it."""
+    entry = _entry(handle.token)
+    found: list[procinfo.Target] = []
+    for pid in pids:
+        stat = procinfo.read_stat(pid)
+        if stat is None or not stat.alive or stat.start_time < (handle.start_time or 0):
+            continue
+        if entry in procinfo.read_environ(pid):
+            found.append(procinfo.Target(pid, stat.start_time))
     return found
 
 

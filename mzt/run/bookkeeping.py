@@ -57,6 +57,7 @@ class Bookkeeper(AttemptOutcomes):
         self.deps = {s.num: s.dependencies for s in self.plan.sheets}
         self.schedule: Schedule
         self.blocked: list[int] = []  # sheets blocked since the reporter last looked
+        self.unwritten_starts: set[int] = set()  # started, line left to the placement
         self.chain_of: Callable[[int], list[InstrumentChoice]] = lambda num: [
             self.plan.sheet(num).instrument,
             *self.plan.sheet(num).fallbacks,
@@ -159,24 +160,31 @@ class Bookkeeper(AttemptOutcomes):
         if spec.instrument_name not in state.instruments_used:
             state.instruments_used.append(spec.instrument_name)
         state.sheets_in_progress = sorted({*state.sheets_in_progress, num})
-        # Not fsync'd: losing this line to a power cut only loses the attempt count, since
-        # a sheet that is not completed in the checkpoint runs again either way.
-        self.store.record_sheet(state, num, event="attempt_started", durable=False)
+        # Written with the handle, in one line: until the child is placed nothing of the
+        # attempt exists, and a held child that loses mzt exits without running.
+        self.unwritten_starts.add(num)
 
     def attempt_placed(self, state: CheckpointState, handle: AttemptHandle) -> None:
-        """Record where the attempt runs before it may do anything (it is held until then).
+        """Record the start and where the attempt runs before it may do anything.
 
         A plain write, not fsync'd: a killed mzt cannot lose it, and a machine crash takes
-        the attempt down with it.
+        the attempt down with it. Losing it to a power cut only loses the attempt count,
+        since a sheet that is not completed in the checkpoint runs again either way.
         """
         state.sheet(handle.sheet_num).attempt_handle = handle.to_record()
-        self.store.record_sheet(state, handle.sheet_num, event="sheet_placed", durable=False)
+        self._write_start(state, handle.sheet_num)
+
+    def _write_start(self, state: CheckpointState, num: int) -> None:
+        if num in self.unwritten_starts:
+            self.unwritten_starts.discard(num)
+            self.store.record_sheet(state, num, event="attempt_started", durable=False)
 
     def attempt_stopped(
         self, state: CheckpointState, report: AttemptReport, *, back_to_pending: bool
     ) -> None:
         """An attempt cut short by a signal or a cancel: it consumes no budget."""
         num = report.spec.sheet_num
+        self._write_start(state, num)
         record = state.sheet(num)
         record.attempt_handle = None
         self._capture(record, report)
@@ -192,6 +200,7 @@ class Bookkeeper(AttemptOutcomes):
 
     def attempt_finished(self, state: CheckpointState, report: AttemptReport) -> Applied:
         num = report.spec.sheet_num
+        self._write_start(state, num)  # never placed (it could not be spawned)
         record = state.sheet(num)
         record.attempt_handle = None
         state.sheets_in_progress = [n for n in state.sheets_in_progress if n != num]

@@ -34,14 +34,13 @@ class Controls:
     signum: int | None = None
     signals_seen: int = 0
     _wake: threading.Event = field(default_factory=threading.Event)
+    pause_path: Path = field(init=False)
+    cancel_path: Path = field(init=False)
 
-    @property
-    def pause_path(self) -> Path:
-        return paths.pause_file(self.workspace, self.job_id)
-
-    @property
-    def cancel_path(self) -> Path:
-        return paths.cancel_file(self.workspace, self.job_id)
+    def __post_init__(self) -> None:
+        # Built once: they are checked several times per sheet.
+        self.pause_path = paths.pause_file(self.workspace, self.job_id)
+        self.cancel_path = paths.cancel_file(self.workspace, self.job_id)
 
     def clear_stale(self) -> None:
         """Remove request files left from earlier runs (only ones we may act on)."""

@@ -98,15 +98,32 @@ def own_uid_pids() -> Iterator[int]:
 
 def children_of_self() -> set[int]:
     """Direct children of this process, including ones it adopted as a subreaper."""
+    return children_of("self")
+
+
+def children_of(pid: int | str) -> set[int]:
+    """Direct children of ``pid`` (of all its threads); empty once it is gone."""
     found: set[int] = set()
     try:
-        tasks = [entry.name for entry in Path("/proc/self/task").iterdir()]
+        tasks = [entry.name for entry in Path(f"/proc/{pid}/task").iterdir()]
     except OSError:
         return found
     for task in tasks:
         with contextlib.suppress(OSError, ValueError):
-            text = Path(f"/proc/self/task/{task}/children").read_text()
+            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
             found.update(int(p) for p in text.split())
+    return found
+
+
+def subtree(roots: Iterable[int]) -> set[int]:
+    """The given pids and every descendant of them that is still alive."""
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children_of(pid))
     return found
 
 

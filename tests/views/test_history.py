@@ -329,8 +329,8 @@ def test_diagnose_a_dead_job(jobs: Jobs) -> None:
     assert doc["liveness"]["holder"]["pid"] > 0
     assert any("died" in f for f in doc["findings"])
     assert any("sheet 1 (attempt 1)" in f for f in doc["findings"])
-    # The attempt's start, then its handle: the run died while it ran.
-    assert [t["event"] for t in doc["timeline"][-2:]] == ["attempt_started", "sheet_placed"]
+    # The attempt's start with its handle: the run died while it ran.
+    assert doc["timeline"][-1]["event"] == "attempt_started"
     assert doc["next_command"] == f"mzt run {jobs.scores['dead']}"
 
 
