@@ -16,8 +16,6 @@ from typing import Any
 
 from mzt.instruments import Instrument, InstrumentError, InstrumentResult
 from mzt.instruments.classify import ErrorInfo, classify, validation_error
-from mzt.instruments.http import call_messages_api
-from mzt.instruments.http import supported as http_supported
 from mzt.instruments.limits import detect_limit, parse_structured
 from mzt.score.models import ValidationRule
 from mzt.state.atomic import atomic_write
@@ -123,7 +121,23 @@ def _execute(
     if spec.instrument is None:
         outcome = _not_started(f"unknown instrument {spec.instrument_name!r}")
         return AttemptReport(spec, outcome, None, None, classify(outcome))
-    if spec.instrument.profile.kind == "http" and http_supported(spec.instrument.profile):
+    if spec.instrument.profile.kind == "http":
+        report = _execute_http(spec, should_stop)
+        if report is not None:
+            return report
+    return _execute_command(spec, should_stop, on_spawned)
+
+
+def _execute_http(
+    spec: AttemptSpec, should_stop: Callable[[], StopRequest | None]
+) -> AttemptReport | None:
+    """An attempt through the HTTP client; None when the profile needs its command."""
+    # Imported here: urllib and ssl cost a command-line run start-up time for nothing.
+    from mzt.instruments.http import call_messages_api
+    from mzt.instruments.http import supported as http_supported
+
+    assert spec.instrument is not None
+    if http_supported(spec.instrument.profile):
         call = call_messages_api(
             spec.instrument.profile,
             spec.prompt,
@@ -138,6 +152,15 @@ def _execute(
             builtin=spec.instrument.source == "built-in",
         )
         return _validate(spec, call.outcome, call.result, call.error, should_stop)
+    return None
+
+
+def _execute_command(
+    spec: AttemptSpec,
+    should_stop: Callable[[], StopRequest | None],
+    on_spawned: SpawnHook | None,
+) -> AttemptReport:
+    assert spec.instrument is not None
     if not spec.instrument.runnable:
         outcome = _not_started(f"the instrument {spec.instrument_name!r} cannot be run by mzt")
         return AttemptReport(spec, outcome, None, None, classify(outcome))

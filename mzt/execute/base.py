@@ -14,7 +14,7 @@ refuse to touch anything that merely reuses its pid.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mzt.support.process import StopRequest
@@ -43,9 +43,20 @@ class AttemptHandle:
     extra: Mapping[str, Any] = field(default_factory=dict)  # executor-specific fields
 
     def to_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        record["extra"] = dict(self.extra)
-        return record
+        # Spelled out: `asdict` deep-copies field by field, once per sheet start.
+        return {
+            "executor": self.executor,
+            "token": self.token,
+            "sheet_num": self.sheet_num,
+            "attempt": self.attempt,
+            "host": self.host,
+            "boot_id": self.boot_id,
+            "pid": self.pid,
+            "pgid": self.pgid,
+            "start_time": self.start_time,
+            "started_at": self.started_at,
+            "extra": dict(self.extra),
+        }
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> AttemptHandle | None:

@@ -111,7 +111,7 @@ def is_own_regular_file(path: Path) -> bool:
     shared machine cannot steer someone else's run.
     """
     try:
-        st = path.lstat()
+        st = os.lstat(path)  # not Path.lstat: this runs several times per sheet
     except OSError:
         return False
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -41,14 +42,22 @@ def hold_argv(argv: tuple[str, ...], *, with_stdin: bool) -> tuple[str, ...]:
 
 def unrunnable(program: str, cwd: Path, env: Mapping[str, str]) -> OSError | None:
     """Why ``program`` cannot be started, so a held start fails as a direct one would."""
+    # Strings and os.stat, not Path: this runs before every attempt, over every PATH folder.
     if os.sep in program:
-        candidates = [Path(program) if Path(program).is_absolute() else cwd / program]
+        candidates = [program if program.startswith("/") else f"{cwd}/{program}"]
     else:
         search = env.get("PATH", os.defpath)
-        candidates = [Path(folder or ".") / program for folder in search.split(":")]
-    found = [path for path in candidates if path.is_file()]
-    if any(os.access(path, os.X_OK) for path in found):
-        return None
+        candidates = [f"{folder or '.'}/{program}" for folder in search.split(":")]
+    found = False
+    for path in candidates:
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)  # noqa: PTH116 (see above)
+        except OSError:
+            continue
+        if regular:
+            if os.access(path, os.X_OK):
+                return None
+            found = True
     return PermissionError(program) if found else FileNotFoundError(program)
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -56,6 +56,7 @@ def _handle_of(proc: subprocess.Popen[bytes], **changes: object) -> AttemptHandl
 def test_handle_survives_its_record() -> None:
     handle = AttemptHandle("local", "abc", 3, 2, "host", "boot", 10, 10, 99, 1.5, {"k": 1})
     assert AttemptHandle.from_record(handle.to_record()) == handle
+    assert set(handle.to_record()) == {f.name for f in fields(AttemptHandle)}
     assert AttemptHandle.from_record({"executor": "local"}) is None
 
 
