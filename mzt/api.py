@@ -10,8 +10,9 @@ start-up only for the path it takes: `mzt status` never imports the score models
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mzt.support.lazy import exports
 
 if TYPE_CHECKING:
     from mzt.instruments.info import (
@@ -221,13 +222,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module 'mzt.api' has no attribute {name!r}")
-    value = getattr(importlib.import_module(where[0]), where[1])
-    globals()[name] = value
-    return value
+__getattr__ = exports("mzt.api", _EXPORTS, globals())
 
 
 __all__ = [

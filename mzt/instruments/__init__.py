@@ -11,8 +11,9 @@ The names below load on first use: `mzt status` reads rate-limit records through
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mzt.support.lazy import exports
 
 if TYPE_CHECKING:
     from mzt.instruments.command import (
@@ -53,13 +54,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mzt.instruments' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports("mzt.instruments", _EXPORTS, globals())
 
 
 __all__ = [

@@ -7,8 +7,9 @@ pay just for importing ``mzt.state.atomic``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mzt.support.lazy import exports
 
 if TYPE_CHECKING:
     from mzt.state.backend import StateBackend
@@ -72,13 +73,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mzt.state' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports("mzt.state", _EXPORTS, globals())
 
 
 __all__ = [
