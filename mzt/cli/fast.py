@@ -4,7 +4,8 @@ Importing click and the command modules costs more than the whole answer to
 `mzt run score.yaml` for a job that already completed, or to `mzt status`. `answer`
 handles exactly these shapes:
 
-* ``run SCORE`` with at most ``-q``/``--quiet`` and ``-j``/``--json``, only when
+* ``run SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json`` and one
+  ``-w``/``--workspace DIR``, only when
   `mzt.api.answer_noop_run` knows the job has nothing to do;
 * ``status [JOB]`` with at most ``-j``/``--json``: the overview, or one job's view;
 * ``list`` with at most ``-a``/``--all``, ``-j``/``--json`` and ``-q``/``--quiet``.
@@ -33,13 +34,14 @@ def answer(argv: list[str]) -> int | None:
         return _list(argv[1:])
     if len(argv) < 2 or argv[0] != "run":
         return None
-    flags = [a for a in argv[1:] if a.startswith("-")]
-    scores = [a for a in argv[1:] if not a.startswith("-")]
+    rest, workspace = _take_workspace(argv[1:])
+    flags = [a for a in rest if a.startswith("-")]
+    scores = [a for a in rest if not a.startswith("-")]
     if len(scores) != 1 or not set(flags) <= _RUN_FLAGS:
         return None
     from mzt.api import answer_noop_run
 
-    result = answer_noop_run(Path(scores[0]))
+    result = answer_noop_run(Path(scores[0]), workspace=workspace)
     if result is None:
         return None
     from mzt.cli.outcome import finish_run
@@ -47,6 +49,30 @@ def answer(argv: list[str]) -> int | None:
     as_json = "-j" in flags or "--json" in flags
     quiet = "-q" in flags or "--quiet" in flags
     return finish_run(result, as_json=as_json, quiet=quiet)
+
+
+def _take_workspace(args: list[str]) -> tuple[list[str], Path | None]:
+    """``args`` without one ``-w DIR`` / ``--workspace DIR`` / ``--workspace=DIR``.
+
+    Anything unusual (the option twice, no value, ``--``) leaves a flag behind that no
+    fast answer accepts, so click parses the line instead.
+    """
+    rest: list[str] = []
+    workspace: Path | None = None
+    items = iter(args)
+    for arg in items:
+        value: str | None = None
+        if arg in ("-w", "--workspace"):
+            value = next(items, None)
+        elif arg.startswith("--workspace="):
+            value = arg.partition("=")[2]
+        else:
+            rest.append(arg)
+            continue
+        if workspace is not None or not value or value.startswith("-"):
+            return [*rest, "--"], None
+        workspace = Path(value)
+    return rest, workspace
 
 
 def _status(args: list[str]) -> int | None:

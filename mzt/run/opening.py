@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mzt.run.decisions import retry_limit
+from mzt.run.quick import moved_digest
 from mzt.score.loader import snapshot
 from mzt.state import (
     CheckpointState,
@@ -74,9 +75,13 @@ def open_state(
     state.error_message = None
     state.resume_at = None
     state.config_hash = loaded.digest
-    # Only a run in the score's own workspace may answer a later `mzt run` without -w.
+    # A run moved by -w records a hash that names the workspace too, so only a later
+    # `mzt run -w` of the same place matches it, never one without -w.
     own = prepared.workspace == loaded.default_workspace()
-    state.config_file_hash = loaded.file_digest if own else None
+    digest = loaded.file_digest
+    state.config_file_hash = (
+        digest if own or digest is None else moved_digest(digest, prepared.workspace)
+    )
     state.config_path = loaded.source if loaded.source != "<snapshot>" else state.config_path
     state.config_snapshot = snapshot(loaded.document.data)
     state.parallel_enabled = score.parallel.enabled

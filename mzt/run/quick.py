@@ -12,8 +12,9 @@ It answers only when all of this holds, and otherwise returns ``None`` for the f
 * no option that changes what a run does (``--fresh``, ``--start-sheet``, ``--instrument``);
 * exactly one registered job was last run from this score file, in the score's own
   workspace (or in the ``--workspace`` given), and its checkpoint head says ``completed``
-  with the SHA-256 of exactly these bytes — the hash is recorded only for runs in the
-  score's own workspace, so equal bytes also mean the same job id and workspace;
+  with the SHA-256 of exactly these bytes — or, for a run that ``--workspace`` moved out
+  of the score's own workspace, a hash of those bytes and that workspace — so equal
+  hashes also mean the same job id and workspace;
 * nobody holds the job's run lock (a live holder makes the full path exit 75).
 """
 
@@ -72,12 +73,14 @@ def answer_noop(
     digest = hashlib.sha256(raw).hexdigest()
     score = path.resolve()
     wanted = workspace.expanduser().resolve() if workspace is not None else None
+    # With -w the job may have been run there by -w, or be the score's own workspace.
+    accepted = {digest} if wanted is None else {digest, moved_digest(digest, wanted)}
     found: dict[tuple[str, Path], Head] = {}
     for record in registry.read_records():
         if record.score_path != score or (wanted is not None and record.workspace != wanted):
             continue
         head = read_head(record.workspace, record.job_id)
-        if head is not None and head.status == "completed" and head.score_hash == digest:
+        if head is not None and head.status == "completed" and head.score_hash in accepted:
             found[(record.job_id, record.workspace)] = head
     if len(found) != 1:
         return None
@@ -95,6 +98,11 @@ def answer_noop(
         workspace=ws,
         message=NOTHING_TO_DO_MESSAGE,
     )
+
+
+def moved_digest(file_digest: str, workspace: Path) -> str:
+    """The score hash recorded by a run that ``--workspace`` put in ``workspace``."""
+    return hashlib.sha256(f"-w\0{workspace}\0{file_digest}".encode()).hexdigest()
 
 
 def _read_score(path: Path) -> bytes | None:

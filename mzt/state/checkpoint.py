@@ -88,8 +88,9 @@ class CheckpointState(Model, kw_only=True):
     resume_at: datetime | None = None
     config_hash: str | None = None
     config_path: str | None = None
-    # SHA-256 of the score file's bytes, recorded only for a run in the score's own
-    # workspace: with it, `mzt run` of an unchanged completed job answers from the head.
+    # SHA-256 of the score file's bytes (for a run that -w moved out of the score's own
+    # workspace, of those bytes and that workspace): with it, `mzt run` of an unchanged
+    # completed job answers from the head.
     config_file_hash: str | None = None
     config_snapshot: dict[str, Any] | None = None
     instruments_used: list[str] = field(default_factory=list)

@@ -153,9 +153,17 @@ def test_run_options_and_other_workspaces_take_the_full_path(
     assert quick.answer_noop(completed, workspace=elsewhere) is None
     done = project.mzt("run", "-w", elsewhere, completed)
     assert done.returncode == 0, done.stderr
-    # A run in another workspace records no hash: it never answers for the score's own.
-    assert quick.answer_noop(completed, workspace=elsewhere) is None
-    assert quick.answer_noop(completed) is not None
+    # That run answers for its own workspace from now on, and never for the score's own.
+    there = quick.answer_noop(completed, workspace=elsewhere)
+    assert there is not None and there.workspace == elsewhere.resolve()
+    here = quick.answer_noop(completed)
+    assert here is not None and here.workspace == project.workspace.resolve()
+    done, seen = probe(project, "run", "-q", "-w", elsewhere, completed)
+    assert (seen["code"], done.stdout, done.stderr) == (0, "", "")
+    assert "click" not in seen["modules"] and "pydantic" not in seen["modules"]
+    # The score's own workspace given with -w is the same job: it answers too.
+    again = quick.answer_noop(completed, workspace=project.workspace)
+    assert again is not None and again.workspace == project.workspace.resolve()
 
 
 def test_the_hash_is_the_score_loaders(completed: Path) -> None:
