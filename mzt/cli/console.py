@@ -36,6 +36,19 @@ def emit_json(document: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
 
 
+def silence(stream: TextIO) -> None:
+    """Send whatever is still written to ``stream`` to /dev/null (its reader went away).
+
+    Pending buffered text then flushes without an error at exit, and nothing more
+    reaches the closed pipe.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+
+
 def table(rows: list[list[str]], headers: list[str]) -> list[str]:
     """Rows as aligned text columns (the last column is not padded)."""
     widths = [len(h) for h in headers]

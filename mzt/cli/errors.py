@@ -88,8 +88,7 @@ def _json_error(code: str, message: str, hint: str | None, exc: MztError | None 
 
 def quiet_stdout() -> None:
     # The reader went away (`mzt list | head -1`); make the interpreter's final flush silent.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    console.silence(sys.stdout)
 
 
 def _crash_report(exc: BaseException) -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from mzt.api import ExitCode
@@ -12,7 +13,19 @@ if TYPE_CHECKING:
 
 
 def finish_run(result: RunResult, *, as_json: bool, quiet: bool) -> int:
-    """Print the run's outcome the way the flags ask, and return its exit code."""
+    """Print the run's outcome the way the flags ask, and return its exit code.
+
+    A closed stdout loses the text but never the job's exit code.
+    """
+    try:
+        _print_outcome(result, as_json=as_json, quiet=quiet)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        console.silence(sys.stdout)
+    return result.exit_code
+
+
+def _print_outcome(result: RunResult, *, as_json: bool, quiet: bool) -> None:
     if as_json:
         console.emit_json(
             {
@@ -35,4 +48,3 @@ def finish_run(result: RunResult, *, as_json: bool, quiet: bool) -> int:
             )
     elif not quiet and result.message and result.message != "completed":
         console.out(f"{result.job_id}: {result.message}")
-    return result.exit_code

@@ -14,7 +14,11 @@ _STATUS_COLOR = {"completed": "green", "failed": "red", "skipped": "yellow", "ca
 
 
 class LineReporter:
-    """One line per event, with a timestamp; colour only on a terminal."""
+    """One line per event, with a timestamp; colour only on a terminal.
+
+    A reader that goes away (`mzt run score.yaml | head -1`) changes nothing about the
+    run: the lines stop, the job goes on to its own end and its exit code.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -23,8 +27,11 @@ class LineReporter:
     def _line(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
         with self.lock:
-            self.stream.write(f"{stamp} {sanitize_terminal(text)}\n")
-            self.stream.flush()
+            try:
+                self.stream.write(f"{stamp} {sanitize_terminal(text)}\n")
+                self.stream.flush()
+            except BrokenPipeError:
+                console.silence(self.stream)
 
     def _style(self, text: str, name: str) -> str:
         return console.style(text, name, self.stream)
