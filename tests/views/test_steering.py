@@ -50,14 +50,19 @@ def test_pause_refuses_a_job_that_is_not_running(project: Project) -> None:
 
 
 def test_wait_times_out_with_exit_1_and_leaves_the_request(project: Project) -> None:
-    proc = running(project, score(project, n=2, template="sleep 1"), first_sheet=False)
+    # The first sheet holds until the gate file appears, so however slow the machine the
+    # pause cannot be honoured before the wait gives up.
+    gate = project.workspace / "gate"
+    hold = f"while [ ! -e {gate} ]; do sleep 0.05; done"
+    proc = running(project, score(project, n=2, template=hold), first_sheet=False)
     try:
         view = read_job("job")
         with pytest.raises(steering.WaitTimeoutError) as caught:
             steering.pause_and_wait(view, timeout=0.3, poll=0.05)
         assert caught.value.exit_code == 1
         assert paths.pause_file(project.workspace, "job").is_file()
-        assert exit_code(proc, 15) == 3  # the run still honours it
+        gate.touch()
+        assert exit_code(proc, 30) == 3  # the run still honours it
     finally:
         stop(proc)
 
