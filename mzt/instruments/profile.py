@@ -15,6 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mzt.instruments.jsonpath import compile_path
+from mzt.support.pydantic_setup import skip_plugin_discovery
+
+skip_plugin_discovery()
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]

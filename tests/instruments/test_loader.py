@@ -166,7 +166,7 @@ def test_unreadable_oversized_and_odd_files(tmp_path: Path, _isolated_home: Path
     (folder / "dangling.yaml").symlink_to(folder / "nowhere.yaml")
     started = time.monotonic()
     registry = load_instruments(cwd=tmp_path)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # opening the FIFO would block for ever
     assert [p.path.name for p in registry.problems] == ["big.yaml"]
     assert "larger than 256 KiB" in registry.problems[0].message
     assert registry.get("ok") is not None

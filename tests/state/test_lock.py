@@ -68,7 +68,7 @@ def test_second_process_is_refused_with_the_holders_identity(lock_path: Path) ->
         started = time.monotonic()
         with pytest.raises(JobLockedError) as caught:
             RunLock(lock_path, job_id="job").acquire()
-        assert time.monotonic() - started < 2  # fails fast, never waits for the holder
+        assert time.monotonic() - started < 10  # fails fast, never waits for the holder
         error = caught.value
         assert error.exit_code == ExitCode.LOCKED == 75
         assert error.holder is not None and error.holder["pid"] == child.pid

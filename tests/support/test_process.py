@@ -157,7 +157,7 @@ def test_stop_request_cancels_promptly(tmp_path: Path) -> None:
     started = time.monotonic()
     out = run_process(request(tmp_path, "sleep 60", grace_seconds=5), should_stop=stop)
     assert out.reason == "cancelled"
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 4.5  # below the 5 s grace: TERM was enough
 
 
 def test_immediate_stop_skips_the_grace_period(tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ def test_immediate_stop_skips_the_grace_period(tmp_path: Path) -> None:
         should_stop=lambda: StopRequest("interrupted", immediate=True),
     )
     assert out.reason == "interrupted" and out.signal == 9
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # the grace period is 30 s
 
 
 def test_missing_executable(tmp_path: Path) -> None:

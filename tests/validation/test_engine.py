@@ -179,7 +179,7 @@ def test_content_of_a_fifo_does_not_hang(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     started = time.monotonic()
     report = check(tmp_path, rule(type="content_contains", path="{workspace}/pipe", pattern="x"))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # reading the FIFO would block for ever
     assert not report.all_passed and "not a regular file" in (report.results[0].error_message or "")
 
 

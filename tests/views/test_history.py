@@ -463,7 +463,7 @@ def test_following_a_finished_attempt_prints_it_and_ends(jobs: Jobs) -> None:
     view = open_view("done", workspace=jobs.workspace)
     started = time.monotonic()
     chunks = list(follow(view, select_attempt(view, sheet=1), lines=2))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # following a live attempt never ends
     text = {c.stream: c.text for c in chunks}
     assert text["stdout"].endswith("finished 1\n") and text["stdout"].count("\n") == 2
     assert "on stderr" in text["stderr"]

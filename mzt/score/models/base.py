@@ -11,6 +11,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mzt.support.pydantic_setup import skip_plugin_discovery
+
+skip_plugin_discovery()
+
 SheetNum = Annotated[int, Field(ge=1, description="A sheet (or, under fan-out, stage) number.")]
 """Keys of the integer-keyed maps: positive sheet or stage numbers."""
 
