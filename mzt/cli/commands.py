@@ -133,7 +133,7 @@ def validate(
         render.issue_lines(result.warnings, result.source)
     if not result.valid or result.plan is None or result.workspace is None:
         count = len(result.errors)
-        console.err(f"{result.source}: invalid ({count} error{'s' if count != 1 else ''})")
+        console.err(f"{result.source}: invalid ({console.counted(count, 'error')})")
         return ExitCode.USAGE
     if not quiet:
         console.out(f"{result.source}: valid — {render.summary(result.plan, result.workspace)}")

@@ -10,6 +10,11 @@ from typing import Any, TextIO
 _STYLES = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "dim": "2", "bold": "1"}
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 sheet``, ``3 sheets``: a count with its noun in the number it needs."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def color_enabled(stream: TextIO) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (to anything)."""
     if "NO_COLOR" in os.environ:

@@ -117,8 +117,8 @@ def errors_lines(report: ErrorsReport, *, verbose: bool, filtered: bool) -> list
     count = len(report.errors)
     sheets = sorted({e.sheet_num for e in report.errors})
     lines = [
-        f"{report.job_id} ({report.status}): {count} error{'s' if count != 1 else ''} "
-        f"in {len(sheets)} sheet{'s' if len(sheets) != 1 else ''}"
+        f"{report.job_id} ({report.status}): {console.counted(count, 'error')} "
+        f"in {console.counted(len(sheets), 'sheet')}"
     ]
     for num in sheets:
         lines.append(f"sheet {num}")

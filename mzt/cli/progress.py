@@ -37,7 +37,8 @@ class LineReporter:
         return console.style(text, name, self.stream)
 
     def run_started(self, job_id: str, total: int, workspace: str, how: str) -> None:
-        self._line(f"{self._style(job_id, 'bold')}: {how}, {total} sheets, workspace {workspace}")
+        sheets = console.counted(total, "sheet")
+        self._line(f"{self._style(job_id, 'bold')}: {how}, {sheets}, workspace {workspace}")
 
     def sheet_started(self, num: int, attempt: int, instrument: str, mode: str) -> None:
         extra = f", {mode}" if mode != "normal" else ""

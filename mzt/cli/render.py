@@ -113,4 +113,4 @@ def plan_and_preview(plan: Plan, preview: Preview | None) -> None:
 
 def summary(plan: Plan, workspace: Path) -> str:
     stages = f" in {plan.total_stages} stages" if plan.total_stages != plan.total_sheets else ""
-    return f"{plan.total_sheets} sheets{stages}, workspace {workspace}"
+    return f"{console.counted(plan.total_sheets, 'sheet')}{stages}, workspace {workspace}"

@@ -221,6 +221,7 @@ def _check_home(home: Path) -> Check:
 def _check_instruments(env: Mapping[str, str]) -> list[Check]:
     from mzt.instruments import load_instruments
     from mzt.instruments.info import gather
+    from mzt.instruments.probe import local_address, unreachable
 
     registry = load_instruments()
     checks = []
@@ -241,10 +242,16 @@ def _check_instruments(env: Mapping[str, str]) -> list[Check]:
             message = f"{info.name}: " + (found or f"`{info.executable}` not found on PATH")
         else:
             message = f"{info.name}: HTTP API {info.endpoint or ''}".rstrip()
+            address = local_address(info.endpoint) if info.endpoint else None
+            down = unreachable(address) if address else None
+            details["server_listening"] = None if address is None else down is None
+            if down:
+                message += f": {down}"
         if variables:
             listed = ", ".join(f"{v['name']} ({'set' if v['set'] else 'unset'})" for v in variables)
             message += f"; reads {listed}"
-        verdict: Verdict = "ok" if info.ready else "warning"
+        usable = info.ready and details.get("server_listening") is not False
+        verdict: Verdict = "ok" if usable else "warning"
         checks.append(Check("instrument", info.name, verdict, message, details))
     if registry.problems:
         listed = "; ".join(str(p) for p in registry.problems)

@@ -17,6 +17,13 @@ def test_valid_score(tmp_path: Path, mzt) -> None:
     assert "note: " in result.err and "[V203]" in result.err
 
 
+def test_one_sheet_is_counted_in_the_singular(tmp_path: Path, mzt) -> None:
+    score = write_score(tmp_path, minimal(instrument="cli", sheet={"size": 1, "total_items": 1}))
+    result = mzt("validate", score)
+    assert result.code == 0
+    assert f"{score}: valid — 1 sheet, workspace " in result.out
+
+
 def test_quiet_prints_nothing_for_a_valid_score(tmp_path: Path, mzt) -> None:
     result = mzt("validate", "-q", write_score(tmp_path, minimal(instrument="cli")))
     assert (result.code, result.out, result.err) == (0, "", "")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
+
+import pytest
 
 from mzt.views import doctor
 from tests import live_runs
@@ -40,6 +43,27 @@ def test_doctor_reports_instruments_by_name_and_never_a_secret(
     flock = next(c for c in report.checks if c.area == "flock")
     assert flock.details["supported"] is True and flock.verdict in ("ok", "warning")
     assert not list(tmp_path.glob(".mzt-doctor-*"))  # the probe file is gone
+
+
+def test_doctor_says_when_a_local_model_server_is_not_listening(tmp_path: Path) -> None:
+    # The built-in ollama profile talks to localhost:11434.
+    with socket.socket() as server:
+        try:
+            server.bind(("127.0.0.1", 11434))
+        except OSError:
+            pytest.skip("something on this machine already uses port 11434")
+        server.listen()
+        listening = _instrument(doctor.doctor(cwd=tmp_path, environ=dict(os.environ)), "ollama")
+    down = _instrument(doctor.doctor(cwd=tmp_path, environ=dict(os.environ)), "ollama")
+    assert listening.verdict == "ok" and listening.details["server_listening"] is True
+    assert down.verdict == "warning" and down.details["server_listening"] is False
+    assert "nothing listens at localhost:11434" in down.message
+    remote = _instrument(doctor.doctor(cwd=tmp_path, environ=dict(os.environ)), "anthropic_api")
+    assert remote.details["server_listening"] is None  # a remote API is never contacted
+
+
+def _instrument(report: doctor.Report, name: str) -> doctor.Check:
+    return next(c for c in report.checks if c.area == "instrument" and c.name == name)
 
 
 def test_doctor_judges_mzt_home(project: Project, tmp_path: Path) -> None:
