@@ -22,7 +22,8 @@ from mzt.score.preparation import (
     resolve_workspace,
 )
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
-from mzt.support.errors import JobNotFoundError, ScoreError, UsageError
+from mzt.support import paths
+from mzt.support.errors import ScoreError, UsageError
 from mzt.support.yamlsafe import Document
 
 if TYPE_CHECKING:
@@ -60,14 +61,14 @@ def resume_job(
     with (unless ``reload`` is false or it is gone), else from the copy in the checkpoint.
     """
     from mzt.instruments import load_instruments
-    from mzt.state.registry import find_job
+    from mzt.state.registry import find_job, not_found_error
 
     job_id, ws = _locate(job, workspace)
     if ws is None:
         ws = find_job(job_id, workspace=workspace, cwd=Path.cwd()).workspace
     state = JsonStateBackend(ws).load(job_id)
     if state is None:
-        raise JobNotFoundError(job_id, [str(ws)])
+        raise not_found_error(job_id, [str(paths.state_file(ws, job_id))], ws, None)
     _check_resumable(state, force)
     prepared = _prepare_for_resume(state, ws, config, reload=reload)
     options = RunOptions(resume=True, force=force)

@@ -8,6 +8,7 @@ workspace has disappeared are skipped when reading and removed by :func:`prune`.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from mzt.support.log import get_logger
 logger = get_logger("mzt.state.registry")
 
 _MAX_RECORD_BYTES = 64 * 1024
+_HINT_JOBS = 10  # known job ids named in a "not found" hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +174,7 @@ def find_job(
         state = paths.state_file(ws, job_id)
         if state.is_file():
             return JobLocation(job_id, ws, _registered_score(job_id, ws, home), "workspace")
-        raise JobNotFoundError(job_id, [str(state)])
+        raise not_found_error(job_id, [str(state)], ws, home)
     here = (cwd or Path.cwd()).resolve()
     local = paths.state_file(here, job_id)
     if local.is_file():
@@ -183,11 +185,43 @@ def find_job(
         if r.job_id == job_id and r.workspace_exists and r.state_exists
     }
     if not matches:
-        raise JobNotFoundError(job_id, [str(local), f"registry {paths.registry_dir(home)}"])
+        searched = [str(local), f"registry {paths.registry_dir(home)}"]
+        raise not_found_error(job_id, searched, here, home)
     if len(matches) > 1:
         raise AmbiguousJobError(job_id, sorted(str(w) for w in matches))
     record = next(iter(matches.values()))
     return JobLocation(job_id, record.workspace, record.score_path, "registry")
+
+
+def known_jobs(folder: Path, home: Path | None = None) -> list[str]:
+    """Job ids with a checkpoint in ``folder``, then the registered ones elsewhere."""
+    found: list[str] = []
+    try:
+        names = sorted(p.name for p in paths.state_dir(folder).glob("*.json"))
+    except OSError:
+        names = []
+    for name in names:
+        stem = name[: -len(".json")]
+        if not name.startswith(".") and paths.job_id_from_name(stem) == stem:
+            found.append(stem)
+    for record in read_records(home=home):
+        if record.job_id not in found and record.workspace_exists:
+            found.append(record.job_id)
+    return found
+
+
+def not_found_error(
+    job_id: str, searched: list[str], folder: Path, home: Path | None
+) -> JobNotFoundError:
+    """The error for a job id nothing matches, naming the closest ids and the known ones."""
+    error = JobNotFoundError(job_id, searched)
+    known = known_jobs(folder, home)
+    if known:
+        close = difflib.get_close_matches(job_id, known, n=3, cutoff=0.6)
+        guess = f"Did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        shown = known[:_HINT_JOBS] + (["…"] if len(known) > _HINT_JOBS else [])
+        error.hint = f"{guess}Known jobs: {', '.join(shown)}. {error.hint or ''}".strip()
+    return error
 
 
 def _registered_score(job_id: str, workspace: Path, home: Path | None) -> Path | None:

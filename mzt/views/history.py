@@ -17,16 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from mzt.state import CheckpointState, JsonStateBackend, SheetStatus
-from mzt.state.registry import read_records
-from mzt.support import paths
-from mzt.support.errors import JobNotFoundError, MztError
+from mzt.support.errors import MztError
 from mzt.support.exitcodes import ExitCode
 from mzt.support.redact import redact, redact_optional
 from mzt.views.lookup import JobView, locate, open_job
 
 ERROR_TYPES = ("transient", "rate_limit", "permanent")
 DEFAULT_HISTORY_LIMIT = 50
-_HINT_JOBS = 10
 # What the decision after an attempt (``attempt_<action>`` transitions) means for it.
 _OUTCOMES = {
     "complete": "completed",
@@ -59,32 +56,8 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def open_view(job: str, *, workspace: Path | None = None, cwd: Path | None = None) -> JobView:
-    """Find and read a job for inspection; a job that is not found names the jobs that are."""
-    try:
-        location = locate(job, workspace=workspace, cwd=cwd)
-    except JobNotFoundError as exc:
-        known = known_jobs(workspace or cwd or Path.cwd())
-        if known:
-            exc.hint = f"Known jobs: {', '.join(known)}. {exc.hint or ''}".strip()
-        raise
-    return open_job(location)
-
-
-def known_jobs(workspace: Path) -> list[str]:
-    """Job ids with a checkpoint in ``workspace``, then registered ones (at most ten)."""
-    found: list[str] = []
-    try:
-        names = sorted(p.name for p in paths.state_dir(workspace).glob("*.json"))
-    except OSError:
-        names = []
-    for name in names:
-        stem = name[: -len(".json")]
-        if not name.startswith(".") and paths.job_id_from_name(stem) == stem:
-            found.append(stem)
-    for record in read_records():
-        if record.job_id not in found and record.workspace_exists:
-            found.append(record.job_id)
-    return found[:_HINT_JOBS] + (["…"] if len(found) > _HINT_JOBS else [])
+    """Find and read a job for inspection (a job that is not found names the known ones)."""
+    return open_job(locate(job, workspace=workspace, cwd=cwd))
 
 
 def check_sheet(state: CheckpointState, sheet: int) -> None:

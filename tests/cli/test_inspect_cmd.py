@@ -9,6 +9,7 @@ writing.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Result
+from tests.helpers import run_mzt
 from tests.views.test_history import NOISE, SECRET, Jobs, build_jobs, write_score
 
 Mzt = Callable[..., Result]
@@ -110,6 +112,24 @@ def test_errors_verbose_shows_safe_tails(mzt: Mzt, jobs: Jobs) -> None:
     doc = mzt("errors", "failing", "-w", jobs.workspace, "-v", "-j").json()
     assert "[REDACTED_ANTHROPIC_KEY]" in doc["errors"][0]["stdout_tail"]
     assert SECRET not in str(doc)
+
+
+@pytest.mark.parametrize(
+    "command", ["status", "errors", "diagnose", "history", "logs", "watch", "resume", "cancel"]
+)
+def test_a_misspelt_job_gets_a_did_you_mean(mzt: Mzt, jobs: Jobs, command: str) -> None:
+    result = mzt(command, "faling", "-w", jobs.workspace)
+    assert result.code == 2 and "No job 'faling'" in result.err
+    assert "Did you mean 'failing'?" in result.err
+    assert "Known jobs: dead, done, failing, limited" in result.err
+
+
+def test_a_misspelt_job_through_the_installed_command(jobs: Jobs) -> None:
+    for args in (["status", "donne"], ["status", "donne", "--json"], ["resume", "donne"]):
+        result = run_mzt(*args, "-w", jobs.workspace)
+        assert result.returncode == 2, (args, result.stderr)
+        said = json.loads(result.stdout)["error"]["hint"] if "--json" in args else result.stderr
+        assert "Did you mean 'done'?" in said and "Traceback" not in result.stderr
 
 
 def test_errors_not_found(mzt: Mzt, jobs: Jobs) -> None:
