@@ -64,6 +64,9 @@ if TYPE_CHECKING:
     from mzt.score.starter import (
         init_score,
     )
+    from mzt.state.registry import (
+        known_jobs,
+    )
     from mzt.support.errors import (
         Issue,
         MztError,
@@ -197,6 +200,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "init_score": ("mzt.score.starter", "init_score"),
     "job_status": ("mzt.views.status", "job_status"),
     "list_document": ("mzt.views.status", "list_document"),
+    "known_jobs": ("mzt.state.registry", "known_jobs"),
     "load_instruments": ("mzt.instruments.loader", "load_instruments"),
     "locate_job": ("mzt.views.lookup", "locate"),
     "open_view": ("mzt.views.history", "open_view"),
@@ -272,6 +276,7 @@ __all__ = [
     "history_report",
     "init_score",
     "job_status",
+    "known_jobs",
     "list_document",
     "load_instruments",
     "locate_job",

@@ -11,6 +11,8 @@ import click
 from mzt.api import ExitCode
 from mzt.cli import console, render
 from mzt.cli.options import (
+    complete_instrument,
+    complete_job,
     flag,
     json_option,
     quiet_option,
@@ -32,7 +34,7 @@ def reporter_for(as_json: bool, quiet: bool) -> Reporter:
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job)
 @workspace_option
 @click.option(
     "-c",
@@ -148,7 +150,11 @@ def validate(
 @click.option("--fresh", is_flag=True, help="Discard the job's previous state and start over.")
 @click.option("-s", "--start-sheet", type=click.IntRange(min=1), help="Start at sheet N.")
 @click.option("-n", "--dry-run", is_flag=True, help="Show the plan; run nothing, write nothing.")
-@click.option("--instrument", help="Run every sheet on this instrument instead.")
+@click.option(
+    "--instrument",
+    help="Run every sheet on this instrument instead.",
+    shell_complete=complete_instrument,
+)
 @json_option
 @quiet_option
 @click.pass_context
@@ -239,7 +245,7 @@ def init(
 
 
 @click.command("clear-rate-limits")
-@click.argument("instrument", required=False)
+@click.argument("instrument", required=False, shell_complete=complete_instrument)
 @json_option
 @quiet_option
 @click.pass_context

@@ -17,7 +17,7 @@ import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
-from mzt.cli.options import flag, json_option, verbose_option, workspace_option
+from mzt.cli.options import complete_job, flag, json_option, verbose_option, workspace_option
 
 if TYPE_CHECKING:
     from mzt.api import Diagnosis, ErrorEntry, ErrorsReport, HistoryReport
@@ -64,7 +64,7 @@ def _lines(lines: Iterable[str]) -> None:
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job)
 @sheet_option
 @click.option("--code", metavar="CODE", help="Only errors with this code (e.g. E001).")
 @click.option(
@@ -148,7 +148,7 @@ def _error_line(entry: ErrorEntry, indent: str) -> str:
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job)
 @json_option
 @workspace_option
 def diagnose(job: str, as_json: bool, workspace: Path | None) -> int:
@@ -276,7 +276,7 @@ def _log_lines(report: Diagnosis) -> list[str]:
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job)
 @sheet_option
 @click.option(
     "-n",

@@ -12,7 +12,7 @@ import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
-from mzt.cli.options import flag, json_option, quiet_option
+from mzt.cli.options import complete_instrument, flag, json_option, quiet_option
 
 if TYPE_CHECKING:
     from mzt.api import InstrumentInfo
@@ -67,14 +67,14 @@ def list_instruments(as_json: bool) -> int:
     if registry.problems:
         count = len(registry.problems)
         console.out()
-        console.out(f"{count} profile file{'s' if count != 1 else ''} skipped:")
+        console.out(f"{console.counted(count, 'profile file')} skipped:")
         for problem in registry.problems:
             console.out(f"  {problem}")
     return ExitCode.OK
 
 
 @instruments.command("check")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_instrument)
 @json_option
 @quiet_option
 @click.pass_context

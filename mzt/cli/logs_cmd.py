@@ -12,14 +12,14 @@ import click
 from mzt.api import ExitCode
 from mzt.cli import console
 from mzt.cli.inspect_cmd import _clean, sheet_option
-from mzt.cli.options import workspace_option
+from mzt.cli.options import complete_job, workspace_option
 
 if TYPE_CHECKING:
     from mzt.api import AttemptLogs, LogChunk
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job)
 @sheet_option
 @click.option("--attempt", type=click.IntRange(min=1), metavar="K", help="Attempt K.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing output as it is written.")

@@ -14,7 +14,7 @@ import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
-from mzt.cli.options import json_option, workspace_option
+from mzt.cli.options import complete_job, json_option, workspace_option
 
 if TYPE_CHECKING:
     from mzt.api import CancelOutcome, ClearReport, DoctorReport, JobView
@@ -43,7 +43,7 @@ def _resume_command(job_id: str, workspace: Path) -> str:
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job)
 @_wait_options
 @json_option
 @workspace_option
@@ -111,7 +111,7 @@ def pause(
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job)
 @_wait_options
 @json_option
 @workspace_option

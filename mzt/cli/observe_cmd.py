@@ -17,7 +17,14 @@ import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
-from mzt.cli.options import flag, json_option, quiet_option, verbose_option, workspace_option
+from mzt.cli.options import (
+    complete_job,
+    flag,
+    json_option,
+    quiet_option,
+    verbose_option,
+    workspace_option,
+)
 from mzt.cli.status_text import (
     COMPACT_ABOVE,
     LIST_STATUSES,
@@ -45,7 +52,7 @@ def _flush() -> None:
 
 
 @click.command()
-@click.argument("job", required=False)
+@click.argument("job", required=False, shell_complete=complete_job)
 @workspace_option
 @json_option
 @verbose_option
@@ -126,7 +133,7 @@ def list_jobs(
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job)
 @workspace_option
 @json_option
 @quiet_option

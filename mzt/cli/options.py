@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mzt.cli.errors import json_mode
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,3 +58,39 @@ def score_argument(func: F) -> F:
 def flag(ctx: click.Context, name: str, local: bool) -> bool:
     """A flag given to the command or to `mzt` itself."""
     return local or bool((ctx.obj or {}).get(name))
+
+
+# --- shell completion ------------------------------------------------------------------------
+# A completion runs inside the user's shell at every Tab: it must be quick and never fail
+# loudly, so a problem reading the files completes nothing rather than printing a traceback.
+
+
+def complete_job(
+    ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Job ids known here (the workspace given with -w, else this folder) and registered."""
+    from click.shell_completion import CompletionItem
+
+    from mzt import api
+
+    workspace = ctx.params.get("workspace")
+    try:
+        names = api.known_jobs(Path(workspace) if workspace else Path.cwd())
+    except Exception:
+        return []
+    return [CompletionItem(name) for name in sorted(set(names)) if name.startswith(incomplete)]
+
+
+def complete_instrument(
+    _ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Names of the instruments mzt knows here (built-in and the user's profiles)."""
+    from click.shell_completion import CompletionItem
+
+    from mzt import api
+
+    try:
+        names = [instrument.name for instrument in api.load_instruments()]
+    except Exception:
+        return []
+    return [CompletionItem(name) for name in sorted(set(names)) if name.startswith(incomplete)]
