@@ -218,6 +218,7 @@ def _execute_command(
             output=text,
             rate_limit_patterns=spec.rate_limit_patterns,
             parsed=parse_structured(stdout, outcome.stderr_tail),
+            permanent_exit_codes=_permanent_exit_codes(spec),
         )
     else:
         # Some CLIs (Claude Code) print their usage limit and still exit 0.
@@ -228,6 +229,11 @@ def _execute_command(
             patterns=spec.rate_limit_patterns,
         )
     return _validate(spec, outcome, result, report_error, should_stop)
+
+
+def _permanent_exit_codes(spec: AttemptSpec) -> tuple[int, ...]:
+    cli = spec.instrument.profile.cli if spec.instrument is not None else None
+    return tuple(cli.errors.permanent_exit_codes) if cli is not None else ()
 
 
 def _validate(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -98,13 +98,15 @@ def classify(
     output: str = "",
     rate_limit_patterns: Iterable[str] = (),
     parsed: Mapping[str, Any] | None = None,
+    permanent_exit_codes: Collection[int] = (),
 ) -> ErrorInfo:
     """Classify a failed attempt (a non-zero exit, a timeout, a kill or a spawn error).
 
     ``output`` is the text to scan (stdout and stderr tails); ``rate_limit_patterns`` are
     extra regular expressions (from the score and the instrument profile); ``parsed`` is
     the instrument's JSON result or error document, when it printed one (see
-    `parse_structured`), and is read before any text.
+    `parse_structured`), and is read before any text; ``permanent_exit_codes`` are the
+    profile's exit codes that retrying cannot change.
     """
     if outcome.reason == "error":
         return ErrorInfo("E505", "configuration", False, outcome.error or "could not start")
@@ -125,6 +127,11 @@ def classify(
     found = classify_text(text, patterns)
     if found is not None:
         return found
+    if outcome.exit_code is not None and outcome.exit_code in permanent_exit_codes:
+        why = _PERMANENT_EXITS.get(outcome.exit_code, "the same command would fail again")
+        said = _last_line(outcome.stderr_tail)
+        message = f"exited with status {outcome.exit_code}" + (f": {said}" if said else "")
+        return ErrorInfo("E009", "fatal", False, f"{message} — {why}, so it is not retried")
     if outcome.exit_code not in (None, 0):
         return ErrorInfo("E009", "transient", True, f"exited with status {outcome.exit_code}", 10)
     return ErrorInfo("E999", "transient", True, "failed for an unknown reason", 30)
@@ -322,6 +329,20 @@ def http_status_error(
             "E301", "configuration", False, f"the API refused the request (HTTP {status})"
         )
     return None
+
+
+# What the statuses a profile may list as permanent usually mean, for the message.
+_PERMANENT_EXITS = {
+    2: "a usage or syntax error",
+    126: "a command could not be executed",
+    127: "a command was not found",
+    128: "a fatal error, as git reports one",
+}
+
+
+def _last_line(text: str, limit: int = 300) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""
 
 
 def _explained(info: ErrorInfo, text: str) -> ErrorInfo:

@@ -203,6 +203,11 @@ class CliErrors(ProfileModel):
     success_exit_codes: list[int] = Field(
         default_factory=lambda: [0], description="Exit codes that mean the attempt succeeded."
     )
+    permanent_exit_codes: list[int] = Field(
+        default_factory=list,
+        description="Exit codes after which the same attempt would fail again (a command "
+        "not found, a usage error): the sheet is not retried.",
+    )
     rate_limit_patterns: list[str] = Field(
         default_factory=list, description="Text meaning the provider is rate limiting."
     )

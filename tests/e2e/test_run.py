@@ -162,6 +162,21 @@ def test_pause_file_stops_at_the_next_boundary_and_resume_finishes(project: Proj
     assert all(s["status"] == "completed" for s in project.sheets("job").values())
 
 
+def test_a_missing_command_in_a_cli_sheet_is_not_retried(project: Project) -> None:
+    count = project.root / "attempts"
+    template = f"echo x >> {count}; no-such-command-anywhere --flag"
+    retry = {"max_retries": 3, "base_delay_seconds": 30, "jitter": False}
+    score = project.score(simple(1, prompt={"template": template}, retry=retry, validations=[]))
+    started = time.monotonic()
+    result = project.mzt("run", score)
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 25  # no 30 s back-off was sat out
+    assert count.read_text() == "x\n"  # one attempt only
+    assert "exited with status 127" in result.stdout + result.stderr
+    assert "no-such-command-anywhere: command not found" in result.stdout + result.stderr
+    assert project.sheets("job")[1]["status"] == "failed"
+
+
 def test_cancel_kills_the_grandchild_and_exits_4(project: Project) -> None:
     pidfile = project.root / "grandchild.pid"
     score = project.score(simple(2, prompt={"template": f"sleep 300 & echo $! > {pidfile}; wait"}))

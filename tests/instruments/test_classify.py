@@ -200,6 +200,18 @@ def test_plain_non_zero_exit_is_e009() -> None:
     assert info == ErrorInfo("E009", "transient", True, "exited with status 2", 10)
 
 
+def test_an_exit_the_profile_calls_permanent_is_not_retried() -> None:
+    failed = outcome(exit_code=128, stderr="progress\nfatal: bad revision 'v1.4.0..HEAD'\n")
+    info = classify(failed, permanent_exit_codes=(2, 126, 127, 128))
+    assert (info.code, info.retriable, info.error_type) == ("E009", False, "permanent")
+    assert info.message.startswith("exited with status 128: fatal: bad revision 'v1.4.0..HEAD'")
+    assert "not retried" in info.message
+    # Other statuses stay retriable, and rate-limit text still wins over the status.
+    assert classify(outcome(exit_code=1), permanent_exit_codes=(128,)).retriable
+    limited = classify(outcome(exit_code=128, stderr=ANTHROPIC_429), permanent_exit_codes=(128,))
+    assert limited.rate_limited
+
+
 def test_exit_zero_without_recognisable_text_is_e999() -> None:
     info = classify(outcome(exit_code=0, stdout='{"type":"result","is_error":true}'))
     assert (info.code, info.retriable, info.suggested_wait) == ("E999", True, 30)
