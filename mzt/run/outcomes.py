@@ -110,7 +110,7 @@ class AttemptOutcomes:
                 if record.completion_attempts
                 else OutcomeCategory.SUCCESS_RETRY
             )
-            return Applied(num, "completed", _pass_detail(verdict), completed=True)
+            return Applied(num, "completed", _pass_detail(verdict, report), completed=True)
         if decision.action == "completion":
             record.completion_attempts += 1
             self._schedule(state, record, decision.delay, "completion")
@@ -204,7 +204,21 @@ def _exit_reason(reason: str) -> str:
     }.get(reason, "error")
 
 
-def _pass_detail(verdict: AttemptVerdict) -> str:
-    if verdict.validations == 0:
-        return "no validations"
-    return f"{verdict.passed}/{verdict.validations} validations passed"
+def _pass_detail(verdict: AttemptVerdict, report: AttemptReport) -> str:
+    """How a completed sheet passed; the validations can pass although the instrument
+    failed (the score's rule), and that must not read as a plain success."""
+    passed = (
+        "no validations"
+        if verdict.validations == 0
+        else f"{verdict.passed}/{verdict.validations} validations passed"
+    )
+    if verdict.execution_success:
+        return passed
+    outcome = report.outcome
+    if outcome.exit_code not in (None, 0):
+        how = f"exited {outcome.exit_code}"
+    elif outcome.signal is not None:
+        how = f"killed by signal {outcome.signal}"
+    else:
+        how = {"timeout": "timed out", "stale": "went silent"}.get(outcome.reason, "failed")
+    return f"{how}; {passed}"

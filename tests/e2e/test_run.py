@@ -162,6 +162,14 @@ def test_pause_file_stops_at_the_next_boundary_and_resume_finishes(project: Proj
     assert all(s["status"] == "completed" for s in project.sheets("job").values())
 
 
+def test_a_sheet_passing_its_validations_after_a_failed_exit_says_so(project: Project) -> None:
+    template = "echo 'sheet {{ sheet_num }}' > {{ workspace }}/out-{{ sheet_num }}.txt; exit 1"
+    score = project.score(simple(1, prompt={"template": template}))
+    result = project.mzt("run", score)
+    assert result.returncode == 0, result.stderr
+    assert "sheet 1: completed (exited 1; 2/2 validations passed)" in result.stdout
+
+
 def test_a_missing_command_in_a_cli_sheet_is_not_retried(project: Project) -> None:
     count = project.root / "attempts"
     template = f"echo x >> {count}; no-such-command-anywhere --flag"
