@@ -260,10 +260,13 @@ def test_parallel_fan_out_respects_limit_and_dependencies(project: Project) -> N
     for n in range(1, 10):
         lines = (project.workspace / f"log-{n}").read_text().split()
         spans[n] = (float(lines[1]), float(lines[3]))
-    assert 2 <= elapsed < 5, elapsed  # two waves of four one-second sheets, plus start-up
-    for t in (spans[n][0] for n in range(1, 9)):
-        running = sum(1 for s, e in spans.values() if s <= t < e)
-        assert running <= 4
+    assert elapsed >= 2, elapsed  # at least two waves of one-second sheets
+    # At each start, count the sheets running: never above the limit, and above one at some
+    # point (the voices really ran side by side), however slow the machine.
+    running = [
+        sum(1 for s, e in spans.values() if s <= t < e) for t in (spans[n][0] for n in range(1, 9))
+    ]
+    assert 2 <= max(running) <= 4, running
     assert spans[9][0] >= max(spans[n][1] for n in range(1, 9))
 
 
