@@ -466,7 +466,9 @@ def test_ten_thousand_sheet_fan_in_is_quick() -> None:
     elapsed = time.perf_counter() - began
     assert order == list(range(1, n + 1))
     assert schedule.next_wake(state, NOW) is None
-    assert elapsed < 2.0, f"building and draining {n} sheets took {elapsed:.2f} s"
+    # Guards against quadratic work (minutes at this size), not a speed figure: the bench
+    # measures speed; this bound holds on a loaded machine.
+    assert elapsed < 10.0, f"building and draining {n} sheets took {elapsed:.2f} s"
 
 
 def test_ten_thousand_sheet_fan_out_blocked_quickly() -> None:
@@ -485,4 +487,4 @@ def test_ten_thousand_sheet_fan_out_blocked_quickly() -> None:
     elapsed = time.perf_counter() - began
     assert sorted(stranded) == list(range(2, n + 1))
     assert schedule.next_wake(state, NOW) is None
-    assert elapsed < 2.0, f"blocking {n} sheets took {elapsed:.2f} s"
+    assert elapsed < 10.0, f"blocking {n} sheets took {elapsed:.2f} s"  # as above

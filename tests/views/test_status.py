@@ -326,7 +326,7 @@ def test_list_reads_a_ten_thousand_sheet_checkpoint_cheaply(
     checkpoint = reading.read_checkpoint(reading.JobRef("huge", ws))
     assert checkpoint.completed == 9_000
     assert checkpoint.sheets[10_000].movement == 10
-    assert elapsed < 2.0, elapsed  # generous for slow CI; the bench measures it properly
+    assert elapsed < 10.0, elapsed  # catches quadratic reading; the bench measures speed
 
 
 # --- irregular documents ------------------------------------------------------------------------
