@@ -112,6 +112,29 @@ def check_timeouts(found: Findings, plan: Plan) -> None:
         )
 
 
+def _is_chain(plan: Plan) -> bool:
+    """Whether no two sheets could ever run at once: every sheet after the first waits,
+    directly or through others, for the one just before it."""
+    if plan.total_sheets < 2:
+        return False
+    # Longest-path depth in topological order: a chain gives every sheet its own depth.
+    waiting = {s.num: len(set(s.dependencies)) for s in plan.sheets}
+    dependents: dict[int, list[int]] = {}
+    for sheet in plan.sheets:
+        for dep in set(sheet.dependencies):
+            dependents.setdefault(dep, []).append(sheet.num)
+    ready = [num for num, count in waiting.items() if count == 0]
+    depth = dict.fromkeys(ready, 0)
+    while ready:
+        num = ready.pop()
+        for after in dependents.get(num, ()):
+            depth[after] = max(depth.get(after, 0), depth[num] + 1)
+            waiting[after] -= 1
+            if waiting[after] == 0:
+                ready.append(after)
+    return len(depth) == plan.total_sheets and len(set(depth.values())) == plan.total_sheets
+
+
 def _sheets(nums: list[int]) -> str:
     if len(nums) == 1:
         return f"sheet {nums[0]}"
@@ -137,6 +160,16 @@ def check_sheet_maps(found: Findings, plan: Plan) -> None:
             "the score fans out but parallel.enabled is false, so instances run one at a time",
             ("sheet",),
             severity="info",
+        )
+    if score.parallel.enabled and score.parallel.max_concurrent > 1 and _is_chain(plan):
+        pause = score.pause_between_sheets_seconds
+        apart = f", {pause:g} s apart (pause_between_sheets_seconds)" if pause else ""
+        found.add(
+            "V215",
+            f"on, but each of the {plan.total_sheets} sheets waits for the one before it "
+            f"(sheets without sheet.dependencies form a chain), so they run one at a "
+            f"time{apart}; declare sheet.dependencies or a fan-out to let them overlap",
+            ("parallel", "enabled"),
         )
     stages = plan.total_stages
     for name, mapping in (

@@ -171,6 +171,24 @@ def test_v212_v213_v214_out_of_range_keys(tmp_path: Path) -> None:
     assert found["V214"][0].path == "sheet.descriptions.9"
 
 
+def test_v215_parallel_over_a_chain(tmp_path: Path) -> None:
+    parallel = {"enabled": True, "max_concurrent": 4}
+    chain = codes(tmp_path, sheet={"size": 1, "total_items": 4}, parallel=parallel)
+    assert chain["V215"][0].path == "parallel.enabled"
+    assert "each of the 4 sheets waits" in chain["V215"][0].message
+    assert "2 s apart" in chain["V215"][0].message
+    # Independent sheets, a fan-out, a single sheet or parallel off: nothing to say.
+    free = {"size": 1, "total_items": 4, "dependencies": {2: [], 3: [], 4: []}}
+    assert "V215" not in codes(tmp_path, sheet=free, parallel=parallel)
+    fanned = {"size": 1, "total_items": 2, "fan_out": {1: 3}}
+    assert "V215" not in codes(tmp_path, sheet=fanned, parallel=parallel)
+    assert "V215" not in codes(tmp_path, sheet={"size": 1, "total_items": 1}, parallel=parallel)
+    assert "V215" not in codes(tmp_path, sheet={"size": 1, "total_items": 4})
+    # A diamond (2 and 3 both after 1) can overlap.
+    diamond = {"size": 1, "total_items": 4, "dependencies": {2: [1], 3: [1], 4: [2, 3]}}
+    assert "V215" not in codes(tmp_path, sheet=diamond, parallel=parallel)
+
+
 def test_v305_bad_skip_expression(tmp_path: Path) -> None:
     found = codes(
         tmp_path, sheet={"size": 1, "total_items": 2, "skip_when": {2: "__import__('os')"}}
