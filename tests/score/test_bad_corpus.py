@@ -29,6 +29,10 @@ from tests.score.score_cli import (
     run_mzt,
 )
 
+# The module's fixtures run dozens of whole `mzt` processes: on a loaded two-core machine
+# that can outlast the default per-test timeout, which is meant to catch hangs.
+pytestmark = pytest.mark.timeout(900)
+
 
 @dataclass(frozen=True)
 class Bad:
