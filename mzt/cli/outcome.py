@@ -38,13 +38,37 @@ def _print_outcome(result: RunResult, *, as_json: bool, quiet: bool) -> None:
                 "duration_seconds": round(result.duration, 3),
                 "workspace": str(result.workspace),
                 "message": result.message,
+                "failures": [f.to_json() for f in result.failures],
             }
         )
     elif result.exit_code != ExitCode.OK:
         console.err(f"mzt: job {result.job_id} {result.status}: {result.message}")
+        if quiet:  # the progress lines that named each failure were not printed
+            for failure in result.failures:
+                code = f"{failure.error_code} " if failure.error_code else ""
+                console.err(f"  sheet {failure.sheet_num}: {code}{failure.message}")
         if result.status in ("paused", "failed", "cancelled") or result.exit_code >= 128:
-            console.err(
-                f"hint: continue it with `mzt resume {result.job_id} -w {result.workspace}`"
-            )
+            console.err(f"hint: {next_step(result)}")
     elif not quiet and result.message and result.message != "completed":
         console.out(f"{result.job_id}: {result.message}")
+
+
+def next_step(result: RunResult) -> str:
+    """What to do about a run that did not complete, fitted to why its sheets failed:
+    resuming alone helps only when the cause may have passed."""
+    resume = f"`mzt resume {result.job_id} -w {result.workspace}`"
+    unknown = sorted(
+        {f.instrument or "?" for f in result.failures if "unknown instrument" in f.message}
+    )
+    if unknown:
+        return (
+            f"no instrument is called {', '.join(unknown)}: fix the name in the score "
+            f"(`mzt instruments list` shows them all), then {resume}"
+        )
+    missing = sorted({f.instrument or "?" for f in result.failures if f.error_code == "E505"})
+    if missing:
+        check = f"`mzt instruments check {missing[0]}`"
+        return f"install {', '.join(missing)} ({check} says how), then {resume}"
+    if any((f.error_code or "").startswith("E3") for f in result.failures):
+        return f"fix the score (its prompt or settings, as the error says), then {resume}"
+    return f"continue it with {resume}"

@@ -165,10 +165,9 @@ def _execute_command(
         outcome = _not_started(f"the instrument {spec.instrument_name!r} cannot be run by mzt")
         return AttemptReport(spec, outcome, None, None, classify(outcome))
     if spec.instrument.locate(spec.environ.get("PATH")) is None:
-        outcome = _not_started(
-            f"Executable not found: {spec.instrument.executable} "
-            f"(PATH={spec.environ.get('PATH', '')})"
-        )
+        # Not the PATH itself: it is long, repeated for every fallback, and `mzt
+        # instruments check` shows the folders searched.
+        outcome = _not_started(f"Executable not found: {spec.instrument.executable} is not on PATH")
         return AttemptReport(spec, outcome, None, None, classify(outcome))
     try:
         invocation = spec.instrument.invocation(

@@ -18,6 +18,24 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
+class SheetFailure:
+    """Why one sheet failed, as its last error recorded it."""
+
+    sheet_num: int
+    error_code: str | None
+    message: str
+    instrument: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sheet": self.sheet_num,
+            "error_code": self.error_code,
+            "message": self.message,
+            "instrument": self.instrument,
+        }
+
+
+@dataclass(frozen=True)
 class RunResult:
     """How the run ended."""
 
@@ -30,6 +48,7 @@ class RunResult:
     duration: float
     workspace: Path
     message: str = ""
+    failures: tuple[SheetFailure, ...] = ()
 
 
 NOTHING_TO_DO_MESSAGE = "already completed; nothing to do"

@@ -33,7 +33,7 @@ from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
 from mzt.run.opening import NOTHING_TO_DO
 from mzt.run.reporting import NullReporter, Reporter
-from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult
+from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, SheetFailure
 from mzt.run.sheetrun import PromptError, SheetPreparer
 from mzt.score.preparation import PreparedScore
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
@@ -129,6 +129,15 @@ class Runner:
             duration=time.monotonic() - started,
             workspace=self.workspace,
             message=message or (state.error_message or ""),
+            failures=tuple(
+                SheetFailure(
+                    n,
+                    (sheet := state.sheets[n]).error_code,
+                    sheet.error_message or "",
+                    sheet.instrument_name,
+                )
+                for n in failed
+            ),
         )
 
     # --- the loop ------------------------------------------------------------------------------

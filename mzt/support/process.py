@@ -221,7 +221,7 @@ def _unreleased(duration: float) -> Outcome:
 
 def _spawn_failure(request: ProcessRequest, exc: OSError, duration: float) -> Outcome:
     if isinstance(exc, FileNotFoundError):
-        message = f"Executable not found: {request.argv[0]} (PATH={request.env.get('PATH', '')})"
+        message = f"Executable not found: {request.argv[0]} is not on PATH"
     elif isinstance(exc, PermissionError):
         message = f"Executable not runnable (permission denied): {request.argv[0]}"
     else:

@@ -1,0 +1,68 @@
+"""`mzt.cli.outcome` through the real command: the end of a failed run says what to do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests import live_runs
+from tests.e2e.conftest import Project
+
+project = live_runs.project  # a project whose MZT_HOME this process shares with its runs
+
+CLI_STEP = {"size": 1, "total_items": 2}
+
+
+def _score(project: Project, **extra: object) -> Path:
+    return project.score({"name": "job", "sheet": CLI_STEP, **extra})
+
+
+def test_a_missing_program_asks_for_an_install_and_hides_the_path(project: Project) -> None:
+    project.fake_profile("ghost-agent", executable="no-such-agent-binary-xyz")
+    score = _score(project, instrument="ghost-agent", prompt={"template": "hi"})
+    result = project.mzt("run", score)
+    assert result.returncode == 1
+    said = result.stdout + result.stderr
+    assert "Executable not found: no-such-agent-binary-xyz is not on PATH" in said
+    assert "PATH=" not in said
+    assert "hint: install ghost-agent (`mzt instruments check ghost-agent` says how)" in said
+    assert "continue it with" not in said
+
+
+def test_an_unknown_instrument_asks_to_fix_the_name(project: Project) -> None:
+    score = _score(project, instrument="cli", prompt={"template": "true"})
+    result = project.mzt("run", score, "--instrument", "no-such-instrument")
+    assert result.returncode == 1
+    assert "hint: no instrument is called no-such-instrument" in result.stderr
+
+
+def test_a_prompt_that_cannot_render_asks_to_fix_the_score(project: Project) -> None:
+    score = _score(project, instrument="cli", prompt={"template": "{{ 1 // 0 }}"})
+    result = project.mzt("run", score)
+    assert result.returncode == 1
+    assert "hint: fix the score" in result.stderr, result.stderr
+
+
+def test_a_plain_failure_still_offers_resume(project: Project) -> None:
+    score = _score(project, instrument="cli", prompt={"template": "exit 1"})
+    result = project.mzt("run", score)
+    assert result.returncode == 1
+    assert "hint: continue it with `mzt resume job -w" in result.stderr
+
+
+def test_quiet_names_each_failed_sheet_and_json_carries_them(project: Project) -> None:
+    free = {"size": 1, "total_items": 2, "dependencies": {2: []}}
+    score = project.score(
+        {"name": "job", "sheet": free, "instrument": "cli", "prompt": {"template": "exit 1"}}
+    )
+    quiet = project.mzt("run", "-q", score)
+    assert quiet.returncode == 1 and quiet.stdout == ""
+    lines = [line.strip() for line in quiet.stderr.splitlines() if line.startswith("  sheet")]
+    assert [line.split(";")[0] for line in lines] == [
+        "sheet 1: E009 exited with status 1",
+        "sheet 2: E009 exited with status 1",
+    ]
+    as_json = project.mzt("run", "--json", "--fresh", score)
+    doc = json.loads(as_json.stdout)
+    assert [(f["sheet"], f["error_code"]) for f in doc["failures"]] == [(1, "E009"), (2, "E009")]
+    assert doc["failures"][0]["message"].startswith("exited with status 1")
