@@ -119,6 +119,8 @@ class OutputStream:
         self.head_room = max_log_bytes - tail_kept(max_log_bytes)
         self.overflow: RingBuffer | None = None
         self.log_dropped = 0  # bytes of redacted output left out of the log
+        self.logged = 0  # bytes written to the log file
+        self.last_logged = b"\n"
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
@@ -157,11 +159,15 @@ class OutputStream:
         self.overflow.write(data)
 
     def _write(self, data: bytes) -> None:
+        if not data:
+            return
         if self.log is None:
             assert self.log_path is not None
             fd = open_nofollow(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             self.log = os.fdopen(fd, "wb")
         self.log.write(data)
+        self.logged += len(data)
+        self.last_logged = data[-1:]
         self.log.flush()  # readers (`mzt logs --follow`) see output as it is written
 
     def _write_overflow(self, overflow: RingBuffer) -> None:
@@ -170,20 +176,14 @@ class OutputStream:
             kept = kept[_char_start(kept) :]
         self.log_dropped = overflow.total - len(kept)
         if self.log_dropped:
-            head = self.max_log_bytes - tail_kept(self.max_log_bytes) - self.head_room
+            head = self.logged
             marker = (
                 f"[mzt: {self.log_dropped:,} bytes of output dropped here; this log keeps "
                 f"the first {head:,} and the last {len(kept):,} bytes of the stream "
                 f"({LOG_MAX_ENV}={self.max_log_bytes})]\n"
             ).encode()
-            self._write((b"" if self.last_byte_was_newline(head) else b"\n") + marker)
+            self._write((b"" if self.last_logged == b"\n" else b"\n") + marker)
         self._write(kept)
-
-    def last_byte_was_newline(self, head: int) -> bool:
-        """Whether the head written so far ends a line."""
-        if head == 0 or self.log is None:
-            return True
-        return os.pread(self.log.fileno(), 1, head - 1) == b"\n"
 
     def tail_text(self) -> str:
         data = bytes(self.tail[-self.tail_bytes :])

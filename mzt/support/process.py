@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from mzt.support.fsutil import open_nofollow
 from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES, OutputStream
 from mzt.support.spawnhold import SpawnHook, hold_argv, release, spawned, unrunnable
 

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from mzt.support.redact_rules import RULES, Rule, basic_credentials, plausible_secret
 
 try:  # RE2 scans for every rule at once; without it each rule's first letters are searched
-    import re2 as _re2
+    import re2 as _re2  # type: ignore[import-untyped]
 except ImportError:  # pragma: no cover - exercised by forcing the fallback in the tests
     _re2 = None
 
@@ -90,9 +90,7 @@ class Redactor:
     result is the same, only slower on large output.
     """
 
-    def __init__(
-        self, literals: list[str] | tuple[str, ...] = (), *, use_re2: bool = True
-    ) -> None:
+    def __init__(self, literals: list[str] | tuple[str, ...] = (), *, use_re2: bool = True) -> None:
         self.literals = tuple(sorted({v for v in literals if v}, key=len, reverse=True))
         self._literal_bytes = tuple(_encode(v) for v in self.literals)
         self.longest_literal = max((len(v) for v in self._literal_bytes), default=0)
@@ -163,7 +161,9 @@ class Redactor:
                 position = max(hit.end, start + 1)
 
     @staticmethod
-    def _candidates(data: bytes, needles: tuple[bytes, ...], literals: tuple[bytes, ...]) -> list[int]:
+    def _candidates(
+        data: bytes, needles: tuple[bytes, ...], literals: tuple[bytes, ...]
+    ) -> list[int]:
         """Sorted positions where a match may start (rules' needles are lower-case)."""
         found: set[int] = set()
         lowered = data.lower()  # ASCII only, so positions stay those of ``data``

@@ -28,11 +28,11 @@ _NO_WORD_BEFORE = r"(?<![A-Za-z0-9_\-])"
 _HEADER_CHAR = r"[^\s\"',;{}()$<>]"
 _HEADER_VALUE = r"(?!(?i:bearer|basic|token|digest)\b)" + _HEADER_CHAR + "{8,}"
 # A quote as written, or escaped inside a JSON string ("{\"password\": …}").
-_QUOTE = r"(?:\\?[\"'])?"
+_QUOTE = r"(?:\\{0,3}[\"'])?"
 # Key names of generic ``key = value`` secrets; the name may go on after an underscore,
 # dot or dash ("token_secret"), not straight on ("tokenizer", "secrets:").
 _SECRET_WORDS = (
-    r"passw(?:or)?d|passphrase|secret|token|api[_\-]?key|access[_\-]?key"
+    r"passw(?:or)?d|passphrase|secret|token|api[_\-]?key|access[_\-]?key"  # noqa: S105
     r"|private[_\-]?key|credentials?"
 )
 _GENERIC_VALUE_CHAR = r"[^\s\"'`,;:(){}\[\]<>$%|\\]"
@@ -54,7 +54,7 @@ RULES: tuple[Rule, ...] = (
         "PRIVATE_KEY",
         r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)"
         r"(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-        r"-----BEGIN[ A-Z0-9]*PRIVATE KEY",
+        r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
         ("-----begin",),
     ),
     Rule(
@@ -91,7 +91,8 @@ RULES: tuple[Rule, ...] = (
         "AWS_SECRET_KEY",
         r"(?i:(?P<keep>aws_?secret_?(?:access_?)?key" + _QUOTE + r"\s*[:=]\s*" + _QUOTE + "))"
         r"[A-Za-z0-9/+=]{30,}",
-        r"(?i:aws_?secret)",
+        r"(?i:aws_?secret_?(?:access_?)?key" + _QUOTE + r"\s*[:=]\s*" + _QUOTE + ")"
+        r"[A-Za-z0-9/+=]{30}",
         ("aws_secret", "awssecret"),
         "[A-Za-z0-9/+=]",
     ),
@@ -155,7 +156,8 @@ RULES: tuple[Rule, ...] = (
         "AUTH_HEADER",
         r"(?i:(?P<keep>\b(?:proxy-)?authorization" + _QUOTE + r"\s*[:=]\s*" + _QUOTE + ")"
         r"(?:(?:bearer|basic|token|digest)\s+)?)" + _HEADER_VALUE,
-        r"(?i:(?:proxy-)?authorization" + _QUOTE + r"\s*[:=])",
+        r"(?i:(?:proxy-)?authorization" + _QUOTE + r"\s*[:=]\s*" + _QUOTE
+        + r"(?:(?:bearer|basic|token|digest)\s+)?)" + _HEADER_CHAR + "{8}",
         ("authorization", "proxy-authorization"),
         _HEADER_CHAR,
     ),
@@ -163,7 +165,8 @@ RULES: tuple[Rule, ...] = (
         "API_KEY_HEADER",
         r"(?i:(?P<keep>\bx-(?:api-key|goog-api-key|auth-token)" + _QUOTE + r"\s*[:=]\s*"
         + _QUOTE + "))" + _HEADER_VALUE,
-        r"(?i:x-(?:api-key|goog-api-key|auth-token)" + _QUOTE + r"\s*[:=])",
+        r"(?i:x-(?:api-key|goog-api-key|auth-token)" + _QUOTE + r"\s*[:=]\s*" + _QUOTE + ")"
+        + _HEADER_CHAR + "{8}",
         ("x-api-key", "x-goog-api-key", "x-auth-token"),
         _HEADER_CHAR,
     ),
@@ -173,7 +176,8 @@ RULES: tuple[Rule, ...] = (
         "BEARER_TOKEN",
         r"(?i:(?P<keep>\bbearer\s+))"
         r"(?:(?=[A-Za-z0-9._~+/=\-]*[0-9])[A-Za-z0-9._~+/=\-]{8,}|[A-Za-z0-9._~+/=\-]{20,})",
-        r"(?i:bearer\s+)[A-Za-z0-9._~+/=\-]{8}",
+        r"(?i:bearer\s+)"
+        r"(?:[A-Za-z0-9._~+/=\-]*[0-9][A-Za-z0-9._~+/=\-]*|[A-Za-z0-9._~+/=\-]{20})",
         ("bearer",),
         r"[A-Za-z0-9._~+/=\-]",
     ),
@@ -201,7 +205,8 @@ RULES: tuple[Rule, ...] = (
         r"(?i:(?P<keep>(?P<key>(?:" + _SECRET_WORDS + r")(?:[_.\-][A-Za-z0-9_.\-]*)?)"
         + _QUOTE + r"[ \t]*(?::=|=>|[:=]{1,2})[ \t]*" + _QUOTE + "))"
         "(?P<value>" + _GENERIC_VALUE_CHAR + "{8,})",
-        r"(?i:(?:" + _SECRET_WORDS + r")(?:[_.\-][A-Za-z0-9_.\-]*)?" + _QUOTE + r"[ \t]*[:=])",
+        r"(?i:(?:" + _SECRET_WORDS + r")(?:[_.\-][A-Za-z0-9_.\-]*)?" + _QUOTE
+        + r"[ \t]*(?::=|=>|[:=]{1,2})[ \t]*" + _QUOTE + ")" + _GENERIC_VALUE_CHAR + "{8}",
         (
             "passw", "passphrase", "secret", "token", "api_key", "api-key", "apikey",
             "access_key", "access-key", "accesskey", "private_key", "private-key",
@@ -214,13 +219,20 @@ RULES: tuple[Rule, ...] = (
 
 # Key names that hold something about a secret, not the secret ("token_count: 1234",
 # "secret_name: my-secret", "private_key_path: ~/.ssh/id_ed25519").
-_NOT_SECRET_KEY = re.compile(
-    rb"[_.\-](?:count|counts|name|names|path|file|dir|url|uri|id|ids|type|field|length|len"
-    rb"|size|limit|endpoint|expiry|expires|ttl|env|var|header|prefix|suffix|format|version"
-    rb"|label|kind|usage|used|total|max|min|budget|ref|arn|hash|sha)$",
-    re.IGNORECASE,
+_NOT_SECRET_SUFFIXES = frozenset(
+    b"count counts name names path file dir url uri id ids type field length len size limit "
+    b"endpoint expiry expires ttl env var header prefix suffix format version label kind usage "
+    b"used total max min budget ref arn hash sha".split()
 )
+_KEY_SUFFIX = re.compile(rb"[_.\-]([A-Za-z]+)$")
 _PLACEHOLDER = re.compile(rb"^(?:x+|\*+|\.+|-+|<[^>]*>|your[_\-].*|changeme|example.*)$", re.I)
+# Code, not a value: "settings.OAUTH_CLIENT_SECRET", "form.get", "MY_SECRET_NAME".
+_CODE_LIKE = re.compile(
+    rb"^(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+|[a-z]+(?:_[a-z0-9]+)+"
+    rb"|[A-Z]+(?:_[A-Z0-9]+)+)$"
+)
+_DIGIT = re.compile(rb"[0-9]")
+_LETTER = re.compile(rb"[A-Za-z]")
 
 
 def shannon_entropy(value: bytes) -> float:
@@ -236,15 +248,14 @@ def plausible_secret(key: bytes, value: bytes) -> bool:
     Values that read as code (``form.get``), numbers, paths, URLs or placeholders are
     not; a value with letters and digits, or a long one of high entropy, is.
     """
-    if _NOT_SECRET_KEY.search(key) or _PLACEHOLDER.match(value):
+    suffix = _KEY_SUFFIX.search(key)
+    if suffix is not None and suffix.group(1).lower() in _NOT_SECRET_SUFFIXES:
         return False
-    if value.isdigit() or value[:1] in (b"/", b"~", b".") or value.lower().startswith(b"http"):
+    if value[:1] in (b"/", b"~", b".") or value[:4].lower() == b"http":
         return False
-    has_digit = any(48 <= c <= 57 for c in value)
-    has_letter = any(65 <= c <= 90 or 97 <= c <= 122 for c in value)
-    if has_digit and has_letter:
-        return True
-    return len(value) >= 16 and has_letter and shannon_entropy(value) >= 3.5
+    if _PLACEHOLDER.match(value) or _CODE_LIKE.match(value) or _LETTER.search(value) is None:
+        return False
+    return _DIGIT.search(value) is not None or (len(value) >= 16 and shannon_entropy(value) >= 3.5)
 
 
 def basic_credentials(value: bytes) -> bool:
@@ -253,5 +264,5 @@ def basic_credentials(value: bytes) -> bool:
         decoded = base64.b64decode(value + b"=" * (-len(value) % 4), validate=True)
     except (binascii.Error, ValueError):
         return False
-    user, colon, password = decoded.partition(b":")
+    _user, colon, password = decoded.partition(b":")
     return bool(colon) and bool(password) and all(32 <= c < 127 for c in decoded)
