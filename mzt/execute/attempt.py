@@ -20,6 +20,7 @@ from mzt.instruments.limits import detect_limit, parse_structured
 from mzt.score.models import ValidationRule
 from mzt.state.atomic import atomic_write
 from mzt.support.fsutil import ensure_private_dir
+from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES
 from mzt.support.process import Outcome, ProcessRequest, StopRequest, run_process
 from mzt.support.redact import redact
 from mzt.support.spawnhold import SpawnHook
@@ -54,6 +55,7 @@ class AttemptSpec:
     environ: Mapping[str, str]
     rate_limit_patterns: Sequence[str]
     output_path: Path | None = None  # the sheet's result file (outputs/<job>/sheet-N.md)
+    max_log_bytes: int = DEFAULT_LOG_MAX_BYTES  # per stream (MZT_LOG_MAX_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,13 +195,19 @@ def _execute_command(
                 stdout_log=spec.stdout_log,
                 stderr_log=spec.stderr_log,
                 tail_bytes=spec.tail_bytes,
+                max_log_bytes=spec.max_log_bytes,
                 on_spawned=on_spawned,
             ),
             should_stop=should_stop,
         )
     finally:
         invocation.cleanup()
-    stdout = _read_back(spec.stdout_log, outcome.stdout_tail)
+    # A capped log has a gap in the middle: only the tail can still be parsed.
+    stdout = (
+        outcome.stdout_tail
+        if outcome.stdout_log_dropped
+        else _read_back(spec.stdout_log, outcome.stdout_tail)
+    )
     result = spec.instrument.interpret(
         exit_code=outcome.exit_code if outcome.reason == "completed" else None,
         stdout=stdout,

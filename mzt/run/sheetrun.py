@@ -30,6 +30,7 @@ from mzt.score.templating import (
 from mzt.state import CheckpointState, SheetState
 from mzt.support import paths
 from mzt.support.fsutil import ensure_private_dir
+from mzt.support.output_log import log_max_bytes
 from mzt.validation.engine import (
     ValidationReport,
     failure_line,
@@ -57,6 +58,7 @@ class SheetPreparer:
         self.workspace = self.prepared.workspace
         self.template = compile_template(loaded.template) if loaded.template else None
         self.last_reports: dict[int, ValidationReport] = {}
+        self.max_log_bytes = log_max_bytes(self.environ)  # a bad value stops the run here
         ensure_private_dir(paths.logs_dir(self.workspace, self.prepared.job_id))
 
     def chain(self, sheet: SheetPlan) -> list[InstrumentChoice]:
@@ -117,6 +119,7 @@ class SheetPreparer:
             environ=self.environ,
             rate_limit_patterns=tuple(self.score.rate_limit.detection_patterns),
             output_path=paths.sheet_output(self.workspace, self.prepared.job_id, num),
+            max_log_bytes=self.max_log_bytes,
         )
 
     def _baseline(

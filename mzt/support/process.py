@@ -2,7 +2,8 @@
 
 Every child gets its own session (so its whole group can be signalled), its prompt on
 stdin or /dev/null, and its stdout and stderr read by one selector loop that writes
-redacted text to the log files and keeps only a bounded tail in memory. Stopping —
+redacted output to the log files (each capped, see `mzt.support.output_log`) and keeps
+only a bounded tail in memory. Stopping —
 for a timeout, a stale child, a cancel or a signal — climbs the ladder SIGTERM to the
 group → grace period → SIGKILL → a pipe drain of at most `DRAIN_SECONDS`, so a
 grandchild that keeps the pipes open can never hang mzt. When the child ends, whatever
@@ -14,7 +15,6 @@ runs before the program does anything, so the caller can record the pid first.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
 import selectors
@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from mzt.support.fsutil import open_nofollow
-from mzt.support.redact import get_redactor
-from mzt.support.redact_stream import StreamRedactor
+from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES, OutputStream
 from mzt.support.spawnhold import SpawnHook, hold_argv, release, spawned, unrunnable
 
 DRAIN_SECONDS = 2.0
@@ -65,6 +63,7 @@ class ProcessRequest:
     stdout_log: Path | None = None
     stderr_log: Path | None = None
     tail_bytes: int = DEFAULT_TAIL_BYTES
+    max_log_bytes: int = DEFAULT_LOG_MAX_BYTES  # per stream; see `mzt.support.output_log`
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     # Called with the held child before it runs; False stops it unstarted.
     on_spawned: SpawnHook | None = None
@@ -84,68 +83,12 @@ class Outcome:
     stderr_bytes: int
     truncated: bool
     error: str | None = None
+    stdout_log_dropped: int = 0  # bytes left out of the middle of a capped log
+    stderr_log_dropped: int = 0
 
     @property
     def succeeded(self) -> bool:
         return self.reason == "completed" and self.exit_code == 0
-
-
-class _Stream:
-    """One output pipe: decode, redact, log, keep a bounded tail.
-
-    The log file is created with the first byte of output: a silent stream leaves no
-    empty file behind (creating files is the dearest thing a short attempt does).
-    """
-
-    def __init__(self, log: Path | None, tail_bytes: int) -> None:
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.redactor = StreamRedactor(get_redactor())
-        self.tail = bytearray()
-        self.tail_bytes = tail_bytes
-        self.total = 0
-        self.dropped = False
-        self.log_path = log
-        self.log: BinaryIO | None = None
-
-    def feed(self, data: bytes) -> None:
-        self.total += len(data)
-        self._emit(self.redactor.feed(self.decoder.decode(data)))
-
-    def release(self) -> None:
-        """The child paused: log the complete lines the redactor still holds."""
-        self._emit(self.redactor.release())
-
-    def finish(self) -> None:
-        self._emit(self.redactor.feed(self.decoder.decode(b"", final=True)) + self.redactor.flush())
-        if self.log is not None:
-            self.log.close()
-
-    def _emit(self, text: str) -> None:
-        if not text:
-            return
-        data = text.encode("utf-8")
-        if self.log is None and self.log_path is not None:
-            fd = open_nofollow(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            self.log = os.fdopen(fd, "wb")
-        if self.log is not None:
-            self.log.write(data)
-            self.log.flush()  # readers (`mzt logs --follow`) see output as it is written
-        self.tail += data
-        if len(self.tail) > 2 * self.tail_bytes:
-            del self.tail[: len(self.tail) - self.tail_bytes]
-            self.dropped = True
-
-    def tail_text(self) -> str:
-        data = bytes(self.tail[-self.tail_bytes :])
-        if len(self.tail) > self.tail_bytes:
-            self.dropped = True
-        if self.dropped:
-            # The cut may have split a character: start at the next whole one.
-            start = 0
-            while start < min(len(data), 3) and (data[start] & 0xC0) == 0x80:
-                start += 1
-            data = data[start:]
-        return data.decode("utf-8", errors="replace")
 
 
 def run_process(
@@ -157,8 +100,8 @@ def run_process(
     """Run ``request`` to completion or until it must stop; never raises for the child."""
     started = clock()
     streams = {
-        "out": _Stream(request.stdout_log, request.tail_bytes),
-        "err": _Stream(request.stderr_log, request.tail_bytes),
+        "out": OutputStream(request.stdout_log, request.tail_bytes, request.max_log_bytes),
+        "err": OutputStream(request.stderr_log, request.tail_bytes, request.max_log_bytes),
     }
     # Logs of an earlier attempt with the same number (a resumed job) must not linger.
     for log in (request.stdout_log, request.stderr_log):
@@ -211,6 +154,8 @@ def run_process(
         stdout_bytes=streams["out"].total,
         stderr_bytes=streams["err"].total,
         truncated=streams["out"].dropped or streams["err"].dropped,
+        stdout_log_dropped=streams["out"].log_dropped,
+        stderr_log_dropped=streams["err"].log_dropped,
     )
 
 
@@ -247,7 +192,7 @@ class _Watcher:
         self,
         proc: subprocess.Popen[bytes],
         request: ProcessRequest,
-        streams: dict[str, _Stream],
+        streams: dict[str, OutputStream],
         should_stop: Callable[[], StopRequest | None],
         clock: Callable[[], float],
     ) -> None:

@@ -3,19 +3,22 @@
 Redaction favours recall over precision: a false positive costs a few characters of output,
 a false negative leaks a key into a checkpoint, a log or a terminal scroll-back.
 
-Order of matching (one combined pattern, leftmost match wins, earlier kinds win ties):
+What is redacted (leftmost match wins, earlier rules win ties):
 
 1. the literal values of secret-looking environment variables (``*KEY*``, ``*TOKEN*``,
    ``*SECRET*``, ``*PASSWORD*``…, values of 8 characters or more) — the most reliable rule;
-2. prefix-anchored shapes of well-known credentials (Anthropic ``sk-ant-…`` including OAuth
-   tokens, OpenAI, AWS, Google, GitHub, Slack, Hugging Face, JWTs), ``Bearer`` and
-   ``Authorization`` headers, ``scheme://user:pass@`` URLs and PEM private-key blocks (a block
-   whose END line is missing, because the text was cut, is redacted to the end).
+2. the rules of :mod:`mzt.support.redact_rules`: prefix-anchored shapes of well-known
+   credentials (Anthropic, OpenAI, AWS, Google, GitHub, Slack, Hugging Face, JWTs),
+   ``Authorization``/``Bearer``/``Basic`` headers, ``scheme://user:pass@`` URLs, PEM
+   private-key blocks (a block cut before its END line is redacted to the end), and
+   generic ``password = …``/``client_secret: …`` pairs whose value looks random.
 
-Each match becomes ``[REDACTED_<KIND>]``; for headers and URLs the harmless lead-in (header
-name, URL scheme) is kept so the text still reads. :class:`StreamRedactor` gives the same
-result on text that arrives in chunks (:mod:`mzt.support.redact_stream`), and
-:func:`redact_tail` redacts before it cuts.
+Each match becomes ``[REDACTED_<KIND>]``; the harmless lead-in (header or key name, URL
+scheme) is kept so the text still reads. The work is done on bytes: one pass of RE2 finds
+where a rule may match (without RE2, a search for each rule's first letters does), and
+Python's ``re`` checks each such place exactly, so clean output costs one scan.
+:mod:`mzt.support.redact_stream` gives the same result on output that arrives in chunks,
+and :func:`redact_tail` redacts before it cuts.
 """
 
 from __future__ import annotations
@@ -23,117 +26,39 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from mzt.support.redact_rules import RULES, Rule, basic_credentials, plausible_secret
+
+try:  # RE2 scans for every rule at once; without it each rule's first letters are searched
+    import re2 as _re2  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - exercised by forcing the fallback in the tests
+    _re2 = None
 
 SECRET_ENV_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE")
 # Variables that merely point at secrets (paths, sockets) are not secrets themselves.
 NOT_SECRET_ENV_NAME = re.compile(r"(_PATH|_FILE|_DIR|_SOCK|_HOME)$")
 MIN_SECRET_ENV_LENGTH = 8
+HAVE_RE2 = _re2 is not None
 
-_TOKEN_TAIL = r"[A-Za-z0-9_\-]"  # noqa: S105 - a character class, not a password
-_NO_WORD_BEFORE = r"(?<![A-Za-z0-9_\-])"
-# Header values: no quotes, separators or template/code punctuation ("{token}", "$TOKEN"
-# are references to a secret, not the secret), and not merely the scheme word itself.
-_HEADER_CHAR = r"[^\s\"',;{}()$<>]"
-_HEADER_VALUE = r"(?!(?i:bearer|basic|token|digest)\b)" + _HEADER_CHAR + "{8,}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Kind:
-    name: str
-    pattern: str  # may contain a (?P<keep>…) lead-in that stays visible
-    continuation: str = ""  # what can still follow when a match reaches the end of a chunk
+_ENV_RULE = Rule("ENV_SECRET", "", "", ())
+_CHECKS: dict[str, Callable[[re.Match[bytes]], bool]] = {
+    "BASIC_AUTH": lambda m: basic_credentials(m["value"]),
+    "GENERIC_SECRET": lambda m: plausible_secret(m["key"], m["value"]),
+}
 
 
-# Order matters: at one position the first kind that matches wins.
-_KINDS: tuple[_Kind, ...] = (
-    _Kind(
-        "PRIVATE_KEY",
-        r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)"
-        r"(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-    ),
-    _Kind("ANTHROPIC_KEY", _NO_WORD_BEFORE + r"sk-ant-" + _TOKEN_TAIL + "{8,}", _TOKEN_TAIL),
-    _Kind(
-        "OPENAI_KEY",
-        _NO_WORD_BEFORE + r"sk-(?:proj|svcacct|admin)-" + _TOKEN_TAIL + "{8,}",
-        _TOKEN_TAIL,
-    ),
-    # Legacy OpenAI keys: sk- plus a long alphanumeric run that contains a digit, so prose
-    # such as "sk-learn" or kebab-case names never match.
-    _Kind(
-        "OPENAI_KEY", _NO_WORD_BEFORE + r"sk-(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{20,}", "[A-Za-z0-9]"
-    ),
-    _Kind("AWS_ACCESS_KEY", r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16,}", "[A-Z0-9]"),
-    _Kind(
-        "AWS_SECRET_KEY",
-        r"(?i:(?P<keep>aws_?secret_?(?:access_?)?key[\"']?\s*[:=]\s*[\"']?))[A-Za-z0-9/+=]{30,}",
-        "[A-Za-z0-9/+=]",
-    ),
-    _Kind("GOOGLE_API_KEY", _NO_WORD_BEFORE + r"AIza[0-9A-Za-z_\-]{30,}", _TOKEN_TAIL),
-    _Kind("GITHUB_TOKEN", r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{20,}", "[A-Za-z0-9]"),
-    _Kind("GITHUB_TOKEN", r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{20,}", "[A-Za-z0-9_]"),
-    _Kind("SLACK_TOKEN", _NO_WORD_BEFORE + r"xox[abeprs]-[A-Za-z0-9\-]{8,}", r"[A-Za-z0-9\-]"),
-    _Kind("SLACK_TOKEN", _NO_WORD_BEFORE + r"xapp-[A-Za-z0-9\-]{8,}", r"[A-Za-z0-9\-]"),
-    _Kind(
-        "SLACK_WEBHOOK", r"(?P<keep>hooks\.slack\.com/services/)[A-Za-z0-9/_\-]{8,}", "[A-Za-z0-9/]"
-    ),
-    _Kind("HUGGINGFACE_TOKEN", r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{20,}", "[A-Za-z0-9]"),
-    _Kind(
-        "JWT",
-        r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
-        _TOKEN_TAIL,
-    ),
-    _Kind(
-        "AUTH_HEADER",
-        r"(?i:(?P<keep>\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
-        r"(?:(?:bearer|basic|token|digest)\s+)?)" + _HEADER_VALUE,
-        _HEADER_CHAR,
-    ),
-    _Kind(
-        "API_KEY_HEADER",
-        r"(?i:(?P<keep>\bx-(?:api-key|goog-api-key|auth-token)[\"']?\s*[:=]\s*[\"']?))"
-        + _HEADER_VALUE,
-        _HEADER_CHAR,
-    ),
-    # A bare "Bearer <token>": the token must look random (a digit, or very long), so prose
-    # such as "bearer authentication" stays readable.
-    _Kind(
-        "BEARER_TOKEN",
-        r"(?i:(?P<keep>\bbearer\s+))"
-        r"(?:(?=[A-Za-z0-9._~+/=\-]*[0-9])[A-Za-z0-9._~+/=\-]{8,}|[A-Za-z0-9._~+/=\-]{20,})",
-        r"[A-Za-z0-9._~+/=\-]",
-    ),
-    # Anchored at "://" (the scheme before it stays as it is): user, colon, password, "@".
-    _Kind("URL_CREDENTIALS", r"(?P<keep>://)[^\s/@:\"'<>]*:[^\s/@\"'<>]+(?=@)"),
-)
+class Hit(NamedTuple):
+    """One credential found: where it is, which rule, and the lead-in that stays."""
 
-# Every kind's match *starts* with one of these substrings, so the combined pattern only
-# needs trying where one occurs. ``str.find`` locates them at memory speed, which keeps
-# redaction of ordinary output cheap (the regex alone would try every branch at every
-# character). The second group is matched case-insensitively.
-# fmt: off
-_STARTS = (
-    "-----BEGIN", "sk-", "AKIA", "ASIA", "ABIA", "ACCA", "AIza", "ghp_", "gho_", "ghu_",
-    "ghs_", "ghr_", "github_pat_", "xox", "xapp-", "hooks.slack.com/services/", "hf_", "eyJ",
-    "://",
-)
-_STARTS_ANY_CASE = (
-    "aws_secret", "awssecret", "authorization", "proxy-authorization", "x-api-key",
-    "x-goog-api-key", "x-auth-token", "bearer",
-)
-# fmt: on
-# Lower-cases ASCII only, so positions in the folded text match the original's.
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+    start: int
+    end: int
+    rule: Rule
+    keep: bytes
 
-
-# For JSON-encoded text (see :meth:`Redactor.json_might_contain`), "sk-" and "://" are too
-# common to count as hits by themselves; these say whether an occurrence could still start a
-# match once the JSON escapes are undone. An escape (\\n, \\u00e9…) can put a letter right
-# before "sk-", so the boundary is spelled out rather than a lookbehind.
-_JSON_SK_BOUNDARY = re.compile(r"(?:[^A-Za-z0-9_\-]|\\[nrtbf]|\\u[0-9a-fA-F]{4})sk-")
-_JSON_URL_USER = re.compile(r"[^\s/@\"'<>]*:")
+    def replacement(self) -> bytes:
+        return self.keep + b"[REDACTED_" + self.rule.name.encode() + b"]"
 
 
 def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -149,116 +74,163 @@ def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
     return sorted(values, key=len, reverse=True)  # longest first, so overlaps redact fully
 
 
-class Redactor:
-    """Replaces credentials in text by ``[REDACTED_<KIND>]`` markers."""
+def _escape(value: bytes) -> bytes:
+    """A literal that both Python's ``re`` and RE2 read the same way."""
+    return b"".join(b"\\x%02x" % c for c in value)
 
-    def __init__(self, literals: list[str] | tuple[str, ...] = ()) -> None:
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", errors="surrogatepass")
+
+
+class Redactor:
+    """Replaces credentials in text (or bytes) by ``[REDACTED_<KIND>]`` markers.
+
+    ``use_re2`` False (or RE2 missing) scans for each rule's first letters instead; the
+    result is the same, only slower on large output.
+    """
+
+    def __init__(self, literals: list[str] | tuple[str, ...] = (), *, use_re2: bool = True) -> None:
         self.literals = tuple(sorted({v for v in literals if v}, key=len, reverse=True))
-        parts: list[str] = []
-        self._kind_of: dict[str, _Kind] = {}
-        if self.literals:
-            parts.append("(?P<k0>" + "|".join(re.escape(v) for v in self.literals) + ")")
-            self._kind_of["k0"] = _Kind("ENV_SECRET", "")
-        for index, kind in enumerate(_KINDS, start=1):
+        self._literal_bytes = tuple(_encode(v) for v in self.literals)
+        self.longest_literal = max((len(v) for v in self._literal_bytes), default=0)
+        main: list[bytes] = []
+        self._rule_of: dict[str, Rule] = {}
+        if self._literal_bytes:
+            main.append(b"(?P<k0>" + b"|".join(map(_escape, self._literal_bytes)) + b")")
+            self._rule_of["k0"] = _ENV_RULE
+        self._checked: list[tuple[Rule, re.Pattern[bytes]]] = []
+        for index, rule in enumerate(RULES, start=1):
+            if rule.checked:
+                self._checked.append((rule, re.compile(rule.pattern.encode())))
+                continue
             group = f"k{index}"
-            pattern = kind.pattern.replace("(?P<keep>", f"(?P<{group}keep>")
-            parts.append(f"(?P<{group}>{pattern})")
-            self._kind_of[group] = kind
-        self._regex = re.compile("|".join(parts))
-        self._continuations = {
-            name: re.compile(f"(?:{kind.continuation})*") for name, kind in self._kind_of.items()
-        }
-        self.longest_literal = max((len(v) for v in self.literals), default=0)
+            pattern = rule.pattern.replace("(?P<keep>", f"(?P<{group}keep>")
+            main.append(f"(?P<{group}>{pattern})".encode())
+            self._rule_of[group] = rule
+        self._regex = re.compile(b"|".join(main))
+        self._needles = tuple(sorted({n.encode() for rule in RULES for n in rule.needles}))
+        loose = [b"(?:" + rule.loose.encode() + b")" for rule in RULES]
         json_literals = {json.dumps(v, ensure_ascii=False)[1:-1] for v in self.literals}
         json_literals |= {json.dumps(v)[1:-1] for v in self.literals}
-        self._json_literals = tuple(json_literals | set(self.literals))
+        self._json_literals = tuple(_encode(v) for v in json_literals | set(self.literals))
+        self._loose_sre = re.compile(b"|".join(loose))
+        self._re2: Any = None
+        self._json_re2: Any = None
+        if use_re2 and _re2 is not None:
+            options = _re2.Options()
+            options.encoding = _re2.Options.Encoding.LATIN1  # bytes, whatever their encoding
+            options.never_capture = True
+            options.max_mem = 64 << 20
+            literal_part = [_escape(v) for v in self._literal_bytes]
+            self._re2 = _re2.compile(b"|".join(loose + literal_part), options)
+            json_part = [_escape(v) for v in self._json_literals]
+            self._json_re2 = _re2.compile(b"|".join(loose + json_part), options)
 
-    def json_might_contain(self, json_text: str) -> bool:
+    # --- finding ----------------------------------------------------------------------------
+
+    def hits(self, data: bytes) -> list[Hit]:
+        """Every credential in ``data``, left to right, never overlapping."""
+        if self._re2 is not None:
+            return self._hits_re2(data)
+        found: list[Hit] = []
+        end = 0
+        for position in self._candidates(data, self._needles, self._literal_bytes):
+            if position < end:
+                continue
+            hit = self._match_at(data, position)
+            if hit is not None:
+                found.append(hit)
+                end = hit.end
+        return found
+
+    def _hits_re2(self, data: bytes) -> list[Hit]:
+        found: list[Hit] = []
+        search = self._re2.search
+        position = 0
+        while True:
+            candidate = search(data, position)
+            if candidate is None:
+                return found
+            start = candidate.start()
+            hit = self._match_at(data, start)
+            if hit is None:
+                position = start + 1
+            else:
+                found.append(hit)
+                position = max(hit.end, start + 1)
+
+    @staticmethod
+    def _candidates(
+        data: bytes, needles: tuple[bytes, ...], literals: tuple[bytes, ...]
+    ) -> list[int]:
+        """Sorted positions where a match may start (rules' needles are lower-case)."""
+        found: set[int] = set()
+        lowered = data.lower()  # ASCII only, so positions stay those of ``data``
+        for needle in needles:
+            _find_all(lowered, needle, found)
+        for literal in literals:
+            _find_all(data, literal, found)
+        return sorted(found)
+
+    def _match_at(self, data: bytes, position: int) -> Hit | None:
+        hit = self._main_at(data, position)
+        if hit is not None:
+            return hit
+        for rule, pattern in self._checked:
+            match = pattern.match(data, position)
+            if match is not None and _CHECKS[rule.name](match):
+                # "token: sk-ant-…" is named for the key it holds, not for its lead-in.
+                known = self._main_at(data, match.start("value"))
+                if known is not None:
+                    return known
+                return Hit(match.start(), match.end(), rule, match["keep"] or b"")
+        return None
+
+    def _main_at(self, data: bytes, position: int) -> Hit | None:
+        match = self._regex.match(data, position)
+        if match is None:
+            return None
+        group = match.lastgroup
+        assert group is not None  # every alternative is a named group
+        group = group.removesuffix("keep")
+        keep = match.group(f"{group}keep") if f"{group}keep" in self._regex.groupindex else None
+        return Hit(match.start(), match.end(), self._rule_of[group], keep or b"")
+
+    def json_might_contain(self, json_text: str | bytes) -> bool:
         """Cheap pre-check on JSON text: ``False`` means no string inside needs redacting.
 
         It errs towards ``True``; a large document can then redact only the parts that
         need it instead of walking every string.
         """
-        plain = (s for s in _STARTS if s not in ("sk-", "://"))
-        if any(t in json_text for t in plain) or any(v in json_text for v in self._json_literals):
+        data = _encode(json_text) if isinstance(json_text, str) else json_text
+        if self._json_re2 is not None:
+            return self._json_re2.search(data) is not None
+        if any(v in data for v in self._json_literals):
             return True
-        folded = json_text.translate(_ASCII_LOWER)
-        if any(t in folded for t in _STARTS_ANY_CASE):
-            return True
-        found: set[int] = set()
-        _find_all(json_text, "sk-", found)
-        if json_text.startswith("sk-") or any(
-            _JSON_SK_BOUNDARY.match(json_text, max(0, p - 6), p + 3)
-            or _JSON_SK_BOUNDARY.match(json_text, max(0, p - 2), p + 3)
-            or _JSON_SK_BOUNDARY.match(json_text, max(0, p - 1), p + 3)
-            for p in found
-        ):
-            return True
-        found.clear()
-        _find_all(json_text, "://", found)
-        return any(_JSON_URL_USER.match(json_text, p + 3) for p in found)
+        match = self._loose_sre.match
+        return any(match(data, p) for p in self._candidates(data, self._needles, ()))
 
     def might_contain(self, text: str) -> bool:
-        """Cheap pre-check: ``False`` means :meth:`redact` would return ``text`` unchanged."""
-        if any(t in text for t in _STARTS) or any(v in text for v in self.literals):
-            return True
-        folded = text.translate(_ASCII_LOWER)
-        return any(t in folded for t in _STARTS_ANY_CASE)
+        """``False`` means :meth:`redact` would return ``text`` unchanged."""
+        return bool(self.hits(_encode(text)))
 
-    def finditer(self, text: str) -> list[re.Match[str]]:
-        """Every credential match in ``text``, left to right, never overlapping."""
-        matches: list[re.Match[str]] = []
-        end = 0
-        for position in self._candidates(text):
-            if position < end:
-                continue
-            match = self._regex.match(text, position)
-            if match is not None:
-                matches.append(match)
-                end = match.end()
-        return matches
+    # --- replacing --------------------------------------------------------------------------
 
-    def _candidates(self, text: str) -> list[int]:
-        """Sorted positions where a match may start."""
-        found: set[int] = set()
-        for needle in (*_STARTS, *self.literals):
-            _find_all(text, needle, found)
-        folded = None
-        for needle in _STARTS_ANY_CASE:
-            if folded is None:
-                folded = text.translate(_ASCII_LOWER)
-            _find_all(folded, needle, found)
-        return sorted(found)
-
-    def kind(self, match: re.Match[str]) -> str:
-        """The ``KIND`` of a match from :meth:`finditer`."""
-        return self._kind_of[self._group(match)].name
-
-    def continuation(self, match: re.Match[str]) -> re.Pattern[str]:
-        """What may still belong to ``match`` if more text follows it."""
-        return self._continuations[self._group(match)]
-
-    def replacement(self, match: re.Match[str]) -> str:
-        """The text that replaces ``match``: kept lead-in plus the marker."""
-        group = self._group(match)
-        keep = match.group(f"{group}keep") if f"{group}keep" in self._regex.groupindex else None
-        return f"{keep or ''}[REDACTED_{self._kind_of[group].name}]"
+    def redact_bytes(self, data: bytes) -> bytes:
+        """``data`` with every credential replaced (``data`` itself when there is none)."""
+        found = self.hits(data) if data else []
+        return apply_hits(data, found) if found else data
 
     def redact(self, text: str) -> str:
         """``text`` with every credential replaced."""
         if not text:
             return text
-        matches = self.finditer(text)
-        if not matches:
+        data = _encode(text)
+        found = self.hits(data)
+        if not found:
             return text
-        pieces: list[str] = []
-        position = 0
-        for match in matches:
-            pieces.append(text[position : match.start()])
-            pieces.append(self.replacement(match))
-            position = match.end()
-        pieces.append(text[position:])
-        return "".join(pieces)
+        return apply_hits(data, found).decode("utf-8", errors="surrogatepass")
 
     def redact_tree(self, value: Any) -> Any:
         """A copy of a JSON-like tree (dicts, lists, strings…) with every string redacted."""
@@ -273,14 +245,20 @@ class Redactor:
             return [self.redact_tree(v) for v in value]
         return value
 
-    @staticmethod
-    def _group(match: re.Match[str]) -> str:
-        group = match.lastgroup
-        assert group is not None  # every alternative is a named group
-        return group.removesuffix("keep")
+
+def apply_hits(data: bytes, found: list[Hit]) -> bytes:
+    """``data`` with each of ``found`` (from :meth:`Redactor.hits` on it) replaced."""
+    pieces: list[bytes] = []
+    position = 0
+    for hit in found:
+        pieces.append(data[position : hit.start])
+        pieces.append(hit.replacement())
+        position = hit.end
+    pieces.append(data[position:])
+    return b"".join(pieces)
 
 
-def _find_all(text: str, needle: str, found: set[int]) -> None:
+def _find_all(text: bytes, needle: bytes, found: set[int]) -> None:
     position = text.find(needle)
     while position >= 0:
         found.add(position)

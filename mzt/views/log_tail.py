@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+from mzt.support.output_log import MARKER, MAX_TAIL_KEPT
 from mzt.support.redact import redact
 
 DEFAULT_LINES = 50
@@ -59,9 +60,24 @@ def read_tail(path: Path, lines: int = DEFAULT_LINES) -> str:
         size = os.fstat(fd).st_size
         start = _start_of_last_lines(fd, size, lines)
         data = os.pread(fd, size - start, start)
+        if start > 0:
+            data = _marker_before(fd, start) + data
     finally:
         os.close(fd)
     return redact(data.decode("utf-8", errors="replace"))
+
+
+def _marker_before(fd: int, start: int) -> bytes:
+    """The line saying that a capped log dropped output, when it is before ``start``.
+
+    A capped log keeps at most `MAX_TAIL_KEPT` bytes after that line, so only that far
+    back needs reading: the last lines of a capped log then still say that output is
+    missing before them.
+    """
+    window = MAX_TAIL_KEPT + 1024
+    begin = max(0, start - window)
+    found = list(MARKER.finditer(os.pread(fd, start - begin, begin)))
+    return found[-1].group(0) if found else b""
 
 
 class Tail:

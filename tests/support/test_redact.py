@@ -19,7 +19,9 @@ from mzt.support.redact import (
 )
 from mzt.support.redact_stream import StreamRedactor
 
-CLEAN = (Path(__file__).parents[1] / "data" / "secrets" / "clean_agent_output.txt").read_text()
+DATA = Path(__file__).parents[1] / "data" / "secrets"
+CLEAN = (DATA / "clean_agent_output.txt").read_text()
+NEAR_MISSES = (DATA / "clean_near_misses.txt").read_text()
 ENV_SECRET = "correct-horse-battery-staple-42"
 
 # Built at run time so no credential-shaped literal sits in the repository.
@@ -78,12 +80,32 @@ CASES: list[tuple[str, str, str]] = [
     ),
     ("PRIVATE_KEY", f"-----BEGIN OPENSSH PRIVATE KEY-----\n{PEM_BODY}", "cut block:\n{}"),
     ("ENV_SECRET", ENV_SECRET, "password is {} right"),
+    # Generic key/value secrets: neither in the environment nor of a known shape.
+    ("GENERIC_SECRET", "hunter2hunter2", "PASSWORD={}"),
+    ("GENERIC_SECRET", "hunter2hunter2", "db_password: {}"),
+    ("GENERIC_SECRET", _tok(ALNUM, 32), '{{"client_secret": "{}"}}'),
+    ("GENERIC_SECRET", _tok(ALNUM, 32), '{{\\"client_secret\\": \\"{}\\"}}'),
+    ("GENERIC_SECRET", _tok(ALNUM, 24) + "7", "API_KEY={}"),
+    ("GENERIC_SECRET", _tok(ALNUM, 20) + "1", "export SERVICE_TOKEN='{}'"),
+    ("GENERIC_SECRET", "Tr0ub4dor&3x", 'password := "{}"'),
+    ("GENERIC_SECRET", _tok(ALNUM, 30) + "9", "private_key = {}"),
+    ("GENERIC_SECRET", _tok(ALNUM, 20) + "2", "'access_key' => '{}'"),
+    ("GENERIC_SECRET", _tok("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", 24), "secret={}"),
+    ("AWS_SECRET_KEY", _tok(ALNUM + "/+", 40), "AWS_SECRET_ACCESS_KEY={}"),
+    ("BASIC_AUTH", "YWxpY2U6aHVudGVyMmh1bnRlcjI=", "Basic {}"),
+    ("AUTH_HEADER", "YWxpY2U6aHVudGVyMg==", '{{"Authorization": "Basic {}"}}'),
+    (
+        "PRIVATE_KEY",
+        f"-----BEGIN OPENSSH PRIVATE KEY-----\n{PEM_BODY}\n-----END OPENSSH PRIVATE KEY-----",
+        "id_ed25519:\n{}\n",
+    ),
 ]
 
 
-@pytest.fixture
-def redactor() -> Redactor:
-    return Redactor([ENV_SECRET])
+@pytest.fixture(params=[True, False], ids=["re2", "needles"])
+def redactor(request: pytest.FixtureRequest) -> Redactor:
+    """With RE2's one-pass scan and with the plain search it falls back to: same results."""
+    return Redactor([ENV_SECRET], use_re2=request.param)
 
 
 def secret_core(secret: str) -> str:
@@ -115,10 +137,32 @@ def test_lead_in_text_stays_readable(redactor: Redactor) -> None:
 
 def test_clean_agent_output_is_unchanged(redactor: Redactor) -> None:
     assert redactor.redact(CLEAN) == CLEAN
+    assert not redactor.json_might_contain(json.dumps({"x": CLEAN}))
     assert StreamRedactor(redactor).feed(CLEAN) + StreamRedactor(redactor).flush() != ""
     stream = StreamRedactor(redactor)
     assert stream.feed(CLEAN) + stream.flush() == CLEAN
     assert sanitize_terminal(CLEAN) == CLEAN
+
+
+@pytest.mark.parametrize("line", [x for x in NEAR_MISSES.splitlines() if x.strip()])
+def test_code_logs_json_and_diffs_that_only_name_secrets_are_unchanged(
+    redactor: Redactor, line: str
+) -> None:
+    assert redactor.redact(line) == line
+
+
+def test_near_miss_corpus_is_unchanged_whole_and_streamed(redactor: Redactor) -> None:
+    assert redactor.redact(NEAR_MISSES) == NEAR_MISSES
+    stream = StreamRedactor(redactor, hold=64)
+    out = "".join(stream.feed(NEAR_MISSES[i : i + 97]) for i in range(0, len(NEAR_MISSES), 97))
+    assert out + stream.flush() == NEAR_MISSES
+
+
+def test_bytes_that_are_not_utf8_are_scanned_too(redactor: Redactor) -> None:
+    key = "ghp_" + _tok(ALNUM, 36)
+    data = b"\xff\xfe binary " + key.encode() + b" \xc3("
+    out = redactor.redact_bytes(data)
+    assert key.encode() not in out and out.startswith(b"\xff\xfe binary [REDACTED_")
 
 
 @pytest.mark.parametrize(
