@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 from mzt.cli import console
+
+# Not `typing`: importing it is a visible share of `mzt status`'s whole answer.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
 
 COMPACT_ABOVE = 50  # sheets; above this the per-sheet table becomes one row per movement
 ERRORS_SHOWN = 5

@@ -25,11 +25,11 @@ from mzt.state.reading import (
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
 from mzt.views.liveness import Liveness, observe
 from mzt.views.lookup import locate
+from mzt.views.registered import SCHEMA_OVERVIEW
 from mzt.views.sheet_summary import movements, recent_errors, sheet_json
 
 SCHEMA_STATUS = "mzt.status/1"
 SCHEMA_LIST = "mzt.list/1"
-SCHEMA_OVERVIEW = "mzt.overview/1"
 FINISHED_FOR_LIST = frozenset({"completed", "cancelled"})
 CORRUPT = "corrupt"
 
