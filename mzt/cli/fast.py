@@ -101,10 +101,12 @@ def _status(args: list[str]) -> int | None:
         if not jobs:
             document = api.empty_overview() or api.overview_document()
         else:
-            from mzt.cli.status_text import COMPACT_ABOVE
+            from mzt.cli.status_text import view_limits
 
-            limit = None if as_json else COMPACT_ABOVE
-            document = api.job_status(jobs[0], workspace=workspace, sheet_limit=limit)
+            sheets, movements = view_limits(as_json=as_json, verbose=False)
+            document = api.job_status(
+                jobs[0], workspace=workspace, sheet_limit=sheets, movement_rows=movements
+            )
     except Exception:  # the click path reports it the usual way, with the usual code
         return None
 
