@@ -18,8 +18,7 @@ from typing import Any
 
 import msgspec
 
-from mzt.state.checkpoint import CURRENT_SCHEMA_VERSION, CheckpointState
-from mzt.state.codec import BOOKKEEPING
+from mzt.state.checkpoint import BOOKKEEPING, CURRENT_SCHEMA_VERSION, CheckpointState
 from mzt.state.journal import JournalLine, read_lines_to
 from mzt.state.migrations import schema_version_of, upgrade
 from mzt.state.models import SheetState
