@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from typing import Any, TextIO
+
+# Not `typing`: importing it is a visible share of `mzt status`'s whole answer.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 _STYLES = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "dim": "2", "bold": "1"}
 
@@ -38,6 +42,8 @@ def err(text: str) -> None:
 
 def emit_json(document: dict[str, Any]) -> None:
     """One JSON value on stdout."""
+    import json  # here: text answers never need it
+
     sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
 
 

@@ -7,7 +7,8 @@ handles exactly these shapes:
 * ``run SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json`` and one
   ``-w``/``--workspace DIR``, only when
   `mzt.api.answer_noop_run` knows the job has nothing to do;
-* ``status [JOB]`` with at most ``-j``/``--json``: the overview, or one job's view;
+* ``status [JOB]`` with at most ``-j``/``--json`` and one ``-w``/``--workspace DIR``:
+  the overview, or one job's view;
 * ``list`` with at most ``-a``/``--all``, ``-j``/``--json`` and ``-q``/``--quiet``.
 
 For anything else, or when gathering the answer raises, it returns ``None`` before
@@ -17,10 +18,16 @@ and exit codes stay the only ones.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+# Not `typing`: importing it is a visible share of `mzt status`'s whole answer.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _RUN_FLAGS = frozenset({"-q", "--quiet", "-j", "--json"})
 _JSON = frozenset({"-j", "--json"})
@@ -28,10 +35,15 @@ _JSON = frozenset({"-j", "--json"})
 
 def answer(argv: list[str]) -> int | None:
     """The exit code, when this command line was answered here; None to go on with click."""
-    if argv[:1] == ["status"]:
-        return _status(argv[1:])
-    if argv[:1] == ["list"]:
-        return _list(argv[1:])
+    if argv[:1] in (["status"], ["list"]):
+        # A read-only view is short-lived and its objects (a big job is tens of thousands
+        # of them) form no cycles: collecting would only walk them again and again.
+        gc.disable()
+        try:
+            code = _status(argv[1:]) if argv[0] == "status" else _list(argv[1:])
+        finally:
+            gc.enable()
+        return code
     if len(argv) < 2 or argv[0] != "run":
         return None
     rest, workspace = _take_workspace(argv[1:])
@@ -76,20 +88,25 @@ def _take_workspace(args: list[str]) -> tuple[list[str], Path | None]:
 
 
 def _status(args: list[str]) -> int | None:
+    args, workspace = _take_workspace(args)
     as_json = any(a in _JSON for a in args)
     jobs = [a for a in args if not a.startswith("-")]
     if len(jobs) > 1 or not {a for a in args if a.startswith("-")} <= _JSON:
         return None
+    if workspace is not None and workspace.exists() and not workspace.is_dir():
+        return None  # click says what is wrong with it
     from mzt import api
 
     try:
         if not jobs:
-            document = api.overview_document()
+            document = api.empty_overview() or api.overview_document()
         else:
-            from mzt.cli.status_text import COMPACT_ABOVE
+            from mzt.cli.status_text import view_limits
 
-            limit = None if as_json else COMPACT_ABOVE
-            document = api.job_status(jobs[0], sheet_limit=limit)
+            sheets, movements = view_limits(as_json=as_json, verbose=False)
+            document = api.job_status(
+                jobs[0], workspace=workspace, sheet_limit=sheets, movement_rows=movements
+            )
     except Exception:  # the click path reports it the usual way, with the usual code
         return None
 

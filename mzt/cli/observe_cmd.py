@@ -26,7 +26,6 @@ from mzt.cli.options import (
     workspace_option,
 )
 from mzt.cli.status_text import (
-    COMPACT_ABOVE,
     LIST_STATUSES,
     _bar,
     _clean,
@@ -38,6 +37,7 @@ from mzt.cli.status_text import (
     _stamp,
     _when,
     print_list,
+    view_limits,
 )
 
 if TYPE_CHECKING:
@@ -83,8 +83,8 @@ def status(
             _render_overview(overview)
         return ExitCode.OK
     # A terminal shows big jobs by movement, so it needs no per-sheet entries.
-    limit = None if as_json or verbose else COMPACT_ABOVE
-    document = api.job_status(job, workspace=workspace, sheet_limit=limit)
+    sheets, movements = view_limits(as_json=as_json, verbose=verbose)
+    document = api.job_status(job, workspace=workspace, sheet_limit=sheets, movement_rows=movements)
     if as_json:
         console.emit_json(document)
     else:

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 from mzt.cli import console
+
+# Not `typing`: importing it is a visible share of `mzt status`'s whole answer.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
 
 COMPACT_ABOVE = 50  # sheets; above this the per-sheet table becomes one row per movement
 ERRORS_SHOWN = 5
@@ -26,6 +31,17 @@ _STATUS_COLORS = {
     "paused": "yellow",
     "cancelled": "yellow",
 }
+
+
+def view_limits(*, as_json: bool, verbose: bool) -> tuple[int | None, int | None]:
+    """``sheet_limit`` and ``movement_rows`` of the status document for this rendering.
+
+    JSON and ``-v`` get every sheet and every movement; the terminal view of a big job
+    gets movements instead of sheets, runs of finished movements merged into one row.
+    """
+    if as_json or verbose:
+        return None, None
+    return COMPACT_ABOVE, MOVEMENT_ROWS
 
 
 # --- small renderings ------------------------------------------------------------------------
@@ -270,11 +286,8 @@ def _sheet_table(doc: dict[str, Any], now: datetime) -> None:
 def _movement_table(doc: dict[str, Any]) -> None:
     headers = ["MOVEMENT", "SHEETS", "DONE", "FAILED", "RUNNING", "OTHER", "ATTEMPTS", "TIME"]
     headers += ["COST", "INSTRUMENT"]
-    groups = doc["movements"]
-    if len(groups) > MOVEMENT_ROWS:
-        groups = _collapse_finished(groups)
     rows: list[list[str]] = []
-    for group in groups:
+    for group in doc["movements"]:  # runs of finished ones already merged (see view_limits)
         counts = group["counts"]
         done, failed = counts.get("completed", 0), counts.get("failed", 0)
         running = counts.get("in_progress", 0) + counts.get("dispatched", 0)
@@ -299,44 +312,6 @@ def _movement_table(doc: dict[str, Any]) -> None:
     for name, nums in sorted(doc["sheets_by_status"].items()):
         if name not in ("completed", "pending"):
             console.out(f"  {name}: sheets {_nums(nums)}")
-
-
-def _collapse_finished(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Runs of movements whose sheets all completed become one row (``12-95``)."""
-    merged: list[dict[str, Any]] = []
-    run: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if len(run) == 1:
-            merged.append(run[0])
-        elif run:
-            instruments: list[str] = []
-            for group in run:
-                instruments += [i for i in group["instruments"] if i not in instruments]
-            merged.append(
-                {
-                    "movement": None,
-                    "label": f"{run[0]['movement']}-{run[-1]['movement']}",
-                    "first_sheet": run[0]["first_sheet"],
-                    "last_sheet": run[-1]["last_sheet"],
-                    "sheets": sum(g["sheets"] for g in run),
-                    "counts": {"completed": sum(g["sheets"] for g in run)},
-                    "attempts": sum(g["attempts"] for g in run),
-                    "duration_seconds": sum(g["duration_seconds"] for g in run),
-                    "cost_usd": sum(g["cost_usd"] for g in run),
-                    "instruments": instruments,
-                }
-            )
-        run.clear()
-
-    for group in groups:
-        if group["movement"] is not None and group["counts"] == {"completed": group["sheets"]}:
-            run.append(group)
-        else:
-            flush()
-            merged.append(group)
-    flush()
-    return merged
 
 
 def _render_overview(doc: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from mzt.execute.base import AttemptHandle, Executor, Leftover
 from mzt.execute.local import NAME as LOCAL
 from mzt.execute.local import LocalExecutor
-from mzt.state import CheckpointState, JsonStateBackend
+from mzt.state import CheckpointState
 from mzt.state.lock import LockProbe, probe_lock
 from mzt.support.errors import MztError
 
@@ -75,18 +75,14 @@ def clear_handles(state: CheckpointState) -> list[int]:
     return cleared
 
 
-def job_leftovers(workspace: Path, job_id: str) -> list[Leftover]:
-    """The live leftovers of a job whose run is gone (read-only; none while a run holds it).
+def view_leftovers(lock_path: Path, state: CheckpointState) -> list[Leftover]:
+    """The live leftovers of a job a view has read (read-only; none while a run holds it).
 
-    Each call reads the job's state again; for views that show a job, not for loops.
+    ``state`` is the view's own reading of the job: nothing is read again.
     """
-    store = JsonStateBackend(workspace)
     try:
-        if probe_lock(store.lock_path(job_id)) != LockProbe.FREE:
+        if probe_lock(lock_path) != LockProbe.FREE:
             return []  # a live run: its recorded attempts are its own, not leftovers
-        state = store.load(job_id)
     except (MztError, OSError):
         return []  # the views report an unreadable state themselves
-    finally:
-        store.close()
-    return live_leftovers(state) if state is not None else []
+    return live_leftovers(state)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ class Syscalls:
     """The system calls the durable write paths make, gathered in one replaceable place."""
 
     def __init__(self) -> None:
-        self.mkstemp: Callable[..., tuple[int, str]] = tempfile.mkstemp
+        self.mkstemp: Callable[..., tuple[int, str]] = _mkstemp
         self.open: Callable[..., int] = os.open
         self.write: Callable[[int, Any], int] = os.write
         self.fsync: Callable[[int], None] = os.fsync
@@ -48,6 +47,14 @@ class Syscalls:
         self.ftruncate: Callable[[int, int], None] = os.ftruncate
         self.fchmod: Callable[[int, int], None] = os.fchmod
         self.unlink: Callable[[Any], None] = os.unlink
+
+
+def _mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+    # `tempfile` is imported by the first write: every reader of a job imports this
+    # module (through the journal) and never writes.
+    import tempfile
+
+    return tempfile.mkstemp(*args, **kwargs)
 
 
 SYSCALLS = Syscalls()

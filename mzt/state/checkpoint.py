@@ -35,6 +35,8 @@ from mzt.support.log import get_logger
 logger = get_logger("mzt.state")
 
 CURRENT_SCHEMA_VERSION = 2
+# Fields a journal line never overwrites: they belong to the snapshot it is applied to.
+BOOKKEEPING = frozenset({"sheets", "schema_version", "instance_id", "journal_offset", "seq"})
 MAX_HOOK_RESULTS = 100
 MAX_CIRCUIT_BREAKER_HISTORY = 100
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from mzt.state.checkpoint import CheckpointState
+from mzt.state.checkpoint import BOOKKEEPING, CheckpointState
 from mzt.state.models import SheetState
 from mzt.state.records import utc_now
 from mzt.state.structs import encode, field_defaults
@@ -24,8 +24,6 @@ from mzt.support.redact import Redactor, redact_tail
 JOURNAL_LINE_VERSION = 2
 HISTORY_PROMPT_BYTES = 4 * 1024
 HISTORY_OUTPUT_BYTES = 10 * 1024
-# Fields a journal line never overwrites: they belong to the snapshot it is applied to.
-BOOKKEEPING = frozenset({"sheets", "schema_version", "instance_id", "journal_offset", "seq"})
 MISSING = object()
 _DECODER = msgspec.json.Decoder()
 _SCAN_SLICE = 1 << 20

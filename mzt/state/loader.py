@@ -18,8 +18,7 @@ from typing import Any
 
 import msgspec
 
-from mzt.state.checkpoint import CURRENT_SCHEMA_VERSION, CheckpointState
-from mzt.state.codec import BOOKKEEPING
+from mzt.state.checkpoint import BOOKKEEPING, CURRENT_SCHEMA_VERSION, CheckpointState
 from mzt.state.journal import JournalLine, read_lines_to
 from mzt.state.migrations import schema_version_of, upgrade
 from mzt.state.models import SheetState
@@ -81,6 +80,18 @@ def read_snapshot(job_id: str, path: Path) -> CheckpointState | None:
 def decode_document(job_id: str, path: Path, raw: bytes) -> CheckpointState:
     """Decode, upgrade and validate a snapshot, or raise :class:`StateCorruptionError`."""
     where = str(path)
+    try:
+        # The common case first: a current document of this job, decoded in one pass.
+        # msgspec refuses any byte that is not UTF-8 (strictly: no surrogates, nothing
+        # overlong), so a document it decodes needs no check of its own; checking would
+        # cost a copy of the whole text.
+        state = _STATE.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        pass
+    else:
+        if state.schema_version in _DIRECT and state.job_id == job_id:
+            state.schema_version = CURRENT_SCHEMA_VERSION
+            return state
     if not raw:
         raise StateCorruptionError(job_id, where, "empty", "the file is empty (0 bytes)")
     if not raw.strip(b"\x00"):
@@ -93,15 +104,6 @@ def decode_document(job_id: str, path: Path, raw: bytes) -> CheckpointState:
         raise StateCorruptionError(
             job_id, where, "encoding", f"not UTF-8 at byte {exc.start}"
         ) from exc
-    try:
-        # The common case first: a current document of this job, decoded in one pass.
-        state = _STATE.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        pass
-    else:
-        if state.schema_version in _DIRECT and state.job_id == job_id:
-            state.schema_version = CURRENT_SCHEMA_VERSION
-            return state
     try:
         probe = _PROBE.decode(raw)
     except msgspec.ValidationError as exc:

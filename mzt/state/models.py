@@ -35,7 +35,6 @@ from mzt.state.statuses import JobStatus as JobStatus  # re-exported: statuses l
 from mzt.state.statuses import SheetStatus as SheetStatus
 from mzt.state.structs import Model
 from mzt.support.log import get_logger
-from mzt.support.redact import get_redactor, redact_tail
 
 logger = get_logger("mzt.state")
 
@@ -274,6 +273,8 @@ class SheetState(Model, kw_only=True):
         ``output_truncated`` says whether either stream was longer than the limit; empty
         streams are stored as ``None``.
         """
+        from mzt.support.redact import get_redactor, redact_tail  # only a run captures output
+
         redactor = get_redactor()
         out, _ = redact_tail(stdout or None, max_bytes, redactor)
         err, _ = redact_tail(stderr or None, max_bytes, redactor)

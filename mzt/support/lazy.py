@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from typing import Any
+
+# Not `typing`: importing it is a visible share of `mzt status`'s whole answer.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
 
 Where = str | tuple[str, str]
 

@@ -7,12 +7,12 @@ layouts are promised to users (README, `man mzt`): change them only with those.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from pathlib import Path
 
-_JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# Imported where used: `mzt status` with no jobs needs only a folder's name, and `re` and
+# `hashlib` cost a visible share of its whole answer.
+_JOB_ID_UNSAFE = r"[^A-Za-z0-9_-]"
 JOB_ID_MAX = 64
 STATE_DIR = ".marianne"
 
@@ -28,7 +28,9 @@ def job_id_from_name(name: str) -> str:
 
     Returns an empty string when nothing usable remains; callers treat that as a score error.
     """
-    return _JOB_ID_UNSAFE.sub("_", name.strip())[:JOB_ID_MAX]
+    import re
+
+    return re.sub(_JOB_ID_UNSAFE, "_", name.strip())[:JOB_ID_MAX]
 
 
 def state_dir(workspace: Path) -> Path:
@@ -78,6 +80,8 @@ def registry_dir(home: Path | None = None) -> Path:
 
 def registry_record(job_id: str, workspace: Path, home: Path | None = None) -> Path:
     """``registry/<job>--<8 hex of sha256(workspace)>.json``."""
+    import hashlib
+
     digest = hashlib.sha256(str(workspace).encode()).hexdigest()[:8]
     return registry_dir(home) / f"{job_id}--{digest}.json"
 
@@ -87,7 +91,9 @@ def ratelimits_dir(home: Path | None = None) -> Path:
 
 
 def ratelimit_record(instrument: str, home: Path | None = None) -> Path:
-    return ratelimits_dir(home) / f"{_JOB_ID_UNSAFE.sub('_', instrument)}.json"
+    import re
+
+    return ratelimits_dir(home) / f"{re.sub(_JOB_ID_UNSAFE, '_', instrument)}.json"
 
 
 def user_instruments_dir(home: Path | None = None) -> Path:

@@ -16,20 +16,20 @@ from typing import Any
 
 from mzt.instruments import ratelimits
 from mzt.state.reading import (
-    ACTIVE_SHEET,
     Checkpoint,
     JobRef,
     collector_paused,
     registered_jobs,
 )
+from mzt.state.statuses import SheetStatus
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
 from mzt.views.liveness import Liveness, observe
 from mzt.views.lookup import locate
-from mzt.views.sheet_summary import movements, recent_errors, sheet_json
+from mzt.views.registered import SCHEMA_OVERVIEW
+from mzt.views.sheet_summary import sheet_json, summarize
 
 SCHEMA_STATUS = "mzt.status/1"
 SCHEMA_LIST = "mzt.list/1"
-SCHEMA_OVERVIEW = "mzt.overview/1"
 FINISHED_FOR_LIST = frozenset({"completed", "cancelled"})
 CORRUPT = "corrupt"
 
@@ -135,35 +135,28 @@ def status_document(
     was_running: bool,
     now: datetime | None = None,
     sheet_limit: int | None = None,
-) -> dict[str, Any]:
-    """The ``mzt.status/1`` document of one job (the documented fields plus extras).
+    movement_rows: int | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The ``mzt.status/1`` document of one job (the documented fields plus extras), and
+    whether any sheet records an attempt handle (see :func:`job_status`).
 
     ``sheet_limit``: above this many sheets, ``sheets`` is left empty and
     ``sheets_omitted`` is true (a terminal view of a big job shows movements instead; the
-    JSON document always carries every sheet).
+    JSON document always carries every sheet). ``movement_rows``: above this many
+    movements, each run of movements whose sheets all completed is one entry of
+    ``movements``, with a ``label`` (``"12-95"``) and ``movement`` null.
     """
     now = now or datetime.now(UTC)
     head = checkpoint.head
     ordered = [checkpoint.sheets[n] for n in sorted(checkpoint.sheets)]
     total = checkpoint.total
-    done = checkpoint.completed
-    counts: dict[str, int] = {}
-    for sheet in ordered:
-        counts[sheet.status] = counts.get(sheet.status, 0) + 1
-    counts = {str(k): v for k, v in counts.items()}
-    instruments = set(head.get("instruments_used") or [])
-    for sheet in ordered:
-        if sheet.instrument_name:
-            instruments.add(sheet.instrument_name)
-        instruments.update(sheet.fallback_chain)
+    summary = summarize(ordered, movement_rows=movement_rows)
+    done = summary.counts.get(SheetStatus.COMPLETED, 0)
+    instruments = set(head.get("instruments_used") or []) | summary.instruments
     elapsed = elapsed_seconds(head, now)
     steps = next_steps(checkpoint, liveness, was_running=was_running)
     omit = sheet_limit is not None and len(ordered) > sheet_limit
-    by_status: dict[str, list[int]] = {}
-    for sheet in ordered:
-        by_status.setdefault(sheet.status, []).append(sheet.sheet_num)
-    by_status = {str(k): v for k, v in by_status.items()}
-    return {
+    document = {
         "schema": SCHEMA_STATUS,
         "job_id": checkpoint.ref.job_id,
         "job_name": head.get("job_name"),
@@ -183,11 +176,11 @@ def status_document(
             "completed": done,
             "total": total,
             "percent": round(done / total * 100, 1) if total else 0.0,
-            "counts": counts,
+            "counts": summary.counts,
         },
         "sheets": {} if omit else {str(s.sheet_num): sheet_json(s, now) for s in ordered},
         "sheets_omitted": omit,
-        "sheets_by_status": by_status,
+        "sheets_by_status": summary.by_status,
         "error_message": head.get("error_message"),
         "total_cost_usd": round(float(head.get("total_estimated_cost") or 0.0), 6),
         "cost": {
@@ -203,18 +196,19 @@ def status_document(
         "elapsed_seconds": None if elapsed is None else round(elapsed, 3),
         "resume_at": head.get("resume_at"),
         "current_sheet": head.get("current_sheet"),
-        "running_sheets": [s.sheet_num for s in ordered if s.status in ACTIVE_SHEET],
+        "running_sheets": summary.running,
         "total_retry_count": head.get("total_retry_count"),
         "rate_limit_waits": head.get("rate_limit_waits"),
         "quota_waits": head.get("quota_waits"),
         "total_movements": head.get("total_movements"),
-        "movements": movements(ordered),
-        "recent_errors": recent_errors(ordered),
+        "movements": summary.movements,
+        "recent_errors": summary.recent_errors,
         "rate_limits": rate_limits(instruments, now=now),
         "next_step": steps[0]["command"] if steps and steps[0]["command"] else None,
         "next_steps": steps,
         "seq": head.get("seq"),
     }
+    return document, summary.has_handles
 
 
 def job_status(
@@ -224,24 +218,30 @@ def job_status(
     cwd: Path | None = None,
     now: datetime | None = None,
     sheet_limit: int | None = None,
+    movement_rows: int | None = None,
 ) -> dict[str, Any]:
     """Find ``job``, read it, judge its liveness: its ``mzt.status/1`` document.
 
-    ``sheet_limit`` as in :func:`status_document`.
+    ``sheet_limit`` and ``movement_rows`` as in :func:`status_document`.
     """
     ref = find(job, workspace=workspace, cwd=cwd)
     with collector_paused():
         checkpoint, liveness, was_running = observe(ref)
-        document = status_document(
-            checkpoint, liveness, was_running=was_running, now=now, sheet_limit=sheet_limit
+        document, has_handles = status_document(
+            checkpoint,
+            liveness,
+            was_running=was_running,
+            now=now,
+            sheet_limit=sheet_limit,
+            movement_rows=movement_rows,
         )
     leftovers = []
-    if liveness.alive is False:
-        # Only a dead run can leave attempts behind; the loader this needs costs a live one
-        # nothing then.
-        from mzt.execute.leftovers import job_leftovers
+    if liveness.alive is False and has_handles:
+        # Only a dead run can leave attempts behind, and only where a sheet recorded one:
+        # the executors are imported for nothing else.
+        from mzt.execute.leftovers import view_leftovers
 
-        leftovers = [item.to_json() for item in job_leftovers(ref.workspace, ref.job_id)]
+        leftovers = [item.to_json() for item in view_leftovers(ref.lock_path, checkpoint.state)]
     document["leftover_attempts"] = leftovers
     return document
 

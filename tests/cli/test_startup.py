@@ -143,3 +143,55 @@ def test_status_and_list_answered_before_click_print_what_the_commands_print(
 def _timeless(text: str) -> str:
     # The two answers are given moments apart: ages differ, nothing else may.
     return re.sub(r"\d+(\.\d+)?[smhd](\d+[smh])? ago", "AGE ago", text)
+
+
+def test_status_with_no_jobs_reads_no_store_module(tmp_path: Path) -> None:
+    modules = imported(tmp_path, "status")
+    # An empty registry is one folder listing: no checkpoint reader, no msgspec, no typing.
+    heavy = {"msgspec", "typing", "mzt.state.registry", "mzt.state.reading", "mzt.views.status"}
+    assert heavy.isdisjoint(modules), sorted(heavy & modules)
+
+
+def test_status_of_a_job_in_a_workspace_is_answered_before_click(
+    tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    score = tmp_path / "s.yaml"
+    score.write_text(
+        "name: s\nworkspace: ./ws\ninstrument: cli\nsheet: {size: 1, total_items: 2}\n"
+        "prompt: {template: 'true'}\n"
+    )
+    env = {**os.environ, "MZT_HOME": str(home), "NO_COLOR": "1"}
+    monkeypatch.setenv("MZT_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    ran = subprocess.run([sys.executable, "-m", "mzt", "run", "-q", str(score)], env=env)
+    assert ran.returncode == 0
+    ws = str(tmp_path / "ws")
+    (tmp_path / "a-file").write_text("")
+    answered = [
+        ["status", "s", "-w", ws],
+        ["status", "--json", "s", "--workspace", ws],
+        ["status", f"--workspace={ws}", "s", "-j"],
+        ["status", "-w", ws],  # the overview: the workspace plays no part, as with click
+    ]
+    left_to_click = [
+        ["status", "s", "-w", str(tmp_path / "a-file")],  # click refuses a file
+        ["status", "s", "-w", ws, "-w", ws],
+        ["status", "s", "-w", ws, "-v"],
+        ["status", "nosuchjob", "-w", ws],  # errors are click's to report
+        ["status", "nosuchjob", "-w", ws, "--json"],
+    ]
+    for args in answered + left_to_click:
+        modules = imported(tmp_path, *args) if args in answered else set()
+        assert "click" not in modules, args
+        fast = subprocess.run(
+            [sys.executable, "-m", "mzt", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        slow = mzt(*args)
+        assert (fast.returncode, fast.stderr) == (slow.code, slow.err), args
+        assert _timeless(fast.stdout) == _timeless(slow.out), args

@@ -379,6 +379,24 @@ def test_unusable_state_raises_and_is_left_untouched(
     assert path.read_bytes() == content
 
 
+@pytest.mark.parametrize(
+    "sequence",
+    [b"\xff", b"\x80", b"\xc3", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"],
+)
+def test_a_current_checkpoint_with_bytes_that_are_not_utf8_is_refused_as_such(
+    store: JsonStateBackend, sequence: bytes
+) -> None:
+    # The loader leaves the UTF-8 check of a document it decodes to the decoder: whatever
+    # the decoder lets through would be loaded.
+    raw = valid_bytes(store)
+    assert b'"job_name":"' in raw
+    damaged = raw.replace(b'"job_name":"', b'"job_name":"' + sequence, 1)
+    store.state_path("job").write_bytes(damaged)
+    with pytest.raises(StateCorruptionError) as caught:
+        store.load("job")
+    assert caught.value.error_type == "encoding"
+
+
 def test_future_schema_is_refused_and_left_untouched(store: JsonStateBackend) -> None:
     doc = json.loads(valid_bytes(store))
     doc["schema_version"] = 99

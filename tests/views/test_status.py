@@ -383,3 +383,21 @@ def test_overview_groups_jobs(project: Project) -> None:
     assert [r["job_id"] for r in overview["attention"]] == ["ko"]
     assert [r["job_id"] for r in overview["recent"]] == ["ok"]
     assert overview["active"] == []
+
+
+def test_a_status_reads_the_job_once(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mzt.state import loader
+
+    code, ws = run(project, score("once", "true"))
+    assert code == 0
+    reads: list[str] = []
+    real = loader.read_snapshot
+
+    def counted(job_id: str, path: Path) -> CheckpointState | None:
+        reads.append(job_id)
+        return real(job_id, path)
+
+    monkeypatch.setattr(loader, "read_snapshot", counted)
+    doc = doc_of("once", ws)
+    assert doc["leftover_attempts"] == [] and doc["alive"] is False
+    assert reads == ["once"]  # leftovers are looked for in the same reading
