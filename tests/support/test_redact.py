@@ -90,7 +90,11 @@ CASES: list[tuple[str, str, str]] = [
     ("GENERIC_SECRET", "Tr0ub4dor&3x", 'password := "{}"'),
     ("GENERIC_SECRET", _tok(ALNUM, 30) + "9", "private_key = {}"),
     ("GENERIC_SECRET", _tok(ALNUM, 20) + "2", "'access_key' => '{}'"),
-    ("GENERIC_SECRET", _tok("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", 24), "secret={}"),
+    (
+        "GENERIC_SECRET",
+        _tok("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", 24),
+        "secret={}",
+    ),
     ("AWS_SECRET_KEY", _tok(ALNUM + "/+", 40), "AWS_SECRET_ACCESS_KEY={}"),
     ("BASIC_AUTH", "YWxpY2U6aHVudGVyMmh1bnRlcjI=", "Basic {}"),
     ("AUTH_HEADER", "YWxpY2U6aHVudGVyMg==", '{{"Authorization": "Basic {}"}}'),
