@@ -90,3 +90,21 @@ def test_cancel_file_stops_a_runaway_render_within_two_seconds(project: Project)
     assert sheets[2]["status"] == "cancelled"
     assert sheets[2]["attempt_count"] == 0
     assert not (project.workspace / ".marianne-cancel-job").exists()
+
+
+def test_a_prompt_past_a_bound_fails_its_sheet_with_e307(project: Project) -> None:
+    score = project.score(
+        {
+            "name": "job",
+            "instrument": "cli",
+            "sheet": {"size": 1, "total_items": 1},
+            "prompt": {"template": "echo {{ 'x' * n }}", "variables": {"n": 10**9}},
+        }
+    )
+    result = project.mzt("run", score, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    sheet = project.sheets("job")[1]
+    assert (sheet["status"], sheet["error_code"]) == ("failed", "E307"), sheet
+    assert "10,000,000" in (sheet["error_message"] or "")
+    assert sheet["attempt_count"] == 0
