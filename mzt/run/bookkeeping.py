@@ -256,9 +256,11 @@ class Bookkeeper(AttemptOutcomes):
         self.changed(state, num)
         return True
 
-    def unrenderable(self, state: CheckpointState, num: int, message: str) -> None:
+    def unrenderable(
+        self, state: CheckpointState, num: int, message: str, code: str = "E301"
+    ) -> None:
         """A prompt that cannot be rendered cannot be fixed by retrying: fail the sheet."""
-        state.mark_sheet_failed(num, message, error_category="configuration", error_code="E301")
+        state.mark_sheet_failed(num, message, error_category="configuration", error_code=code)
         state.sheet(num).outcome_category = OutcomeCategory.FAILED_FATAL
         self.store.record_sheet(state, num, event="sheet_failed")
         self.changed(state, num)

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mzt.score.bounds import LimitError
 from mzt.score.models import CrossSheetConfig, InjectionItem
 from mzt.score.plan import Plan, SheetPlan
+from mzt.score.sandbox import Sandbox
 from mzt.support import paths
 from mzt.support.redact import redact
 
@@ -24,7 +25,7 @@ MAX_INJECTED_BYTES = 256 * 1024  # per file
 TRUNCATED = "\n... [truncated]"
 SKIPPED = "[SKIPPED]"
 
-_LENIENT = ImmutableSandboxedEnvironment(undefined=jinja2.Undefined, autoescape=False)
+_LENIENT = Sandbox(undefined=jinja2.Undefined, autoescape=False)
 
 
 @dataclass
@@ -49,7 +50,7 @@ def gather_injections(
         raw = item.file or item.directory or ""
         try:
             rendered = _LENIENT.from_string(raw).render(variables)
-        except jinja2.TemplateError as exc:
+        except (jinja2.TemplateError, LimitError, OverflowError, RecursionError) as exc:
             found.warnings.append(f"injection path {raw!r} cannot be rendered: {exc}")
             continue
         path = Path(rendered).expanduser()

@@ -35,6 +35,7 @@ from mzt.run.opening import NOTHING_TO_DO
 from mzt.run.reporting import NullReporter, Reporter
 from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, SheetFailure
 from mzt.run.sheetrun import PromptError, SheetPreparer
+from mzt.score.bounds import RenderStopped
 from mzt.score.preparation import PreparedScore
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
 from mzt.support import paths
@@ -78,7 +79,13 @@ class Runner:
         self.controls = Controls(self.workspace, self.job_id)
         self.store = JsonStateBackend(self.workspace)
         self.book = Bookkeeper(prepared, self.store, self.options, rng=rng)
-        self.sheets = SheetPreparer(prepared, instruments, self.environ, self.options.instrument)
+        self.sheets = SheetPreparer(
+            prepared,
+            instruments,
+            self.environ,
+            self.options.instrument,
+            stop_asked=lambda: self.controls.interrupted or self.controls.cancel_requested(),
+        )
         self.book.chain_of = lambda num: self.sheets.chain(self.plan.sheet(num))
         parallel = self.score.parallel
         self.max_concurrent = parallel.max_concurrent if parallel.enabled else 1
@@ -156,8 +163,8 @@ class Runner:
                     loop.pausing = "paused by request (pause file)"
                 elif state.status == JobStatus.PAUSED:  # rate-limit waits ran out
                     loop.pausing = state.error_message or "paused"
-                if not (loop.pausing or loop.halted):
-                    self._launch_ready(state, loop, pool)
+                if not (loop.pausing or loop.halted) and not self._launch_ready(state, loop, pool):
+                    continue  # a stop came while a prompt rendered: act on it first
                 if not loop.in_flight:
                     if loop.pausing:
                         return self._paused(state, loop.pausing)
@@ -179,15 +186,16 @@ class Runner:
             limit = min(limit, loop.next_allowed - time.monotonic())
         return max(0.01, limit)
 
-    def _launch_ready(self, state: CheckpointState, loop: _Loop, pool: Executor) -> None:
+    def _launch_ready(self, state: CheckpointState, loop: _Loop, pool: Executor) -> bool:
+        """Start what may start; False when a stop request interrupted a prompt's rendering."""
         stagger = self.score.parallel.stagger_delay_ms / 1000 if self.max_concurrent > 1 else 0.0
         while len(loop.in_flight) < self.max_concurrent:
             now = time.monotonic()
             if now < loop.next_allowed or (stagger and now - loop.last_launch < stagger):
-                return
+                return True
             num = self.book.next_ready(state)
             if num is None:
-                return
+                return True
             if self.book.skip_if_needed(state, num, self.environ):
                 self.reporter.sheet_finished(num, "skipped", state.sheet(num).error_message or "")
                 continue
@@ -200,14 +208,17 @@ class Runner:
                 continue
             try:
                 spec = self.sheets.prepare(state, num)
+            except RenderStopped:
+                return False  # the sheet stays pending, as if the stop came before it
             except PromptError as exc:
-                self.book.unrenderable(state, num, str(exc))
+                self.book.unrenderable(state, num, str(exc), exc.code)
                 self.reporter.sheet_finished(num, "failed", str(exc))
                 continue
             self.book.attempt_started(state, num, spec)
             self.reporter.sheet_started(num, spec.attempt, spec.instrument_name, spec.mode)
             loop.in_flight[num] = pool.launch(spec, self.controls.stop_request)
             loop.last_launch = time.monotonic()
+        return True
 
     def _collect(
         self, state: CheckpointState, loop: _Loop, pool: Executor, *, timeout: float

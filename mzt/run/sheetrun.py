@@ -6,8 +6,8 @@ checkpoint (attempt counts, earlier sheets' results) but never writes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -16,6 +16,7 @@ from mzt.execute.attempt import AttemptSpec
 from mzt.instruments import Registry
 from mzt.run.inputs import gather_injections, previous_files, previous_outputs
 from mzt.run.prompting import Completion, PromptParts, assemble
+from mzt.score.bounds import LIMIT_CODE
 from mzt.score.instrumentation import InstrumentChoice
 from mzt.score.plan import SheetPlan
 from mzt.score.preparation import PreparedScore
@@ -50,6 +51,8 @@ class SheetPreparer:
     instruments: Registry
     environ: Mapping[str, str]
     instrument_override: str | None = None
+    # Polled while a prompt renders: once true, rendering raises `RenderStopped`.
+    stop_asked: Callable[[], bool] = field(default=lambda: False)
 
     def __post_init__(self) -> None:
         loaded = self.prepared.loaded
@@ -175,9 +178,9 @@ class SheetPreparer:
             body = default_prompt(self.plan, sheet, self.score)
         else:
             try:
-                body = render(self.template, variables)
+                body = render(self.template, variables, stop=self.stop_asked)
             except TemplateError as exc:
-                raise PromptError(sheet.num, str(exc)) from None
+                raise PromptError(sheet.num, str(exc), exc.code) from None
         instrument = self.instruments.get(choice.profile)
         raw = bool(instrument and instrument.raw_prompt)
         completion = None
@@ -226,7 +229,14 @@ class _StatusView(Mapping[int, str]):
 class PromptError(Exception):
     """A sheet's prompt could not be rendered (an undefined variable, a failing filter)."""
 
-    def __init__(self, sheet_num: int, detail: str) -> None:
-        super().__init__(f"sheet {sheet_num}'s prompt cannot be rendered: {detail}")
+    def __init__(self, sheet_num: int, detail: str, code: str = "E301") -> None:
+        message = f"sheet {sheet_num}'s prompt cannot be rendered: {detail}"
+        if code == LIMIT_CODE:
+            message += (
+                "; a prompt is bounded in time, size, loop iterations and call depth, "
+                "so render less (fix the template, then resume)"
+            )
+        super().__init__(message)
         self.sheet_num = sheet_num
         self.detail = detail
+        self.code = code

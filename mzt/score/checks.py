@@ -11,6 +11,7 @@ import difflib
 import re
 from pathlib import Path
 
+from mzt.score.bounds import LIMIT_CODE, MAX_FORMAT_WIDTH, MAX_ITERATIONS, LimitError, check_spec
 from mzt.score.catalog import Catalog
 from mzt.score.conditions import parse_condition
 from mzt.score.findings import Findings, Path_
@@ -20,10 +21,12 @@ from mzt.score.plan import Plan
 from mzt.score.planchecks import check_instruments, check_sheet_maps, check_timeouts
 from mzt.score.templating import (
     BUILTIN_VARIABLES,
+    FIELD,
     TemplateError,
     compile_template,
     format_fields,
     jinja_globals,
+    loop_product,
     undeclared_variables,
 )
 
@@ -65,6 +68,16 @@ def _check_template(found: Findings) -> None:
     except TemplateError as exc:
         found.add("V001", f"template syntax error at {exc}", path, severity="error")
         return
+    iterations = loop_product(text)
+    if iterations > MAX_ITERATIONS:
+        found.add(
+            "V013",
+            f"the template's nested loops over literal ranges ask for {iterations:,} iterations; "
+            f"a render stops after {MAX_ITERATIONS:,}",
+            path,
+            severity="error",
+            hint="loop over the items the sheet needs (e.g. range(start_item, end_item + 1))",
+        )
     user = set(prompt.variables)
     known = BUILTIN_VARIABLES | user | jinja_globals()
     suggestions = sorted(BUILTIN_VARIABLES | user)
@@ -197,6 +210,9 @@ def _check_validations(found: Findings, plan: Plan) -> None:
             try:
                 format_fields(value, sample)
             except TemplateError as exc:
+                if exc.code == LIMIT_CODE:
+                    _wide_spec(found, str(exc), (*base, key))
+                    continue
                 found.add(
                     "V010",
                     str(exc),
@@ -204,6 +220,8 @@ def _check_validations(found: Findings, plan: Plan) -> None:
                     severity="error",
                     hint="fields are built-in variables or prompt.variables",
                 )
+        if rule.command:
+            _check_command_specs(found, rule.command, fields, (*base, "command"))
         condition = rule.effective_condition()
         if rule.condition is not None:
             for clause in parse_condition(rule.condition).unreadable():
@@ -219,6 +237,29 @@ def _check_validations(found: Findings, plan: Plan) -> None:
                 "the rule applies to no sheet",
                 (*base, "condition" if rule.condition else "sheet"),
             )
+
+
+def _check_command_specs(
+    found: Findings, command: str, fields: frozenset[str] | set[str], path: Path_
+) -> None:
+    """A command's ``{name:spec}`` fields are filled in at run time: bound their widths now."""
+    for match in FIELD.finditer(command):
+        if match.group(1) in fields and match.group(2):
+            try:
+                check_spec(match.group(2), f"{{{match.group(1)}}} in the command")
+            except LimitError as exc:
+                _wide_spec(found, str(exc), path)
+                return
+
+
+def _wide_spec(found: Findings, message: str, path: Path_) -> None:
+    found.add(
+        "V012",
+        message,
+        path,
+        severity="error",
+        hint=f"widths and precisions up to {MAX_FORMAT_WIDTH} are allowed, e.g. {{sheet_num:03d}}",
+    )
 
 
 def _check_unused(found: Findings) -> None:

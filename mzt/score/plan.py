@@ -19,6 +19,7 @@ from mzt.score.models import InjectionItem, Score, SkipWhenCommand
 from mzt.support.errors import Issue, ScoreError
 
 MAX_SHEETS = 100_000
+MAX_EDGES = 1_000_000  # sheet-to-sheet dependencies, after fan-out expansion
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +303,20 @@ def _dependencies(
         )
     if expanded_layout:
         return {t: tuple(s) for t, s in edges.items() if s}
+    # Counted before anything is built: all-to-all fan-outs grow with the product of sizes.
+    total = sum(
+        sizes[target - 1] * sum(_edges_from(sizes[s - 1], sizes[target - 1]) for s in sources)
+        for target, sources in edges.items()
+    )
+    if total > MAX_EDGES:
+        problem(
+            ("sheet", "dependencies") if score.sheet.dependencies else ("sheet", "fan_out"),
+            f"the dependencies expand to {total:,} dependency edges between sheets; mzt plans "
+            f"at most {MAX_EDGES:,}",
+            "fan in through a single sheet between two large fan-outs, or give both the same "
+            "number of instances so they pair up",
+        )
+        return {}
 
     result: dict[int, tuple[int, ...]] = {}
     for target, sources in edges.items():
@@ -319,6 +334,13 @@ def _dependencies(
             if deps:
                 result[t_first + instance] = tuple(sorted(set(deps)))
     return result
+
+
+def _edges_from(source_count: int, target_count: int) -> int:
+    """How many sheets of a source stage one instance of a target stage waits for."""
+    if source_count == 1 or (source_count == target_count and target_count > 1):
+        return 1
+    return source_count
 
 
 def _find_cycle(edges: dict[int, list[int]]) -> list[int] | None:

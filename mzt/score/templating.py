@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import string
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -22,8 +22,18 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mzt.score.bounds import (
+    LIMIT_CODE,
+    RENDER_SECONDS,
+    Budget,
+    LimitError,
+    RenderStopped,
+    bounded_chunks,
+    check_spec,
+)
 from mzt.score.models import Score
 from mzt.score.plan import Plan, SheetPlan
+from mzt.score.sandbox import Sandbox, literal_loop_product
 
 # Names the renderer provides for every sheet; they win over same-named user variables.
 BUILTIN_VARIABLES = frozenset(
@@ -56,45 +66,21 @@ COMMAND_ENV_PREFIX = "MZT_V_"
 
 
 class TemplateError(ValueError):
-    """A template could not be compiled or rendered; the message says where and why."""
+    """A template could not be compiled or rendered; the message says where and why.
 
+    ``code`` is the error code a sheet that fails this way records: E307 when a bound
+    (time, size, iterations, depth) was hit, E301 for any other unusable template.
+    """
 
-MAX_RENDERED_VALUE = 10_000_000  # characters (or items) one `*` or `**` may produce
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, also refusing arithmetic that would build enormous values."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and _large_power(left, right):
-            raise TemplateError(f"{left!r} ** {right!r} is too large")
-        if operator == "*" and _large_repeat(left, right):
-            raise TemplateError("the repetition would build a value over 10 million long")
-        return super().call_binop(context, operator, left, right)
-
-
-def _large_power(base: Any, exponent: Any) -> bool:
-    numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (base, exponent))
-    return numbers and abs(base) > 1 and exponent * max(abs(base).bit_length(), 1) > 4096
-
-
-def _large_repeat(left: Any, right: Any) -> bool:
-    for seq, count in ((left, right), (right, left)):
-        if isinstance(seq, str | list | tuple) and isinstance(count, int):
-            return len(seq) * count > MAX_RENDERED_VALUE
-    return False
+    def __init__(self, message: str, *, code: str = "E301") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
-    """The Jinja2 environment: sandboxed, strict about undefined names, no autoescape."""
-    return _Sandbox(
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    """The Jinja2 environment: sandboxed and bounded, strict about undefined names."""
+    return Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
 def jinja_globals() -> frozenset[str]:
@@ -104,6 +90,14 @@ def jinja_globals() -> frozenset[str]:
 def compile_template(text: str) -> jinja2.Template:
     try:
         return environment().from_string(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
+
+
+def loop_product(text: str) -> int:
+    """How many iterations the template's nested literal ``range`` loops ask for at most."""
+    try:
+        return literal_loop_product(environment().parse(text))
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
 
@@ -134,19 +128,33 @@ def undeclared_variables(text: str) -> set[str]:
     return set(meta.find_undeclared_variables(tree)) - stored - guarded
 
 
-def render(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
+def render(
+    template: jinja2.Template,
+    variables: Mapping[str, Any],
+    *,
+    seconds: float = RENDER_SECONDS,
+    stop: Callable[[], bool] = lambda: False,
+) -> str:
+    """Render under a budget of ``seconds``; raises `RenderStopped` once ``stop()`` is true."""
     try:
-        return template.render(variables)
+        return bounded_chunks(
+            template.root_render_func(template.new_context(dict(variables))),
+            Budget(seconds, stop),
+        )
+    except RenderStopped:
+        raise
+    except (LimitError, OverflowError) as exc:  # OverflowError: the sandbox's range limit
+        raise TemplateError(str(exc), code=LIMIT_CODE) from None
+    except RecursionError:
+        raise TemplateError("the template recurses too deeply", code=LIMIT_CODE) from None
+    except MemoryError:
+        raise TemplateError("rendering needs more memory than there is", code=LIMIT_CODE) from None
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"{exc.message}") from None
     except jinja2.TemplateError as exc:
         raise TemplateError(str(exc)) from None
     except TemplateError:
         raise
-    except RecursionError:
-        raise TemplateError("the template recurses too deeply") from None
-    except MemoryError:
-        raise TemplateError("rendering needs more memory than there is") from None
     except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
         raise TemplateError(f"{type(exc).__name__}: {exc}") from None
 
@@ -230,7 +238,10 @@ def format_fields(text: str, context: Mapping[str, Any]) -> str:
         if field not in context:
             raise TemplateError(f"unknown field {{{field}}} in {text!r}")
         try:
+            check_spec(spec or "", f"{{{field}}} in {text!r}")
             out.append(format(context[field], spec or ""))
+        except LimitError as exc:
+            raise TemplateError(str(exc), code=LIMIT_CODE) from None
         except (ValueError, TypeError) as exc:
             raise TemplateError(f"cannot format {{{field}:{spec}}}: {exc}") from None
     return "".join(out)
@@ -238,13 +249,13 @@ def format_fields(text: str, context: Mapping[str, Any]) -> str:
 
 # --- commands ------------------------------------------------------------------------------
 
-_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}:!]*))?\}")
+FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}:!]*))?\}")
 
 
 def command_fields(command: str, keys: Iterable[str]) -> set[str]:
     """Which of ``keys`` appear as ``{key}`` fields in ``command``."""
     wanted = set(keys)
-    return {m.group(1) for m in _FIELD.finditer(command) if m.group(1) in wanted}
+    return {m.group(1) for m in FIELD.finditer(command) if m.group(1) in wanted}
 
 
 def substitute_command(command: str, context: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
@@ -261,7 +272,7 @@ def substitute_command(command: str, context: Mapping[str, Any]) -> tuple[str, d
     while i < n:
         char, mode = command[i], modes[-1]
         if char == "{" and (i == 0 or command[i - 1] != "$"):
-            match = _FIELD.match(command, i)
+            match = FIELD.match(command, i)
             value = _field_value(match, context) if match else None
             if match and value is not None:
                 key, spec = match.group(1), match.group(2)
@@ -316,10 +327,18 @@ def substitute_command(command: str, context: Mapping[str, Any]) -> tuple[str, d
 
 
 def _field_value(match: re.Match[str], context: Mapping[str, Any]) -> str | None:
-    """The text of a known field (with its format spec applied), or None to leave it alone."""
+    """The text of a known field (with its format spec applied), or None to leave it alone.
+
+    Raises `TemplateError` for a spec over the width bound: leaving such a field as
+    written would run a command the score's author did not mean.
+    """
     key, spec = match.group(1), match.group(2)
     if key not in context:
         return None
+    try:
+        check_spec(spec or "", f"{{{key}}} in a command")
+    except LimitError as exc:
+        raise TemplateError(str(exc), code=LIMIT_CODE) from None
     try:
         return format(context[key], spec or "")
     except (ValueError, TypeError):
@@ -338,4 +357,11 @@ def _reference(var: str, mode: str) -> str:
 
 def display_command(command: str, context: Mapping[str, Any]) -> str:
     """The command as a person would read it, values filled in (never executed)."""
-    return _FIELD.sub(lambda m: _field_value(m, context) or m.group(0), command)
+
+    def shown(match: re.Match[str]) -> str:
+        try:
+            return _field_value(match, context) or match.group(0)
+        except TemplateError:
+            return match.group(0)
+
+    return FIELD.sub(shown, command)

@@ -516,3 +516,20 @@ def test_workspace_with_glob_characters_in_its_name(tmp_path: Path) -> None:
     job.workspace = tmp_path / "run[1]"
     job.write("out/a.md", "ay")
     assert job.files(2) == {str(job.workspace / "out" / "a.md"): "ay"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "ctx/{{ '{:>1000000000}'.format(sheet_num) }}.md",
+        "ctx/{{ 'x' * 1000000000 }}.md",
+        "ctx/{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}a.md",
+    ],
+    ids=["format-width", "repetition", "loops"],
+)
+def test_injection_path_past_a_bound_is_a_warning(tmp_path: Path, path: str) -> None:
+    job = injecting(tmp_path, {"file": path}, {"file": "ok.md"})
+    job.write("ok.md", "fine")
+    found = job.inject(1)
+    assert found.context == ["fine"]
+    assert len(found.warnings) == 1 and "cannot be rendered" in found.warnings[0]

@@ -120,6 +120,11 @@ CASES: dict[str, Bad] = {
     "jinja_syntax.yaml": Bad(("V001", r"prompt\.template", "endif"), 7),
     "template_and_file.yaml": Bad(("template_file", "not both"), 6),
     "template_file_missing.yaml": Bad(("V003", "does-not-exist.j2"), 7),
+    # --- hostile sizes: each is refused at its bound, before anything runs ---------------
+    "format_width_path.yaml": Bad(("V012", r"validations\.0\.path", "over 4096"), 11),
+    "format_width_command.yaml": Bad(("V012", r"validations\.0\.command", "over 4096"), 11),
+    "nested_range_loops.yaml": Bad(("V013", "10,000,000,000 iterations", "1,000,000"), 8),
+    "fan_out_edges.yaml": Bad(("PLAN", "2,000,000,000 dependency edges", "1,000,000"), 7),
     # --- conflicting or inconsistent settings --------------------------------------------
     "instrument_and_backend.yaml": Bad(("instrument", r"backend\.type", "anthropic_api")),
     "instrument_map_overlap.yaml": Bad(("instrument_map", "sheet 2", "gemini-cli", "codex-cli"), 4),
@@ -288,6 +293,12 @@ def generated_inputs(marker: Path) -> dict[str, Generated]:
             ("YAML", "!!python/object/new:subprocess.Popen", "not allowed"),
             7,
         ),
+        "huge_variables.yaml": Generated(
+            body.replace(b'  template: "hi"\n', b'  template: "{{ v0 }}"\n  variables:\n')
+            + b"".join(b"    v%d: %s\n" % (i, b"x" * 200) for i in range(12_000)),
+            ("FILE", "1 MiB"),
+            None,
+        ),
         "skip_when_import.yaml": Generated(
             VALID_BODY.replace(
                 "  total_items: 2\n",
@@ -437,18 +448,56 @@ def test_lone_surrogate_escape_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "template",
     [
-        "{% for i in range(10**9) %}x{% endfor %}",  # the sandbox's range limit: OverflowError
-        "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",  # RecursionError
+        "{% for i in range(n) %}x{% endfor %}",  # the sandbox's range limit (n = 10**9)
+        "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",  # the call depth bound
     ],
     ids=["sandbox-range", "recursion"],
 )
 def test_unrenderable_template_is_a_preview_warning(tmp_path: Path, template: str) -> None:
-    body = VALID_BODY.replace('template: "hi"', f"template: '{template}'")
+    body = VALID_BODY.replace(
+        'template: "hi"', f"template: '{template}'\n  variables:\n    n: 1000000000"
+    )
     path = write(tmp_path, "render.yaml", body)
     result = run_mzt("validate", "-v", path, home=tmp_path / "h")
     assert_clean_failure_text(result)
     assert result.returncode == 0, result.stderr
     assert "V109" in result.stderr
+
+
+# Bounds only a render can meet (the values come from variables): `validate -v` previews
+# sheet 1's prompt, meets the bound at once and says which one, in a memory-capped child.
+RENDER_BOUNDS = {
+    "repetition": ("{{ 'x' * n }}", "the repetition would build a value over 10,000,000"),
+    "tilde-join": (
+        "{% set ns = namespace(s='x') %}{% for i in range(k) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s }}",
+        "joining would build a value over 10,000,000",
+    ),
+    "deep-recursion": (
+        "{% macro f(d) %}{{ f(d + 1) }}{% endmacro %}{{ f(0) }}",
+        "nest more than 60 deep",
+    ),
+    "loops": (
+        "{% for i in range(k * 1000) %}{% for j in range(k * 1000) %}{% endfor %}{% endfor %}",
+        "loops ran more than 1,000,000 times",
+    ),
+    "format-width": ("{{ '{:>{w}}'.format(1, w=n) }}", "width or precision over 4096"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RENDER_BOUNDS))
+def test_render_bounds_are_named_in_the_preview(tmp_path: Path, name: str) -> None:
+    template, expected = RENDER_BOUNDS[name]
+    body = VALID_BODY.replace(
+        'template: "hi"', f'template: "{template}"\n  variables:\n    n: 1000000000\n    k: 100'
+    )
+    path = write(tmp_path, "render.yaml", body)
+    result = run_mzt(
+        "validate", "-v", path, home=tmp_path / "h", timeout=30, preexec_fn=_limit_memory
+    )
+    assert_clean_failure_text(result)
+    assert result.returncode == 0, result.stderr
+    assert "V109" in result.stderr and expected in result.stderr, result.stderr
 
 
 def test_instrument_conflict_points_at_backend_type() -> None:

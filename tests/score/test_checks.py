@@ -244,3 +244,39 @@ def test_v304_settings_not_carried_out_yet(tmp_path: Path) -> None:
     assert {i.path for i in found["V304"]} == {"on_success", "isolation", "notifications"}
     assert all(i.severity == "warning" for i in found["V304"])
     assert "V304" not in codes(tmp_path, isolation={"enabled": False})
+
+
+def test_v012_format_width_over_the_bound(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        validations=[
+            {"type": "file_exists", "path": "{workspace}/{sheet_num:>100000000}"},
+            {"type": "command_succeeds", "command": "test -d {workspace:.99999}"},
+            {"type": "command_succeeds", "command": "ls", "working_directory": "{workspace:<5000}"},
+            {"type": "file_exists", "path": "{workspace}/{sheet_num:0>4096}"},
+        ],
+    )
+    issues = found["V012"]
+    assert {i.path for i in issues} == {
+        "validations.0.path",
+        "validations.1.command",
+        "validations.2.working_directory",
+    }
+    assert all(i.severity == "error" and "4096" in i.message for i in issues)
+    assert "V010" not in found
+
+
+def test_v013_nested_literal_range_loops(tmp_path: Path) -> None:
+    hostile = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    [issue] = codes(tmp_path, prompt={"template": hostile})["V013"]
+    assert issue.severity == "error" and issue.path == "prompt.template"
+    assert "10,000,000,000" in issue.message and "1,000,000" in issue.message
+    fine = "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}"
+    assert "V013" not in codes(tmp_path, prompt={"template": fine})
+    dynamic = (
+        "{% for i in range(total_sheets) %}{% for j in range(10**5) %}{% endfor %}{% endfor %}"
+    )
+    assert "V013" not in codes(tmp_path, prompt={"template": dynamic})
+    three = "{% for a in range(200) %}{% for b in range(2, 202) %}{% for c in range(0, 60, 2) %}"
+    three += "{% endfor %}{% endfor %}{% endfor %}"
+    assert "V013" in codes(tmp_path, prompt={"template": three})

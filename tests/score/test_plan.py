@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,19 @@ def test_plan_is_immutable(tmp_path: Path) -> None:
         plan.sheets[0].num = 5  # type: ignore[misc]
     with pytest.raises(TypeError):
         plan.sheets[0].instrument.config["model"] = "x"  # type: ignore[index]
+
+
+def test_all_to_all_fan_out_over_the_edge_bound_is_refused_quickly(tmp_path: Path) -> None:
+    """Two stages of 40,000 and 50,000 instances wait all-to-all: two billion edges."""
+    started = time.monotonic()
+    issues = plan_error(
+        tmp_path, sheet={"size": 1, "total_items": 2, "fan_out": {1: 40_000, 2: 50_000}}
+    )
+    assert time.monotonic() - started < 10
+    assert "2,000,000,000 dependency edges" in issues[0].message
+    assert "1,000,000" in issues[0].message
+
+
+def test_edges_up_to_the_bound_are_planned(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, sheet={"size": 1, "total_items": 2, "fan_out": {1: 100, 2: 200}})
+    assert plan.sheet(101).dependencies == tuple(range(1, 101))

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from mzt.score.bounds import RenderStopped
 from mzt.score.loader import load_score
 from mzt.score.plan import build_plan
 from mzt.score.templating import (
@@ -205,3 +207,116 @@ def test_display_and_fields() -> None:
 def test_nul_bytes_are_dropped_from_values() -> None:
     _, env = substitute_command("echo {v}", {"v": "a\0b"})
     assert env["MZT_V_v"] == "ab"
+
+
+# --- hostile templates and fields: every expansion is bounded --------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{sheet_num:>100000000}", "{workspace:.5000}", "{sheet_num:0>4097d}", "{sheet_num:_<99999}"],
+)
+def test_format_fields_refuse_huge_widths(text: str) -> None:
+    with pytest.raises(TemplateError, match="4096"):
+        format_fields(text, {"sheet_num": 1, "workspace": "/ws"})
+
+
+def test_format_fields_allow_widths_up_to_the_bound() -> None:
+    assert format_fields("{sheet_num:0>4096}", {"sheet_num": 1}) == "0" * 4095 + "1"
+    assert format_fields("{sheet_num:03d}", {"sheet_num": 7}) == "007"
+
+
+def test_commands_refuse_huge_widths_but_display_them_as_written() -> None:
+    with pytest.raises(TemplateError, match="4096"):
+        substitute_command("test -f {sheet_num:>100000000}", {"sheet_num": 1})
+    shown = display_command("test -f {sheet_num:>100000000}", {"sheet_num": 1})
+    assert shown == "test -f {sheet_num:>100000000}"
+
+
+HOSTILE_TEMPLATES = {
+    "nested-loops": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "repeat": "{{ 'x' * 10**9 }}",
+    "tilde-doubling": (
+        "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s | length }}"
+    ),
+    "plus-doubling": (
+        "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+        "{% endfor %}{{ ns.s | length }}"
+    ),
+    "block-doubling": (
+        "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set b %}{{ ns.s }}{{ ns.s }}"
+        "{% endset %}{% set ns.s = b %}{% endfor %}{{ ns.s | length }}"
+    ),
+    "join": "{{ ([('x' * 1000000)] * 100000) | join }}",
+    "join-method": "{{ ''.join([('x' * 1000000)] * 100000) }}",
+    "output": "{% for i in range(100000) %}{{ 'x' * 1000000 }}{% endfor %}",
+    "format-method": "{{ '{:>1000000000}'.format(1) }}",
+    "format-nested": "{{ '{:>{w}}'.format(1, w=1000000000) }}",
+    "percent": "{{ '%1000000000d' % 1 }}",
+    "percent-star": "{{ '%*d' % (1000000000, 1) }}",
+    "format-filter": "{{ '%.1000000000f' | format(1.5) }}",
+    "center": "{{ 'x' | center(1000000000) }}",
+    "center-method": "{{ 'x'.center(1000000000) }}",
+    "replace": "{{ ('x' * 1000000) | replace('x', 'y' * 1000) }}",
+    "indent": "{{ ('a\n' * 1000000) | indent(1000) }}",
+    "batch": "{{ [1] | batch(1000000000, 0) | list | length }}",
+    "slice": "{{ [1] | slice(1000000000) | list | length }}",
+    "lipsum": "{{ lipsum(1000000) }}",
+    "to-bytes": "{{ (1).to_bytes(1000000000, 'big') | length }}",
+    "recursion": "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(1) }}",
+    "branching-recursion": (
+        "{% macro f(n) %}{% if n < 40 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}"
+        "{{ f(0) }}"
+    ),
+    "big-int": "{% set ns = namespace(n=2**2000) %}{% for i in range(64) %}"
+    "{% set ns.n = ns.n * ns.n %}{% endfor %}{{ ns.n > 0 }}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_TEMPLATES))
+def test_hostile_templates_stop_at_a_bound_quickly(name: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateError) as caught:
+        render(compile_template(HOSTILE_TEMPLATES[name]), {}, seconds=2.0)
+    assert caught.value.code == "E307", caught.value
+    assert time.monotonic() - started < 4
+    assert len(str(caught.value)) < 300
+
+
+def test_ordinary_templates_are_unaffected() -> None:
+    text = (
+        "{% for i in range(3) %}{{ loop.index }}{{ '%03d' % i }}{{ '{:>5}'.format(i) }}"
+        "{{ 'ab' ~ i }}{% endfor %}{{ 'x' | center(9) }}{{ [1, 2] | join(',') }}"
+        "{% macro m(n) %}{% if n %}{{ m(n - 1) }}{{ n }}{% endif %}{% endmacro %}{{ m(20) }}"
+        "{% for x in [[1, 2], [3]] recursive %}{{ loop(x) if x is iterable else x }}{% endfor %}"
+    )
+    out = render(compile_template(text), {})
+    assert out.startswith("1000    0ab0")
+    assert "1,2" in out and out.endswith("123")
+
+
+def test_a_time_budget_turns_into_a_prompt_error() -> None:
+    text = (
+        "{% macro f(n) %}{% if n < 50 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}"
+        "{{ f(0) }}"
+    )
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match=r"0\.5 s") as caught:
+        render(compile_template(text), {}, seconds=0.5)
+    assert caught.value.code == "E307"
+    assert time.monotonic() - started < 3
+
+
+def test_a_stop_request_ends_the_render_with_render_stopped() -> None:
+    calls: list[float] = []
+
+    def stop() -> bool:
+        calls.append(time.monotonic())
+        return len(calls) > 3
+
+    text = HOSTILE_TEMPLATES["nested-loops"]
+    started = time.monotonic()
+    with pytest.raises(RenderStopped):
+        render(compile_template(text), {}, seconds=60.0, stop=stop)
+    assert time.monotonic() - started < 2
