@@ -4,6 +4,12 @@ A log keeps at most ``max_log_bytes`` of (redacted) output per stream: the head 
 as it comes; past it, only the last part is kept, in a ring buffer of fixed size, and at
 the end it follows a marker line that says how many bytes were dropped in between. So a
 flooding agent can neither fill the disk nor mzt's memory.
+
+Past the head, output is kept raw and redacted once, at the end, for the part that is
+kept: what is dropped is never written anywhere, so scanning it for secrets would only
+cost time (most of a flood's). The kept part starts after its first line break, and after
+the end of a private key whose start was dropped, so that no fragment of a secret cut in
+two by the drop can pass unrecognised.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ from typing import BinaryIO
 from mzt.support.errors import UsageError
 from mzt.support.fsutil import open_nofollow
 from mzt.support.redact import get_redactor
-from mzt.support.redact_stream import ByteStreamRedactor
+from mzt.support.redact_stream import PEM_END, ByteStreamRedactor
 
 LOG_MAX_ENV = "MZT_LOG_MAX_BYTES"
 DEFAULT_LOG_MAX_BYTES = 50 * 1024 * 1024
 MIN_LOG_MAX_BYTES = 4096
 MAX_TAIL_KEPT = 8 * 1024 * 1024  # of a capped log, at most this much of the end is kept
+_SLACK = 64 * 1024  # raw bytes kept beyond the tail, room to start it on a line boundary
 MARKER = re.compile(rb"\[mzt: [0-9,]+ bytes of output dropped here[^\n]*\]\n")
 _SIZE = re.compile(r"^\s*([0-9]+)\s*([KMG]?)(?:i?B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -98,6 +105,19 @@ def _char_end(data: bytes) -> int:
     return len(data)
 
 
+def _safe_start(raw: bytes, *, wrapped: bool) -> int:
+    """Where kept raw output may start: after its first line break (a secret never spans
+    one) and after the end of a private key whose start is gone, when its start was cut."""
+    if not wrapped:
+        return 0
+    line = raw.find(b"\n")
+    start = line + 1 if line >= 0 else len(raw)
+    end = PEM_END.search(raw, start)
+    if end is not None and raw.rfind(b"-----BEGIN", start, end.start()) < 0:
+        start = end.end()
+    return start
+
+
 class OutputStream:
     """One output pipe: redact, log (bounded), keep a bounded tail.
 
@@ -117,21 +137,27 @@ class OutputStream:
         self.log: BinaryIO | None = None
         self.max_log_bytes = max_log_bytes
         self.head_room = max_log_bytes - tail_kept(max_log_bytes)
-        self.overflow: RingBuffer | None = None
-        self.log_dropped = 0  # bytes of redacted output left out of the log
+        self.overflow: RingBuffer | None = None  # raw output past the head
+        self.cut_credential = False  # the head ended inside a credential being dropped
+        self.log_dropped = 0  # bytes of output left out of the log
         self.logged = 0  # bytes written to the log file
         self.last_logged = b"\n"
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
-        self._emit(self.redactor.feed(data))
+        if self.overflow is not None:
+            self.overflow.write(data)
+        else:
+            self._emit(self.redactor.feed(data))
 
     def release(self) -> None:
         """The child paused: log the complete lines the redactor still holds."""
-        self._emit(self.redactor.release())
+        if self.overflow is None:
+            self._emit(self.redactor.release())
 
     def finish(self) -> None:
-        self._emit(self.redactor.flush())
+        if self.overflow is None:
+            self._emit(self.redactor.flush())
         if self.overflow is not None:
             self._write_overflow(self.overflow)
         if self.log is not None:
@@ -154,8 +180,14 @@ class OutputStream:
             head = data[: _char_end(data[: self.head_room])]
             self._write(head)
             self.head_room = 0
-            self.overflow = RingBuffer(tail_kept(self.max_log_bytes))
-            data = data[len(head) :]
+            self.overflow = RingBuffer(tail_kept(self.max_log_bytes) + _SLACK)
+            # What is left is redacted already (redacting it again changes nothing); the
+            # bytes the redactor still holds go in raw, as everything after them will.
+            self.overflow.write(data[len(head) :])
+            held = self.redactor.take_held()
+            self.cut_credential = held is None
+            self.overflow.write(held or b"")
+            return
         self.overflow.write(data)
 
     def _write(self, data: bytes) -> None:
@@ -171,10 +203,17 @@ class OutputStream:
         self.log.flush()  # readers (`mzt logs --follow`) see output as it is written
 
     def _write_overflow(self, overflow: RingBuffer) -> None:
-        kept = overflow.getvalue()
-        if overflow.total > len(kept):
-            kept = kept[_char_start(kept) :]
-        self.log_dropped = overflow.total - len(kept)
+        raw = overflow.getvalue()
+        start = _safe_start(raw, wrapped=overflow.total > len(raw) or self.cut_credential)
+        kept = self.redactor.redactor.redact_bytes(raw[start:])
+        excess = len(kept) - tail_kept(self.max_log_bytes)
+        if excess > 0:
+            line = kept.find(b"\n", excess, excess + _SLACK)
+            trim = line + 1 if line >= 0 else excess + _char_start(kept[excess:])
+            kept = kept[trim:]
+        self.log_dropped = max(0, overflow.total - len(kept))
+        self.tail = bytearray(kept[-2 * self.tail_bytes :])
+        self.dropped = True
         if self.log_dropped:
             head = self.logged
             marker = (

@@ -8,7 +8,7 @@ import re
 from mzt.support.redact import Hit, Redactor, apply_hits, get_redactor
 
 _WHITESPACE = (b" ", b"\n", b"\t")
-_PEM_END = re.compile(rb"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
+PEM_END = re.compile(rb"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 
 
 class ByteStreamRedactor:
@@ -50,6 +50,14 @@ class ByteStreamRedactor:
             if cut == 0:
                 return self._force_out(found)
         return self._emit(buffer, found, cut)
+
+    def take_held(self) -> bytes | None:
+        """Hand over the bytes held back, unredacted, and hold nothing more; None (and
+        nothing handed over) while the rest of a cut credential is being dropped."""
+        if self._swallow is not None or self._swallow_pem:
+            return None
+        held, self._buffer = self._buffer, b""
+        return held
 
     def release(self) -> bytes:
         """The source paused: emit the held bytes up to their last line break.
@@ -94,7 +102,7 @@ class ByteStreamRedactor:
     def _drop_swallowed(self, *, final: bool = False) -> bool:
         """Drop the rest of a credential cut by :meth:`_force_out`; False if all was dropped."""
         if self._swallow_pem:
-            end = _PEM_END.search(self._buffer)
+            end = PEM_END.search(self._buffer)
             if end is None:
                 # Keep enough to recognise an END line split across chunks.
                 self._buffer = b"" if final else self._buffer[-64:]

@@ -47,7 +47,9 @@ def test_flood_keeps_head_marker_and_tail(tmp_path: Path) -> None:
     head = head if lines.startswith(head) else head[:-1]
     assert lines.endswith(tail)
     assert len(head) + len(tail) <= cap
-    assert len(tail) == tail_kept(cap)
+    # The kept end starts on a line boundary: at most one line short of its share.
+    assert tail_kept(cap) - len(b"line 000000\n") < len(tail) <= tail_kept(cap)
+    assert tail.startswith(b"line ")
     dropped = int(re.search(rb"\[mzt: ([0-9,]+) bytes", data).group(1).replace(b",", b""))  # type: ignore[union-attr]
     assert dropped == len(lines) - len(head) - len(tail) == stream.log_dropped
     assert len(data) < cap + 300
@@ -70,7 +72,7 @@ def test_flood_memory_is_the_ring_not_the_stream(tmp_path: Path) -> None:
     for _ in range(200):  # 12.8 MB through a 1 MiB cap
         stream.feed(b"x" * 65535 + b"\n")
     assert stream.overflow is not None
-    assert len(stream.overflow.data) == tail_kept(1 << 20)
+    assert len(stream.overflow.data) == tail_kept(1 << 20) + 64 * 1024
     assert len(stream.tail) <= 2 * 1024 + 65536
     stream.finish()
     assert (tmp_path / "out").stat().st_size < (1 << 20) + 300
@@ -93,6 +95,30 @@ def test_secret_split_across_the_cap_is_still_redacted(tmp_path: Path) -> None:
     feed_all(stream, (b"word " * 409) + key.encode() + b" " + b"filler\n" * 3000, chunk=1000)
     assert key.encode() not in log.read_bytes()
     assert key[4:14].encode() not in log.read_bytes()
+
+
+def test_a_secret_cut_by_the_drop_leaves_no_fragment(tmp_path: Path) -> None:
+    # Past the head, output is redacted only where it is kept; a secret whose start falls
+    # in the dropped part must not leave its end behind in the kept part.
+    cap = 16384
+    ring = tail_kept(cap) + 64 * 1024  # raw bytes the stream holds past its head
+    key = "ghp_" + "Q7" * 18 + "\n"
+    body = "".join(
+        f"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB{n:04d}\n" for n in range(200)
+    )
+    pem = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{body}-----END OPENSSH PRIVATE KEY-----\n"
+    # Where the secret sits: across the start of the raw ring, and across the start of the
+    # part of it that is kept.
+    cases = [(s, room) for s in (key, pem) for room in (ring, tail_kept(cap))]
+    for secret, room in cases:
+        log = tmp_path / "out"
+        stream = OutputStream(log, 1024, max_log_bytes=cap)
+        after = b"after\n" * ((room - len(secret) // 2) // 6)
+        feed_all(stream, b"filler line\n" * 20_000 + secret.encode() + after, chunk=4096)
+        written = log.read_bytes()
+        assert MARKER.search(written) and written.endswith(b"after\n")
+        for piece in (secret[20:40], secret[-40:-2], "b3BlbnNzaC1rZXktdjEAAAAA"):
+            assert piece.encode() not in written, (secret[:10], piece)
 
 
 @pytest.mark.parametrize(
