@@ -104,7 +104,6 @@ class ClearReport:
         }
 
 
-
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None

@@ -13,8 +13,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Project, alive, wait_for
-
-OTHER_HOST = Path(__file__).with_name("other_host.py")
-OLD_HOST = "old-host.example"
+from tests.e2e.other_host import OLD_HOST, leave_running
 
 
 def _score(project: Project) -> Path:
@@ -64,25 +60,15 @@ def foreign(project: Project) -> Iterator[ForeignJob]:
     score = _score(project)
     project.workspace.mkdir()
     (project.workspace / "hang-2").touch()
-    proc = subprocess.Popen(
-        [sys.executable, str(OTHER_HOST), OLD_HOST, "run", str(score)],
-        cwd=project.root,
-        env=project.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     pidfile = project.workspace / "pid-2"
-    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
-    proc.send_signal(signal.SIGKILL)  # mzt alone: its attempt of sheet 2 goes on
-    proc.communicate(timeout=30)
+    run_pid = leave_running(project, score, pidfile)
     leftover = int(pidfile.read_text())
     pidfile.unlink()
     state = project.state("job")
     assert state["status"] == "running" and state["writer"]["host"] == OLD_HOST
     assert socket.gethostname() != OLD_HOST
     try:
-        yield ForeignJob(score, proc.pid, leftover)
+        yield ForeignJob(score, run_pid, leftover)
     finally:
         with contextlib.suppress(OSError):
             os.killpg(os.getpgid(leftover), signal.SIGKILL)
