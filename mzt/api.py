@@ -69,6 +69,7 @@ if TYPE_CHECKING:
         known_jobs,
     )
     from mzt.support.errors import (
+        ForeignHostError,
         Issue,
         MztError,
         ScoreError,
@@ -88,8 +89,10 @@ if TYPE_CHECKING:
         redact,
         sanitize_terminal,
     )
-    from mzt.views.clearing import (
+    from mzt.views.clear_report import (
         ClearReport,
+    )
+    from mzt.views.clearing import (
         DeclinedError,
         clear_jobs,
         parse_duration,
@@ -159,7 +162,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, tuple[str, str]] = {
     "AttemptLogs": ("mzt.views.logs", "AttemptLogs"),
     "CancelOutcome": ("mzt.views.steering", "CancelOutcome"),
-    "ClearReport": ("mzt.views.clearing", "ClearReport"),
+    "ClearReport": ("mzt.views.clear_report", "ClearReport"),
     "DEFAULT_WAIT_TIMEOUT": ("mzt.views.steering", "DEFAULT_WAIT_TIMEOUT"),
     "DeclinedError": ("mzt.views.clearing", "DeclinedError"),
     "Diagnosis": ("mzt.views.diagnose", "Diagnosis"),
@@ -167,6 +170,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ErrorEntry": ("mzt.views.history", "ErrorEntry"),
     "ErrorsReport": ("mzt.views.history", "ErrorsReport"),
     "ExitCode": ("mzt.support.exitcodes", "ExitCode"),
+    "ForeignHostError": ("mzt.support.errors", "ForeignHostError"),
     "HistoryReport": ("mzt.views.history", "HistoryReport"),
     "InstrumentInfo": ("mzt.instruments.info", "InstrumentInfo"),
     "Issue": ("mzt.support.errors", "Issue"),
@@ -246,6 +250,7 @@ __all__ = [
     "ErrorEntry",
     "ErrorsReport",
     "ExitCode",
+    "ForeignHostError",
     "HistoryReport",
     "InstrumentInfo",
     "Issue",

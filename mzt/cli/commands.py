@@ -17,6 +17,7 @@ from mzt.cli.options import (
     json_option,
     quiet_option,
     score_argument,
+    take_over_option,
     verbose_option,
     workspace_option,
 )
@@ -44,6 +45,7 @@ def reporter_for(as_json: bool, quiet: bool) -> Reporter:
 )
 @click.option("--no-reload", is_flag=True, help="Use the score stored in the checkpoint.")
 @click.option("-f", "--force", is_flag=True, help="Run a completed job again from the start.")
+@take_over_option
 @json_option
 @quiet_option
 @click.pass_context
@@ -54,13 +56,17 @@ def resume(
     config: Path | None,
     no_reload: bool,
     force: bool,
+    take_over: bool,
     as_json: bool,
     quiet: bool,
 ) -> int:
     """Continue a paused, failed, cancelled or interrupted job.
 
     JOB is a job id or the score file. Failed, cancelled, interrupted and blocked sheets
-    run again with fresh budgets; sheets skipped on purpose stay skipped.
+    run again with fresh budgets; sheets skipped on purpose stay skipped. A job another
+    host marks running is refused (exit 75) unless --take-over: then it goes on here as
+    after a dead run (never signalling that host's processes), and the take-over is
+    recorded. A run holding the job's lock on this machine always wins (exit 75).
 
     \b
     Example:
@@ -75,6 +81,7 @@ def resume(
         config=config,
         reload=not no_reload,
         force=force,
+        take_over=take_over,
         reporter=reporter_for(as_json, quiet),
     )
     return finish_run(result, as_json=as_json, quiet=quiet)
@@ -155,6 +162,7 @@ def validate(
     help="Run every sheet on this instrument instead.",
     shell_complete=complete_instrument,
 )
+@take_over_option
 @json_option
 @quiet_option
 @click.pass_context
@@ -166,13 +174,15 @@ def run(
     start_sheet: int | None,
     dry_run: bool,
     instrument: str | None,
+    take_over: bool,
     as_json: bool,
     quiet: bool,
 ) -> int:
     """Run a score in the foreground until every sheet is done.
 
     Running the same command again continues an unfinished job, does nothing for a
-    completed one, and starts fresh when the score changed after it completed.
+    completed one, and starts fresh when the score changed after it completed. A job
+    another host marks running is refused (exit 75) unless --take-over.
 
     \b
     Example:
@@ -182,7 +192,9 @@ def run(
 
     quiet = flag(ctx, "quiet", quiet)
     if not dry_run:
-        options = api.RunOptions(fresh=fresh, start_sheet=start_sheet, instrument=instrument)
+        options = api.RunOptions(
+            fresh=fresh, start_sheet=start_sheet, instrument=instrument, take_over=take_over
+        )
         result = api.run_score(
             score, workspace=workspace, options=options, reporter=reporter_for(as_json, quiet)
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextvars
 import os
+import shlex
 import sys
 from pathlib import Path
 
 import click
 
 from mzt import __version__
-from mzt.api import ExitCode, MztError, ScoreError
+from mzt.api import ExitCode, ForeignHostError, MztError, ScoreError
 from mzt.cli import console
 
 # Set by the --json option of whichever command runs, so failures can answer in JSON.
@@ -29,6 +30,11 @@ def _run(group: click.Group, argv: list[str] | None) -> int:
     try:
         result = group.main(args=argv, prog_name="mzt", standalone_mode=False)
     except MztError as exc:
+        if isinstance(exc, ForeignHostError):
+            # The exact way out is the very command given, once more with the override.
+            args = sys.argv[1:] if argv is None else argv
+            extra = [] if "--take-over" in args else ["--take-over"]
+            exc.take_over_with(shlex.join(["mzt", *args, *extra]))
         _report(exc)
         return int(exc.exit_code)
     except click.exceptions.Exit as exc:

@@ -14,7 +14,7 @@ import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
-from mzt.cli.options import complete_job, json_option, workspace_option
+from mzt.cli.options import complete_job, json_option, take_over_option, workspace_option
 
 if TYPE_CHECKING:
     from mzt.api import CancelOutcome, ClearReport, DoctorReport, JobView
@@ -113,17 +113,25 @@ def pause(
 @click.command()
 @click.argument("job", shell_complete=complete_job)
 @_wait_options
+@take_over_option
 @json_option
 @workspace_option
 def cancel(
-    job: str, wait: bool, timeout: float | None, as_json: bool, workspace: Path | None
+    job: str,
+    wait: bool,
+    timeout: float | None,
+    take_over: bool,
+    as_json: bool,
+    workspace: Path | None,
 ) -> int:
     """Cancel a job: stop its run, or mark it cancelled when nothing runs it.
 
     A running job gets the cancel file `<workspace>/.marianne-cancel-<job>`: its run kills
     the attempts in flight (and their children), saves the job cancelled and exits 4. A
     paused, failed or dead job (its run was killed) is marked cancelled at once, under its
-    run lock. Cancelled sheets run again on `mzt resume`. JOB is a job id or the score file.
+    run lock. A job another host marks running is left alone (exit 75) unless --take-over:
+    then it is marked cancelled here, and the take-over recorded. Cancelled sheets run
+    again on `mzt resume`. JOB is a job id or the score file.
 
     \b
     Exit status:
@@ -131,6 +139,7 @@ def cancel(
       1  --wait timed out; the request stays in place
       2  the job is completed (nothing to cancel), or cannot be found
       5  the checkpoint is unreadable (left untouched)
+      75 another host marks the job running (pass --take-over once that run is gone)
     \b
     Example:
       mzt cancel nightly-review --wait
@@ -142,15 +151,19 @@ def cancel(
     wait = wait or timeout is not None
     if wait:
         outcome = api.cancel_and_wait(
-            view, timeout=timeout if timeout is not None else api.DEFAULT_WAIT_TIMEOUT
+            view,
+            timeout=timeout if timeout is not None else api.DEFAULT_WAIT_TIMEOUT,
+            take_over=take_over,
         )
     else:
-        outcome = api.request_cancel(view)
+        outcome = api.request_cancel(view, take_over=take_over)
     if as_json:
         console.emit_json(_cancel_json(outcome, wait))
         return ExitCode.OK
+    if outcome.taken_over is not None:
+        console.out(f"{outcome.job_id}: {outcome.taken_over.describe()}")
     for item in outcome.stopped:
-        console.out(f"stopped a leftover of the run that died: {item.describe()}")
+        console.out(f"{item.what_was_done()} of the run that died: {item.describe()}")
     if outcome.action == "requested":
         console.out(
             f"cancel requested for {outcome.job_id}: its run stops the sheets in flight "
@@ -183,6 +196,7 @@ def _cancel_json(outcome: CancelOutcome, waited: bool) -> dict[str, Any]:
         "waited": waited,
         "progress": progress,
         "stopped_attempts": [item.to_json() for item in outcome.stopped],
+        "taken_over": outcome.taken_over.model_dump() if outcome.taken_over else None,
     }
 
 
@@ -206,19 +220,22 @@ def _cancel_json(outcome: CancelOutcome, waited: bool) -> dict[str, Any]:
     help="Only jobs last updated at least this long ago: 30m, 12h, 7d, 2w…",
 )
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@take_over_option
 @json_option
 def clear(
     job: str | None,
     statuses: tuple[str, ...],
     older_than: str | None,
     yes: bool,
+    take_over: bool,
     as_json: bool,
 ) -> int:
     """Delete the files of finished jobs and forget registry records that point nowhere.
 
     Removes the checkpoint, history, logs, outputs, lock file and registry record of
     completed, failed and cancelled jobs, found through the registry and in ./.marianne/.
-    A job whose run is alive is never touched, nor a paused one. Asks before deleting when
+    A job whose run is alive is never touched, nor a paused one, nor one another host
+    marks running: `--job JOB --take-over` clears that one. Asks before deleting when
     stdin is a terminal; otherwise -y is required.
 
     \b
@@ -226,6 +243,7 @@ def clear(
       0  done (or nothing to clear)
       1  you declined, or some files could not be removed
       2  bad option, or confirmation needed and stdin is not a terminal (pass -y)
+      75 the job named by --job is marked running by another host (see --take-over)
     \b
     Examples:
       mzt clear --status completed --older-than 7d
@@ -244,13 +262,19 @@ def clear(
 
     def select(dry_run: bool) -> ClearReport:
         return api.clear_jobs(
-            job=job, workspace=where, statuses=statuses, older_than=age, dry_run=dry_run
+            job=job,
+            workspace=where,
+            statuses=statuses,
+            older_than=age,
+            dry_run=dry_run,
+            take_over=take_over,
         )
 
+    named = job is not None
     if not yes:
         preview = select(dry_run=True)
         if preview.empty:
-            return _clear_done(preview, as_json)
+            return _clear_done(preview, as_json, named=named)
         if not sys.stdin.isatty():
             if not as_json:
                 _clear_lines(preview)
@@ -266,7 +290,7 @@ def clear(
         if not click.confirm(f"Remove {_clear_count(preview)}?", default=False, err=True):
             raise api.DeclinedError("Nothing was removed.")
     report = select(dry_run=False)
-    return _clear_done(report, as_json)
+    return _clear_done(report, as_json, named=named)
 
 
 def _clear_count(report: ClearReport) -> str:
@@ -280,32 +304,43 @@ def _clear_count(report: ClearReport) -> str:
     return " and ".join(parts) or "nothing"
 
 
-def _clear_lines(report: ClearReport, stream: Any = None) -> None:
+def _clear_lines(report: ClearReport, stream: Any = None, *, refused: bool = False) -> None:
     out = stream or sys.stdout
     verb = "would remove" if report.dry_run else "removed"
     prune = "would prune" if report.dry_run else "pruned"
     for job_id, item in report.stopped:
-        out.write(f"stopped a leftover of {job_id}'s run that died: {item.describe()}\n")
+        out.write(f"{item.what_was_done()} of {job_id}'s run that died: {item.describe()}\n")
     for job in report.removed:
         size = _size(job.bytes)
-        out.write(f"{verb}: {job.job_id} ({job.status}, {size}) in {job.workspace}\n")
+        status = job.status
+        if job.taken_over_from:
+            status += f" on {job.taken_over_from}, taken over"
+        out.write(f"{verb}: {job.job_id} ({status}, {size}) in {job.workspace}\n")
     for record in report.pruned:
         out.write(f"{prune}: {record.job_id} record ({record.reason}: {record.workspace})\n")
     for passed in report.skipped:
-        out.write(f"skipped: {passed.job_id} in {passed.workspace}: {passed.reason}\n")
+        if not (refused and passed.refusal):  # those are said as the error
+            out.write(f"skipped: {passed.job_id} in {passed.workspace}: {passed.reason}\n")
     for failed in report.failed:
         out.write(f"could not remove: {failed.job_id} in {failed.workspace}: {failed.reason}\n")
 
 
-def _clear_done(report: ClearReport, as_json: bool) -> int:
+def _clear_done(report: ClearReport, as_json: bool, *, named: bool) -> int:
+    """Say what was done; a job named by --job that another host marks running is an error
+    (exit 75) said after the rest, which was done all the same."""
+    refusals = [s.refusal for s in report.skipped if s.refusal] if named else []
     code = ExitCode.FAILED if report.failed else ExitCode.OK
     if as_json:
+        if refusals:
+            raise refusals[0]
         console.emit_json({"schema": "mzt.clear/1", **report.to_json()})
         return code
     if report.empty and not report.skipped and not report.failed:
         console.out("nothing to clear")
         return code
-    _clear_lines(report)
+    _clear_lines(report, refused=bool(refusals))
+    if refusals:
+        raise refusals[0]
     return code
 
 

@@ -51,6 +51,14 @@ def workspace_option(func: F) -> F:
     )(func)
 
 
+def take_over_option(func: F) -> F:
+    return click.option(
+        "--take-over",
+        is_flag=True,
+        help="Take over a job another host marks running, once you know that run is gone.",
+    )(func)
+
+
 def score_argument(func: F) -> F:
     return click.argument("score", type=click.Path(path_type=Path, dir_okay=True))(func)
 

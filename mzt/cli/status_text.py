@@ -148,6 +148,18 @@ def _leftover_text(item: dict[str, Any]) -> str:
     return f"sheet {item['sheet_num']} attempt {item['attempt']}: {where}"
 
 
+def _take_over_text(record: dict[str, Any]) -> str:
+    """Whose the job was before `--take-over` brought it to this host, and when."""
+    facts = [f"pid {record['from_pid']}"] if record.get("from_pid") is not None else []
+    if record.get("last_written_at"):
+        facts.append(f"last wrote {_stamp(record['last_written_at'])}")
+    detail = f" ({', '.join(facts)})" if facts else ""
+    return (
+        f"from {record.get('from_host')}{detail} by `mzt {record.get('command')} --take-over` "
+        f"on {record.get('by_host')}, {_stamp(record.get('at'))}"
+    )
+
+
 def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     now = datetime.now(UTC)
     title = doc["job_id"]
@@ -174,6 +186,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
         ("elapsed", _duration(doc.get("elapsed_seconds"))),
         ("updated", f"{_stamp(doc.get('updated_at'))} ({_age(doc.get('updated_at'), now)})"),
     ]
+    if doc.get("taken_over"):
+        fields.append(("taken over", _take_over_text(doc["taken_over"])))
     for item in doc.get("leftover_attempts") or []:
         fields.append(("leftover", _leftover_text(item)))
     cost = doc["cost"]

@@ -113,6 +113,16 @@ class Leftover:
     pids: tuple[int, ...]
     note: str = ""  # why nothing could be checked (another host, an unknown executor)
 
+    def what_was_done(self) -> str:
+        """``stopped a leftover``, or for one that could not be checked ``left a leftover
+        alone`` (messages go on with "of the run that died: " and :meth:`describe`)."""
+        return "left alone a leftover" if self.note else "stopped a leftover"
+
+    @property
+    def event(self) -> str:
+        """The history event that records it."""
+        return "leftover_unchecked" if self.note else "leftover_stopped"
+
     def describe(self) -> str:
         who = f"sheet {self.handle.sheet_num} attempt {self.handle.attempt}"
         if self.note:

@@ -53,9 +53,11 @@ def resume_job(
     config: Path | None = None,
     reload: bool = True,
     force: bool = False,
+    take_over: bool = False,
     reporter: Reporter | None = None,
 ) -> RunResult:
-    """Continue a paused, failed, cancelled or dead job (``force``: restart a completed one).
+    """Continue a paused, failed, cancelled or dead job (``force``: restart a completed one;
+    ``take_over``: also one that another host marked running, see :mod:`mzt.state.takeover`).
 
     The score comes from ``config`` if given, else from the file the job was started
     with (unless ``reload`` is false or it is gone), else from the copy in the checkpoint.
@@ -71,7 +73,7 @@ def resume_job(
         raise not_found_error(job_id, [str(paths.state_file(ws, job_id))], ws, None)
     _check_resumable(state, force)
     prepared = _prepare_for_resume(state, ws, config, reload=reload)
-    options = RunOptions(resume=True, force=force)
+    options = RunOptions(resume=True, force=force, take_over=take_over)
     return Runner(
         prepared, instruments=load_instruments(), options=options, reporter=reporter
     ).run()

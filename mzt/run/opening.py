@@ -25,6 +25,7 @@ from mzt.state import (
     registry,
 )
 from mzt.state.checkpoint import WriterInfo
+from mzt.state.takeover import record_take_over
 
 if TYPE_CHECKING:
     from mzt.run.results import RunOptions
@@ -42,12 +43,16 @@ def open_state(
     """Load or create the job's checkpoint under its run lock; say what kind of run this is.
 
     ``settle`` sees the loaded state first, before anything may discard it: what a dead
-    run left running is stopped there.
+    run left running is stopped there. A run another host marked running is refused
+    (exit 75) unless the store allows taking it over (``--take-over``); then it goes on
+    as after a dead local run, and the take-over is recorded in the checkpoint and the
+    history, even when the run starts fresh.
     """
     loaded = prepared.loaded
     plan = prepared.plan
     score = loaded.score
-    state = store.load_for_run(prepared.job_id)
+    state = store.load_for_run(prepared.job_id, command="resume" if options.resume else "run")
+    taken = store.taken_over  # another host's run, taken over with --take-over
     if state is not None and settle is not None:
         settle(state)
     how = "continuing"
@@ -86,7 +91,12 @@ def open_state(
     state.config_snapshot = snapshot(loaded.document.data)
     state.parallel_enabled = score.parallel.enabled
     state.parallel_max_concurrent = score.parallel.max_concurrent
+    if taken is not None:
+        state.taken_over = taken
+        how += f"; {taken.describe()}"
     store.save(state)
+    if taken is not None:
+        record_take_over(store, state, taken)
     store.record_event(state, "run_started", how=how)
     registry.register(prepared.job_id, prepared.workspace, _score_path(prepared))
     return state, how

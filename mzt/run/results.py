@@ -15,6 +15,7 @@ class RunOptions:
     instrument: str | None = None
     resume: bool = False  # `mzt resume`: only continue, never start fresh by itself
     force: bool = False  # `mzt resume --force`: restart a completed job
+    take_over: bool = False  # `--take-over`: continue a run another host marked running
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mzt.execute.attempt import AttemptReport
-from mzt.execute.base import AttemptHandle, Executor, Placed
+from mzt.execute.base import AttemptHandle, Executor, Leftover, Placed
 from mzt.execute.leftovers import stop_leftovers
 from mzt.execute.local import LocalExecutor
 from mzt.instruments import Registry
@@ -77,7 +77,7 @@ class Runner:
         self.reporter = reporter or NullReporter()
         self.environ = dict(os.environ if environ is None else environ)
         self.controls = Controls(self.workspace, self.job_id)
-        self.store = JsonStateBackend(self.workspace)
+        self.store = JsonStateBackend(self.workspace, allow_foreign_host=self.options.take_over)
         self.book = Bookkeeper(prepared, self.store, self.options, rng=rng)
         self.sheets = SheetPreparer(
             prepared,
@@ -92,7 +92,7 @@ class Runner:
         # Where attempts run, made per run from the concurrency limit; the runner uses
         # nothing but the executor interface.
         self.make_executor = executor or (lambda n: LocalExecutor(n, subreaper=True))
-        self.stopped_leftovers: list[str] = []
+        self.stopped_leftovers: list[Leftover] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -106,9 +106,10 @@ class Runner:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
             self.controls.clear_stale()
             self.reporter.run_started(self.job_id, self.plan.total_sheets, str(self.workspace), how)
-            for line in self.stopped_leftovers:
+            for item in self.stopped_leftovers:
+                line = f"{item.what_was_done()} of the run that died: {item.describe()}"
                 self.reporter.note(line)
-                self.store.record_event(state, "leftover_stopped", detail=line)
+                self.store.record_event(state, item.event, detail=line)
             with self.controls.handling_signals():
                 code, message = self._loop(state)
             self.store.compact(state)
@@ -117,11 +118,9 @@ class Runner:
             return self._result(state, started, code, message)
 
     def _stop_leftovers(self, state: CheckpointState) -> None:
-        """Before anything re-runs: stop what a dead run of this job left running."""
-        self.stopped_leftovers = [
-            f"stopped a leftover of the run that died: {item.describe()}"
-            for item in stop_leftovers(state)
-        ]
+        """Before anything re-runs: stop what a dead run of this job left running (only on
+        this host: an attempt recorded by another host is left alone and said so)."""
+        self.stopped_leftovers = stop_leftovers(state)
 
     def _result(self, state: CheckpointState, started: float, code: int, message: str) -> RunResult:
         done, total = state.get_progress()

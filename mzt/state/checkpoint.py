@@ -29,6 +29,7 @@ from mzt.state.records import (
     utc_now,
 )
 from mzt.state.structs import Model
+from mzt.state.writer import TakeOver
 from mzt.state.writer import WriterInfo as WriterInfo  # part of this module's interface
 from mzt.support.log import get_logger
 
@@ -69,6 +70,7 @@ class CheckpointState(Model, kw_only=True):
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     journal_offset: Annotated[int, Meta(ge=0)] = 0
     writer: WriterInfo | None = None
+    taken_over: TakeOver | None = None  # the last take-over from another host, if any
 
     job_id: Annotated[str, Meta(min_length=1)]
     job_name: str

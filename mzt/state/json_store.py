@@ -63,8 +63,10 @@ from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
 from mzt.state.models import JobStatus, SheetStatus
 from mzt.state.records import utc_now
 from mzt.state.structs import encode
+from mzt.state.takeover import foreign_error, is_foreign, take_over_record
+from mzt.state.writer import TakeOver
 from mzt.support import paths
-from mzt.support.errors import ForeignHostError, StateCorruptionError
+from mzt.support.errors import StateCorruptionError
 from mzt.support.fsutil import ensure_private_dir
 from mzt.support.log import get_logger
 from mzt.support.redact import get_redactor
@@ -83,9 +85,10 @@ class JsonStateBackend(HistoryMixin, StateBackend):
 
     The snapshot is folded anew when the journal since it outgrows half of it (see
     :data:`FOLD_FLOOR_BYTES`); ``compact_every`` (journal lines) and ``compact_seconds``
-    bound the lag further when given. ``allow_foreign_host`` lets :meth:`load` treat a
-    running state written on another host like a local one (an explicit override:
-    normally such a state is never recovered).
+    bound the lag further when given. ``allow_foreign_host`` (``--take-over``) lets
+    :meth:`load` and :meth:`load_for_run` treat a running state written on another host
+    like a dead local one (see :mod:`mzt.state.takeover`); without it such a state is never
+    recovered.
     """
 
     def __init__(
@@ -101,6 +104,8 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         self.compact_every = compact_every
         self.compact_seconds = compact_seconds
         self.allow_foreign_host = allow_foreign_host
+        # Set by each load_for_run: the take-over it made of another host's run, if any.
+        self.taken_over: TakeOver | None = None
         self._books: dict[str, WriterBook] = {}
         # Parallel sheets may report from several threads; writes must not interleave.
         self._guard = threading.RLock()
@@ -142,20 +147,24 @@ class JsonStateBackend(HistoryMixin, StateBackend):
                 state.mark_zombie_detected(reason=f"Evidence: {verdict.reason}.")
         return state
 
-    def load_for_run(self, job_id: str) -> CheckpointState | None:
+    def load_for_run(self, job_id: str, *, command: str = "run") -> CheckpointState | None:
         """:meth:`load` for the run-lock holder about to continue the job.
 
-        Cleans up after a crashed writer first (temp files, a torn journal line). Raises
-        :class:`~mzt.support.errors.ForeignHostError` for a state another host marked running.
+        Cleans up after a crashed writer first (temp files, a torn journal line). A state
+        another host marked running raises :class:`~mzt.support.errors.ForeignHostError`,
+        unless ``allow_foreign_host``: then it is taken over like a dead local run, and
+        :attr:`taken_over` says from whom (``command`` names who took it, for the record).
         """
         self.prepare(job_id)
+        self.taken_over = None
         state = self._read(job_id)
         if state is None or state.status != JobStatus.RUNNING:
             return state
         verdict = self.liveness(state)
-        if verdict.verdict == LiveVerdict.FOREIGN and not self.allow_foreign_host:
-            holder = verdict.holder.describe() if verdict.holder else None
-            raise ForeignHostError(job_id, str(self.state_path(job_id)), holder)
+        if is_foreign(verdict):
+            if not self.allow_foreign_host:
+                raise foreign_error(state, verdict, self.state_path(job_id))
+            self.taken_over = take_over_record(state, verdict, command)
         if verdict.verdict != LiveVerdict.ALIVE:
             state.mark_zombie_detected(reason=f"Evidence: {verdict.reason}.")
         return state

@@ -30,3 +30,31 @@ class WriterInfo(Model, kw_only=True):
     def identity(self) -> ProcessIdentity:
         """As a :class:`~mzt.state.liveness.ProcessIdentity` for liveness checks."""
         return ProcessIdentity(self.pid, self.start_time, self.host, self.boot_id)
+
+
+class TakeOver(Model, kw_only=True):
+    """A job taken over (``--take-over``) from a run that another host had marked running.
+
+    Kept in the checkpoint so `mzt status` and `mzt diagnose` can say whose the job was;
+    the history has a ``taken_over`` event for every take-over.
+    """
+
+    from_host: str
+    from_pid: int | None = None
+    from_started_at: str | None = None  # when that host's process started
+    last_written_at: str | None = None  # when it last wrote the checkpoint
+    at: str  # when this host took the job over
+    by_host: str
+    by_pid: int
+    command: str  # the command that took it over: run, resume, cancel
+
+    def describe(self) -> str:
+        """One line for people: whose the job was, and when it changed hands."""
+        facts = [f"pid {self.from_pid}"] if self.from_pid is not None else []
+        if self.last_written_at:
+            facts.append(f"last wrote at {self.last_written_at}")
+        detail = f" ({', '.join(facts)})" if facts else ""
+        return (
+            f"taken over from {self.from_host}{detail} by `mzt {self.command} --take-over` "
+            f"on {self.by_host} at {self.at}"
+        )

@@ -196,22 +196,57 @@ class JobLockedError(MztError):
 
 
 class ForeignHostError(MztError):
-    """The checkpoint says a run is active on another host, so its liveness cannot be proven."""
+    """The checkpoint says a run is active on another host, so its liveness cannot be proven.
+
+    ``command`` is the exact command that takes the job over; the command line replaces
+    it with the one the user typed plus ``--take-over`` (:meth:`take_over_with`).
+    """
 
     exit_code = ExitCode.LOCKED
     code = "FOREIGN_HOST"
 
-    def __init__(self, job_id: str, path: str, holder: dict[str, object] | None) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        path: str,
+        holder: dict[str, object] | None,
+        *,
+        last_written: str | None = None,
+        here: str | None = None,
+        command: str | None = None,
+    ) -> None:
         self.job_id = job_id
         self.path = path
         self.holder = holder
+        self.last_written = last_written
+        self.host = str(holder.get("host")) if holder and holder.get("host") else "another host"
+        facts = [f"started {holder['started_at']}"] if holder and holder.get("started_at") else []
+        if last_written:
+            facts.append(f"last wrote its checkpoint at {last_written}")
+        detail = f" ({', '.join(facts)})" if facts else ""
+        pid = f"pid {holder.get('pid')} on " if holder and holder.get("pid") else ""
+        machine = f"this machine ({here})" if here else "this machine"
         super().__init__(
-            f"Job '{job_id}' is marked running by another machine ({_holder_text(holder)}); "
-            f"mzt cannot tell from here whether that run is still alive ({path})",
-            hint=(
-                "Check on that host first. If the run is really gone, take the job over with "
-                "the explicit override (resume with --force)."
-            ),
+            f"Job '{job_id}' is marked running by {pid}host {self.host}{detail}, not by "
+            f"{machine}, where no run holds its lock. mzt cannot tell from here whether that "
+            f"run is still going ({self.host} may be running it on storage it shares with "
+            f"this machine), so it leaves the job alone ({path})",
+        )
+        import shlex  # only this refusal needs it
+        from pathlib import PurePath
+
+        workspace = str(PurePath(path).parent.parent)  # <workspace>/.marianne/<job>.json
+        quoted = f"{shlex.quote(job_id)} -w {shlex.quote(workspace)}"
+        self.take_over_with(command or f"mzt resume {quoted} --take-over")
+
+    def take_over_with(self, command: str) -> None:
+        """Name ``command`` as the way to take the job over."""
+        self.command = command
+        self.hint = (
+            f"If the run on {self.host} is gone (for example this machine got a new host "
+            f"name after a crash), take the job over with `{command}`; processes that "
+            f"{self.host} started are never signalled from here. Otherwise stop the run on "
+            f"{self.host} first."
         )
 
 

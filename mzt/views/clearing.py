@@ -2,7 +2,8 @@
 
 **clear** deletes what mzt keeps about terminal jobs (checkpoint, history, logs,
 outputs, lock file, registry record) and prunes registry records that point nowhere.
-It never touches a job whose run lock is held.
+It never touches a job whose run lock is held, nor one another host marks running
+unless told to take it over (``take_over``).
 
 Nothing here prints; the command line renders the results. Problems the user can act on
 are raised as :class:`~mzt.support.errors.MztError` subclasses with their exit codes:
@@ -11,6 +12,7 @@ are raised as :class:`~mzt.support.errors.MztError` subclasses with their exit c
 situation                 exit  error
 ========================  ====  ==================================================
 bad ``--older-than``        2   :class:`~mzt.support.errors.UsageError`
+``take_over`` without job   2   :class:`~mzt.support.errors.UsageError`
 ========================  ====  ==================================================
 """
 
@@ -20,23 +22,24 @@ import contextlib
 import errno
 import os
 import re
+import shlex
 import shutil
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from mzt.execute.base import Leftover
 from mzt.execute.leftovers import stop_leftovers
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.lock import LockProbe, probe_lock
 from mzt.state.registry import RegistryRecord, read_records
+from mzt.state.takeover import foreign_error, is_foreign
 from mzt.support import paths
 from mzt.support.errors import JobLockedError, MztError, StateCorruptionError, UsageError
 from mzt.support.exitcodes import ExitCode
 from mzt.support.fsutil import is_own_regular_file
+from mzt.views.clear_report import ClearedJob, ClearReport, PrunedRecord, SkippedJob
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
@@ -73,92 +76,13 @@ def parse_duration(text: str) -> timedelta:
 
 
 @dataclass(frozen=True)
-class ClearedJob:
-    """A job that was (or, in a preview, would be) removed, and what that means on disk."""
+class _Rules:
+    """Which jobs the selection clears."""
 
-    job_id: str
-    workspace: Path
-    status: str
-    updated_at: datetime | None
-    files: tuple[Path, ...]
-    bytes: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The job as JSON data."""
-        return {
-            "job_id": self.job_id,
-            "workspace": str(self.workspace),
-            "status": self.status,
-            "updated_at": _iso(self.updated_at),
-            "files": [str(p) for p in self.files],
-            "bytes": self.bytes,
-        }
-
-
-@dataclass(frozen=True)
-class SkippedJob:
-    """A job the selection named but clear left alone, and why."""
-
-    job_id: str
-    workspace: Path
-    status: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The job as JSON data."""
-        return {
-            "job_id": self.job_id,
-            "workspace": str(self.workspace),
-            "status": self.status,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
-class PrunedRecord:
-    """A registry record that points at a workspace or checkpoint that is gone."""
-
-    job_id: str
-    workspace: Path
-    record: Path
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The record as JSON data."""
-        return {
-            "job_id": self.job_id,
-            "workspace": str(self.workspace),
-            "record": str(self.record),
-            "reason": self.reason,
-        }
-
-
-@dataclass
-class ClearReport:
-    """What `clear_jobs` removed (``dry_run``: would remove), left alone, or failed to remove."""
-
-    dry_run: bool
-    removed: list[ClearedJob] = field(default_factory=list)
-    pruned: list[PrunedRecord] = field(default_factory=list)
-    skipped: list[SkippedJob] = field(default_factory=list)
-    failed: list[SkippedJob] = field(default_factory=list)
-    stopped: list[tuple[str, Leftover]] = field(default_factory=list)  # of removed jobs
-
-    @property
-    def empty(self) -> bool:
-        """Nothing to remove and nothing to prune."""
-        return not self.removed and not self.pruned
-
-    def to_json(self) -> dict[str, Any]:
-        """The report as the body of a ``mzt.clear/1`` document."""
-        return {
-            "dry_run": self.dry_run,
-            "removed": [j.to_json() for j in self.removed],
-            "pruned": [r.to_json() for r in self.pruned],
-            "skipped": [j.to_json() for j in self.skipped],
-            "failed": [j.to_json() for j in self.failed],
-            "stopped_attempts": [{"job_id": job, **item.to_json()} for job, item in self.stopped],
-        }
+    wanted: frozenset[JobStatus]
+    older_than: timedelta | None
+    now: datetime
+    take_over: bool
 
 
 @dataclass(frozen=True)
@@ -176,6 +100,7 @@ def clear_jobs(
     statuses: Iterable[str | JobStatus] | None = None,
     older_than: timedelta | None = None,
     dry_run: bool = False,
+    take_over: bool = False,
     cwd: Path | None = None,
     home: Path | None = None,
     now: datetime | None = None,
@@ -194,7 +119,16 @@ def clear_jobs(
 
     Registry records whose workspace or checkpoint is gone are pruned (only those of
     ``job`` when given). ``dry_run`` changes nothing and reports what would be done.
+
+    A job another host marks running is skipped, its ``refusal`` saying so, unless
+    ``take_over`` (which needs ``job``: jobs are taken over one at a time, on purpose):
+    then it is cleared, and only this host's leftover processes are ever stopped.
     """
+    if take_over and job is None:
+        raise UsageError(
+            "--take-over clears one job at a time: name it with --job.",
+            hint="`mzt clear --job JOB --take-over` clears JOB that another host marks running.",
+        )
     wanted = _wanted_statuses(statuses)
     moment = now or datetime.now(UTC)
     report = ClearReport(dry_run=dry_run)
@@ -209,7 +143,7 @@ def clear_jobs(
             if candidate.record is not None:
                 _prune(candidate, report)
             continue
-        _clear_one(candidate, wanted, older_than, moment, report)
+        _clear_one(candidate, _Rules(wanted, older_than, moment, take_over), report)
     return report
 
 
@@ -274,36 +208,30 @@ def _prune(candidate: _Candidate, report: ClearReport) -> None:
     )
 
 
-def _clear_one(
-    candidate: _Candidate,
-    wanted: frozenset[JobStatus],
-    older_than: timedelta | None,
-    now: datetime,
-    report: ClearReport,
-) -> None:
+def _clear_one(candidate: _Candidate, rules: _Rules, report: ClearReport) -> None:
     store = JsonStateBackend(candidate.workspace)
     job_id, ws = candidate.job_id, candidate.workspace
     try:
         if probe_lock(store.lock_path(job_id)) != LockProbe.FREE:
             report.skipped.append(SkippedJob(job_id, ws, "running", "its run lock is held"))
             return
-        verdict = _judge(store, job_id, wanted, older_than, now)
+        verdict = _judge(store, job_id, rules)
         if isinstance(verdict, SkippedJob | None):
             if verdict is not None:
                 report.skipped.append(verdict)
             return
         if report.dry_run:
-            report.removed.append(_inventory(candidate, verdict))
+            report.removed.append(_inventory(candidate, store, verdict))
             return
         try:
             with store.run_lock(job_id):
                 # Judge again under the lock: a run may have come and gone since the probe.
-                verdict = _judge(store, job_id, wanted, older_than, now)
+                verdict = _judge(store, job_id, rules)
                 if isinstance(verdict, SkippedJob | None):
                     if verdict is not None:
                         report.skipped.append(verdict)
                     return
-                cleared = _inventory(candidate, verdict)
+                cleared = _inventory(candidate, store, verdict)
                 report.stopped.extend((job_id, item) for item in stop_leftovers(verdict))
                 _delete_job(candidate, store)
         except JobLockedError:
@@ -319,11 +247,7 @@ def _clear_one(
 
 
 def _judge(
-    store: JsonStateBackend,
-    job_id: str,
-    wanted: frozenset[JobStatus],
-    older_than: timedelta | None,
-    now: datetime,
+    store: JsonStateBackend, job_id: str, rules: _Rules
 ) -> CheckpointState | SkippedJob | None:
     """The state when the job is to be cleared, a skip note, or None when not selected."""
     ws = store.workspace
@@ -333,15 +257,28 @@ def _judge(
         return SkippedJob(job_id, ws, "unreadable", f"checkpoint unusable, left untouched: {exc}")
     if state is None:
         return None
+    # Still running after load: another host's run (a live one here holds the lock).
+    if state.status == JobStatus.RUNNING and is_foreign(liveness := store.liveness(state)):
+        if rules.take_over:
+            return state
+        refusal = foreign_error(state, liveness, store.state_path(job_id))
+        command = f"mzt clear --job {shlex.quote(job_id)} --take-over"
+        refusal.take_over_with(command)
+        who = f"pid {liveness.holder.pid} on " if liveness.holder else ""
+        reason = (
+            f"marked running by {who}host {refusal.host} (last wrote {refusal.last_written}), "
+            f"which may still be running it; once that run is gone, `{command}` clears it"
+        )
+        return SkippedJob(job_id, ws, state.status.value, reason, refusal)
     if state.status not in TERMINAL_STATUSES:
         # Only worth a note when the user did not narrow the selection by status.
-        if wanted == TERMINAL_STATUSES:
+        if rules.wanted == TERMINAL_STATUSES:
             reason = f"{state.status.value} jobs are not terminal; cancel it first to clear it"
             return SkippedJob(job_id, ws, state.status.value, reason)
         return None
-    if state.status not in wanted:
+    if state.status not in rules.wanted:
         return None
-    if older_than is not None and now - state.updated_at < older_than:
+    if rules.older_than is not None and rules.now - state.updated_at < rules.older_than:
         return None
     return state
 
@@ -360,7 +297,9 @@ def _job_paths(candidate: _Candidate) -> tuple[list[Path], list[Path]]:
     return files, [paths.logs_dir(ws, job_id), paths.outputs_dir(ws, job_id)]
 
 
-def _inventory(candidate: _Candidate, state: CheckpointState) -> ClearedJob:
+def _inventory(
+    candidate: _Candidate, store: JsonStateBackend, state: CheckpointState
+) -> ClearedJob:
     files, folders = _job_paths(candidate)
     present: list[Path] = []
     total = 0
@@ -372,7 +311,16 @@ def _inventory(candidate: _Candidate, state: CheckpointState) -> ClearedJob:
         present.append(path)
         total += _tree_size(path) if stat.S_ISDIR(st.st_mode) else st.st_size
     job_id, ws = candidate.job_id, candidate.workspace
-    return ClearedJob(job_id, ws, state.status.value, state.updated_at, tuple(present), total)
+    holder = store.liveness(state).holder if state.status == JobStatus.RUNNING else None
+    return ClearedJob(
+        job_id,
+        ws,
+        state.status.value,
+        state.updated_at,
+        tuple(present),
+        total,
+        holder.host if holder else None,
+    )
 
 
 def _tree_size(folder: Path) -> int:
@@ -409,12 +357,3 @@ def _remove_folder(workspace: Path, folder: Path) -> None:
             return
         probe = probe.parent
     shutil.rmtree(folder)
-
-
-# --- helpers --------------------------------------------------------------------------------
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -20,6 +20,7 @@ from mzt.execute.base import Leftover
 from mzt.execute.leftovers import live_leftovers
 from mzt.instruments import ratelimits
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
+from mzt.state.liveness import format_timestamp
 from mzt.state.lock import LiveVerdict
 from mzt.support import paths
 from mzt.support.errors import MztError
@@ -110,6 +111,7 @@ class Diagnosis:
                 "resume_at": iso(state.resume_at),
             },
             "error_message": redact_optional(state.error_message),
+            "taken_over": state.taken_over.model_dump() if state.taken_over else None,
             "total_retry_count": state.total_retry_count,
             "rate_limit_waits": state.rate_limit_waits,
             "quota_waits": state.quota_waits,
@@ -217,7 +219,15 @@ def findings(view: JobView, limits: list[dict[str, Any]] | None = None) -> list[
         if in_progress:
             notes.append(f"It was working on {in_progress} when it stopped.")
     elif liveness.verdict == LiveVerdict.FOREIGN:
-        notes.append(f"The job is marked running by {who}; it cannot be judged from this host.")
+        target = f"{shlex.quote(view.job_id)} -w {shlex.quote(str(view.workspace))}"
+        notes.append(
+            f"The job is marked running by {who}, which last wrote at "
+            f"{format_timestamp(state.updated_at.timestamp())}; "
+            "it cannot be judged from this host. Once that run is known to be gone, "
+            f"`mzt resume {target} --take-over` continues it here."
+        )
+    if state.taken_over is not None:
+        notes.append(f"The job was {state.taken_over.describe()}.")
     failed = [s for s in state.sheets.values() if s.status == SheetStatus.FAILED]
     for sheet in sorted(failed, key=lambda s: s.sheet_num)[:10]:
         code = f"[{sheet.error_code}] " if sheet.error_code else ""

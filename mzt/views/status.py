@@ -100,12 +100,9 @@ def next_steps(
         steps.append({"command": command, "reason": reason})
 
     if liveness.alive is None and status == "running":
-        holder = liveness.holder or {}
-        add(
-            "",
-            f"the run was started on host {holder.get('host', '?')}; check it there "
-            f"({liveness.reason})",
-        )
+        host = (liveness.holder or {}).get("host", "?")
+        add("", f"the run was started on host {host}; check it there ({liveness.reason})")
+        add(f"mzt resume {target} --take-over", f"only once the run on {host} is gone")
     elif liveness.alive and status in ("running", "pending"):
         add(f"mzt watch {target}", "follow it live")
         add(f"mzt pause {target}", "stop it at the next sheet boundary")
@@ -126,6 +123,26 @@ def next_steps(
     elif status == "cancelled":
         add(f"mzt resume {target}", "continue the cancelled sheets")
     return steps
+
+
+# The fields of a take-over record (mzt.state.writer.TakeOver); the file leaves out empty ones.
+_TAKE_OVER_FIELDS = (
+    "from_host",
+    "from_pid",
+    "from_started_at",
+    "last_written_at",
+    "at",
+    "by_host",
+    "by_pid",
+    "command",
+)
+
+
+def _take_over(record: Any) -> dict[str, Any] | None:
+    """The checkpoint's last take-over from another host, every field named."""
+    if not isinstance(record, dict):
+        return None
+    return {name: record.get(name) for name in _TAKE_OVER_FIELDS}
 
 
 def status_document(
@@ -182,6 +199,7 @@ def status_document(
         "sheets_omitted": omit,
         "sheets_by_status": summary.by_status,
         "error_message": head.get("error_message"),
+        "taken_over": _take_over(head.get("taken_over")),
         "total_cost_usd": round(float(head.get("total_estimated_cost") or 0.0), 6),
         "cost": {
             "total_usd": round(float(head.get("total_estimated_cost") or 0.0), 6),

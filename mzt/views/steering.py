@@ -8,7 +8,9 @@ There is no daemon to ask, so every request goes through the files a run watches
 * **cancel** creates ``<ws>/.marianne-cancel-<job>`` for a running job (the run kills its
   attempts, saves the job cancelled and exits 4). A job with no run — paused, failed, or
   dead (its state says running but nobody holds the lock) — is marked cancelled here,
-  directly, while holding the job's run lock, so no run can start half-way through.
+  directly, while holding the job's run lock, so no run can start half-way through. A
+  job another host marks running is refused, unless taken over (``take_over``): then it
+  is marked cancelled directly too, and the take-over recorded.
 
 Nothing here prints; the command line renders the results. Problems the user can act on
 are raised as :class:`~mzt.support.errors.MztError` subclasses with their exit codes:
@@ -18,6 +20,7 @@ situation                 exit  error
 ========================  ====  ==================================================
 pause of a job not running  2   :class:`~mzt.support.errors.UsageError`
 cancel of a completed job   2   :class:`~mzt.support.errors.UsageError`
+another host's run, cancel  75  :class:`~mzt.support.errors.ForeignHostError`
 signal file path in use     2   :class:`SignalFileError` (a symlink or foreign file)
 ``--wait`` timed out        1   :class:`WaitTimeoutError` (the request stays in place)
 ========================  ====  ==================================================
@@ -40,6 +43,8 @@ from mzt.execute.base import Leftover
 from mzt.execute.leftovers import stop_leftovers
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.registry import JobLocation
+from mzt.state.takeover import foreign_error, is_foreign, record_take_over
+from mzt.state.writer import TakeOver
 from mzt.support import paths
 from mzt.support.errors import JobLockedError, JobNotFoundError, MztError, UsageError
 from mzt.support.exitcodes import ExitCode
@@ -218,24 +223,31 @@ class CancelOutcome:
     state: CheckpointState | None = None
     # Attempts of a dead run found still alive and stopped (cancelled directly only).
     stopped: tuple[Leftover, ...] = ()
+    taken_over: TakeOver | None = None  # the run another host marked running, taken over
 
 
-def request_cancel(view: JobView) -> CancelOutcome:
+def request_cancel(view: JobView, *, take_over: bool = False) -> CancelOutcome:
     """Cancel the job: a request file for a running job, a direct mark for one without a run.
 
     A paused, failed, pending or dead job is marked cancelled under its run lock, and
     stale pause/cancel files are removed. If a run takes the lock in the meantime, the
     request file is created instead. A completed job raises
     :class:`~mzt.support.errors.UsageError` (exit 2): there is nothing left to cancel. An already
-    cancelled job is reported as such (not an error: cancelling twice is harmless).
+    cancelled job is reported as such (not an error: cancelling twice is harmless). A job
+    another host marks running raises :class:`~mzt.support.errors.ForeignHostError` (exit 75)
+    and is left as it is, unless ``take_over``: then it is cancelled directly like a dead one.
     """
     previous = view.status
-    if is_running(view):
+    foreign = is_foreign(view.liveness)
+    if foreign and not take_over:
+        state_path = paths.state_file(view.workspace, view.job_id)
+        raise foreign_error(view.state, view.liveness, state_path)
+    if is_running(view) and not foreign:
         path = _create_signal_file(paths.cancel_file(view.workspace, view.job_id), "cancel")
         return CancelOutcome("requested", view.job_id, view.workspace, previous, previous, path)
     _refuse_completed(view.job_id, previous)
     try:
-        return _cancel_directly(view.location, previous)
+        return _cancel_directly(view.location, previous, take_over=take_over)
     except JobLockedError:
         # A run started since we looked: hand the request to it the normal way.
         path = _create_signal_file(paths.cancel_file(view.workspace, view.job_id), "cancel")
@@ -251,30 +263,37 @@ def _refuse_completed(job_id: str, status: JobStatus) -> None:
         )
 
 
-def _cancel_directly(location: JobLocation, seen: JobStatus) -> CancelOutcome:
-    store = JsonStateBackend(location.workspace)
+def _cancel_directly(location: JobLocation, seen: JobStatus, *, take_over: bool) -> CancelOutcome:
+    store = JsonStateBackend(location.workspace, allow_foreign_host=take_over)
     try:
         with store.run_lock(location.job_id):
             # Read again under the lock: the state may have moved since `seen` was read.
-            state = store.load_for_run(location.job_id)
+            state = store.load_for_run(location.job_id, command="cancel")
             if state is None:
                 raise JobNotFoundError(location.job_id, [str(store.state_path(location.job_id))])
-            previous = state.status
+            previous = seen if store.taken_over else state.status
             _refuse_completed(location.job_id, previous)
             # Whatever the dead run left running goes first, whatever the status says.
             stopped = tuple(stop_leftovers(state))
+            taken = store.taken_over
+            if taken is not None:
+                state.taken_over = taken
             if previous != JobStatus.CANCELLED:
                 reason = f"cancelled by `mzt cancel` while {previous.value}"
-                if state.error_message:
+                if taken is not None:
+                    reason += f" on {taken.from_host}; {taken.describe()}"
+                elif state.error_message:
                     reason += f" (before that: {state.error_message})"
                 state.mark_job_cancelled(reason)
                 state.sheets_in_progress = []
                 store.save(state)
+                if taken is not None:
+                    record_take_over(store, state, taken)
                 store.record_event(state, "cancelled", reason=reason, by="mzt cancel")
             elif stopped:
                 store.save(state)
             for item in stopped:
-                store.record_event(state, "leftover_stopped", detail=item.describe())
+                store.record_event(state, item.event, detail=item.describe())
             _remove_stale_signals(location.workspace, location.job_id)
     finally:
         store.close()
@@ -287,6 +306,7 @@ def _cancel_directly(location: JobLocation, seen: JobStatus) -> CancelOutcome:
         state.status,
         state=state,
         stopped=stopped,
+        taken_over=taken,
     )
 
 
@@ -302,15 +322,20 @@ def _remove_stale_signals(workspace: Path, job_id: str) -> list[Path]:
 
 
 def cancel_and_wait(
-    view: JobView, *, timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL
+    view: JobView,
+    *,
+    timeout: float = DEFAULT_WAIT_TIMEOUT,
+    poll: float = DEFAULT_POLL,
+    take_over: bool = False,
 ) -> CancelOutcome:
-    """`request_cancel`, and for a running job wait until its run has stopped.
+    """`request_cancel` (``take_over`` as there), and for a running job wait until its run
+    has stopped.
 
     If the run stopped some other way before it saw the request (paused or failed), the
     job is then marked cancelled directly; if it completed first, our leftover request is
     removed and :class:`~mzt.support.errors.UsageError` (exit 2) says so.
     """
-    first = request_cancel(view)
+    first = request_cancel(view, take_over=take_over)
     if first.action != "requested":
         return first
     final = wait_for_status(view.location, STOPPED_STATUSES, timeout, poll)
@@ -326,7 +351,7 @@ def cancel_and_wait(
         )
     if final.status == JobStatus.COMPLETED:
         _remove_stale_signals(final.workspace, final.job_id)
-    settled = request_cancel(final)
+    settled = request_cancel(final, take_over=take_over)
     return CancelOutcome(
         settled.action,
         final.job_id,

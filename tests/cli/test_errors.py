@@ -49,3 +49,26 @@ def test_json_errors_are_single_documents(args: list[str]) -> None:
 
 def test_python_dash_m_works() -> None:
     assert run_mzt("--version").returncode == 0
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_foreign_host_refusal_names_the_very_command_with_the_override(
+    tmp_path: Path, mzt, monkeypatch, as_json: bool
+) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise api.ForeignHostError(
+            "job", "/ws/.marianne/job.json", {"pid": 7, "host": "far"}, last_written="T"
+        )
+
+    monkeypatch.setattr(api, "resume_job", refuse)
+    args = ["resume", "--force", "job", "-w", str(tmp_path / "a b"), *(["-j"] if as_json else [])]
+    result = mzt(*args)
+    assert result.code == 75
+    expected = (
+        f"`mzt resume --force job -w '{tmp_path / 'a b'}'{' -j' if as_json else ''} --take-over`"
+    )
+    if as_json:
+        error = json.loads(result.out)["error"]
+        assert error["code"] == "FOREIGN_HOST" and expected in error["hint"]
+    else:
+        assert expected in result.err and "pid 7 on host far" in result.err

@@ -46,6 +46,7 @@ CANCEL_FIELDS = {
     "waited",
     "progress",
     "stopped_attempts",
+    "taken_over",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus, WriterInfo
 from mzt.state.journal import read_lines
 from mzt.state.lock import RunLock
+from mzt.state.writer import TakeOver
 from mzt.support.errors import ForeignHostError, FutureSchemaError, StateCorruptionError
 from tests.state.conftest import make_state
 from tests.state.lock_child import lock_held_elsewhere
@@ -526,6 +528,60 @@ def test_other_host_is_never_recovered_without_override(workspace: Path) -> None
     assert "far-away.example" in caught.value.message and caught.value.exit_code == 75
     forced = JsonStateBackend(workspace, allow_foreign_host=True).load("job")
     assert forced is not None and forced.status == JobStatus.PAUSED
+
+
+def test_refusal_names_host_pid_last_write_and_the_take_over_command(workspace: Path) -> None:
+    store = JsonStateBackend(workspace)
+    running_state(store, host="far-away.example", pid=4242)
+    written = snapshot(store)["updated_at"]
+    with RunLock(store.lock_path("job"), job_id="job"), pytest.raises(ForeignHostError) as caught:
+        store.load_for_run("job")
+    error = caught.value
+    assert "pid 4242 on host far-away.example" in error.message
+    assert f"last wrote its checkpoint at {str(written)[:19]}" in error.message
+    assert error.hint and f"`mzt resume job -w {workspace} --take-over`" in error.hint
+    assert "--force" not in error.hint
+    assert store.taken_over is None
+
+
+def test_take_over_under_the_lock_records_whose_run_it_was(workspace: Path) -> None:
+    store = JsonStateBackend(workspace, allow_foreign_host=True)
+    running_state(store, host="far-away.example", pid=4242)
+    written = snapshot(store)["updated_at"]
+    with RunLock(store.lock_path("job"), job_id="job"):
+        state = store.load_for_run("job", command="cancel")
+    assert state is not None and state.status == JobStatus.PAUSED
+    take = store.taken_over
+    assert take is not None
+    assert (take.from_host, take.from_pid, take.command) == ("far-away.example", 4242, "cancel")
+    assert take.last_written_at == str(written)[:19] + "Z"
+    assert take.by_host == socket.gethostname() and take.by_pid == os.getpid()
+    assert "taken over from far-away.example (pid 4242" in take.describe()
+    # A local state taken next clears the record: it says what *this* load took over.
+    state.mark_job_running()
+    store.save(state)
+    with RunLock(store.lock_path("job"), job_id="job"):
+        store.load_for_run("job")
+    assert store.taken_over is None
+
+
+def test_the_take_over_record_round_trips_through_the_checkpoint(
+    store: JsonStateBackend,
+) -> None:
+    state = running_state(store)
+    state.taken_over = TakeOver(
+        from_host="far", at="2026-05-01T10:00:00Z", by_host="here", by_pid=7, command="run"
+    )
+    store.save(state)
+    assert snapshot(store)["taken_over"] == {
+        "from_host": "far",
+        "at": "2026-05-01T10:00:00Z",
+        "by_host": "here",
+        "by_pid": 7,
+        "command": "run",
+    }
+    loaded = store.load("job")
+    assert loaded is not None and loaded.taken_over == state.taken_over
 
 
 def test_new_run_under_its_lock_recovers_its_dead_predecessor(store: JsonStateBackend) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from mzt.support.errors import UsageError
 from mzt.views import clearing, steering
 from mzt.views.lookup import read_job
 from tests import live_runs
-from tests.e2e.conftest import Project
+from tests.e2e.conftest import Project, alive
+from tests.e2e.other_host import OLD_HOST, leave_running
 from tests.live_runs import exit_code, finish, on_disk, running, score, stop
 from tests.state.lock_child import lock_held_elsewhere
 
@@ -136,3 +139,31 @@ def test_parse_duration_rejects_bad_text(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         clearing.parse_duration(text)
     assert caught.value.exit_code == 2
+
+
+def test_another_hosts_job_is_cleared_only_when_taken_over(project: Project) -> None:
+    pidfile = project.root / "child.pid"
+    path = score(project, n=2, template=f"echo $$ > {pidfile}; exec sleep 300")
+    leave_running(project, path, pidfile)
+    child = int(pidfile.read_text())
+    try:
+        sweep = clearing.clear_jobs()
+        assert sweep.removed == [] and [j.status for j in sweep.skipped] == ["running"]
+        skipped = sweep.skipped[0]
+        assert skipped.refusal is not None and skipped.refusal.exit_code == 75
+        assert "`mzt clear --job job --take-over`" in skipped.reason
+        assert OLD_HOST in skipped.reason
+        with pytest.raises(UsageError, match="--job"):
+            clearing.clear_jobs(take_over=True)
+        assert all(p.exists() for p in job_files(project, "job"))
+
+        preview = clearing.clear_jobs(job="job", take_over=True, dry_run=True)
+        assert [(j.job_id, j.taken_over_from) for j in preview.removed] == [("job", OLD_HOST)]
+        assert all(p.exists() for p in job_files(project, "job"))
+        report = clearing.clear_jobs(job="job", take_over=True)
+        assert [j.job_id for j in report.removed] == ["job"]
+        assert [item.note for _, item in report.stopped] == [f"ran on {OLD_HOST}; not checked here"]
+        assert not any(p.exists() for p in job_files(project, "job"))
+        assert alive(child)  # recorded by the other host: never signalled from here
+    finally:
+        os.kill(child, signal.SIGKILL)

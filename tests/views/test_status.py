@@ -21,6 +21,7 @@ from mzt.state.loader import read_state
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
 from mzt.views import status as status_view
 from tests.e2e.conftest import Project, wait_for
+from tests.e2e.other_host import OLD_HOST, leave_running
 
 STATUS_FIELDS = {
     "schema",
@@ -244,6 +245,40 @@ def test_running_then_killed_job(project: Project) -> None:
     assert doc["next_step"] == f"mzt resume live -w {ws.resolve()}"
     row = status_view.list_rows()[0]
     assert (row["status"], row["alive"], row["liveness"]) == ("paused", False, "dead")
+
+
+def test_another_hosts_run_points_at_the_take_over_and_then_shows_it(project: Project) -> None:
+    ws = project.root / "ws-far"
+    ws.mkdir()
+    pidfile = ws / "child.pid"
+    path = project.score(score("far", f"echo $$ > {pidfile}; exec sleep 300"), "far.yaml")
+    leave_running(project, path, pidfile)
+    try:
+        doc = doc_of("far", ws)
+        assert (doc["status"], doc["alive"], doc["liveness"]["verdict"]) == (
+            "running",
+            None,
+            "foreign",
+        )
+        assert doc["taken_over"] is None and doc["next_step"] is None  # check that host first
+        commands = [s["command"] for s in doc["next_steps"]]
+        assert commands[1] == f"mzt resume far -w {ws.resolve()} --take-over"
+        assert OLD_HOST in doc["next_steps"][1]["reason"]
+        assert project.mzt("cancel", "far", "-w", ws, "--take-over").returncode == 0
+        record = doc_of("far", ws)["taken_over"]
+        assert set(record) == {
+            "from_host",
+            "from_pid",
+            "from_started_at",
+            "last_written_at",
+            "at",
+            "by_host",
+            "by_pid",
+            "command",
+        }
+        assert (record["from_host"], record["command"]) == (OLD_HOST, "cancel")
+    finally:
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
 
 
 # --- corrupt checkpoints ---------------------------------------------------------------------

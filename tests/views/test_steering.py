@@ -10,11 +10,12 @@ import pytest
 
 from mzt.state import JobStatus, JsonStateBackend
 from mzt.support import paths
-from mzt.support.errors import MztError, UsageError
+from mzt.support.errors import ForeignHostError, MztError, UsageError
 from mzt.views import clearing, steering
 from mzt.views.lookup import read_job
 from tests import live_runs
 from tests.e2e.conftest import Project, alive, wait_for
+from tests.e2e.other_host import OLD_HOST, leave_running
 from tests.live_runs import exit_code, finish, on_disk, outputs, running, score, stop
 
 project = live_runs.project  # a project whose MZT_HOME this process shares with its runs
@@ -202,3 +203,33 @@ def test_errors_carry_their_exit_codes() -> None:
     assert steering.SignalFileError("x").exit_code == 2
     assert isinstance(clearing.DeclinedError("x"), MztError)
     assert clearing.DeclinedError("x").exit_code == 1
+
+
+def test_cancel_of_another_hosts_job_is_refused_unless_taken_over(project: Project) -> None:
+    pidfile = project.root / "child.pid"
+    path = score(project, n=2, template=f"echo $$ > {pidfile}; exec sleep 300")
+    run_pid = leave_running(project, path, pidfile)
+    child = int(pidfile.read_text())
+    try:
+        before = on_disk(project)
+        view = read_job("job")
+        assert view.alive is None  # another host's run: nothing to probe here
+        for call in (steering.request_cancel, steering.cancel_and_wait):
+            with pytest.raises(ForeignHostError) as caught:
+                call(view)
+            assert caught.value.exit_code == 75 and f"pid {run_pid}" in caught.value.message
+        assert on_disk(project) == before
+        assert not paths.cancel_file(project.workspace, "job").exists()
+
+        outcome = steering.request_cancel(view, take_over=True)
+        assert outcome.action == "cancelled" and outcome.previous_status == JobStatus.RUNNING
+        assert outcome.taken_over is not None and outcome.taken_over.from_host == OLD_HOST
+        assert [item.note for item in outcome.stopped] == [f"ran on {OLD_HOST}; not checked here"]
+        assert alive(child)  # recorded by the other host: never signalled from here
+        state = on_disk(project)
+        assert state["status"] == "cancelled" and state["taken_over"]["command"] == "cancel"
+        assert OLD_HOST in state["error_message"]
+        events = [e["event"] for e in JsonStateBackend(project.workspace).read_history("job")]
+        assert events[-3:] == ["taken_over", "cancelled", "leftover_unchecked"]
+    finally:
+        os.kill(child, signal.SIGKILL)
