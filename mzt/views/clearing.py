@@ -36,7 +36,7 @@ from mzt.state.registry import RegistryRecord, read_records
 from mzt.support import paths
 from mzt.support.errors import JobLockedError, MztError, StateCorruptionError, UsageError
 from mzt.support.exitcodes import ExitCode
-from mzt.support.fsutil import is_own_regular_file
+from mzt.support.fsutil import entry_exists, is_own_regular_file
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
@@ -205,7 +205,7 @@ def clear_jobs(
         if only_in is not None and candidate.workspace != only_in:
             continue
         state_path = paths.state_file(candidate.workspace, candidate.job_id)
-        if not candidate.workspace.is_dir() or not state_path.is_file():
+        if not candidate.workspace.is_dir() or not entry_exists(state_path):
             if candidate.record is not None:
                 _prune(candidate, report)
             continue
