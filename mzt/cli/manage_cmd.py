@@ -226,6 +226,7 @@ def clear(
       0  done (or nothing to clear)
       1  you declined, or some files could not be removed
       2  bad option, or confirmation needed and stdin is not a terminal (pass -y)
+      5  the job --job names has an unusable checkpoint (left untouched)
     \b
     Examples:
       mzt clear --status completed --older-than 7d
@@ -250,7 +251,7 @@ def clear(
     if not yes:
         preview = select(dry_run=True)
         if preview.empty:
-            return _clear_done(preview, as_json)
+            return _clear_done(preview, as_json, job)
         if not sys.stdin.isatty():
             if not as_json:
                 _clear_lines(preview)
@@ -266,7 +267,7 @@ def clear(
         if not click.confirm(f"Remove {_clear_count(preview)}?", default=False, err=True):
             raise api.DeclinedError("Nothing was removed.")
     report = select(dry_run=False)
-    return _clear_done(report, as_json)
+    return _clear_done(report, as_json, job)
 
 
 def _clear_count(report: ClearReport) -> str:
@@ -297,7 +298,10 @@ def _clear_lines(report: ClearReport, stream: Any = None) -> None:
         out.write(f"could not remove: {failed.job_id} in {failed.workspace}: {failed.reason}\n")
 
 
-def _clear_done(report: ClearReport, as_json: bool) -> int:
+def _clear_done(report: ClearReport, as_json: bool, job: str | None) -> int:
+    unusable = [s.error for s in report.skipped if s.error is not None]
+    if job is not None and report.empty and not report.failed and unusable:
+        raise unusable[0]  # the job asked for cannot even be judged: say so, exit 5
     code = ExitCode.FAILED if report.failed else ExitCode.OK
     if as_json:
         console.emit_json({"schema": "mzt.clear/1", **report.to_json()})

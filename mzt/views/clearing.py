@@ -5,13 +5,9 @@ outputs, lock file, registry record) and prunes registry records that point nowh
 It never touches a job whose run lock is held.
 
 Nothing here prints; the command line renders the results. Problems the user can act on
-are raised as :class:`~mzt.support.errors.MztError` subclasses with their exit codes:
-
-========================  ====  ==================================================
-situation                 exit  error
-========================  ====  ==================================================
-bad ``--older-than``        2   :class:`~mzt.support.errors.UsageError`
-========================  ====  ==================================================
+are raised as :class:`~mzt.support.errors.MztError` subclasses (a bad ``--older-than``
+is a :class:`~mzt.support.errors.UsageError`, exit 2). A skipped job whose checkpoint is
+unusable carries its :class:`~mzt.support.errors.StateCorruptionError` for the caller.
 """
 
 from __future__ import annotations
@@ -103,6 +99,7 @@ class SkippedJob:
     workspace: Path
     status: str
     reason: str
+    error: MztError | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The job as JSON data."""
@@ -330,7 +327,8 @@ def _judge(
     try:
         state = store.load(job_id)
     except StateCorruptionError as exc:
-        return SkippedJob(job_id, ws, "unreadable", f"checkpoint unusable, left untouched: {exc}")
+        reason = f"checkpoint unusable, left untouched: {exc}"
+        return SkippedJob(job_id, ws, "unreadable", reason, error=exc)
     if state is None:
         return None
     if state.status not in TERMINAL_STATUSES:

@@ -232,16 +232,13 @@ def test_a_missing_working_directory_is_v005_and_named_by_the_run(project: Proje
     errors = json.loads(checked.stdout)["errors"]
     assert [(e["code"], e["path"]) for e in errors] == [("V005", "backend.working_directory")]
     assert str(missing) in errors[0]["message"]
-    # The run is refused by the same check; a folder that vanishes later fails the sheet.
-    refused = project.mzt("run", score)
-    assert refused.returncode == 2, refused.stderr
-    assert "V005" in refused.stderr
+    # The run is refused by the same check, before anything is written.
+    for args in (("run", score), ("run", score, "--json")):
+        refused = project.mzt(*args)
+        assert refused.returncode == 2, refused.stderr
+        text = refused.stdout if "--json" in args else refused.stderr
+        assert "V005" in text and str(missing) in text
+        assert "Executable not found" not in text
+    assert not project.workspace.exists()
     missing.mkdir()
     assert project.mzt("run", score).returncode == 0
-    missing.rmdir()
-    done = project.mzt("run", score, "--fresh")
-    assert done.returncode == 1, done.stderr
-    sheet = project.sheets("job")[1]
-    assert sheet["error_code"] == "E603", sheet
-    assert str(missing) in sheet["error_message"]
-    assert "Executable not found" not in done.stderr
