@@ -48,9 +48,7 @@ def test_v005_working_directory(tmp_path: Path) -> None:
     assert (issue.severity, issue.path) == ("error", "backend.working_directory")
     assert f"{tmp_path / 'nowhere'} does not exist" in issue.message
     (tmp_path / "f").write_text("")
-    [issue] = codes(tmp_path, instrument_config={"working_directory": str(tmp_path / "f")})[
-        "V005"
-    ]
+    [issue] = codes(tmp_path, instrument_config={"working_directory": str(tmp_path / "f")})["V005"]
     assert "is a regular file" in issue.message
     (tmp_path / "d").mkdir()
     assert "V005" not in codes(tmp_path, backend={"working_directory": "d"})
