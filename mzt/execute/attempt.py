@@ -19,7 +19,7 @@ from mzt.instruments.classify import ErrorInfo, classify, validation_error
 from mzt.instruments.limits import detect_limit, parse_structured
 from mzt.score.models import ValidationRule
 from mzt.state.atomic import atomic_write
-from mzt.support.fsutil import ensure_private_dir, entry_exists, kind_of
+from mzt.support.fsutil import ensure_private_dir, entry_exists, kind_of, read_regular_file
 from mzt.support.process import Outcome, ProcessRequest, StopRequest, run_process
 from mzt.support.redact import redact
 from mzt.support.spawnhold import SpawnHook
@@ -269,8 +269,8 @@ def _publish(path: Path | None, text: str) -> Published | None:
     if path is None or not text:
         return None
     try:
-        previous = path.read_bytes()
-    except FileNotFoundError:
+        previous: bytes | None = read_regular_file(path)
+    except OSError:  # none yet, or something that is no result of ours: nothing to restore
         previous = None
     ensure_private_dir(path.parent)
     # Atomic but not fsync'd: a convenience copy; the checkpoint is the durable record.
@@ -296,8 +296,7 @@ def _not_started(message: str) -> Outcome:
 def _read_back(log: Path, fallback: str) -> str:
     """The attempt's full (redacted) stdout for parsing, bounded; the tail if unreadable."""
     try:
-        with log.open("rb") as fh:
-            data = fh.read(MAX_PARSED_OUTPUT + 1)
+        data = read_regular_file(log, MAX_PARSED_OUTPUT + 1)
     except OSError:
         return fallback
     if len(data) > MAX_PARSED_OUTPUT:

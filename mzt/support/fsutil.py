@@ -149,14 +149,16 @@ def open_nofollow(path: Path, flags: int, mode: int = PRIVATE_FILE_MODE) -> int:
     return fd
 
 
-def read_regular_file(path: Path, max_bytes: int | None = None) -> bytes:
+def read_regular_file(path: Path, max_bytes: int | None = None, *, follow: bool = False) -> bytes:
     """Read a regular file without following a symlink and without blocking on a FIFO.
 
     Raises ``FileNotFoundError`` when absent, ``OSError`` (ELOOP) for a symlink and
-    ``IsADirectoryError``/``OSError`` for anything that is not a regular file.
+    ``IsADirectoryError``/``OSError`` for anything that is not a regular file (a FIFO, a
+    device such as /dev/zero that would never end). ``follow`` reads through symlinks:
+    for the user's own files (score, template, profiles, injected files), not mzt's state.
     """
     try:
-        fd = os.open(path, _READ_FLAGS)
+        fd = os.open(path, _READ_FLAGS & ~os.O_NOFOLLOW if follow else _READ_FLAGS)
     except OSError as exc:
         if exc.errno == errno.ELOOP and path.is_symlink():
             raise symlink_error(path) from exc
