@@ -159,7 +159,10 @@ def _check_files(found: Findings) -> None:
     loaded = found.loaded
     score = loaded.score
     if loaded.template_path is not None and loaded.template is None:
-        state = "does not exist" if not loaded.template_path.exists() else "cannot be read as UTF-8"
+        where = loaded.template_path
+        state = "does not exist" if not entry_exists(where) else "cannot be read as UTF-8"
+        if entry_exists(where) and not where.is_file():
+            state = f"is {kind_of(where)}, not a regular file"
         found.add(
             "V003",
             f"the template file {loaded.template_path} {state}",

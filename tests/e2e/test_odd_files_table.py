@@ -69,6 +69,7 @@ def _project(root: Path, home: Path) -> None:
     (home / "instruments").mkdir(parents=True)
     profile = {
         "name": "odd",
+        "display_name": "cat as an instrument",
         "kind": "cli",
         "cli": {
             "command": {"executable": "cat", "prompt_via_stdin": True},
@@ -85,8 +86,15 @@ def _project(root: Path, home: Path) -> None:
         "pause_between_sheets_seconds": 0,
         "sheet": {"size": 1, "total_items": 1, "prelude": [{"file": str(root / "context.md")}]},
         "prompt": {"template_file": "prompt.j2"},
+        "retry": {"max_retries": 0},
         # Reads the result file back, so a planted one is read too.
-        "validations": [{"type": "file_exists", "path": "{workspace}/.marianne"}],
+        "validations": [
+            {
+                "type": "content_contains",
+                "path": "{workspace}/.marianne/outputs/job/sheet-{sheet_num}.md",
+                "pattern": "sheet 1",
+            }
+        ],
     }
     (root / "score.yaml").write_text(yaml.safe_dump(score, sort_keys=False))
 
@@ -115,6 +123,7 @@ class Case:
     home: Path
     outside: Path
     problems: list[str] = field(default_factory=list)
+    codes: list[int] = field(default_factory=list)
 
     def mzt(self, *args: str) -> subprocess.CompletedProcess[str] | None:
         env = {**os.environ, "MZT_HOME": str(self.home), "NO_COLOR": "1"}
@@ -139,6 +148,7 @@ class Case:
         if done is None:
             return
         what = f"`mzt {' '.join(args)}`"
+        self.codes.append(done.returncode)
         if done.returncode == 70 or "Traceback" in done.stderr:
             self.problems.append(f"{what} crashed ({done.returncode}): {done.stderr[-400:]}")
         if "--json" in args:
@@ -157,7 +167,8 @@ def _run_case(case: Case) -> Case:
     _project(case.root, case.home)
     case.outside.write_text(SECRET)
     before = _fingerprint(case.outside)
-    _plant(_target(case.name, case.root, case.home), case.kind, case.outside)
+    if case.kind != "none":
+        _plant(_target(case.name, case.root, case.home), case.kind, case.outside)
     for args in [("run", "score.yaml", "--json"), *FILES[case.name]]:
         case.check(args)
     if _fingerprint(case.outside) != before:
@@ -189,6 +200,15 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
         for name in FILES
         for kind in kinds
     ]
+    cases.append(
+        Case(
+            "score",
+            "none",
+            base / "plain" / "proj",
+            base / "plain" / "home",
+            base / "plain" / "outside.txt",
+        )
+    )
     with ThreadPoolExecutor(max_workers=2) as pool:
         return {(c.name, c.kind): c for c in pool.map(_run_case, cases)}
 
@@ -202,3 +222,12 @@ def test_an_odd_file_is_an_error_never_a_crash(
     if case is None:
         pytest.skip("creating a character device needs CAP_MKNOD")
     assert not case.problems, f"{name} as {kind}:\n" + "\n".join(case.problems)
+
+
+def test_the_project_untouched_runs_and_reads_cleanly(
+    outcomes: dict[tuple[str, str], Case],
+) -> None:
+    # Otherwise every case above would test a failing run, not the files it touches.
+    case = outcomes[("score", "none")]
+    assert not case.problems
+    assert case.codes == [0, 0], case.codes

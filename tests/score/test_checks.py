@@ -249,3 +249,10 @@ def test_v304_settings_not_carried_out_yet(tmp_path: Path) -> None:
     assert {i.path for i in found["V304"]} == {"on_success", "isolation", "notifications"}
     assert all(i.severity == "warning" for i in found["V304"])
     assert "V304" not in codes(tmp_path, isolation={"enabled": False})
+
+
+def test_v003_template_file_that_is_not_a_file(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "t.j2")
+    prompt = {"template_file": "t.j2"}
+    [issue] = codes(tmp_path, prompt=prompt)["V003"]
+    assert "is a FIFO, not a regular file" in issue.message
