@@ -118,5 +118,5 @@ def _crash_report(exc: BaseException) -> Path | None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(redact(text))
         return path
-    except OSError:
+    except (OSError, MztError):  # MZT_HOME itself unusable: the one line must do
         return None

@@ -243,6 +243,7 @@ def clear(
       0  done (or nothing to clear)
       1  you declined, or some files could not be removed
       2  bad option, or confirmation needed and stdin is not a terminal (pass -y)
+      5  the job --job names has an unusable checkpoint (left untouched)
       75 the job named by --job is marked running by another host (see --take-over)
     \b
     Examples:
@@ -327,7 +328,11 @@ def _clear_lines(report: ClearReport, stream: Any = None, *, refused: bool = Fal
 
 def _clear_done(report: ClearReport, as_json: bool, *, named: bool) -> int:
     """Say what was done; a job named by --job that another host marks running is an error
-    (exit 75) said after the rest, which was done all the same."""
+    (exit 75) said after the rest, which was done all the same, and one whose checkpoint
+    cannot even be judged is an error (exit 5) instead of a report."""
+    unusable = [s.error for s in report.skipped if s.error is not None]
+    if named and report.empty and not report.failed and unusable:
+        raise unusable[0]
     refusals = [s.refusal for s in report.skipped if s.refusal] if named else []
     code = ExitCode.FAILED if report.failed else ExitCode.OK
     if as_json:

@@ -19,7 +19,7 @@ from mzt.instruments.classify import ErrorInfo, classify, validation_error
 from mzt.instruments.limits import detect_limit, parse_structured
 from mzt.score.models import ValidationRule
 from mzt.state.atomic import atomic_write
-from mzt.support.fsutil import ensure_private_dir
+from mzt.support.fsutil import ensure_private_dir, entry_exists, kind_of, read_regular_file
 from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES
 from mzt.support.process import Outcome, ProcessRequest, StopRequest, run_process
 from mzt.support.redact import redact
@@ -183,6 +183,10 @@ def _execute_command(
     except InstrumentError as exc:
         outcome = _not_started(str(exc))
         return AttemptReport(spec, outcome, None, None, classify(outcome))
+    if not invocation.cwd.is_dir():
+        # Spawning would fail with ENOENT too, which reads as a missing executable.
+        invocation.cleanup()
+        return _bad_workdir(spec, invocation.cwd)
     try:
         outcome = run_process(
             ProcessRequest(
@@ -278,13 +282,24 @@ def _publish(path: Path | None, text: str) -> Published | None:
     if path is None or not text:
         return None
     try:
-        previous = path.read_bytes()
-    except FileNotFoundError:
+        previous: bytes | None = read_regular_file(path)
+    except OSError:  # none yet, or something that is no result of ours: nothing to restore
         previous = None
     ensure_private_dir(path.parent)
     # Atomic but not fsync'd: a convenience copy; the checkpoint is the durable record.
     atomic_write(path, redact(text).encode("utf-8"), durable=False)
     return Published(path, previous)
+
+
+def _bad_workdir(spec: AttemptSpec, cwd: Path) -> AttemptReport:
+    state = f"is {kind_of(cwd)}, not a folder" if entry_exists(cwd) else "does not exist"
+    message = (
+        f"The working directory {cwd} {state}: create it, or fix working_directory in the score"
+    )
+    outcome = _not_started(message)
+    return AttemptReport(
+        spec, outcome, None, None, ErrorInfo("E603", "configuration", False, message)
+    )
 
 
 def _not_started(message: str) -> Outcome:
@@ -294,8 +309,7 @@ def _not_started(message: str) -> Outcome:
 def _read_back(log: Path, fallback: str) -> str:
     """The attempt's full (redacted) stdout for parsing, bounded; the tail if unreadable."""
     try:
-        with log.open("rb") as fh:
-            data = fh.read(MAX_PARSED_OUTPUT + 1)
+        data = read_regular_file(log, MAX_PARSED_OUTPUT + 1)
     except OSError:
         return fallback
     if len(data) > MAX_PARSED_OUTPUT:

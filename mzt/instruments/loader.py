@@ -18,7 +18,6 @@ problem then.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mzt.instruments import shipped
+from mzt.support.fsutil import read_regular_file
 from mzt.support.paths import local_instruments_dir, user_instruments_dir
 
 if TYPE_CHECKING:
@@ -277,10 +277,8 @@ def _instrument(profile: InstrumentProfile, source: Source) -> Instrument:
 
 
 def _read_bounded(path: Path) -> bytes:
-    # O_NONBLOCK: a FIFO swapped in after the is_file() check must not hang mzt.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as fh:
-        raw = fh.read(MAX_PROFILE_BYTES + 1)
+    # Never blocks: a FIFO swapped in after the is_file() check is refused.
+    raw = read_regular_file(path, MAX_PROFILE_BYTES + 1, follow=True)
     if len(raw) > MAX_PROFILE_BYTES:
         raise ProfileInvalid(f"the file is larger than {MAX_PROFILE_BYTES // 1024} KiB")
     return raw

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mzt.support import paths
-from mzt.support.fsutil import ensure_private_dir
+from mzt.support.fsutil import ensure_private_dir, read_regular_file
 
 MAX_RECORD_BYTES = 64 * 1024
 
@@ -102,14 +102,17 @@ def clear(instrument: str | None = None, *, home: Path | None = None) -> list[st
             path.unlink()
         except FileNotFoundError:
             continue
+        except OSError as exc:  # a folder planted at the record's name: say so, exit 5
+            from mzt.state.atomic import write_error
+
+            raise write_error(path, exc, "remove") from exc
         cleared.append(limit.instrument if limit else path.stem)
     return cleared
 
 
 def _read(path: Path) -> RateLimit | None:
     try:
-        with path.open("rb") as fh:
-            data = json.loads(fh.read(MAX_RECORD_BYTES))
+        data = json.loads(read_regular_file(path, MAX_RECORD_BYTES))
         return RateLimit(
             instrument=str(data["instrument"]),
             limited_until=_parse(data["limited_until"]),

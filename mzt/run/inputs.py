@@ -19,6 +19,7 @@ from mzt.score.models import CrossSheetConfig, InjectionItem
 from mzt.score.plan import Plan, SheetPlan
 from mzt.score.sandbox import Sandbox
 from mzt.support import paths
+from mzt.support.fsutil import read_regular_file
 from mzt.support.redact import redact
 
 MAX_INJECTED_BYTES = 256 * 1024  # per file
@@ -73,11 +74,8 @@ def gather_injections(
 
 
 def _read_text(path: Path) -> str | None:
-    if not path.is_file():  # missing, a folder, or a FIFO that would block the run
-        return None
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_INJECTED_BYTES + 1)
+    try:  # missing, a folder, or a FIFO or device that would block the run: nothing
+        data = read_regular_file(path, MAX_INJECTED_BYTES + 1, follow=True)
     except OSError:
         return None
     cut = len(data) > MAX_INJECTED_BYTES

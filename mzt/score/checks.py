@@ -29,6 +29,7 @@ from mzt.score.templating import (
     loop_product,
     undeclared_variables,
 )
+from mzt.support.fsutil import entry_exists, kind_of
 
 _SINGLE_BRACE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 _JINJA_MARK = re.compile(r"\{\{|\{%")
@@ -40,6 +41,7 @@ def check_score(loaded: LoadedScore, plan: Plan, workspace: Path, catalog: Catal
     _check_template(found)
     _check_workspace(found, workspace)
     _check_files(found)
+    _check_workdirs(found)
     _check_validations(found, plan)
     check_instruments(found, plan, catalog)
     check_timeouts(found, plan)
@@ -108,6 +110,22 @@ def _check_template(found: Findings) -> None:
 
 
 def _check_workspace(found: Findings, workspace: Path) -> None:
+    blocker = _not_a_folder(workspace)
+    if blocker is not None:
+        what = f"the workspace {blocker} is {kind_of(blocker)}, not a folder"
+        if blocker != workspace:
+            what = (
+                f"{blocker} is {kind_of(blocker)}, not a folder, so the workspace "
+                f"{workspace} cannot be created"
+            )
+        found.add(
+            "V002",
+            what,
+            ("workspace",),
+            severity="error",
+            hint="move it aside or choose another workspace",
+        )
+        return
     parent = workspace.parent
     if not parent.is_dir():
         found.add(
@@ -118,11 +136,46 @@ def _check_workspace(found: Findings, workspace: Path) -> None:
         )
 
 
+def _not_a_folder(path: Path) -> Path | None:
+    """The nearest of ``path`` and its parents that is there but is not a folder."""
+    for probe in (path, *path.parents):
+        if entry_exists(probe):
+            return None if probe.is_dir() else probe
+    return None
+
+
+def _check_workdirs(found: Findings) -> None:
+    loaded = found.loaded
+    score = loaded.score
+    configs: list[tuple[Path_, str | None]] = [
+        (("backend", "working_directory"), score.backend.working_directory),
+        (("instrument_config", "working_directory"), score.instrument_config.working_directory),
+    ]
+    for path, value in configs:
+        if not value or _JINJA_MARK.search(value) or "{" in value:
+            continue  # filled in at run time
+        folder = Path(value).expanduser()
+        folder = folder if folder.is_absolute() else loaded.base_dir / folder
+        if not folder.is_dir():
+            state = "does not exist" if not entry_exists(folder) else f"is {kind_of(folder)}"
+            found.add(
+                "V005",
+                f"the working directory {folder} {state}",
+                path,
+                severity="error",
+                hint="create the folder, or fix the path (relative paths start at the "
+                "score's folder)",
+            )
+
+
 def _check_files(found: Findings) -> None:
     loaded = found.loaded
     score = loaded.score
     if loaded.template_path is not None and loaded.template is None:
-        state = "does not exist" if not loaded.template_path.exists() else "cannot be read as UTF-8"
+        where = loaded.template_path
+        state = "does not exist" if not entry_exists(where) else "cannot be read as UTF-8"
+        if entry_exists(where) and not where.is_file():
+            state = f"is {kind_of(where)}, not a regular file"
         found.add(
             "V003",
             f"the template file {loaded.template_path} {state}",

@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 
 from mzt.score.models import Score
 from mzt.support.errors import Issue, ScoreError
+from mzt.support.fsutil import read_regular_file
 from mzt.support.paths import job_id_from_name
 from mzt.support.yamlsafe import DataPath, Document, YamlProblem, decode, parse
 
@@ -88,8 +89,7 @@ def load_score(path: Path) -> LoadedScore:
                 f"is {size / (1 << 20):.1f} MiB; score files are limited to 1 MiB",
                 "move large data into files the prompt reads or injects",
             )
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_SCORE_BYTES + 1)
+        raw = read_regular_file(path, MAX_SCORE_BYTES + 1, follow=True)
     except FileNotFoundError:
         raise _file_error(source, "does not exist", "check the path") from None
     except PermissionError:
@@ -193,8 +193,7 @@ def _read_template(score: Score, base_dir: Path) -> tuple[str | None, Path | Non
         return score.prompt.template, None
     path = (base_dir / score.prompt.template_file).resolve()
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_SCORE_BYTES + 1)
+        raw = read_regular_file(path, MAX_SCORE_BYTES + 1, follow=True)
         return decode(raw[:MAX_SCORE_BYTES]), path
     except (OSError, YamlProblem):
         # Reported by the checks as V003 with the path; nothing to render until fixed.

@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 
 from mzt.state.atomic import SYSCALLS, fsync_dir, write_all, write_error
+from mzt.support.fsutil import not_regular_error
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _TAIL_PROBE = 1 << 16
@@ -120,7 +121,7 @@ class Journal:
                 step = "folder fsync"
                 fsync_dir(self.path.parent)  # the new file's name must survive a power loss
             elif not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(f"{self.path} is not a regular file")
+                raise not_regular_error(self.path, os.fstat(fd).st_mode)
             step = "repair torn tail"
             self._size, self._repaired = _cut_torn_tail(fd)
         except OSError as exc:
@@ -202,7 +203,7 @@ def read_lines_to(path: Path, offset: int = 0) -> tuple[list[JournalLine], int, 
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{path} is not a regular file")
+            raise not_regular_error(path, st.st_mode)
         if offset < 0 or offset > st.st_size:
             offset = 0
         if offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":

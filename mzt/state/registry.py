@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mzt.support import paths
 from mzt.support.errors import AmbiguousJobError, JobNotFoundError
-from mzt.support.fsutil import ensure_private_dir, read_regular_file
+from mzt.support.fsutil import ensure_private_dir, entry_exists, read_regular_file
 from mzt.support.log import get_logger
 
 logger = get_logger("mzt.state.registry")
@@ -42,8 +42,8 @@ class RegistryRecord:
 
     @property
     def state_exists(self) -> bool:
-        """Whether the workspace still holds this job's checkpoint."""
-        return paths.state_file(self.workspace, self.job_id).is_file()
+        """Whether the workspace still holds this job's checkpoint (usable or not)."""
+        return entry_exists(paths.state_file(self.workspace, self.job_id))
 
     def to_json(self) -> dict[str, str | None]:
         """The record as stored on disk."""
@@ -172,12 +172,12 @@ def find_job(
     if workspace is not None:
         ws = workspace.resolve()
         state = paths.state_file(ws, job_id)
-        if state.is_file():
+        if entry_exists(state):  # a checkpoint that is no file is unusable, not missing
             return JobLocation(job_id, ws, _registered_score(job_id, ws, home), "workspace")
         raise not_found_error(job_id, [str(state)], ws, home)
     here = (cwd or Path.cwd()).resolve()
     local = paths.state_file(here, job_id)
-    if local.is_file():
+    if entry_exists(local):
         return JobLocation(job_id, here, _registered_score(job_id, here, home), "cwd")
     matches = {
         r.workspace: r

@@ -298,3 +298,40 @@ class LockFileError(MztError):
                 "plain file you own (not a symlink)."
             ),
         )
+
+
+class FolderError(MztError):
+    """A folder mzt needs (a workspace, ``.marianne/``, MZT_HOME's) cannot be made or used."""
+
+    exit_code = ExitCode.STATE
+    code = "FOLDER"
+
+    _HINTS: ClassVar[dict[str, str]] = {
+        "EROFS": "The file system is read-only: remount it read-write or choose another place.",
+        "EACCES": "Permission denied: check the owner and mode of the folders above it.",
+        "EPERM": "Operation not permitted: check the owner and mode of the folders above it.",
+        "ENOSPC": "The disk is full: free some space, then try again.",
+        "EDQUOT": "The disk quota is exhausted: free some space or raise the quota.",
+        "ENOENT": (
+            "Folders cannot be created there (a pseudo file system such as /proc?): "
+            "choose a folder on a real disk."
+        ),
+        "ELOOP": "Too many symlinks on the way: point it at the real folder.",
+    }
+
+    def __init__(
+        self, path: str, errno_name: str, reason: str, *, blocker: str | None = None
+    ) -> None:
+        self.path = path
+        self.errno_name = errno_name
+        self.blocker = blocker
+        if blocker is not None:
+            hint = (
+                f"{blocker} is in the way and is not a folder: move it aside, or choose "
+                "another place (the score's `workspace`, `-w`, or MZT_HOME)."
+            )
+        else:
+            hint = self._HINTS.get(errno_name, "Check the path and the disk, or choose another.")
+        super().__init__(
+            f"Cannot create or use the folder {path}: {reason} ({errno_name})", hint=hint
+        )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mzt.execute.base import Leftover
-from mzt.support.errors import ForeignHostError
+from mzt.support.errors import ForeignHostError, MztError
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class SkippedJob:
     reason: str
     # Another host marks it running: what `clear --job` of it answers (exit 75).
     refusal: ForeignHostError | None = None
+    # Its checkpoint is unusable: what `clear --job` of it answers (exit 5).
+    error: MztError | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The job as JSON data."""

@@ -14,6 +14,9 @@ situation                 exit  error
 bad ``--older-than``        2   :class:`~mzt.support.errors.UsageError`
 ``take_over`` without job   2   :class:`~mzt.support.errors.UsageError`
 ========================  ====  ==================================================
+
+A skipped job whose checkpoint is unusable carries its
+:class:`~mzt.support.errors.StateCorruptionError` for the caller.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from mzt.state.takeover import foreign_error, is_foreign
 from mzt.support import paths
 from mzt.support.errors import JobLockedError, MztError, StateCorruptionError, UsageError
 from mzt.support.exitcodes import ExitCode
-from mzt.support.fsutil import is_own_regular_file
+from mzt.support.fsutil import entry_exists, is_own_regular_file
 from mzt.views.clear_report import ClearedJob, ClearReport, PrunedRecord, SkippedJob
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
@@ -139,7 +142,7 @@ def clear_jobs(
         if only_in is not None and candidate.workspace != only_in:
             continue
         state_path = paths.state_file(candidate.workspace, candidate.job_id)
-        if not candidate.workspace.is_dir() or not state_path.is_file():
+        if not candidate.workspace.is_dir() or not entry_exists(state_path):
             if candidate.record is not None:
                 _prune(candidate, report)
             continue
@@ -254,7 +257,8 @@ def _judge(
     try:
         state = store.load(job_id)
     except StateCorruptionError as exc:
-        return SkippedJob(job_id, ws, "unreadable", f"checkpoint unusable, left untouched: {exc}")
+        reason = f"checkpoint unusable, left untouched: {exc}"
+        return SkippedJob(job_id, ws, "unreadable", reason, error=exc)
     if state is None:
         return None
     # Still running after load: another host's run (a live one here holds the lock).

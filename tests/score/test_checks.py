@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,28 @@ def test_v001_template_syntax(tmp_path: Path) -> None:
 def test_v002_workspace_parent(tmp_path: Path) -> None:
     [issue] = codes(tmp_path, workspace="nope/deeper/ws")["V002"]
     assert issue.severity == "warning" and "will create it" in issue.message
+
+
+def test_v002_a_file_where_the_workspace_or_a_parent_should_be(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    os.mkfifo(tmp_path / "p")
+    [issue] = codes(tmp_path, workspace="f/ws")["V002"]
+    assert issue.severity == "error" and f"{tmp_path / 'f'} is a regular file" in issue.message
+    [issue] = codes(tmp_path, workspace="p")["V002"]
+    assert issue.severity == "error" and "is a FIFO, not a folder" in issue.message
+    assert "V002" not in codes(tmp_path, workspace="ws")
+
+
+def test_v005_working_directory(tmp_path: Path) -> None:
+    [issue] = codes(tmp_path, backend={"working_directory": "nowhere"})["V005"]
+    assert (issue.severity, issue.path) == ("error", "backend.working_directory")
+    assert f"{tmp_path / 'nowhere'} does not exist" in issue.message
+    (tmp_path / "f").write_text("")
+    [issue] = codes(tmp_path, instrument_config={"working_directory": str(tmp_path / "f")})["V005"]
+    assert "is a regular file" in issue.message
+    (tmp_path / "d").mkdir()
+    assert "V005" not in codes(tmp_path, backend={"working_directory": "d"})
+    assert "V005" not in codes(tmp_path, backend={"working_directory": "{{ workspace }}/x"})
 
 
 def test_v011_instrument_and_backend_type_conflict(tmp_path: Path) -> None:
@@ -280,3 +303,10 @@ def test_v013_nested_literal_range_loops(tmp_path: Path) -> None:
     three = "{% for a in range(200) %}{% for b in range(2, 202) %}{% for c in range(0, 60, 2) %}"
     three += "{% endfor %}{% endfor %}{% endfor %}"
     assert "V013" in codes(tmp_path, prompt={"template": three})
+
+
+def test_v003_template_file_that_is_not_a_file(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "t.j2")
+    prompt = {"template_file": "t.j2"}
+    [issue] = codes(tmp_path, prompt=prompt)["V003"]
+    assert "is a FIFO, not a regular file" in issue.message

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from mzt.support.errors import FolderError
+from mzt.support.exitcodes import ExitCode
 from mzt.support.fsutil import (
     PRIVATE_UMASK,
     ensure_private_dir,
+    entry_exists,
     is_own_regular_file,
+    kind_of,
     open_nofollow,
     read_regular_file,
     set_private_umask,
@@ -43,8 +47,39 @@ def test_ensure_private_dir_tightens_its_own_folder(tmp_path: Path) -> None:
 
 def test_ensure_private_dir_refuses_a_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("")
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(FolderError, match="it is a regular file, not a folder") as caught:
         ensure_private_dir(tmp_path / "f")
+    assert caught.value.exit_code == ExitCode.STATE
+    assert caught.value.blocker == str(tmp_path / "f")
+
+
+def test_ensure_private_dir_names_a_file_in_the_way_above(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("keep")
+    with pytest.raises(FolderError) as caught:
+        ensure_private_dir(tmp_path / "f" / "ws" / ".marianne")
+    # The folder it failed to make, and the file that stopped it.
+    assert str(tmp_path / "f" / "ws") in caught.value.message
+    assert f"{tmp_path / 'f'} is a regular file, not a folder" in caught.value.message
+    assert caught.value.hint is not None and "move it aside" in caught.value.hint
+    assert (tmp_path / "f").read_text() == "keep"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "dangling"])
+def test_ensure_private_dir_refuses_other_things(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "x"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to(tmp_path if kind == "symlink" else tmp_path / "gone")
+    with pytest.raises(FolderError, match="not a folder"):
+        ensure_private_dir(target)
+    assert not (tmp_path / "gone").exists()
+
+
+def test_ensure_private_dir_in_proc_is_a_folder_error() -> None:
+    with pytest.raises(FolderError) as caught:
+        ensure_private_dir(Path("/proc/self/mzt-test"))
+    assert caught.value.errno_name in ("ENOENT", "EACCES", "EPERM")
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o022])
@@ -88,11 +123,30 @@ def test_read_regular_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_regular_file(tmp_path / "missing")
     (tmp_path / "link").symlink_to(path)
-    with pytest.raises(OSError, match="symbolic links"):
+    with pytest.raises(OSError, match="it is a symlink"):
         read_regular_file(tmp_path / "link")
     os.mkfifo(tmp_path / "fifo")
-    with pytest.raises(OSError, match="not a regular file"):
+    with pytest.raises(OSError, match="it is a FIFO, not a regular file"):
         read_regular_file(tmp_path / "fifo")  # returns at once instead of blocking
+    with pytest.raises(IsADirectoryError):
+        read_regular_file(tmp_path)
+    with pytest.raises(OSError, match="it is a character device"):
+        read_regular_file(Path("/dev/zero"))  # never read to its (absent) end
+
+
+def test_kind_of_and_entry_exists(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    os.mkfifo(tmp_path / "p")
+    (tmp_path / "l").symlink_to(tmp_path / "gone")
+    assert kind_of(tmp_path / "f") == "a regular file"
+    assert kind_of(tmp_path / "p") == "a FIFO"
+    assert kind_of(tmp_path / "l") == "a symlink"
+    assert kind_of(tmp_path) == "a folder"
+    assert kind_of(Path("/dev/null")) == "a character device"
+    assert kind_of(tmp_path / "gone") == "missing"
+    assert entry_exists(tmp_path / "l") and entry_exists(tmp_path / "p")
+    assert not entry_exists(tmp_path / "gone")
+    assert not entry_exists(tmp_path / "f" / "below")
 
 
 def test_is_own_regular_file(tmp_path: Path) -> None:
