@@ -48,11 +48,16 @@ from mzt.state.book import WriterBook, serialised
 from mzt.state.checkpoint import CheckpointState, WriterInfo
 from mzt.state.codec import (
     default_event,
-    encode_document,
+    document_pieces,
+    document_size,
+    head_bytes,
     head_delta,
     head_fields,
-    redacted_sheet,
+    might_need_redacting,
+    redacted,
+    sheet_bytes,
     sheet_patch,
+    stored_sheet,
     transition_line,
 )
 from mzt.state.folding import SnapshotWriter
@@ -67,7 +72,7 @@ from mzt.support import paths
 from mzt.support.errors import ForeignHostError, StateCorruptionError
 from mzt.support.fsutil import ensure_private_dir
 from mzt.support.log import get_logger
-from mzt.support.redact import get_redactor
+from mzt.support.redact import Redactor, get_redactor
 
 logger = get_logger("mzt.state")
 
@@ -236,12 +241,15 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         redactor = get_redactor()
         try:
             head = head_fields(state)
+            top = head_bytes(state, redactor)
             if background:
-                document = encode(state)  # redacted by the writer, off this thread
-                self._writer.submit(self.state_path(state.job_id), document, redactor)
+                # The sheets as last written (every change of one is journaled): no pass
+                # over the whole state on this thread, and the writer only joins pieces.
+                sheets = self._written_sheets(state, book, redactor)
+                self._writer.submit(self.state_path(state.job_id), top, sheets)
             else:
-                document = encode_document(state, redactor)
-                atomic_write(self.state_path(state.job_id), document)
+                sheets = self._encode_sheets(state, book, redactor)
+                atomic_write(self.state_path(state.job_id), document_pieces(top, sheets))
         except BaseException as exc:
             if not getattr(exc, "replaced", False):
                 state.seq, state.updated_at, state.writer, state.journal_offset = previous
@@ -251,11 +259,39 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         book.seq = state.seq
         book.head = head
         book.config = copy.deepcopy(state.config_snapshot)
-        book.baselines.clear()
+        book.encoded = dict(sheets)
+        book.since_snapshot.clear()
         book.lines_since_snapshot = 0
         book.journal_bytes = 0
-        book.snapshot_bytes = len(document)
+        book.snapshot_bytes = document_size(top, sheets)
         book.snapshot_at = time.monotonic()
+
+    @staticmethod
+    def _encode_sheets(
+        state: CheckpointState, book: WriterBook, redactor: Redactor
+    ) -> list[tuple[int, bytes]]:
+        """Every sheet encoded afresh; only those unlike what was last written are checked
+        for credentials (one pass over all of them together, then one by one if needed)."""
+        writer = state.writer
+        sheets = [(num, encode(stored_sheet(s, writer))) for num, s in state.sheets.items()]
+        known = book.encoded
+        fresh = [i for i, (num, data) in enumerate(sheets) if known.get(num) != data]
+        if fresh and might_need_redacting(b",".join(sheets[i][1] for i in fresh), redactor):
+            for i in fresh:
+                num, data = sheets[i]
+                sheets[i] = (num, redacted(data, redactor))
+        return sheets
+
+    @staticmethod
+    def _written_sheets(
+        state: CheckpointState, book: WriterBook, redactor: Redactor
+    ) -> list[tuple[int, bytes]]:
+        known = book.encoded
+        writer = state.writer
+        return [
+            (num, known.get(num) or sheet_bytes(sheet, writer, redactor))
+            for num, sheet in state.sheets.items()
+        ]
 
     def flush(self) -> None:
         """Wait for a snapshot being written in the background (raising its failure)."""
@@ -294,8 +330,8 @@ class JsonStateBackend(HistoryMixin, StateBackend):
             patches: dict[int, dict[str, Any]] = {}
             whole: dict[int, bytes] = {}
             for num in dict.fromkeys(sheet_nums):
-                data = current[num] = redacted_sheet(state.sheets[num], redactor)
-                baseline = book.baselines.get(num)
+                data = current[num] = sheet_bytes(state.sheets[num], state.writer, redactor)
+                baseline = book.encoded.get(num) if num in book.since_snapshot else None
                 if baseline is None:
                     whole[num] = data
                 elif baseline != data:
@@ -313,7 +349,8 @@ class JsonStateBackend(HistoryMixin, StateBackend):
             raise
         book.seq = state.seq
         book.head = head
-        book.baselines.update(current)
+        book.encoded.update(current)
+        book.since_snapshot.update(current)
         if config_changed:
             book.config = copy.deepcopy(state.config_snapshot)
         book.lines_since_snapshot += 1
