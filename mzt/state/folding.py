@@ -17,7 +17,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from mzt.state.atomic import atomic_write
 from mzt.state.codec import document_pieces
 
