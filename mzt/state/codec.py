@@ -90,12 +90,12 @@ def stored_sheet(sheet: SheetState, writer: WriterInfo | None) -> SheetState:
 
     A handle names its sheet, its attempt, and the host and boot of the run that made it;
     the sheet and the document's ``writer`` say the same, so those keys are left out when
-    they are equal (and an empty ``extra``). :func:`complete_handle` puts them back.
+    they are equal (and a process group that is the process's own, an empty ``extra``). :func:`complete_handle` puts them back.
     """
     handle = sheet.attempt_handle
     if not handle:
         return sheet
-    implied = _implied(sheet, writer)
+    implied = _implied(sheet, writer, handle)
     compact = {k: v for k, v in handle.items() if k not in implied or implied[k] != v}
     return msgspec.structs.replace(sheet, attempt_handle=compact)
 
@@ -105,15 +105,18 @@ def complete_handle(sheet: SheetState, writer: WriterInfo | None) -> None:
     handle = sheet.attempt_handle
     if not handle:
         return
-    missing = {k: v for k, v in _implied(sheet, writer).items() if k not in handle}
+    missing = {k: v for k, v in _implied(sheet, writer, handle).items() if k not in handle}
     if missing:
         sheet.attempt_handle = {**handle, **missing}
 
 
-def _implied(sheet: SheetState, writer: WriterInfo | None) -> dict[str, Any]:
+def _implied(
+    sheet: SheetState, writer: WriterInfo | None, handle: dict[str, Any]
+) -> dict[str, Any]:
     implied: dict[str, Any] = {
         "sheet_num": sheet.sheet_num,
         "attempt": sheet.attempt_count,
+        "pgid": handle.get("pid"),  # an attempt leads its own process group
         "extra": {},
     }
     if writer is not None:
@@ -161,10 +164,41 @@ def document_size(head: bytes, sheets: Sequence[tuple[int, bytes]]) -> int:
     return size + sum(len(data) + len(str(num)) + 3 for num, data in sheets)
 
 
+def encode_sheets(
+    state: CheckpointState, known: dict[int, bytes], redactor: Redactor
+) -> list[tuple[int, bytes]]:
+    """Every sheet of ``state`` encoded afresh, redacted.
+
+    ``known`` holds sheets' bytes as last written (redacted); only the sheets that differ
+    from them are checked for credentials: all together first, one by one if need be.
+    """
+    writer = state.writer
+    sheets = [(num, encode(stored_sheet(s, writer))) for num, s in state.sheets.items()]
+    fresh = [i for i, (num, data) in enumerate(sheets) if known.get(num) != data]
+    if fresh and might_need_redacting(b",".join(sheets[i][1] for i in fresh), redactor):
+        for i in fresh:
+            num, data = sheets[i]
+            sheets[i] = (num, redacted(data, redactor))
+    return sheets
+
+
+def written_sheets(
+    state: CheckpointState, known: dict[int, bytes], redactor: Redactor
+) -> list[tuple[int, bytes]]:
+    """Every sheet of ``state`` as last written (``known``); one never written is encoded.
+
+    Every change of a sheet is journaled, so what was last written of it is what it is.
+    """
+    writer = state.writer
+    return [
+        (num, known.get(num) or sheet_bytes(sheet, writer, redactor))
+        for num, sheet in state.sheets.items()
+    ]
+
+
 def encode_document(state: CheckpointState, redactor: Redactor) -> bytes:
     """The snapshot bytes of ``state``, redacted."""
-    writer = state.writer
-    sheets = [(num, sheet_bytes(sheet, writer, redactor)) for num, sheet in state.sheets.items()]
+    sheets = encode_sheets(state, {}, redactor)
     return b"".join(document_pieces(head_bytes(state, redactor), sheets))
 
 

@@ -50,15 +50,14 @@ from mzt.state.codec import (
     default_event,
     document_pieces,
     document_size,
+    encode_sheets,
     head_bytes,
     head_delta,
     head_fields,
-    might_need_redacting,
-    redacted,
     sheet_bytes,
     sheet_patch,
-    stored_sheet,
     transition_line,
+    written_sheets,
 )
 from mzt.state.folding import SnapshotWriter
 from mzt.state.history import HistoryMixin
@@ -67,12 +66,11 @@ from mzt.state.loader import read_state
 from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
 from mzt.state.models import JobStatus, SheetStatus
 from mzt.state.records import utc_now
-from mzt.state.structs import encode
 from mzt.support import paths
 from mzt.support.errors import ForeignHostError, StateCorruptionError
 from mzt.support.fsutil import ensure_private_dir
 from mzt.support.log import get_logger
-from mzt.support.redact import Redactor, get_redactor
+from mzt.support.redact import get_redactor
 
 logger = get_logger("mzt.state")
 
@@ -245,10 +243,10 @@ class JsonStateBackend(HistoryMixin, StateBackend):
             if background:
                 # The sheets as last written (every change of one is journaled): no pass
                 # over the whole state on this thread, and the writer only joins pieces.
-                sheets = self._written_sheets(state, book, redactor)
+                sheets = written_sheets(state, book.encoded, redactor)
                 self._writer.submit(self.state_path(state.job_id), top, sheets)
             else:
-                sheets = self._encode_sheets(state, book, redactor)
+                sheets = encode_sheets(state, book.encoded, redactor)
                 atomic_write(self.state_path(state.job_id), document_pieces(top, sheets))
         except BaseException as exc:
             if not getattr(exc, "replaced", False):
@@ -265,33 +263,6 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         book.journal_bytes = 0
         book.snapshot_bytes = document_size(top, sheets)
         book.snapshot_at = time.monotonic()
-
-    @staticmethod
-    def _encode_sheets(
-        state: CheckpointState, book: WriterBook, redactor: Redactor
-    ) -> list[tuple[int, bytes]]:
-        """Every sheet encoded afresh; only those unlike what was last written are checked
-        for credentials (one pass over all of them together, then one by one if needed)."""
-        writer = state.writer
-        sheets = [(num, encode(stored_sheet(s, writer))) for num, s in state.sheets.items()]
-        known = book.encoded
-        fresh = [i for i, (num, data) in enumerate(sheets) if known.get(num) != data]
-        if fresh and might_need_redacting(b",".join(sheets[i][1] for i in fresh), redactor):
-            for i in fresh:
-                num, data = sheets[i]
-                sheets[i] = (num, redacted(data, redactor))
-        return sheets
-
-    @staticmethod
-    def _written_sheets(
-        state: CheckpointState, book: WriterBook, redactor: Redactor
-    ) -> list[tuple[int, bytes]]:
-        known = book.encoded
-        writer = state.writer
-        return [
-            (num, known.get(num) or sheet_bytes(sheet, writer, redactor))
-            for num, sheet in state.sheets.items()
-        ]
 
     def flush(self) -> None:
         """Wait for a snapshot being written in the background (raising its failure)."""
