@@ -90,7 +90,8 @@ def stored_sheet(sheet: SheetState, writer: WriterInfo | None) -> SheetState:
 
     A handle names its sheet, its attempt, and the host and boot of the run that made it;
     the sheet and the document's ``writer`` say the same, so those keys are left out when
-    they are equal (and a process group that is the process's own, an empty ``extra``). :func:`complete_handle` puts them back.
+    they are equal (and a process group that is the process's own, an empty ``extra``).
+    :func:`complete_handle` puts them back.
     """
     handle = sheet.attempt_handle
     if not handle:
