@@ -219,6 +219,10 @@ class Runner:
         if report.validation is not None:
             self.sheets.last_reports[num] = report.validation
         applied = self.book.attempt_finished(state, report)
+        if state.sheet(num).status.is_terminal:
+            # Only the sheet's next (completion) attempt reads its report: one kept for
+            # every finished sheet would grow with the job.
+            self.sheets.last_reports.pop(num, None)
         self.book.report(applied, self.reporter)
         while self.book.limits.notes:
             self.reporter.note(self.book.limits.notes.pop(0))
