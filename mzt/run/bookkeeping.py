@@ -155,7 +155,9 @@ class Bookkeeper(AttemptOutcomes):
         record = state.sheet(num)
         record.instrument_name = spec.instrument_name
         record.instrument_model = spec.model
-        record.execution_mode = spec.mode  # type: ignore[assignment]
+        # A normal attempt is what a sheet without a mode runs (see SheetPreparer.prepare).
+        if spec.mode != "normal":
+            record.execution_mode = spec.mode  # type: ignore[assignment]
         record.fire_at = None
         if spec.instrument_name not in state.instruments_used:
             state.instruments_used.append(spec.instrument_name)
@@ -210,11 +212,14 @@ class Bookkeeper(AttemptOutcomes):
         self._capture(record, report)
         validation = report.validation
         if validation is not None:
+            record.validation_passed = validation.all_passed
+        if validation is not None and validation.results:
+            # Without a rule that applied there is nothing to detail: validation_passed
+            # alone says it (status reads the pass rate from it then).
             record.validation_details = validation.details()
             record.passed_validations = [str(i) for i in validation.passed_indices]
             record.failed_validations = [str(i) for i in validation.failed_indices]
             record.last_pass_percentage = validation.pass_percent
-            record.validation_passed = validation.all_passed
         verdict = AttemptVerdict(
             execution_success=report.execution_success,
             validations=len(report.spec.rules),

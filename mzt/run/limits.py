@@ -56,7 +56,8 @@ class Limits:
         )
         record.input_tokens = cost.input_tokens
         record.output_tokens = cost.output_tokens
-        record.estimated_cost = cost.usd
+        # No confidence: nothing was estimated (an instrument that is not an agent).
+        record.estimated_cost = cost.usd if cost.confidence is not None else None
         record.cost_confidence = cost.confidence
         state.total_input_tokens += cost.input_tokens or 0
         state.total_output_tokens += cost.output_tokens or 0

@@ -137,7 +137,6 @@ def fresh_budget(prepared: PreparedScore, record: SheetState, num: int) -> None:
     record.movement = sheet.stage
     record.voice = sheet.instance if sheet.fan_count > 1 else None
     record.fire_at = None
-    record.sheet_timeout_seconds = sheet.instrument.timeout_seconds
 
 
 def _reopen(state: CheckpointState, prepared: PreparedScore) -> None:

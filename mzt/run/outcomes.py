@@ -52,6 +52,20 @@ class AttemptOutcomes:
         record.output_truncated = record.output_truncated or outcome.truncated
         record.last_activity_at = datetime.now(UTC)
 
+    def _settle_record(self, record: SheetState) -> None:
+        """Leave out of a finished sheet what its other fields already say.
+
+        Its completion time is its last activity, and the mode belonged to the attempt
+        that ended. A sheet done in one attempt needs no summary of that attempt nor a sum
+        of durations: its own exit code, duration and times are that attempt's (the full
+        record is in the history).
+        """
+        record.reset("last_activity_at", "execution_mode")
+        if record.attempt_count == 1 and len(record.attempt_results) == 1:
+            only = record.attempt_results[0]
+            if not only.get("rate_limited") and not only.get("cost_usd"):
+                record.reset("attempt_results", "total_duration_seconds")
+
     def _apply(
         self,
         state: CheckpointState,
@@ -102,14 +116,10 @@ class AttemptOutcomes:
             record.error_message = None
             record.error_code = None
             record.error_category = None
-            record.success_without_retry = record.attempt_count == 1
-            record.outcome_category = (
-                OutcomeCategory.SUCCESS_FIRST_TRY
-                if record.attempt_count == 1
-                else OutcomeCategory.SUCCESS_COMPLETION
-                if record.completion_attempts
-                else OutcomeCategory.SUCCESS_RETRY
-            )
+            # How it succeeded (first try, retry, completion) is what attempt_count and
+            # completion_attempts say; outcome_category is kept for the ways a sheet fails.
+            record.outcome_category = None
+            self._settle_record(record)
             return Applied(num, "completed", _pass_detail(verdict, report), completed=True)
         if decision.action == "completion":
             record.completion_attempts += 1
@@ -151,6 +161,7 @@ class AttemptOutcomes:
             if error is not None and not error.retriable
             else OutcomeCategory.FAILED_EXHAUSTED
         )
+        self._settle_record(record)
         return Applied(num, "failed", decision.reason, failed=True)
 
     def _schedule(

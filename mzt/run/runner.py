@@ -18,10 +18,12 @@ path):
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from mzt.execute.attempt import AttemptReport
@@ -110,7 +112,7 @@ class Runner:
                 line = f"{item.what_was_done()} of the run that died: {item.describe()}"
                 self.reporter.note(line)
                 self.store.record_event(state, item.event, detail=line)
-            with self.controls.handling_signals():
+            with self.controls.handling_signals(), _long_lived():
                 code, message = self._loop(state)
             self.store.compact(state)
             done, total = state.get_progress()
@@ -236,6 +238,10 @@ class Runner:
         if report.validation is not None:
             self.sheets.last_reports[num] = report.validation
         applied = self.book.attempt_finished(state, report)
+        if state.sheet(num).status.is_terminal:
+            # Only the sheet's next (completion) attempt reads its report: one kept for
+            # every finished sheet would grow with the job.
+            self.sheets.last_reports.pop(num, None)
         self.book.report(applied, self.reporter)
         while self.book.limits.notes:
             self.reporter.note(self.book.limits.notes.pop(0))
@@ -279,3 +285,20 @@ class Runner:
         self.book.pause(state, message)
         self.reporter.note(message)
         return ExitCode.PAUSED, message
+
+
+@contextlib.contextmanager
+def _long_lived() -> Iterator[None]:
+    """Keep what exists when the loop starts out of the cycle collector's full passes.
+
+    The state, the plan and the score are tens of thousands of long-lived objects on a big
+    job, none of them garbage; every full collection would walk them all, a pause between
+    two sheets that grows with the job. Frozen, they are skipped; what the loop allocates
+    is collected as usual, and they are handed back to the collector when it ends.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -134,8 +134,11 @@ class SheetPreparer:
         if isinstance(stored, dict):
             return {int(k): float(v) for k, v in stored.items()}
         baseline = snapshot_mtimes(rules, context)
-        data[BASELINE_KEY] = {str(k): v for k, v in baseline.items()}
-        record.outcome_data = data  # type: ignore[assignment]
+        if baseline:
+            # An empty one is not kept: the sheet's rules and paths are the same at every
+            # attempt, so taking it again gives nothing again.
+            data[BASELINE_KEY] = {str(k): v for k, v in baseline.items()}
+            record.outcome_data = data  # type: ignore[assignment]
         return baseline
 
     def _workdir(self, choice: InstrumentChoice) -> Path:

@@ -99,7 +99,10 @@ class InstrumentResolver:
         return tuple(self._choice(name, num, stage, keep_model=False) for name in names)
 
     def _choice(self, name: str, num: int, stage: int, *, keep_model: bool) -> InstrumentChoice:
-        key = (name, stage, num if num in self.special else None, keep_model)
+        # A stage without a movement section resolves like any other such stage: a chain
+        # of 10,000 one-sheet stages then shares one choice instead of holding 10,000.
+        shared = stage if stage in self.score.movements else 0
+        key = (name, shared, num if num in self.special else None, keep_model)
         cached = self._cache.get(key)
         if cached is None:
             cached = self._cache[key] = self._resolve(name, num, stage, keep_model=keep_model)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +99,12 @@ def fsync_dir(folder: Path) -> None:
         SYSCALLS.close(dfd)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
+def atomic_write(
+    path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o600, durable: bool = True
+) -> None:
     """Replace ``path`` with ``data`` durably and atomically (see the module docstring).
 
+    ``data`` may be pieces, written in turn (a big snapshot need never be one object).
     ``durable=False`` keeps the atomic replace but skips both fsyncs: readers never see
     a partial file and a crash of this process loses nothing, but a power loss may.
     """
@@ -114,7 +117,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = 
         step = "chmod temp file"
         SYSCALLS.fchmod(fd, mode)
         step = "write"
-        write_all(fd, data)
+        for piece in (data,) if isinstance(data, bytes | bytearray) else data:
+            write_all(fd, piece)
         step = "fsync"
         if durable:
             SYSCALLS.fsync(fd)

@@ -46,9 +46,11 @@ class WriterBook:
     seq: int | None = None
     head: dict[str, Any] = field(default_factory=dict)
     config: Any = None
-    # The encoding last written of each sheet changed since the snapshot: the baseline its
-    # next patch is computed against (a sheet without one is written whole).
-    baselines: dict[int, bytes] = field(default_factory=dict)
+    # Each sheet's bytes as the files last gave them (snapshot or journal line): a fold
+    # assembles the next snapshot from these, and a patch is computed against them.
+    encoded: dict[int, bytes] = field(default_factory=dict)
+    # Sheets journaled since the snapshot; the first line of any other one holds it whole.
+    since_snapshot: set[int] = field(default_factory=set)
     lines_since_snapshot: int = 0
     journal_bytes: int = 0
     snapshot_bytes: int = 0

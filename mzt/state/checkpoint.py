@@ -11,7 +11,7 @@ to this one), ``journal_offset`` (where this snapshot's journal lines start) and
 from __future__ import annotations
 
 import os
-import uuid
+import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -67,7 +67,9 @@ class CheckpointState(Model, kw_only=True):
     # legacy document).
     schema_version: int = field(default_factory=lambda: CURRENT_SCHEMA_VERSION)
     seq: Annotated[int, Meta(ge=0)] = 0
-    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Only told apart from the job's earlier states, in one history file: 48 random bits
+    # are plenty, and every journal line names it.
+    instance_id: str = field(default_factory=lambda: secrets.token_hex(6))
     journal_offset: Annotated[int, Meta(ge=0)] = 0
     writer: WriterInfo | None = None
     taken_over: TakeOver | None = None  # the last take-over from another host, if any

@@ -10,12 +10,14 @@ is :mod:`mzt.state.loader`; the invariants both serve are in :mod:`mzt.state.jso
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from mzt.state.checkpoint import BOOKKEEPING, CheckpointState
+from mzt.state.checkpoint import BOOKKEEPING, CheckpointState, WriterInfo
+from mzt.state.handles import stored_sheet
 from mzt.state.models import SheetState
 from mzt.state.records import utc_now
 from mzt.state.structs import encode, field_defaults
@@ -29,6 +31,8 @@ _DECODER = msgspec.json.Decoder()
 _SCAN_SLICE = 1 << 20
 _SCAN_OVERLAP = 1 << 12
 _SHEET_DEFAULTS = field_defaults(SheetState)
+_NO_SHEETS = b'"sheets":{}}'
+_BATCH = 2048  # sheets per piece of a snapshot: one join holds the lock that long
 _HEAD_DEFAULTS = field_defaults(CheckpointState)
 
 
@@ -80,12 +84,81 @@ def sheet_patch(baseline: bytes, current: bytes) -> dict[str, Any]:
     return patch
 
 
+def redacted(data: bytes, redactor: Redactor) -> bytes:
+    """JSON bytes with every string in them redacted (the bytes themselves when clean)."""
+    if might_need_redacting(data, redactor):
+        data = encode(redactor.redact_tree(_DECODER.decode(data)))
+    return data
+
+
+def sheet_bytes(sheet: SheetState, writer: WriterInfo | None, redactor: Redactor) -> bytes:
+    """One sheet as the files hold it (default fields left out), redacted."""
+    return redacted(encode(stored_sheet(sheet, writer)), redactor)
+
+
+def head_bytes(state: CheckpointState, redactor: Redactor) -> bytes:
+    """The snapshot without its sheets (``..."sheets":{}}``), redacted."""
+    return redacted(encode(msgspec.structs.replace(state, sheets={})), redactor)
+
+
+def document_pieces(head: bytes, sheets: Sequence[tuple[int, bytes]]) -> Iterator[bytes]:
+    """The snapshot bytes, in pieces: the job's fields, then the sheets a batch at a time.
+
+    ``head`` is :func:`head_bytes`; ``sheets`` are :func:`sheet_bytes` by number, in the
+    order of ``state.sheets``. Built from pieces already encoded and redacted, a big
+    job's snapshot costs a join, not a pass over the whole state.
+    """
+    if not head.endswith(_NO_SHEETS):
+        raise ValueError("the head of a snapshot must end with its empty sheets")
+    yield head[: -len(b"}}")]
+    for start in range(0, len(sheets), _BATCH):
+        joined = b",".join(b'"%d":%s' % item for item in sheets[start : start + _BATCH])
+        yield b"," + joined if start else joined
+    yield b"}}"
+
+
+def document_size(head: bytes, sheets: Sequence[tuple[int, bytes]]) -> int:
+    """The length of :func:`document_pieces` of the same arguments."""
+    size = len(head) + max(len(sheets) - 1, 0)
+    return size + sum(len(data) + len(str(num)) + 3 for num, data in sheets)
+
+
+def encode_sheets(
+    state: CheckpointState, known: dict[int, bytes], redactor: Redactor
+) -> list[tuple[int, bytes]]:
+    """Every sheet of ``state`` encoded afresh, redacted.
+
+    ``known`` holds sheets' bytes as last written (redacted); only the sheets that differ
+    from them are checked for credentials: all together first, one by one if need be.
+    """
+    writer = state.writer
+    sheets = [(num, encode(stored_sheet(s, writer))) for num, s in state.sheets.items()]
+    fresh = [i for i, (num, data) in enumerate(sheets) if known.get(num) != data]
+    if fresh and might_need_redacting(b",".join(sheets[i][1] for i in fresh), redactor):
+        for i in fresh:
+            num, data = sheets[i]
+            sheets[i] = (num, redacted(data, redactor))
+    return sheets
+
+
+def written_sheets(
+    state: CheckpointState, known: dict[int, bytes], redactor: Redactor
+) -> list[tuple[int, bytes]]:
+    """Every sheet of ``state`` as last written (``known``); one never written is encoded.
+
+    Every change of a sheet is journaled, so what was last written of it is what it is.
+    """
+    writer = state.writer
+    return [
+        (num, known.get(num) or sheet_bytes(sheet, writer, redactor))
+        for num, sheet in state.sheets.items()
+    ]
+
+
 def encode_document(state: CheckpointState, redactor: Redactor) -> bytes:
     """The snapshot bytes of ``state``, redacted."""
-    data = encode(state)
-    if might_need_redacting(data, redactor):
-        data = encode(redactor.redact_tree(msgspec.to_builtins(state)))
-    return data
+    sheets = encode_sheets(state, {}, redactor)
+    return b"".join(document_pieces(head_bytes(state, redactor), sheets))
 
 
 def might_need_redacting(data: bytes, redactor: Redactor) -> bool:
@@ -104,14 +177,6 @@ def might_need_redacting(data: bytes, redactor: Redactor) -> bool:
         if redactor.json_might_contain(piece.decode("utf-8", errors="replace")):
             return True
     return False
-
-
-def redacted_sheet(sheet: SheetState, redactor: Redactor) -> bytes:
-    """One sheet's encoding (default fields left out), redacted."""
-    data = encode(sheet)
-    if might_need_redacting(data, redactor):
-        data = encode(redactor.redact_tree(msgspec.to_builtins(sheet)))
-    return data
 
 
 def transition_line(
@@ -195,7 +260,7 @@ def attempt_line(
         head_of_prompt = (
             redactor.redact(prompt).encode()[:HISTORY_PROMPT_BYTES].decode("utf-8", errors="ignore")
         )
-    record = {
+    record: dict[str, Any] = {
         "v": JOURNAL_LINE_VERSION,
         "kind": "attempt",
         "event": "attempt_finished",
@@ -206,10 +271,14 @@ def attempt_line(
         "sheet_num": sheet_num,
         "attempt": attempt,
         "exit_code": exit_code,
-        "duration_seconds": duration_seconds,
+        # Microseconds, as the sheet keeps it: longer floats only cost bytes.
+        "duration_seconds": None if duration_seconds is None else round(duration_seconds, 6),
         "prompt": head_of_prompt,
-        "output": out,
-        "output_truncated": out_cut,
     }
+    # No output (and so nothing cut off) is what a reader takes a missing one for.
+    if out:
+        record["output"] = out
+    if out_cut:
+        record["output_truncated"] = True
     # Prompt and output are redacted above; the rest are ids and numbers mzt made.
     return dumps(record)

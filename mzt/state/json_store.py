@@ -48,12 +48,16 @@ from mzt.state.book import WriterBook, serialised
 from mzt.state.checkpoint import CheckpointState, WriterInfo
 from mzt.state.codec import (
     default_event,
-    encode_document,
+    document_pieces,
+    document_size,
+    encode_sheets,
+    head_bytes,
     head_delta,
     head_fields,
-    redacted_sheet,
+    sheet_bytes,
     sheet_patch,
     transition_line,
+    written_sheets,
 )
 from mzt.state.folding import SnapshotWriter
 from mzt.state.history import HistoryMixin
@@ -62,7 +66,6 @@ from mzt.state.loader import read_state
 from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
 from mzt.state.models import JobStatus, SheetStatus
 from mzt.state.records import utc_now
-from mzt.state.structs import encode
 from mzt.state.takeover import foreign_error, is_foreign, take_over_record
 from mzt.state.writer import TakeOver
 from mzt.support import paths
@@ -245,12 +248,15 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         redactor = get_redactor()
         try:
             head = head_fields(state)
+            top = head_bytes(state, redactor)
             if background:
-                document = encode(state)  # redacted by the writer, off this thread
-                self._writer.submit(self.state_path(state.job_id), document, redactor)
+                # The sheets as last written (every change of one is journaled): no pass
+                # over the whole state on this thread, and the writer only joins pieces.
+                sheets = written_sheets(state, book.encoded, redactor)
+                self._writer.submit(self.state_path(state.job_id), top, sheets)
             else:
-                document = encode_document(state, redactor)
-                atomic_write(self.state_path(state.job_id), document)
+                sheets = encode_sheets(state, book.encoded, redactor)
+                atomic_write(self.state_path(state.job_id), document_pieces(top, sheets))
         except BaseException as exc:
             if not getattr(exc, "replaced", False):
                 state.seq, state.updated_at, state.writer, state.journal_offset = previous
@@ -260,10 +266,11 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         book.seq = state.seq
         book.head = head
         book.config = copy.deepcopy(state.config_snapshot)
-        book.baselines.clear()
+        book.encoded = dict(sheets)
+        book.since_snapshot.clear()
         book.lines_since_snapshot = 0
         book.journal_bytes = 0
-        book.snapshot_bytes = len(document)
+        book.snapshot_bytes = document_size(top, sheets)
         book.snapshot_at = time.monotonic()
 
     def flush(self) -> None:
@@ -303,8 +310,8 @@ class JsonStateBackend(HistoryMixin, StateBackend):
             patches: dict[int, dict[str, Any]] = {}
             whole: dict[int, bytes] = {}
             for num in dict.fromkeys(sheet_nums):
-                data = current[num] = redacted_sheet(state.sheets[num], redactor)
-                baseline = book.baselines.get(num)
+                data = current[num] = sheet_bytes(state.sheets[num], state.writer, redactor)
+                baseline = book.encoded.get(num) if num in book.since_snapshot else None
                 if baseline is None:
                     whole[num] = data
                 elif baseline != data:
@@ -322,7 +329,8 @@ class JsonStateBackend(HistoryMixin, StateBackend):
             raise
         book.seq = state.seq
         book.head = head
-        book.baselines.update(current)
+        book.encoded.update(current)
+        book.since_snapshot.update(current)
         if config_changed:
             book.config = copy.deepcopy(state.config_snapshot)
         book.lines_since_snapshot += 1

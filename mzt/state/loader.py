@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from mzt.state.checkpoint import BOOKKEEPING, CURRENT_SCHEMA_VERSION, CheckpointState
+from mzt.state.handles import complete_handle
 from mzt.state.journal import JournalLine, read_lines_to
 from mzt.state.migrations import schema_version_of, upgrade
 from mzt.state.models import SheetState
@@ -91,7 +92,7 @@ def decode_document(job_id: str, path: Path, raw: bytes) -> CheckpointState:
     else:
         if state.schema_version in _DIRECT and state.job_id == job_id:
             state.schema_version = CURRENT_SCHEMA_VERSION
-            return state
+            return _complete(state)
     if not raw:
         raise StateCorruptionError(job_id, where, "empty", "the file is empty (0 bytes)")
     if not raw.strip(b"\x00"):
@@ -136,6 +137,14 @@ def decode_document(job_id: str, path: Path, raw: bytes) -> CheckpointState:
     except (ValueError, TypeError) as exc:
         raise StateCorruptionError(job_id, where, "validation", str(exc)) from exc
     state.schema_version = CURRENT_SCHEMA_VERSION
+    return _complete(state)
+
+
+def _complete(state: CheckpointState) -> CheckpointState:
+    """Sheets as they were in memory: stored attempt handles made whole again."""
+    for sheet in state.sheets.values():
+        if sheet.attempt_handle:
+            complete_handle(sheet, state.writer)
     return state
 
 
@@ -227,6 +236,8 @@ def _apply_sheet(state: CheckpointState, num: int, data: Any, *, patch: bool) ->
     sheet = _SHEET.decode(encode(merged))
     if sheet.sheet_num != num:
         raise ValueError(f"sheet {sheet.sheet_num} is stored under number {num}")
+    # The lines after a snapshot are its writer's: their handles leave out what it says.
+    complete_handle(sheet, state.writer)
     state.sheets[num] = sheet
 
 

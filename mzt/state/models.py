@@ -219,20 +219,27 @@ class SheetState(Model, kw_only=True):
         summary = AttemptResultDict(
             attempt=self.attempt_count,
             success=bool(result.execution_success),
-            rate_limited=bool(result.rate_limited),
-            cost_usd=float(result.cost_usd or 0.0),
             # Microseconds are all a duration is good for; longer floats only cost bytes.
             duration_seconds=round(float(result.duration_seconds or 0.0), 6),
-            exit_code=getattr(result, "exit_code", None),
-            timestamp=utc_now().isoformat(),
+            timestamp=utc_now().isoformat().replace("+00:00", "Z"),
         )
+        # Keys at their obvious value (not rate limited, nothing spent, no exit code) are
+        # left out: a record is kept per attempt, and readers take a missing one as such.
+        if result.rate_limited:
+            summary["rate_limited"] = True
+        cost = float(result.cost_usd or 0.0)
+        if cost:
+            summary["cost_usd"] = cost
+        exit_code = getattr(result, "exit_code", None)
+        if exit_code is not None:
+            summary["exit_code"] = exit_code
         self.attempt_results.append(summary)
         if len(self.attempt_results) > MAX_ATTEMPT_RESULTS:
             self.attempt_results = self.attempt_results[-MAX_ATTEMPT_RESULTS:]
         # Only when non-zero: a sum still at its default stays the default object, which is
         # what lets the encoder leave it out of the files.
-        if summary["cost_usd"]:
-            self.total_cost_usd += summary["cost_usd"]
+        if cost:
+            self.total_cost_usd += cost
         if summary["duration_seconds"]:
             self.total_duration_seconds = round(
                 self.total_duration_seconds + summary["duration_seconds"], 6

@@ -101,7 +101,11 @@ class SynthesisResultDict(TypedDict, total=False):
 
 
 class AttemptResultDict(TypedDict, total=False):
-    """Summary of one attempt kept in the sheet (the full record is in the history)."""
+    """Summary of one attempt kept in the sheet (the full record is in the history).
+
+    ``rate_limited`` (false), ``cost_usd`` (0) and ``exit_code`` (none) are present only
+    when they say otherwise.
+    """
 
     attempt: int
     success: bool

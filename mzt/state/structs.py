@@ -54,6 +54,20 @@ class Model(
         """From JSON text, validated as the loader validates a file."""
         return msgspec.json.decode(text, type=cls)
 
+    def reset(self, *names: str) -> None:
+        """Put the named fields back to their defaults.
+
+        The default object itself (a fresh one for a factory): the encoder tells a float
+        or string at its default by identity, so an equal value made elsewhere would still
+        be written out.
+        """
+        for info in msgspec.structs.fields(type(self)):
+            if info.name in names:
+                if info.default_factory is not msgspec.NODEFAULT:
+                    setattr(self, info.name, info.default_factory())
+                else:
+                    setattr(self, info.name, info.default)
+
     def model_copy(self, *, deep: bool = False) -> Self:
         """A copy; ``deep`` copies the lists and records inside it too."""
         if deep:

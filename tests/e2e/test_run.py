@@ -436,3 +436,28 @@ def test_validations_can_check_the_result_file_and_failures_leave_the_old_one(
     (project.workspace / "flag").write_text("second\n")
     assert project.mzt("resume", "job", "-w", project.workspace).returncode == 0
     assert published.read_text() == "answer-1\nsecond\n"
+
+
+def test_a_sheet_done_first_try_stores_only_what_carries_information(project: Project) -> None:
+    score = project.score(simple(2, prompt={"template": "true"}, validations=[]))
+    result = project.mzt("run", "-q", score)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads((project.workspace / ".marianne" / "job.json").read_bytes())
+    assert set(doc["sheets"]["2"]) == {
+        "sheet_num",
+        "status",
+        "started_at",
+        "completed_at",
+        "attempt_count",
+        "exit_code",
+        "exit_reason",
+        "execution_duration_seconds",
+        "validation_passed",
+        "instrument_name",
+        "movement",
+    }
+    status = json.loads(project.mzt("status", "job", "--json").stdout)["sheets"]["2"]
+    assert status["validation_passed"] is True and status["validation_pass_rate"] == 100.0
+    assert status["duration_seconds"] is not None
+    lines = (project.workspace / ".marianne" / "job.history.jsonl").read_text().splitlines()
+    assert not any('"output":""' in line or "+00:00" in line for line in lines)

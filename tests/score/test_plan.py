@@ -184,6 +184,18 @@ def test_instrument_precedence(tmp_path: Path) -> None:
     ]
 
 
+def test_stages_without_a_movement_share_one_instrument_choice(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        sheet={"size": 1, "total_items": 4},
+        movements={3: {"instrument_config": {"timeout_seconds": 5}}},
+        instrument="cli",
+    )
+    first, second, third, fourth = (s.instrument for s in plan.sheets)
+    assert first is second is fourth  # one object held for a chain of any length
+    assert third.timeout_seconds == 5.0 and first.timeout_seconds == 300.0
+
+
 def test_backend_type_when_no_instrument(tmp_path: Path) -> None:
     assert plan_of(tmp_path).sheet(1).instrument.name == "claude_cli"
     assert plan_of(tmp_path, backend={"type": "cli"}).sheet(1).instrument.name == "cli"

@@ -254,3 +254,23 @@ def test_to_dict_round_trip_keeps_extra_keys_of_free_form_records() -> None:
     again = SheetState.from_dict(sheet.to_dict())
     assert again == sheet
     assert again.validation_details == [{"passed": True, "rule_type": "file_exists", "custom": 1}]
+
+
+def test_attempt_summary_leaves_out_what_goes_without_saying() -> None:
+    sheet = SheetState(sheet_num=1)
+    sheet.attempt_count = 1
+    sheet.record_attempt(Outcome(execution_success=True, duration_seconds=0.25))
+    summary = sheet.attempt_results[-1]
+    assert set(summary) == {"attempt", "success", "duration_seconds", "timestamp"}
+    assert summary["timestamp"].endswith("Z")
+    sheet.record_attempt(Outcome(rate_limited=True, cost_usd=0.5, exit_code=2))
+    assert sheet.attempt_results[-1]["rate_limited"] is True
+    assert sheet.attempt_results[-1]["cost_usd"] == 0.5
+    assert sheet.attempt_results[-1]["exit_code"] == 2
+
+
+def test_reset_fields_are_left_out_of_the_encoding() -> None:
+    sheet = SheetState(sheet_num=1, total_duration_seconds=float("2.5"), execution_mode="retry")
+    sheet.attempt_results.append({"attempt": 1})
+    sheet.reset("total_duration_seconds", "execution_mode", "attempt_results")
+    assert sheet.model_dump_json() == '{"sheet_num":1,"status":"pending"}'

@@ -1,0 +1,120 @@
+"""The encoding of snapshots and journal lines: stored handles, pieces, attempt records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mzt.state import JsonStateBackend, WriterInfo
+from mzt.state.codec import attempt_line, document_pieces, document_size, encode_document
+from mzt.state.loader import decode_document
+from mzt.support.redact import Redactor
+from tests.state.conftest import make_state
+
+
+def _handle(num: int, attempt: int, **changes: Any) -> dict[str, Any]:
+    me = WriterInfo.current()
+    record: dict[str, Any] = {
+        "executor": "local",
+        "token": "ab" * 12,
+        "sheet_num": num,
+        "attempt": attempt,
+        "host": me.host,
+        "boot_id": me.boot_id,
+        "pid": 4242,
+        "pgid": 4242,
+        "start_time": 123,
+        "started_at": 1.5,
+        "extra": {},
+    }
+    record.update(changes)
+    return record
+
+
+def _stored(store: JsonStateBackend, num: int) -> dict[str, Any]:
+    doc = json.loads(store.state_path("job").read_bytes())
+    sheet: dict[str, Any] = doc["sheets"][str(num)]
+    return sheet
+
+
+def test_a_handle_is_stored_without_what_its_sheet_and_writer_say(
+    store: JsonStateBackend,
+) -> None:
+    state = make_state(2)
+    state.mark_sheet_started(1)
+    state.sheet(1).attempt_handle = _handle(1, 1)
+    store.save(state)
+    assert _stored(store, 1)["attempt_handle"] == {
+        "executor": "local",
+        "token": "ab" * 12,
+        "pid": 4242,
+        "start_time": 123,
+        "started_at": 1.5,
+    }
+    loaded = store.load("job")
+    assert loaded is not None and loaded.sheet(1).attempt_handle == _handle(1, 1)
+
+
+def test_a_journaled_handle_comes_back_whole(store: JsonStateBackend) -> None:
+    state = make_state(2)
+    store.save(state)
+    state.mark_sheet_started(2)
+    state.sheet(2).attempt_handle = _handle(2, 1)
+    store.record_sheet(state, 2)
+    line = store.history_path("job").read_text().splitlines()[-1]
+    assert '"host"' not in line and '"boot_id"' not in line
+    loaded = store.load("job")
+    assert loaded is not None and loaded.sheet(2).attempt_handle == _handle(2, 1)
+
+
+def test_a_handle_unlike_its_context_is_stored_as_it_is(store: JsonStateBackend) -> None:
+    state = make_state(1)
+    state.mark_sheet_started(1)
+    odd = _handle(1, 7, host="elsewhere", boot_id="other-boot", pgid=1, extra={"k": "v"})
+    state.sheet(1).attempt_handle = odd
+    store.save(state)
+    assert _stored(store, 1)["attempt_handle"] == {k: v for k, v in odd.items() if k != "sheet_num"}
+    loaded = store.load("job")
+    assert loaded is not None and loaded.sheet(1).attempt_handle == odd
+
+
+def test_a_handle_stored_whole_loads_as_it_is(tmp_path: Path) -> None:
+    # The form every handle had before: all keys present, nothing to put back.
+    state = make_state(1)
+    state.writer = WriterInfo.current()
+    state.mark_sheet_started(1)
+    state.sheet(1).attempt_handle = _handle(1, 1, host="old-host")
+    loaded = decode_document("job", tmp_path / "job.json", state.model_dump_json().encode())
+    assert loaded.sheet(1).attempt_handle == _handle(1, 1, host="old-host")
+
+
+def test_pieces_join_into_the_document_and_its_size() -> None:
+    state = make_state(5000)
+    state.writer = WriterInfo.current()
+    whole = encode_document(state, Redactor())
+    assert json.loads(whole) == json.loads(state.model_dump_json())
+    head = whole[: whole.index(b'"sheets":{') + len(b'"sheets":{')] + b"}}"
+    sheets = [(n, s.model_dump_json().encode()) for n, s in state.sheets.items()]
+    assert b"".join(document_pieces(head, sheets)) == whole
+    assert document_size(head, sheets) == len(whole)
+    assert b"".join(document_pieces(head, [])) == head
+
+
+def test_an_attempt_record_leaves_out_an_empty_output() -> None:
+    line = json.loads(
+        attempt_line(
+            "job",
+            "abc",
+            3,
+            sheet_num=1,
+            attempt=1,
+            prompt="true",
+            output="",
+            exit_code=0,
+            duration_seconds=0.009749028999067377,
+            redactor=Redactor(),
+        )
+    )
+    assert "output" not in line and "output_truncated" not in line
+    assert line["duration_seconds"] == 0.009749
