@@ -53,10 +53,11 @@ def test_pause_refuses_a_job_that_is_not_running(project: Project) -> None:
 def test_wait_times_out_with_exit_1_and_leaves_the_request(project: Project) -> None:
     # The first sheet holds until the gate file appears, so however slow the machine the
     # pause cannot be honoured before the wait gives up.
-    gate = project.workspace / "gate"
-    hold = f"while [ ! -e {gate} ]; do sleep 0.05; done"
+    gate, started = project.workspace / "gate", project.workspace / "started"
+    hold = f"touch {started}; while [ ! -e {gate} ]; do sleep 0.05; done"
     proc = running(project, score(project, n=2, template=hold), first_sheet=False)
     try:
+        wait_for(started.exists)  # a pause asked before the sheet starts is honoured at once
         view = read_job("job")
         with pytest.raises(steering.WaitTimeoutError) as caught:
             steering.pause_and_wait(view, timeout=0.3, poll=0.05)
