@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+# A suite started in the background (`pytest &`, nohup, some CI runners) inherits SIGINT
+# ignored, and so would every mzt it starts: mzt keeps an inherited SIG_IGN, as users of
+# nohup expect. The tests that interrupt a run need SIGINT delivered; a handler set here
+# becomes the default again in each child at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
