@@ -11,10 +11,11 @@ from tests.e2e.conftest import Project
 project = live_runs.project  # a project whose MZT_HOME this process shares with its runs
 
 CLI_STEP = {"size": 1, "total_items": 2}
+ONCE = {"max_retries": 1}  # one execution per sheet: the outcome is what is under test
 
 
 def _score(project: Project, **extra: object) -> Path:
-    return project.score({"name": "job", "sheet": CLI_STEP, **extra})
+    return project.score({"name": "job", "sheet": CLI_STEP, "retry": ONCE, **extra})
 
 
 def test_a_missing_program_asks_for_an_install_and_hides_the_path(project: Project) -> None:
@@ -53,7 +54,13 @@ def test_a_plain_failure_still_offers_resume(project: Project) -> None:
 def test_quiet_names_each_failed_sheet_and_json_carries_them(project: Project) -> None:
     free = {"size": 1, "total_items": 2, "dependencies": {2: []}}
     score = project.score(
-        {"name": "job", "sheet": free, "instrument": "cli", "prompt": {"template": "exit 1"}}
+        {
+            "name": "job",
+            "sheet": free,
+            "instrument": "cli",
+            "retry": ONCE,
+            "prompt": {"template": "exit 1"},
+        }
     )
     quiet = project.mzt("run", "-q", score)
     assert quiet.returncode == 1 and quiet.stdout == ""
