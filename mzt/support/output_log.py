@@ -80,9 +80,16 @@ class RingBuffer:
         self.position = (self.position + len(chunk)) % self.capacity
 
     def getvalue(self) -> bytes:
+        view = memoryview(self.data)
         if self.total < self.capacity:
-            return bytes(self.data[: self.total])
-        return bytes(self.data[self.position :] + self.data[: self.position])
+            return bytes(view[: self.total])
+        return b"".join((view[self.position :], view[: self.position]))
+
+    def take(self) -> bytes:
+        """The value, and the ring's memory given back (one copy alive, not two)."""
+        value = self.getvalue()
+        self.data = bytearray()
+        return value
 
 
 def _char_start(data: bytes) -> int:
@@ -203,9 +210,13 @@ class OutputStream:
         self.log.flush()  # readers (`mzt logs --follow`) see output as it is written
 
     def _write_overflow(self, overflow: RingBuffer) -> None:
-        raw = overflow.getvalue()
-        start = _safe_start(raw, wrapped=overflow.total > len(raw) or self.cut_credential)
-        kept = self.redactor.redactor.redact_bytes(raw[start:])
+        wrapped = overflow.total > overflow.capacity
+        raw = overflow.take()
+        start = _safe_start(raw, wrapped=wrapped or self.cut_credential)
+        if start:
+            raw = raw[start:]
+        kept = self.redactor.redactor.redact_bytes(raw)
+        del raw  # a flood's tail is megabytes: never hold three copies of it
         excess = len(kept) - tail_kept(self.max_log_bytes)
         if excess > 0:
             line = kept.find(b"\n", excess, excess + _SLACK)
