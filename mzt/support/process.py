@@ -16,6 +16,7 @@ runs before the program does anything, so the caller can record the pid first.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import selectors
 import signal
@@ -32,7 +33,8 @@ from mzt.support.spawnhold import SpawnHook, hold_argv, release, spawned, unrunn
 DRAIN_SECONDS = 2.0
 DEFAULT_GRACE_SECONDS = 5.0
 DEFAULT_TAIL_BYTES = 50 * 1024
-_CHUNK = 64 * 1024
+_CHUNK = 1024 * 1024
+_PIPE_BYTES = 1024 * 1024
 _TICK = 0.05
 _CHECK_EVERY = 0.5  # how often the stop callback (cancel file, signals) is consulted
 # Output held back by the redactor reaches the log once the child has been quiet this long.
@@ -208,6 +210,10 @@ class _Watcher:
         assert proc.stdout is not None and proc.stderr is not None
         for pipe, key in ((proc.stdout, "out"), (proc.stderr, "err")):
             os.set_blocking(pipe.fileno(), False)
+            # A bigger pipe lets a chatty child write more between two of mzt's reads:
+            # fewer wake-ups for both (best effort; the kernel may cap or refuse it).
+            with contextlib.suppress(AttributeError, OSError):
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
             self.selector.register(pipe, selectors.EVENT_READ, streams[key])
         # A pidfd wakes the loop the moment the child exits; without one, poll often.
         self.exit_fd: int | None = None
