@@ -213,6 +213,19 @@ def write_score(path: Path, score: Mapping[str, Any]) -> Path:
     return path
 
 
+def one_sheet_score(path: Path, name: str, template: str, workspace: str = "./ws") -> Path:
+    """A one-sheet score whose ``cli`` sheet runs ``template`` as a bash script."""
+    score = {
+        "name": name,
+        "workspace": workspace,
+        "instrument": "cli",
+        "pause_between_sheets_seconds": 0,
+        "sheet": {"size": 1, "total_items": 1},
+        "prompt": {"template": template},
+    }
+    return write_score(path, score)
+
+
 def true_score(
     path: Path,
     name: str,

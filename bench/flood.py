@@ -24,7 +24,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _shared import ensure_tool, environment, machine, mzt_command, run, spread, write_score
+from _shared import ensure_tool, environment, machine, mzt_command, one_sheet_score, run, spread
 
 
 def command(kind: str, megabytes: int) -> str:
@@ -49,17 +49,7 @@ def main() -> None:
     print(f"command: {pipeline}")
     root = Path(tempfile.mkdtemp(prefix="mzt-bench-flood-"))
     try:
-        score = write_score(
-            root / "flood.yaml",
-            {
-                "name": "flood",
-                "workspace": "./ws",
-                "instrument": "cli",
-                "pause_between_sheets_seconds": 0,
-                "sheet": {"size": 1, "total_items": 1},
-                "prompt": {"template": pipeline},
-            },
-        )
+        score = one_sheet_score(root / "flood.yaml", "flood", pipeline)
         mine: list[float] = []
         mine_rss: list[float] = []
         theirs: list[float] = []

@@ -58,10 +58,10 @@ from _shared import (
     environment,
     machine,
     mzt_command,
+    one_sheet_score,
     run,
     spread,
     true_score,
-    write_score,
 )
 
 WRITES = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
@@ -229,18 +229,7 @@ def row(label: str, values: list[float], digits: int = 1, target: str = "") -> N
 def flood(root: Path, megabytes: int, rounds: int) -> tuple[list[float], list[float], list[float]]:
     """Peak RSS and time of a run whose one sheet floods stdout, next to bash alone."""
     pipeline = f"head -c {megabytes}000000 /dev/zero | tr '\\0' a"
-    score = root / "flood.yaml"
-    write_score(
-        score,
-        {
-            "name": "flood",
-            "workspace": "./ws-flood",
-            "instrument": "cli",
-            "pause_between_sheets_seconds": 0,
-            "sheet": {"size": 1, "total_items": 1},
-            "prompt": {"template": pipeline},
-        },
-    )
+    score = one_sheet_score(root / "flood.yaml", "flood", pipeline, workspace="./ws-flood")
     mine: list[float] = []
     rss: list[float] = []
     bare: list[float] = []
