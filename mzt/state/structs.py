@@ -12,6 +12,8 @@ already use for "as JSON values" and "from JSON values".
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, Self
 
 import msgspec
@@ -61,18 +63,32 @@ class Model(
         or string at its default by identity, so an equal value made elsewhere would still
         be written out.
         """
-        for info in msgspec.structs.fields(type(self)):
-            if info.name in names:
-                if info.default_factory is not msgspec.NODEFAULT:
-                    setattr(self, info.name, info.default_factory())
-                else:
-                    setattr(self, info.name, info.default)
+        defaults = _defaults(type(self))
+        for name in names:
+            default, factory = defaults[name]
+            setattr(self, name, default if factory is None else factory())
 
     def model_copy(self, *, deep: bool = False) -> Self:
         """A copy; ``deep`` copies the lists and records inside it too."""
         if deep:
             return msgspec.json.decode(_ENCODER.encode(self), type=type(self))
         return msgspec.structs.replace(self)
+
+
+@functools.cache
+def _defaults(kind: type[msgspec.Struct]) -> dict[str, tuple[Any, Callable[[], Any] | None]]:
+    """Each field's default object or factory, looked up once per class.
+
+    ``msgspec.structs.fields`` evaluates the class's annotations on every call (a few
+    milliseconds), and the runner resets fields on every sheet transition.
+    """
+    found: dict[str, tuple[Any, Callable[[], Any] | None]] = {}
+    for info in msgspec.structs.fields(kind):
+        if info.default_factory is not msgspec.NODEFAULT:
+            found[info.name] = (None, info.default_factory)
+        else:
+            found[info.name] = (info.default, None)
+    return found
 
 
 def full_builtins(value: Any) -> Any:
