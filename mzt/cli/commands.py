@@ -220,6 +220,14 @@ def run(
         render.issue_lines(warnings, prepared.loaded.source)
         console.out(f"{prepared.job_id}: {render.summary(plan, prepared.workspace)} (dry run)")
         render.plan_and_preview(plan, preview)
+        parallel = prepared.loaded.score.parallel
+        at_once = parallel.max_concurrent if parallel.enabled else 1
+        note = render.pacing(
+            plan.total_sheets, at_once, prepared.loaded.score.pause_between_sheets_seconds
+        )
+        if note:
+            console.out()
+            console.out(note)
     return ExitCode.OK
 
 
