@@ -43,7 +43,10 @@ if TYPE_CHECKING:
     )
     from mzt.run.reporting import (
         NullReporter,
+        Progress,
         Reporter,
+        Tally,
+        Wait,
     )
     from mzt.run.results import (
         RunOptions,
@@ -181,7 +184,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Plan": ("mzt.score.plan", "Plan"),
     "PreparedScore": ("mzt.score.preparation", "PreparedScore"),
     "Preview": ("mzt.score.preparation", "Preview"),
+    "Progress": ("mzt.run.reporting", "Progress"),
     "Reporter": ("mzt.run.reporting", "Reporter"),
+    "Tally": ("mzt.run.reporting", "Tally"),
+    "Wait": ("mzt.run.reporting", "Wait"),
     "RunOptions": ("mzt.run.results", "RunOptions"),
     "RunResult": ("mzt.run.results", "RunResult"),
     "STOPPED_STATUSES": ("mzt.views.steering", "STOPPED_STATUSES"),
@@ -261,13 +267,16 @@ __all__ = [
     "Plan",
     "PreparedScore",
     "Preview",
+    "Progress",
     "Reporter",
     "RunOptions",
     "RunResult",
     "ScoreError",
     "SheetPlan",
+    "Tally",
     "UsageError",
     "Validation",
+    "Wait",
     "WatchFrame",
     "answer_noop_run",
     "await_attempt",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,11 +29,22 @@ if TYPE_CHECKING:
     from mzt.api import Reporter
 
 
-def reporter_for(as_json: bool, quiet: bool) -> Reporter:
+@contextlib.contextmanager
+def reporter_for(as_json: bool, quiet: bool) -> Iterator[Reporter]:
+    """The run's progress reporter; on a terminal its live line is gone when this ends,
+    however the run ended."""
     from mzt.api import NullReporter
+    from mzt.cli import liveline
     from mzt.cli.progress import LineReporter
 
-    return NullReporter() if as_json or quiet else LineReporter(sys.stdout)
+    if as_json or quiet:
+        yield NullReporter()
+        return
+    reporter = LineReporter(sys.stdout, live=liveline.wanted(sys.stdout))
+    try:
+        yield reporter
+    finally:
+        reporter.close()
 
 
 @click.command()
@@ -75,15 +88,16 @@ def resume(
     from mzt import api
 
     quiet = flag(ctx, "quiet", quiet)
-    result = api.resume_job(
-        job,
-        workspace=workspace,
-        config=config,
-        reload=not no_reload,
-        force=force,
-        take_over=take_over,
-        reporter=reporter_for(as_json, quiet),
-    )
+    with reporter_for(as_json, quiet) as reporter:
+        result = api.resume_job(
+            job,
+            workspace=workspace,
+            config=config,
+            reload=not no_reload,
+            force=force,
+            take_over=take_over,
+            reporter=reporter,
+        )
     return finish_run(result, as_json=as_json, quiet=quiet)
 
 
@@ -195,9 +209,8 @@ def run(
         options = api.RunOptions(
             fresh=fresh, start_sheet=start_sheet, instrument=instrument, take_over=take_over
         )
-        result = api.run_score(
-            score, workspace=workspace, options=options, reporter=reporter_for(as_json, quiet)
-        )
+        with reporter_for(as_json, quiet) as reporter:
+            result = api.run_score(score, workspace=workspace, options=options, reporter=reporter)
         return finish_run(result, as_json=as_json, quiet=quiet)
     prepared = api.prepare_score(score, workspace=workspace)
     plan = prepared.plan

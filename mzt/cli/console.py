@@ -27,8 +27,11 @@ def color_enabled(stream: TextIO) -> bool:
 
 
 def style(text: str, name: str, stream: TextIO | None = None) -> str:
-    if not color_enabled(stream or sys.stdout):
-        return text
+    return paint(text, name) if color_enabled(stream or sys.stdout) else text
+
+
+def paint(text: str, name: str) -> str:
+    """``text`` in a style, whatever the stream (the caller has decided colour is wanted)."""
     return f"\033[{_STYLES[name]}m{text}\033[0m"
 
 

@@ -107,7 +107,16 @@ class Runner:
             if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
             self.controls.clear_stale()
-            self.reporter.run_started(self.job_id, self.plan.total_sheets, str(self.workspace), how)
+            done = sum(1 for sheet in state.sheets.values() if sheet.status.is_terminal)
+            self.reporter.run_started(
+                self.job_id,
+                self.plan.total_sheets,
+                str(self.workspace),
+                how,
+                done,
+                self.max_concurrent,
+            )
+            self.reporter.spent(state.total_estimated_cost)
             for item in self.stopped_leftovers:
                 line = f"{item.what_was_done()} of the run that died: {item.describe()}"
                 self.reporter.note(line)
@@ -155,6 +164,7 @@ class Runner:
         pool = self.make_executor(self.max_concurrent)
         try:
             while True:
+                self.reporter.tick()
                 if self.controls.interrupted:
                     return self._interrupted(state, loop, pool)
                 if self.controls.cancel_requested():
@@ -172,7 +182,8 @@ class Runner:
                     wake = None if loop.halted else self.book.next_wake(state)
                     if wake is None:
                         return self.book.finish(state, halted=loop.halted)
-                    self.controls.wait(max(0.0, wake - time.time()))
+                    # At most a second at a time: the reporter's live view ticks on.
+                    self.controls.wait(min(1.0, max(0.0, wake - time.time())))
                     continue
                 self._collect(state, loop, pool, timeout=self._until_next(state, loop))
         finally:
@@ -243,6 +254,7 @@ class Runner:
             # every finished sheet would grow with the job.
             self.sheets.last_reports.pop(num, None)
         self.book.report(applied, self.reporter)
+        self.reporter.spent(state.total_estimated_cost)
         while self.book.limits.notes:
             self.reporter.note(self.book.limits.notes.pop(0))
         for blocked in self.book.drain_blocked():
