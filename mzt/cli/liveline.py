@@ -56,19 +56,10 @@ def render(progress: Progress, *, width: int, color: bool, fancy: bool = True) -
     ``fancy`` allows a middle dot and an em dash; without it the line is plain ASCII.
     """
     dot, dash, cut = (" \u00b7 ", "\u2014", "\u2026") if fancy else (" | ", "-", "~")
-    parts: list[tuple[str, str | None]] = [(f"{progress.done}/{progress.total} done", "bold")]
-    if progress.failed:
-        parts.append((f"{progress.failed} failed", "red"))
-    parts.append((f"{progress.running} running", "blue" if progress.running else None))
-    if progress.waiting:
-        parts.append((f"{progress.waiting} waiting{_why(progress, cut)}", "yellow"))
-    if progress.retries:
-        parts.append((f"{progress.retries} retr{'y' if progress.retries == 1 else 'ies'}", None))
-    parts.append((f"elapsed {_whole(progress.elapsed)}", "dim"))
-    if progress.done < progress.total:
-        parts.append((f"ETA {_eta(progress.eta, dash)}", "dim"))
-    if progress.cost > 0:
-        parts.append((f"${progress.cost:.2f}", None))
+    parts = _parts(progress, dash, cut, why=True)
+    if _columns(dot.join(text for text, _ in parts)) > width - 1:
+        # The wait's reason is the first thing to go: the counts and times matter more.
+        parts = _parts(progress, dash, cut, why=False)
     room = max(0, width - 1)
     shown: list[str] = []
     for i, (text, name) in enumerate(parts):
@@ -85,19 +76,39 @@ def render(progress: Progress, *, width: int, color: bool, fancy: bool = True) -
     return "".join(shown)
 
 
+def _parts(progress: Progress, dash: str, cut: str, *, why: bool) -> list[tuple[str, str | None]]:
+    """The line's pieces, each with its style."""
+    parts: list[tuple[str, str | None]] = [(f"{progress.done}/{progress.total} done", "bold")]
+    if progress.failed:
+        parts.append((f"{progress.failed} failed", "red"))
+    parts.append((f"{progress.running} running", "blue" if progress.running else None))
+    if progress.waiting:
+        parts.append((f"{progress.waiting} waiting{_why(progress, cut, why)}", "yellow"))
+    if progress.retries:
+        parts.append((f"{progress.retries} retr{'y' if progress.retries == 1 else 'ies'}", None))
+    parts.append((f"elapsed {_whole(progress.elapsed)}", "dim"))
+    if progress.done < progress.total:
+        parts.append((f"ETA {_eta(progress.eta, dash)}", "dim"))
+    if progress.cost > 0:
+        parts.append((f"${progress.cost:.2f}", None))
+    return parts
+
+
 def _eta(seconds: float | None, dash: str) -> str:
     if seconds is None:
         return dash
     return "<1s" if seconds < 1 else _whole(seconds)
 
 
-def _why(progress: Progress, cut: str) -> str:
+def _why(progress: Progress, cut: str, reason: bool) -> str:
     wait = progress.next_wait
     if wait is None:
         return ""
     what = {"rate_limited": "rate limited", "completion": "completion"}.get(wait.kind, wait.kind)
-    reason = _fit(" ".join(sanitize_terminal(wait.reason).split()), _REASON_WIDTH, cut)
-    return f": sheet {wait.sheet} {what} in {_whole(wait.seconds_left)} ({reason})"
+    text = f": sheet {wait.sheet} {what} in {_whole(wait.seconds_left)}"
+    if not reason or not wait.reason:
+        return text
+    return f"{text} ({_fit(' '.join(sanitize_terminal(wait.reason).split()), _REASON_WIDTH, cut)})"
 
 
 def _columns(text: str) -> int:

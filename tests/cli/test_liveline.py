@@ -75,8 +75,20 @@ def test_line_never_reaches_the_last_column(width: int) -> None:
         )
 
 
+def test_a_narrow_line_drops_the_reason_before_the_times() -> None:
+    wait = Wait(3, "retry", "validation failed: out-3.txt missing", 8)
+    text = liveline.render(progress(waiting=1, next_wait=wait), width=100, color=False)
+    assert text == (
+        "1/3 done \u00b7 2 running \u00b7 1 waiting: sheet 3 retry in 8s"
+        " \u00b7 elapsed 1m15s \u00b7 ETA 2m10s"
+    )
+
+
 def test_wide_characters_count_as_two_columns() -> None:
     wait = Wait(1, "retry", "\u6f22\u5b57" * 30, 5)
+    text = liveline.render(progress(waiting=1, next_wait=wait), width=200, color=False)
+    # The reason is cut to 40 columns: 19 wide characters and the one-column mark.
+    assert text.count("\u6f22") + text.count("\u5b57") == 19
     text = liveline.render(progress(waiting=1, next_wait=wait), width=50, color=False)
     columns = sum(2 if "\u4e00" <= c <= "\u9fff" else 1 for c in text)
     assert columns <= 49
