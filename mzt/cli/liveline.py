@@ -141,7 +141,7 @@ class LiveLine:
         self.stream = stream
         self.snapshot = snapshot
         self.color = console.color_enabled(stream)
-        self.fancy = _can_encode(stream, "\u00b7\u2014")
+        self.fancy = _can_encode(stream, "\u00b7\u2014\u2026")
         self.shown = False
         self.closed = False
         self.drawn_at = 0.0
