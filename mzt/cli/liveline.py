@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 CLEAR = "\r\x1b[K"
 REDRAW_EVERY = 1.0
+FRESH_FOR = 0.1  # a status line rendered this recently is good enough to draw again
 _REASON_WIDTH = 40
 
 
@@ -57,7 +58,7 @@ def render(progress: Progress, *, width: int, color: bool, fancy: bool = True) -
     """
     dot, dash, cut = (" \u00b7 ", "\u2014", "\u2026") if fancy else (" | ", "-", "~")
     parts = _parts(progress, dash, cut, why=True)
-    if _columns(dot.join(text for text, _ in parts)) > width - 1:
+    if sum(_columns(text) for text, _ in parts) + _columns(dot) * (len(parts) - 1) >= width:
         # The wait's reason is the first thing to go: the counts and times matter more.
         parts = _parts(progress, dash, cut, why=False)
     room = max(0, width - 1)
@@ -112,6 +113,8 @@ def _why(progress: Progress, cut: str, reason: bool) -> str:
 
 
 def _columns(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(_char_columns(c) for c in text)
 
 
@@ -145,6 +148,9 @@ class LiveLine:
         self.shown = False
         self.closed = False
         self.drawn_at = 0.0
+        self.text = ""
+        self.rendered_at = -FRESH_FOR
+        self.stale = False  # drawn again without a new render since the last one
 
     def status(self) -> str:
         width = shutil.get_terminal_size().columns
@@ -154,13 +160,21 @@ class LiveLine:
         """What to write for one more line above the status line."""
         if self.closed:
             return line
-        self.drawn_at = time.monotonic()
+        now = time.monotonic()
+        if now - self.rendered_at >= FRESH_FOR:
+            self.text, self.rendered_at, self.stale = self.status(), now, False
+        else:
+            # A burst of lines shares one render; the next tick catches up.
+            self.stale = True
+        self.drawn_at = now
         self.shown = True
-        return f"{CLEAR}{line}{self.status()}"
+        return f"{CLEAR}{line}{self.text}"
 
     def due(self) -> str:
-        """The redraw a tick asks for, or "" when the last one is recent enough."""
-        if self.closed or time.monotonic() - self.drawn_at < REDRAW_EVERY:
+        """The redraw a tick asks for, or "" when the line shown is recent enough."""
+        now = time.monotonic()
+        behind = self.stale and now - self.rendered_at >= FRESH_FOR
+        if self.closed or not (behind or now - self.drawn_at >= REDRAW_EVERY):
             return ""
         return self.around("")
 

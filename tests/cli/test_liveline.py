@@ -146,10 +146,15 @@ def test_tally_names_the_wait_that_ends_first() -> None:
     assert tally.snapshot().eta is None  # sheet 1 never ran in this run
 
 
-def test_reporter_keeps_the_status_line_under_each_line_and_erases_it() -> None:
+def test_reporter_keeps_the_status_line_under_each_line_and_erases_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(liveline.time, "monotonic", clock)
     stream = io.StringIO()
     reporter = LineReporter(stream, live=True)
     reporter.run_started("job", 2, "/ws", "starting", 0, 1)
+    clock.now += 0.2
     reporter.sheet_started(1, 1, "cli", "normal")
     reporter.close()
     out = stream.getvalue()
@@ -190,6 +195,30 @@ def test_a_tick_redraws_at_most_once_a_second(monkeypatch: pytest.MonkeyPatch) -
     reporter.tick()
     assert stream.getvalue().startswith(before + liveline.CLEAR)
     assert stream.getvalue().count("\n") == 1
+
+
+def test_a_burst_of_lines_shares_one_render_and_a_tick_catches_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(liveline.time, "monotonic", clock)
+    stream = io.StringIO()
+    reporter = LineReporter(stream, live=True)
+    reporter.run_started("job", 3, "/ws", "starting", 0, 1)
+    reporter.sheet_started(1, 1, "cli", "normal")  # same instant: drawn with the old render
+    assert status_lines_of(stream)[-1].startswith("0/3 done | 0 running")
+    reporter.tick()
+    assert len(status_lines_of(stream)) == 2  # too soon to render again
+    clock.now += 0.1
+    reporter.tick()
+    assert status_lines_of(stream)[-1].startswith("0/3 done | 1 running")
+    clock.now += 0.5
+    reporter.tick()
+    assert len(status_lines_of(stream)) == 3  # nothing new, and under a second
+
+
+def status_lines_of(stream: io.StringIO) -> list[str]:
+    return [chunk.rsplit("\n", 1)[-1] for chunk in stream.getvalue().split(liveline.CLEAR)[1:]]
 
 
 def test_wanted_only_on_a_terminal_that_is_not_dumb(monkeypatch: pytest.MonkeyPatch) -> None:
