@@ -8,6 +8,7 @@ good when the run ends.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -106,7 +107,7 @@ def _why(progress: Progress, cut: str, reason: bool) -> str:
     if wait is None:
         return ""
     what = {"rate_limited": "rate limited", "completion": "completion"}.get(wait.kind, wait.kind)
-    text = f": sheet {wait.sheet} {what} in {_whole(wait.seconds_left)}"
+    text = f": sheet {wait.sheet} {what} in {_whole(math.ceil(wait.seconds_left))}"
     if not reason or not wait.reason:
         return text
     return f"{text} ({_fit(' '.join(sanitize_terminal(wait.reason).split()), _REASON_WIDTH, cut)})"

@@ -150,7 +150,11 @@ class Tally:
         left = max(0, self.total - self.done)
         eta = None
         if self.timed and left:
-            eta = self.time_spent / self.timed * left / min(self.concurrency, left)
+            # Work left: a mean sheet for each sheet not done, less what the running ones
+            # have already had of theirs; shared over the lanes that can still be busy.
+            mean = self.time_spent / self.timed
+            had = sum(min(mean, now - self.first_start[n]) for n in self.running)
+            eta = max(0.0, mean * left - had) / min(self.concurrency, left)
         return Progress(
             done=self.done,
             total=self.total,

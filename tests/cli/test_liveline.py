@@ -40,7 +40,7 @@ class Clock:
 
 
 def test_line_says_where_the_run_stands() -> None:
-    wait = Wait(sheet=3, kind="retry", reason="validation failed", seconds_left=12.4)
+    wait = Wait(sheet=3, kind="retry", reason="validation failed", seconds_left=11.2)
     text = liveline.render(
         progress(waiting=1, next_wait=wait, retries=2, failed=1, cost=0.125),
         width=200,
@@ -128,6 +128,11 @@ def test_tally_counts_events_and_estimates_from_finished_sheets() -> None:
     assert snap.cost == 0.5
     # (10 s + 30 s) / 2 sheets × 1 left / min(2 lanes, 1 left)
     assert snap.eta == pytest.approx(20.0)
+    tally.sheet_started(5)
+    clock.now += 8
+    assert tally.snapshot().eta == pytest.approx(12.0)  # the running sheet had 8 s of its 20
+    clock.now += 30
+    assert tally.snapshot().eta == 0.0  # longer than the mean: no time is "left"
 
 
 def test_tally_names_the_wait_that_ends_first() -> None:
