@@ -7,6 +7,7 @@ import fcntl
 import os
 import pty
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -164,3 +165,16 @@ def test_in_a_pipe_there_is_no_line_and_no_escape(project: Project) -> None:
     for out in (result.stdout, result.stderr):
         assert "\r" not in out and "\x1b" not in out
     assert "done \u00b7" not in result.stdout
+
+
+def test_an_interrupted_run_leaves_no_status_line_behind(project: Project) -> None:
+    score = gated_score(project)
+    term = Terminal(project, str(score), env=terminal_env(project), width=120)
+    wait_for(lambda: "1 running" in SGR.sub("", term.text()), timeout=60)
+    term.proc.send_signal(signal.SIGINT)
+    code, text = term.finish()
+    assert code == 130, text
+    bottom = SGR.sub("", text.rsplit(CLEAR, 1)[1])
+    # After the last erase: the notes and the summary, then the error and hint; no status.
+    assert "job paused: 0/3 sheets completed" in bottom, bottom
+    assert bottom.endswith("\r\n") and "done \u00b7" not in bottom
