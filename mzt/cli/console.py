@@ -20,8 +20,8 @@ def counted(count: int, noun: str) -> str:
 
 
 def color_enabled(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (to anything)."""
-    if "NO_COLOR" in os.environ:
+    """Colour only on a terminal that can show it, never when NO_COLOR is set (to anything)."""
+    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
         return False
     return hasattr(stream, "isatty") and stream.isatty()
 

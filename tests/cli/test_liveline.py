@@ -8,7 +8,7 @@ import re
 import pytest
 
 from mzt.api import Progress, Tally, Wait
-from mzt.cli import liveline
+from mzt.cli import console, liveline
 from mzt.cli.progress import LineReporter
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -236,3 +236,18 @@ def test_wanted_only_on_a_terminal_that_is_not_dumb(monkeypatch: pytest.MonkeyPa
     assert not liveline.wanted(io.StringIO())
     monkeypatch.setenv("TERM", "dumb")
     assert not liveline.wanted(Tty())
+
+
+def test_colour_only_on_a_terminal_that_can_show_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert console.color_enabled(Tty()) and not console.color_enabled(io.StringIO())
+    monkeypatch.setenv("TERM", "dumb")
+    assert not console.color_enabled(Tty())
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("NO_COLOR", "")
+    assert not console.color_enabled(Tty())
