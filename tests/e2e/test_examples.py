@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from mzt import api
+from mzt.score.templating import compile_template, prompt_variables, render
 from tests.score.score_cli import EXAMPLES, mzt_command
 
 HEADER_LINES = 6
@@ -121,3 +123,43 @@ def test_hello_writes_its_page(offline_runs: OfflineRuns) -> None:
     page = (offline_runs.workspace("hello.yaml") / "hello.md").read_text(encoding="utf-8")
     assert page.count("\n- ") == 3
     assert "Konnichiwa" in page
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_mixed_instruments_collects_commits_when_its_tag_is_missing(tmp_path: Path) -> None:
+    """Sheet 1 (bash and git) works out of the box: `since` names a tag that few
+    repositories have, so it takes the history instead of failing on git's exit 128."""
+    repo = tmp_path / "repo"
+    env = {
+        **os.environ,
+        **{
+            f"GIT_{who}_{what}": value
+            for who in ("AUTHOR", "COMMITTER")
+            for what, value in (("NAME", "T"), ("EMAIL", "t@example.org"))
+        },
+    }
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, env=env)
+    for n in range(3):
+        subprocess.run(
+            ["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", f"change {n}"],
+            check=True,
+            env=env,
+        )
+    workspace = repo / "notes" / "ws"  # the score's `repo: ../..` is then the repository
+    workspace.mkdir(parents=True)
+    result = api.validate_score(EXAMPLES / "mixed-instruments.yaml", workspace=workspace)
+    assert result.loaded is not None and result.plan is not None
+    assert result.loaded.template is not None
+    sheet = result.plan.sheet(1)
+    assert sheet.instrument.profile == "cli"
+    variables = prompt_variables(result.plan, sheet, result.loaded.score, str(workspace))
+    script = render(compile_template(result.loaded.template), variables)
+    run = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert "no v1.4.0" in run.stdout
+    subjects = [
+        line.split("\t")[2] for line in (workspace / "commits.tsv").read_text().splitlines()
+    ]
+    assert subjects == ["change 2", "change 1"]
