@@ -201,6 +201,7 @@ def test_a_failing_cli_script_spends_its_retries_without_back_off(project: Proje
     assert count.read_text() == "x\n" * 3  # the whole budget, as max_retries says
     assert time.monotonic() - started < 25  # and none of the 30 s + 60 s back-off
     assert "exited with status 1: fatal: no such tag" in result.stdout + result.stderr
+    assert "sheet 1: retry at once (exited with status 1: fatal: no such tag)" in result.stdout
     errors = json.loads(project.mzt("errors", "--json", "job", "-w", project.workspace).stdout)
     assert [e["category"] for e in errors["errors"]] == ["fatal"] * 3
 
