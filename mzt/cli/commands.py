@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,19 +262,25 @@ def run(
 def init(
     ctx: click.Context, name: str, folder: Path, force: bool, as_json: bool, quiet: bool
 ) -> int:
-    """Write a starter score NAME.yaml that validates.
+    """Write a starter score NAME.yaml that runs offline as it is (bash, no agent).
+
+    Its comments say how to hand the work to an agent instead.
 
     \b
     Example:
-      mzt init nightly-review && mzt validate nightly-review.yaml
+      mzt init nightly-review && mzt run nightly-review.yaml
     """
     from mzt import api
 
     path = api.init_score(name, folder=folder, force=force)
+    next_step = f"mzt run {shlex.quote(str(path))}"
     if as_json:
-        console.emit_json({"schema": "mzt.init/1", "path": str(path), "name": name})
+        console.emit_json(
+            {"schema": "mzt.init/1", "path": str(path), "name": name, "next_step": next_step}
+        )
     elif not flag(ctx, "quiet", quiet):
-        console.out(f"wrote {path}; check it with `mzt validate {path}`")
+        console.out(f"wrote {path}: a starter that runs offline with bash, no agent needed")
+        console.out(f"next: {next_step}")
     return ExitCode.OK
 
 

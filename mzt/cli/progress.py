@@ -89,7 +89,8 @@ class LineReporter:
             "completion": "completion attempt",
             "rate_limited": "rate limited; next try",
         }.get(kind, kind)
-        self._line(f"sheet {num}: {_safe(what)} in {duration(seconds)} ({_safe(reason)})")
+        when = f"in {duration(seconds)}" if seconds > 0 else "at once"
+        self._line(f"sheet {num}: {_safe(what)} {when} ({_safe(reason)})")
 
     def note(self, message: str) -> None:
         self._line(_safe(message))

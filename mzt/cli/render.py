@@ -122,5 +122,9 @@ def pacing(total_sheets: int, at_once: int, pause: float) -> str | None:
 
 
 def summary(plan: Plan, workspace: Path) -> str:
-    stages = f" in {plan.total_stages} stages" if plan.total_stages != plan.total_sheets else ""
+    stages = (
+        f" in {console.counted(plan.total_stages, 'stage')}"
+        if plan.total_stages != plan.total_sheets
+        else ""
+    )
     return f"{console.counted(plan.total_sheets, 'sheet')}{stages}, workspace {workspace}"

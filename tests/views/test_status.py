@@ -179,7 +179,7 @@ def test_failed_job_shows_error_codes_and_the_exact_next_commands(project: Proje
         (2, 2, "E009"),
         (2, 1, "E009"),
     ]
-    assert all(e["message"] == "exited with status 3" and e["timestamp"] for e in errors)
+    assert all(e["message"] == "exited with status 3: boom" and e["timestamp"] for e in errors)
     target = f"broken -w {ws.resolve()}"
     assert doc["next_step"] == f"mzt diagnose {target}"
     assert [s["command"] for s in doc["next_steps"]] == [
