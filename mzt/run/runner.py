@@ -54,6 +54,7 @@ class _Loop:
     halted: bool = False  # a failure under parallel.fail_fast: start nothing new
     last_launch: float = 0.0
     next_allowed: float = 0.0  # pause_between_sheets in sequential mode
+    stopped: set[int] = field(default_factory=set)  # attempts a stop request cut short
 
 
 class Runner:
@@ -95,6 +96,7 @@ class Runner:
         # nothing but the executor interface.
         self.make_executor = executor or (lambda n: LocalExecutor(n, subreaper=True))
         self.stopped_leftovers: list[Leftover] = []
+        self.stopped_sheets: tuple[int, ...] = ()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -155,6 +157,7 @@ class Runner:
                 )
                 for n in failed
             ),
+            stopped_sheets=self.stopped_sheets,
         )
 
     # --- the loop ------------------------------------------------------------------------------
@@ -246,6 +249,11 @@ class Runner:
         report = event.report
         num = event.handle.sheet_num
         loop.in_flight.pop(num, None)
+        if report.stopped:
+            # It saw the stop request before this loop did; the stop names it with the rest.
+            loop.stopped.add(num)
+            self.book.attempt_finished(state, report)
+            return
         if report.validation is not None:
             self.sheets.last_reports[num] = report.validation
         applied = self.book.attempt_finished(state, report)
@@ -274,6 +282,8 @@ class Runner:
         """Wait for running attempts to stop (they see the stop request within a second)."""
         reports = pool.stop_all()
         loop.in_flight.clear()
+        loop.stopped.update(report.spec.sheet_num for report in reports)
+        self.stopped_sheets = tuple(sorted(loop.stopped))
         return reports
 
     def _interrupted(self, state: CheckpointState, loop: _Loop, pool: Executor) -> tuple[int, str]:
