@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +106,50 @@ def test_a_run_that_ends_by_itself_stopped_nothing(project: Project) -> None:
     result = project.mzt("run", "--json", score)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["stopped_sheets"] == []
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _status_rows(text: str) -> dict[int, str]:
+    """Sheet number → the STATUS column of `mzt status`'s sheet table."""
+    rows = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[0].isdigit():
+            rows[int(fields[0])] = fields[1]
+    return rows
+
+
+def _status(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
+    result = project.mzt("status", "job", "-w", project.workspace, *args)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_status_after_kill_9_shows_the_running_sheets_as_interrupted(project: Project) -> None:
+    proc = _start_all_four(project)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    try:
+        text = _status(project).stdout
+        assert "interrupted — its run died" in text, text
+        assert _status_rows(text) == dict.fromkeys(SHEETS, "interrupted"), text
+        assert "4 interrupted" in text
+        doc: dict[str, Any] = json.loads(_status(project, "--json").stdout)
+        assert doc["interrupted_sheets"] == SHEETS
+        last_write = _when(doc["updated_at"])
+        for num in SHEETS:
+            sheet = doc["sheets"][str(num)]
+            assert (sheet["status"], sheet["interrupted"]) == ("in_progress", True), sheet
+            # Its time stops where the dead run last wrote, however late status is asked.
+            spent = (last_write - _when(sheet["started_at"])).total_seconds()
+            assert sheet["duration_seconds"] == pytest.approx(max(0.0, spent), abs=0.002)
+    finally:
+        # Cancelling stops the attempts the dead run left running.
+        cancelled = project.mzt("cancel", "job", "-w", project.workspace)
+        assert cancelled.returncode == 0, cancelled.stderr
+    doc = json.loads(_status(project, "--json").stdout)
+    assert doc["interrupted_sheets"] == []
+    assert not any(sheet["interrupted"] for sheet in doc["sheets"].values())
