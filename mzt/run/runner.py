@@ -185,8 +185,11 @@ class Runner:
                     wake = None if loop.halted else self.book.next_wake(state)
                     if wake is None:
                         return self.book.finish(state, halted=loop.halted)
-                    # At most a second at a time: the reporter's live view ticks on.
-                    self.controls.wait(min(1.0, max(0.0, wake - time.time())))
+                    # A ready sheet may still be held by the pause between sheets or the
+                    # stagger: sleep until both allow it (on the control wake-ups), at most a
+                    # second at a time so the reporter's live view ticks on.
+                    gate = self._launch_gate(loop) - time.monotonic()
+                    self.controls.wait(min(1.0, max(0.0, wake - time.time(), gate)))
                     continue
                 self._collect(state, loop, pool, timeout=self._until_next(state, loop))
         finally:
@@ -197,16 +200,20 @@ class Runner:
     def _until_next(self, state: CheckpointState, loop: _Loop) -> float:
         wake = self.book.next_wake(state)
         limit = TICK if wake is None else min(TICK, max(0.0, wake - time.time()))
-        if loop.next_allowed > time.monotonic():
-            limit = min(limit, loop.next_allowed - time.monotonic())
+        gate = self._launch_gate(loop) - time.monotonic()
+        if gate > 0:
+            limit = min(limit, gate)
         return max(0.01, limit)
+
+    def _launch_gate(self, loop: _Loop) -> float:
+        """The monotonic moment before which no sheet may start (pause, stagger)."""
+        stagger = self.score.parallel.stagger_delay_ms / 1000 if self.max_concurrent > 1 else 0.0
+        return max(loop.next_allowed, loop.last_launch + stagger) if stagger else loop.next_allowed
 
     def _launch_ready(self, state: CheckpointState, loop: _Loop, pool: Executor) -> bool:
         """Start what may start; False when a stop request interrupted a prompt's rendering."""
-        stagger = self.score.parallel.stagger_delay_ms / 1000 if self.max_concurrent > 1 else 0.0
         while len(loop.in_flight) < self.max_concurrent:
-            now = time.monotonic()
-            if now < loop.next_allowed or (stagger and now - loop.last_launch < stagger):
+            if time.monotonic() < self._launch_gate(loop):
                 return True
             num = self.book.next_ready(state)
             if num is None:
