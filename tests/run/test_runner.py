@@ -1,4 +1,5 @@
-"""The run loop between sheets: the pause sleeps, and still hears pause and cancel files."""
+"""The run loop: the pause between sheets sleeps and still hears requests; a stop names
+every attempt it cut short."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from typing import Any
 import pytest
 
 from mzt import api
+from mzt.execute.base import Finished, Placed
+from mzt.execute.local import LocalExecutor
+from mzt.instruments import load_instruments
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.reporting import NullReporter
+from mzt.run.runner import Runner
+from mzt.support.process import StopRequest
 from tests.helpers import minimal, write_score
 
 
@@ -99,3 +105,57 @@ def test_parallel_sheets_start_a_stagger_apart(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.message
     gaps = [later - earlier for earlier, later in zip(starts.at, starts.at[1:], strict=False)]
     assert len(gaps) == 2 and min(gaps) >= 0.3, gaps
+
+
+class _OneStopsFirst:
+    """The local executor, except that its attempts are told to stop (through a file of
+    this test) before the run is; the first one to end asks the run to cancel. So the run
+    loop collects that attempt as stopped before it sees any stop request itself."""
+
+    def __init__(self, inner: Any, workspace: Path, sheets: int) -> None:
+        self.inner = inner
+        self.early = workspace / "stop-attempts-early"
+        self.cancel = workspace / ".marianne-cancel-t"
+        self.sheets = sheets
+        self.placed = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def launch(self, spec: Any, should_stop: Any) -> Any:
+        def early() -> StopRequest | None:
+            return StopRequest("cancelled") if self.early.exists() else should_stop()
+
+        return self.inner.launch(spec, early)
+
+    def wait(self, timeout: float) -> Any:
+        if self.placed == self.sheets:
+            self.early.touch()  # every attempt is placed and released by now
+        event = self.inner.wait(timeout)
+        if isinstance(event, Placed):
+            self.placed += 1
+        elif isinstance(event, Finished):
+            assert event.report.stopped
+            self.cancel.touch()
+        return event
+
+
+def test_an_attempt_that_stops_before_the_loop_notices_is_named_with_the_rest(
+    tmp_path: Path,
+) -> None:
+    data = minimal(
+        workspace="./ws",
+        instrument="cli",
+        sheet={"size": 1, "total_items": 3, "dependencies": {2: [], 3: []}},
+        parallel={"enabled": True, "max_concurrent": 3},
+        prompt={"template": "sleep 60"},
+    )
+    prepared = api.prepare_score(write_score(tmp_path, data))
+    runner = Runner(
+        prepared,
+        instruments=load_instruments(),
+        executor=lambda n: _OneStopsFirst(LocalExecutor(n), prepared.workspace, 3),
+    )
+    result = runner.run()
+    assert (result.exit_code, result.status) == (4, "cancelled"), result.message
+    assert result.stopped_sheets == (1, 2, 3)
