@@ -103,7 +103,7 @@ class AttemptLogs:
         return self.stdout if stream == "stdout" else self.stderr
 
 
-def _active(view: JobView) -> dict[int, int]:
+def active_attempts(view: JobView) -> dict[int, int]:
     """Sheet → attempt being written now (only while the run is alive)."""
     if view.alive is not True:
         return {}
@@ -128,7 +128,7 @@ def select_attempt(
     """
     state = view.state
     files = log_files(view.workspace, view.job_id)
-    active = _active(view)
+    active = active_attempts(view)
     with_output = sorted({f.sheet_num for f in files})
     listing = f"Sheets with output: {_short(with_output)}." if with_output else ""
     if sheet is None:
@@ -265,7 +265,7 @@ def follow(
             continue
         last_check = now
         view = open_job(view.location)
-        active = _active(view)
+        active = active_attempts(view)
         if active.get(current.sheet_num) == current.attempt:
             sleep(poll)
             continue
@@ -299,6 +299,27 @@ def _flush(current: AttemptLogs, tails: dict[str, Tail]) -> Iterator[LogChunk]:
             yield LogChunk(current.sheet_num, current.attempt, stream, redact(text))
 
 
+def attempts_since(
+    view: JobView, active: dict[int, int], since: float
+) -> dict[tuple[int, int], float]:
+    """(sheet, attempt) → when it began, for attempts running now or that wrote since ``since``.
+
+    Attempts that started and ended between two looks are found by their files, so a
+    fast sequence of attempts is still seen in full.
+    """
+    candidates: dict[tuple[int, int], float] = {}
+    for f in log_files(view.workspace, view.job_id):
+        stamp = f.modified.timestamp()
+        if stamp >= since:
+            key = (f.sheet_num, f.attempt)
+            candidates[key] = min(candidates.get(key, stamp), stamp)
+    for num, attempt in active.items():
+        started = view.state.sheets[num].started_at
+        stamp = started.timestamp() if started else time.time()
+        candidates[(num, attempt)] = min(candidates.get((num, attempt), stamp), stamp)
+    return candidates
+
+
 def _next_attempt(
     view: JobView,
     active: dict[int, int],
@@ -308,22 +329,10 @@ def _next_attempt(
 ) -> AttemptLogs | None:
     """The oldest attempt not followed yet that runs now or wrote output since ``since``.
 
-    Attempts that started and ended between two looks are found by their files, so a
-    fast sequence of attempts is shown in full, in order. Only ``sheet``'s, when given.
+    Only ``sheet``'s, when given.
     """
-    state = view.state
-    candidates: dict[tuple[int, int], float] = {}
-    for f in log_files(view.workspace, view.job_id):
-        key = (f.sheet_num, f.attempt)
-        if f.modified.timestamp() >= since and key not in seen:
-            stamp = f.modified.timestamp()
-            candidates[key] = min(candidates.get(key, stamp), stamp)
-    for num, attempt in active.items():
-        started = state.sheets[num].started_at
-        stamp = started.timestamp() if started else time.time()
-        if (num, attempt) not in seen:
-            candidates[(num, attempt)] = min(candidates.get((num, attempt), stamp), stamp)
-    choices = [k for k in candidates if sheet is None or k[0] == sheet]
+    candidates = attempts_since(view, active, since)
+    choices = [k for k in candidates if k not in seen and (sheet is None or k[0] == sheet)]
     if not choices:
         return None
     num, attempt = min(choices, key=lambda k: (candidates[k], k))
