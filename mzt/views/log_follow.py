@@ -21,14 +21,21 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mzt.state import JobStatus
+from mzt.state.reading import JobRef
+from mzt.state.statuses import JobStatus
 from mzt.support import paths
 from mzt.support.redact import redact
 from mzt.views.file_events import Wakeups, polling_forced
+from mzt.views.liveness import judge
 from mzt.views.log_tail import DEFAULT_LINES, Tail
-from mzt.views.logs import STREAMS, LogChunk, active_attempts, attempts_since
-from mzt.views.lookup import JobView, open_job
+from mzt.views.logs import STREAMS, LogChunk, active_attempts, attempts_since, log_files
+from mzt.views.watch import JobTracker
+
+if TYPE_CHECKING:
+    from mzt.state import CheckpointState
+    from mzt.views.lookup import JobView
 
 # Longest wait between two wake-ups: tails are read and partial lines timed at this pace.
 _IDLE_SECONDS = 0.1
@@ -54,38 +61,56 @@ class _Followed:
     partial_shown: bool = False
 
 
+def run_start(state: CheckpointState) -> float:
+    """When the current run began (Unix time), as far as files written by it can tell.
+
+    A run still opening (its state not yet marked running) writes nothing older than the
+    state's last change.
+    """
+    began = state.started_at if state.status == JobStatus.RUNNING else state.updated_at
+    return began.timestamp() - _CLOCK_SLACK_SECONDS if began else 0.0
+
+
+# The job's state as read now, and whether its run is alive (``None``: cannot be known).
+StateReader = Callable[[], "tuple[CheckpointState, bool | None]"]
+
+
 @dataclass
 class JobLogFollower:
     """The attempts of one run being followed, updated by :meth:`look` and :meth:`read`."""
 
-    view: JobView
+    workspace: Path
+    job_id: str
+    read_state: StateReader
     lines: int = DEFAULT_LINES
     clock: Callable[[], float] = time.monotonic
     followed: dict[tuple[int, int], _Followed] = field(default_factory=dict)
     seen: set[tuple[int, int]] = field(default_factory=set)
     finished: bool = False
     looked_at: float = float("-inf")
-    not_before: float = 0.0
+    not_before: float | None = None
 
-    def __post_init__(self) -> None:
-        state = self.view.state
-        # The run's start; a run still opening (its state not yet marked running) writes
-        # nothing older than the state's last change.
-        began = state.started_at if state.status == JobStatus.RUNNING else state.updated_at
-        self.not_before = began.timestamp() - _CLOCK_SLACK_SECONDS if began else 0.0
+    def _since(self, state: CheckpointState) -> float:
+        if self.not_before is None:
+            self.not_before = run_start(state)
+        return self.not_before
 
     def _chunk(self, item: _Followed, stream: str, text: str) -> LogChunk:
         return LogChunk(item.sheet_num, item.attempt, stream, redact(text))
 
-    def look(self, *, first: bool = False) -> list[LogChunk]:
-        """Read the checkpoint: follow attempts that began, drain those that ended."""
-        if not first:
-            self.view = open_job(self.view.location)
+    def look(self, *, first: bool = False, scan: bool = True) -> list[LogChunk]:
+        """Read the checkpoint: follow attempts that began, drain those that ended.
+
+        ``scan``: look for attempts by their files too (those that began and ended since
+        the last look); the run's end always does.
+        """
+        state, alive = self.read_state()
+        since = self._since(state)
         self.looked_at = self.clock()
-        view = self.view
-        active = active_attempts(view)
+        active = active_attempts(state, alive)
+        files = log_files(self.workspace, self.job_id) if scan or alive is not True else []
         chunks: list[LogChunk] = []
-        began = attempts_since(view, active, self.not_before)
+        began = attempts_since(files, state, active, since)
         for key in sorted(began, key=lambda k: (began[k], k)):
             if key in self.seen:
                 continue
@@ -101,13 +126,13 @@ class JobLogFollower:
                 text = tail.read() + tail.flush(final=True)
                 if text:
                     chunks.append(self._chunk(item, stream, text))
-        self.finished = view.alive is not True and not self.followed
+        self.finished = alive is not True and not self.followed
         return chunks
 
     def _start(self, sheet: int, attempt: int, *, primed: bool) -> _Followed:
-        ws, job = self.view.workspace, self.view.job_id
+        ws, job, since = self.workspace, self.job_id, self.not_before or 0.0
         tails = {
-            s: Tail(paths.attempt_log(ws, job, sheet, attempt, s), not_before=self.not_before)
+            s: Tail(paths.attempt_log(ws, job, sheet, attempt, s), not_before=since)
             for s in STREAMS
         }
         if primed:  # running when following began: start a few lines back, like `tail -n`
@@ -135,16 +160,23 @@ class JobLogFollower:
                         chunks.append(self._chunk(item, stream, text))
         return chunks
 
-    def look_due(self, changed: set[Path]) -> bool:
-        """Whether to read the checkpoint again after a wake-up that saw ``changed``."""
+    def due(self, changed: set[Path], *, polling: bool) -> tuple[bool, bool]:
+        """After a wake-up that saw ``changed``: read the checkpoint? scan the log folder?
+
+        With file events, a new attempt's file says it began, so the folder (thousands of
+        files in a big job) is only scanned now and then; when polling, at every look.
+        """
         since = self.clock() - self.looked_at
-        if since >= _LOOK_SECONDS or (not self.followed and since >= _LOOK_AT_MOST_SECONDS):
-            return True  # nothing to read: the run's end (no file event) must not wait long
         if since < _LOOK_AT_MOST_SECONDS:
-            return False
-        ws, job = self.view.workspace, self.view.job_id
+            return False, False
+        if since >= _LOOK_SECONDS:
+            return True, True
+        ws, job = self.workspace, self.job_id
         state = {paths.state_file(ws, job), paths.history_file(ws, job)}
-        return any(path in state or self._new_attempt(path) for path in changed)
+        new = any(self._new_attempt(path) for path in changed)
+        # Nothing followed: the run's end makes no file event and must not wait long.
+        look = new or not self.followed or any(path in state for path in changed)
+        return look, look and (new or polling)
 
     def _new_attempt(self, path: Path) -> bool:
         name = path.name.split(".")
@@ -171,7 +203,17 @@ def follow_job(
     ``attempt`` chunk; the others carry whole lines of ``stdout`` or ``stderr`` (a partial
     line once it has been quiet for a second, or at the attempt's end).
     """
-    follower = JobLogFollower(view, lines=lines)
+    tracker = JobTracker(JobRef(view.job_id, view.workspace))
+
+    def read_state() -> tuple[CheckpointState, bool | None]:
+        checkpoint = tracker.refresh()  # only the journal's new lines, mostly
+        return checkpoint.state, judge(checkpoint).alive
+
+    # Judged from the state the caller saw: a run that ends before the first look is
+    # still this run.
+    follower = JobLogFollower(
+        view.workspace, view.job_id, read_state, lines=lines, not_before=run_start(view.state)
+    )
     yield from follower.look(first=True)
     if follower.finished:
         return
@@ -191,8 +233,9 @@ def follow_job(
         stop=stop,
     )
     for changed in wakeups:
-        if follower.look_due(changed):
-            yield from follower.look()
+        look, scan = follower.due(changed, polling=wakeups.mode == "polling")
+        if look:
+            yield from follower.look(scan=scan)
         else:
             yield from follower.read()
         if follower.finished or (stop is not None and stop.is_set()):

@@ -17,13 +17,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mzt.support import paths
 from mzt.support.redact import redact
 from mzt.views.history import InspectTargetError, check_sheet
 from mzt.views.log_tail import DEFAULT_LINES, Tail
 from mzt.views.lookup import JobView, open_job
+
+if TYPE_CHECKING:
+    from mzt.state import CheckpointState
 
 STREAMS = ("stdout", "stderr")
 _NAME = re.compile(r"^sheet-(\d+)\.attempt-(\d+)\.(stdout|stderr)$")
@@ -103,11 +106,10 @@ class AttemptLogs:
         return self.stdout if stream == "stdout" else self.stderr
 
 
-def active_attempts(view: JobView) -> dict[int, int]:
+def active_attempts(state: CheckpointState, alive: bool | None) -> dict[int, int]:
     """Sheet → attempt being written now (only while the run is alive)."""
-    if view.alive is not True:
+    if alive is not True:
         return {}
-    state = view.state
     return {
         n: state.sheets[n].attempt_count
         for n in state.sheets_in_progress
@@ -128,7 +130,7 @@ def select_attempt(
     """
     state = view.state
     files = log_files(view.workspace, view.job_id)
-    active = active_attempts(view)
+    active = active_attempts(view.state, view.alive)
     with_output = sorted({f.sheet_num for f in files})
     listing = f"Sheets with output: {_short(with_output)}." if with_output else ""
     if sheet is None:
@@ -265,7 +267,7 @@ def follow(
             continue
         last_check = now
         view = open_job(view.location)
-        active = active_attempts(view)
+        active = active_attempts(view.state, view.alive)
         if active.get(current.sheet_num) == current.attempt:
             sleep(poll)
             continue
@@ -300,21 +302,21 @@ def _flush(current: AttemptLogs, tails: dict[str, Tail]) -> Iterator[LogChunk]:
 
 
 def attempts_since(
-    view: JobView, active: dict[int, int], since: float
+    files: list[LogFile], state: CheckpointState, active: dict[int, int], since: float
 ) -> dict[tuple[int, int], float]:
-    """(sheet, attempt) → when it began, for attempts running now or that wrote since ``since``.
+    """(sheet, attempt) → when it began: the ``active`` ones, and ``files`` written since ``since``.
 
     Attempts that started and ended between two looks are found by their files, so a
     fast sequence of attempts is still seen in full.
     """
     candidates: dict[tuple[int, int], float] = {}
-    for f in log_files(view.workspace, view.job_id):
+    for f in files:
         stamp = f.modified.timestamp()
         if stamp >= since:
             key = (f.sheet_num, f.attempt)
             candidates[key] = min(candidates.get(key, stamp), stamp)
     for num, attempt in active.items():
-        started = view.state.sheets[num].started_at
+        started = state.sheets[num].started_at
         stamp = started.timestamp() if started else time.time()
         candidates[(num, attempt)] = min(candidates.get((num, attempt), stamp), stamp)
     return candidates
@@ -331,7 +333,8 @@ def _next_attempt(
 
     Only ``sheet``'s, when given.
     """
-    candidates = attempts_since(view, active, since)
+    files = log_files(view.workspace, view.job_id)
+    candidates = attempts_since(files, view.state, active, since)
     choices = [k for k in candidates if k not in seen and (sheet is None or k[0] == sheet)]
     if not choices:
         return None

@@ -153,6 +153,15 @@ class JobTracker:
         if replaced:
             self._reread()
 
+    def refresh(self) -> Checkpoint:
+        """The checkpoint brought up to date: the journal's new lines, or a full read."""
+        if self.checkpoint is None:
+            self._reread()
+        else:
+            self._advance(lambda _event: None)
+        assert self.checkpoint is not None
+        return self.checkpoint
+
     def _journal_size(self) -> int:
         try:
             return self.ref.history_path.stat().st_size

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mzt.state import CheckpointState
-from mzt.state.lock import JobLiveness, LiveVerdict
-from mzt.state.registry import JobLocation
 from mzt.support import paths
-from mzt.views import log_follow
-from mzt.views.log_follow import JobLogFollower
+from mzt.views.log_follow import JobLogFollower, run_start
 from mzt.views.logs import LogChunk
-from mzt.views.lookup import JobView
 
 
 class Clock:
@@ -26,9 +24,18 @@ class Clock:
         return self.now
 
 
-def view(ws: Path, state: CheckpointState, *, alive: bool = True) -> JobView:
-    verdict = LiveVerdict.ALIVE if alive else LiveVerdict.IDLE
-    return JobView(JobLocation("job", ws, None, "workspace"), state, JobLiveness(verdict, None, ""))
+class Job:
+    """What the follower reads of the job: a state and whether its run is alive."""
+
+    def __init__(self, state: CheckpointState) -> None:
+        self.state, self.alive = state, True
+
+    def __call__(self) -> tuple[CheckpointState, bool | None]:
+        return self.state, self.alive
+
+
+def follower(ws: Path, job: Job, **options: Any) -> JobLogFollower:
+    return JobLogFollower(ws, "job", job, **options)
 
 
 def running(*sheets: int) -> CheckpointState:
@@ -53,74 +60,84 @@ def texts(chunks: list[LogChunk]) -> list[tuple[int, str, str]]:
 
 
 def test_running_attempts_are_read_side_by_side_and_drained_when_they_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     old = write(tmp_path, 1, "stdout", "old 1\n")
     an_hour_ago = time.time() - 3600
     os.utime(old, (an_hour_ago, an_hour_ago))  # the previous run's attempt 1 of sheet 1
-    clock = Clock()
-    follower = JobLogFollower(view(tmp_path, running(1, 2)), lines=50, clock=clock)
+    clock, job = Clock(), Job(running(1, 2))
+    logs = follower(tmp_path, job, lines=50, clock=clock)
 
-    assert texts(follower.look(first=True)) == [(1, "attempt", ""), (2, "attempt", "")]
+    assert texts(logs.look(first=True)) == [(1, "attempt", ""), (2, "attempt", "")]
     write(tmp_path, 1, "stdout", "new 1\n", mode="w")  # this run rewrites it
     write(tmp_path, 2, "stdout", "a\nb")
     write(tmp_path, 2, "stderr", "warn\n")
-    assert texts(follower.read()) == [
+    assert texts(logs.read()) == [
         (1, "stdout", "new 1\n"),
         (2, "stdout", "a\n"),
         (2, "stderr", "warn\n"),
     ]
-    assert follower.read() == []  # the partial line waits ...
+    assert logs.read() == []  # the partial line waits ...
     clock.now += 1.0
-    assert texts(follower.read()) == [(2, "stdout", "b")]  # ... until its stream is quiet
-    assert follower.read() == []
+    assert texts(logs.read()) == [(2, "stdout", "b")]  # ... until its stream is quiet
+    assert logs.read() == []
 
     # Sheet 1 ended; sheet 3 started and ended between two looks, leaving its file.
     write(tmp_path, 1, "stdout", "last 1")
     write(tmp_path, 3, "stdout", "quick 3\n")
-    later = running(2)
-    monkeypatch.setattr(log_follow, "open_job", lambda _location: view(tmp_path, later))
-    assert texts(follower.look()) == [
+    job.state = running(2)
+    assert texts(logs.look()) == [
         (3, "attempt", ""),
         (3, "stdout", "quick 3\n"),
         (1, "stdout", "last 1"),  # drained to its end, partial line and all
     ]
-    assert set(follower.followed) == {(2, 1)} and not follower.finished
+    assert set(logs.followed) == {(2, 1)} and not logs.finished
 
     write(tmp_path, 2, "stdout", "end 2\n")
-    gone = view(tmp_path, later, alive=False)
-    monkeypatch.setattr(log_follow, "open_job", lambda _location: gone)
-    assert texts(follower.look()) == [(2, "stdout", "end 2\n")]
-    assert follower.finished and not follower.followed
+    job.alive = False
+    assert texts(logs.look(scan=False)) == [(2, "stdout", "end 2\n")]
+    assert logs.finished and not logs.followed
 
 
 def test_an_attempt_running_when_following_begins_starts_lines_back(tmp_path: Path) -> None:
     write(tmp_path, 1, "stdout", "".join(f"line {i}\n" for i in range(1, 6)))
-    follower = JobLogFollower(view(tmp_path, running(1)), lines=2)
-    assert texts(follower.look(first=True)) == [
-        (1, "attempt", ""),
-        (1, "stdout", "line 4\nline 5\n"),
-    ]
+    logs = follower(tmp_path, Job(running(1)), lines=2)
+    assert texts(logs.look(first=True)) == [(1, "attempt", ""), (1, "stdout", "line 4\nline 5\n")]
 
 
-def test_a_job_whose_run_is_over_is_drained_and_finished_at_once(tmp_path: Path) -> None:
-    write(tmp_path, 2, "stderr", "bye")
-    state = running()
-    follower = JobLogFollower(view(tmp_path, state, alive=False), lines=0)
-    assert texts(follower.look(first=True)) == [(2, "attempt", ""), (2, "stderr", "bye")]
-    assert follower.finished
+def test_the_runs_end_is_drained_from_the_files_however_it_was_looked_at(tmp_path: Path) -> None:
+    job = Job(running())
+    logs = follower(tmp_path, job, lines=0)
+    assert logs.look(first=True) == [] and not logs.finished
+    write(tmp_path, 2, "stderr", "bye")  # began and ended between two looks
+    assert logs.look(scan=False) == []  # not looked for by its file while the run lasts
+    job.alive = False
+    assert texts(logs.look(scan=False)) == [(2, "attempt", ""), (2, "stderr", "bye")]
+    assert logs.finished
 
 
 def test_state_changes_and_new_attempts_bring_a_look_forward(tmp_path: Path) -> None:
     clock = Clock()
-    follower = JobLogFollower(view(tmp_path, running(1)), clock=clock)
-    follower.look(first=True)
+    logs = follower(tmp_path, Job(running(1)), clock=clock)
+    logs.look(first=True)
     known = paths.attempt_log(tmp_path, "job", 1, 1, "stdout")
     unknown = paths.attempt_log(tmp_path, "job", 2, 1, "stdout")
     state = paths.history_file(tmp_path, "job")
-    assert not follower.look_due({state, unknown})  # just looked
+    assert logs.due({state, unknown}, polling=False) == (False, False)  # just looked
     clock.now += 0.1
-    assert not follower.look_due({known}) and not follower.look_due(set())
-    assert follower.look_due({state}) and follower.look_due({unknown})
+    assert logs.due({known}, polling=False) == (False, False)
+    assert logs.due(set(), polling=False) == (False, False)
+    assert logs.due({state}, polling=False) == (True, False)  # the state is enough
+    assert logs.due({state}, polling=True) == (True, True)  # no event names a new file
+    assert logs.due({unknown}, polling=False) == (True, True)
     clock.now += 0.4
-    assert follower.look_due(set())  # now and then anyway
+    assert logs.due(set(), polling=False) == (True, True)  # now and then anyway
+
+
+def test_a_run_starts_when_its_state_says_so(tmp_path: Path) -> None:
+    state = running()
+    assert state.started_at is not None and state.updated_at is not None
+    assert run_start(state) == pytest.approx(state.started_at.timestamp() - 0.1)
+    state.mark_job_completed()
+    state.updated_at = state.updated_at + timedelta(seconds=5)
+    assert run_start(state) == pytest.approx(state.updated_at.timestamp() - 0.1)
