@@ -8,6 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mzt.views.file_events import POLL_ENV
 from tests.e2e.conftest import Project, wait_for
 
 # A loaded machine starts Python processes slowly; nothing here waits on a fixed sleep.
@@ -96,7 +99,12 @@ def finish(run: subprocess.Popen[str], follower: subprocess.Popen[str], *readers
                 pipe.close()
 
 
-def test_every_running_sheet_is_followed_at_once(project: Project) -> None:
+@pytest.mark.parametrize("polling", [False, True], ids=["file-events", "polling"])
+def test_every_running_sheet_is_followed_at_once(
+    project: Project, polling: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if polling:
+        monkeypatch.setenv(POLL_ENV, "1")  # as where inotify is not available
     gate = project.root / "release"
     body = gated(
         project,
