@@ -140,11 +140,17 @@ class JobLogFollower:
                 tail.prime(self.lines)
         return _Followed(sheet, attempt, tails, self.clock())
 
-    def read(self) -> list[LogChunk]:
-        """Whole lines appended to every followed attempt, and partial lines long quiet."""
+    def read(self, only: set[Path] | None = None) -> list[LogChunk]:
+        """Whole lines appended to the followed attempts, and partial lines long quiet.
+
+        ``only``: just the attempts with a file among these paths (those a file event
+        named); the others wait for the next look at all of them.
+        """
         chunks: list[LogChunk] = []
         now = self.clock()
         for item in self.followed.values():
+            if only is not None and not any(t.path in only for t in item.tails.values()):
+                continue
             grew = False
             for stream, tail in item.tails.items():
                 text = tail.read()
@@ -236,7 +242,9 @@ def follow_job(
         look, scan = follower.due(changed, polling=wakeups.mode == "polling")
         if look:
             yield from follower.look(scan=scan)
+        elif changed and wakeups.mode == "events":
+            yield from follower.read(changed)
         else:
-            yield from follower.read()
+            yield from follower.read()  # a quiet spell, or polling: look at every file
         if follower.finished or (stop is not None and stop.is_set()):
             return

@@ -141,3 +141,12 @@ def test_a_run_starts_when_its_state_says_so(tmp_path: Path) -> None:
     state.mark_job_completed()
     state.updated_at = state.updated_at + timedelta(seconds=5)
     assert run_start(state) == pytest.approx(state.updated_at.timestamp() - 0.1)
+
+
+def test_a_file_event_reads_only_the_attempts_it_names(tmp_path: Path) -> None:
+    logs = follower(tmp_path, Job(running(1, 2)))
+    logs.look(first=True)
+    one = write(tmp_path, 1, "stdout", "one\n")
+    write(tmp_path, 2, "stderr", "two\n")
+    assert texts(logs.read({one})) == [(1, "stdout", "one\n")]
+    assert texts(logs.read()) == [(2, "stderr", "two\n")]
