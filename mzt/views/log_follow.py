@@ -30,7 +30,15 @@ from mzt.support.redact import redact
 from mzt.views.file_events import Wakeups, polling_forced
 from mzt.views.liveness import judge
 from mzt.views.log_tail import DEFAULT_LINES, Tail
-from mzt.views.logs import STREAMS, LogChunk, active_attempts, attempts_since, log_files
+from mzt.views.logs import (
+    STREAMS,
+    LogChunk,
+    LogFile,
+    active_attempts,
+    attempts_since,
+    log_files,
+    named_log_files,
+)
 from mzt.views.watch import JobTracker
 
 if TYPE_CHECKING:
@@ -46,6 +54,12 @@ _LOOK_AT_MOST_SECONDS = 0.1
 # A partial line (a prompt, a progress bar) is shown once its stream has been quiet this
 # long.
 _PARTIAL_AFTER_SECONDS = 1.0
+# The log folder is scanned at least this often when polling (file events name new files)
+_SCAN_POLLING_SECONDS = 0.5
+# ... and with file events, in case some were lost (the kernel's queue overflowed) ...
+_SCAN_EVENTS_SECONDS = 5.0
+# ... but never so often that scanning takes more than this share of the time.
+_SCAN_COST_FACTOR = 10
 # File times come from a coarse kernel clock that may lag the run's start time a little.
 _CLOCK_SLACK_SECONDS = 0.1
 
@@ -77,7 +91,13 @@ StateReader = Callable[[], "tuple[CheckpointState, bool | None]"]
 
 @dataclass
 class JobLogFollower:
-    """The attempts of one run being followed, updated by :meth:`look` and :meth:`read`."""
+    """The attempts of one run being followed, updated by :meth:`look` and :meth:`read`.
+
+    The first look follows the attempts running then; later looks add those the state
+    shows running and those whose files appeared since following began: named by a file
+    event, or found by a scan of the log folder (thousands of files in a big job, so it is
+    scanned only now and then, less often the longer a scan takes, and at the run's end).
+    """
 
     workspace: Path
     job_id: str
@@ -88,29 +108,49 @@ class JobLogFollower:
     seen: set[tuple[int, int]] = field(default_factory=set)
     finished: bool = False
     looked_at: float = float("-inf")
-    not_before: float | None = None
-
-    def _since(self, state: CheckpointState) -> float:
-        if self.not_before is None:
-            self.not_before = run_start(state)
-        return self.not_before
+    not_before: float | None = None  # the run's start: older files are an earlier run's
+    files_since: float | None = None  # when following began (Unix time)
+    scanned_at: float = float("-inf")
+    scan_cost: float = 0.0
 
     def _chunk(self, item: _Followed, stream: str, text: str) -> LogChunk:
         return LogChunk(item.sheet_num, item.attempt, stream, redact(text))
 
-    def look(self, *, first: bool = False, scan: bool = True) -> list[LogChunk]:
+    def scan_due(self, *, polling: bool) -> bool:
+        """Whether a scan of the log folder is due (when polling, only a scan finds files)."""
+        every = _SCAN_POLLING_SECONDS if polling else _SCAN_EVENTS_SECONDS
+        return self.clock() - self.scanned_at >= max(every, _SCAN_COST_FACTOR * self.scan_cost)
+
+    def _files(self, scan: bool, named: set[Path]) -> list[LogFile]:
+        if not scan:
+            return named_log_files(named)
+        started = self.clock()
+        files = log_files(self.workspace, self.job_id)
+        self.scanned_at = self.clock()
+        self.scan_cost = self.scanned_at - started
+        return files
+
+    def look(
+        self, *, first: bool = False, scan: bool = False, named: set[Path] | None = None
+    ) -> list[LogChunk]:
         """Read the checkpoint: follow attempts that began, drain those that ended.
 
-        ``scan``: look for attempts by their files too (those that began and ended since
-        the last look); the run's end always does.
+        Attempts that began and ended between two looks are found by their files: those
+        ``named`` (by file events), or all of them with ``scan``; the run's end scans.
         """
         state, alive = self.read_state()
-        since = self._since(state)
+        if self.not_before is None:
+            self.not_before = run_start(state)
+        if self.files_since is None:
+            self.files_since = time.time() - _CLOCK_SLACK_SECONDS
         self.looked_at = self.clock()
+        if first:
+            self.scanned_at = self.looked_at  # nothing of this run to find in files yet
         active = active_attempts(state, alive)
-        files = log_files(self.workspace, self.job_id) if scan or alive is not True else []
+        over = alive is not True
+        files = [] if first and not over else self._files(scan or over, named or set())
         chunks: list[LogChunk] = []
-        began = attempts_since(files, state, active, since)
+        began = attempts_since(files, state, active, self.files_since)
         for key in sorted(began, key=lambda k: (began[k], k)):
             if key in self.seen:
                 continue
@@ -167,22 +207,18 @@ class JobLogFollower:
         return chunks
 
     def due(self, changed: set[Path], *, polling: bool) -> tuple[bool, bool]:
-        """After a wake-up that saw ``changed``: read the checkpoint? scan the log folder?
-
-        With file events, a new attempt's file says it began, so the folder (thousands of
-        files in a big job) is only scanned now and then; when polling, at every look.
-        """
+        """After a wake-up that saw ``changed``: read the checkpoint? scan the log folder?"""
         since = self.clock() - self.looked_at
         if since < _LOOK_AT_MOST_SECONDS:
             return False, False
-        if since >= _LOOK_SECONDS:
-            return True, True
+        scan = self.scan_due(polling=polling)
+        if since >= _LOOK_SECONDS or scan:
+            return True, scan
         ws, job = self.workspace, self.job_id
         state = {paths.state_file(ws, job), paths.history_file(ws, job)}
         new = any(self._new_attempt(path) for path in changed)
         # Nothing followed: the run's end makes no file event and must not wait long.
-        look = new or not self.followed or any(path in state for path in changed)
-        return look, look and (new or polling)
+        return new or not self.followed or any(path in state for path in changed), False
 
     def _new_attempt(self, path: Path) -> bool:
         name = path.name.split(".")
@@ -241,7 +277,7 @@ def follow_job(
     for changed in wakeups:
         look, scan = follower.due(changed, polling=wakeups.mode == "polling")
         if look:
-            yield from follower.look(scan=scan)
+            yield from follower.look(scan=scan, named=changed)
         elif changed and wakeups.mode == "events":
             yield from follower.read(changed)
         else:

@@ -62,33 +62,32 @@ class LogFile:
 def log_files(workspace: Path, job_id: str) -> list[LogFile]:
     """The job's attempt logs by sheet, attempt and stream; anything else there is ignored."""
     folder = paths.logs_dir(workspace, job_id)
-    found: list[LogFile] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
-        return found
-    for entry in entries:
-        match = _NAME.match(entry.name)
-        if match is None:
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            continue  # a symlink planted here must not make us show another file
-        found.append(
-            LogFile(
-                Path(entry.path),
-                int(match[1]),
-                int(match[2]),
-                match[3],
-                st.st_size,
-                datetime.fromtimestamp(st.st_mtime, UTC),
-            )
-        )
+        return []
+    found = [f for entry in entries if (f := _log_file(entry.path, entry.name)) is not None]
     found.sort(key=lambda f: (f.sheet_num, f.attempt, STREAMS.index(f.stream)))
     return found
+
+
+def named_log_files(names: set[Path]) -> list[LogFile]:
+    """The attempt logs among ``names`` (paths in a job's log folder)."""
+    return [f for path in names if (f := _log_file(str(path), path.name)) is not None]
+
+
+def _log_file(path: str, name: str) -> LogFile | None:
+    match = _NAME.match(name)
+    if match is None:
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None  # a symlink planted here must not make us show another file
+    modified = datetime.fromtimestamp(st.st_mtime, UTC)
+    return LogFile(Path(path), int(match[1]), int(match[2]), match[3], st.st_size, modified)
 
 
 @dataclass(frozen=True)

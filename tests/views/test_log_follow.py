@@ -84,9 +84,9 @@ def test_running_attempts_are_read_side_by_side_and_drained_when_they_end(
 
     # Sheet 1 ended; sheet 3 started and ended between two looks, leaving its file.
     write(tmp_path, 1, "stdout", "last 1")
-    write(tmp_path, 3, "stdout", "quick 3\n")
+    quick = write(tmp_path, 3, "stdout", "quick 3\n")
     job.state = running(2)
-    assert texts(logs.look()) == [
+    assert texts(logs.look(named={quick})) == [
         (3, "attempt", ""),
         (3, "stdout", "quick 3\n"),
         (1, "stdout", "last 1"),  # drained to its end, partial line and all
@@ -123,15 +123,35 @@ def test_state_changes_and_new_attempts_bring_a_look_forward(tmp_path: Path) -> 
     known = paths.attempt_log(tmp_path, "job", 1, 1, "stdout")
     unknown = paths.attempt_log(tmp_path, "job", 2, 1, "stdout")
     state = paths.history_file(tmp_path, "job")
-    assert logs.due({state, unknown}, polling=False) == (False, False)  # just looked
+    for polling in (False, True):
+        assert logs.due({state, unknown}, polling=polling) == (False, False)  # just looked
     clock.now += 0.1
     assert logs.due({known}, polling=False) == (False, False)
     assert logs.due(set(), polling=False) == (False, False)
-    assert logs.due({state}, polling=False) == (True, False)  # the state is enough
-    assert logs.due({state}, polling=True) == (True, True)  # no event names a new file
-    assert logs.due({unknown}, polling=False) == (True, True)
+    assert logs.due({state}, polling=False) == (True, False)
+    assert logs.due({unknown}, polling=False) == (True, False)  # the event names its file
     clock.now += 0.4
-    assert logs.due(set(), polling=False) == (True, True)  # now and then anyway
+    assert logs.due(set(), polling=False) == (True, False)  # now and then anyway ...
+    assert logs.due(set(), polling=True) == (True, True)  # ... and a scan, when polling
+    logs.scan_cost = 1.0
+    assert logs.due(set(), polling=True) == (True, False)  # not while scans are that dear
+    clock.now += 4.5
+    assert logs.due(set(), polling=False) == (True, False)
+    logs.scan_cost = 0.0
+    assert logs.due(set(), polling=False) == (True, True)  # in case events were lost
+
+
+def test_attempts_found_in_files_are_those_begun_since_following_began(tmp_path: Path) -> None:
+    job = Job(running())
+    assert job.state.started_at is not None
+    job.state.started_at -= timedelta(hours=1)  # the run began long before following did
+    ended = write(tmp_path, 1, "stdout", "ended before\n")  # this run's, but over already
+    a_second_ago = time.time() - 1
+    os.utime(ended, (a_second_ago, a_second_ago))
+    logs = follower(tmp_path, job)
+    assert logs.look(first=True) == []
+    write(tmp_path, 2, "stdout", "two\n")
+    assert texts(logs.look(scan=True)) == [(2, "attempt", ""), (2, "stdout", "two\n")]
 
 
 def test_a_run_starts_when_its_state_says_so(tmp_path: Path) -> None:
