@@ -6,9 +6,10 @@ look on a timer, through :class:`~mzt.views.file_events.Wakeups`). The checkpoin
 again when the state files change, and now and then anyway: that is how attempts that
 start are picked up and attempts that end are drained to the end of their files.
 
-Only attempts of the current run are shown: those that began (or last wrote) after the
-run started. A resumed or fresh run writes attempt files under the same names as the run
-before it; until an attempt of this run rewrites its file, the old one is not shown.
+Only attempts of the current run are shown: those running when following begins and
+those that start after. A resumed or fresh run writes attempt files under the same names
+as the run before it; until an attempt of this run rewrites its file, the old one is not
+shown.
 Following ends when the run no longer holds the job's lock and every attempt followed has
 been read to its end. The text is redacted; making it safe for a terminal is the
 caller's job.
