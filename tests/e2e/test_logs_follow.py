@@ -134,28 +134,29 @@ def test_every_running_sheet_is_followed_at_once(
 
 
 def test_a_previous_runs_log_is_not_shown(project: Project) -> None:
-    gate = project.root / "release"
-    second = project.root / "second-run"
-    body = (
-        f"if [ -e {second} ]; then "
-        + gated(project, gate, "true", "echo new {{ sheet_num }}")
-        + "; else echo old {{ sheet_num }}; echo old {{ sheet_num }} >&2; fi"
-    )
-    score = fan_out(project, body)
-    assert project.mzt("run", score).returncode == 0
+    def chain(template: str) -> Path:
+        return project.score(
+            {
+                "name": "fan",
+                "instrument": "cli",
+                "sheet": {"size": 1, "total_items": 2},
+                "pause_between_sheets_seconds": 5,
+                "prompt": {"template": template},
+            }
+        )
+
+    assert project.mzt("run", chain("echo old {{ sheet_num }}")).returncode == 0
     logs = project.workspace / ".marianne" / "logs" / "fan"
-    assert (logs / "sheet-3.attempt-1.stdout").read_text() == "old 3\n"
-    second.touch()
-    run = project.start("run", score, "--fresh")
-    began = [project.workspace / f"began-{n}" for n in (1, 2, 3)]
-    wait_for(lambda: all(p.exists() for p in began) or run.poll() is not None, timeout=TIMEOUT)
+    assert (logs / "sheet-2.attempt-1.stdout").read_text() == "old 2\n"
+    # A changed score runs the completed job afresh: attempt 1 of each sheet again. Sheet
+    # 1 is silent, so during the pause before sheet 2 no attempt of this run runs, and
+    # the only log there is the first run's of sheet 2.
+    one_done = project.workspace / "one-done"
+    run = project.start(
+        "run",
+        chain(f"{{% if sheet_num == 1 %}}touch {one_done}{{% else %}}echo new 2{{% endif %}}"),
+    )
+    wait_for(lambda: one_done.exists() or run.poll() is not None, timeout=TIMEOUT)
     follower, out, err = follow(project)
-    notes = [f"following sheet {n}, attempt 1" for n in (1, 2, 3)]
-    try:
-        # Every attempt of this run is followed; the files under their names are still
-        # the first run's, which must not be shown.
-        wait_until(lambda: err.has(*notes), out, err)
-        gate.touch()
-    finally:
-        finish(run, follower, out, err)
-    assert sorted(out.now()) == [f"[sheet {n}] new {n}" for n in (1, 2, 3)]
+    finish(run, follower, out, err)
+    assert out.now() == ["==> sheet 2, attempt 1: stdout <==", "new 2"], err.now()
