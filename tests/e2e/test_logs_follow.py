@@ -110,7 +110,8 @@ def test_every_running_sheet_is_followed_at_once(
         project,
         gate,
         "echo first {{ sheet_num }}",
-        "echo second {{ sheet_num }}; echo done {{ sheet_num }} >&2",
+        # The agent's output is untrusted: no escape sequence may reach the terminal.
+        "echo second {{ sheet_num }}; printf 'done \\033[31m{{ sheet_num }}\\033[0m\\n' >&2",
     )
     run = project.start("run", fan_out(project, body))
     wait_for(lambda: attempt_started(project) or run.poll() is not None, timeout=TIMEOUT)
@@ -131,6 +132,7 @@ def test_every_running_sheet_is_followed_at_once(
         assert f"[sheet {n} stderr] done {n}" in lines
         assert f"following sheet {n}, attempt 1" in err.now()
     assert len(lines) == 9, lines  # every line once, nothing else
+    assert not any("\x1b" in line for line in lines)
 
 
 def test_a_previous_runs_log_is_not_shown(project: Project) -> None:
