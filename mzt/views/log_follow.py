@@ -36,6 +36,7 @@ from mzt.views.logs import (
     LogChunk,
     LogFile,
     active_attempts,
+    attempt_of,
     attempts_since,
     log_files,
     named_log_files,
@@ -55,7 +56,7 @@ _LOOK_AT_MOST_SECONDS = 0.1
 # A partial line (a prompt, a progress bar) is shown once its stream has been quiet this
 # long.
 _PARTIAL_AFTER_SECONDS = 1.0
-# The log folder is scanned at least this often when polling (file events name new files)
+# The log folder is scanned this often when polling (file events name new files) ...
 _SCAN_POLLING_SECONDS = 0.5
 # ... and with file events, in case some were lost (the kernel's queue overflowed) ...
 _SCAN_EVENTS_SECONDS = 5.0
@@ -222,14 +223,8 @@ class JobLogFollower:
         return new or not self.followed or any(path in state for path in changed), False
 
     def _new_attempt(self, path: Path) -> bool:
-        name = path.name.split(".")
-        if len(name) != 3 or not name[0].startswith("sheet-"):
-            return False
-        try:
-            key = (int(name[0][len("sheet-") :]), int(name[1][len("attempt-") :]))
-        except ValueError:
-            return False
-        return key not in self.seen
+        key = attempt_of(path.name)
+        return key is not None and key not in self.seen
 
 
 def follow_job(

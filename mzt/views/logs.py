@@ -76,6 +76,12 @@ def named_log_files(names: set[Path]) -> list[LogFile]:
     return [f for path in names if (f := _log_file(str(path), path.name)) is not None]
 
 
+def attempt_of(name: str) -> tuple[int, int] | None:
+    """(sheet, attempt) of an attempt log's file name; ``None`` for any other name."""
+    match = _NAME.match(name)
+    return (int(match[1]), int(match[2])) if match else None
+
+
 def _log_file(path: str, name: str) -> LogFile | None:
     match = _NAME.match(name)
     if match is None:
