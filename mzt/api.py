@@ -116,6 +116,9 @@ if TYPE_CHECKING:
         history_report,
         open_view,
     )
+    from mzt.views.log_follow import (
+        follow_job as follow_job_logs,
+    )
     from mzt.views.log_tail import (
         read_tail,
     )
@@ -209,6 +212,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ensure_private_dir": ("mzt.support.fsutil", "ensure_private_dir"),
     "errors_report": ("mzt.views.history", "errors_report"),
     "find_watch_target": ("mzt.views.status", "find"),
+    "follow_job_logs": ("mzt.views.log_follow", "follow_job"),
     "follow_logs": ("mzt.views.logs", "follow"),
     "gather_instruments": ("mzt.instruments.info", "gather"),
     "history_report": ("mzt.views.history", "history_report"),
@@ -291,6 +295,7 @@ __all__ = [
     "ensure_private_dir",
     "errors_report",
     "find_watch_target",
+    "follow_job_logs",
     "follow_logs",
     "gather_instruments",
     "history_report",
