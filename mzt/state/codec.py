@@ -18,12 +18,13 @@ import msgspec
 
 from mzt.state.checkpoint import BOOKKEEPING, CheckpointState, WriterInfo
 from mzt.state.handles import stored_sheet
+from mzt.state.implied import IMPLYING_LINE_VERSION
 from mzt.state.models import SheetState
 from mzt.state.records import utc_now
 from mzt.state.structs import encode, field_defaults
 from mzt.support.redact import Redactor, redact_tail
 
-JOURNAL_LINE_VERSION = 2
+JOURNAL_LINE_VERSION = IMPLYING_LINE_VERSION
 HISTORY_PROMPT_BYTES = 4 * 1024
 HISTORY_OUTPUT_BYTES = 10 * 1024
 MISSING = object()
@@ -33,7 +34,7 @@ _SCAN_OVERLAP = 1 << 12
 _SHEET_DEFAULTS = field_defaults(SheetState)
 _NO_SHEETS = b'"sheets":{}}'
 _BATCH = 2048  # sheets per piece of a snapshot: one join holds the lock that long
-_HEAD_DEFAULTS = field_defaults(CheckpointState)
+HEAD_DEFAULTS = field_defaults(CheckpointState)
 
 
 def iso(moment: datetime) -> str:
@@ -57,7 +58,7 @@ def head_fields(state: CheckpointState) -> dict[str, Any]:
 
 
 def _is_default(name: str, value: Any) -> bool:
-    default = _HEAD_DEFAULTS.get(name, MISSING)
+    default = HEAD_DEFAULTS.get(name, MISSING)
     if default is MISSING or default is msgspec.NODEFAULT:
         return False
     return bool(value == default) and type(value) is type(default)
@@ -70,7 +71,7 @@ def head_delta(previous: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]
     }
     for key in previous.keys() - head.keys():
         if key not in BOOKKEEPING:
-            delta[key] = _HEAD_DEFAULTS.get(key)
+            delta[key] = HEAD_DEFAULTS.get(key)
     return delta
 
 
@@ -205,9 +206,15 @@ def transition_line(
     text = dumps(record)
     if whole:
         # Already redacted, as the patches are (both come from redacted encodings).
-        parts = ",".join(f'"{n}":{data.decode()}' for n, data in whole.items())
+        parts = ",".join(f'"{n}":{_numberless(n, data).decode()}' for n, data in whole.items())
         text = f'{text[:-1]},"whole":{{{parts}}}}}'
     return text
+
+
+def _numberless(num: int, data: bytes) -> bytes:
+    """A whole sheet without its ``sheet_num``: the key it is written under says it."""
+    prefix = b'{"sheet_num":%d,' % num
+    return b"{" + data[len(prefix) :] if data.startswith(prefix) else data
 
 
 def default_event(state: CheckpointState, sheet_nums: tuple[int, ...]) -> str:
@@ -241,8 +248,6 @@ def event_line(
 
 
 def attempt_line(
-    job_id: str,
-    instance: str | None,
     seq: int | None,
     *,
     sheet_num: int,
@@ -253,7 +258,11 @@ def attempt_line(
     duration_seconds: float | None,
     redactor: Redactor,
 ) -> str:
-    """An attempt record: prompt head and output tail, both redacted before being cut."""
+    """An attempt record: prompt head and output tail, both redacted before being cut.
+
+    It names neither job nor state instance: the file is the job's, and nothing reads an
+    attempt by instance (one is written per attempt, so each key costs every sheet).
+    """
     out, out_cut = redact_tail(output, HISTORY_OUTPUT_BYTES, redactor)
     head_of_prompt = None
     if prompt is not None:
@@ -264,8 +273,6 @@ def attempt_line(
         "v": JOURNAL_LINE_VERSION,
         "kind": "attempt",
         "event": "attempt_finished",
-        "job_id": job_id,
-        "instance": instance,
         "seq": seq,
         "ts": iso(utc_now()),
         "sheet_num": sheet_num,

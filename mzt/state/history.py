@@ -14,6 +14,7 @@ from typing import Any
 from mzt.state.book import WriterBook, serialised
 from mzt.state.checkpoint import CheckpointState
 from mzt.state.codec import attempt_line, event_line
+from mzt.state.implied import with_number
 from mzt.state.journal import read_lines
 from mzt.support.redact import get_redactor
 
@@ -88,8 +89,6 @@ class HistoryMixin:
         """
         book = self._book(job_id)
         line = attempt_line(
-            job_id,
-            book.instance_id,
             book.seq,
             sheet_num=sheet_num,
             attempt=attempt_num,
@@ -157,7 +156,7 @@ def expand_transition(record: dict[str, Any], known: dict[str, dict[str, Any]]) 
     if isinstance(whole, dict):
         for key, data in whole.items():
             if isinstance(data, dict):
-                known[key] = dict(data)
+                known[key] = dict(with_number(key, data))
                 touched.append(key)
     if isinstance(patches, dict):
         for key, data in patches.items():
