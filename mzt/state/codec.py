@@ -18,13 +18,13 @@ import msgspec
 
 from mzt.state.checkpoint import BOOKKEEPING, CheckpointState, WriterInfo
 from mzt.state.handles import stored_sheet
-from mzt.state.implied import IMPLYING_LINE_VERSION
+from mzt.state.lineform import LINE_VERSION, coded_sheet, micros
 from mzt.state.models import SheetState
 from mzt.state.records import utc_now
 from mzt.state.structs import encode, field_defaults
 from mzt.support.redact import Redactor, redact_tail
 
-JOURNAL_LINE_VERSION = IMPLYING_LINE_VERSION
+JOURNAL_LINE_VERSION = LINE_VERSION
 HISTORY_PROMPT_BYTES = 4 * 1024
 HISTORY_OUTPUT_BYTES = 10 * 1024
 MISSING = object()
@@ -188,33 +188,35 @@ def transition_line(
     delta: dict[str, Any],
     redactor: Redactor,
 ) -> str:
-    """A journaled transition: sheet patches, whole sheets, and the changed job fields."""
+    """A journaled transition: sheet patches, whole sheets, and the changed job fields.
+
+    Sheets are spelled as :mod:`mzt.state.lineform` says; both kinds come from redacted
+    encodings already.
+    """
     record: dict[str, Any] = {
         "v": JOURNAL_LINE_VERSION,
         "kind": "sheet",
         "event": event,
         "instance": state.instance_id,
         "seq": state.seq,
-        "ts": iso(state.updated_at),
+        "ts": micros(state.updated_at),
     }
     if patches:
-        record["sheets"] = {str(n): p for n, p in patches.items()}
+        record["sheets"] = {str(n): coded_sheet(p) for n, p in patches.items()}
     # The line's ``ts`` is the state's ``updated_at``: readers take it from there.
     delta = {k: v for k, v in delta.items() if k != "updated_at"}
     if delta:
         record["job"] = redactor.redact_tree(delta)
-    text = dumps(record)
     if whole:
-        # Already redacted, as the patches are (both come from redacted encodings).
-        parts = ",".join(f'"{n}":{_numberless(n, data).decode()}' for n, data in whole.items())
-        text = f'{text[:-1]},"whole":{{{parts}}}}}'
-    return text
+        record["whole"] = {str(n): _numberless(data) for n, data in whole.items()}
+    return dumps(record)
 
 
-def _numberless(num: int, data: bytes) -> bytes:
-    """A whole sheet without its ``sheet_num``: the key it is written under says it."""
-    prefix = b'{"sheet_num":%d,' % num
-    return b"{" + data[len(prefix) :] if data.startswith(prefix) else data
+def _numberless(data: bytes) -> dict[str, Any]:
+    """A whole sheet as a line holds it: without the number its key says."""
+    fields: dict[str, Any] = _DECODER.decode(data)
+    fields.pop("sheet_num", None)
+    return coded_sheet(fields)
 
 
 def default_event(state: CheckpointState, sheet_nums: tuple[int, ...]) -> str:
@@ -239,7 +241,7 @@ def event_line(
         "job_id": state.job_id,
         "instance": state.instance_id,
         "seq": state.seq,
-        "ts": iso(utc_now()),
+        "ts": micros(utc_now()),
     }
     if sheet_num is not None:
         record["sheet_num"] = sheet_num
@@ -274,7 +276,7 @@ def attempt_line(
         "kind": "attempt",
         "event": "attempt_finished",
         "seq": seq,
-        "ts": iso(utc_now()),
+        "ts": micros(utc_now()),
         "sheet_num": sheet_num,
         "attempt": attempt,
         "exit_code": exit_code,

@@ -14,8 +14,8 @@ from typing import Any
 from mzt.state.book import WriterBook, serialised
 from mzt.state.checkpoint import CheckpointState
 from mzt.state.codec import attempt_line, event_line
-from mzt.state.implied import with_number
 from mzt.state.journal import read_lines
+from mzt.state.lineform import readable
 from mzt.support.redact import get_redactor
 
 
@@ -118,9 +118,9 @@ def read_history(
     known: dict[str, dict[str, Any]] = {}
     instance = None
     for line in lines:
-        record = line.record
-        if record is None:
+        if line.record is None:
             continue
+        record = readable(line.record)
         if record.get("kind") == "sheet":
             if record.get("instance") != instance:
                 instance, known = record.get("instance"), {}
@@ -156,7 +156,7 @@ def expand_transition(record: dict[str, Any], known: dict[str, dict[str, Any]]) 
     if isinstance(whole, dict):
         for key, data in whole.items():
             if isinstance(data, dict):
-                known[key] = dict(with_number(key, data))
+                known[key] = dict(data)
                 touched.append(key)
     if isinstance(patches, dict):
         for key, data in patches.items():

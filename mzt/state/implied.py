@@ -7,8 +7,6 @@ the writer leaves such a field out when :func:`implied_fields` (run on the job f
 last written and the sheets the line names) gives its new value, and writes it whenever
 the rule would be wrong; the loader runs the same rule before applying a line's ``job``.
 The rule looks only at the sheets named, so both sides stay O(1) per line.
-
-Likewise a sheet written whole in a line leaves out its ``sheet_num``: its key says it.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from typing import Any
 from mzt.state.statuses import SheetStatus
 
 IMPLIED_FIELDS = ("sheets_in_progress", "current_sheet", "last_completed_sheet")
-IMPLYING_LINE_VERSION = 3
 
 
 def implied_fields(
@@ -72,10 +69,3 @@ def unimplied(
         else:
             kept[name] = actual
     return kept
-
-
-def with_number(key: str, data: Any) -> Any:
-    """A whole sheet of a journal line with the ``sheet_num`` its key implies put back."""
-    if isinstance(data, dict) and "sheet_num" not in data and key.isdigit():
-        return {"sheet_num": int(key), **data}
-    return data

@@ -20,8 +20,9 @@ import msgspec
 
 from mzt.state.checkpoint import BOOKKEEPING, CURRENT_SCHEMA_VERSION, CheckpointState
 from mzt.state.handles import complete_handle
-from mzt.state.implied import IMPLYING_LINE_VERSION, implied_fields, with_number
+from mzt.state.implied import implied_fields
 from mzt.state.journal import JournalLine, read_lines_to
+from mzt.state.lineform import LINE_VERSION, readable
 from mzt.state.migrations import schema_version_of, upgrade
 from mzt.state.models import SheetState
 from mzt.state.structs import encode
@@ -206,6 +207,7 @@ def apply_record(
     if not isinstance(seq, int) or isinstance(seq, bool) or seq <= state.seq:
         return None
     version = record.get("v", 1)
+    record = readable(record)
     patch_mode = version != 1  # version 1 lines carried whole sheets
     touched: list[int] = []
     for part, patching in (("sheets", patch_mode), ("whole", False)):
@@ -214,11 +216,8 @@ def apply_record(
             raise TypeError(f"'{part}' is not an object")
         for key, data in entries.items():
             touched.append(int(key))
-            whole = not patching and patch_mode
-            _apply_sheet(
-                state, touched[-1], with_number(key, data) if whole else data, patch=patching
-            )
-    if isinstance(version, int) and version >= IMPLYING_LINE_VERSION:
+            _apply_sheet(state, touched[-1], data, patch=patching)
+    if isinstance(version, int) and version >= LINE_VERSION:
         statuses = [(num, state.sheets[num].status) for num in touched]
         head.update(implied_fields(lambda name: _current(state, head, name), statuses))
     job = record.get("job") or {}
