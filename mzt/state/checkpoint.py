@@ -11,7 +11,6 @@ to this one), ``journal_offset`` (where this snapshot's journal lines start) and
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -69,7 +68,8 @@ class CheckpointState(Model, kw_only=True):
     seq: Annotated[int, Meta(ge=0)] = 0
     # Only told apart from the job's earlier states, in one history file: 48 random bits
     # are plenty, and every journal line names it.
-    instance_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    # os.urandom, not secrets: the same bytes, and `status` need not import hmac/hashlib.
+    instance_id: str = field(default_factory=lambda: os.urandom(6).hex())
     journal_offset: Annotated[int, Meta(ge=0)] = 0
     writer: WriterInfo | None = None
     taken_over: TakeOver | None = None  # the last take-over from another host, if any

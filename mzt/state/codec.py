@@ -18,12 +18,13 @@ import msgspec
 
 from mzt.state.checkpoint import BOOKKEEPING, CheckpointState, WriterInfo
 from mzt.state.handles import stored_sheet
+from mzt.state.lineform import LINE_VERSION, coded_sheet, micros
 from mzt.state.models import SheetState
 from mzt.state.records import utc_now
 from mzt.state.structs import encode, field_defaults
 from mzt.support.redact import Redactor, redact_tail
 
-JOURNAL_LINE_VERSION = 2
+JOURNAL_LINE_VERSION = LINE_VERSION
 HISTORY_PROMPT_BYTES = 4 * 1024
 HISTORY_OUTPUT_BYTES = 10 * 1024
 MISSING = object()
@@ -33,7 +34,7 @@ _SCAN_OVERLAP = 1 << 12
 _SHEET_DEFAULTS = field_defaults(SheetState)
 _NO_SHEETS = b'"sheets":{}}'
 _BATCH = 2048  # sheets per piece of a snapshot: one join holds the lock that long
-_HEAD_DEFAULTS = field_defaults(CheckpointState)
+HEAD_DEFAULTS = field_defaults(CheckpointState)
 
 
 def iso(moment: datetime) -> str:
@@ -57,7 +58,7 @@ def head_fields(state: CheckpointState) -> dict[str, Any]:
 
 
 def _is_default(name: str, value: Any) -> bool:
-    default = _HEAD_DEFAULTS.get(name, MISSING)
+    default = HEAD_DEFAULTS.get(name, MISSING)
     if default is MISSING or default is msgspec.NODEFAULT:
         return False
     return bool(value == default) and type(value) is type(default)
@@ -70,7 +71,7 @@ def head_delta(previous: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]
     }
     for key in previous.keys() - head.keys():
         if key not in BOOKKEEPING:
-            delta[key] = _HEAD_DEFAULTS.get(key)
+            delta[key] = HEAD_DEFAULTS.get(key)
     return delta
 
 
@@ -187,27 +188,35 @@ def transition_line(
     delta: dict[str, Any],
     redactor: Redactor,
 ) -> str:
-    """A journaled transition: sheet patches, whole sheets, and the changed job fields."""
+    """A journaled transition: sheet patches, whole sheets, and the changed job fields.
+
+    Sheets are spelled as :mod:`mzt.state.lineform` says; both kinds come from redacted
+    encodings already.
+    """
     record: dict[str, Any] = {
         "v": JOURNAL_LINE_VERSION,
         "kind": "sheet",
         "event": event,
         "instance": state.instance_id,
         "seq": state.seq,
-        "ts": iso(state.updated_at),
+        "ts": micros(state.updated_at),
     }
     if patches:
-        record["sheets"] = {str(n): p for n, p in patches.items()}
+        record["sheets"] = {str(n): coded_sheet(p) for n, p in patches.items()}
     # The line's ``ts`` is the state's ``updated_at``: readers take it from there.
     delta = {k: v for k, v in delta.items() if k != "updated_at"}
     if delta:
         record["job"] = redactor.redact_tree(delta)
-    text = dumps(record)
     if whole:
-        # Already redacted, as the patches are (both come from redacted encodings).
-        parts = ",".join(f'"{n}":{data.decode()}' for n, data in whole.items())
-        text = f'{text[:-1]},"whole":{{{parts}}}}}'
-    return text
+        record["whole"] = {str(n): _numberless(data) for n, data in whole.items()}
+    return dumps(record)
+
+
+def _numberless(data: bytes) -> dict[str, Any]:
+    """A whole sheet as a line holds it: without the number its key says."""
+    fields: dict[str, Any] = _DECODER.decode(data)
+    fields.pop("sheet_num", None)
+    return coded_sheet(fields)
 
 
 def default_event(state: CheckpointState, sheet_nums: tuple[int, ...]) -> str:
@@ -232,7 +241,7 @@ def event_line(
         "job_id": state.job_id,
         "instance": state.instance_id,
         "seq": state.seq,
-        "ts": iso(utc_now()),
+        "ts": micros(utc_now()),
     }
     if sheet_num is not None:
         record["sheet_num"] = sheet_num
@@ -241,8 +250,6 @@ def event_line(
 
 
 def attempt_line(
-    job_id: str,
-    instance: str | None,
     seq: int | None,
     *,
     sheet_num: int,
@@ -253,7 +260,11 @@ def attempt_line(
     duration_seconds: float | None,
     redactor: Redactor,
 ) -> str:
-    """An attempt record: prompt head and output tail, both redacted before being cut."""
+    """An attempt record: prompt head and output tail, both redacted before being cut.
+
+    It names neither job nor state instance: the file is the job's, and nothing reads an
+    attempt by instance (one is written per attempt, so each key costs every sheet).
+    """
     out, out_cut = redact_tail(output, HISTORY_OUTPUT_BYTES, redactor)
     head_of_prompt = None
     if prompt is not None:
@@ -264,10 +275,8 @@ def attempt_line(
         "v": JOURNAL_LINE_VERSION,
         "kind": "attempt",
         "event": "attempt_finished",
-        "job_id": job_id,
-        "instance": instance,
         "seq": seq,
-        "ts": iso(utc_now()),
+        "ts": micros(utc_now()),
         "sheet_num": sheet_num,
         "attempt": attempt,
         "exit_code": exit_code,

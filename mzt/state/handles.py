@@ -22,7 +22,8 @@ def stored_sheet(sheet: SheetState, writer: WriterInfo | None) -> SheetState:
 
     A handle names its sheet, its attempt, and the host and boot of the run that made it;
     the sheet and the document's ``writer`` say the same, so those keys are left out when
-    they are equal (and a process group that is the process's own, an empty ``extra``).
+    they are equal (and a process group that is the process's own, an empty ``extra``,
+    the local executor: what nearly every handle says).
     :func:`complete_handle` puts them back.
     """
     handle = sheet.attempt_handle
@@ -47,6 +48,7 @@ def _implied(
     sheet: SheetState, writer: WriterInfo | None, handle: dict[str, Any]
 ) -> dict[str, Any]:
     implied: dict[str, Any] = {
+        "executor": "local",
         "sheet_num": sheet.sheet_num,
         "attempt": sheet.attempt_count,
         "pgid": handle.get("pid"),  # an attempt leads its own process group

@@ -15,6 +15,7 @@ from mzt.state.book import WriterBook, serialised
 from mzt.state.checkpoint import CheckpointState
 from mzt.state.codec import attempt_line, event_line
 from mzt.state.journal import read_lines
+from mzt.state.lineform import readable
 from mzt.support.redact import get_redactor
 
 
@@ -88,8 +89,6 @@ class HistoryMixin:
         """
         book = self._book(job_id)
         line = attempt_line(
-            job_id,
-            book.instance_id,
             book.seq,
             sheet_num=sheet_num,
             attempt=attempt_num,
@@ -119,9 +118,9 @@ def read_history(
     known: dict[str, dict[str, Any]] = {}
     instance = None
     for line in lines:
-        record = line.record
-        if record is None:
+        if line.record is None:
             continue
+        record = readable(line.record)
         if record.get("kind") == "sheet":
             if record.get("instance") != instance:
                 instance, known = record.get("instance"), {}

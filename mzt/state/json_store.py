@@ -47,6 +47,7 @@ from mzt.state.backend import StateBackend
 from mzt.state.book import WriterBook, serialised
 from mzt.state.checkpoint import CheckpointState, WriterInfo
 from mzt.state.codec import (
+    HEAD_DEFAULTS,
     default_event,
     document_pieces,
     document_size,
@@ -61,6 +62,7 @@ from mzt.state.codec import (
 )
 from mzt.state.folding import SnapshotWriter
 from mzt.state.history import HistoryMixin
+from mzt.state.implied import unimplied
 from mzt.state.journal import Journal
 from mzt.state.loader import read_state
 from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
@@ -317,7 +319,8 @@ class JsonStateBackend(HistoryMixin, StateBackend):
                 elif baseline != data:
                     patches[num] = sheet_patch(baseline, data)
             head = head_fields(state)
-            delta = head_delta(book.head, head)
+            touched = [(n, state.sheets[n].status) for n in (*patches, *whole)]
+            delta = unimplied(book.head, head, head_delta(book.head, head), touched, HEAD_DEFAULTS)
             config_changed = state.config_snapshot != book.config
             if config_changed:
                 delta["config_snapshot"] = state.config_snapshot

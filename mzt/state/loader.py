@@ -20,7 +20,9 @@ import msgspec
 
 from mzt.state.checkpoint import BOOKKEEPING, CURRENT_SCHEMA_VERSION, CheckpointState
 from mzt.state.handles import complete_handle
+from mzt.state.implied import implied_fields
 from mzt.state.journal import JournalLine, read_lines_to
+from mzt.state.lineform import LINE_VERSION, readable
 from mzt.state.migrations import schema_version_of, upgrade
 from mzt.state.models import SheetState
 from mzt.state.structs import encode
@@ -204,13 +206,20 @@ def apply_record(
     seq = record.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq <= state.seq:
         return None
-    patch_mode = record.get("v", 1) != 1  # version 1 lines carried whole sheets
+    version = record.get("v", 1)
+    record = readable(record)
+    patch_mode = version != 1  # version 1 lines carried whole sheets
+    touched: list[int] = []
     for part, patching in (("sheets", patch_mode), ("whole", False)):
         entries = record.get(part) or {}
         if not isinstance(entries, dict):
             raise TypeError(f"'{part}' is not an object")
         for key, data in entries.items():
-            _apply_sheet(state, int(key), data, patch=patching)
+            touched.append(int(key))
+            _apply_sheet(state, touched[-1], data, patch=patching)
+    if isinstance(version, int) and version >= LINE_VERSION:
+        statuses = [(num, state.sheets[num].status) for num in touched]
+        head.update(implied_fields(lambda name: _current(state, head, name), statuses))
     job = record.get("job") or {}
     if not isinstance(job, dict):
         raise TypeError("'job' is not an object")
@@ -222,6 +231,11 @@ def apply_record(
     state.seq = seq
     event = record.get("event")
     return event if isinstance(event, str) else ""
+
+
+def _current(state: CheckpointState, head: dict[str, Any], name: str) -> Any:
+    """A job field as the lines so far left it (gathered, or still the snapshot's)."""
+    return head[name] if name in head else msgspec.to_builtins(getattr(state, name))
 
 
 def _apply_sheet(state: CheckpointState, num: int, data: Any, *, patch: bool) -> None:

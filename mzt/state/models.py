@@ -142,9 +142,14 @@ class SheetState(Model, kw_only=True):
     def __post_init__(self) -> None:
         # A loaded or constructed sheet always carries the fields its status implies, so
         # readers never meet a completed sheet without a completion time.
+        status = self.status
+        if self.sheet_num >= 1 and (
+            status is SheetStatus.PENDING
+            or (status is SheetStatus.COMPLETED and self.completed_at is not None)
+        ):
+            return  # nearly every sheet of a big job, loaded ten thousand at a time
         if self.sheet_num < 1:
             raise ValueError(f"sheet_num must be greater than or equal to 1, not {self.sheet_num}")
-        status = self.status
         if status == SheetStatus.PENDING:
             return
         if status == SheetStatus.COMPLETED and self.completed_at is None:

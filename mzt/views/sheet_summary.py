@@ -228,10 +228,20 @@ def _collapsed(groups: dict[int | None, list[Any]]) -> list[dict[str, Any]]:
         if len(run) == 1:
             merged.append(_movement_document(*run[0]))
         elif run:
+            # One pass over what may be ten thousand movements; each figure is rounded
+            # as its movement's own entry would show it, so the entry is their sum. Most
+            # jobs cost nothing: 0.0 needs no rounding (a tenth of a big job's answer).
             instruments: list[str] = []
+            sheets = attempts = 0
+            duration = cost = 0.0
             for _, group in run:
-                instruments += [i for i in group[7] if i not in instruments]
-            sheets = sum(group[2] for _, group in run)
+                sheets += group[2]
+                attempts += group[4]
+                duration += round(group[5], 3) if group[5] else 0.0
+                cost += round(group[6], 6) if group[6] else 0.0
+                for name in group[7]:
+                    if name not in instruments:
+                        instruments.append(name)
             merged.append(
                 {
                     "movement": None,
@@ -240,10 +250,9 @@ def _collapsed(groups: dict[int | None, list[Any]]) -> list[dict[str, Any]]:
                     "last_sheet": run[-1][1][1],
                     "sheets": sheets,
                     "counts": {"completed": sheets},
-                    "attempts": sum(group[4] for _, group in run),
-                    # Each movement's figures rounded as its own entry would show them.
-                    "duration_seconds": sum(round(group[5], 3) for _, group in run),
-                    "cost_usd": sum(round(group[6], 6) for _, group in run),
+                    "attempts": attempts,
+                    "duration_seconds": duration,
+                    "cost_usd": cost,
                     "instruments": instruments,
                 }
             )

@@ -46,7 +46,6 @@ def test_a_handle_is_stored_without_what_its_sheet_and_writer_say(
     state.sheet(1).attempt_handle = _handle(1, 1)
     store.save(state)
     assert _stored(store, 1)["attempt_handle"] == {
-        "executor": "local",
         "token": "ab" * 12,
         "pid": 4242,
         "start_time": 123,
@@ -71,7 +70,9 @@ def test_a_journaled_handle_comes_back_whole(store: JsonStateBackend) -> None:
 def test_a_handle_unlike_its_context_is_stored_as_it_is(store: JsonStateBackend) -> None:
     state = make_state(1)
     state.mark_sheet_started(1)
-    odd = _handle(1, 7, host="elsewhere", boot_id="other-boot", pgid=1, extra={"k": "v"})
+    odd = _handle(
+        1, 7, executor="remote", host="elsewhere", boot_id="other-boot", pgid=1, extra={"k": "v"}
+    )
     state.sheet(1).attempt_handle = odd
     store.save(state)
     assert _stored(store, 1)["attempt_handle"] == {k: v for k, v in odd.items() if k != "sheet_num"}
@@ -104,8 +105,6 @@ def test_pieces_join_into_the_document_and_its_size() -> None:
 def test_an_attempt_record_leaves_out_an_empty_output() -> None:
     line = json.loads(
         attempt_line(
-            "job",
-            "abc",
             3,
             sheet_num=1,
             attempt=1,
@@ -118,3 +117,4 @@ def test_an_attempt_record_leaves_out_an_empty_output() -> None:
     )
     assert "output" not in line and "output_truncated" not in line
     assert line["duration_seconds"] == 0.009749
+    assert "job_id" not in line and "instance" not in line  # the file is the job's

@@ -8,11 +8,13 @@ import socket
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus, WriterInfo
 from mzt.state.journal import read_lines
+from mzt.state.lineform import micros, readable
 from mzt.state.lock import RunLock
 from mzt.state.writer import TakeOver
 from mzt.support.errors import ForeignHostError, FutureSchemaError, StateCorruptionError
@@ -24,8 +26,13 @@ def snapshot(store: JsonStateBackend, job_id: str = "job") -> dict[str, object]:
     return json.loads(store.state_path(job_id).read_bytes())
 
 
-def history(store: JsonStateBackend, job_id: str = "job") -> list[dict[str, object]]:
+def raw_history(store: JsonStateBackend, job_id: str = "job") -> list[dict[str, Any]]:
     return [json.loads(line) for line in store.history_path(job_id).read_text().splitlines()]
+
+
+def history(store: JsonStateBackend, job_id: str = "job") -> list[dict[str, Any]]:
+    """The lines in the names and ISO times readers see them in."""
+    return [readable(line) for line in raw_history(store, job_id)]
 
 
 def comparable(state: CheckpointState) -> dict[str, object]:
@@ -114,11 +121,77 @@ def test_sheet_transition_appends_instead_of_rewriting(store: JsonStateBackend) 
     assert (
         line["whole"]["7"]["status"] == "in_progress" and "error_message" not in line["whole"]["7"]
     )
-    assert line["job"]["current_sheet"] == 7
-    assert "sheets" not in line["job"] and "config_snapshot" not in line["job"]
+    (raw,) = raw_history(store)
+    # Short codes and integer times; no number for a sheet written under its number.
+    assert raw["whole"]["7"]["s"] == "in_progress" and "sheet_num" not in raw["whole"]["7"]
+    assert raw["ts"] == micros(state.updated_at)
+    assert raw["whole"]["7"]["t0"] == micros(state.sheet(7).started_at)
+    # The sheet running now follows from the sheet that started: the line leaves it out.
+    assert "current_sheet" not in line.get("job", {})
+    assert "sheets" not in line.get("job", {}) and "config_snapshot" not in line.get("job", {})
     with RunLock(store.lock_path("job"), job_id="job"):  # a live run: no zombie recovery
         loaded = store.load("job")
     assert loaded is not None and comparable(loaded) == comparable(state)
+
+
+def test_job_fields_the_rule_gets_wrong_are_written(store: JsonStateBackend) -> None:
+    state = make_state(9)
+    state.mark_job_running()
+    store.save(state)
+    state.mark_sheet_started(3)
+    state.sheets_in_progress = [3]
+    store.record_sheet(state, 3)
+    state.mark_sheet_started(5)
+    state.sheets_in_progress = [3, 5]
+    state.current_sheet = 3  # not the sheet that just started
+    state.last_completed_sheet = 8  # moved without any sheet completing
+    store.record_sheet(state, 5)
+    state.mark_sheet_completed(3)
+    state.sheets_in_progress = [5, 9]  # a sheet the line does not name
+    store.record_sheet(state, 3)
+    first, second, third = history(store)
+    assert "job" not in first
+    assert second["job"] == {"current_sheet": 3, "last_completed_sheet": 8}
+    assert third["job"]["sheets_in_progress"] == [5, 9]
+    with RunLock(store.lock_path("job"), job_id="job"):
+        loaded = store.load("job")
+    assert loaded is not None and comparable(loaded) == comparable(state)
+    assert (loaded.current_sheet, loaded.last_completed_sheet) == (None, 8)
+    assert loaded.sheets_in_progress == [5, 9]
+
+
+def test_a_version_2_journal_still_loads(store: JsonStateBackend) -> None:
+    # Lines as the previous writer made them: every job field that changed, whole sheets
+    # with their numbers, nothing implied.
+    state = make_state(4)
+    state.mark_job_running()
+    store.save(state)
+    ts = "2026-05-01T10:00:00.000001Z"
+    base = {"v": 2, "kind": "sheet", "instance": state.instance_id, "ts": ts}
+    lines = [
+        {
+            **base,
+            "event": "attempt_started",
+            "seq": state.seq + 1,
+            "job": {"current_sheet": 2, "sheets_in_progress": [2]},
+            "whole": {"2": {"sheet_num": 2, "status": "in_progress", "attempt_count": 1}},
+        },
+        {
+            **base,
+            "event": "attempt_complete",
+            "seq": state.seq + 2,
+            "sheets": {"2": {"status": "completed", "exit_code": 0}},
+            "job": {"last_completed_sheet": 2, "sheets_in_progress": []},
+        },
+    ]
+    with store.history_path("job").open("a") as fh:
+        fh.writelines(json.dumps(line) + "\n" for line in lines)
+    with RunLock(store.lock_path("job"), job_id="job"):
+        loaded = store.load("job")
+    assert loaded is not None and loaded.sheet(2).status == SheetStatus.COMPLETED
+    # Version 2 lines imply nothing: the sheet running now stays what the line said.
+    assert (loaded.current_sheet, loaded.last_completed_sheet) == (2, 2)
+    assert loaded.sheets_in_progress == [] and loaded.sheet(2).attempt_count == 1
 
 
 def test_later_transitions_carry_only_the_changed_fields(store: JsonStateBackend) -> None:
