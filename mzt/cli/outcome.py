@@ -69,6 +69,13 @@ def next_step(result: RunResult) -> str:
     if missing:
         check = f"`mzt instruments check {missing[0]}`"
         return f"install {', '.join(missing)} ({check} says how), then {resume}"
+    if any(f.error_code == "E009" and f.category == "fatal" for f in result.failures):
+        # A status the profile calls permanent (bash: 127 command not found, 126 cannot
+        # execute, 2 syntax error): the same command fails the same way when resumed.
+        return (
+            "a command the sheet runs is missing or cannot run as written: install it or "
+            f"fix the score, then {resume}"
+        )
     if any((f.error_code or "").startswith("E3") for f in result.failures):
         return f"fix the score (its prompt or settings, as the error says), then {resume}"
     return f"continue it with {resume}"

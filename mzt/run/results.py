@@ -26,6 +26,7 @@ class SheetFailure:
     error_code: str | None
     message: str
     instrument: str | None
+    category: str | None = None  # the error's category: "fatal" when retrying cannot help
 
     def to_json(self) -> dict[str, object]:
         return {
