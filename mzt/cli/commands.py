@@ -24,7 +24,7 @@ from mzt.cli.options import (
 from mzt.cli.outcome import finish_run
 
 if TYPE_CHECKING:
-    from mzt.api import Reporter
+    from mzt.api import PreparedScore, Reporter, RunRefused
 
 
 def reporter_for(as_json: bool, quiet: bool) -> Reporter:
@@ -201,6 +201,7 @@ def run(
         return finish_run(result, as_json=as_json, quiet=quiet)
     prepared = api.prepare_score(score, workspace=workspace)
     plan = prepared.plan
+    refusal = _refusal(prepared, instrument)
     if as_json:
         console.emit_json(
             {
@@ -210,17 +211,32 @@ def run(
                 "job_name": prepared.loaded.score.name,
                 "total_sheets": plan.total_sheets,
                 "workspace": str(prepared.workspace),
-                "sheets": render.plan_json(plan),
+                "sheets": render.plan_json(plan, instrument),
+                "refusal": refusal and {"message": refusal.causes, "hint": refusal.hint},
             }
         )
         return ExitCode.OK
+    if refusal is not None:
+        hint = f" Hint: {refusal.hint}" if refusal.hint else ""
+        console.err(f"warning: a run would not start: {refusal.causes}.{hint}")
     if not quiet:
         preview = api.preview_prompt(prepared.loaded, plan, plan.sheet(1), prepared.workspace)
         warnings = [*prepared.warnings, *([preview.problem] if preview.problem else [])]
         render.issue_lines(warnings, prepared.loaded.source)
         console.out(f"{prepared.job_id}: {render.summary(plan, prepared.workspace)} (dry run)")
-        render.plan_and_preview(plan, preview)
+        render.plan_and_preview(plan, preview, instrument)
     return ExitCode.OK
+
+
+def _refusal(prepared: PreparedScore, instrument: str | None) -> RunRefused | None:
+    """Why `mzt run` would refuse to start this score, as the dry run should say."""
+    from mzt import api
+
+    try:
+        api.check_runnable(prepared, api.load_instruments(), override=instrument)
+    except api.RunRefused as exc:
+        return exc
+    return None
 
 
 @click.command()
