@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from mzt.instruments import Registry
 from mzt.instruments.info import suggestion
 from mzt.instruments.loader import NATIVE_ONLY
-from mzt.score.instrumentation import InstrumentChoice
 from mzt.score.preparation import PreparedScore
 from mzt.score.templating import (
     TemplateError,
@@ -82,21 +81,19 @@ def _instrument_findings(
     prepared: PreparedScore, registry: Registry, override: str | None, path: str | None
 ) -> list[_Finding]:
     unknown: dict[tuple[str, str], list[int]] = {}  # (name, profile): sheets
-    stranded: dict[tuple[str, ...], list[int]] = {}  # chains with nothing usable: sheets
-    reasons: dict[str, str] = {}
+    stranded: dict[tuple[tuple[str, str], ...], list[int]] = {}  # chains none can play
+    reasons: dict[str, str] = {}  # by profile; "" when it can be used here
+    # Scores have few distinct chains and may have 100,000 sheets: judge each chain once.
+    judged: dict[tuple[tuple[str, str], ...], tuple[list[tuple[str, str]], bool]] = {}
     for sheet in prepared.plan.sheets:
-        chain = sheet.chain(override)
-        usable = False
-        for choice in chain:
-            if choice.profile not in registry and not _broken(registry, choice.profile):
-                unknown.setdefault((choice.name, choice.profile), []).append(sheet.num)
-                continue
-            if choice.name not in reasons:
-                reasons[choice.name] = _unusable(registry, choice, path) or ""
-            usable = usable or not reasons[choice.name]
-        known = tuple(c.name for c in chain if (c.name, c.profile) not in unknown)
-        if not usable and known:
-            stranded.setdefault(known, []).append(sheet.num)
+        chain = tuple((c.name, c.profile) for c in sheet.chain(override))
+        if chain not in judged:
+            judged[chain] = _judge(chain, registry, reasons, path)
+        missing, none_usable = judged[chain]
+        for pair in missing:
+            unknown.setdefault(pair, []).append(sheet.num)
+        if none_usable:
+            stranded.setdefault(tuple(c for c in chain if c not in missing), []).append(sheet.num)
     found = [
         _Finding(
             f"{_named_by(name, profile, override)} is unknown ({_sheets(nums)})",
@@ -104,16 +101,43 @@ def _instrument_findings(
         )
         for (name, profile), nums in unknown.items()
     ]
-    for names, nums in stranded.items():
-        listed = ", ".join(f"{name} ({reasons[name]})" for name in names)
-        found.append(
-            _Finding(
-                f"no instrument of {_sheets(nums)} can be used here: {listed}",
-                f"Install {' or '.join(names)} (`mzt instruments check {names[0]}` says how), "
-                "or choose one that is here with --instrument (`mzt instruments list`).",
-            )
-        )
-    return found
+    if not stranded:
+        return found
+    whats = [
+        f"no instrument of {_sheets(nums)} can be used here: {_listed(known, reasons)}"
+        for known, nums in stranded.items()
+    ]
+    profiles = list(dict.fromkeys(p for known in stranded for _, p in known))
+    others = ", and likewise for the others" if len(profiles) > 1 else ""
+    install = (
+        f"Install {' or '.join(profiles)} (`mzt instruments check {profiles[0]}` says "
+        f"how{others}), or choose one that is here with --instrument (`mzt instruments list`)."
+    )
+    return [*found, _Finding("; ".join(whats), install)]
+
+
+def _judge(
+    chain: tuple[tuple[str, str], ...],
+    registry: Registry,
+    reasons: dict[str, str],
+    path: str | None,
+) -> tuple[list[tuple[str, str]], bool]:
+    """The chain's unknown instruments, and whether none of its known ones can be used."""
+    missing = [c for c in chain if c[1] not in registry and not _broken(registry, c[1])]
+    known = [profile for name, profile in chain if (name, profile) not in missing]
+    for profile in known:
+        if profile not in reasons:
+            reasons[profile] = _unusable(registry, profile, path) or ""
+    return missing, bool(known) and all(reasons[p] for p in known)
+
+
+def _listed(chain: tuple[tuple[str, str], ...], reasons: dict[str, str]) -> str:
+    return ", ".join(
+        f"{name} ({reasons[profile]})"
+        if name == profile
+        else f"{name} (profile {profile}, {reasons[profile]})"
+        for name, profile in chain
+    )
 
 
 def _named_by(name: str, profile: str, override: str | None) -> str:
@@ -132,19 +156,19 @@ def _broken(registry: Registry, name: str) -> bool:
     return any(p.name == name for p in registry.file_problems)
 
 
-def _unusable(registry: Registry, choice: InstrumentChoice, path: str | None) -> str | None:
-    """Why the known instrument ``choice`` cannot be used here; None when it can."""
-    instrument = registry.get(choice.profile)
+def _unusable(registry: Registry, profile: str, path: str | None) -> str | None:
+    """Why the known instrument ``profile`` cannot be used here; None when it can."""
+    instrument = registry.get(profile)
     if instrument is None:
-        if choice.profile in NATIVE_ONLY:
-            return f"not available in mzt: {NATIVE_ONLY[choice.profile]}"
-        problem = next(p for p in registry.file_problems if p.name == choice.profile)
+        if profile in NATIVE_ONLY:
+            return f"not available in mzt: {NATIVE_ONLY[profile]}"
+        problem = next(p for p in registry.file_problems if p.name == profile)
         return f"its profile {problem.path} was skipped: {problem.message}"
-    if not instrument.runnable:
-        return "an HTTP instrument of a kind mzt cannot call"
-    if instrument.profile.cli is not None and instrument.locate(path) is None:
-        return f"not installed: `{instrument.executable}` is not on PATH"
-    return None
+    if instrument.profile.cli is not None:
+        found = instrument.locate(path)
+        return None if found else f"not installed: `{instrument.executable}` is not on PATH"
+    # Asked only of HTTP profiles: answering imports the HTTP client.
+    return None if instrument.runnable else "an HTTP instrument of a kind mzt cannot call"
 
 
 def _template_findings(prepared: PreparedScore, override: str | None) -> list[_Finding]:

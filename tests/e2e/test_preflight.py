@@ -184,3 +184,22 @@ def test_a_name_known_only_to_marianne_or_a_broken_profile_counts_as_unusable(
     assert f"half (its profile {folder / 'half.yaml'} was skipped: " in result.stderr
     assert "unknown" not in result.stderr
     _nothing_written(project)
+
+
+def test_an_alias_is_shown_with_its_profile_and_checked_by_the_profile(
+    project: Project, bare_path: str
+) -> None:
+    aliases = {"writer": {"profile": "claude-code"}, "second": {"profile": "gemini-cli"}}
+    score = _score(
+        project,
+        instruments=aliases,
+        instrument="writer",
+        sheet={**STEP, "instrument_map": {"second": [3]}},
+    )
+    result = _mzt(project, bare_path, "run", score)
+    assert result.returncode == 2, result.stderr
+    said = result.stderr
+    assert "no instrument of sheets 1-2 can be used here: writer (profile claude-code, " in said
+    assert "no instrument of sheet 3 can be used here: second (profile gemini-cli, " in said
+    assert "Install claude-code or gemini-cli (`mzt instruments check claude-code`" in said
+    _nothing_written(project)
