@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from jinja2 import nodes
+
 from mzt.instruments import Registry
 from mzt.instruments.info import suggestion
 from mzt.instruments.loader import NATIVE_ONLY
@@ -25,6 +27,7 @@ from mzt.score.preparation import PreparedScore
 from mzt.score.templating import (
     TemplateError,
     compile_template,
+    environment,
     prompt_variables,
     render,
     undefined_variables,
@@ -181,7 +184,7 @@ def _template_findings(prepared: PreparedScore, override: str | None) -> list[_F
     names = undefined_variables(text, loaded.score.prompt.variables)
     if not names:
         return []
-    hit = _undefined_everywhere(prepared, names, override)
+    hit = _read_at_top(text, names) or _undefined_everywhere(prepared, names, override)
     return [
         _Finding(
             f"the template uses {name!r}, which is not defined, on every sheet",
@@ -190,6 +193,29 @@ def _template_findings(prepared: PreparedScore, override: str | None) -> list[_F
         )
         for name in sorted(hit)
     ]
+
+
+def _read_at_top(text: str, names: set[str]) -> set[str]:
+    """Those of ``names`` that every render reaches unless it failed before: printed,
+    tested by an ``if`` or looped over at the template's top level (attributes and items
+    included). Answers a typo without rendering each of 100,000 sheets."""
+    found: set[str] = set()
+    for node in environment().parse(text).body:
+        exprs: list[nodes.Node]
+        if isinstance(node, nodes.Output):
+            exprs = list(node.nodes)
+        elif isinstance(node, nodes.If):
+            exprs = [node.test]
+        elif isinstance(node, nodes.For):
+            exprs = [node.iter]
+        else:
+            continue
+        for expr in exprs:
+            while isinstance(expr, nodes.Getattr | nodes.Getitem):
+                expr = expr.node
+            if isinstance(expr, nodes.Name) and expr.name in names:
+                found.add(expr.name)
+    return found
 
 
 def _undefined_everywhere(

@@ -130,6 +130,15 @@ def test_a_variable_undefined_on_every_sheet_is_refused_but_validates(project: P
     assert [w["code"] for w in json.loads(checked.stdout)["warnings"]] == ["V101", "V203"]
 
 
+def test_a_variable_every_sheet_reaches_through_a_branch_is_refused(project: Project) -> None:
+    # Not read at the top level, so each sheet's prompt is rendered to find out.
+    template = "{% if sheet_num > 0 %}echo {{ targt }}{% else %}echo x{% endif %}"
+    result = project.mzt("run", _score(project, prompt={"template": template}))
+    assert result.returncode == 2, result.stderr
+    assert "'targt', which is not defined, on every sheet" in result.stderr
+    _nothing_written(project)
+
+
 def test_a_variable_undefined_on_some_sheets_runs_as_before(project: Project) -> None:
     template = "echo {{ sheet_num }}{% if sheet_num > 1 %} {{ targt }}{% endif %}"
     result = project.mzt("run", _score(project, prompt={"template": template}))
