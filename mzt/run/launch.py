@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mzt.run.opening import runs_again
 from mzt.run.preflight import check_runnable
 from mzt.run.results import RunOptions, RunResult
 from mzt.run.runner import Runner
@@ -44,7 +45,13 @@ def run_score(
 
     prepared = prepare_score(path, workspace=workspace)
     instruments = load_instruments()
-    check_runnable(prepared, instruments, override=options.instrument if options else None)
+    start = options.start_sheet if options else None
+    check_runnable(
+        prepared,
+        instruments,
+        override=options.instrument if options else None,
+        sheets=range(start, prepared.plan.total_sheets + 1) if start else None,
+    )
     return Runner(prepared, instruments=instruments, options=options, reporter=reporter).run()
 
 
@@ -76,9 +83,19 @@ def resume_job(
     _check_resumable(state, force)
     prepared = _prepare_for_resume(state, ws, config, reload=reload)
     instruments = load_instruments()
-    check_runnable(prepared, instruments)
+    check_runnable(prepared, instruments, sheets=_sheets_to_run(state, prepared, force))
     options = RunOptions(resume=True, force=force, take_over=take_over)
     return Runner(prepared, instruments=instruments, options=options, reporter=reporter).run()
+
+
+def _sheets_to_run(
+    state: CheckpointState, prepared: PreparedScore, force: bool
+) -> list[int] | None:
+    """The sheets resuming runs again; None for all of them (a restart or a fresh start)."""
+    total = prepared.plan.total_sheets
+    if force or state.status == JobStatus.COMPLETED or state.total_sheets != total:
+        return None
+    return [n for n in range(1, total + 1) if n not in state.sheets or runs_again(state.sheets[n])]
 
 
 def _locate(job: str, workspace: Path | None) -> tuple[str, Path | None]:

@@ -15,7 +15,7 @@ with at least one usable instrument runs as before (its fallbacks handle the res
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from jinja2 import nodes
@@ -23,6 +23,7 @@ from jinja2 import nodes
 from mzt.instruments import Registry
 from mzt.instruments.info import suggestion
 from mzt.instruments.loader import NATIVE_ONLY
+from mzt.score.plan import SheetPlan
 from mzt.score.preparation import PreparedScore
 from mzt.score.templating import (
     TemplateError,
@@ -59,17 +60,23 @@ def check_runnable(
     instruments: Registry,
     *,
     override: str | None = None,
+    sheets: Iterable[int] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> None:
     """Raise `RunRefused` when some sheet of ``prepared`` cannot possibly run here.
 
-    ``override`` is `--instrument`; ``environ`` supplies the PATH programs are found on
-    (this process's environment by default, as for the attempts themselves).
+    ``override`` is `--instrument`; ``sheets`` the numbers of the sheets the run will
+    execute (default: all); ``environ`` supplies the PATH programs are found on (this
+    process's environment by default, as for the attempts themselves).
     """
     env = os.environ if environ is None else environ
+    plan = prepared.plan
+    chosen = plan.sheets if sheets is None else tuple(plan.sheet(n) for n in sheets)
+    if not chosen:
+        return
     found = [
-        *_instrument_findings(prepared, instruments, override, env.get("PATH")),
-        *_template_findings(prepared, override),
+        *_instrument_findings(chosen, instruments, override, env.get("PATH")),
+        *_template_findings(prepared, chosen, override),
     ]
     if not found:
         return
@@ -81,14 +88,14 @@ def check_runnable(
 
 
 def _instrument_findings(
-    prepared: PreparedScore, registry: Registry, override: str | None, path: str | None
+    sheets: Sequence[SheetPlan], registry: Registry, override: str | None, path: str | None
 ) -> list[_Finding]:
     unknown: dict[tuple[str, str], list[int]] = {}  # (name, profile): sheets
     stranded: dict[tuple[tuple[str, str], ...], list[int]] = {}  # chains none can play
     reasons: dict[str, str] = {}  # by profile; "" when it can be used here
     # Scores have few distinct chains and may have 100,000 sheets: judge each chain once.
     judged: dict[tuple[tuple[str, str], ...], tuple[list[tuple[str, str]], bool]] = {}
-    for sheet in prepared.plan.sheets:
+    for sheet in sheets:
         chain = tuple((c.name, c.profile) for c in sheet.chain(override))
         if chain not in judged:
             judged[chain] = _judge(chain, registry, reasons, path)
@@ -174,7 +181,9 @@ def _unusable(registry: Registry, profile: str, path: str | None) -> str | None:
     return None if instrument.runnable else "an HTTP instrument of a kind mzt cannot call"
 
 
-def _template_findings(prepared: PreparedScore, override: str | None) -> list[_Finding]:
+def _template_findings(
+    prepared: PreparedScore, sheets: Sequence[SheetPlan], override: str | None
+) -> list[_Finding]:
     """A V101 variable that stops the prompt of every sheet (one read only in some
     branches leaves the other sheets running, as before)."""
     loaded = prepared.loaded
@@ -184,7 +193,7 @@ def _template_findings(prepared: PreparedScore, override: str | None) -> list[_F
     names = undefined_variables(text, loaded.score.prompt.variables)
     if not names:
         return []
-    hit = _read_at_top(text, names) or _undefined_everywhere(prepared, names, override)
+    hit = _read_at_top(text, names) or _undefined_everywhere(prepared, sheets, names, override)
     return [
         _Finding(
             f"the template uses {name!r}, which is not defined, on every sheet",
@@ -219,7 +228,7 @@ def _read_at_top(text: str, names: set[str]) -> set[str]:
 
 
 def _undefined_everywhere(
-    prepared: PreparedScore, names: Iterable[str], override: str | None
+    prepared: PreparedScore, sheets: Sequence[SheetPlan], names: Iterable[str], override: str | None
 ) -> set[str]:
     """The names whose absence stopped each sheet's prompt; empty as soon as one sheet
     renders, or fails for another reason (which a run may not share)."""
@@ -229,7 +238,7 @@ def _undefined_everywhere(
     messages = {f"{name!r} is undefined": name for name in names}
     ws = str(prepared.workspace)
     hit: set[str] = set()
-    for sheet in plan.sheets:
+    for sheet in sheets:
         first = sheet.chain(override)[0].name
         variables = prompt_variables(plan, sheet, loaded.score, ws, instrument_name=first)
         try:

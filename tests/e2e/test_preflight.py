@@ -212,3 +212,25 @@ def test_an_alias_is_shown_with_its_profile_and_checked_by_the_profile(
     assert "no instrument of sheet 3 can be used here: second (profile gemini-cli, " in said
     assert "Install claude-code or gemini-cli (`mzt instruments check claude-code`" in said
     _nothing_written(project)
+
+
+def test_sheets_before_the_start_sheet_are_not_checked(project: Project) -> None:
+    project.fake_profile("ghost", executable="/nonexistent/agent-binary")
+    score = _score(project, sheet={**STEP, "instrument_map": {"ghost": [1]}})
+    refused = project.mzt("run", score)
+    assert refused.returncode == 2 and "sheet 1 can be used here: ghost" in refused.stderr
+    result = project.mzt("run", "-s", "2", score)
+    assert result.returncode == 0, result.stderr
+
+
+def test_resume_checks_only_the_sheets_it_runs_again(project: Project) -> None:
+    go = project.root / "go"
+    template = f"test {{{{ sheet_num }}}} = 1 || test -e {go}"
+    score = _score(project, prompt={"template": template})
+    assert project.mzt("run", score).returncode == 1  # sheet 1 completes, 2 and 3 fail
+    project.fake_profile("ghost", executable="/nonexistent/agent-binary")
+    _score(project, sheet={**STEP, "instrument_map": {"ghost": [1]}}, prompt={"template": template})
+    go.touch()
+    result = project.mzt("resume", "job", "-w", project.workspace)
+    assert result.returncode == 0, result.stderr
+    assert {s["status"] for s in project.sheets("job").values()} == {"completed"}
