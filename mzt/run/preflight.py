@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from jinja2 import nodes
 
 from mzt.instruments import Registry
-from mzt.instruments.info import suggestion
 from mzt.instruments.loader import NATIVE_ONLY
 from mzt.score.plan import SheetPlan
 from mzt.score.preparation import PreparedScore
@@ -107,7 +106,7 @@ def _instrument_findings(
     found = [
         _Finding(
             f"{_named_by(name, profile, override)} is unknown ({_sheets(nums)})",
-            suggestion(profile, registry.names()),
+            _suggestion(profile, registry),
         )
         for (name, profile), nums in unknown.items()
     ]
@@ -148,6 +147,13 @@ def _listed(chain: tuple[tuple[str, str], ...], reasons: dict[str, str]) -> str:
         else f"{name} (profile {profile}, {reasons[profile]})"
         for name, profile in chain
     )
+
+
+def _suggestion(name: str, registry: Registry) -> str:
+    # Imported here: the facts module costs a run start that has nothing to refuse.
+    from mzt.instruments.info import suggestion
+
+    return suggestion(name, registry.names())
 
 
 def _named_by(name: str, profile: str, override: str | None) -> str:
