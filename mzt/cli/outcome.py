@@ -53,6 +53,9 @@ def _print_outcome(result: RunResult, *, as_json: bool, quiet: bool) -> None:
         console.out(f"{result.job_id}: {result.message}")
 
 
+_NO_COMMAND = (126, 127)
+
+
 def next_step(result: RunResult) -> str:
     """What to do about a run that did not complete, fitted to why its sheets failed:
     resuming alone helps only when the cause may have passed."""
@@ -69,11 +72,11 @@ def next_step(result: RunResult) -> str:
     if missing:
         check = f"`mzt instruments check {missing[0]}`"
         return f"install {', '.join(missing)} ({check} says how), then {resume}"
-    if any(f.error_code == "E009" and f.category == "fatal" for f in result.failures):
-        # A status the profile calls permanent (bash: 127 command not found, 126 cannot
-        # execute, 2 syntax error): the same command fails the same way when resumed.
+    if any(f.error_code == "E009" and f.exit_code in _NO_COMMAND for f in result.failures):
+        # The shell found no such program (127) or could not execute it (126): resuming
+        # runs the same line, which fails the same way until something changes.
         return (
-            "a command the sheet runs is missing or cannot run as written: install it or "
+            "a command the sheet runs is missing or cannot be executed: install it or "
             f"fix the score, then {resume}"
         )
     if any((f.error_code or "").startswith("E3") for f in result.failures):

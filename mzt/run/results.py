@@ -26,7 +26,7 @@ class SheetFailure:
     error_code: str | None
     message: str
     instrument: str | None
-    category: str | None = None  # the error's category: "fatal" when retrying cannot help
+    exit_code: int | None = None  # the instrument's exit status at its last attempt
 
     def to_json(self) -> dict[str, object]:
         return {

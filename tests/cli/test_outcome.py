@@ -37,6 +37,14 @@ def test_an_unknown_instrument_asks_to_fix_the_name() -> None:
     assert next_step(_failed(failure)).startswith("no instrument is called nosuch: fix the name")
 
 
+def test_only_a_missing_or_unexecutable_command_asks_for_an_install() -> None:
+    for status in (126, 127):
+        failure = SheetFailure(1, "E009", f"exited with status {status}", "cli", status)
+        assert next_step(_failed(failure)).startswith("a command the sheet runs is missing")
+    plain = SheetFailure(1, "E009", "exited with status 1", "cli", 1)
+    assert next_step(_failed(plain)).startswith("continue it with `mzt resume job -w /ws`")
+
+
 def test_a_missing_command_in_a_cli_sheet_asks_for_an_install_not_a_resume(
     project: Project,
 ) -> None:
@@ -45,7 +53,7 @@ def test_a_missing_command_in_a_cli_sheet_asks_for_an_install_not_a_resume(
     assert result.returncode == 1
     assert "exited with status 127" in result.stderr + result.stdout
     hint = result.stderr.split("hint: ", 1)[1]
-    assert hint.startswith("a command the sheet runs is missing or cannot run as written"), hint
+    assert hint.startswith("a command the sheet runs is missing or cannot be executed"), hint
     assert "install it or fix the score, then `mzt resume job -w" in hint
     assert "continue it with" not in hint
 
