@@ -47,7 +47,10 @@ if TYPE_CHECKING:
     )
     from mzt.run.reporting import (
         NullReporter,
+        Progress,
         Reporter,
+        Tally,
+        Wait,
     )
     from mzt.run.results import (
         RunOptions,
@@ -117,6 +120,9 @@ if TYPE_CHECKING:
         history_report,
         open_view,
     )
+    from mzt.views.log_follow import (
+        follow_job as follow_job_logs,
+    )
     from mzt.views.log_tail import (
         read_tail,
     )
@@ -185,7 +191,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Plan": ("mzt.score.plan", "Plan"),
     "PreparedScore": ("mzt.score.preparation", "PreparedScore"),
     "Preview": ("mzt.score.preparation", "Preview"),
+    "Progress": ("mzt.run.reporting", "Progress"),
     "Reporter": ("mzt.run.reporting", "Reporter"),
+    "Tally": ("mzt.run.reporting", "Tally"),
+    "Wait": ("mzt.run.reporting", "Wait"),
     "RunOptions": ("mzt.run.results", "RunOptions"),
     "RunRefused": ("mzt.run.preflight", "RunRefused"),
     "RunResult": ("mzt.run.results", "RunResult"),
@@ -209,6 +218,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ensure_private_dir": ("mzt.support.fsutil", "ensure_private_dir"),
     "errors_report": ("mzt.views.history", "errors_report"),
     "find_watch_target": ("mzt.views.status", "find"),
+    "follow_job_logs": ("mzt.views.log_follow", "follow_job"),
     "follow_logs": ("mzt.views.logs", "follow"),
     "gather_instruments": ("mzt.instruments.info", "gather"),
     "history_report": ("mzt.views.history", "history_report"),
@@ -267,14 +277,17 @@ __all__ = [
     "Plan",
     "PreparedScore",
     "Preview",
+    "Progress",
     "Reporter",
     "RunOptions",
     "RunRefused",
     "RunResult",
     "ScoreError",
     "SheetPlan",
+    "Tally",
     "UsageError",
     "Validation",
+    "Wait",
     "WatchFrame",
     "answer_noop_run",
     "await_attempt",
@@ -290,6 +303,7 @@ __all__ = [
     "ensure_private_dir",
     "errors_report",
     "find_watch_target",
+    "follow_job_logs",
     "follow_logs",
     "gather_instruments",
     "history_report",

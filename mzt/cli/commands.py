@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,11 +30,22 @@ if TYPE_CHECKING:
     from mzt.api import PreparedScore, Reporter, RunRefused
 
 
-def reporter_for(as_json: bool, quiet: bool) -> Reporter:
+@contextlib.contextmanager
+def reporter_for(as_json: bool, quiet: bool) -> Iterator[Reporter]:
+    """The run's progress reporter; on a terminal its live line is gone when this ends,
+    however the run ended."""
     from mzt.api import NullReporter
+    from mzt.cli import liveline
     from mzt.cli.progress import LineReporter
 
-    return NullReporter() if as_json or quiet else LineReporter(sys.stdout)
+    if as_json or quiet:
+        yield NullReporter()
+        return
+    reporter = LineReporter(sys.stdout, live=liveline.wanted(sys.stdout))
+    try:
+        yield reporter
+    finally:
+        reporter.close()
 
 
 @click.command()
@@ -75,15 +89,16 @@ def resume(
     from mzt import api
 
     quiet = flag(ctx, "quiet", quiet)
-    result = api.resume_job(
-        job,
-        workspace=workspace,
-        config=config,
-        reload=not no_reload,
-        force=force,
-        take_over=take_over,
-        reporter=reporter_for(as_json, quiet),
-    )
+    with reporter_for(as_json, quiet) as reporter:
+        result = api.resume_job(
+            job,
+            workspace=workspace,
+            config=config,
+            reload=not no_reload,
+            force=force,
+            take_over=take_over,
+            reporter=reporter,
+        )
     return finish_run(result, as_json=as_json, quiet=quiet)
 
 
@@ -195,9 +210,8 @@ def run(
         options = api.RunOptions(
             fresh=fresh, start_sheet=start_sheet, instrument=instrument, take_over=take_over
         )
-        result = api.run_score(
-            score, workspace=workspace, options=options, reporter=reporter_for(as_json, quiet)
-        )
+        with reporter_for(as_json, quiet) as reporter:
+            result = api.run_score(score, workspace=workspace, options=options, reporter=reporter)
         return finish_run(result, as_json=as_json, quiet=quiet)
     prepared = api.prepare_score(score, workspace=workspace)
     plan = prepared.plan
@@ -225,6 +239,14 @@ def run(
         render.issue_lines(warnings, prepared.loaded.source)
         console.out(f"{prepared.job_id}: {render.summary(plan, prepared.workspace)} (dry run)")
         render.plan_and_preview(plan, preview, instrument)
+        parallel = prepared.loaded.score.parallel
+        at_once = parallel.max_concurrent if parallel.enabled else 1
+        note = render.pacing(
+            plan.total_sheets, at_once, prepared.loaded.score.pause_between_sheets_seconds
+        )
+        if note:
+            console.out()
+            console.out(note)
     return ExitCode.OK
 
 
@@ -256,19 +278,25 @@ def _refusal(prepared: PreparedScore, instrument: str | None) -> RunRefused | No
 def init(
     ctx: click.Context, name: str, folder: Path, force: bool, as_json: bool, quiet: bool
 ) -> int:
-    """Write a starter score NAME.yaml that validates.
+    """Write a starter score NAME.yaml that runs offline as it is (bash, no agent).
+
+    Its comments say how to hand the work to an agent instead.
 
     \b
     Example:
-      mzt init nightly-review && mzt validate nightly-review.yaml
+      mzt init nightly-review && mzt run nightly-review.yaml
     """
     from mzt import api
 
     path = api.init_score(name, folder=folder, force=force)
+    next_step = f"mzt run {shlex.quote(str(path))}"
     if as_json:
-        console.emit_json({"schema": "mzt.init/1", "path": str(path), "name": name})
+        console.emit_json(
+            {"schema": "mzt.init/1", "path": str(path), "name": name, "next_step": next_step}
+        )
     elif not flag(ctx, "quiet", quiet):
-        console.out(f"wrote {path}; check it with `mzt validate {path}`")
+        console.out(f"wrote {path}: a starter that runs offline with bash, no agent needed")
+        console.out(f"next: {next_step}")
     return ExitCode.OK
 
 

@@ -20,15 +20,18 @@ def counted(count: int, noun: str) -> str:
 
 
 def color_enabled(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (to anything)."""
-    if "NO_COLOR" in os.environ:
+    """Colour only on a terminal that can show it, never when NO_COLOR is set (to anything)."""
+    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
         return False
     return hasattr(stream, "isatty") and stream.isatty()
 
 
 def style(text: str, name: str, stream: TextIO | None = None) -> str:
-    if not color_enabled(stream or sys.stdout):
-        return text
+    return paint(text, name) if color_enabled(stream or sys.stdout) else text
+
+
+def paint(text: str, name: str) -> str:
+    """``text`` in a style, whatever the stream (the caller has decided colour is wanted)."""
     return f"\033[{_STYLES[name]}m{text}\033[0m"
 
 

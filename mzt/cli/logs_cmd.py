@@ -44,18 +44,29 @@ def logs(
     """Instrument output (stdout and stderr) of a sheet's attempt.
 
     Default: the latest attempt of the sheet running now, else of the sheet that wrote
-    output last. With -f it keeps printing as the attempt writes, moves on to the next
-    attempt unless --attempt is given, and ends when the job stops running.
+    output last. With -f on a running job it follows every attempt of the current run as
+    it writes (lines prefixed [sheet N] when sheets run in parallel) and ends with the
+    run; with --sheet it follows that sheet's attempts one after another, with --attempt
+    that attempt only.
 
     \b
     Examples:
       mzt logs nightly-review --sheet 3 -n 0
       mzt logs nightly-review -f
     """
-    from mzt.api import await_attempt, open_view, read_tail, select_attempt
+    from mzt.api import await_attempt, follow_job_logs, open_view, read_tail, select_attempt
     from mzt.api import follow_logs as follow_output
 
     view = open_view(job, workspace=workspace)
+    if follow and sheet is None and attempt is None and view.alive is True:
+        state = view.state
+        console.err(f"following the running attempts of job '{view.job_id}' (Ctrl-C stops)")
+        job_chunks = follow_job_logs(view, lines=lines)
+        if state.parallel_enabled and state.parallel_max_concurrent > 1:
+            _print_prefixed(job_chunks)
+        else:
+            _print_follow(job_chunks)
+        return ExitCode.OK
     if follow:
         view, target = await_attempt(view, sheet=sheet, attempt=attempt)
     else:
@@ -70,7 +81,8 @@ def logs(
         pinned_sheet=sheet is not None,
         pinned_attempt=attempt is not None,
     )
-    _print_follow(target, chunks)
+    console.err(f"following sheet {target.sheet_num}, attempt {target.attempt} (Ctrl-C stops)")
+    _print_follow(chunks)
     return ExitCode.OK
 
 
@@ -94,11 +106,10 @@ def _print_attempt(target: AttemptLogs, texts: dict[str, str]) -> None:
         console.out(f"sheet {target.sheet_num}, attempt {target.attempt} {state}")
 
 
-def _print_follow(target: AttemptLogs, chunks: Iterable[LogChunk]) -> None:
+def _print_follow(chunks: Iterable[LogChunk]) -> None:
     """Print chunks as they come, with a header whenever the attempt or stream changes."""
     where: tuple[int, int, str] | None = None
     at_line_start = True
-    console.err(f"following sheet {target.sheet_num}, attempt {target.attempt} (Ctrl-C stops)")
     for chunk in chunks:
         if chunk.stream == "attempt":
             where = None
@@ -114,6 +125,21 @@ def _print_follow(target: AttemptLogs, chunks: Iterable[LogChunk]) -> None:
         sys.stdout.write(text)
         at_line_start = text.endswith("\n")
         # Whoever reads a pipe (a script, `grep --line-buffered`) sees each line at once.
+        sys.stdout.flush()
+
+
+def _print_prefixed(chunks: Iterable[LogChunk]) -> None:
+    """Print each line as it comes, prefixed with its sheet (and stream, for stderr)."""
+    for chunk in chunks:
+        if chunk.stream == "attempt":
+            console.err(f"following sheet {chunk.sheet_num}, attempt {chunk.attempt}")
+            continue
+        stream = "" if chunk.stream == "stdout" else f" {chunk.stream}"
+        label = f"[sheet {chunk.sheet_num}{stream}]"
+        lines = _clean(chunk.text).split("\n")
+        if lines[-1] == "":
+            lines.pop()  # the newline ending the last line starts no other one
+        sys.stdout.write("".join(f"{label} {line}\n" for line in lines))
         sys.stdout.flush()
 
 

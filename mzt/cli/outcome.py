@@ -39,6 +39,7 @@ def _print_outcome(result: RunResult, *, as_json: bool, quiet: bool) -> None:
                 "workspace": str(result.workspace),
                 "message": result.message,
                 "failures": [f.to_json() for f in result.failures],
+                "stopped_sheets": list(result.stopped_sheets),
             }
         )
     elif result.exit_code != ExitCode.OK:
@@ -47,6 +48,10 @@ def _print_outcome(result: RunResult, *, as_json: bool, quiet: bool) -> None:
             for failure in result.failures:
                 code = f"{failure.error_code} " if failure.error_code else ""
                 console.err(f"  sheet {failure.sheet_num}: {code}{failure.message}")
+        # Named here in every mode: no progress line says which attempts the stop cut short.
+        how = "cancelled" if result.exit_code == ExitCode.CANCELLED else "interrupted"
+        for num in result.stopped_sheets:
+            console.err(f"  sheet {num}: stopped ({how})")
         if result.status in ("paused", "failed", "cancelled") or result.exit_code >= 128:
             console.err(f"hint: {next_step(result)}")
     elif not quiet and result.message and result.message != "completed":

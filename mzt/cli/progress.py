@@ -1,4 +1,10 @@
-"""How a run's progress reaches a terminal or a log: one timestamped line per event."""
+"""How a run's progress reaches a terminal or a log: one timestamped line per event.
+
+On a terminal a live status line (`mzt.cli.liveline`) stays below the lines. Text that
+comes from outside mzt (sheet output in details and reasons, messages, names, paths) is
+sanitised piece by piece before mzt styles it, so no escape sequence of a child reaches
+the terminal while mzt's own colours do.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ import threading
 import time
 from typing import TextIO
 
-from mzt.api import sanitize_terminal
+from mzt.api import Tally, sanitize_terminal
 from mzt.cli import console
+from mzt.cli.liveline import LiveLine, duration
 
 _STATUS_COLOR = {"completed": "green", "failed": "red", "skipped": "yellow", "cancelled": "yellow"}
 
@@ -20,55 +27,79 @@ class LineReporter:
     run: the lines stop, the job goes on to its own end and its exit code.
     """
 
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
+    def __init__(self, stream: TextIO | None = None, *, live: bool = False) -> None:
+        self.stream = stream or sys.stdout
         self.lock = threading.Lock()
+        self.tally = Tally()
+        self.live = LiveLine(self.stream, self.tally.snapshot) if live else None
 
     def _line(self, text: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
+        line = f"{time.strftime('%H:%M:%S')} {text}\n"
         with self.lock:
-            try:
-                self.stream.write(f"{stamp} {sanitize_terminal(text)}\n")
-                self.stream.flush()
-            except BrokenPipeError:
-                console.silence(self.stream)
+            self._write(self.live.around(line) if self.live else line)
+
+    def _write(self, text: str) -> None:
+        if not text:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            console.silence(self.stream)
 
     def _style(self, text: str, name: str) -> str:
         return console.style(text, name, self.stream)
 
-    def run_started(self, job_id: str, total: int, workspace: str, how: str) -> None:
+    def tick(self) -> None:
+        if self.live:
+            with self.lock:
+                self._write(self.live.due())
+
+    def close(self) -> None:
+        """Erase the live line (safe to call more than once)."""
+        if self.live:
+            with self.lock:
+                self._write(self.live.close())
+
+    def spent(self, usd: float) -> None:
+        self.tally.spent(usd)
+
+    def run_started(
+        self, job_id: str, total: int, workspace: str, how: str, done: int, concurrency: int
+    ) -> None:
+        self.tally.run_started(total, done, concurrency)
         sheets = console.counted(total, "sheet")
-        self._line(f"{self._style(job_id, 'bold')}: {how}, {sheets}, workspace {workspace}")
+        name = self._style(_safe(job_id), "bold")
+        self._line(f"{name}: {_safe(how)}, {sheets}, workspace {_safe(workspace)}")
 
     def sheet_started(self, num: int, attempt: int, instrument: str, mode: str) -> None:
-        extra = f", {mode}" if mode != "normal" else ""
-        self._line(f"sheet {num}: attempt {attempt} on {instrument}{extra}")
+        self.tally.sheet_started(num)
+        extra = f", {_safe(mode)}" if mode != "normal" else ""
+        self._line(f"sheet {num}: attempt {attempt} on {_safe(instrument)}{extra}")
 
     def sheet_finished(self, num: int, status: str, detail: str) -> None:
-        shown = self._style(status, _STATUS_COLOR.get(status, "blue"))
-        self._line(f"sheet {num}: {shown}" + (f" ({detail})" if detail else ""))
+        self.tally.sheet_finished(num, status)
+        shown = self._style(_safe(status), _STATUS_COLOR.get(status, "blue"))
+        self._line(f"sheet {num}: {shown}" + (f" ({_safe(detail)})" if detail else ""))
 
     def sheet_waiting(self, num: int, kind: str, seconds: float, reason: str) -> None:
+        self.tally.sheet_waiting(num, kind, seconds, reason)
         what = {
             "retry": "retry",
             "completion": "completion attempt",
             "rate_limited": "rate limited; next try",
         }.get(kind, kind)
-        self._line(f"sheet {num}: {what} in {_duration(seconds)} ({reason})")
+        when = f"in {duration(seconds)}" if seconds > 0 else "at once"
+        self._line(f"sheet {num}: {_safe(what)} {when} ({_safe(reason)})")
 
     def note(self, message: str) -> None:
-        self._line(message)
+        self._line(_safe(message))
 
     def run_finished(self, status: str, completed: int, total: int, seconds: float) -> None:
-        shown = self._style(status, _STATUS_COLOR.get(status, "blue"))
-        self._line(f"job {shown}: {completed}/{total} sheets completed in {_duration(seconds)}")
+        self.close()  # the summary is the last word: no status line under it
+        shown = self._style(_safe(status), _STATUS_COLOR.get(status, "blue"))
+        self._line(f"job {shown}: {completed}/{total} sheets completed in {duration(seconds)}")
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+def _safe(text: str) -> str:
+    return sanitize_terminal(text)

@@ -115,6 +115,20 @@ def plan_and_preview(plan: Plan, preview: Preview | None, instrument: str | None
         console.out(preview.text.rstrip("\n"))
 
 
+def pacing(total_sheets: int, at_once: int, pause: float) -> str | None:
+    """The wait between sequential sheets, said where a new user sees it (else None)."""
+    if total_sheets < 2 or at_once > 1 or pause <= 0:
+        return None
+    return (
+        f"Sheets run one at a time, {pause:g} s apart (pause_between_sheets_seconds; "
+        "0 turns the pause off)."
+    )
+
+
 def summary(plan: Plan, workspace: Path) -> str:
-    stages = f" in {plan.total_stages} stages" if plan.total_stages != plan.total_sheets else ""
+    stages = (
+        f" in {console.counted(plan.total_stages, 'stage')}"
+        if plan.total_stages != plan.total_sheets
+        else ""
+    )
     return f"{console.counted(plan.total_sheets, 'sheet')}{stages}, workspace {workspace}"

@@ -30,6 +30,7 @@ _STATUS_COLORS = {
     "in_progress": "blue",
     "paused": "yellow",
     "cancelled": "yellow",
+    "interrupted": "yellow",
 }
 
 
@@ -170,7 +171,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     if liveness["verdict"] == "alive":
         state += " — running now"
     elif liveness["verdict"] == "dead":
-        state += " — its run died"
+        # Stored as running, read as paused: what happened to it is that its run died.
+        state = _colored("interrupted") + " — its run died"
     elif liveness["verdict"] == "foreign":
         holder = liveness.get("holder") or {}
         state += f" — run on host {holder.get('host', '?')}, cannot check from here"
@@ -207,7 +209,7 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
         console.out(f"  {name.ljust(width)}  {value}")
 
     progress = doc["progress"]
-    counts = progress["counts"]
+    counts = _shown_counts(doc)
     spread = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
     console.out()
     console.out(
@@ -277,6 +279,8 @@ def _sheet_table(doc: dict[str, Any], now: datetime) -> None:
         status_text = sheet["status"]
         if sheet["status"] == "skipped" and sheet["error_code"] == "E999":
             status_text = "blocked"
+        elif sheet.get("interrupted"):
+            status_text = "interrupted"
         rows.append(
             [
                 num,
@@ -301,10 +305,12 @@ def _movement_table(doc: dict[str, Any]) -> None:
     headers = ["MOVEMENT", "SHEETS", "DONE", "FAILED", "RUNNING", "OTHER", "ATTEMPTS", "TIME"]
     headers += ["COST", "INSTRUMENT"]
     rows: list[list[str]] = []
+    dead = doc["liveness"]["verdict"] == "dead"
     for group in doc["movements"]:  # runs of finished ones already merged (see view_limits)
         counts = group["counts"]
         done, failed = counts.get("completed", 0), counts.get("failed", 0)
-        running = counts.get("in_progress", 0) + counts.get("dispatched", 0)
+        # A dead run's active sheets are all interrupted: none of them is running.
+        running = 0 if dead else counts.get("in_progress", 0) + counts.get("dispatched", 0)
         first, last = group["first_sheet"], group["last_sheet"]
         rows.append(
             [
@@ -323,9 +329,30 @@ def _movement_table(doc: dict[str, Any]) -> None:
         )
     for line in console.table(rows, headers):
         console.out(line)
-    for name, nums in sorted(doc["sheets_by_status"].items()):
+    for name, nums in sorted(_shown_by_status(doc).items()):
         if name not in ("completed", "pending"):
             console.out(f"  {name}: sheets {_nums(nums)}")
+
+
+def _shown_by_status(doc: dict[str, Any]) -> dict[str, list[int]]:
+    """Sheet numbers by the status the text shows: interrupted ones apart from the rest."""
+    interrupted = doc.get("interrupted_sheets") or []
+    if not interrupted:
+        return dict(doc["sheets_by_status"])
+    gone = set(interrupted)
+    shown = {
+        name: kept
+        for name, nums in doc["sheets_by_status"].items()
+        if (kept := [n for n in nums if n not in gone])
+    }
+    shown["interrupted"] = list(interrupted)
+    return shown
+
+
+def _shown_counts(doc: dict[str, Any]) -> dict[str, int]:
+    if not doc.get("interrupted_sheets"):
+        return dict(doc["progress"]["counts"])
+    return {name: len(nums) for name, nums in _shown_by_status(doc).items()}
 
 
 def _render_overview(doc: dict[str, Any]) -> None:

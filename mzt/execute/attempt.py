@@ -230,6 +230,7 @@ def _execute_command(
             rate_limit_patterns=spec.rate_limit_patterns,
             parsed=parse_structured(stdout, outcome.stderr_tail),
             permanent_exit_codes=_permanent_exit_codes(spec),
+            deterministic=_deterministic(spec),
         )
     else:
         # Some CLIs (Claude Code) print their usage limit and still exit 0.
@@ -245,6 +246,11 @@ def _execute_command(
 def _permanent_exit_codes(spec: AttemptSpec) -> tuple[int, ...]:
     cli = spec.instrument.profile.cli if spec.instrument is not None else None
     return tuple(cli.errors.permanent_exit_codes) if cli is not None else ()
+
+
+def _deterministic(spec: AttemptSpec) -> bool:
+    cli = spec.instrument.profile.cli if spec.instrument is not None else None
+    return cli is not None and cli.errors.deterministic
 
 
 def _validate(

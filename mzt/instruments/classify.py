@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import signal
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from mzt.instruments.waits import extract_wait
@@ -32,12 +32,15 @@ class ErrorInfo:
     retriable: bool
     message: str
     suggested_wait: float = 0.0
+    # The command failed on its own terms (a script's non-zero exit): waiting cannot
+    # change that, so a retry the budget allows starts at once, with no back-off.
+    deterministic: bool = False
 
     @property
     def error_type(self) -> ErrorType:
         if self.category == "rate_limit":
             return "rate_limit"
-        return "transient" if self.retriable else "permanent"
+        return "transient" if self.retriable and not self.deterministic else "permanent"
 
     @property
     def rate_limited(self) -> bool:
@@ -99,6 +102,7 @@ def classify(
     rate_limit_patterns: Iterable[str] = (),
     parsed: Mapping[str, Any] | None = None,
     permanent_exit_codes: Collection[int] = (),
+    deterministic: bool = False,
 ) -> ErrorInfo:
     """Classify a failed attempt (a non-zero exit, a timeout, a kill or a spawn error).
 
@@ -106,7 +110,10 @@ def classify(
     extra regular expressions (from the score and the instrument profile); ``parsed`` is
     the instrument's JSON result or error document, when it printed one (see
     `parse_structured`), and is read before any text; ``permanent_exit_codes`` are the
-    profile's exit codes that retrying cannot change.
+    profile's exit codes that retrying cannot change. ``deterministic`` says the
+    instrument's exit status is its command's own verdict (a bash script): any other
+    non-zero exit whose output names no rate limit, network or similar cause is then
+    permanent for the attempt, not a passing trouble worth waiting out.
     """
     if outcome.reason == "error":
         return ErrorInfo("E505", "configuration", False, outcome.error or "could not start")
@@ -132,6 +139,10 @@ def classify(
         said = _last_line(outcome.stderr_tail)
         message = f"exited with status {outcome.exit_code}" + (f": {said}" if said else "")
         return ErrorInfo("E009", "fatal", False, f"{message} — {why}, so it is not retried")
+    if outcome.exit_code not in (None, 0) and deterministic:
+        said = _last_line(outcome.stderr_tail)
+        message = f"exited with status {outcome.exit_code}" + (f": {said}" if said else "")
+        return ErrorInfo("E009", "fatal", True, message, deterministic=True)
     if outcome.exit_code not in (None, 0):
         return ErrorInfo("E009", "transient", True, f"exited with status {outcome.exit_code}", 10)
     return ErrorInfo("E999", "transient", True, "failed for an unknown reason", 30)
@@ -353,11 +364,11 @@ def _explained(info: ErrorInfo, text: str) -> ErrorInfo:
 
 
 def _with_message(info: ErrorInfo, message: str) -> ErrorInfo:
-    return ErrorInfo(info.code, info.category, info.retriable, message, info.suggested_wait)
+    return replace(info, message=message)
 
 
 def _with_wait(info: ErrorInfo, wait: float) -> ErrorInfo:
-    return ErrorInfo(info.code, info.category, info.retriable, info.message, wait)
+    return replace(info, suggested_wait=wait)
 
 
 def _first_line(text: str, limit: int = 300) -> str:

@@ -208,6 +208,12 @@ class CliErrors(ProfileModel):
         description="Exit codes after which the same attempt would fail again (a command "
         "not found, a usage error): the sheet is not retried.",
     )
+    deterministic: bool = Field(
+        False,
+        description="The exit status is the command's own verdict (a script, not a "
+        "service): a non-zero exit whose output names no rate limit, network or similar "
+        "cause is retried at once within the sheet's retry budget, with no back-off.",
+    )
     rate_limit_patterns: list[str] = Field(
         default_factory=list, description="Text meaning the provider is rate limiting."
     )

@@ -13,7 +13,8 @@ The rules, in order:
 5. Otherwise a full retry consumes budget. ``max_retries: N`` allows N failed full
    executions in all (the N-th failure is final; 0 and 1 both mean a single execution).
    When the budget is spent, the sheet moves to its next fallback instrument with fresh
-   budgets, or fails.
+   budgets, or fails. A deterministic command's own failure (a script's non-zero exit)
+   is retried at once: a back-off only helps troubles that pass.
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ def decide(
         if has_fallback:
             return Decision("fallback", reason=exhausted, fallback_reason=_exhaustion(verdict))
         return Decision("fail", reason=exhausted)
+    if error is not None and error.deterministic:
+        return Decision("retry", 0.0, why)
     return Decision("retry", backoff(config, failures, rng), why)
 
 

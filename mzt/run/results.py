@@ -51,6 +51,8 @@ class RunResult:
     workspace: Path
     message: str = ""
     failures: tuple[SheetFailure, ...] = ()
+    # Sheets whose running attempt a signal or the cancel file cut short.
+    stopped_sheets: tuple[int, ...] = ()
 
 
 NOTHING_TO_DO_MESSAGE = "already completed; nothing to do"

@@ -54,6 +54,7 @@ class _Loop:
     halted: bool = False  # a failure under parallel.fail_fast: start nothing new
     last_launch: float = 0.0
     next_allowed: float = 0.0  # pause_between_sheets in sequential mode
+    stopped: set[int] = field(default_factory=set)  # attempts a stop request cut short
 
 
 class Runner:
@@ -95,6 +96,7 @@ class Runner:
         # nothing but the executor interface.
         self.make_executor = executor or (lambda n: LocalExecutor(n, subreaper=True))
         self.stopped_leftovers: list[Leftover] = []
+        self.stopped_sheets: tuple[int, ...] = ()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -107,7 +109,16 @@ class Runner:
             if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
             self.controls.clear_stale()
-            self.reporter.run_started(self.job_id, self.plan.total_sheets, str(self.workspace), how)
+            done = sum(1 for sheet in state.sheets.values() if sheet.status.is_terminal)
+            self.reporter.run_started(
+                self.job_id,
+                self.plan.total_sheets,
+                str(self.workspace),
+                how,
+                done,
+                self.max_concurrent,
+            )
+            self.reporter.spent(state.total_estimated_cost)
             for item in self.stopped_leftovers:
                 line = f"{item.what_was_done()} of the run that died: {item.describe()}"
                 self.reporter.note(line)
@@ -147,6 +158,7 @@ class Runner:
                 )
                 for n in failed
             ),
+            stopped_sheets=self.stopped_sheets,
         )
 
     # --- the loop ------------------------------------------------------------------------------
@@ -156,6 +168,7 @@ class Runner:
         pool = self.make_executor(self.max_concurrent)
         try:
             while True:
+                self.reporter.tick()
                 if self.controls.interrupted:
                     return self._interrupted(state, loop, pool)
                 if self.controls.cancel_requested():
@@ -173,7 +186,11 @@ class Runner:
                     wake = None if loop.halted else self.book.next_wake(state)
                     if wake is None:
                         return self.book.finish(state, halted=loop.halted)
-                    self.controls.wait(max(0.0, wake - time.time()))
+                    # A ready sheet may still be held by the pause between sheets or the
+                    # stagger: sleep until both allow it (on the control wake-ups), at most a
+                    # second at a time so the reporter's live view ticks on.
+                    gate = self._launch_gate(loop) - time.monotonic()
+                    self.controls.wait(min(1.0, max(0.0, wake - time.time(), gate)))
                     continue
                 self._collect(state, loop, pool, timeout=self._until_next(state, loop))
         finally:
@@ -184,16 +201,20 @@ class Runner:
     def _until_next(self, state: CheckpointState, loop: _Loop) -> float:
         wake = self.book.next_wake(state)
         limit = TICK if wake is None else min(TICK, max(0.0, wake - time.time()))
-        if loop.next_allowed > time.monotonic():
-            limit = min(limit, loop.next_allowed - time.monotonic())
+        gate = self._launch_gate(loop) - time.monotonic()
+        if gate > 0:
+            limit = min(limit, gate)
         return max(0.01, limit)
+
+    def _launch_gate(self, loop: _Loop) -> float:
+        """The monotonic moment before which no sheet may start (pause, stagger)."""
+        stagger = self.score.parallel.stagger_delay_ms / 1000 if self.max_concurrent > 1 else 0.0
+        return max(loop.next_allowed, loop.last_launch + stagger) if stagger else loop.next_allowed
 
     def _launch_ready(self, state: CheckpointState, loop: _Loop, pool: Executor) -> bool:
         """Start what may start; False when a stop request interrupted a prompt's rendering."""
-        stagger = self.score.parallel.stagger_delay_ms / 1000 if self.max_concurrent > 1 else 0.0
         while len(loop.in_flight) < self.max_concurrent:
-            now = time.monotonic()
-            if now < loop.next_allowed or (stagger and now - loop.last_launch < stagger):
+            if time.monotonic() < self._launch_gate(loop):
                 return True
             num = self.book.next_ready(state)
             if num is None:
@@ -236,6 +257,11 @@ class Runner:
         report = event.report
         num = event.handle.sheet_num
         loop.in_flight.pop(num, None)
+        if report.stopped:
+            # It saw the stop request before this loop did; the stop names it with the rest.
+            loop.stopped.add(num)
+            self.book.attempt_finished(state, report)
+            return
         if report.validation is not None:
             self.sheets.last_reports[num] = report.validation
         applied = self.book.attempt_finished(state, report)
@@ -244,6 +270,7 @@ class Runner:
             # every finished sheet would grow with the job.
             self.sheets.last_reports.pop(num, None)
         self.book.report(applied, self.reporter)
+        self.reporter.spent(state.total_estimated_cost)
         while self.book.limits.notes:
             self.reporter.note(self.book.limits.notes.pop(0))
         for blocked in self.book.drain_blocked():
@@ -263,6 +290,8 @@ class Runner:
         """Wait for running attempts to stop (they see the stop request within a second)."""
         reports = pool.stop_all()
         loop.in_flight.clear()
+        loop.stopped.update(report.spec.sheet_num for report in reports)
+        self.stopped_sheets = tuple(sorted(loop.stopped))
         return reports
 
     def _interrupted(self, state: CheckpointState, loop: _Loop, pool: Executor) -> tuple[int, str]:

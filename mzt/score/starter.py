@@ -24,5 +24,7 @@ def init_score(name: str, *, folder: Path, force: bool = False) -> Path:
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
     text = resources.files("mzt").joinpath("data/starter.yaml").read_text(encoding="utf-8")
-    target.write_text(text.format(name=name, filename=target.name), encoding="utf-8")
+    # Plain markers, not str.format: the starter is full of Jinja and bash braces.
+    text = text.replace("__NAME__", name).replace("__FILE__", target.name)
+    target.write_text(text, encoding="utf-8")
     return target

@@ -81,22 +81,37 @@ def _marker_before(fd: int, start: int) -> bytes:
 
 
 class Tail:
-    """Reads what was appended to one log file since the last look, in whole lines."""
+    """Reads what was appended to one log file since the last look, in whole lines.
 
-    def __init__(self, path: Path) -> None:
+    A file last modified before ``not_before`` (a Unix time) is taken for not written yet:
+    it is an earlier run's log of the same attempt, which this run has not replaced yet.
+    """
+
+    def __init__(self, path: Path, *, not_before: float = 0.0) -> None:
         self.path = path
+        self.not_before = not_before
         self.position = 0
         self.inode: int | None = None
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.partial = ""
 
-    def prime(self, lines: int) -> None:
-        """Start ``lines`` lines before the current end (like ``tail -n``)."""
+    def _open(self) -> tuple[int, os.stat_result] | None:
         fd = _open(self.path)
         if fd is None:
+            return None
+        st = os.fstat(fd)
+        if st.st_mtime < self.not_before:
+            os.close(fd)
+            return None
+        return fd, st
+
+    def prime(self, lines: int) -> None:
+        """Start ``lines`` lines before the current end (like ``tail -n``)."""
+        opened = self._open()
+        if opened is None:
             return
+        fd, st = opened
         try:
-            st = os.fstat(fd)
             self.inode = st.st_ino
             self.position = _start_of_last_lines(fd, st.st_size, lines) if lines else 0
         finally:
@@ -104,11 +119,11 @@ class Tail:
 
     def read(self) -> str:
         """Complete lines appended since the last call; a partial line is kept back."""
-        fd = _open(self.path)
-        if fd is None:
+        opened = self._open()
+        if opened is None:
             return ""
+        fd, st = opened
         try:
-            st = os.fstat(fd)
             if st.st_ino != self.inode or st.st_size < self.position:
                 # A new file for this attempt (a resumed job runs attempt K again).
                 self.inode, self.position, self.partial = st.st_ino, 0, ""

@@ -17,13 +17,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mzt.support import paths
 from mzt.support.redact import redact
 from mzt.views.history import InspectTargetError, check_sheet
 from mzt.views.log_tail import DEFAULT_LINES, Tail
 from mzt.views.lookup import JobView, open_job
+
+if TYPE_CHECKING:
+    from mzt.state import CheckpointState
 
 STREAMS = ("stdout", "stderr")
 _NAME = re.compile(r"^sheet-(\d+)\.attempt-(\d+)\.(stdout|stderr)$")
@@ -59,33 +62,38 @@ class LogFile:
 def log_files(workspace: Path, job_id: str) -> list[LogFile]:
     """The job's attempt logs by sheet, attempt and stream; anything else there is ignored."""
     folder = paths.logs_dir(workspace, job_id)
-    found: list[LogFile] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
-        return found
-    for entry in entries:
-        match = _NAME.match(entry.name)
-        if match is None:
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            continue  # a symlink planted here must not make us show another file
-        found.append(
-            LogFile(
-                Path(entry.path),
-                int(match[1]),
-                int(match[2]),
-                match[3],
-                st.st_size,
-                datetime.fromtimestamp(st.st_mtime, UTC),
-            )
-        )
+        return []
+    found = [f for entry in entries if (f := _log_file(entry.path, entry.name)) is not None]
     found.sort(key=lambda f: (f.sheet_num, f.attempt, STREAMS.index(f.stream)))
     return found
+
+
+def named_log_files(names: set[Path]) -> list[LogFile]:
+    """The attempt logs among ``names`` (paths in a job's log folder)."""
+    return [f for path in names if (f := _log_file(str(path), path.name)) is not None]
+
+
+def attempt_of(name: str) -> tuple[int, int] | None:
+    """(sheet, attempt) of an attempt log's file name; ``None`` for any other name."""
+    match = _NAME.match(name)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _log_file(path: str, name: str) -> LogFile | None:
+    match = _NAME.match(name)
+    if match is None:
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None  # a symlink planted here must not make us show another file
+    modified = datetime.fromtimestamp(st.st_mtime, UTC)
+    return LogFile(Path(path), int(match[1]), int(match[2]), match[3], st.st_size, modified)
 
 
 @dataclass(frozen=True)
@@ -103,11 +111,10 @@ class AttemptLogs:
         return self.stdout if stream == "stdout" else self.stderr
 
 
-def _active(view: JobView) -> dict[int, int]:
+def active_attempts(state: CheckpointState, alive: bool | None) -> dict[int, int]:
     """Sheet → attempt being written now (only while the run is alive)."""
-    if view.alive is not True:
+    if alive is not True:
         return {}
-    state = view.state
     return {
         n: state.sheets[n].attempt_count
         for n in state.sheets_in_progress
@@ -128,7 +135,7 @@ def select_attempt(
     """
     state = view.state
     files = log_files(view.workspace, view.job_id)
-    active = _active(view)
+    active = active_attempts(view.state, view.alive)
     with_output = sorted({f.sheet_num for f in files})
     listing = f"Sheets with output: {_short(with_output)}." if with_output else ""
     if sheet is None:
@@ -265,7 +272,7 @@ def follow(
             continue
         last_check = now
         view = open_job(view.location)
-        active = _active(view)
+        active = active_attempts(view.state, view.alive)
         if active.get(current.sheet_num) == current.attempt:
             sleep(poll)
             continue
@@ -299,6 +306,27 @@ def _flush(current: AttemptLogs, tails: dict[str, Tail]) -> Iterator[LogChunk]:
             yield LogChunk(current.sheet_num, current.attempt, stream, redact(text))
 
 
+def attempts_since(
+    files: list[LogFile], state: CheckpointState, active: dict[int, int], since: float
+) -> dict[tuple[int, int], float]:
+    """(sheet, attempt) → when it began: the ``active`` ones, and ``files`` written since ``since``.
+
+    Attempts that started and ended between two looks are found by their files, so a
+    fast sequence of attempts is still seen in full.
+    """
+    candidates: dict[tuple[int, int], float] = {}
+    for f in files:
+        stamp = f.modified.timestamp()
+        if stamp >= since:
+            key = (f.sheet_num, f.attempt)
+            candidates[key] = min(candidates.get(key, stamp), stamp)
+    for num, attempt in active.items():
+        started = state.sheets[num].started_at
+        stamp = started.timestamp() if started else time.time()
+        candidates[(num, attempt)] = min(candidates.get((num, attempt), stamp), stamp)
+    return candidates
+
+
 def _next_attempt(
     view: JobView,
     active: dict[int, int],
@@ -308,22 +336,11 @@ def _next_attempt(
 ) -> AttemptLogs | None:
     """The oldest attempt not followed yet that runs now or wrote output since ``since``.
 
-    Attempts that started and ended between two looks are found by their files, so a
-    fast sequence of attempts is shown in full, in order. Only ``sheet``'s, when given.
+    Only ``sheet``'s, when given.
     """
-    state = view.state
-    candidates: dict[tuple[int, int], float] = {}
-    for f in log_files(view.workspace, view.job_id):
-        key = (f.sheet_num, f.attempt)
-        if f.modified.timestamp() >= since and key not in seen:
-            stamp = f.modified.timestamp()
-            candidates[key] = min(candidates.get(key, stamp), stamp)
-    for num, attempt in active.items():
-        started = state.sheets[num].started_at
-        stamp = started.timestamp() if started else time.time()
-        if (num, attempt) not in seen:
-            candidates[(num, attempt)] = min(candidates.get((num, attempt), stamp), stamp)
-    choices = [k for k in candidates if sheet is None or k[0] == sheet]
+    files = log_files(view.workspace, view.job_id)
+    candidates = attempts_since(files, view.state, active, since)
+    choices = [k for k in candidates if k not in seen and (sheet is None or k[0] == sheet)]
     if not choices:
         return None
     num, attempt = min(choices, key=lambda k: (candidates[k], k))

@@ -42,8 +42,12 @@ def sheet_duration(sheet: SheetState, now: datetime) -> float | None:
     return round(spent, 3) if spent or sheet.attempt_count else None
 
 
-def sheet_json(sheet: SheetState, now: datetime) -> dict[str, Any]:
-    """One sheet in the status document (the documented fields first)."""
+def sheet_json(sheet: SheetState, now: datetime, *, interrupted: bool = False) -> dict[str, Any]:
+    """One sheet in the status document (the documented fields first).
+
+    ``interrupted``: the sheet's run died during its attempt; ``now`` is then when that run
+    last wrote, where the attempt's time stops.
+    """
     rate = pass_rate(sheet)
     waiting = sheet.fire_at or sheet.rate_limit_expires_at
     return {
@@ -64,6 +68,7 @@ def sheet_json(sheet: SheetState, now: datetime) -> dict[str, Any]:
         "completion_attempts": sheet.completion_attempts,
         "waiting_until": _iso(waiting),
         "fallbacks": [_fallback_json(dict(f)) for f in sheet.instrument_fallback_history],
+        "interrupted": interrupted,
     }
 
 

@@ -173,6 +173,18 @@ def status_document(
     elapsed = elapsed_seconds(head, now)
     steps = next_steps(checkpoint, liveness, was_running=was_running)
     omit = sheet_limit is not None and len(ordered) > sheet_limit
+    # A dead run's attempts ended with it: their sheets still say in_progress (the stored
+    # status, kept), but they are interrupted, and their time stops at its last write.
+    interrupted = set(summary.running) if liveness.verdict == "dead" else set()
+    last_write = _when(head.get("updated_at")) or now
+    sheets = {
+        str(s.sheet_num): (
+            sheet_json(s, last_write, interrupted=True)
+            if s.sheet_num in interrupted
+            else sheet_json(s, now)
+        )
+        for s in ([] if omit else ordered)
+    }
     document = {
         "schema": SCHEMA_STATUS,
         "job_id": checkpoint.ref.job_id,
@@ -195,7 +207,7 @@ def status_document(
             "percent": round(done / total * 100, 1) if total else 0.0,
             "counts": summary.counts,
         },
-        "sheets": {} if omit else {str(s.sheet_num): sheet_json(s, now) for s in ordered},
+        "sheets": {} if omit else sheets,
         "sheets_omitted": omit,
         "sheets_by_status": summary.by_status,
         "error_message": head.get("error_message"),
@@ -215,6 +227,7 @@ def status_document(
         "resume_at": head.get("resume_at"),
         "current_sheet": head.get("current_sheet"),
         "running_sheets": summary.running,
+        "interrupted_sheets": sorted(interrupted),
         "total_retry_count": head.get("total_retry_count"),
         "rate_limit_waits": head.get("rate_limit_waits"),
         "quota_waits": head.get("quota_waits"),

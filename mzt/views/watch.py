@@ -20,21 +20,19 @@ carries the exit code `mzt run` gives for that status.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from mzt.state.reading import Checkpoint, JobRef, read_checkpoint
 from mzt.support.errors import JobNotFoundError
+from mzt.views.file_events import Wakeups, polling_forced
 from mzt.views.liveness import Liveness, exit_code_for, judge
 
 SCHEMA_WATCH = "mzt.watch/1"
-POLL_ENV = "MZT_WATCH_POLL"
 DEFAULT_POLL_INTERVAL = 0.25
 # How often the lock of a running job is probed when no file changes: a run killed with
 # SIGKILL changes no file, so this bounds how long its death goes unnoticed.
@@ -42,10 +40,6 @@ LIVENESS_INTERVAL = 1.0
 # While a job's files say it is finished but its run still holds the lock (it is folding
 # the journal and exiting), probe often: the watch should end right after the run.
 EXITING_INTERVAL = 0.05
-# watchfiles: yield changes this long after the last one (latency) ...
-WATCH_STEP_MS = 5
-# ... but never group changes for longer than this.
-WATCH_DEBOUNCE_MS = 40
 
 
 @dataclass(frozen=True)
@@ -158,6 +152,15 @@ class JobTracker:
         self._journal_seen = max(self._journal_seen, self._journal_pos)
         if replaced:
             self._reread()
+
+    def refresh(self) -> Checkpoint:
+        """The checkpoint brought up to date: the journal's new lines, or a full read."""
+        if self.checkpoint is None:
+            self._reread()
+        else:
+            self._advance(lambda _event: None)
+        assert self.checkpoint is not None
+        return self.checkpoint
 
     def _journal_size(self) -> int:
         try:
@@ -273,61 +276,6 @@ class JobTracker:
         return min(poll_interval, LIVENESS_INTERVAL)
 
 
-def polling_forced(environ: dict[str, str] | None = None) -> bool:
-    """``MZT_WATCH_POLL=1`` (any value but empty or ``0``) forces polling."""
-    value = (os.environ if environ is None else environ).get(POLL_ENV, "")
-    return value not in ("", "0")
-
-
-@dataclass
-class _Wakeups:
-    """Yields whenever the job's files may have changed, or a look is due anyway."""
-
-    ref: JobRef
-    tracker: JobTracker
-    poll_interval: float
-    force_poll: bool
-    stop: threading.Event | None
-    mode: str = "events"  # "events" (watchfiles) or "polling"
-
-    def __iter__(self) -> Iterator[None]:
-        if not self.force_poll:
-            try:
-                yield from self._events()
-            except (OSError, RuntimeError):
-                pass  # inotify unavailable or exhausted: watchfiles raises; poll instead
-            else:
-                return
-        self.mode = "polling"
-        while not (self.stop is not None and self.stop.is_set()):
-            time.sleep(self.tracker.wait_hint(self.poll_interval))
-            yield None
-
-    def _events(self) -> Iterator[None]:
-        import watchfiles
-
-        names = {self.ref.state_path.name, self.ref.history_path.name}
-        folder = self.ref.state_path.parent
-
-        def relevant(_change: watchfiles.Change, path: str) -> bool:
-            return Path(path).name in names
-
-        # The timeout is the shortest interval the tracker may need; it decides itself
-        # whether a look is due.
-        for _changes in watchfiles.watch(
-            folder,
-            watch_filter=relevant,
-            debounce=WATCH_DEBOUNCE_MS,
-            step=WATCH_STEP_MS,
-            rust_timeout=int(EXITING_INTERVAL * 1000),
-            yield_on_timeout=True,
-            stop_event=self.stop,
-            recursive=False,
-            force_polling=False,
-        ):
-            yield None
-
-
 def follow(
     ref: JobRef,
     *,
@@ -348,12 +296,15 @@ def follow(
     yield from tracker.update(first=True)
     if tracker.finished:
         return
-    wakeups = _Wakeups(
-        ref,
-        tracker,
-        poll_interval,
-        polling_forced() if force_poll is None else force_poll,
-        stop,
+    names = {ref.state_path.name, ref.history_path.name}
+    wakeups = Wakeups(
+        folders=lambda: [ref.state_path.parent],
+        relevant=lambda path: path.name in names,
+        # The shortest interval the tracker may need; it decides itself whether a look is due.
+        idle=EXITING_INTERVAL,
+        poll=lambda: tracker.wait_hint(poll_interval),
+        force_poll=polling_forced() if force_poll is None else force_poll,
+        stop=stop,
     )
     reported = ""
     for _ in wakeups:

@@ -34,7 +34,13 @@ def test_init_rejects_unsafe_names(tmp_path: Path, mzt) -> None:
 
 def test_init_json(tmp_path: Path, mzt) -> None:
     doc = mzt("init", "j", "-p", tmp_path, "--json").json()
-    assert doc == {"schema": "mzt.init/1", "path": str(tmp_path / "j.yaml"), "name": "j"}
+    path = tmp_path / "j.yaml"
+    assert doc == {
+        "schema": "mzt.init/1",
+        "path": str(path),
+        "name": "j",
+        "next_step": f"mzt run {path}",
+    }
 
 
 def test_init_default_name_in_current_folder(tmp_path: Path, mzt, monkeypatch) -> None:

@@ -79,7 +79,7 @@ def test_errors_json(mzt: Mzt, jobs: Jobs) -> None:
     ]
     for entry in doc["errors"]:
         assert ERROR_FIELDS <= set(entry) and entry["timestamp"].endswith("Z")
-    assert doc["errors"][0]["category"] == "transient"
+    assert doc["errors"][0]["category"] == "fatal"
 
 
 def test_errors_filters(mzt: Mzt, jobs: Jobs) -> None:
@@ -91,8 +91,9 @@ def test_errors_filters(mzt: Mzt, jobs: Jobs) -> None:
     assert codes("--sheet", 2) == [(2, "E009"), (2, "E009")]
     assert codes("--sheet", 1) == []
     assert codes("--code", "e999") == [(3, "E999")]
-    assert codes("--type", "permanent") == [(3, "E999")]
-    assert codes("--type", "transient", "--sheet", 3) == []
+    assert codes("--type", "permanent", "--sheet", 3) == [(3, "E999")]
+    assert codes("--type", "permanent", "--code", "E009") == [(2, "E009"), (2, "E009")]
+    assert codes("--type", "transient") == []
     limited = mzt("errors", "limited", "-w", jobs.workspace, "--type", "rate_limit", "-j")
     [entry] = limited.json()["errors"]
     assert entry["error_type"] == "rate_limit" and entry["error_code"].startswith("E10")

@@ -195,7 +195,7 @@ def test_status_json_of_each_kind_of_job(zoo: Zoo, home: Path, mzt: Mzt, job: st
         ("held", ["paused — not running", "mzt resume held -w"]),
         ("stopped", ["cancelled — not running", "cancelled"]),
         ("live", ["running — running now", "in_progress", "mzt watch live -w"]),
-        ("dead", ["paused — its run died", "no longer running", "mzt resume dead -w"]),
+        ("dead", ["interrupted — its run died", "no longer running", "mzt resume dead -w"]),
     ],
 )
 def test_status_text_of_each_kind_of_job(

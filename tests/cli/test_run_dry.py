@@ -63,3 +63,12 @@ def test_usage_errors_exit_2(tmp_path: Path, mzt) -> None:
     result = mzt("nosuchcommand")
     assert result.code == 2 and "No such command" in result.err
     assert mzt("run", "-j", "--bogus", "x").json()["schema"] == "mzt.error/1"
+
+
+def test_dry_run_says_how_long_sequential_sheets_pause(tmp_path: Path, mzt) -> None:
+    sequential = mzt("run", "-n", write_score(tmp_path, minimal()))
+    assert "one at a time, 2 s apart (pause_between_sheets_seconds" in sequential.out
+    unpaused = minimal(name="quick", pause_between_sheets_seconds=0)
+    assert "apart" not in mzt("run", "-n", write_score(tmp_path, unpaused)).out
+    side_by_side = minimal(name="wide", parallel={"enabled": True, "max_concurrent": 3})
+    assert "apart" not in mzt("run", "-n", write_score(tmp_path, side_by_side)).out

@@ -22,6 +22,9 @@ def test_one_sheet_is_counted_in_the_singular(tmp_path: Path, mzt) -> None:
     result = mzt("validate", score)
     assert result.code == 0
     assert f"{score}: valid — 1 sheet, workspace " in result.out
+    fanned = {"size": 1, "total_items": 1, "fan_out": {1: 3}}
+    one_stage = write_score(tmp_path, minimal(instrument="cli", sheet=fanned), name="fan.yaml")
+    assert f"{one_stage}: valid — 3 sheets in 1 stage, workspace " in mzt("validate", one_stage).out
 
 
 def test_quiet_prints_nothing_for_a_valid_score(tmp_path: Path, mzt) -> None:

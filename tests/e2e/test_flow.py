@@ -111,7 +111,9 @@ def test_skip_rules(project: Project) -> None:
 def test_pause_during_backoff_is_immediate(project: Project) -> None:
     score = project.score(
         base(
-            prompt={"template": "exit 1"},
+            # The script succeeds but writes nothing: a validation failure is backed off
+            # (a script's own non-zero exit would be retried at once).
+            prompt={"template": "true"},
             retry={"max_retries": 5, "base_delay_seconds": 60, "jitter": False},
         )
     )

@@ -190,6 +190,22 @@ def test_a_missing_command_in_a_cli_sheet_is_not_retried(project: Project) -> No
     assert project.sheets("job")[1]["status"] == "failed"
 
 
+def test_a_failing_cli_script_spends_its_retries_without_back_off(project: Project) -> None:
+    count = project.root / "attempts"
+    template = f"echo x >> {count}; echo 'fatal: no such tag' >&2; exit 1"
+    retry = {"max_retries": 3, "base_delay_seconds": 30, "jitter": False}
+    score = project.score(simple(1, prompt={"template": template}, retry=retry))
+    started = time.monotonic()
+    result = project.mzt("run", score)
+    assert result.returncode == 1, result.stderr
+    assert count.read_text() == "x\n" * 3  # the whole budget, as max_retries says
+    assert time.monotonic() - started < 25  # and none of the 30 s + 60 s back-off
+    assert "exited with status 1: fatal: no such tag" in result.stdout + result.stderr
+    assert "sheet 1: retry at once (exited with status 1: fatal: no such tag)" in result.stdout
+    errors = json.loads(project.mzt("errors", "--json", "job", "-w", project.workspace).stdout)
+    assert [e["category"] for e in errors["errors"]] == ["fatal"] * 3
+
+
 def test_cancel_kills_the_grandchild_and_exits_4(project: Project) -> None:
     pidfile = project.root / "grandchild.pid"
     score = project.score(simple(2, prompt={"template": f"sleep 300 & echo $! > {pidfile}; wait"}))

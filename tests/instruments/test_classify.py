@@ -212,6 +212,20 @@ def test_an_exit_the_profile_calls_permanent_is_not_retried() -> None:
     assert limited.rate_limited
 
 
+def test_a_deterministic_command_s_own_failure_is_permanent_for_its_attempt() -> None:
+    failed = outcome(exit_code=1, stderr="ls: cannot access 'x': No such file or directory\n")
+    info = classify(failed, permanent_exit_codes=(2, 126, 127, 128), deterministic=True)
+    assert (info.code, info.error_type, info.suggested_wait) == ("E009", "permanent", 0.0)
+    assert info.retriable and info.deterministic  # the retry budget still applies
+    assert info.message == "exited with status 1: ls: cannot access 'x': No such file or directory"
+    # What the output says still wins: a network failure is waited out as usual.
+    offline = outcome(exit_code=6, stderr="curl: (6) Could not resolve host: example.org")
+    assert classify(offline, deterministic=True).code == "E902"
+    assert classify(outcome(exit_code=1, stderr=ANTHROPIC_429), deterministic=True).rate_limited
+    # Without the profile's word, a bare status is a transient failure.
+    assert classify(outcome(exit_code=1)).error_type == "transient"
+
+
 def test_exit_zero_without_recognisable_text_is_e999() -> None:
     info = classify(outcome(exit_code=0, stdout='{"type":"result","is_error":true}'))
     assert (info.code, info.retriable, info.suggested_wait) == ("E999", True, 30)

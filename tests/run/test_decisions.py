@@ -276,6 +276,16 @@ def test_full_retry_waits_the_backoff_of_its_number() -> None:
     assert delays == [10, 20, 40, 80]
 
 
+def test_a_deterministic_failure_spends_the_budget_without_waiting() -> None:
+    script_failed = ErrorInfo("E009", "fatal", True, "exited with status 1", deterministic=True)
+    cfg = config(max_retries=3, base_delay_seconds=10)
+    v = verdict(ok=False, validations=1, passed=0, error=script_failed)
+    decisions = [run(v, cfg=cfg, failed=n) for n in range(3)]
+    assert [(d.action, d.delay) for d in decisions] == [("retry", 0.0), ("retry", 0.0), ("fail", 0)]
+    # The same exit of a service (an agent CLI) is waited out.
+    assert run(verdict(ok=False, validations=1, error=EXIT_1), cfg=cfg).delay == 10
+
+
 def test_full_retry_reason_describes_the_failure() -> None:
     assert run(verdict(ok=True, validations=4, passed=1)).reason == "3 of 4 validations failed"
     failed_run = verdict(ok=False, validations=4, passed=0, error=TIMEOUT)

@@ -210,7 +210,8 @@ def test_errors_of_a_failed_job_come_by_sheet_and_attempt(jobs: Jobs) -> None:
         (3, 0, "E999"),  # never ran: blocked by the failed sheet 2
     ]
     first = entries[0]
-    assert first.error_type == "transient" and first.category == "transient"
+    # A script's own exit: permanent for its attempt, retried at once within the budget.
+    assert first.error_type == "permanent" and first.category == "fatal"
     assert first.exit_code == 3 and first.instrument == "cli"
     assert first.timestamp is not None and "status 3" in first.message
     assert "[REDACTED_ANTHROPIC_KEY]" in (first.stdout_tail or "")
@@ -223,7 +224,8 @@ def test_error_filters(jobs: Jobs) -> None:
     assert len(errors_report(view, sheet=2).errors) == 2
     assert errors_report(view, sheet=1).errors == []
     assert [e.sheet_num for e in errors_report(view, code="e999").errors] == [3]
-    assert len(errors_report(view, code="E009", error_type="transient").errors) == 2
+    assert len(errors_report(view, code="E009", error_type="permanent").errors) == 2
+    assert errors_report(view, error_type="transient").errors == []
     report = errors_report(view, code="E001")
     assert report.errors == [] and report.total == 3
     with pytest.raises(InspectTargetError) as caught:

@@ -179,7 +179,7 @@ def test_failed_job_shows_error_codes_and_the_exact_next_commands(project: Proje
         (2, 2, "E009"),
         (2, 1, "E009"),
     ]
-    assert all(e["message"] == "exited with status 3" and e["timestamp"] for e in errors)
+    assert all(e["message"] == "exited with status 3: boom" and e["timestamp"] for e in errors)
     target = f"broken -w {ws.resolve()}"
     assert doc["next_step"] == f"mzt diagnose {target}"
     assert [s["command"] for s in doc["next_steps"]] == [
@@ -436,3 +436,45 @@ def test_a_status_reads_the_job_once(project: Project, monkeypatch: pytest.Monke
     doc = doc_of("once", ws)
     assert doc["leftover_attempts"] == [] and doc["alive"] is False
     assert reads == ["once"]  # leftovers are looked for in the same reading
+
+
+# --- a dead run's sheets -------------------------------------------------------------------------
+
+
+def _killed_mid_sheet(tmp_path: Path, last_write: datetime) -> reading.Checkpoint:
+    """A job whose files say sheets 2 and 3 run (since 10:00), last written at ``last_write``."""
+    started = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+    state = CheckpointState(job_id="j", job_name="j", total_sheets=3, status=JobStatus.RUNNING)
+    state.sheets[1] = SheetState(sheet_num=1, status=SheetStatus.COMPLETED, started_at=started)
+    for num in (2, 3):
+        state.sheets[num] = SheetState(
+            sheet_num=num,
+            status=SheetStatus.IN_PROGRESS,
+            started_at=started,
+            attempt_count=2,
+            total_duration_seconds=1.5,  # the first attempt's
+        )
+    checkpoint = reading.Checkpoint(reading.JobRef("j", tmp_path), state)
+    checkpoint.head["updated_at"] = last_write.isoformat()
+    return checkpoint
+
+
+@pytest.mark.parametrize(
+    ("verdict", "interrupted", "duration"), [("dead", True, 6.5), ("alive", False, 301.5)]
+)
+def test_a_dead_runs_running_sheets_are_interrupted_and_their_time_stops(
+    tmp_path: Path, verdict: str, interrupted: bool, duration: float
+) -> None:
+    last_write = datetime(2026, 5, 1, 10, 0, 5, tzinfo=UTC)
+    checkpoint = _killed_mid_sheet(tmp_path, last_write)
+    liveness = status_view.Liveness(verdict == "alive", verdict, "probed", None)
+    doc, _ = status_view.status_document(
+        checkpoint, liveness, was_running=True, now=last_write + timedelta(seconds=295)
+    )
+    assert doc["interrupted_sheets"] == ([2, 3] if interrupted else [])
+    assert doc["sheets"]["1"]["interrupted"] is False
+    for num in ("2", "3"):
+        sheet = doc["sheets"][num]
+        assert (sheet["status"], sheet["interrupted"]) == ("in_progress", interrupted)
+        assert sheet["duration_seconds"] == duration
+    assert doc["running_sheets"] == [2, 3]  # as stored, for readers that predate the flag

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from mzt.state import reading
+from mzt.views import file_events
 from mzt.views import watch as watching
 from tests.e2e.conftest import Project, wait_for
 
@@ -176,9 +177,9 @@ def test_falls_back_to_polling_when_inotify_is_exhausted(project: Project) -> No
 
 
 def test_polling_is_forced_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(watching.POLL_ENV, "1")
-    assert watching.polling_forced()
-    monkeypatch.setenv(watching.POLL_ENV, "0")
-    assert not watching.polling_forced()
-    monkeypatch.delenv(watching.POLL_ENV)
-    assert not watching.polling_forced()
+    monkeypatch.setenv(file_events.POLL_ENV, "1")
+    assert file_events.polling_forced()
+    monkeypatch.setenv(file_events.POLL_ENV, "0")
+    assert not file_events.polling_forced()
+    monkeypatch.delenv(file_events.POLL_ENV)
+    assert not file_events.polling_forced()
