@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from mzt.run.launch import (
         resume_job,
     )
+    from mzt.run.preflight import (
+        RunRefused,
+        check_runnable,
+    )
     from mzt.run.quick import (
         answer_noop as answer_noop_run,
     )
@@ -192,6 +196,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Tally": ("mzt.run.reporting", "Tally"),
     "Wait": ("mzt.run.reporting", "Wait"),
     "RunOptions": ("mzt.run.results", "RunOptions"),
+    "RunRefused": ("mzt.run.preflight", "RunRefused"),
     "RunResult": ("mzt.run.results", "RunResult"),
     "STOPPED_STATUSES": ("mzt.views.steering", "STOPPED_STATUSES"),
     "ScoreError": ("mzt.support.errors", "ScoreError"),
@@ -202,6 +207,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "answer_noop_run": ("mzt.run.quick", "answer_noop"),
     "await_attempt": ("mzt.views.logs", "await_attempt"),
     "cancel_and_wait": ("mzt.views.steering", "cancel_and_wait"),
+    "check_runnable": ("mzt.run.preflight", "check_runnable"),
     "clear_jobs": ("mzt.views.clearing", "clear_jobs"),
     "clear_rate_limits": ("mzt.instruments.ratelimits", "clear"),
     "crash_dir": ("mzt.support.paths", "crash_dir"),
@@ -274,6 +280,7 @@ __all__ = [
     "Progress",
     "Reporter",
     "RunOptions",
+    "RunRefused",
     "RunResult",
     "ScoreError",
     "SheetPlan",
@@ -285,6 +292,7 @@ __all__ = [
     "answer_noop_run",
     "await_attempt",
     "cancel_and_wait",
+    "check_runnable",
     "clear_jobs",
     "clear_rate_limits",
     "crash_dir",

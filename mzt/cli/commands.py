@@ -27,7 +27,7 @@ from mzt.cli.options import (
 from mzt.cli.outcome import finish_run
 
 if TYPE_CHECKING:
-    from mzt.api import Reporter
+    from mzt.api import PreparedScore, Reporter, RunRefused
 
 
 @contextlib.contextmanager
@@ -215,6 +215,7 @@ def run(
         return finish_run(result, as_json=as_json, quiet=quiet)
     prepared = api.prepare_score(score, workspace=workspace)
     plan = prepared.plan
+    refusal = _refusal(prepared, instrument)
     if as_json:
         console.emit_json(
             {
@@ -224,16 +225,20 @@ def run(
                 "job_name": prepared.loaded.score.name,
                 "total_sheets": plan.total_sheets,
                 "workspace": str(prepared.workspace),
-                "sheets": render.plan_json(plan),
+                "sheets": render.plan_json(plan, instrument),
+                "refusal": refusal and {"message": refusal.causes, "hint": refusal.hint},
             }
         )
         return ExitCode.OK
+    if refusal is not None:
+        hint = f" Hint: {refusal.hint}" if refusal.hint else ""
+        console.err(f"warning: a run would not start: {refusal.causes}.{hint}")
     if not quiet:
         preview = api.preview_prompt(prepared.loaded, plan, plan.sheet(1), prepared.workspace)
         warnings = [*prepared.warnings, *([preview.problem] if preview.problem else [])]
         render.issue_lines(warnings, prepared.loaded.source)
         console.out(f"{prepared.job_id}: {render.summary(plan, prepared.workspace)} (dry run)")
-        render.plan_and_preview(plan, preview)
+        render.plan_and_preview(plan, preview, instrument)
         parallel = prepared.loaded.score.parallel
         at_once = parallel.max_concurrent if parallel.enabled else 1
         note = render.pacing(
@@ -243,6 +248,17 @@ def run(
             console.out()
             console.out(note)
     return ExitCode.OK
+
+
+def _refusal(prepared: PreparedScore, instrument: str | None) -> RunRefused | None:
+    """Why `mzt run` would refuse to start this score, as the dry run should say."""
+    from mzt import api
+
+    try:
+        api.check_runnable(prepared, api.load_instruments(), override=instrument)
+    except api.RunRefused as exc:
+        return exc
+    return None
 
 
 @click.command()

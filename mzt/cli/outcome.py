@@ -58,6 +58,9 @@ def _print_outcome(result: RunResult, *, as_json: bool, quiet: bool) -> None:
         console.out(f"{result.job_id}: {result.message}")
 
 
+_NO_COMMAND = (126, 127)
+
+
 def next_step(result: RunResult) -> str:
     """What to do about a run that did not complete, fitted to why its sheets failed:
     resuming alone helps only when the cause may have passed."""
@@ -74,6 +77,13 @@ def next_step(result: RunResult) -> str:
     if missing:
         check = f"`mzt instruments check {missing[0]}`"
         return f"install {', '.join(missing)} ({check} says how), then {resume}"
+    if any(f.error_code == "E009" and f.exit_code in _NO_COMMAND for f in result.failures):
+        # The shell found no such program (127) or could not execute it (126): resuming
+        # runs the same line, which fails the same way until something changes.
+        return (
+            "a command the sheet runs is missing or cannot be executed: install it or "
+            f"fix the score, then {resume}"
+        )
     if any((f.error_code or "").startswith("E3") for f in result.failures):
         return f"fix the score (its prompt or settings, as the error says), then {resume}"
     return f"continue it with {resume}"

@@ -21,26 +21,28 @@ def issue_lines(issues: list[Issue], source: str) -> None:
         console.err(f"{console.style(label, color, sys.stderr)}: {issue.render(source)}")
 
 
-def plan_table(plan: Plan) -> list[str]:
-    """One row per sheet; above 50 sheets, one row per stage."""
+def plan_table(plan: Plan, instrument: str | None = None) -> list[str]:
+    """One row per sheet; above 50 sheets, one row per stage. ``instrument`` is
+    `--instrument`: every sheet plays on it instead of its own chain."""
     headers = ["SHEET", "STAGE", "INSTRUMENT", "WAITS FOR", "CHECKS", "TIMEOUT"]
     rows: list[list[str]] = []
     if plan.total_sheets <= COMPACT_ABOVE:
         for sheet in plan.sheets:
             stage = f"{sheet.stage}" + (f".{sheet.instance}" if sheet.fan_count > 1 else "")
-            rows.append(_row(str(sheet.num), stage, sheet, _nums(sheet.dependencies)))
+            waits = _nums(sheet.dependencies)
+            rows.append(_row(str(sheet.num), stage, sheet, waits, instrument))
     else:
         for group in _stages(plan):
             first, last = group[0], group[-1]
             nums = f"{first.num}" if first is last else f"{first.num}-{last.num}"
             stage = f"{first.stage}" + (f" ×{len(group)}" if len(group) > 1 else "")
             deps = sorted({d for s in group for d in s.dependencies})
-            rows.append(_row(nums, stage, first, _nums(tuple(deps))))
+            rows.append(_row(nums, stage, first, _nums(tuple(deps)), instrument))
     return console.table(rows, headers)
 
 
-def _row(nums: str, stage: str, sheet: SheetPlan, deps: str) -> list[str]:
-    chain = " → ".join([sheet.instrument.name, *(f.name for f in sheet.fallbacks)])
+def _row(nums: str, stage: str, sheet: SheetPlan, deps: str, instrument: str | None) -> list[str]:
+    chain = " → ".join(c.name for c in sheet.chain(instrument))
     return [nums, stage, chain, deps or "-", str(len(sheet.validations)), _duration(sheet)]
 
 
@@ -79,31 +81,33 @@ def _nums(nums: tuple[int, ...]) -> str:
     return ",".join(parts)
 
 
-def plan_json(plan: Plan) -> list[dict[str, Any]]:
-    return [
-        {
-            "sheet_num": s.num,
-            "stage": s.stage,
-            "instance": s.instance,
-            "fan_count": s.fan_count,
-            "items": [s.item_start, s.item_end],
-            "instrument": s.instrument.name,
-            "profile": s.instrument.profile,
-            "model": s.instrument.model,
-            "fallbacks": [f.name for f in s.fallbacks],
-            "timeout_seconds": s.instrument.timeout_seconds,
-            "dependencies": list(s.dependencies),
-            "validations": len(s.validations),
-            "description": s.description,
-            "movement": s.movement,
-        }
-        for s in plan.sheets
-    ]
+def plan_json(plan: Plan, instrument: str | None = None) -> list[dict[str, Any]]:
+    return [_sheet_json(s, instrument) for s in plan.sheets]
 
 
-def plan_and_preview(plan: Plan, preview: Preview | None) -> None:
+def _sheet_json(s: SheetPlan, instrument: str | None) -> dict[str, Any]:
+    primary, *fallbacks = s.chain(instrument)
+    return {
+        "sheet_num": s.num,
+        "stage": s.stage,
+        "instance": s.instance,
+        "fan_count": s.fan_count,
+        "items": [s.item_start, s.item_end],
+        "instrument": primary.name,
+        "profile": primary.profile,
+        "model": primary.model,
+        "fallbacks": [f.name for f in fallbacks],
+        "timeout_seconds": primary.timeout_seconds,
+        "dependencies": list(s.dependencies),
+        "validations": len(s.validations),
+        "description": s.description,
+        "movement": s.movement,
+    }
+
+
+def plan_and_preview(plan: Plan, preview: Preview | None, instrument: str | None = None) -> None:
     console.out()
-    for line in plan_table(plan):
+    for line in plan_table(plan, instrument):
         console.out(line)
     if preview is not None and preview.text is not None:
         console.out()

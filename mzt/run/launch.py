@@ -2,7 +2,8 @@
 
 `run_score` prepares a score and runs it; `resume_job` finds a job, checks that it can go
 on and picks the score to continue with (the one given, the job's own file, or the copy
-stored in its checkpoint).
+stored in its checkpoint). Both refuse a run that cannot possibly work before it writes
+anything (`mzt.run.preflight`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mzt.run.opening import runs_again
+from mzt.run.preflight import check_runnable
 from mzt.run.results import RunOptions, RunResult
 from mzt.run.runner import Runner
 from mzt.score.loader import load_score, validate_document
@@ -41,9 +44,15 @@ def run_score(
     from mzt.instruments import load_instruments
 
     prepared = prepare_score(path, workspace=workspace)
-    return Runner(
-        prepared, instruments=load_instruments(), options=options, reporter=reporter
-    ).run()
+    instruments = load_instruments()
+    start = options.start_sheet if options else None
+    check_runnable(
+        prepared,
+        instruments,
+        override=options.instrument if options else None,
+        sheets=range(start, prepared.plan.total_sheets + 1) if start else None,
+    )
+    return Runner(prepared, instruments=instruments, options=options, reporter=reporter).run()
 
 
 def resume_job(
@@ -73,10 +82,20 @@ def resume_job(
         raise not_found_error(job_id, [str(paths.state_file(ws, job_id))], ws, None)
     _check_resumable(state, force)
     prepared = _prepare_for_resume(state, ws, config, reload=reload)
+    instruments = load_instruments()
+    check_runnable(prepared, instruments, sheets=_sheets_to_run(state, prepared, force))
     options = RunOptions(resume=True, force=force, take_over=take_over)
-    return Runner(
-        prepared, instruments=load_instruments(), options=options, reporter=reporter
-    ).run()
+    return Runner(prepared, instruments=instruments, options=options, reporter=reporter).run()
+
+
+def _sheets_to_run(
+    state: CheckpointState, prepared: PreparedScore, force: bool
+) -> list[int] | None:
+    """The sheets resuming runs again; None for all of them (a restart or a fresh start)."""
+    total = prepared.plan.total_sheets
+    if force or state.status == JobStatus.COMPLETED or state.total_sheets != total:
+        return None
+    return [n for n in range(1, total + 1) if n not in state.sheets or runs_again(state.sheets[n])]
 
 
 def _locate(job: str, workspace: Path | None) -> tuple[str, Path | None]:

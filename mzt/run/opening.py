@@ -146,15 +146,21 @@ def _reopen(state: CheckpointState, prepared: PreparedScore) -> None:
     state.cost_limit_reached = False
     for num in range(1, prepared.plan.total_sheets + 1):
         record = state.sheet(num)
-        blocked = record.status == SheetStatus.SKIPPED and record.error_code is not None
-        again = record.status in (SheetStatus.FAILED, SheetStatus.CANCELLED) or blocked
-        if again or not record.status.is_terminal:
+        if runs_again(record):
             record.status = SheetStatus.PENDING
             record.error_message = None
             record.error_code = None
             record.error_category = None
             record.completed_at = None
             fresh_budget(prepared, record, num)
+
+
+def runs_again(record: SheetState) -> bool:
+    """Whether continuing the job runs this sheet: unfinished, failed, cancelled or
+    blocked by a failed dependency (skipped by a rule or completed: no)."""
+    blocked = record.status == SheetStatus.SKIPPED and record.error_code is not None
+    again = record.status in (SheetStatus.FAILED, SheetStatus.CANCELLED) or blocked
+    return again or not record.status.is_terminal
 
 
 def _apply_start_sheet(state: CheckpointState, start: int, total: int) -> None:

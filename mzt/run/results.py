@@ -26,6 +26,7 @@ class SheetFailure:
     error_code: str | None
     message: str
     instrument: str | None
+    exit_code: int | None = None  # the instrument's exit status at its last attempt
 
     def to_json(self) -> dict[str, object]:
         return {

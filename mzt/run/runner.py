@@ -154,6 +154,7 @@ class Runner:
                     (sheet := state.sheets[n]).error_code,
                     sheet.error_message or "",
                     sheet.instrument_name,
+                    sheet.exit_code,
                 )
                 for n in failed
             ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from mzt.execute.attempt import AttemptSpec
@@ -66,17 +65,7 @@ class SheetPreparer:
 
     def chain(self, sheet: SheetPlan) -> list[InstrumentChoice]:
         """The sheet's instruments: primary first, then fallbacks."""
-        if self.instrument_override:
-            primary = sheet.instrument
-            return [
-                InstrumentChoice(
-                    self.instrument_override,
-                    self.instrument_override,
-                    MappingProxyType({k: v for k, v in primary.config.items() if k != "model"}),
-                    primary.timeout_seconds,
-                )
-            ]
-        return [sheet.instrument, *sheet.fallbacks]
+        return list(sheet.chain(self.instrument_override))
 
     def prepare(self, state: CheckpointState, num: int) -> AttemptSpec:
         sheet = self.plan.sheet(num)

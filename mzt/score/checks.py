@@ -27,7 +27,7 @@ from mzt.score.templating import (
     format_fields,
     jinja_globals,
     loop_product,
-    undeclared_variables,
+    undefined_variables,
 )
 from mzt.support.fsutil import entry_exists, kind_of
 
@@ -66,7 +66,7 @@ def _check_template(found: Findings) -> None:
         return
     try:
         compile_template(text)
-        names = undeclared_variables(text)
+        undefined = undefined_variables(text, prompt.variables)
     except TemplateError as exc:
         found.add("V001", f"template syntax error at {exc}", path, severity="error")
         return
@@ -83,7 +83,7 @@ def _check_template(found: Findings) -> None:
     user = set(prompt.variables)
     known = BUILTIN_VARIABLES | user | jinja_globals()
     suggestions = sorted(BUILTIN_VARIABLES | user)
-    for name in sorted(names - known):
+    for name in sorted(undefined):
         close = difflib.get_close_matches(name, suggestions, n=1, cutoff=0.7)
         found.add(
             "V101",

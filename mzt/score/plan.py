@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from mzt.score.conditions import parse_condition
 from mzt.score.instrumentation import InstrumentChoice, InstrumentResolver
@@ -42,6 +43,15 @@ class SheetPlan:
     skip_when_command: SkipWhenCommand | None
     injections: tuple[InjectionItem, ...]  # prelude, then this sheet's cadenzas
     prompt_extensions: tuple[str, ...]
+
+    def chain(self, override: str | None = None) -> tuple[InstrumentChoice, ...]:
+        """The instruments the sheet plays on, primary first; ``override`` (`--instrument`)
+        replaces them all, keeping the primary's settings but not its model."""
+        if not override:
+            return (self.instrument, *self.fallbacks)
+        primary = self.instrument
+        config = MappingProxyType({k: v for k, v in primary.config.items() if k != "model"})
+        return (InstrumentChoice(override, override, config, primary.timeout_seconds),)
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,12 @@ def undeclared_variables(text: str) -> set[str]:
     return set(meta.find_undeclared_variables(tree)) - stored - guarded
 
 
+def undefined_variables(text: str, defined: Iterable[str]) -> set[str]:
+    """Names the template reads that neither mzt's built-ins, Jinja's globals nor
+    ``defined`` (the score's ``prompt.variables``) provide: V101 of `mzt validate`."""
+    return undeclared_variables(text) - BUILTIN_VARIABLES - jinja_globals() - set(defined)
+
+
 def render(
     template: jinja2.Template,
     variables: Mapping[str, Any],

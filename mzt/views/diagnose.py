@@ -24,6 +24,7 @@ from mzt.state.liveness import format_timestamp
 from mzt.state.lock import LiveVerdict
 from mzt.support import paths
 from mzt.support.errors import MztError
+from mzt.support.numbers import spans
 from mzt.support.redact import redact, redact_optional
 from mzt.views.history import ErrorEntry, iso, job_errors
 from mzt.views.logs import LogFile, log_files
@@ -241,7 +242,7 @@ def findings(view: JobView, limits: list[dict[str, Any]] | None = None) -> list[
         n for n, s in state.sheets.items() if s.status == SheetStatus.SKIPPED and s.error_code
     )
     if blocked:
-        notes.append(f"Not run, blocked by failed dependencies: sheets {_nums(blocked)}.")
+        notes.append(f"Not run, blocked by failed dependencies: sheets {spans(blocked)}.")
     if state.status == JobStatus.PAUSED and liveness.verdict != LiveVerdict.DEAD:
         notes.append(f"Paused: {redact(state.error_message or 'no reason recorded')}.")
     for record in rate_limit_records(state) if limits is None else limits:
@@ -343,14 +344,3 @@ def continue_command(view: JobView, score: Path | None) -> str | None:
                 command += f" -w {shlex.quote(ws)}"
             return command
     return f"mzt resume {shlex.quote(view.job_id)} -w {shlex.quote(ws)}"
-
-
-def _nums(nums: list[int]) -> str:
-    """``1-3, 7`` for ``[1, 2, 3, 7]``."""
-    parts: list[str] = []
-    for n in nums:
-        if parts and parts[-1].split("-")[-1] == str(n - 1):
-            parts[-1] = f"{parts[-1].split('-')[0]}-{n}"
-        else:
-            parts.append(str(n))
-    return ", ".join(parts)

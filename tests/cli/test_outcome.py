@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mzt.cli.outcome import next_step
+from mzt.run.results import RunResult, SheetFailure
 from tests import live_runs
 from tests.e2e.conftest import Project
 
@@ -18,23 +20,42 @@ def _score(project: Project, **extra: object) -> Path:
     return project.score({"name": "job", "sheet": CLI_STEP, "retry": ONCE, **extra})
 
 
-def test_a_missing_program_asks_for_an_install_and_hides_the_path(project: Project) -> None:
-    project.fake_profile("ghost-agent", executable="no-such-agent-binary-xyz")
-    score = _score(project, instrument="ghost-agent", prompt={"template": "hi"})
-    result = project.mzt("run", score)
-    assert result.returncode == 1
-    said = result.stdout + result.stderr
-    assert "Executable not found: no-such-agent-binary-xyz is not on PATH" in said
-    assert "PATH=" not in said
-    assert "hint: install ghost-agent (`mzt instruments check ghost-agent` says how)" in said
+def _failed(*failures: SheetFailure) -> RunResult:
+    return RunResult("job", "failed", 1, 0, 1, [1], 0.1, Path("/ws"), "failed", failures)
+
+
+def test_a_missing_program_asks_for_an_install() -> None:
+    # A program can vanish between the check before the run and the attempt.
+    failure = SheetFailure(1, "E505", "Executable not found: ghost is not on PATH", "ghost")
+    said = next_step(_failed(failure))
+    assert said.startswith("install ghost (`mzt instruments check ghost` says how), then")
     assert "continue it with" not in said
 
 
-def test_an_unknown_instrument_asks_to_fix_the_name(project: Project) -> None:
-    score = _score(project, instrument="cli", prompt={"template": "true"})
-    result = project.mzt("run", score, "--instrument", "no-such-instrument")
+def test_an_unknown_instrument_asks_to_fix_the_name() -> None:
+    failure = SheetFailure(1, "E505", "unknown instrument 'nosuch'", "nosuch")
+    assert next_step(_failed(failure)).startswith("no instrument is called nosuch: fix the name")
+
+
+def test_only_a_missing_or_unexecutable_command_asks_for_an_install() -> None:
+    for status in (126, 127):
+        failure = SheetFailure(1, "E009", f"exited with status {status}", "cli", status)
+        assert next_step(_failed(failure)).startswith("a command the sheet runs is missing")
+    plain = SheetFailure(1, "E009", "exited with status 1", "cli", 1)
+    assert next_step(_failed(plain)).startswith("continue it with `mzt resume job -w /ws`")
+
+
+def test_a_missing_command_in_a_cli_sheet_asks_for_an_install_not_a_resume(
+    project: Project,
+) -> None:
+    score = _score(project, instrument="cli", prompt={"template": "no-such-command-xyz --flag"})
+    result = project.mzt("run", score)
     assert result.returncode == 1
-    assert "hint: no instrument is called no-such-instrument" in result.stderr
+    assert "exited with status 127" in result.stderr + result.stdout
+    hint = result.stderr.split("hint: ", 1)[1]
+    assert hint.startswith("a command the sheet runs is missing or cannot be executed"), hint
+    assert "install it or fix the score, then `mzt resume job -w" in hint
+    assert "continue it with" not in hint
 
 
 def test_a_prompt_that_cannot_render_asks_to_fix_the_score(project: Project) -> None:

@@ -366,13 +366,22 @@ def test_instrument_override(project: Project) -> None:
     assert project.sheets("job")[1]["instrument_name"] == "cli"
 
 
-def test_missing_binary_fails_at_once_without_retries(project: Project) -> None:
+def test_missing_binary_moves_to_the_fallback_at_once_without_retries(project: Project) -> None:
+    # A chain whose every program is missing is refused before the run; one with a
+    # program present runs, and the missing one costs a single attempt.
     project.fake_profile("ghost", executable="/nonexistent/agent-binary")
-    score = project.score(simple(1, instrument="ghost"))
+    score = project.score(simple(1, instrument="ghost", instrument_fallbacks=["cli"]))
     result = project.mzt("run", score)
-    assert result.returncode == 1
+    assert result.returncode == 0, result.stderr
     sheet = project.sheets("job")[1]
-    assert (sheet["error_code"], sheet["attempt_count"]) == ("E505", 1)
+    assert (sheet["status"], sheet["attempt_count"], sheet["instrument_name"]) == (
+        "completed",
+        2,
+        "cli",
+    )
+    history = project.mzt("history", "job", "--json")
+    attempts = json.loads(history.stdout)["attempts"]
+    assert [a["error_code"] for a in attempts][:1] == ["E505"]
 
 
 def test_a_flood_of_output_keeps_mzt_small(project: Project) -> None:
