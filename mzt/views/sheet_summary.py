@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
+from itertools import chain, groupby
+from operator import add, attrgetter
 from typing import Any
 
 from mzt.state.models import SheetState
@@ -83,7 +86,7 @@ def _fallback_json(record: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Summary:
-    """What the status document says about a job's sheets as a whole, gathered in one pass."""
+    """What the status document says about a job's sheets as a whole."""
 
     counts: dict[str, int]  # per status, in the order statuses first appear
     by_status: dict[str, list[int]]
@@ -94,6 +97,22 @@ class Summary:
     has_handles: bool  # some sheet records an attempt that may still be running
 
 
+_NUM = attrgetter("sheet_num")
+_STATUS = attrgetter("status")
+_NAME = attrgetter("instrument_name")
+_MOVEMENT = attrgetter("movement")
+_ATTEMPTS = attrgetter("attempt_count")
+_TOTAL = attrgetter("total_duration_seconds")
+_EXECUTION = attrgetter("execution_duration_seconds")
+_COST = attrgetter("total_cost_usd")
+_CHAIN = attrgetter("fallback_chain")
+_HANDLE = attrgetter("attempt_handle")
+_ERRORS = attrgetter("error_history")
+# Looking a member up on its enum class costs as much as the rest of a loop's step.
+_COMPLETED = SheetStatus.COMPLETED
+_FAILED = SheetStatus.FAILED
+
+
 def summarize(
     sheets: Iterable[SheetState],
     *,
@@ -102,60 +121,50 @@ def summarize(
 ) -> Summary:
     """Counts, movements, recent errors and the rest, sheets given in order.
 
-    One loop for everything: a big job is ten thousand sheets, and each pass over them
-    costs about as much as the rest of a `mzt status` answer. Above ``movement_rows``
+    A big job is ten thousand sheets, and a Python loop doing all of this per sheet cost
+    more than the rest of a `mzt status` answer; so each figure is taken as a column
+    (``map`` over the sheets, looped in C) and worked on whole. Above ``movement_rows``
     movements, each run of movements whose sheets all completed is one entry (see
     :func:`_collapsed`).
     """
-    by_status: dict[SheetStatus, list[int]] = {}
+    ordered = sheets if isinstance(sheets, list) else list(sheets)
+    nums = list(map(_NUM, ordered))
+    statuses = list(map(_STATUS, ordered))
+    names = list(map(_NAME, ordered))
+    by_status = _by_status(nums, statuses)
     running: list[int] = []
-    instruments: set[str] = set()
+    if not ACTIVE_SHEET.isdisjoint(by_status):
+        running = [n for n, s in zip(nums, statuses, strict=True) if s in ACTIVE_SHEET]
+    instruments = set(filter(None, names))
+    for fallbacks in filter(None, map(_CHAIN, ordered)):
+        instruments.update(fallbacks)
+    # Without a failed sheet, only those with an error record are looked at again.
+    erring = ordered if _FAILED in by_status else filter(_ERRORS, ordered)
     errors: list[dict[str, Any]] = []
-    has_handles = False
-    # Per-movement accumulators as lists, turned into documents once at the end: a job of
-    # ten thousand one-sheet movements makes ten thousand of them.
-    groups: dict[int | None, list[Any]] = {}
-    for sheet in sheets:
-        num = sheet.sheet_num
-        status = sheet.status
-        nums = by_status.get(status)
-        if nums is None:
-            nums = by_status[status] = []
-        nums.append(num)
-        if status in ACTIVE_SHEET:
-            running.append(num)
-        name = sheet.instrument_name
-        if name:
-            instruments.add(name)
-        if sheet.fallback_chain:
-            instruments.update(sheet.fallback_chain)
-        if sheet.attempt_handle:
-            has_handles = True
-        if sheet.error_history or status == SheetStatus.FAILED:
+    for sheet in erring:
+        if sheet.error_history or sheet.status == _FAILED:
             errors.extend(_errors_of(sheet))
-        movement = sheet.movement
-        group = groups.get(movement)
-        if group is None:
-            group = groups[movement] = [num, 0, 0, {}, 0, 0.0, 0.0, []]
-        group[1] = num
-        group[2] += 1
-        counts = group[3]
-        counts[status] = counts.get(status, 0) + 1
-        group[4] += sheet.attempt_count
-        group[5] += sheet.total_duration_seconds or sheet.execution_duration_seconds or 0.0
-        group[6] += sheet.total_cost_usd
-        if name and name not in group[7]:
-            group[7].append(name)
     errors.sort(key=lambda e: str(e.get("timestamp") or ""), reverse=True)
+    columns = _movement_columns(ordered, nums, statuses, names)
     return Summary(
         counts={str(k): len(v) for k, v in by_status.items()},
         by_status={str(k): v for k, v in by_status.items()},
         running=running,
         instruments=instruments,
-        movements=_movement_documents(groups, movement_rows),
+        movements=_movement_documents(columns, movement_rows),
         recent_errors=errors[:error_limit],
-        has_handles=has_handles,
+        has_handles=any(map(_HANDLE, ordered)),
     )
+
+
+def _by_status(nums: list[int], statuses: list[SheetStatus]) -> dict[SheetStatus, list[int]]:
+    """Sheet numbers per status, statuses in the order they first appear."""
+    if statuses and statuses.count(statuses[0]) == len(statuses):
+        return {statuses[0]: list(nums)}  # a finished job: every sheet completed
+    found: dict[SheetStatus, list[int]] = {}
+    for num, status in zip(nums, statuses, strict=True):
+        found.setdefault(status, []).append(num)
+    return found
 
 
 def _errors_of(sheet: SheetState) -> list[dict[str, Any]]:
@@ -191,79 +200,140 @@ def _errors_of(sheet: SheetState) -> list[dict[str, Any]]:
     return found
 
 
-def _movement_documents(
-    groups: dict[int | None, list[Any]], rows: int | None
-) -> list[dict[str, Any]]:
+@dataclass(slots=True)
+class _Movements:
+    """Per movement, in the order movements first appear: what its entry sums up."""
+
+    movement: list[int | None]
+    first: list[int]
+    last: list[int]
+    sheets: list[int]
+    attempts: list[int]
+    duration: list[float]
+    cost: list[float]
+    # Sheets per status, and instruments in the order the movement's sheets name them;
+    # with ``single`` (every movement is one sheet), that sheet's status and instrument.
+    counts: list[Any]
+    names: list[Any]
+    single: bool = False
+
+    def counts_at(self, i: int) -> dict[SheetStatus, int]:
+        return {self.counts[i]: 1} if self.single else self.counts[i]
+
+    def names_at(self, i: int) -> list[str]:
+        if not self.single:
+            return self.names[i]  # type: ignore[no-any-return]
+        name = self.names[i]
+        return [name] if name else []
+
+
+def _movement_columns(
+    ordered: list[SheetState], nums: list[int], statuses: list[SheetStatus], names: list[str]
+) -> _Movements:
+    movements = list(map(_MOVEMENT, ordered))
+    attempts = list(map(_ATTEMPTS, ordered))
+    spent = map(_TOTAL, ordered), map(_EXECUTION, ordered)
+    # ``0.0 +``: each figure is a float, and a sum, exactly as adding it to a movement's
+    # total would make it.
+    durations = [0.0 + (total or run or 0.0) for total, run in zip(*spent, strict=True)]
+    costs = [0.0 + cost for cost in map(_COST, ordered)]
+    if len(set(movements)) == len(movements):
+        # Each sheet its own movement, the usual shape of a big job: the sheets' columns
+        # are the movements' columns.
+        sheets = [1] * len(nums)
+        return _Movements(
+            movements, nums, nums, sheets, attempts, durations, costs, statuses, names, True
+        )
+    groups: dict[int | None, list[Any]] = {}
+    for row in zip(nums, statuses, names, movements, attempts, durations, costs, strict=True):
+        num, status, name, movement = row[:4]
+        group = groups.get(movement)
+        if group is None:
+            group = groups[movement] = [num, 0, 0, {}, 0, 0.0, 0.0, []]
+        group[1] = num
+        group[2] += 1
+        counts = group[3]
+        counts[status] = counts.get(status, 0) + 1
+        group[4] += row[4]
+        group[5] += row[5]
+        group[6] += row[6]
+        if name and name not in group[7]:
+            group[7].append(name)
+    found = _Movements(list(groups), [], [], [], [], [], [], [], [])
+    for group in groups.values():
+        for column, value in zip(_GROUP_COLUMNS, group, strict=True):
+            getattr(found, column).append(value)
+    return found
+
+
+# The columns of a group's accumulator list, in its order.
+_GROUP_COLUMNS = ("first", "last", "sheets", "counts", "attempts", "duration", "cost", "names")
+
+
+def _movement_documents(columns: _Movements, rows: int | None) -> list[dict[str, Any]]:
     """Per movement (stage): how many sheets, and how many in each status."""
-    if rows is not None and len(groups) > rows:
-        return _collapsed(groups)
-    return [_movement_document(movement, group) for movement, group in groups.items()]
+    if rows is not None and len(columns.movement) > rows:
+        return _collapsed(columns)
+    return [_movement_document(columns, i) for i in range(len(columns.movement))]
 
 
-def _movement_document(movement: int | None, group: list[Any]) -> dict[str, Any]:
-    first, last, count, counts, attempts, duration, cost, names = group
+def _movement_document(columns: _Movements, i: int) -> dict[str, Any]:
     return {
-        "movement": movement,
-        "first_sheet": first,
-        "last_sheet": last,
-        "sheets": count,
-        "counts": {str(k): v for k, v in counts.items()},
-        "attempts": attempts,
-        "duration_seconds": round(duration, 3),
-        "cost_usd": round(cost, 6),
-        "instruments": names,
+        "movement": columns.movement[i],
+        "first_sheet": columns.first[i],
+        "last_sheet": columns.last[i],
+        "sheets": columns.sheets[i],
+        "counts": {str(k): v for k, v in columns.counts_at(i).items()},
+        "attempts": columns.attempts[i],
+        "duration_seconds": round(columns.duration[i], 3),
+        "cost_usd": round(columns.cost[i], 6),
+        "instruments": columns.names_at(i),
     }
 
 
-def _collapsed(groups: dict[int | None, list[Any]]) -> list[dict[str, Any]]:
-    """Runs of movements whose sheets all completed become one entry, labelled ``12-95``.
-
-    Built from the accumulators, so the ten thousand movements of a big job of one-sheet
-    movements never become ten thousand documents only to be merged into one.
-    """
+def _collapsed(columns: _Movements) -> list[dict[str, Any]]:
+    """Runs of movements whose sheets all completed become one entry, labelled ``12-95``."""
+    pairs = zip(columns.movement, columns.counts, strict=True)
+    if columns.single:
+        finished = [movement is not None and status == _COMPLETED for movement, status in pairs]
+    else:
+        finished = [
+            movement is not None and len(counts) == 1 and counts.get(_COMPLETED) == sheets
+            for (movement, counts), sheets in zip(pairs, columns.sheets, strict=True)
+        ]
     merged: list[dict[str, Any]] = []
-    run: list[tuple[int, list[Any]]] = []
-
-    def flush() -> None:
-        if len(run) == 1:
-            merged.append(_movement_document(*run[0]))
-        elif run:
-            # One pass over what may be ten thousand movements; each figure is rounded
-            # as its movement's own entry would show it, so the entry is their sum. Most
-            # jobs cost nothing: 0.0 needs no rounding (a tenth of a big job's answer).
-            instruments: list[str] = []
-            sheets = attempts = 0
-            duration = cost = 0.0
-            for _, group in run:
-                sheets += group[2]
-                attempts += group[4]
-                duration += round(group[5], 3) if group[5] else 0.0
-                cost += round(group[6], 6) if group[6] else 0.0
-                for name in group[7]:
-                    if name not in instruments:
-                        instruments.append(name)
-            merged.append(
-                {
-                    "movement": None,
-                    "label": f"{run[0][0]}-{run[-1][0]}",
-                    "first_sheet": run[0][1][0],
-                    "last_sheet": run[-1][1][1],
-                    "sheets": sheets,
-                    "counts": {"completed": sheets},
-                    "attempts": attempts,
-                    "duration_seconds": duration,
-                    "cost_usd": cost,
-                    "instruments": instruments,
-                }
-            )
-        run.clear()
-
-    for movement, group in groups.items():
-        counts = group[3]
-        if movement is not None and len(counts) == 1 and counts.get("completed") == group[2]:
-            run.append((movement, group))
+    start = 0
+    for done, items in groupby(finished):
+        end = start + len(list(items))
+        if done and end - start > 1:
+            merged.append(_run_document(columns, start, end))
         else:
-            flush()
-            merged.append(_movement_document(movement, group))
-    flush()
+            merged.extend(_movement_document(columns, i) for i in range(start, end))
+        start = end
     return merged
+
+
+def _run_document(columns: _Movements, start: int, end: int) -> dict[str, Any]:
+    """The entry of movements ``start`` to ``end`` (exclusive), all of them completed.
+
+    Each figure is rounded as that movement's own entry would show it, so the entry is
+    their sum; added in order, as one movement after the other would (``sum`` of floats
+    may compensate, on newer Pythons). A zero needs no rounding and adds nothing.
+    """
+    sheets = sum(columns.sheets[start:end])
+    names = columns.names[start:end]
+    named = filter(None, names) if columns.single else chain.from_iterable(names)
+    return {
+        "movement": None,
+        "label": f"{columns.movement[start]}-{columns.movement[end - 1]}",
+        "first_sheet": columns.first[start],
+        "last_sheet": columns.last[end - 1],
+        "sheets": sheets,
+        "counts": {"completed": sheets},
+        "attempts": sum(columns.attempts[start:end]),
+        "duration_seconds": reduce(
+            add, [round(d, 3) for d in columns.duration[start:end] if d], 0.0
+        ),
+        "cost_usd": reduce(add, [round(c, 6) for c in columns.cost[start:end] if c], 0.0),
+        "instruments": list(dict.fromkeys(named)),
+    }

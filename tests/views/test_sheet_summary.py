@@ -69,3 +69,20 @@ def test_runs_of_finished_movements_are_merged_above_the_row_limit() -> None:
 def test_movements_stay_one_entry_each_up_to_the_row_limit() -> None:
     sheets = job(done=29, failed=0, pending=1)
     assert summarize(sheets, movement_rows=30).movements == summarize(sheets).movements
+
+
+def test_movements_of_several_sheets_are_summed_and_merged_the_same_way() -> None:
+    sheets = [
+        sheet(s.sheet_num, s.status, movement=(s.sheet_num + 1) // 2, total_cost_usd=0.25)
+        for s in job(done=66, failed=1, pending=3)
+    ]
+    every = summarize(sheets).movements
+    merged = summarize(sheets, movement_rows=30).movements
+    assert len(every) == 35
+    assert every[0]["counts"] == {"completed": 2} and every[0]["cost_usd"] == 0.5
+    assert every[33]["counts"] == {"failed": 1, "pending": 1}
+    assert [m.get("label") or m["movement"] for m in merged] == ["1-33", 34, 35]
+    assert merged[0]["last_sheet"] == 66 and merged[0]["sheets"] == 66
+    assert merged[0]["duration_seconds"] == sum(m["duration_seconds"] for m in every[:33])
+    assert merged[0]["cost_usd"] == 16.5
+    assert merged[1:] == every[33:]
