@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import reduce
-from itertools import chain, groupby
-from operator import add, attrgetter
+from itertools import chain, compress, groupby
+from operator import attrgetter
 from typing import Any
 
 from mzt.state.models import SheetState
@@ -97,17 +96,22 @@ class Summary:
     has_handles: bool  # some sheet records an attempt that may still be running
 
 
-_NUM = attrgetter("sheet_num")
-_STATUS = attrgetter("status")
-_NAME = attrgetter("instrument_name")
-_MOVEMENT = attrgetter("movement")
-_ATTEMPTS = attrgetter("attempt_count")
-_TOTAL = attrgetter("total_duration_seconds")
-_EXECUTION = attrgetter("execution_duration_seconds")
-_COST = attrgetter("total_cost_usd")
-_CHAIN = attrgetter("fallback_chain")
-_HANDLE = attrgetter("attempt_handle")
-_ERRORS = attrgetter("error_history")
+# What the summary reads of each sheet, in one pass: the sheets of a big job are spread
+# over a lot of memory, and reading one field of each at a time costs a pass per field.
+_FIELDS = (
+    "sheet_num",
+    "status",
+    "instrument_name",
+    "movement",
+    "attempt_count",
+    "total_duration_seconds",
+    "execution_duration_seconds",
+    "total_cost_usd",
+    "fallback_chain",
+    "attempt_handle",
+    "error_history",
+)
+_ROW = attrgetter(*_FIELDS)
 # Looking a member up on its enum class costs as much as the rest of a loop's step.
 _COMPLETED = SheetStatus.COMPLETED
 _FAILED = SheetStatus.FAILED
@@ -122,42 +126,49 @@ def summarize(
     """Counts, movements, recent errors and the rest, sheets given in order.
 
     A big job is ten thousand sheets, and a Python loop doing all of this per sheet cost
-    more than the rest of a `mzt status` answer; so each figure is taken as a column
-    (``map`` over the sheets, looped in C) and worked on whole. Above ``movement_rows``
+    more than the rest of a `mzt status` answer; so the fields are read in one pass
+    (looped in C), turned into columns and each worked on whole. Above ``movement_rows``
     movements, each run of movements whose sheets all completed is one entry (see
     :func:`_collapsed`).
     """
     ordered = sheets if isinstance(sheets, list) else list(sheets)
-    nums = list(map(_NUM, ordered))
-    statuses = list(map(_STATUS, ordered))
-    names = list(map(_NAME, ordered))
+    columns: Any = tuple(zip(*map(_ROW, ordered), strict=True)) or ((),) * len(_FIELDS)
+    nums, statuses, names, movements, attempts, totals, executions, costs = columns[:8]
+    chains, handles, histories = columns[8:]
     by_status = _by_status(nums, statuses)
     running: list[int] = []
     if not ACTIVE_SHEET.isdisjoint(by_status):
         running = [n for n, s in zip(nums, statuses, strict=True) if s in ACTIVE_SHEET]
     instruments = set(filter(None, names))
-    for fallbacks in filter(None, map(_CHAIN, ordered)):
+    for fallbacks in filter(None, chains):
         instruments.update(fallbacks)
     # Without a failed sheet, only those with an error record are looked at again.
-    erring = ordered if _FAILED in by_status else filter(_ERRORS, ordered)
+    erring = ordered if _FAILED in by_status else compress(ordered, histories)
     errors: list[dict[str, Any]] = []
     for sheet in erring:
         if sheet.error_history or sheet.status == _FAILED:
             errors.extend(_errors_of(sheet))
     errors.sort(key=lambda e: str(e.get("timestamp") or ""), reverse=True)
-    columns = _movement_columns(ordered, nums, statuses, names)
+    # ``0.0 +``: each figure is a float, and a sum, exactly as adding it to a movement's
+    # total would make it.
+    durations = [0.0 + (t or e or 0.0) for t, e in zip(totals, executions, strict=True)]
+    grouped = _movement_columns(
+        nums, statuses, names, movements, attempts, durations, [0.0 + c for c in costs]
+    )
     return Summary(
         counts={str(k): len(v) for k, v in by_status.items()},
         by_status={str(k): v for k, v in by_status.items()},
         running=running,
         instruments=instruments,
-        movements=_movement_documents(columns, movement_rows),
+        movements=_movement_documents(grouped, movement_rows),
         recent_errors=errors[:error_limit],
-        has_handles=any(map(_HANDLE, ordered)),
+        has_handles=any(handles),
     )
 
 
-def _by_status(nums: list[int], statuses: list[SheetStatus]) -> dict[SheetStatus, list[int]]:
+def _by_status(
+    nums: Sequence[int], statuses: Sequence[SheetStatus]
+) -> dict[SheetStatus, list[int]]:
     """Sheet numbers per status, statuses in the order they first appear."""
     if statuses and statuses.count(statuses[0]) == len(statuses):
         return {statuses[0]: list(nums)}  # a finished job: every sheet completed
@@ -204,17 +215,17 @@ def _errors_of(sheet: SheetState) -> list[dict[str, Any]]:
 class _Movements:
     """Per movement, in the order movements first appear: what its entry sums up."""
 
-    movement: list[int | None]
-    first: list[int]
-    last: list[int]
-    sheets: list[int]
-    attempts: list[int]
+    movement: Sequence[int | None]
+    first: Sequence[int]
+    last: Sequence[int]
+    sheets: Sequence[int]
+    attempts: Sequence[int]
     duration: list[float]
     cost: list[float]
     # Sheets per status, and instruments in the order the movement's sheets name them;
     # with ``single`` (every movement is one sheet), that sheet's status and instrument.
-    counts: list[Any]
-    names: list[Any]
+    counts: Sequence[Any]
+    names: Sequence[Any]
     single: bool = False
 
     def counts_at(self, i: int) -> dict[SheetStatus, int]:
@@ -228,15 +239,14 @@ class _Movements:
 
 
 def _movement_columns(
-    ordered: list[SheetState], nums: list[int], statuses: list[SheetStatus], names: list[str]
+    nums: Sequence[int],
+    statuses: Sequence[SheetStatus],
+    names: Sequence[str | None],
+    movements: Sequence[int | None],
+    attempts: Sequence[int],
+    durations: list[float],
+    costs: list[float],
 ) -> _Movements:
-    movements = list(map(_MOVEMENT, ordered))
-    attempts = list(map(_ATTEMPTS, ordered))
-    spent = map(_TOTAL, ordered), map(_EXECUTION, ordered)
-    # ``0.0 +``: each figure is a float, and a sum, exactly as adding it to a movement's
-    # total would make it.
-    durations = [0.0 + (total or run or 0.0) for total, run in zip(*spent, strict=True)]
-    costs = [0.0 + cost for cost in map(_COST, ordered)]
     if len(set(movements)) == len(movements):
         # Each sheet its own movement, the usual shape of a big job: the sheets' columns
         # are the movements' columns.
@@ -317,8 +327,7 @@ def _run_document(columns: _Movements, start: int, end: int) -> dict[str, Any]:
     """The entry of movements ``start`` to ``end`` (exclusive), all of them completed.
 
     Each figure is rounded as that movement's own entry would show it, so the entry is
-    their sum; added in order, as one movement after the other would (``sum`` of floats
-    may compensate, on newer Pythons). A zero needs no rounding and adds nothing.
+    their sum (see :func:`rounded_sum`).
     """
     sheets = sum(columns.sheets[start:end])
     names = columns.names[start:end]
@@ -331,9 +340,34 @@ def _run_document(columns: _Movements, start: int, end: int) -> dict[str, Any]:
         "sheets": sheets,
         "counts": {"completed": sheets},
         "attempts": sum(columns.attempts[start:end]),
-        "duration_seconds": reduce(
-            add, [round(d, 3) for d in columns.duration[start:end] if d], 0.0
-        ),
-        "cost_usd": reduce(add, [round(c, 6) for c in columns.cost[start:end] if c], 0.0),
+        "duration_seconds": rounded_sum(columns.duration[start:end], 3),
+        "cost_usd": rounded_sum(columns.cost[start:end], 6),
         "instruments": list(dict.fromkeys(named)),
     }
+
+
+# Below this, a float scaled by 10**digits is within a thousandth of the exact product.
+_EXACT_BELOW = 2.0**40
+
+
+def rounded_sum(values: Iterable[float], digits: int) -> float:
+    """``0.0 + round(values[0], digits) + round(values[1], digits) + …``, the same float.
+
+    Added in order, one after the other (``sum`` of floats may compensate, on newer
+    Pythons). ``round(value, digits)`` goes through the value's decimal digits, slow for
+    the ten thousand figures of a big job; scaled by ``10**digits``, rounded to a whole
+    number and divided back gives the very same float (both are the float nearest that
+    whole number over ``10**digits``) unless the scaled value is too near a half, or too
+    big, for its own rounding error not to matter: there ``round`` decides. A zero adds
+    nothing.
+    """
+    scale = 10.0**digits
+    total = 0.0
+    for value in values:
+        if value:
+            scaled = value * scale
+            if -_EXACT_BELOW < scaled < _EXACT_BELOW and abs(scaled % 1.0 - 0.5) > 1e-3:
+                total += round(scaled) / scale
+            else:
+                total += round(value, digits)
+    return total

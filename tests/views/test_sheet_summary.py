@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import UTC, datetime
 
 from mzt.state.models import SheetState, SheetStatus
-from mzt.views.sheet_summary import summarize
+from mzt.views.sheet_summary import rounded_sum, summarize
 
 WHEN = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 
@@ -86,3 +88,21 @@ def test_movements_of_several_sheets_are_summed_and_merged_the_same_way() -> Non
     assert merged[0]["duration_seconds"] == sum(m["duration_seconds"] for m in every[:33])
     assert merged[0]["cost_usd"] == 16.5
     assert merged[1:] == every[33:]
+
+
+def test_rounded_sum_is_the_sum_of_each_figure_rounded_in_order() -> None:
+    picks = random.Random(7)
+    values = [picks.uniform(0, 200) for _ in range(5000)]
+    values += [picks.uniform(-1, 1) * 10.0 ** picks.randint(-9, 12) for _ in range(5000)]
+    # Halves and near-halves, where a scaled-and-rounded shortcut would go wrong.
+    values += [0.0005, 1.0005, 2.675, 0.0015, -0.0025, 1e-7, 123456.0000005, 0.0, -0.0]
+    values += [math.nextafter(v, math.inf) for v in (0.0005, 2.675, 0.1234565)]
+    values += [math.inf, 1e300]
+    for digits in (3, 6):
+        for value in values:
+            assert rounded_sum([value], digits) == round(value, digits), (digits, value)
+    small = values[:300]
+    expected = 0.0
+    for value in small:
+        expected += round(value, 3)
+    assert rounded_sum(small, 3) == expected
