@@ -13,12 +13,15 @@ handles exactly these shapes:
 
 For anything else, or when gathering the answer raises, it returns ``None`` before
 printing anything and the click command line runs as usual, so its parsing, messages
-and exit codes stay the only ones.
+and exit codes stay the only ones. Once ``status`` or ``list`` has printed its answer,
+the process ends there (see :func:`_end`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +30,7 @@ from pathlib import Path
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, NoReturn
 
 _RUN_FLAGS = frozenset({"-q", "--quiet", "-j", "--json"})
 _JSON = frozenset({"-j", "--json"})
@@ -43,6 +46,8 @@ def answer(argv: list[str]) -> int | None:
             code = _status(argv[1:]) if argv[0] == "status" else _list(argv[1:])
         finally:
             gc.enable()
+        if code is not None:
+            _end(code)
         return code
     if len(argv) < 2 or argv[0] != "run":
         return None
@@ -159,3 +164,18 @@ def _printed(as_json: dict[str, Any] | None, text: Callable[[], None]) -> int:
 
         return report_unexpected(exc)
     return 0
+
+
+def _end(code: int) -> NoReturn:
+    """End the process now that the answer is printed and flushed, with ``code``.
+
+    All that is left is freeing what the view read, and the interpreter's shutdown does
+    it object by object and module by module: for a big job, a tenth of the whole answer,
+    for memory the system takes back at once anyway. Nothing of mzt's waits for exit
+    (no exit hooks, no buffered log files); the standard streams are flushed here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        # A reader gone or a stream closed: nothing is left to keep.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
