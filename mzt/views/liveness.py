@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from mzt.state.lock import LockProbe, probe_lock, read_holder
 from mzt.state.reading import Checkpoint, JobRef, file_size, read_checkpoint
 
 
-@dataclass(frozen=True, slots=True)
-class Liveness:
+class Liveness(msgspec.Struct, frozen=True):  # a dataclass costs a millisecond to make
     """Whether the job's run is alive (``None``: cannot be known from this host)."""
 
     alive: bool | None

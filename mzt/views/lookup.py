@@ -8,9 +8,10 @@ sees a whole state, and liveness comes from probing the run lock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from mzt.state.lock import JobLiveness, LiveVerdict
 from mzt.state.registry import JobLocation, find_job
@@ -20,8 +21,7 @@ if TYPE_CHECKING:
     from mzt.state import CheckpointState, JobStatus
 
 
-@dataclass(frozen=True)
-class JobView:
+class JobView(msgspec.Struct, frozen=True):  # a dataclass costs a millisecond to make
     """A job's state as read now, with the verdict on whether its run is alive."""
 
     location: JobLocation

@@ -165,7 +165,10 @@ def status_document(
     """
     now = now or datetime.now(UTC)
     head = checkpoint.head
-    ordered = [checkpoint.sheets[n] for n in sorted(checkpoint.sheets)]
+    by_num = checkpoint.sheets
+    numbers = sorted(by_num)
+    # A checkpoint keeps its sheets in order already: then they need no look-up each.
+    ordered = list(by_num.values()) if numbers == list(by_num) else [by_num[n] for n in numbers]
     total = checkpoint.total
     summary = summarize(ordered, movement_rows=movement_rows)
     done = summary.counts.get(SheetStatus.COMPLETED, 0)
