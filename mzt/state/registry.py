@@ -8,7 +8,6 @@ workspace has disappeared are skipped when reading and removed by :func:`prune`.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -217,6 +216,8 @@ def not_found_error(
     error = JobNotFoundError(job_id, searched)
     known = known_jobs(folder, home)
     if known:
+        import difflib  # only this refusal needs it, and every `mzt status` finds a job
+
         close = difflib.get_close_matches(job_id, known, n=3, cutoff=0.6)
         guess = f"Did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         shown = known[:_HINT_JOBS] + (["…"] if len(known) > _HINT_JOBS else [])
