@@ -9,19 +9,26 @@ caller takes the full path, which reports the damage (exit 5).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from mzt.state.loader import read_state
-from mzt.state.statuses import SheetStatus
 from mzt.support import paths
 from mzt.support.errors import StateCorruptionError
+from mzt.support.frozen import Frozen
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
+class Head(Frozen):
     """What a job's checkpoint says about the job as a whole."""
 
+    __slots__ = (
+        "completed_sheets",
+        "config_path",
+        "error_message",
+        "failed_sheets",
+        "job_id",
+        "score_hash",
+        "status",
+        "total_sheets",
+    )
     job_id: str
     status: str
     score_hash: str | None  # SHA-256 of the score file's bytes (see CheckpointState)
@@ -31,9 +38,35 @@ class Head:
     failed_sheets: tuple[int, ...]
     error_message: str | None
 
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        status: str,
+        score_hash: str | None,
+        config_path: str | None,
+        total_sheets: int,
+        completed_sheets: int,
+        failed_sheets: tuple[int, ...],
+        error_message: str | None,
+    ) -> None:
+        self._set(
+            job_id=job_id,
+            status=status,
+            score_hash=score_hash,
+            config_path=config_path,
+            total_sheets=total_sheets,
+            completed_sheets=completed_sheets,
+            failed_sheets=failed_sheets,
+            error_message=error_message,
+        )
+
 
 def read_head(workspace: Path, job_id: str) -> Head | None:
     """The head of ``job_id``'s checkpoint in ``workspace``; None when it cannot be read."""
+    from mzt.state.loader import read_state
+    from mzt.state.statuses import SheetStatus
+
     try:
         state = read_state(
             job_id, paths.state_file(workspace, job_id), paths.history_file(workspace, job_id)

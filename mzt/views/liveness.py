@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mzt.state.lock import LockProbe, probe_lock, read_holder
+from mzt.state.lock import read_holder
+from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.state.reading import Checkpoint, JobRef, file_size, read_checkpoint
 
 
