@@ -24,7 +24,6 @@ class RunOptions(Frozen):
 
     def __init__(
         self,
-        *,
         fresh: bool = False,
         start_sheet: int | None = None,
         instrument: str | None = None,
@@ -108,7 +107,6 @@ class RunResult(Frozen):
 
     def __init__(
         self,
-        *,
         job_id: str,
         status: str,
         exit_code: int,

@@ -58,7 +58,6 @@ class Head(Frozen):
 
     def __init__(
         self,
-        *,
         job_id: str,
         status: str,
         score_hash: str | None,
