@@ -2,7 +2,8 @@
 
 Scripts and monitoring call `mzt --version` often; answering it must not import click,
 pydantic and the rest of mzt. Cron repeats `mzt run score.yaml` for jobs long completed,
-monitoring `mzt status` and `mzt list`; :mod:`mzt.cli.fast` answers those before click is imported.
+monitoring `mzt status` and `mzt list`, editors and hooks `mzt validate`;
+:mod:`mzt.cli.fast` answers those before click is imported.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def main() -> None:
 
         sys.stdout.write(f"mzt {__version__}\n")
         return
-    if sys.argv[1:2] in (["run"], ["status"], ["list"]):
+    if sys.argv[1:2] in (["run"], ["status"], ["list"], ["validate"]):
         from mzt.cli.fast import answer
 
         code = answer(sys.argv[1:])

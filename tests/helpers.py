@@ -24,6 +24,19 @@ def minimal(**overrides: Any) -> dict[str, Any]:
     return data
 
 
+def side_by_side(name: str, sheets: int, template: str, **extra: Any) -> dict[str, Any]:
+    """A `cli` score of one stage fanned out to ``sheets`` voices, all allowed to run at once."""
+    data: dict[str, Any] = {
+        "name": name,
+        "instrument": "cli",
+        "sheet": {"size": 1, "total_items": 1, "fan_out": {1: sheets}},
+        "parallel": {"enabled": True, "max_concurrent": sheets},
+        "prompt": {"template": template},
+    }
+    data.update(extra)
+    return data
+
+
 def write_score(folder: Path, data: dict[str, Any] | str, name: str = "score.yaml") -> Path:
     path = folder / name
     text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)

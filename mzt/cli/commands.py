@@ -125,45 +125,11 @@ def validate(
     Example:
       mzt validate examples/hello.yaml -v
     """
-    from mzt import api
+    from mzt.cli.validation import check, show
 
     verbose, quiet = flag(ctx, "verbose", verbose), flag(ctx, "quiet", quiet)
-    result = api.validate_score(score, workspace=workspace)
-    preview = None
-    if verbose and result.valid and result.loaded and result.plan and result.workspace:
-        preview = api.preview_prompt(
-            result.loaded, result.plan, result.plan.sheet(1), result.workspace
-        )
-        if preview.problem:
-            result.warnings.append(preview.problem)
-    if as_json:
-        document = {
-            "schema": "mzt.validate/1",
-            "valid": result.valid,
-            "source": result.source,
-            "job_id": result.loaded.job_id if result.loaded else None,
-            "workspace": str(result.workspace) if result.workspace else None,
-            "total_sheets": result.plan.total_sheets if result.plan else None,
-            "errors": [i.to_json() for i in result.errors],
-            "warnings": [i.to_json() for i in result.warnings],
-        }
-        if verbose and result.plan:
-            document["sheets"] = render.plan_json(result.plan)
-            document["preview"] = preview.text if preview else None
-        console.emit_json(document)
-        return ExitCode.OK if result.valid else ExitCode.USAGE
-    render.issue_lines(result.errors, result.source)
-    if not quiet:
-        render.issue_lines(result.warnings, result.source)
-    if not result.valid or result.plan is None or result.workspace is None:
-        count = len(result.errors)
-        console.err(f"{result.source}: invalid ({console.counted(count, 'error')})")
-        return ExitCode.USAGE
-    if not quiet:
-        console.out(f"{result.source}: valid — {render.summary(result.plan, result.workspace)}")
-    if verbose:
-        render.plan_and_preview(result.plan, preview)
-    return ExitCode.OK
+    checked = check(score, workspace=workspace, verbose=verbose)
+    return show(checked, as_json=as_json, verbose=verbose, quiet=quiet)
 
 
 @click.command()

@@ -9,7 +9,9 @@ handles exactly these shapes:
   `mzt.api.answer_noop_run` knows the job has nothing to do;
 * ``status [JOB]`` with at most ``-j``/``--json`` and one ``-w``/``--workspace DIR``:
   the overview, or one job's view;
-* ``list`` with at most ``-a``/``--all``, ``-j``/``--json`` and ``-q``/``--quiet``.
+* ``list`` with at most ``-a``/``--all``, ``-j``/``--json`` and ``-q``/``--quiet``;
+* ``validate SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json``,
+  ``-v``/``--verbose`` and one ``-w``/``--workspace DIR`` (:mod:`mzt.cli.validation`).
 
 For anything else, or when gathering the answer raises, it returns ``None`` before
 printing anything and the click command line runs as usual, so its parsing, messages
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 _RUN_FLAGS = frozenset({"-q", "--quiet", "-j", "--json"})
+_VALIDATE_FLAGS = _RUN_FLAGS | {"-v", "--verbose"}
 _JSON = frozenset({"-j", "--json"})
 
 
@@ -49,6 +52,8 @@ def answer(argv: list[str]) -> int | None:
         if code is not None:
             _end(code)
         return code
+    if argv[:1] == ["validate"]:
+        return _validate(argv[1:])
     if len(argv) < 2 or argv[0] != "run":
         return None
     rest, workspace = _take_workspace(argv[1:])
@@ -92,6 +97,25 @@ def _take_workspace(args: list[str]) -> tuple[list[str], Path | None]:
     return rest, workspace
 
 
+def _validate(args: list[str]) -> int | None:
+    args, workspace = _take_workspace(args)
+    flags = {a for a in args if a.startswith("-")}
+    scores = [a for a in args if not a.startswith("-")]
+    if len(scores) != 1 or not flags <= _VALIDATE_FLAGS:
+        return None
+    if workspace is not None and workspace.exists() and not workspace.is_dir():
+        return None  # click says what is wrong with it
+    from mzt.cli.validation import check, show
+
+    verbose = bool(flags & {"-v", "--verbose"})
+    try:
+        checked = check(Path(scores[0]), workspace=workspace, verbose=verbose)
+    except Exception:  # the click path reports it the usual way, with the usual code
+        return None
+    as_json, quiet = bool(flags & _JSON), bool(flags & {"-q", "--quiet"})
+    return _printed(lambda: show(checked, as_json=as_json, verbose=verbose, quiet=quiet))
+
+
 def _status(args: list[str]) -> int | None:
     args, workspace = _take_workspace(args)
     as_json = any(a in _JSON for a in args)
@@ -123,7 +147,7 @@ def _status(args: list[str]) -> int | None:
         else:
             status_text._render_overview(document)
 
-    return _printed(document if as_json else None, text)
+    return _printed(_document_or(document if as_json else None, text))
 
 
 def _list(args: list[str]) -> int | None:
@@ -142,28 +166,39 @@ def _list(args: list[str]) -> int | None:
 
         print_list(document, filtered=show_all, quiet="-q" in args or "--quiet" in args)
 
-    return _printed(document if any(a in _JSON for a in args) else None, text)
+    return _printed(_document_or(document if any(a in _JSON for a in args) else None, text))
 
 
-def _printed(as_json: dict[str, Any] | None, text: Callable[[], None]) -> int:
-    """Print the JSON document, or the text; as the click path does, never a traceback."""
-    from mzt.cli import console
+def _document_or(as_json: dict[str, Any] | None, text: Callable[[], None]) -> Callable[[], int]:
+    """Printing the JSON document if there is one, else the text; exit code 0."""
 
-    try:
+    def emit() -> int:
         if as_json is not None:
+            from mzt.cli import console
+
             console.emit_json(as_json)
         else:
             text()
+        return 0
+
+    return emit
+
+
+def _printed(emit: Callable[[], int]) -> int:
+    """Print through ``emit``; as the click path does, never a traceback."""
+    try:
+        code = emit()
         sys.stdout.flush()
     except BrokenPipeError:
         from mzt.cli.errors import quiet_stdout
 
         quiet_stdout()
+        return 0
     except Exception as exc:
         from mzt.cli.errors import report_unexpected
 
         return report_unexpected(exc)
-    return 0
+    return code
 
 
 def _end(code: int) -> NoReturn:

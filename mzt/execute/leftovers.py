@@ -16,7 +16,7 @@ from mzt.execute.base import AttemptHandle, Executor, Leftover
 from mzt.execute.local import NAME as LOCAL
 from mzt.execute.local import LocalExecutor
 from mzt.state import CheckpointState
-from mzt.state.lock import LockProbe, probe_lock
+from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.support.errors import MztError
 
 # Executors by the name their handles carry; one that is not known here cannot be checked.

@@ -20,10 +20,8 @@ before its first checkpoint; the state's ``writer`` block is the fallback.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
-import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from mzt.state.liveness import ProcessIdentity, Verdict, current_identity, examine
+from mzt.state.lockprobe import HELD_GUARD, HELD_LOCKS, PROBE_FLAGS, LockProbe, probe_lock
 from mzt.support.errors import JobLockedError, LockFileError
 from mzt.support.fsutil import ensure_private_dir
 
@@ -39,52 +38,6 @@ if TYPE_CHECKING:
 
 ACQUIRE_GRACE_SECONDS = 0.25
 _HOLDER_MAX_BYTES = 4096
-_PROBE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-_CONTENDED = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES})
-
-# (st_dev, st_ino) of the lock files this process holds, so a probe from the holder itself
-# can say "held here" instead of mistaking its own lock for someone else's.
-_held_here: set[tuple[int, int]] = set()
-_held_guard = threading.Lock()
-
-
-class LockProbe(StrEnum):
-    """What a non-destructive look at a lock file found."""
-
-    FREE = "free"
-    HELD_HERE = "held_here"  # this very process holds it
-    HELD_ELSEWHERE = "held_elsewhere"
-
-
-def probe_lock(path: Path) -> LockProbe:
-    """Is the lock held? Never creates the file and never disturbs a holder.
-
-    It tries a shared, non-blocking ``flock`` on a fresh read-only descriptor and drops it
-    at once; a holder's exclusive lock makes that fail. Anything that prevents the check
-    (a symlink planted at the lock path, an unreadable file) reports "held elsewhere", so
-    doubt never leads to recovering a job that may be alive.
-    """
-    try:
-        fd = os.open(path, _PROBE_FLAGS)
-    except FileNotFoundError:
-        return LockProbe.FREE
-    except OSError:
-        return LockProbe.HELD_ELSEWHERE
-    try:
-        st = os.fstat(fd)
-        with _held_guard:
-            if (st.st_dev, st.st_ino) in _held_here:
-                return LockProbe.HELD_HERE
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in _CONTENDED:
-                return LockProbe.HELD_ELSEWHERE
-            raise
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return LockProbe.FREE
-    finally:
-        os.close(fd)
 
 
 def read_holder(lock_path: Path, state_path: Path | None = None) -> ProcessIdentity | None:
@@ -93,7 +46,7 @@ def read_holder(lock_path: Path, state_path: Path | None = None) -> ProcessIdent
         if path is None:
             continue
         try:
-            fd = os.open(path, _PROBE_FLAGS)
+            fd = os.open(path, PROBE_FLAGS)
         except OSError:
             continue
         try:
@@ -187,8 +140,8 @@ class RunLock:
         """Drop the lock (a no-op when not held)."""
         lock, self._lock = self._lock, None
         if self._key is not None:
-            with _held_guard:
-                _held_here.discard(self._key)
+            with HELD_GUARD:
+                HELD_LOCKS.discard(self._key)
             self._key = None
         if lock is not None:
             lock.release(force=True)
@@ -212,8 +165,8 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, record, 0)
         self._key = (st.st_dev, st.st_ino)
-        with _held_guard:
-            _held_here.add(self._key)
+        with HELD_GUARD:
+            HELD_LOCKS.add(self._key)
 
 
 class LiveVerdict(StrEnum):

@@ -9,12 +9,11 @@ workspace has disappeared are skipped when reading and removed by :func:`prune`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from mzt.support import paths
 from mzt.support.errors import AmbiguousJobError, JobNotFoundError
+from mzt.support.frozen import Frozen
 from mzt.support.fsutil import ensure_private_dir, entry_exists, read_regular_file
 from mzt.support.log import get_logger
 
@@ -24,15 +23,32 @@ _MAX_RECORD_BYTES = 64 * 1024
 _HINT_JOBS = 10  # known job ids named in a "not found" hint
 
 
-@dataclass(frozen=True, slots=True)
-class RegistryRecord:
-    """One registered job in one workspace."""
+class RegistryRecord(Frozen):
+    """One registered job in one workspace (not a dataclass: `mzt run` of a completed job
+    reads these and would import `dataclasses` for nothing else)."""
 
+    __slots__ = ("job_id", "record_path", "registered_at", "score_path", "workspace")
     job_id: str
     workspace: Path
     score_path: Path | None
     registered_at: str
     record_path: Path
+
+    def __init__(
+        self,
+        job_id: str,
+        workspace: Path,
+        score_path: Path | None,
+        registered_at: str,
+        record_path: Path,
+    ) -> None:
+        self._set(
+            job_id=job_id,
+            workspace=workspace,
+            score_path=score_path,
+            registered_at=registered_at,
+            record_path=record_path,
+        )
 
     @property
     def workspace_exists(self) -> bool:
@@ -58,6 +74,8 @@ def register(
     job_id: str, workspace: Path, score_path: Path | None = None, *, home: Path | None = None
 ) -> RegistryRecord:
     """Record that ``job_id`` runs in ``workspace`` (overwriting an earlier record)."""
+    from datetime import UTC, datetime
+
     workspace = workspace.resolve()
     target = paths.registry_record(job_id, workspace, home)
     record = RegistryRecord(
@@ -146,14 +164,19 @@ def _read_record(path: Path) -> RegistryRecord | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class JobLocation:
+class JobLocation(Frozen):
     """Where a job named by its id lives, and which rule found it."""
 
+    __slots__ = ("found_by", "job_id", "score_path", "workspace")
     job_id: str
     workspace: Path
     score_path: Path | None
     found_by: str  # "workspace" (-w), "cwd" (./.marianne/) or "registry"
+
+    def __init__(
+        self, job_id: str, workspace: Path, score_path: Path | None, found_by: str
+    ) -> None:
+        self._set(job_id=job_id, workspace=workspace, score_path=score_path, found_by=found_by)
 
 
 def find_job(
@@ -216,7 +239,7 @@ def not_found_error(
     error = JobNotFoundError(job_id, searched)
     known = known_jobs(folder, home)
     if known:
-        import difflib  # only this refusal needs it, and every `mzt status` finds a job
+        import difflib
 
         close = difflib.get_close_matches(job_id, known, n=3, cutoff=0.6)
         guess = f"Did you mean {' or '.join(repr(c) for c in close)}? " if close else ""

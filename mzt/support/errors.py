@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 from mzt.support.exitcodes import ExitCode
+from mzt.support.frozen import Frozen
+
+TYPE_CHECKING = False  # not `typing`: the no-op `mzt run` imports this module
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class MztError(Exception):
@@ -29,17 +32,37 @@ class UsageError(MztError):
     code = "USAGE"
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
+class Issue(Frozen):
     """One finding about a score: an error (score unusable) or a warning."""
 
+    __slots__ = ("code", "column", "hint", "line", "message", "path", "severity")
     code: str
     message: str
-    path: str = ""
-    line: int | None = None
-    column: int | None = None
-    hint: str | None = None
-    severity: str = "error"  # "error", "warning" or "info"
+    path: str
+    line: int | None
+    column: int | None
+    hint: str | None
+    severity: str  # "error", "warning" or "info"
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        path: str = "",
+        line: int | None = None,
+        column: int | None = None,
+        hint: str | None = None,
+        severity: str = "error",
+    ) -> None:
+        self._set(
+            code=code,
+            message=message,
+            path=path,
+            line=line,
+            column=column,
+            hint=hint,
+            severity=severity,
+        )
 
     def render(self, source: str = "") -> str:
         """One paragraph: where, what, and what to do."""

@@ -80,10 +80,18 @@ def registry_dir(home: Path | None = None) -> Path:
 
 def registry_record(job_id: str, workspace: Path, home: Path | None = None) -> Path:
     """``registry/<job>--<8 hex of sha256(workspace)>.json``."""
+    return registry_dir(home) / _per_workspace(job_id, workspace)
+
+
+def head_cache(job_id: str, workspace: Path, home: Path | None = None) -> Path:
+    """``cache/heads/<job>--<8 hex of sha256(workspace)>.json``: see :mod:`mzt.state.head`."""
+    return (home or mzt_home()) / "cache" / "heads" / _per_workspace(job_id, workspace)
+
+
+def _per_workspace(job_id: str, workspace: Path) -> str:
     import hashlib
 
-    digest = hashlib.sha256(str(workspace).encode()).hexdigest()[:8]
-    return registry_dir(home) / f"{job_id}--{digest}.json"
+    return f"{job_id}--{hashlib.sha256(str(workspace).encode()).hexdigest()[:8]}.json"
 
 
 def ratelimits_dir(home: Path | None = None) -> Path:

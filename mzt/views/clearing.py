@@ -35,7 +35,7 @@ from pathlib import Path
 
 from mzt.execute.leftovers import stop_leftovers
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
-from mzt.state.lock import LockProbe, probe_lock
+from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.state.registry import RegistryRecord, read_records
 from mzt.state.takeover import foreign_error, is_foreign
 from mzt.support import paths

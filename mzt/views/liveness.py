@@ -6,7 +6,8 @@ from typing import Any
 
 import msgspec
 
-from mzt.state.lock import LockProbe, probe_lock, read_holder
+from mzt.state.lock import read_holder
+from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.state.reading import Checkpoint, JobRef, file_size, read_checkpoint
 
 

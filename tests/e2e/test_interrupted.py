@@ -21,21 +21,14 @@ import pytest
 
 from mzt.state import JsonStateBackend
 from tests.e2e.conftest import Project, wait_for
+from tests.helpers import side_by_side
 
 SHEETS = [1, 2, 3, 4]
 WAITING = "touch {{ workspace }}/started-{{ sheet_num }}\nsleep 60\n"
 
 
 def _score(project: Project) -> Path:
-    return project.score(
-        {
-            "name": "job",
-            "instrument": "cli",
-            "sheet": {"size": 1, "total_items": 1, "fan_out": {1: 4}},
-            "parallel": {"enabled": True, "max_concurrent": 4},
-            "prompt": {"template": WAITING},
-        }
-    )
+    return project.score(side_by_side("job", len(SHEETS), WAITING))
 
 
 def _markers(project: Project) -> list[Path]:

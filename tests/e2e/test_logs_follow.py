@@ -12,6 +12,7 @@ import pytest
 
 from mzt.views.file_events import POLL_ENV
 from tests.e2e.conftest import Project, wait_for
+from tests.helpers import side_by_side
 
 # A loaded machine starts Python processes slowly; nothing here waits on a fixed sleep.
 TIMEOUT = 60
@@ -50,15 +51,7 @@ def wait_until(done: Callable[[], bool], out: Lines, err: Lines) -> None:
 
 def fan_out(project: Project, body: str) -> Path:
     """Three `cli` sheets of one stage, run side by side, each running ``body``."""
-    return project.score(
-        {
-            "name": "fan",
-            "instrument": "cli",
-            "sheet": {"size": 1, "total_items": 1, "fan_out": {1: 3}},
-            "parallel": {"enabled": True, "max_concurrent": 3},
-            "prompt": {"template": body},
-        }
-    )
+    return project.score(side_by_side("fan", 3, body))
 
 
 def gated(project: Project, gate: Path, before: str, after: str) -> str:

@@ -38,9 +38,15 @@ def score_data(**extra: Any) -> dict[str, Any]:
     }
 
 
-def probe(project: Project, *args: object) -> tuple[subprocess.CompletedProcess[str], dict]:
+# Files count as settled at once, so a test need not wait for the checkpoint's ctime to age.
+SETTLED = "import mzt.state.head\nmzt.state.head.SETTLED_SECONDS = -60.0\n"
+
+
+def probe(
+    project: Project, *args: object, settled: bool = False
+) -> tuple[subprocess.CompletedProcess[str], dict]:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, *map(str, args)],
+        [sys.executable, "-c", (SETTLED if settled else "") + PROBE, *map(str, args)],
         cwd=project.root,
         env=project.env(),
         capture_output=True,
@@ -127,6 +133,21 @@ def test_a_damaged_checkpoint_exits_5_as_before(project: Project, completed: Pat
     done, seen = probe(project, "run", completed)
     assert seen["code"] == 5, done.stderr
     assert "job.json" in done.stderr
+
+
+def test_a_settled_job_answers_from_its_kept_head_without_msgspec(
+    project: Project, completed: Path
+) -> None:
+    done, seen = probe(project, "run", completed, settled=True)
+    assert seen["code"] == 0 and "msgspec" in seen["modules"], done.stderr  # read and kept
+    for _ in range(2):
+        done, seen = probe(project, "run", completed, settled=True)
+        assert (seen["code"], done.stdout) == (0, "job: already completed; nothing to do\n")
+        assert "msgspec" not in seen["modules"] and "dataclasses" not in seen["modules"]
+    state = project.workspace / ".marianne" / "job.json"
+    state.write_bytes(state.read_bytes()[:-40])
+    done, seen = probe(project, "run", completed, settled=True)
+    assert seen["code"] == 5 and "job.json" in done.stderr
 
 
 def test_a_held_lock_exits_75_as_before(project: Project, completed: Path) -> None:

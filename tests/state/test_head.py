@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
+from mzt.state import head as head_module
 from mzt.state.head import read_head
 from mzt.state.loader import read_state
+from mzt.support import paths
 from tests.state.conftest import make_state
 
 
@@ -144,3 +146,109 @@ def test_a_transition_of_another_instance_does_not_apply(
         fh.write(json.dumps(line) + "\n")
     head = read_head(workspace, "job")
     assert head is not None and head.status == "completed"
+
+
+# --- the kept head of a completed job ---------------------------------------------------------
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files count as settled at once: the tests need not wait for their ctime to age."""
+    monkeypatch.setattr(head_module, "SETTLED_SECONDS", -60.0)
+
+
+def loader_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(head_module, "_loaded", lambda *_a: pytest.fail("the loader was asked"))
+
+
+@pytest.mark.usefixtures("settled")
+def test_a_settled_completed_head_is_kept_and_answers_without_the_loader(
+    store: JsonStateBackend, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    completed(store)
+    first = read_head(workspace, "job")
+    kept = paths.head_cache("job", workspace)
+    assert kept.is_file() and kept.stat().st_mode & 0o777 == 0o600
+    assert kept.parent.stat().st_mode & 0o777 == 0o700
+    loader_refuses(monkeypatch)
+    assert read_head(workspace, "job") == first
+
+
+def replaced_by_the_same_bytes(path: Path) -> None:
+    """As the store writes a snapshot: a new file renamed over the old one."""
+    fresh = path.with_name("fresh")
+    fresh.write_bytes(path.read_bytes())
+    fresh.replace(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "readable"),
+    [
+        (replaced_by_the_same_bytes, True),
+        (lambda path: path.write_bytes(path.read_bytes()[:-10]), False),
+    ],
+)
+@pytest.mark.usefixtures("settled")
+def test_a_snapshot_written_after_keeping_goes_to_the_loader(
+    store: JsonStateBackend, workspace: Path, change: object, readable: bool
+) -> None:
+    completed(store)
+    kept = read_head(workspace, "job")
+    path = store.state_path("job")
+    before = head_module._identity(path)
+    change(path)  # type: ignore[operator]
+    assert head_module._identity(path) != before
+    assert read_head(workspace, "job") == (kept if readable else None)
+
+
+@pytest.mark.usefixtures("settled")
+def test_a_journal_line_appended_after_keeping_goes_to_the_loader(
+    store: JsonStateBackend, workspace: Path
+) -> None:
+    state = completed(store)
+    assert read_head(workspace, "job") is not None
+    line = {"v": 1, "kind": "sheet", "instance": state.instance_id, "seq": state.seq + 1}
+    with store.history_path("job").open("a") as fh:
+        fh.write(json.dumps({**line, "sheets": {}, "job": {"status": "failed"}}) + "\n")
+    again = read_head(workspace, "job")
+    state_now = read_state("job", store.state_path("job"), store.history_path("job"))
+    assert state_now is not None and again is not None
+    assert again.status == state_now.status.value == "failed"
+
+
+def test_files_changed_just_now_are_not_kept(store: JsonStateBackend, workspace: Path) -> None:
+    completed(store)
+    assert read_head(workspace, "job") is not None
+    assert not paths.head_cache("job", workspace).exists()
+
+
+@pytest.mark.usefixtures("settled")
+def test_unfinished_jobs_are_not_kept(store: JsonStateBackend, workspace: Path) -> None:
+    state = make_state(2)
+    state.mark_job_running(None)
+    store.save(state)
+    assert read_head(workspace, "job") is not None
+    assert not paths.head_cache("job", workspace).exists()
+
+
+@pytest.mark.parametrize("kept", [b"", b"[]", b'{"format": 1', b'{"head": 3}'])
+@pytest.mark.usefixtures("settled")
+def test_an_unusable_kept_head_goes_to_the_loader(
+    store: JsonStateBackend, workspace: Path, kept: bytes
+) -> None:
+    completed(store)
+    first = read_head(workspace, "job")
+    paths.head_cache("job", workspace).write_bytes(kept)
+    assert read_head(workspace, "job") == first
+
+
+@pytest.mark.usefixtures("settled")
+def test_a_kept_head_of_another_mzt_version_goes_to_the_loader(
+    store: JsonStateBackend, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    completed(store)
+    assert read_head(workspace, "job") is not None
+    monkeypatch.setattr(head_module, "__version__", "99.0")
+    loader_refuses(monkeypatch)
+    with pytest.raises(pytest.fail.Exception, match="the loader was asked"):
+        read_head(workspace, "job")

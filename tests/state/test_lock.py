@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from mzt.state.liveness import ProcessIdentity, current_identity
-from mzt.state.lock import LiveVerdict, LockProbe, RunLock, job_liveness, probe_lock, read_holder
+from mzt.state.lock import LiveVerdict, RunLock, job_liveness, read_holder
+from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.support.errors import JobLockedError, LockFileError
 from mzt.support.exitcodes import ExitCode
 from tests.state.lock_child import lock_held_elsewhere

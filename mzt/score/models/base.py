@@ -27,6 +27,19 @@ Timeout = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
 JsonMap = dict[str, Any]
 
 
+# Default factories written in Python: for a builtin such as `list`, pydantic's check
+# "does the factory take the validated data?" parses its text signature, which compiles
+# tokenize's big regular expression: about 2% of `mzt validate`'s whole work.
+def empty_list() -> list[Any]:
+    """A new empty list (``default_factory``)."""
+    return []
+
+
+def empty_dict() -> dict[Any, Any]:
+    """A new empty dict (``default_factory``)."""
+    return {}
+
+
 class StrictModel(BaseModel):
     """Base of every score model: strict types, no unknown keys, immutable."""
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from mzt.score.models.base import StrictModel, Timeout
+from mzt.score.models.base import StrictModel, Timeout, empty_dict
 
 NotificationEvent = Literal[
     "job_start",
@@ -71,7 +71,7 @@ class NotificationConfig(StrictModel):
         default_factory=_default_events,
         description="Events that send a message.",
     )
-    config: dict[str, Any] = Field(default_factory=dict, description="Channel settings.")
+    config: dict[str, Any] = Field(default_factory=empty_dict, description="Channel settings.")
 
     @model_validator(mode="after")
     def _channel_settings(self) -> NotificationConfig:

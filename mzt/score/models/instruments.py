@@ -6,7 +6,14 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from mzt.score.models.base import NonEmptyStr, SheetNum, StrictModel, Timeout
+from mzt.score.models.base import (
+    NonEmptyStr,
+    SheetNum,
+    StrictModel,
+    Timeout,
+    empty_dict,
+    empty_list,
+)
 
 # Keys mzt reads from an instrument configuration; anything else is passed through
 # to the instrument untouched (and `mzt validate` says so, with a typo hint).
@@ -106,7 +113,7 @@ class MovementDef(StrictModel):
         None, ge=1, description="Run this stage as N parallel instances (same as `fan_out`)."
     )
     instrument_fallbacks: list[NonEmptyStr] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Fallback chain for this stage; replaces the score's when not empty.",
     )
 
@@ -134,17 +141,17 @@ class BackendConfig(StrictModel):
     allowed_tools: list[str] | None = Field(None, description="Tools the agent may use.")
     system_prompt_file: str | None = Field(None, description="File holding a system prompt.")
     cli_extra_args: list[str] = Field(
-        default_factory=list, description="Arguments appended last to the command line."
+        default_factory=empty_list, description="Arguments appended last to the command line."
     )
     working_directory: str | None = Field(
         None, description="Directory the instrument runs in (default: the score's folder)."
     )
     timeout_seconds: Timeout = Field(1800.0, description="Attempt timeout in seconds.")
     timeout_overrides: dict[SheetNum, Timeout] = Field(
-        default_factory=dict, description="Per-sheet attempt timeouts in seconds."
+        default_factory=empty_dict, description="Per-sheet attempt timeouts in seconds."
     )
     sheet_overrides: dict[SheetNum, SheetOverride] = Field(
-        default_factory=dict, description="Per-sheet model and timeout overrides."
+        default_factory=empty_dict, description="Per-sheet model and timeout overrides."
     )
     max_output_capture_bytes: int = Field(
         51200, ge=1024, description="Bytes of each output stream kept in the checkpoint."

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mzt.score.models.base import NonEmptyStr, SheetNum, StrictModel
+from mzt.score.models.base import NonEmptyStr, SheetNum, StrictModel, empty_dict, empty_list
 from mzt.score.models.hooks import ConcertConfig, NotificationConfig, PostSuccessHook
 from mzt.score.models.instruments import (
     BackendConfig,
@@ -47,18 +47,18 @@ class Score(StrictModel):
         default_factory=InstrumentConfig, description="Settings for the instrument."
     )
     instrument_fallbacks: list[NonEmptyStr] = Field(
-        default_factory=list, description="Instruments tried in turn when one gives up."
+        default_factory=empty_list, description="Instruments tried in turn when one gives up."
     )
     instruments: dict[NonEmptyStr, InstrumentAlias] = Field(
-        default_factory=dict, description="Score-local instrument aliases."
+        default_factory=empty_dict, description="Score-local instrument aliases."
     )
     movements: dict[SheetNum, MovementDef] = Field(
-        default_factory=dict, description="Stage → settings for that stage's sheets."
+        default_factory=empty_dict, description="Stage → settings for that stage's sheets."
     )
     sheet: SheetConfig = Field(description="How the work is cut into sheets.")
     prompt: PromptConfig = Field(description="The prompt template and its variables.")
     validations: list[ValidationRule] = Field(
-        default_factory=list, description="Checks run after each attempt of every sheet."
+        default_factory=empty_list, description="Checks run after each attempt of every sheet."
     )
     retry: RetryConfig = Field(default_factory=RetryConfig, description="Retry policy.")
     rate_limit: RateLimitConfig = Field(
@@ -77,7 +77,7 @@ class Score(StrictModel):
         None, description="Pass earlier sheets' results to later prompts (absent: off)."
     )
     on_success: list[PostSuccessHook] = Field(
-        default_factory=list, description="Actions run when the job completes."
+        default_factory=empty_list, description="Actions run when the job completes."
     )
     concert: ConcertConfig = Field(
         default_factory=ConcertConfig, description="Limits for chained jobs."
@@ -89,7 +89,7 @@ class Score(StrictModel):
         default_factory=WorkspaceLifecycleConfig, description="Archiving on `--fresh`."
     )
     notifications: list[NotificationConfig] = Field(
-        default_factory=list, description="Messages sent on job events."
+        default_factory=empty_list, description="Messages sent on job events."
     )
     backend: BackendConfig = Field(
         default_factory=BackendConfig, description="Older way to choose the instrument."
@@ -108,7 +108,7 @@ class Score(StrictModel):
     # Accepted and type-checked, not acted on (see `mzt.score.models.peripheral`).
     spec: SpecConfig | None = Field(None, description="Spec fragments (not used by mzt).")
     techniques: dict[str, TechniqueDef] = Field(
-        default_factory=dict, description="Technique manifests (not used by mzt)."
+        default_factory=empty_dict, description="Technique manifests (not used by mzt)."
     )
     agent_card: AgentCard | None = Field(None, description="Agent card (not used by mzt).")
     learning: dict[str, Any] | None = Field(None, description="Not used by mzt.")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mzt.score.models.base import StrictModel
+from mzt.score.models.base import StrictModel, empty_dict, empty_list
 
 UNUSED_KEYS = (
     "spec",
@@ -37,8 +37,8 @@ class TechniqueDef(StrictModel):
     """A technique manifest injected as a skill."""
 
     kind: Literal["skill", "mcp", "protocol"] = Field(description="Technique kind.")
-    phases: list[str] = Field(default_factory=list, description="Phases it applies to.")
-    config: dict[str, Any] = Field(default_factory=dict, description="Technique settings.")
+    phases: list[str] = Field(default_factory=empty_list, description="Phases it applies to.")
+    config: dict[str, Any] = Field(default_factory=empty_dict, description="Technique settings.")
 
 
 class AgentSkill(StrictModel):
@@ -53,4 +53,4 @@ class AgentCard(StrictModel):
 
     name: str = Field(description="Agent name.")
     description: str = Field("", description="What the agent does.")
-    skills: list[AgentSkill] = Field(default_factory=list, description="Advertised skills.")
+    skills: list[AgentSkill] = Field(default_factory=empty_list, description="Advertised skills.")

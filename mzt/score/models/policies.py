@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from mzt.score.models.base import StrictModel
+from mzt.score.models.base import StrictModel, empty_list
 
 DEFAULT_RATE_LIMIT_PATTERNS = (
     r"rate.?limit",
@@ -169,7 +169,7 @@ class CrossSheetConfig(StrictModel):
     )
     max_output_chars: int = Field(2000, ge=1, description="Characters kept of each output or file.")
     capture_files: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Glob patterns of files read into `previous_files` (relative: workspace).",
     )
     lookback_sheets: int = Field(

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from mzt.score.models.base import StrictModel
+from mzt.score.models.base import StrictModel, empty_dict, empty_list
 
 
 class PromptConfig(StrictModel):
@@ -17,12 +17,12 @@ class PromptConfig(StrictModel):
         None, description="File holding the template (relative to the score's folder)."
     )
     variables: dict[str, Any] = Field(
-        default_factory=dict, description="Values available to the template by name."
+        default_factory=empty_dict, description="Values available to the template by name."
     )
     stakes: str | None = Field(None, description="Available as `{{ stakes }}`.")
     thinking_method: str | None = Field(None, description="Available as `{{ thinking_method }}`.")
     prompt_extensions: list[str] = Field(
-        default_factory=list, description="Directives appended to every sheet's prompt."
+        default_factory=empty_list, description="Directives appended to every sheet's prompt."
     )
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from mzt.score.models.base import NonEmptyStr, SheetNum, StrictModel
+from mzt.score.models.base import NonEmptyStr, SheetNum, StrictModel, empty_dict, empty_list
 from mzt.score.models.instruments import InstrumentConfig
 
 
@@ -55,53 +55,53 @@ class SheetConfig(StrictModel):
     total_items: int = Field(ge=1, description="Number of items (= stages when size is 1).")
     start_item: int = Field(1, ge=1, description="Number of the first item.")
     descriptions: dict[SheetNum, str] = Field(
-        default_factory=dict, description="Labels shown for sheets in status output."
+        default_factory=empty_dict, description="Labels shown for sheets in status output."
     )
     dependencies: dict[SheetNum, list[SheetNum]] = Field(
-        default_factory=dict,
+        default_factory=empty_dict,
         description=(
             "Sheet → sheets it waits for (stage numbers under fan-out). Empty: each stage "
             "waits for the one before it."
         ),
     )
     skip_when: dict[SheetNum, NonEmptyStr] = Field(
-        default_factory=dict,
+        default_factory=empty_dict,
         description="Sheet → expression over `sheets` and `job`; true means skip the sheet.",
     )
     skip_when_command: dict[SheetNum, SkipWhenCommand] = Field(
-        default_factory=dict, description="Sheet → command whose success skips the sheet."
+        default_factory=empty_dict, description="Sheet → command whose success skips the sheet."
     )
     prompt_extensions: dict[SheetNum, list[str]] = Field(
-        default_factory=dict, description="Sheet → extra directives appended to its prompt."
+        default_factory=empty_dict, description="Sheet → extra directives appended to its prompt."
     )
     prelude: list[InjectionItem] = Field(
-        default_factory=list, description="Injected into every sheet's prompt."
+        default_factory=empty_list, description="Injected into every sheet's prompt."
     )
     cadenzas: dict[SheetNum, list[InjectionItem]] = Field(
-        default_factory=dict, description="Sheet → extra injections for that sheet."
+        default_factory=empty_dict, description="Sheet → extra injections for that sheet."
     )
     fan_out: dict[SheetNum, SheetNum] = Field(
-        default_factory=dict,
+        default_factory=empty_dict,
         description="Stage → number of parallel instances (needs size 1, start_item 1).",
     )
     fan_out_stage_map: dict[SheetNum, StageSlot] = Field(
-        default_factory=dict,
+        default_factory=empty_dict,
         description="Already-expanded stage layout (written by tools that expand fan-out).",
     )
     spec_tags: dict[SheetNum, list[str]] = Field(
-        default_factory=dict, description="Sheet → spec fragment tags (not used by mzt)."
+        default_factory=empty_dict, description="Sheet → spec fragment tags (not used by mzt)."
     )
     per_sheet_instruments: dict[SheetNum, NonEmptyStr] = Field(
-        default_factory=dict, description="Sheet → instrument; beats every other choice."
+        default_factory=empty_dict, description="Sheet → instrument; beats every other choice."
     )
     per_sheet_instrument_config: dict[SheetNum, InstrumentConfig] = Field(
-        default_factory=dict, description="Sheet → instrument configuration merged last."
+        default_factory=empty_dict, description="Sheet → instrument configuration merged last."
     )
     instrument_map: dict[NonEmptyStr, list[SheetNum]] = Field(
-        default_factory=dict, description="Instrument → the sheets it runs."
+        default_factory=empty_dict, description="Instrument → the sheets it runs."
     )
     per_sheet_fallbacks: dict[SheetNum, list[NonEmptyStr]] = Field(
-        default_factory=dict, description="Sheet → fallback chain (`[]` disables fallbacks)."
+        default_factory=empty_dict, description="Sheet → fallback chain (`[]` disables fallbacks)."
     )
 
     @model_validator(mode="before")
