@@ -367,8 +367,9 @@ def rounded_sum(values: Iterable[float], digits: int) -> float:
     for value in values:
         if value:
             scaled = value * scale
-            if -_EXACT_BELOW < scaled < _EXACT_BELOW and abs(scaled % 1.0 - 0.5) > 1e-3:
-                total += round(scaled) / scale
+            part = scaled % 1.0  # exact, as is ``scaled - part``: no call in the common case
+            if -_EXACT_BELOW < scaled < _EXACT_BELOW and not 0.499 <= part <= 0.501:
+                total += (scaled - part + (part > 0.5)) / scale
             else:
                 total += round(value, digits)
     return total
