@@ -26,6 +26,7 @@ from mzt.run.skips import run_skip_command
 from mzt.score.conditions import ExpressionError, compile_expression, evaluate_expression
 from mzt.score.instrumentation import InstrumentChoice
 from mzt.state import CheckpointState, JsonStateBackend, OutcomeCategory, SheetStatus
+from mzt.state.structs import EMPTY_LIST
 from mzt.support.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -217,8 +218,8 @@ class Bookkeeper(AttemptOutcomes):
             # Without a rule that applied there is nothing to detail: validation_passed
             # alone says it (status reads the pass rate from it then).
             record.validation_details = validation.details()
-            record.passed_validations = [str(i) for i in validation.passed_indices]
-            record.failed_validations = [str(i) for i in validation.failed_indices]
+            record.passed_validations = [str(i) for i in validation.passed_indices] or EMPTY_LIST
+            record.failed_validations = [str(i) for i in validation.failed_indices] or EMPTY_LIST
             record.last_pass_percentage = validation.pass_percent
         verdict = AttemptVerdict(
             execution_success=report.execution_success,
