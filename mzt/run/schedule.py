@@ -40,10 +40,13 @@ class Schedule:
 
     def __init__(self, deps: Mapping[int, tuple[int, ...]], state: CheckpointState) -> None:
         self.deps = deps
-        self.dependents: dict[int, list[int]] = {num: [] for num in deps}
+        growing: dict[int, list[int]] = {}
         for num, sources in deps.items():
             for source in sources:
-                self.dependents.setdefault(source, []).append(num)
+                growing.setdefault(source, []).append(num)
+        # Tuples, and none for a sheet nothing depends on: one list per sheet, grown by
+        # appends, would cost a big job more than its sheets' plans.
+        self.dependents: dict[int, tuple[int, ...]] = {n: tuple(d) for n, d in growing.items()}
         self.unmet: dict[int, int] = {}
         self._counted: set[int] = set()
         self._ready: list[int] = []
