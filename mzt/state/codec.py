@@ -10,6 +10,7 @@ is :mod:`mzt.state.loader`; the invariants both serve are in :mod:`mzt.state.jso
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -133,8 +134,15 @@ def encode_sheets(
     from them are checked for credentials: all together first, one by one if need be.
     """
     writer = state.writer
-    sheets = [(num, encode(stored_sheet(s, writer))) for num, s in state.sheets.items()]
-    fresh = [i for i, (num, data) in enumerate(sheets) if known.get(num) != data]
+    sheets: list[tuple[int, bytes]] = []
+    fresh: list[int] = []
+    for num, sheet in state.sheets.items():
+        data = encode(stored_sheet(sheet, writer))
+        if data == (last := known.get(num)):
+            data = last  # the copy already kept: a big job's fresh one would double it
+        else:
+            fresh.append(len(sheets))
+        sheets.append((num, data))
     if fresh and might_need_redacting(b",".join(sheets[i][1] for i in fresh), redactor):
         for i in fresh:
             num, data = sheets[i]
@@ -142,18 +150,17 @@ def encode_sheets(
     return sheets
 
 
-def written_sheets(
-    state: CheckpointState, known: dict[int, bytes], redactor: Redactor
-) -> list[tuple[int, bytes]]:
-    """Every sheet of ``state`` as last written (``known``); one never written is encoded.
-
-    Every change of a sheet is journaled, so what was last written of it is what it is.
-    """
+def unwritten(
+    state: CheckpointState, journaled: dict[int, bytes], held: int, redactor: Redactor
+) -> dict[int, bytes]:
+    """``journaled`` (sheets' bytes as journaled since the snapshot), with every sheet the
+    snapshot does not hold (past its first ``held``, sheets are only ever added) that
+    has not been journaled either encoded now."""
     writer = state.writer
-    return [
-        (num, known.get(num) or sheet_bytes(sheet, writer, redactor))
-        for num, sheet in state.sheets.items()
-    ]
+    for num in itertools.islice(state.sheets, held, None):
+        if num not in journaled:
+            journaled[num] = sheet_bytes(state.sheets[num], writer, redactor)
+    return journaled
 
 
 def encode_document(state: CheckpointState, redactor: Redactor) -> bytes:
