@@ -11,6 +11,7 @@ is :mod:`mzt.state.loader`; the invariants both serve are in :mod:`mzt.state.jso
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,9 @@ _SCAN_OVERLAP = 1 << 12
 _SHEET_DEFAULTS = field_defaults(SheetState)
 _NO_SHEETS = b'"sheets":{}}'
 _BATCH = 2048  # sheets per piece of a snapshot: one join holds the lock that long
+# Sheets encoded at a time by a streamed snapshot: its three copies of a batch (encoded,
+# keyed, joined) are what it adds to a run's memory.
+_STREAM_BATCH = 256
 HEAD_DEFAULTS = field_defaults(CheckpointState)
 
 
@@ -148,6 +152,45 @@ def encode_sheets(
             num, data = sheets[i]
             sheets[i] = (num, redacted(data, redactor))
     return sheets
+
+
+def streamed_document(
+    head: bytes,
+    state: CheckpointState,
+    known: dict[int, bytes],
+    redactor: Redactor,
+    starts: array[int],
+) -> Iterator[bytes]:
+    """The snapshot bytes of ``state``, every sheet encoded afresh, a batch at a time.
+
+    The bytes of :func:`document_pieces` of :func:`encode_sheets`, without ever holding
+    more than a batch of sheets' encodings (a big job's whole would be megabytes at the
+    moment memory peaks anyway); ``starts`` is filled as :class:`~mzt.state.folding.Layout`
+    says. ``head`` is :func:`head_bytes`.
+    """
+    if not head.endswith(_NO_SHEETS):
+        raise ValueError("the head of a snapshot must end with its empty sheets")
+    first = head[: -len(b"}}")]
+    yield first
+    pos = len(first)
+    writer = state.writer
+    items = iter(state.sheets.items())
+    while batch := list(itertools.islice(items, _STREAM_BATCH)):
+        encoded = [(num, encode(stored_sheet(sheet, writer))) for num, sheet in batch]
+        fresh = [data for num, data in encoded if known.get(num) != data]
+        if fresh and might_need_redacting(b",".join(fresh), redactor):
+            encoded = [(num, redacted(data, redactor)) for num, data in encoded]
+        pieces = []
+        for num, data in encoded:
+            if pos > len(first):
+                pos += 1  # the comma before it
+            starts.append(pos)
+            piece = b'"%d":%s' % (num, data)
+            pos += len(piece)
+            pieces.append(piece)
+        yield (b"," if len(starts) > len(batch) else b"") + b",".join(pieces)
+    starts.append(pos + 1)
+    yield b"}}"
 
 
 def unwritten(

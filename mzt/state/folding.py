@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from mzt.support.log import get_logger
 
 logger = get_logger("mzt.state")
 
-_CHUNK = 1 << 20  # bytes copied from the old file at a time
+_CHUNK = 1 << 18  # bytes copied from the old file at a time
 
 
 @dataclass(frozen=True)
@@ -57,17 +57,6 @@ class Layout:
 
 def identity_of(stat: os.stat_result) -> tuple[int, int, int]:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-def layout_of(path: Path, head: bytes, sizes: Sequence[tuple[int, bytes]]) -> Layout:
-    """The layout of the snapshot just written to ``path`` from these pieces."""
-    starts = array("Q")
-    pos = len(head) - 2  # the head ends with the sheets' closing braces
-    for num, data in sizes:
-        starts.append(pos)
-        pos += len(b'"%d":' % num) + len(data) + 1
-    starts.append(pos)
-    return Layout(starts, identity_of(path.stat()))
 
 
 class _Stale(Exception):

@@ -39,6 +39,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +50,16 @@ from mzt.state.checkpoint import CheckpointState, WriterInfo
 from mzt.state.codec import (
     HEAD_DEFAULTS,
     default_event,
-    document_pieces,
-    document_size,
-    encode_sheets,
     head_bytes,
     head_delta,
     head_fields,
     sheet_bytes,
     sheet_patch,
+    streamed_document,
     transition_line,
     unwritten,
 )
-from mzt.state.folding import SnapshotWriter, layout_of
+from mzt.state.folding import Layout, SnapshotWriter, identity_of
 from mzt.state.history import HistoryMixin
 from mzt.state.implied import unimplied
 from mzt.state.journal import Journal
@@ -260,10 +259,10 @@ class JsonStateBackend(HistoryMixin, StateBackend):
                 changed = unwritten(state, book.encoded, layout.count, redactor)
                 self._writer.submit(path, top, list(state.sheets), changed, layout, book.folded)
             else:
-                sheets = encode_sheets(state, book.encoded, redactor)
-                atomic_write(path, document_pieces(top, sheets))
-                book.layout = layout_of(path, top, sheets)
-                book.snapshot_bytes = document_size(top, sheets)
+                starts: array[int] = array("Q")
+                atomic_write(path, streamed_document(top, state, book.encoded, redactor, starts))
+                book.layout = Layout(starts, identity_of(path.stat()))
+                book.snapshot_bytes = starts[-1] + 1
         except BaseException as exc:
             if not getattr(exc, "replaced", False):
                 state.seq, state.updated_at, state.writer, state.journal_offset = previous

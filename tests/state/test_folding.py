@@ -67,3 +67,23 @@ def test_a_replaced_snapshot_is_not_folded_from(workspace: Path) -> None:
         store.record_sheet(state, 1)  # the next fold is written whole from the state
     store.flush()
     assert _document(store) == encode_document(state, get_redactor())
+
+
+def test_a_whole_snapshot_is_streamed_with_its_layout(workspace: Path) -> None:
+    store = JsonStateBackend(workspace)
+    state = make_state(2500)  # more than one batch of sheets
+    for num in (1, 2048, 2049, 2500):
+        state.mark_sheet_started(num)
+        state.mark_sheet_completed(num)
+    store.save(state)
+    written = _document(store)
+    assert written == encode_document(state, get_redactor())
+    layout = store._books["job"].layout
+    assert layout is not None and layout.count == 2500
+    for position, num in enumerate(state.sheets):
+        start, end = layout.starts[position], layout.starts[position + 1] - 1
+        assert written[start:end] == b'"%d":%s' % (
+            num,
+            state.sheets[num].model_dump_json().encode(),
+        )
+    assert written[layout.starts[-1] - 1 :] == b"}}"
