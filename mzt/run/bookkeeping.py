@@ -21,7 +21,7 @@ from mzt.run.limits import Limits
 from mzt.run.opening import NOTHING_TO_DO, open_state
 from mzt.run.outcomes import Applied, AttemptOutcomes
 from mzt.run.reporting import Reporter
-from mzt.run.schedule import Schedule, dead_end
+from mzt.run.schedule import PlanDependencies, Schedule, dead_end
 from mzt.run.skips import run_skip_command
 from mzt.score.conditions import ExpressionError, compile_expression, evaluate_expression
 from mzt.score.instrumentation import InstrumentChoice
@@ -55,7 +55,7 @@ class Bookkeeper(AttemptOutcomes):
         self.rng = rng
         self.job_id = prepared.job_id
         self.workspace = prepared.workspace
-        self.deps = {s.num: s.dependencies for s in self.plan.sheets}
+        self.deps = PlanDependencies(self.plan)
         self.schedule: Schedule
         self.blocked: list[int] = []  # sheets blocked since the reporter last looked
         self.unwritten_starts: set[int] = set()  # started, line left to the placement
