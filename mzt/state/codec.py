@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -35,10 +35,9 @@ _SCAN_SLICE = 1 << 20
 _SCAN_OVERLAP = 1 << 12
 _SHEET_DEFAULTS = field_defaults(SheetState)
 _NO_SHEETS = b'"sheets":{}}'
-_BATCH = 2048  # sheets per piece of a snapshot: one join holds the lock that long
 # Sheets encoded at a time by a streamed snapshot: its three copies of a batch (encoded,
 # keyed, joined) are what it adds to a run's memory.
-_STREAM_BATCH = 256
+_BATCH = 256
 HEAD_DEFAULTS = field_defaults(CheckpointState)
 
 
@@ -107,53 +106,6 @@ def head_bytes(state: CheckpointState, redactor: Redactor) -> bytes:
     return redacted(encode(msgspec.structs.replace(state, sheets={})), redactor)
 
 
-def document_pieces(head: bytes, sheets: Sequence[tuple[int, bytes]]) -> Iterator[bytes]:
-    """The snapshot bytes, in pieces: the job's fields, then the sheets a batch at a time.
-
-    ``head`` is :func:`head_bytes`; ``sheets`` are :func:`sheet_bytes` by number, in the
-    order of ``state.sheets``. Built from pieces already encoded and redacted, a big
-    job's snapshot costs a join, not a pass over the whole state.
-    """
-    if not head.endswith(_NO_SHEETS):
-        raise ValueError("the head of a snapshot must end with its empty sheets")
-    yield head[: -len(b"}}")]
-    for start in range(0, len(sheets), _BATCH):
-        joined = b",".join(b'"%d":%s' % item for item in sheets[start : start + _BATCH])
-        yield b"," + joined if start else joined
-    yield b"}}"
-
-
-def document_size(head: bytes, sheets: Sequence[tuple[int, bytes]]) -> int:
-    """The length of :func:`document_pieces` of the same arguments."""
-    size = len(head) + max(len(sheets) - 1, 0)
-    return size + sum(len(data) + len(str(num)) + 3 for num, data in sheets)
-
-
-def encode_sheets(
-    state: CheckpointState, known: dict[int, bytes], redactor: Redactor
-) -> list[tuple[int, bytes]]:
-    """Every sheet of ``state`` encoded afresh, redacted.
-
-    ``known`` holds sheets' bytes as last written (redacted); only the sheets that differ
-    from them are checked for credentials: all together first, one by one if need be.
-    """
-    writer = state.writer
-    sheets: list[tuple[int, bytes]] = []
-    fresh: list[int] = []
-    for num, sheet in state.sheets.items():
-        data = encode(stored_sheet(sheet, writer))
-        if data == (last := known.get(num)):
-            data = last  # the copy already kept: a big job's fresh one would double it
-        else:
-            fresh.append(len(sheets))
-        sheets.append((num, data))
-    if fresh and might_need_redacting(b",".join(sheets[i][1] for i in fresh), redactor):
-        for i in fresh:
-            num, data = sheets[i]
-            sheets[i] = (num, redacted(data, redactor))
-    return sheets
-
-
 def streamed_document(
     head: bytes,
     state: CheckpointState,
@@ -163,10 +115,11 @@ def streamed_document(
 ) -> Iterator[bytes]:
     """The snapshot bytes of ``state``, every sheet encoded afresh, a batch at a time.
 
-    The bytes of :func:`document_pieces` of :func:`encode_sheets`, without ever holding
-    more than a batch of sheets' encodings (a big job's whole would be megabytes at the
-    moment memory peaks anyway); ``starts`` is filled as :class:`~mzt.state.folding.Layout`
-    says. ``head`` is :func:`head_bytes`.
+    Every sheet is checked for credentials, but those ``known`` (bytes as last written,
+    redacted) holds the same bytes for. No more than a batch of sheets' encodings is held
+    at once (a big job's whole would be megabytes at the moment memory peaks anyway).
+    ``starts`` is filled as :class:`~mzt.state.folding.Layout` says; ``head`` is
+    :func:`head_bytes`.
     """
     if not head.endswith(_NO_SHEETS):
         raise ValueError("the head of a snapshot must end with its empty sheets")
@@ -175,7 +128,7 @@ def streamed_document(
     pos = len(first)
     writer = state.writer
     items = iter(state.sheets.items())
-    while batch := list(itertools.islice(items, _STREAM_BATCH)):
+    while batch := list(itertools.islice(items, _BATCH)):
         encoded = [(num, encode(stored_sheet(sheet, writer))) for num, sheet in batch]
         fresh = [data for num, data in encoded if known.get(num) != data]
         if fresh and might_need_redacting(b",".join(fresh), redactor):
@@ -208,8 +161,8 @@ def unwritten(
 
 def encode_document(state: CheckpointState, redactor: Redactor) -> bytes:
     """The snapshot bytes of ``state``, redacted."""
-    sheets = encode_sheets(state, {}, redactor)
-    return b"".join(document_pieces(head_bytes(state, redactor), sheets))
+    pieces = streamed_document(head_bytes(state, redactor), state, {}, redactor, array("Q"))
+    return b"".join(pieces)
 
 
 def might_need_redacting(data: bytes, redactor: Redactor) -> bool:
