@@ -21,11 +21,12 @@ from mzt.run.limits import Limits
 from mzt.run.opening import NOTHING_TO_DO, open_state
 from mzt.run.outcomes import Applied, AttemptOutcomes
 from mzt.run.reporting import Reporter
-from mzt.run.schedule import Schedule, dead_end
+from mzt.run.schedule import PlanDependencies, Schedule, dead_end
 from mzt.run.skips import run_skip_command
 from mzt.score.conditions import ExpressionError, compile_expression, evaluate_expression
 from mzt.score.instrumentation import InstrumentChoice
 from mzt.state import CheckpointState, JsonStateBackend, OutcomeCategory, SheetStatus
+from mzt.state.structs import EMPTY_LIST
 from mzt.support.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class Bookkeeper(AttemptOutcomes):
         self.rng = rng
         self.job_id = prepared.job_id
         self.workspace = prepared.workspace
-        self.deps = {s.num: s.dependencies for s in self.plan.sheets}
+        self.deps = PlanDependencies(self.plan)
         self.schedule: Schedule
         self.blocked: list[int] = []  # sheets blocked since the reporter last looked
         self.unwritten_starts: set[int] = set()  # started, line left to the placement
@@ -217,8 +218,8 @@ class Bookkeeper(AttemptOutcomes):
             # Without a rule that applied there is nothing to detail: validation_passed
             # alone says it (status reads the pass rate from it then).
             record.validation_details = validation.details()
-            record.passed_validations = [str(i) for i in validation.passed_indices]
-            record.failed_validations = [str(i) for i in validation.failed_indices]
+            record.passed_validations = [str(i) for i in validation.passed_indices] or EMPTY_LIST
+            record.failed_validations = [str(i) for i in validation.failed_indices] or EMPTY_LIST
             record.last_pass_percentage = validation.pass_percent
         verdict = AttemptVerdict(
             execution_success=report.execution_success,

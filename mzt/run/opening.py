@@ -25,6 +25,7 @@ from mzt.state import (
     registry,
 )
 from mzt.state.checkpoint import WriterInfo
+from mzt.state.structs import EMPTY_LIST
 from mzt.state.takeover import record_take_over
 
 if TYPE_CHECKING:
@@ -130,7 +131,8 @@ def fresh_budget(prepared: PreparedScore, record: SheetState, num: int) -> None:
     record.normal_attempts = 0
     record.completion_attempts = 0
     record.execution_mode = None
-    record.fallback_chain = [f.name for f in sheet.fallbacks]
+    # Nearly every sheet has no fallback: it keeps the shared empty list, not one of its own.
+    record.fallback_chain = [f.name for f in sheet.fallbacks] or EMPTY_LIST
     record.current_instrument_index = 0
     record.instrument_name = sheet.instrument.name
     record.model = None

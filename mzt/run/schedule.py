@@ -10,9 +10,13 @@ an entry is checked against the sheet's current status when it surfaces.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from mzt.state import CheckpointState, SheetState, SheetStatus
+
+if TYPE_CHECKING:
+    from mzt.score.plan import Plan
 
 _TIMED = (SheetStatus.RETRY_SCHEDULED, SheetStatus.WAITING)
 
@@ -35,17 +39,40 @@ def dead_end(record: SheetState | None) -> bool:
     return record.status == SheetStatus.SKIPPED and record.error_code is not None
 
 
+class PlanDependencies(Mapping[int, tuple[int, ...]]):
+    """Each planned sheet's dependencies, read from the plan (no copy of them per sheet)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def __getitem__(self, num: int) -> tuple[int, ...]:
+        if not 1 <= num <= self.plan.total_sheets:
+            raise KeyError(num)
+        return self.plan.sheet(num).dependencies
+
+    def __iter__(self) -> Iterator[int]:
+        return (sheet.num for sheet in self.plan.sheets)
+
+    def __len__(self) -> int:
+        return self.plan.total_sheets
+
+
 class Schedule:
     """Ready and timed sheets of one run."""
 
     def __init__(self, deps: Mapping[int, tuple[int, ...]], state: CheckpointState) -> None:
         self.deps = deps
-        self.dependents: dict[int, list[int]] = {num: [] for num in deps}
+        growing: dict[int, list[int]] = {}
         for num, sources in deps.items():
             for source in sources:
-                self.dependents.setdefault(source, []).append(num)
+                growing.setdefault(source, []).append(num)
+        # Tuples, and none for a sheet nothing depends on: one list per sheet, grown by
+        # appends, would cost a big job more than its sheets' plans.
+        self.dependents: dict[int, tuple[int, ...]] = {n: tuple(d) for n, d in growing.items()}
         self.unmet: dict[int, int] = {}
-        self._counted: set[int] = set()
+        # Whether a satisfied sheet has been counted off its dependents, by sheet number: a
+        # byte each, where a set would cost a big job some fifty.
+        self._counted = bytearray(max(max(deps, default=0), max(growing, default=0)) + 1)
         self._ready: list[int] = []
         self._timed: list[tuple[float, int]] = []
         for num in deps:  # every planned sheet has a record before anything is counted
@@ -55,7 +82,7 @@ class Schedule:
         for num in deps:
             record = state.sheet(num)
             if satisfies(record):
-                self._counted.add(num)
+                self._counted[num] = 1
             self._enqueue(num, record)
 
     def _enqueue(self, num: int, record: SheetState) -> None:
@@ -70,8 +97,10 @@ class Schedule:
         The caller marks those as blocked and reports each of them back here in turn.
         """
         record = state.sheet(num)
-        if satisfies(record) and num not in self._counted:
-            self._counted.add(num)
+        counted = self._counted
+        if satisfies(record) and not (num < len(counted) and counted[num]):
+            if num < len(counted):  # beyond it, a sheet nothing depends on: nothing to count
+                counted[num] = 1
             for dependent in self.dependents.get(num, ()):
                 self.unmet[dependent] -= 1
                 self._enqueue(dependent, state.sheet(dependent))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+from mzt.state.folding import Layout
 from mzt.state.journal import Journal
 from mzt.state.statuses import JobStatus
 
@@ -46,12 +47,20 @@ class WriterBook:
     seq: int | None = None
     head: dict[str, Any] = field(default_factory=dict)
     config: Any = None
-    # Each sheet's bytes as the files last gave them (snapshot or journal line): a fold
-    # assembles the next snapshot from these, and a patch is computed against them.
+    # The bytes of each sheet journaled since the snapshot, as its last line gave them: a
+    # patch is computed against them (the first line of any other sheet holds it whole),
+    # and a fold takes them, the rest of the sheets coming from the snapshot's file.
     encoded: dict[int, bytes] = field(default_factory=dict)
-    # Sheets journaled since the snapshot; the first line of any other one holds it whole.
-    since_snapshot: set[int] = field(default_factory=set)
+    # Where the sheets are in the snapshot this store wrote last; None when there is none
+    # to fold from (not written yet, or being written).
+    layout: Layout | None = None
     lines_since_snapshot: int = 0
     journal_bytes: int = 0
     snapshot_bytes: int = 0
     snapshot_at: float = 0.0
+
+    def folded(self, layout: Layout | None) -> None:
+        """A background fold ended: its file's layout, or None when it was given up."""
+        self.layout = layout
+        if layout is not None:
+            self.snapshot_bytes = layout.starts[-1] + 1

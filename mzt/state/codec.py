@@ -10,7 +10,9 @@ is :mod:`mzt.state.loader`; the invariants both serve are in :mod:`mzt.state.jso
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from array import array
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +35,9 @@ _SCAN_SLICE = 1 << 20
 _SCAN_OVERLAP = 1 << 12
 _SHEET_DEFAULTS = field_defaults(SheetState)
 _NO_SHEETS = b'"sheets":{}}'
-_BATCH = 2048  # sheets per piece of a snapshot: one join holds the lock that long
+# Sheets encoded at a time by a streamed snapshot: its three copies of a batch (encoded,
+# keyed, joined) are what it adds to a run's memory.
+_BATCH = 256
 HEAD_DEFAULTS = field_defaults(CheckpointState)
 
 
@@ -102,64 +106,63 @@ def head_bytes(state: CheckpointState, redactor: Redactor) -> bytes:
     return redacted(encode(msgspec.structs.replace(state, sheets={})), redactor)
 
 
-def document_pieces(head: bytes, sheets: Sequence[tuple[int, bytes]]) -> Iterator[bytes]:
-    """The snapshot bytes, in pieces: the job's fields, then the sheets a batch at a time.
+def streamed_document(
+    head: bytes,
+    state: CheckpointState,
+    known: dict[int, bytes],
+    redactor: Redactor,
+    starts: array[int],
+) -> Iterator[bytes]:
+    """The snapshot bytes of ``state``, every sheet encoded afresh, a batch at a time.
 
-    ``head`` is :func:`head_bytes`; ``sheets`` are :func:`sheet_bytes` by number, in the
-    order of ``state.sheets``. Built from pieces already encoded and redacted, a big
-    job's snapshot costs a join, not a pass over the whole state.
+    Every sheet is checked for credentials, but those ``known`` (bytes as last written,
+    redacted) holds the same bytes for. No more than a batch of sheets' encodings is held
+    at once (a big job's whole would be megabytes at the moment memory peaks anyway).
+    ``starts`` is filled as :class:`~mzt.state.folding.Layout` says; ``head`` is
+    :func:`head_bytes`.
     """
     if not head.endswith(_NO_SHEETS):
         raise ValueError("the head of a snapshot must end with its empty sheets")
-    yield head[: -len(b"}}")]
-    for start in range(0, len(sheets), _BATCH):
-        joined = b",".join(b'"%d":%s' % item for item in sheets[start : start + _BATCH])
-        yield b"," + joined if start else joined
+    first = head[: -len(b"}}")]
+    yield first
+    pos = len(first)
+    writer = state.writer
+    items = iter(state.sheets.items())
+    while batch := list(itertools.islice(items, _BATCH)):
+        encoded = [(num, encode(stored_sheet(sheet, writer))) for num, sheet in batch]
+        fresh = [data for num, data in encoded if known.get(num) != data]
+        if fresh and might_need_redacting(b",".join(fresh), redactor):
+            encoded = [(num, redacted(data, redactor)) for num, data in encoded]
+        pieces = []
+        for num, data in encoded:
+            if pos > len(first):
+                pos += 1  # the comma before it
+            starts.append(pos)
+            piece = b'"%d":%s' % (num, data)
+            pos += len(piece)
+            pieces.append(piece)
+        yield (b"," if len(starts) > len(batch) else b"") + b",".join(pieces)
+    starts.append(pos + 1)
     yield b"}}"
 
 
-def document_size(head: bytes, sheets: Sequence[tuple[int, bytes]]) -> int:
-    """The length of :func:`document_pieces` of the same arguments."""
-    size = len(head) + max(len(sheets) - 1, 0)
-    return size + sum(len(data) + len(str(num)) + 3 for num, data in sheets)
-
-
-def encode_sheets(
-    state: CheckpointState, known: dict[int, bytes], redactor: Redactor
-) -> list[tuple[int, bytes]]:
-    """Every sheet of ``state`` encoded afresh, redacted.
-
-    ``known`` holds sheets' bytes as last written (redacted); only the sheets that differ
-    from them are checked for credentials: all together first, one by one if need be.
-    """
+def unwritten(
+    state: CheckpointState, journaled: dict[int, bytes], held: int, redactor: Redactor
+) -> dict[int, bytes]:
+    """``journaled`` (sheets' bytes as journaled since the snapshot), with every sheet the
+    snapshot does not hold (past its first ``held``, sheets are only ever added) that
+    has not been journaled either encoded now."""
     writer = state.writer
-    sheets = [(num, encode(stored_sheet(s, writer))) for num, s in state.sheets.items()]
-    fresh = [i for i, (num, data) in enumerate(sheets) if known.get(num) != data]
-    if fresh and might_need_redacting(b",".join(sheets[i][1] for i in fresh), redactor):
-        for i in fresh:
-            num, data = sheets[i]
-            sheets[i] = (num, redacted(data, redactor))
-    return sheets
-
-
-def written_sheets(
-    state: CheckpointState, known: dict[int, bytes], redactor: Redactor
-) -> list[tuple[int, bytes]]:
-    """Every sheet of ``state`` as last written (``known``); one never written is encoded.
-
-    Every change of a sheet is journaled, so what was last written of it is what it is.
-    """
-    writer = state.writer
-    return [
-        (num, known.get(num) or sheet_bytes(sheet, writer, redactor))
-        for num, sheet in state.sheets.items()
-    ]
+    for num in itertools.islice(state.sheets, held, None):
+        if num not in journaled:
+            journaled[num] = sheet_bytes(state.sheets[num], writer, redactor)
+    return journaled
 
 
 def encode_document(state: CheckpointState, redactor: Redactor) -> bytes:
     """The snapshot bytes of ``state``, redacted."""
-    sheets = encode_sheets(state, {}, redactor)
-    return b"".join(document_pieces(head_bytes(state, redactor), sheets))
+    pieces = streamed_document(head_bytes(state, redactor), state, {}, redactor, array("Q"))
+    return b"".join(pieces)
 
 
 def might_need_redacting(data: bytes, redactor: Redactor) -> bool:

@@ -24,8 +24,9 @@ def stored_sheet(sheet: SheetState, writer: WriterInfo | None) -> SheetState:
     the sheet and the document's ``writer`` say the same, so those keys are left out when
     they are equal (and a process group that is the process's own, an empty ``extra``,
     the local executor: what nearly every handle says).
-    :func:`complete_handle` puts them back.
+    :func:`complete_handle` puts them back. Empty lists are left out as defaults are.
     """
+    sheet = sheet.sharing_empties()
     handle = sheet.attempt_handle
     if not handle:
         return sheet

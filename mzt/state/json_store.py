@@ -39,6 +39,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +50,16 @@ from mzt.state.checkpoint import CheckpointState, WriterInfo
 from mzt.state.codec import (
     HEAD_DEFAULTS,
     default_event,
-    document_pieces,
-    document_size,
-    encode_sheets,
     head_bytes,
     head_delta,
     head_fields,
     sheet_bytes,
     sheet_patch,
+    streamed_document,
     transition_line,
-    written_sheets,
+    unwritten,
 )
-from mzt.state.folding import SnapshotWriter
+from mzt.state.folding import Layout, SnapshotWriter, identity_of
 from mzt.state.history import HistoryMixin
 from mzt.state.implied import unimplied
 from mzt.state.journal import Journal
@@ -248,17 +247,22 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         state.writer = WriterInfo.current()
         state.journal_offset = book.journal.size
         redactor = get_redactor()
+        path = self.state_path(state.job_id)
+        layout, book.layout = book.layout, None
         try:
             head = head_fields(state)
             top = head_bytes(state, redactor)
-            if background:
-                # The sheets as last written (every change of one is journaled): no pass
-                # over the whole state on this thread, and the writer only joins pieces.
-                sheets = written_sheets(state, book.encoded, redactor)
-                self._writer.submit(self.state_path(state.job_id), top, sheets)
+            if background and layout is not None:
+                # The sheets as last written (every change of one is journaled): those not
+                # journaled since are copied from the last snapshot by the writer thread,
+                # so neither this thread nor memory pays for the whole state.
+                changed = unwritten(state, book.encoded, layout.count, redactor)
+                self._writer.submit(path, top, list(state.sheets), changed, layout, book.folded)
             else:
-                sheets = encode_sheets(state, book.encoded, redactor)
-                atomic_write(self.state_path(state.job_id), document_pieces(top, sheets))
+                starts: array[int] = array("Q")
+                atomic_write(path, streamed_document(top, state, book.encoded, redactor, starts))
+                book.layout = Layout(starts, identity_of(path.stat()))
+                book.snapshot_bytes = starts[-1] + 1
         except BaseException as exc:
             if not getattr(exc, "replaced", False):
                 state.seq, state.updated_at, state.writer, state.journal_offset = previous
@@ -268,11 +272,9 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         book.seq = state.seq
         book.head = head
         book.config = copy.deepcopy(state.config_snapshot)
-        book.encoded = dict(sheets)
-        book.since_snapshot.clear()
+        book.encoded = {}
         book.lines_since_snapshot = 0
         book.journal_bytes = 0
-        book.snapshot_bytes = document_size(top, sheets)
         book.snapshot_at = time.monotonic()
 
     def flush(self) -> None:
@@ -313,7 +315,7 @@ class JsonStateBackend(HistoryMixin, StateBackend):
             whole: dict[int, bytes] = {}
             for num in dict.fromkeys(sheet_nums):
                 data = current[num] = sheet_bytes(state.sheets[num], state.writer, redactor)
-                baseline = book.encoded.get(num) if num in book.since_snapshot else None
+                baseline = book.encoded.get(num)
                 if baseline is None:
                     whole[num] = data
                 elif baseline != data:
@@ -333,7 +335,6 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         book.seq = state.seq
         book.head = head
         book.encoded.update(current)
-        book.since_snapshot.update(current)
         if config_changed:
             book.config = copy.deepcopy(state.config_snapshot)
         book.lines_since_snapshot += 1

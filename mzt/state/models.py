@@ -33,7 +33,7 @@ from mzt.state.records import (
 )
 from mzt.state.statuses import JobStatus as JobStatus  # re-exported: statuses live with the models
 from mzt.state.statuses import SheetStatus as SheetStatus
-from mzt.state.structs import Model
+from mzt.state.structs import EMPTY_DICT, EMPTY_LIST, Model
 from mzt.support.log import get_logger
 
 logger = get_logger("mzt.state")
@@ -77,7 +77,12 @@ def _pending_sheet() -> SheetStatus:
 
 
 class SheetState(Model, kw_only=True):
-    """Everything the checkpoint records about one sheet."""
+    """Everything the checkpoint records about one sheet.
+
+    Its list and dict fields start as the shared empty ones (see
+    :data:`~mzt.state.structs.EMPTY_LIST`): a writer appends through
+    :meth:`~mzt.state.structs.Model.own_list`, or assigns a new list.
+    """
 
     sheet_num: Annotated[int, Meta(ge=1)]
     # A factory rather than a plain default, so the file always names the status.
@@ -99,8 +104,8 @@ class SheetState(Model, kw_only=True):
     movement: int | None = None
     voice: int | None = None
     completion_attempts: int = 0
-    passed_validations: list[str] = field(default_factory=list)
-    failed_validations: list[str] = field(default_factory=list)
+    passed_validations: list[str] = EMPTY_LIST
+    failed_validations: list[str] = EMPTY_LIST
     last_pass_percentage: float | None = None
     execution_mode: ExecutionMode | None = None
     success_without_retry: bool = False
@@ -110,13 +115,13 @@ class SheetState(Model, kw_only=True):
     stderr_tail: str | None = None
     output_truncated: bool = False
     prompt_metrics: OpenPromptMetrics | None = None
-    preflight_warnings: list[str] = field(default_factory=list)
-    progress_snapshots: list[OpenProgressSnapshot] = field(default_factory=list)
+    preflight_warnings: list[str] = EMPTY_LIST
+    progress_snapshots: list[OpenProgressSnapshot] = EMPTY_LIST
     last_activity_at: datetime | None = None
-    error_history: list[CheckpointErrorRecord] = field(default_factory=list)
-    instrument_fallback_history: list[OpenFallbackRecord] = field(default_factory=list)
-    attempt_results: list[OpenAttemptResult] = field(default_factory=list)
-    applied_patterns: list[OpenAppliedPattern] = field(default_factory=list)
+    error_history: list[CheckpointErrorRecord] = EMPTY_LIST
+    instrument_fallback_history: list[OpenFallbackRecord] = EMPTY_LIST
+    attempt_results: list[OpenAttemptResult] = EMPTY_LIST
+    applied_patterns: list[OpenAppliedPattern] = EMPTY_LIST
     fire_at: datetime | None = None
     rate_limit_expires_at: datetime | None = None
     normal_attempts: int = 0
@@ -125,9 +130,9 @@ class SheetState(Model, kw_only=True):
     total_cost_usd: float = 0.0
     total_duration_seconds: float = 0.0
     model: str | None = None
-    fallback_chain: list[str] = field(default_factory=list)
+    fallback_chain: list[str] = EMPTY_LIST
     current_instrument_index: int = 0
-    fallback_attempts: dict[str, int] = field(default_factory=dict)
+    fallback_attempts: dict[str, int] = EMPTY_DICT
     sheet_timeout_seconds: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -238,7 +243,7 @@ class SheetState(Model, kw_only=True):
         exit_code = getattr(result, "exit_code", None)
         if exit_code is not None:
             summary["exit_code"] = exit_code
-        self.attempt_results.append(summary)
+        self.own_list("attempt_results").append(summary)
         if len(self.attempt_results) > MAX_ATTEMPT_RESULTS:
             self.attempt_results = self.attempt_results[-MAX_ATTEMPT_RESULTS:]
         # Only when non-zero: a sum still at its default stays the default object, which is
@@ -262,7 +267,7 @@ class SheetState(Model, kw_only=True):
         if not self.has_fallback_available:
             return None
         previous = self.instrument_name or ""
-        self.fallback_attempts[previous] = self.normal_attempts
+        self.own_dict("fallback_attempts")[previous] = self.normal_attempts
         target = self.fallback_chain[self.current_instrument_index]
         self.current_instrument_index += 1
         self.instrument_name = target
@@ -301,13 +306,13 @@ class SheetState(Model, kw_only=True):
 
     def add_error_to_history(self, error: CheckpointErrorRecord) -> None:
         """Append an error record, keeping only the newest ``MAX_ERROR_HISTORY``."""
-        self.error_history.append(error)
+        self.own_list("error_history").append(error)
         if len(self.error_history) > MAX_ERROR_HISTORY:
             self.error_history = self.error_history[-MAX_ERROR_HISTORY:]
 
     def add_fallback_to_history(self, record: FallbackRecordDict | dict[str, str]) -> None:
         """Append a fallback transition, keeping only the newest ones."""
-        self.instrument_fallback_history.append(record)  # type: ignore[arg-type]
+        self.own_list("instrument_fallback_history").append(record)
         if len(self.instrument_fallback_history) > MAX_INSTRUMENT_FALLBACK_HISTORY:
             self.instrument_fallback_history = self.instrument_fallback_history[
                 -MAX_INSTRUMENT_FALLBACK_HISTORY:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from mzt.run.schedule import Schedule, dead_end, satisfies
+from mzt.run.schedule import PlanDependencies, Schedule, dead_end, satisfies
+from mzt.score.loader import load_score
+from mzt.score.plan import build_plan
 from mzt.state import CheckpointState, SheetState, SheetStatus
+from tests.helpers import minimal, write_score
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 NOW = T0.timestamp()
@@ -488,3 +492,12 @@ def test_ten_thousand_sheet_fan_out_blocked_quickly() -> None:
     assert sorted(stranded) == list(range(2, n + 1))
     assert schedule.next_wake(state, NOW) is None
     assert elapsed < 10.0, f"blocking {n} sheets took {elapsed:.2f} s"  # as above
+
+
+def test_plan_dependencies_read_the_plan(tmp_path: Path) -> None:
+    plan = build_plan(load_score(write_score(tmp_path, minimal())))
+    deps = PlanDependencies(plan)
+    assert dict(deps) == {s.num: s.dependencies for s in plan.sheets} == {1: (), 2: (1,), 3: (2,)}
+    assert 4 not in deps and 0 not in deps
+    schedule = Schedule(deps, new_state(3))
+    assert schedule.peek(new_state(3), time.time()) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from mzt.state.models import (
@@ -271,6 +273,34 @@ def test_attempt_summary_leaves_out_what_goes_without_saying() -> None:
 
 def test_reset_fields_are_left_out_of_the_encoding() -> None:
     sheet = SheetState(sheet_num=1, total_duration_seconds=float("2.5"), execution_mode="retry")
-    sheet.attempt_results.append({"attempt": 1})
+    sheet.own_list("attempt_results").append({"attempt": 1})
     sheet.reset("total_duration_seconds", "execution_mode", "attempt_results")
     assert sheet.model_dump_json() == '{"sheet_num":1,"status":"pending"}'
+
+
+def test_untouched_list_fields_share_one_object_that_cannot_change() -> None:
+    first, second = SheetState(sheet_num=1), SheetState(sheet_num=2)
+    assert first.error_history is second.error_history == []
+    assert first.fallback_attempts is second.fallback_attempts == {}
+    with pytest.raises(TypeError, match="shared empty default"):
+        first.error_history.append({"error_type": "transient"})
+    with pytest.raises(TypeError, match="shared empty default"):
+        first.fallback_attempts["cli"] = 1
+    first.own_list("fallback_chain").append("cli")
+    first.own_dict("fallback_attempts")["cli"] = 1
+    assert first.fallback_chain == ["cli"] and second.fallback_chain == []
+    assert first.fallback_attempts == {"cli": 1} and second.fallback_attempts == {}
+    # Copies and decoded sheets keep sharing it, so encoding still leaves it out.
+    assert copy.deepcopy(second).error_history is second.error_history
+    assert (
+        SheetState.model_validate_json('{"sheet_num":3}').passed_validations
+        is first.passed_validations
+    )
+
+
+def test_an_empty_list_of_its_own_is_stored_as_the_default_is() -> None:
+    sheet = SheetState(sheet_num=1, passed_validations=[], fallback_attempts={})
+    assert sheet.sharing_empties().model_dump_json() == '{"sheet_num":1,"status":"pending"}'
+    assert sheet.sharing_empties() is not sheet and sheet.passed_validations == []
+    shared = SheetState(sheet_num=1)
+    assert shared.sharing_empties() is shared
