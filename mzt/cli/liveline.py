@@ -30,9 +30,15 @@ _REASON_WIDTH = 40
 
 
 def wanted(stream: TextIO) -> bool:
-    """A live line only on a terminal that can move its cursor back."""
+    """A live line only on a terminal that can move its cursor back, and not with NO_COLOR.
+
+    NO_COLOR asks for plain output: a line redrawn with cursor controls every second is
+    as much in the way of a screen reader or a terminal recorder as colour is.
+    """
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and os.environ.get("TERM", "") != "dumb"
+    if "NO_COLOR" in os.environ or os.environ.get("TERM", "") == "dumb":
+        return False
+    return bool(isatty and isatty())
 
 
 def duration(seconds: float) -> str:

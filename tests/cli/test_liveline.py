@@ -231,10 +231,14 @@ def test_wanted_only_on_a_terminal_that_is_not_dumb(monkeypatch: pytest.MonkeyPa
         def isatty(self) -> bool:
             return True
 
+    monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
     assert liveline.wanted(Tty())
     assert not liveline.wanted(io.StringIO())
     monkeypatch.setenv("TERM", "dumb")
+    assert not liveline.wanted(Tty())
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("NO_COLOR", "")
     assert not liveline.wanted(Tty())
 
 

@@ -1,5 +1,5 @@
 """`mzt run` on a terminal keeps a live status line under its timestamped lines; in a pipe,
-with -q or with NO_COLOR it behaves as the flags and the environment ask."""
+with -q, with NO_COLOR or on a dumb terminal it prints plain lines."""
 
 from __future__ import annotations
 
@@ -121,17 +121,25 @@ def test_live_line_on_a_terminal_stays_below_the_lines_in_colour(project: Projec
     assert last.endswith("\r\n")
 
 
-def test_no_color_keeps_the_line_without_colour_and_a_narrow_line_never_wraps(
-    project: Project,
-) -> None:
+def test_a_narrow_line_never_wraps(project: Project) -> None:
     score = gated_score(project)
-    env = terminal_env(project, NO_COLOR="1")
-    code, text = drive(project, Terminal(project, str(score), env=env, width=30))
+    code, text = drive(project, Terminal(project, str(score), env=terminal_env(project), width=30))
     assert code == 0, text
-    assert not SGR.search(text)
-    shown = [line for line in status_lines(text) if line]
+    shown = [SGR.sub("", line) for line in status_lines(text) if line]
     assert any(line.startswith("1/3 done") for line in shown), shown
     assert all(len(line) <= 29 for line in shown), shown
+
+
+def test_no_color_gives_plain_lines_on_a_terminal(project: Project) -> None:
+    score = gated_score(project)
+    for n in (1, 2, 3):
+        (project.workspace / f"go-{n}").parent.mkdir(parents=True, exist_ok=True)
+        (project.workspace / f"go-{n}").touch()
+    term = Terminal(project, str(score), env=terminal_env(project, NO_COLOR="1"), width=120)
+    code, text = term.finish()
+    assert code == 0, text
+    assert "\x1b" not in text and "\r\x1b" not in text and " done" not in text
+    assert "sheet 3: completed" in text and "job completed: 3/3" in text
 
 
 def test_quiet_on_a_terminal_shows_no_line(project: Project) -> None:
