@@ -247,7 +247,9 @@ def test_clear_asks_on_a_terminal(project: Project) -> None:
 def test_clear_leaves_a_running_job_alone(project: Project, mzt: Callable[..., Result]) -> None:
     two_finished_jobs(project)
     state = paths.state_file(project.workspace, "live")
-    proc = start(project, score(project, "live", n=2, template="sleep 2"), state.exists)
+    gate = project.workspace / "go"  # the sheets run until the test opens it
+    held = "until [ -e {{ workspace }}/go ]; do sleep 0.05; done"
+    proc = start(project, score(project, "live", n=2, template=held), state.exists)
     try:
         result = mzt("clear", "-y")
         assert result.code == 0, result.err
@@ -255,7 +257,8 @@ def test_clear_leaves_a_running_job_alone(project: Project, mzt: Callable[..., R
         assert state.exists() and paths.history_file(project.workspace, "live").exists()
         assert proc.poll() is None
     finally:
-        finish(proc, 0)
+        gate.touch()
+        finish(proc)
 
 
 @pytest.mark.parametrize(
