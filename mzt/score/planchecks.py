@@ -162,13 +162,12 @@ def check_sheet_maps(found: Findings, plan: Plan) -> None:
             severity="info",
         )
     if score.parallel.enabled and score.parallel.max_concurrent > 1 and _is_chain(plan):
-        pause = score.pause_between_sheets_seconds
-        apart = f", {pause:g} s apart (pause_between_sheets_seconds)" if pause else ""
+        # No pause to mention: the pause between sheets applies only when one runs at a time.
         found.add(
             "V215",
             f"on, but each of the {plan.total_sheets} sheets waits for the one before it "
-            f"(sheets without sheet.dependencies form a chain), so they run one at a "
-            f"time{apart}; declare sheet.dependencies or a fan-out to let them overlap",
+            "(sheets without sheet.dependencies form a chain), so they run one at a "
+            "time; declare sheet.dependencies or a fan-out to let them overlap",
             ("parallel", "enabled"),
         )
     stages = plan.total_stages
