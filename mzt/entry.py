@@ -1,7 +1,7 @@
 """The `mzt` program's entry point, kept tiny so `mzt --version` starts instantly.
 
 Scripts and monitoring call `mzt --version` often; answering it must not import click,
-pydantic and the rest of mzt. Cron repeats `mzt run score.yaml` for jobs long completed,
+the score models and the rest of mzt. Cron repeats `mzt run score.yaml` for jobs long completed,
 monitoring `mzt status` and `mzt list`, editors and hooks `mzt validate`;
 :mod:`mzt.cli.fast` answers those before click is imported.
 """

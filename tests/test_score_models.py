@@ -3,14 +3,13 @@ from __future__ import annotations
 import typing
 
 import pytest
-from pydantic import BaseModel, ValidationError
-
-from mzt.score.models import InstrumentConfig, Score
+from mzt.score.models import InjectionItem, InstrumentConfig, Score
 from mzt.score.models.peripheral import UNUSED_KEYS
+from mzt.support.strictmodel import FrozenModelError, StrictModel, ValidationError
 
 
-def all_models() -> list[type[BaseModel]]:
-    seen: list[type[BaseModel]] = []
+def all_models() -> list[type[StrictModel]]:
+    seen: list[type[StrictModel]] = []
     stack: list[object] = [Score]
     while stack:
         annotation = stack.pop()
@@ -20,7 +19,7 @@ def all_models() -> list[type[BaseModel]]:
             continue
         if (
             isinstance(annotation, type)
-            and issubclass(annotation, BaseModel)
+            and issubclass(annotation, StrictModel)
             and annotation not in seen
         ):
             seen.append(annotation)
@@ -47,17 +46,17 @@ def test_every_model_is_strict_frozen_and_closed() -> None:
         assert config.get("extra") == expected, model
 
 
-def test_json_schema_can_be_generated() -> None:
-    schema = Score.model_json_schema(by_alias=True)
-    assert schema["properties"]["sheet"]["description"]
-    assert "as" in str(schema)
+def test_a_key_that_is_a_python_word_is_read_under_its_own_name() -> None:
+    assert InjectionItem.model_fields["as_"].alias == "as"
+    item = InjectionItem.model_validate({"file": "notes.md", "as": "skill"})
+    assert item.as_ == "skill"
 
 
 def test_scores_are_immutable() -> None:
     score = Score.model_validate(
         {"name": "x", "sheet": {"size": 1, "total_items": 1}, "prompt": {}}
     )
-    with pytest.raises(ValidationError):
+    with pytest.raises(FrozenModelError):
         score.name = "y"  # type: ignore[misc]
 
 

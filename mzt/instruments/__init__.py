@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from mzt.instruments.parsing import InstrumentResult
     from mzt.instruments.profile import InstrumentProfile, ModelSpec
 
-# Loaded on first use: the profile models cost a pydantic import, which read-only commands
-# that only need `mzt.instruments.ratelimits` (`mzt status`) should not pay.
+# Loaded on first use: read-only commands that only need `mzt.instruments.ratelimits`
+# (`mzt status`) should not pay for the profile models and the YAML reader.
 _EXPORTS = {
     "ALIASES": "mzt.instruments.loader",
     "ARGV_PROMPT_LIMIT": "mzt.instruments.command",

@@ -29,10 +29,9 @@ from mzt.support.fsutil import read_regular_file
 from mzt.support.paths import local_instruments_dir, user_instruments_dir
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-
     from mzt.instruments.command import Instrument
     from mzt.instruments.profile import InstrumentProfile
+    from mzt.support.strictmodel import ValidationError
     from mzt.support.yamlsafe import Document
 
 BUILTIN: Literal["built-in"] = "built-in"
@@ -88,9 +87,8 @@ def read_profile(raw: bytes) -> InstrumentProfile:
 
 def check_profile(document: Document) -> InstrumentProfile:
     """Check parsed profile data against the profile model; raises `ProfileInvalid`."""
-    from pydantic import ValidationError
-
     from mzt.instruments.profile import InstrumentProfile
+    from mzt.support.strictmodel import ValidationError
 
     data = document.data
     if not isinstance(data, dict):

@@ -12,12 +12,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from mzt.instruments.jsonpath import compile_path
-from mzt.support.pydantic_setup import skip_plugin_discovery
-
-skip_plugin_discovery()
+from mzt.support.strictmodel import Field, StrictModel, field_validator, model_validator
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -44,10 +40,8 @@ CAPABILITIES = frozenset(
 """Capability tags Marianne defines; they inform people and tools, nothing depends on them."""
 
 
-class ProfileModel(BaseModel):
+class ProfileModel(StrictModel):
     """Base of every profile model: strict types, no unknown keys, immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def _check_patterns(patterns: list[str]) -> list[str]:
@@ -67,10 +61,12 @@ class ModelSpec(ProfileModel):
     cost_per_1k_input: float = Field(ge=0, description="USD per 1000 input tokens (0 if free).")
     cost_per_1k_output: float = Field(ge=0, description="USD per 1000 output tokens (0 if free).")
     max_output_tokens: int | None = Field(
-        None, ge=1, description="Most output tokens the model can produce; null for no limit."
+        default=None,
+        ge=1,
+        description="Most output tokens the model can produce; null for no limit.",
     )
     max_concurrent: int = Field(
-        4, ge=1, description="Most sheets that may use this instrument and model at once."
+        default=4, ge=1, description="Most sheets that may use this instrument and model at once."
     )
 
 
@@ -79,7 +75,7 @@ class CodeModeInterface(ProfileModel):
 
     name: NonEmptyStr = Field(description="Interface name, such as `Workspace`.")
     typescript: NonEmptyStr = Field(description="The TypeScript interface definition.")
-    description: str | None = Field(None, description="What the interface is for.")
+    description: str | None = Field(default=None, description="What the interface is for.")
 
 
 class CodeModeConfig(ProfileModel):
@@ -89,10 +85,10 @@ class CodeModeConfig(ProfileModel):
         default_factory=list, description="Interfaces agent-written code may use."
     )
     runtime: Literal["deno", "node_vm", "v8_isolate"] = Field(
-        "deno", description="Sandbox that would run agent-written code."
+        default="deno", description="Sandbox that would run agent-written code."
     )
     max_execution_ms: int = Field(
-        30000, ge=100, description="Longest run of agent-written code, in milliseconds."
+        default=30000, ge=100, description="Longest run of agent-written code, in milliseconds."
     )
 
 
@@ -100,38 +96,46 @@ class CliCommand(ProfileModel):
     """How the command line is built: each flag is emitted only when it is set."""
 
     executable: NonEmptyStr = Field(description="Program to run, found on PATH at spawn time.")
-    subcommand: str | None = Field(None, description="Word after the program (`exec`, `run`).")
+    subcommand: str | None = Field(
+        default=None, description="Word after the program (`exec`, `run`)."
+    )
     prompt_flag: str | None = Field(
-        None, description="Flag before the prompt; null passes the prompt as a positional argument."
+        default=None,
+        description="Flag before the prompt; null passes the prompt as a positional argument.",
     )
     model_flag: str | None = Field(
-        None, description="Flag before the model name; emitted only when a model is chosen."
+        default=None, description="Flag before the model name; emitted only when a model is chosen."
     )
     auto_approve_flag: str | None = Field(
-        None, description="Flag that lets the agent act without asking; emitted when set."
+        default=None, description="Flag that lets the agent act without asking; emitted when set."
     )
-    output_format_flag: str | None = Field(None, description="Flag choosing the output format.")
+    output_format_flag: str | None = Field(
+        default=None, description="Flag choosing the output format."
+    )
     output_format_value: str | None = Field(
-        None, description="Value after `output_format_flag`; null makes the flag a switch."
+        default=None, description="Value after `output_format_flag`; null makes the flag a switch."
     )
     system_prompt_flag: str | None = Field(
-        None, description="Flag before a system prompt file (used with `system_prompt_file`)."
+        default=None,
+        description="Flag before a system prompt file (used with `system_prompt_file`).",
     )
     allowed_tools_flag: str | None = Field(
-        None, description="Flag before the comma-separated allowed tools (with `allowed_tools`)."
+        default=None,
+        description="Flag before the comma-separated allowed tools (with `allowed_tools`).",
     )
     mcp_config_flag: str | None = Field(
-        None, description="Flag before an MCP configuration (declared; mzt shares none)."
+        default=None, description="Flag before an MCP configuration (declared; mzt shares none)."
     )
     mcp_disable_args: list[str] = Field(
         default_factory=list,
         description="Arguments that start the agent without MCP servers (unless disabled).",
     )
     timeout_flag: str | None = Field(
-        None, description="Flag before the attempt timeout in whole seconds."
+        default=None, description="Flag before the attempt timeout in whole seconds."
     )
     working_dir_flag: str | None = Field(
-        None, description="Flag before the working directory (the process runs there anyway)."
+        default=None,
+        description="Flag before the working directory (the process runs there anyway).",
     )
     extra_flags: list[str] = Field(
         default_factory=list, description="Fixed arguments, always appended after the others."
@@ -141,18 +145,19 @@ class CliCommand(ProfileModel):
         description="Variables added to the environment; `${VAR}` reads the parent environment.",
     )
     prompt_via_stdin: bool = Field(
-        True, description="Write the prompt to standard input instead of the command line."
+        default=True, description="Write the prompt to standard input instead of the command line."
     )
     stdin_sentinel: str | None = Field(
-        None,
+        default=None,
         description="With stdin delivery and a prompt flag, the value after the flag "
         "(`-p -`); without it the prompt flag is left out.",
     )
     start_new_session: bool = Field(
-        False, description="Own process group (mzt always starts one, so this is informational)."
+        default=False,
+        description="Own process group (mzt always starts one, so this is informational).",
     )
     required_env: list[EnvName] | None = Field(
-        None,
+        default=None,
         description="If set, the child sees only these variables plus system essentials "
         "(PATH, HOME, locale, temp and XDG folders, proxies); null passes everything.",
     )
@@ -162,24 +167,31 @@ class CliOutput(ProfileModel):
     """How standard output becomes a result, an error message and token counts."""
 
     format: Literal["text", "json", "jsonl"] = Field(
-        "text", description="`text`: stdout is the result; `json`: one document; `jsonl`: events."
+        default="text",
+        description="`text`: stdout is the result; `json`: one document; `jsonl`: events.",
     )
     result_path: str | None = Field(
-        None, description="Dot path to the result text (`result`, `a.b`, `a[0]`, `a.*.b`)."
+        default=None, description="Dot path to the result text (`result`, `a.b`, `a[0]`, `a.*.b`)."
     )
-    error_path: str | None = Field(None, description="Dot path to the error message on failure.")
+    error_path: str | None = Field(
+        default=None, description="Dot path to the error message on failure."
+    )
     completion_event_type: str | None = Field(
-        None, description="JSONL: `type` of the event that carries the result."
+        default=None, description="JSONL: `type` of the event that carries the result."
     )
     completion_event_filter: dict[str, Any] | None = Field(
-        None,
+        default=None,
         description="JSONL: values the completion event must have, keyed by dot path "
         "(`item.type: agent_message`).",
     )
-    input_tokens_path: str | None = Field(None, description="Dot path to the input token count.")
-    output_tokens_path: str | None = Field(None, description="Dot path to the output token count.")
+    input_tokens_path: str | None = Field(
+        default=None, description="Dot path to the input token count."
+    )
+    output_tokens_path: str | None = Field(
+        default=None, description="Dot path to the output token count."
+    )
     aggregate_tokens: bool = Field(
-        False, description="Sum every match of a wildcard token path instead of the first."
+        default=False, description="Sum every match of a wildcard token path instead of the first."
     )
 
     @field_validator("result_path", "error_path", "input_tokens_path", "output_tokens_path")
@@ -209,7 +221,7 @@ class CliErrors(ProfileModel):
         "not found, a usage error): the sheet is not retried.",
     )
     deterministic: bool = Field(
-        False,
+        default=False,
         description="The exit status is the command's own verdict (a script, not a "
         "service): a non-zero exit whose output names no rate limit, network or similar "
         "cause is retried at once within the sheet's retry budget, with no back-off.",
@@ -233,10 +245,10 @@ class CliErrors(ProfileModel):
         default_factory=list, description="Text meaning the agent stopped making progress."
     )
     rate_limit_event_type: str | None = Field(
-        None, description="JSONL event type of a rate-limit notice (declared, unused)."
+        default=None, description="JSONL event type of a rate-limit notice (declared, unused)."
     )
     rate_limit_event_filter: dict[str, Any] | None = Field(
-        None, description="Keys and values of that event (declared, unused)."
+        default=None, description="Keys and values of that event (declared, unused)."
     )
 
     @field_validator(
@@ -268,12 +280,12 @@ class HttpProfile(ProfileModel):
     """An HTTP API instrument (described so scores can name it; mzt does not call it yet)."""
 
     base_url: NonEmptyStr = Field(description="Base URL of the API.")
-    endpoint: str = Field("/v1/chat/completions", description="Path of the endpoint.")
+    endpoint: str = Field(default="/v1/chat/completions", description="Path of the endpoint.")
     schema_family: Literal["openai", "anthropic", "gemini"] = Field(
         description="Request and response shape of the API."
     )
     auth_env_var: EnvName | None = Field(
-        None, description="Environment variable holding the API key."
+        default=None, description="Environment variable holding the API key."
     )
 
 
@@ -282,7 +294,7 @@ class InstrumentProfile(ProfileModel):
 
     name: ProfileName = Field(description="Name scores use (`instrument: NAME`).")
     display_name: NonEmptyStr = Field(description="Name shown to people.")
-    description: str | None = Field(None, description="One line about the instrument.")
+    description: str | None = Field(default=None, description="One line about the instrument.")
     kind: Literal["cli", "http"] = Field(description="`cli` needs a `cli:` block, `http` `http:`.")
     capabilities: frozenset[str] = Field(
         default_factory=frozenset,
@@ -292,21 +304,21 @@ class InstrumentProfile(ProfileModel):
         default_factory=list, description="Models the instrument offers, with prices."
     )
     default_model: str | None = Field(
-        None, description="Model used when a score names none; null lets the CLI choose."
+        default=None, description="Model used when a score names none; null lets the CLI choose."
     )
     default_timeout_seconds: Timeout = Field(
-        1800.0, description="Attempt timeout when the score sets none."
+        default=1800.0, description="Attempt timeout when the score sets none."
     )
     raw_prompt: bool = Field(
-        False,
+        default=False,
         description="Pass the rendered template alone: no preamble, injected sections, "
         "success requirements or completion suffix.",
     )
     code_mode: CodeModeConfig | None = Field(
-        None, description="Marianne's code-mode settings (accepted, unused)."
+        default=None, description="Marianne's code-mode settings (accepted, unused)."
     )
-    cli: CliProfile | None = Field(None, description="Command-line settings (kind `cli`).")
-    http: HttpProfile | None = Field(None, description="HTTP settings (kind `http`).")
+    cli: CliProfile | None = Field(default=None, description="Command-line settings (kind `cli`).")
+    http: HttpProfile | None = Field(default=None, description="HTTP settings (kind `http`).")
 
     @field_validator("capabilities", mode="before")
     @classmethod

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
-
 from mzt.score.models import Score
 from mzt.support.errors import Issue, ScoreError
 from mzt.support.fsutil import read_regular_file
 from mzt.support.paths import job_id_from_name
+from mzt.support.strictmodel import ErrorDetails, StrictModel, ValidationError
 from mzt.support.yamlsafe import DataPath, Document, YamlProblem, decode, parse
 
 MAX_SCORE_BYTES = 1 << 20
@@ -204,7 +202,7 @@ def _file_error(source: str, what: str, hint: str | None = None) -> ScoreError:
     return ScoreError(source, Issue("FILE", f"the score file {what}", hint=hint))
 
 
-# --- pydantic errors → issues ------------------------------------------------------
+# --- model errors → issues ------------------------------------------------------
 
 
 def _issues_from(exc: ValidationError, document: Document) -> list[Issue]:
@@ -232,7 +230,7 @@ def _issues_from(exc: ValidationError, document: Document) -> list[Issue]:
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any) -> DataPath:
-    """Keep the parts of a pydantic location that name real places in the data."""
+    """Keep the parts of a problem's location that name real places in the data."""
     path: list[str | int] = []
     current = data
     for part in loc:
@@ -300,7 +298,7 @@ def _allowed_keys(parent: DataPath) -> set[str]:
     return keys
 
 
-def _model_at(path: DataPath) -> type[BaseModel] | None:
+def _model_at(path: DataPath) -> type[StrictModel] | None:
     """The model class that validates the mapping at ``path`` (None if not a model)."""
     annotation: Any = Score
     for part in path:
@@ -309,7 +307,7 @@ def _model_at(path: DataPath) -> type[BaseModel] | None:
         if origin in (dict, list):
             annotation = typing.get_args(annotation)[-1]
             continue
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if isinstance(annotation, type) and issubclass(annotation, StrictModel):
             field = next(
                 (f for n, f in annotation.model_fields.items() if part in (n, f.alias)), None
             )
@@ -319,7 +317,7 @@ def _model_at(path: DataPath) -> type[BaseModel] | None:
             continue
         return None
     annotation = _unwrap(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if isinstance(annotation, type) and issubclass(annotation, StrictModel):
         return annotation
     return None
 
@@ -332,7 +330,7 @@ def _unwrap(annotation: Any) -> Any:
             annotation = typing.get_args(annotation)[0]
         elif origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, StrictModel)]
             annotation = models[0] if models else args[0]
         else:
             return annotation

@@ -1,8 +1,8 @@
 """Job state: checkpoint models, the JSON snapshot + journal store, durable writes.
 
-The names below load on first use: building the pydantic models costs a quarter of a
-second, which commands that only touch a few files (`mzt list`, the registry) should not
-pay just for importing ``mzt.state.atomic``.
+The names below load on first use: commands that only touch a few files (`mzt list`,
+the registry) should not pay for the checkpoint models and their decoder just for
+importing ``mzt.state.atomic``.
 """
 
 from __future__ import annotations

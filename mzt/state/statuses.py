@@ -1,7 +1,7 @@
 """Job and sheet statuses: plain enums, importable without building any model.
 
 Read-only commands (`mzt list`, `mzt status`) classify statuses straight from checkpoint
-bytes; they use these enums without paying for the pydantic models.
+bytes; they use these enums without paying for the checkpoint models.
 """
 
 from __future__ import annotations

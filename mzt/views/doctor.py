@@ -26,7 +26,7 @@ from mzt.support import paths
 Verdict = Literal["ok", "warning", "problem"]
 _RANK = {"ok": 0, "warning": 1, "problem": 2}
 
-PACKAGES = ("click", "pydantic", "PyYAML", "Jinja2", "filelock", "psutil", "watchfiles")
+PACKAGES = ("click", "msgspec", "PyYAML", "Jinja2", "filelock", "psutil", "watchfiles")
 NETWORK_FILE_SYSTEMS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "gpfs", "afs"}
 )

@@ -64,7 +64,7 @@ def test_status_and_list_import_no_model_and_no_profile(tmp_path: Path, args: li
     modules = imported(tmp_path, *args)
     # The state models are msgspec structs, cheap to import; the one loader needs them.
     heavy = {
-        "pydantic",
+        "mzt.score.models",
         "yaml",
         "jinja2",
         "mzt.score.loader",

@@ -67,14 +67,14 @@ def completed(project: Project) -> Path:
     return score
 
 
-def test_the_answer_comes_without_click_pydantic_or_the_plan(
+def test_the_answer_comes_without_click_the_score_models_or_the_plan(
     project: Project, completed: Path
 ) -> None:
     done, seen = probe(project, "run", completed)
     assert seen["code"] == 0, done.stderr
     assert done.stdout == "job: already completed; nothing to do\n"
     assert done.stderr == ""
-    heavy = {"click", "pydantic", "yaml", "jinja2", "mzt.score.plan", "mzt.run.runner"}
+    heavy = {"click", "mzt.score.models", "yaml", "jinja2", "mzt.score.plan", "mzt.run.runner"}
     assert heavy.isdisjoint(seen["modules"])
 
     done, seen = probe(project, "run", "--json", completed)
@@ -114,10 +114,10 @@ def test_a_changed_score_takes_the_full_path(project: Project, completed: Path) 
     done, seen = probe(project, "run", completed)
     assert seen["code"] == 0, done.stderr
     assert "starting fresh (the score changed since it completed)" in done.stdout
-    assert "pydantic" in seen["modules"]
+    assert "mzt.score.models" in seen["modules"]
     # The run recorded the new bytes: the next run answers fast again.
     done, seen = probe(project, "run", completed)
-    assert "nothing to do" in done.stdout and "pydantic" not in seen["modules"]
+    assert "nothing to do" in done.stdout and "mzt.score.models" not in seen["modules"]
 
 
 def test_a_comment_changes_the_bytes_but_not_the_answer(project: Project, completed: Path) -> None:
@@ -181,7 +181,7 @@ def test_run_options_and_other_workspaces_take_the_full_path(
     assert here is not None and here.workspace == project.workspace.resolve()
     done, seen = probe(project, "run", "-q", "-w", elsewhere, completed)
     assert (seen["code"], done.stdout, done.stderr) == (0, "", "")
-    assert "click" not in seen["modules"] and "pydantic" not in seen["modules"]
+    assert "click" not in seen["modules"] and "mzt.score.models" not in seen["modules"]
     # The score's own workspace given with -w is the same job: it answers too.
     again = quick.answer_noop(completed, workspace=project.workspace)
     assert again is not None and again.workspace == project.workspace.resolve()

@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from mzt.instruments import InstrumentProfile
 from mzt.instruments.jsonpath import compile_path
 from mzt.instruments.profile import CliCommand, CliErrors, CliOutput, ModelSpec
+from mzt.support.strictmodel import FrozenModelError, ValidationError
 
 
 def profile(**overrides: Any) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def test_every_field_has_a_description() -> None:
 def test_models_are_frozen_and_strict() -> None:
     p = InstrumentProfile.model_validate(profile(capabilities=["mcp", "tool_use"]))
     assert p.capabilities == frozenset({"mcp", "tool_use"})
-    with pytest.raises(ValidationError):
+    with pytest.raises(FrozenModelError):
         p.name = "other"  # type: ignore[misc]
     # strict: no quietly turning "300" into a number or "yes" into a boolean
     for bad in ({"default_timeout_seconds": "300"}, {"raw_prompt": "yes"}):

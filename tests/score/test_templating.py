@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mzt.score import bounds
 from mzt.score.bounds import RenderStopped
 from mzt.score.loader import load_score
 from mzt.score.plan import build_plan
@@ -308,7 +309,11 @@ def test_a_time_budget_turns_into_a_prompt_error() -> None:
     assert time.monotonic() - started < 3
 
 
-def test_a_stop_request_ends_the_render_with_render_stopped() -> None:
+def test_a_stop_request_ends_the_render_with_render_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Not the loop cap but the stop request must end it, however fast the machine loops.
+    monkeypatch.setattr(bounds, "MAX_ITERATIONS", 10**12)
     calls: list[float] = []
 
     def stop() -> bool:

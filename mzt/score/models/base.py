@@ -2,18 +2,15 @@
 
 Every model is strict (``"3"`` is not an integer, ``yes`` is a boolean only where a
 boolean is expected), forbids unknown keys so that typos are errors, and is frozen:
-the runner only ever sees a score that cannot change under it.
+the runner only ever sees a score that cannot change under it (see
+:mod:`mzt.support.strictmodel`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from mzt.support.pydantic_setup import skip_plugin_discovery
-
-skip_plugin_discovery()
+from mzt.support.strictmodel import Field, StrictModel
 
 SheetNum = Annotated[int, Field(ge=1, description="A sheet (or, under fan-out, stage) number.")]
 """Keys of the integer-keyed maps: positive sheet or stage numbers."""
@@ -27,9 +24,6 @@ Timeout = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
 JsonMap = dict[str, Any]
 
 
-# Default factories written in Python: for a builtin such as `list`, pydantic's check
-# "does the factory take the validated data?" parses its text signature, which compiles
-# tokenize's big regular expression: about 2% of `mzt validate`'s whole work.
 def empty_list() -> list[Any]:
     """A new empty list (``default_factory``)."""
     return []
@@ -40,14 +34,14 @@ def empty_dict() -> dict[Any, Any]:
     return {}
 
 
-class StrictModel(BaseModel):
-    """Base of every score model: strict types, no unknown keys, immutable."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        strict=True,
-        allow_inf_nan=False,
-        populate_by_name=True,
-        validate_default=False,
-    )
+__all__ = [
+    "JsonMap",
+    "NonEmptyStr",
+    "NonNegativeFloat",
+    "PositiveFloat",
+    "SheetNum",
+    "StrictModel",
+    "Timeout",
+    "empty_dict",
+    "empty_list",
+]

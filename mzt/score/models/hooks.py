@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
-
 from mzt.score.models.base import StrictModel, Timeout, empty_dict
+from mzt.support.strictmodel import Field, model_validator
 
 NotificationEvent = Literal[
     "job_start",
@@ -23,19 +22,23 @@ class PostSuccessHook(StrictModel):
     """An action run when the job completes after doing new work."""
 
     type: Literal["run_job", "run_command", "run_script"] = Field(description="What to run.")
-    job_path: str | None = Field(None, description="Score to run next (run_job).")
-    job_workspace: str | None = Field(None, description="Workspace for the chained job.")
-    inherit_learning: bool = Field(True, description="Not used by mzt.")
-    command: str | None = Field(None, description="Command to run (run_command, run_script).")
-    working_directory: str | None = Field(None, description="Where it runs (default: workspace).")
-    description: str | None = Field(None, description="Shown in output.")
-    on_failure: Literal["continue", "abort"] = Field(
-        "continue", description="`abort` skips the remaining hooks after a failure."
+    job_path: str | None = Field(default=None, description="Score to run next (run_job).")
+    job_workspace: str | None = Field(default=None, description="Workspace for the chained job.")
+    inherit_learning: bool = Field(default=True, description="Not used by mzt.")
+    command: str | None = Field(
+        default=None, description="Command to run (run_command, run_script)."
     )
-    timeout_seconds: Timeout = Field(300.0, description="Seconds the hook may run.")
-    detached: bool = Field(False, description="run_job: start it and do not wait.")
-    fresh: bool = Field(False, description="run_job: start the chained job fresh.")
-    pause_before_chain: bool = Field(False, description="Hold the chain until resumed.")
+    working_directory: str | None = Field(
+        default=None, description="Where it runs (default: workspace)."
+    )
+    description: str | None = Field(default=None, description="Shown in output.")
+    on_failure: Literal["continue", "abort"] = Field(
+        default="continue", description="`abort` skips the remaining hooks after a failure."
+    )
+    timeout_seconds: Timeout = Field(default=300.0, description="Seconds the hook may run.")
+    detached: bool = Field(default=False, description="run_job: start it and do not wait.")
+    fresh: bool = Field(default=False, description="run_job: start the chained job fresh.")
+    pause_before_chain: bool = Field(default=False, description="Hold the chain until resumed.")
 
     @model_validator(mode="after")
     def _target_given(self) -> PostSuccessHook:
@@ -49,14 +52,18 @@ class PostSuccessHook(StrictModel):
 class ConcertConfig(StrictModel):
     """Limits for chains of jobs started by `run_job` hooks."""
 
-    enabled: bool = Field(False, description="Allow chained jobs.")
-    max_chain_depth: int = Field(5, ge=1, le=100, description="Longest chain allowed.")
+    enabled: bool = Field(default=False, description="Allow chained jobs.")
+    max_chain_depth: int = Field(default=5, ge=1, le=100, description="Longest chain allowed.")
     cooldown_between_jobs_seconds: float = Field(
-        5.0, ge=0, description="Pause before a chained job starts."
+        default=5.0, ge=0, description="Pause before a chained job starts."
     )
-    inherit_workspace: bool = Field(True, description="Chained jobs share the workspace.")
-    concert_log_path: str | None = Field(None, description="Log of the chain (default in ws).")
-    abort_concert_on_hook_failure: bool = Field(False, description="Stop the chain on failure.")
+    inherit_workspace: bool = Field(default=True, description="Chained jobs share the workspace.")
+    concert_log_path: str | None = Field(
+        default=None, description="Log of the chain (default in ws)."
+    )
+    abort_concert_on_hook_failure: bool = Field(
+        default=False, description="Stop the chain on failure."
+    )
 
 
 def _default_events() -> list[NotificationEvent]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field, model_validator
-
 from mzt.score.models.base import (
     NonEmptyStr,
     SheetNum,
@@ -14,6 +12,7 @@ from mzt.score.models.base import (
     empty_dict,
     empty_list,
 )
+from mzt.support.strictmodel import Field, model_validator
 
 # Keys mzt reads from an instrument configuration; anything else is passed through
 # to the instrument untouched (and `mzt validate` says so, with a typo hint).
@@ -38,44 +37,48 @@ KNOWN_CONFIG_KEYS = frozenset(
 )
 
 
-class InstrumentConfig(StrictModel):
+# Instruments take free-form settings; the known ones are type-checked here.
+class InstrumentConfig(StrictModel, extra="allow"):
     """Flat overrides for an instrument. Only keys that are set take part in merging."""
 
-    # Instruments take free-form settings; the known ones are type-checked here.
-    model_config = ConfigDict(extra="allow")
-
-    model: str | None = Field(None, description="Model name passed to the instrument.")
-    cli_model: str | None = Field(None, description="Older spelling of `model`.")
+    model: str | None = Field(default=None, description="Model name passed to the instrument.")
+    cli_model: str | None = Field(default=None, description="Older spelling of `model`.")
     timeout_seconds: Timeout | None = Field(
-        None, description="Seconds one attempt may run before it is stopped."
+        default=None, description="Seconds one attempt may run before it is stopped."
     )
     timeout_overrides: dict[SheetNum, Timeout] | None = Field(
-        None, description="Per-sheet attempt timeouts in seconds, keyed by sheet number."
+        default=None, description="Per-sheet attempt timeouts in seconds, keyed by sheet number."
     )
     skip_permissions: bool | None = Field(
-        None, description="Let the agent act without asking for permission."
+        default=None, description="Let the agent act without asking for permission."
     )
-    disable_mcp: bool | None = Field(None, description="Start the agent without MCP servers.")
+    disable_mcp: bool | None = Field(
+        default=None, description="Start the agent without MCP servers."
+    )
     allowed_tools: list[str] | str | None = Field(
-        None, description="Tools the agent may use (list, or comma-separated string)."
+        default=None, description="Tools the agent may use (list, or comma-separated string)."
     )
-    system_prompt_file: str | None = Field(None, description="File holding a system prompt.")
+    system_prompt_file: str | None = Field(
+        default=None, description="File holding a system prompt."
+    )
     working_directory: str | None = Field(
-        None, description="Directory the instrument runs in (default: the workspace)."
+        default=None, description="Directory the instrument runs in (default: the workspace)."
     )
-    output_format: str | None = Field(None, description="Output format asked of the agent.")
+    output_format: str | None = Field(default=None, description="Output format asked of the agent.")
     max_output_capture_bytes: int | None = Field(
-        None, ge=1024, description="Bytes of each output stream kept in the checkpoint."
+        default=None, ge=1024, description="Bytes of each output stream kept in the checkpoint."
     )
     api_key_env: str | None = Field(
-        None, description="Environment variable holding the API key (HTTP instruments)."
+        default=None, description="Environment variable holding the API key (HTTP instruments)."
     )
-    max_tokens: int | None = Field(None, ge=1, description="Output token cap (HTTP instruments).")
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="Output token cap (HTTP instruments)."
+    )
     temperature: float | None = Field(
-        None, ge=0, le=2, description="Sampling temperature (HTTP instruments)."
+        default=None, ge=0, le=2, description="Sampling temperature (HTTP instruments)."
     )
     cli_extra_args: list[str] | None = Field(
-        None, description="Extra arguments appended last to the instrument's command line."
+        default=None, description="Extra arguments appended last to the instrument's command line."
     )
 
     def settings(self) -> dict[str, Any]:
@@ -101,16 +104,18 @@ class InstrumentAlias(StrictModel):
 class MovementDef(StrictModel):
     """Settings for every sheet of one stage (a "movement")."""
 
-    name: str | None = Field(None, description="Label shown when status groups sheets.")
+    name: str | None = Field(default=None, description="Label shown when status groups sheets.")
     instrument: NonEmptyStr | None = Field(
-        None, description="Instrument (profile or alias) for all sheets of this stage."
+        default=None, description="Instrument (profile or alias) for all sheets of this stage."
     )
     instrument_config: InstrumentConfig = Field(
         default_factory=InstrumentConfig,
         description="Merged over the score's `instrument_config` for this stage.",
     )
     voices: int | None = Field(
-        None, ge=1, description="Run this stage as N parallel instances (same as `fan_out`)."
+        default=None,
+        ge=1,
+        description="Run this stage as N parallel instances (same as `fan_out`).",
     )
     instrument_fallbacks: list[NonEmptyStr] = Field(
         default_factory=empty_list,
@@ -121,32 +126,39 @@ class MovementDef(StrictModel):
 class SheetOverride(StrictModel):
     """Per-sheet overrides inside the legacy `backend` block."""
 
-    cli_model: str | None = Field(None, description="Model for this sheet (older spelling).")
-    model: str | None = Field(None, description="Model for this sheet.")
-    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
-    max_tokens: int | None = Field(None, ge=1, description="Output token cap.")
-    timeout_seconds: Timeout | None = Field(None, description="Attempt timeout for this sheet.")
+    cli_model: str | None = Field(
+        default=None, description="Model for this sheet (older spelling)."
+    )
+    model: str | None = Field(default=None, description="Model for this sheet.")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Output token cap.")
+    timeout_seconds: Timeout | None = Field(
+        default=None, description="Attempt timeout for this sheet."
+    )
 
 
 class BackendConfig(StrictModel):
     """The legacy way to choose and configure the instrument; `instrument:` is preferred."""
 
     type: NonEmptyStr = Field(
-        "claude_cli", description="Instrument name (`claude_cli`, `anthropic_api`, any profile)."
+        default="claude_cli",
+        description="Instrument name (`claude_cli`, `anthropic_api`, any profile).",
     )
-    skip_permissions: bool = Field(True, description="Let the agent act without asking.")
-    disable_mcp: bool = Field(True, description="Start the agent without MCP servers.")
-    output_format: str = Field("text", description="`text`, `json` or `stream-json`.")
-    cli_model: str | None = Field(None, description="Model for the Claude CLI.")
-    allowed_tools: list[str] | None = Field(None, description="Tools the agent may use.")
-    system_prompt_file: str | None = Field(None, description="File holding a system prompt.")
+    skip_permissions: bool = Field(default=True, description="Let the agent act without asking.")
+    disable_mcp: bool = Field(default=True, description="Start the agent without MCP servers.")
+    output_format: str = Field(default="text", description="`text`, `json` or `stream-json`.")
+    cli_model: str | None = Field(default=None, description="Model for the Claude CLI.")
+    allowed_tools: list[str] | None = Field(default=None, description="Tools the agent may use.")
+    system_prompt_file: str | None = Field(
+        default=None, description="File holding a system prompt."
+    )
     cli_extra_args: list[str] = Field(
         default_factory=empty_list, description="Arguments appended last to the command line."
     )
     working_directory: str | None = Field(
-        None, description="Directory the instrument runs in (default: the score's folder)."
+        default=None, description="Directory the instrument runs in (default: the score's folder)."
     )
-    timeout_seconds: Timeout = Field(1800.0, description="Attempt timeout in seconds.")
+    timeout_seconds: Timeout = Field(default=1800.0, description="Attempt timeout in seconds.")
     timeout_overrides: dict[SheetNum, Timeout] = Field(
         default_factory=empty_dict, description="Per-sheet attempt timeouts in seconds."
     )
@@ -154,15 +166,21 @@ class BackendConfig(StrictModel):
         default_factory=empty_dict, description="Per-sheet model and timeout overrides."
     )
     max_output_capture_bytes: int = Field(
-        51200, ge=1024, description="Bytes of each output stream kept in the checkpoint."
+        default=51200, ge=1024, description="Bytes of each output stream kept in the checkpoint."
     )
-    model: str | None = Field(None, description="Model for API instruments.")
-    api_key_env: str = Field("ANTHROPIC_API_KEY", description="Variable holding the API key.")
-    max_tokens: int = Field(16384, ge=1, description="Output token cap for API instruments.")
-    temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature.")
-    ollama: dict[str, Any] | None = Field(None, description="Ollama settings (not used by mzt).")
+    model: str | None = Field(default=None, description="Model for API instruments.")
+    api_key_env: str = Field(
+        default="ANTHROPIC_API_KEY", description="Variable holding the API key."
+    )
+    max_tokens: int = Field(
+        default=16384, ge=1, description="Output token cap for API instruments."
+    )
+    temperature: float = Field(default=0.7, ge=0, le=2, description="Sampling temperature.")
+    ollama: dict[str, Any] | None = Field(
+        default=None, description="Ollama settings (not used by mzt)."
+    )
     recursive_light: dict[str, Any] | None = Field(
-        None, description="Recursive-light settings (not used by mzt)."
+        default=None, description="Recursive-light settings (not used by mzt)."
     )
 
     @model_validator(mode="after")

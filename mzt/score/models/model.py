@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
-
 from mzt.score.models.base import NonEmptyStr, SheetNum, StrictModel, empty_dict, empty_list
 from mzt.score.models.hooks import ConcertConfig, NotificationConfig, PostSuccessHook
 from mzt.score.models.instruments import (
@@ -28,6 +26,7 @@ from mzt.score.models.prompt import PromptConfig
 from mzt.score.models.sheet import SheetConfig
 from mzt.score.models.validation import ValidationRule
 from mzt.score.models.workspace import IsolationConfig, LogConfig, WorkspaceLifecycleConfig
+from mzt.support.strictmodel import Field
 
 DEFAULT_INSTRUMENT = "claude_cli"
 
@@ -36,12 +35,13 @@ class Score(StrictModel):
     """A score: sheets of work for instruments, and how to check and retry them."""
 
     name: NonEmptyStr = Field(description="Name of the job; its id is derived from it.")
-    description: str | None = Field(None, description="Shown in status output.")
+    description: str | None = Field(default=None, description="Shown in status output.")
     workspace: NonEmptyStr = Field(
-        "./workspace", description="Folder the job works in (relative: to the score's folder)."
+        default="./workspace",
+        description="Folder the job works in (relative: to the score's folder).",
     )
     instrument: NonEmptyStr | None = Field(
-        None, description="Instrument for every sheet (a profile name or an alias)."
+        default=None, description="Instrument for every sheet (a profile name or an alias)."
     )
     instrument_config: InstrumentConfig = Field(
         default_factory=InstrumentConfig, description="Settings for the instrument."
@@ -74,7 +74,7 @@ class Score(StrictModel):
         default_factory=ParallelConfig, description="Parallel execution of ready sheets."
     )
     cross_sheet: CrossSheetConfig | None = Field(
-        None, description="Pass earlier sheets' results to later prompts (absent: off)."
+        default=None, description="Pass earlier sheets' results to later prompts (absent: off)."
     )
     on_success: list[PostSuccessHook] = Field(
         default_factory=empty_list, description="Actions run when the job completes."
@@ -96,28 +96,28 @@ class Score(StrictModel):
     )
     logging: LogConfig = Field(default_factory=LogConfig, description="Logging settings.")
     state_backend: Literal["json", "sqlite"] = Field(
-        "json", description="State store; mzt always keeps JSON checkpoints."
+        default="json", description="State store; mzt always keeps JSON checkpoints."
     )
-    state_path: str | None = Field(None, description="Where the checkpoint file goes.")
+    state_path: str | None = Field(default=None, description="Where the checkpoint file goes.")
     pause_between_sheets_seconds: float = Field(
-        2, ge=0, le=86400, description="Pause after each completed sheet."
+        default=2, ge=0, le=86400, description="Pause after each completed sheet."
     )
     circuit_breaker: CircuitBreakerConfig = Field(
         default_factory=CircuitBreakerConfig, description="Back off from failing instruments."
     )
     # Accepted and type-checked, not acted on (see `mzt.score.models.peripheral`).
-    spec: SpecConfig | None = Field(None, description="Spec fragments (not used by mzt).")
+    spec: SpecConfig | None = Field(default=None, description="Spec fragments (not used by mzt).")
     techniques: dict[str, TechniqueDef] = Field(
         default_factory=empty_dict, description="Technique manifests (not used by mzt)."
     )
-    agent_card: AgentCard | None = Field(None, description="Agent card (not used by mzt).")
-    learning: dict[str, Any] | None = Field(None, description="Not used by mzt.")
-    grounding: dict[str, Any] | None = Field(None, description="Not used by mzt.")
-    checkpoints: dict[str, Any] | None = Field(None, description="Not used by mzt.")
-    ai_review: dict[str, Any] | None = Field(None, description="Not used by mzt.")
-    feedback: dict[str, Any] | None = Field(None, description="Not used by mzt.")
-    conductor: dict[str, Any] | None = Field(None, description="Not used by mzt.")
-    bridge: dict[str, Any] | None = Field(None, description="Not used by mzt.")
+    agent_card: AgentCard | None = Field(default=None, description="Agent card (not used by mzt).")
+    learning: dict[str, Any] | None = Field(default=None, description="Not used by mzt.")
+    grounding: dict[str, Any] | None = Field(default=None, description="Not used by mzt.")
+    checkpoints: dict[str, Any] | None = Field(default=None, description="Not used by mzt.")
+    ai_review: dict[str, Any] | None = Field(default=None, description="Not used by mzt.")
+    feedback: dict[str, Any] | None = Field(default=None, description="Not used by mzt.")
+    conductor: dict[str, Any] | None = Field(default=None, description="Not used by mzt.")
+    bridge: dict[str, Any] | None = Field(default=None, description="Not used by mzt.")
 
     def unused_keys(self) -> list[str]:
         """Top-level keys present in the score that mzt accepts but does not act on."""

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
-
 from mzt.score.models.base import StrictModel, empty_dict, empty_list
+from mzt.support.strictmodel import Field
 
 UNUSED_KEYS = (
     "spec",
@@ -29,8 +28,8 @@ UNUSED_KEYS = (
 class SpecConfig(StrictModel):
     """A corpus of specification fragments for prompts."""
 
-    spec_dir: str = Field("", description="Folder of fragments.")
-    include_claude_md: bool = Field(False, description="Also include CLAUDE.md.")
+    spec_dir: str = Field(default="", description="Folder of fragments.")
+    include_claude_md: bool = Field(default=False, description="Also include CLAUDE.md.")
 
 
 class TechniqueDef(StrictModel):
@@ -45,12 +44,12 @@ class AgentSkill(StrictModel):
     """One advertised skill of an agent card."""
 
     id: str = Field(description="Skill id.")
-    description: str = Field("", description="What it does.")
+    description: str = Field(default="", description="What it does.")
 
 
 class AgentCard(StrictModel):
     """An agent discovery card."""
 
     name: str = Field(description="Agent name.")
-    description: str = Field("", description="What the agent does.")
+    description: str = Field(default="", description="What the agent does.")
     skills: list[AgentSkill] = Field(default_factory=empty_list, description="Advertised skills.")

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
-
 from mzt.score.models.base import NonEmptyStr, SheetNum, StrictModel, empty_dict, empty_list
 from mzt.score.models.instruments import InstrumentConfig
+from mzt.support.strictmodel import Field, model_validator
 
 
 class InjectionItem(StrictModel):
     """A file or directory whose text is injected into a sheet's prompt."""
 
     file: NonEmptyStr | None = Field(
-        None, description="File to inject (Jinja-rendered; relative to the workspace)."
+        default=None, description="File to inject (Jinja-rendered; relative to the workspace)."
     )
     directory: NonEmptyStr | None = Field(
-        None, description="Directory whose files are all injected (not recursive)."
+        default=None, description="Directory whose files are all injected (not recursive)."
     )
     as_: Literal["context", "skill", "tool"] = Field(
-        "context", alias="as", description="Prompt section the text goes to."
+        default="context", alias="as", description="Prompt section the text goes to."
     )
 
     @model_validator(mode="after")
@@ -34,9 +33,11 @@ class SkipWhenCommand(StrictModel):
     """A shell command run before a sheet; exit status 0 means: skip the sheet."""
 
     command: NonEmptyStr = Field(description="Command run with bash; `{workspace}` is quoted.")
-    description: str | None = Field(None, description="Reason shown when the sheet is skipped.")
+    description: str | None = Field(
+        default=None, description="Reason shown when the sheet is skipped."
+    )
     timeout_seconds: float = Field(
-        10.0, gt=0, le=60, description="Seconds before the command is stopped (then: run)."
+        default=10.0, gt=0, le=60, description="Seconds before the command is stopped (then: run)."
     )
 
 
@@ -53,7 +54,7 @@ class SheetConfig(StrictModel):
 
     size: int = Field(ge=1, description="Items per sheet.")
     total_items: int = Field(ge=1, description="Number of items (= stages when size is 1).")
-    start_item: int = Field(1, ge=1, description="Number of the first item.")
+    start_item: int = Field(default=1, ge=1, description="Number of the first item.")
     descriptions: dict[SheetNum, str] = Field(
         default_factory=empty_dict, description="Labels shown for sheets in status output."
     )

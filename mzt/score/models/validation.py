@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
 from mzt.score.models.base import StrictModel, Timeout
+from mzt.support.strictmodel import Field
 
 ValidationType = Literal[
     "file_exists", "file_modified", "content_contains", "content_regex", "command_succeeds"
@@ -27,31 +26,34 @@ class ValidationRule(StrictModel):
 
     type: ValidationType = Field(description="What to check.")
     path: str | None = Field(
-        None, description="File to check; `{workspace}`, `{sheet_num}`, … are filled in."
+        default=None, description="File to check; `{workspace}`, `{sheet_num}`, … are filled in."
     )
     pattern: str | None = Field(
-        None, description="Text (content_contains) or regular expression (content_regex)."
+        default=None, description="Text (content_contains) or regular expression (content_regex)."
     )
     command: str | None = Field(
-        None, description="Shell command for command_succeeds; exit status 0 passes."
+        default=None, description="Shell command for command_succeeds; exit status 0 passes."
     )
     working_directory: str | None = Field(
-        None, description="Directory the command runs in (default: the workspace)."
+        default=None, description="Directory the command runs in (default: the workspace)."
     )
-    description: str | None = Field(None, description="Shown in prompts and status.")
+    description: str | None = Field(default=None, description="Shown in prompts and status.")
     stage: int = Field(
-        1, ge=1, le=10, description="Order of checking; a failing stage skips later ones."
+        default=1, ge=1, le=10, description="Order of checking; a failing stage skips later ones."
     )
     condition: str | None = Field(
-        None, description='Sheets it applies to, e.g. "sheet_num >= 2 and instance == 1".'
+        default=None, description='Sheets it applies to, e.g. "sheet_num >= 2 and instance == 1".'
     )
-    sheet: int | None = Field(None, ge=1, description='Shorthand for "sheet_num == N".')
+    sheet: int | None = Field(default=None, ge=1, description='Shorthand for "sheet_num == N".')
     retry_count: int = Field(
-        3, ge=0, le=10, description="Extra re-checks of a failing rule (for slow file systems)."
+        default=3,
+        ge=0,
+        le=10,
+        description="Extra re-checks of a failing rule (for slow file systems).",
     )
-    retry_delay_ms: int = Field(200, ge=0, le=5000, description="Pause between re-checks.")
+    retry_delay_ms: int = Field(default=200, ge=0, le=5000, description="Pause between re-checks.")
     timeout_seconds: Timeout | None = Field(
-        None, description="Seconds the command may run (default 3600)."
+        default=None, description="Seconds the command may run (default 3600)."
     )
 
     def effective_condition(self) -> str | None:
