@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from mzt.support import yamlsafe
 from mzt.support.yamlsafe import MAX_DEPTH, YamlProblem, decode, parse
 
 
@@ -114,3 +115,53 @@ def test_decode_strict_utf8_with_position() -> None:
 def test_control_characters_refused() -> None:
     with pytest.raises(YamlProblem):
         parse("a: b\x00c\n")
+
+
+def outcome(text: str) -> object:
+    try:
+        document = parse(text)
+    except YamlProblem as problem:
+        return problem.message, problem.line, problem.column
+    return document.data, document.locations
+
+
+def reference(text: str, monkeypatch: pytest.MonkeyPatch) -> object:
+    """What the pure-Python reference reader alone makes of ``text``."""
+    with monkeypatch.context() as patch:
+        patch.setattr(yamlsafe, "_CParser", None)
+        return outcome(text)
+
+
+# Each was read differently by libyaml and PyYAML until the fast reader learnt to leave
+# it to the reference reader.
+DISAGREEMENTS = [
+    "key: a\tb\n",  # a tab inside plain text
+    "total: !\n",  # the non-specific tag on an empty value
+    ">#\n",  # a block scalar header glued to a comment
+    "events: [job_fai? ed]\n",  # `?` inside plain text in a flow collection
+    "{a: b? c}\n",
+    "!!binary aGk=: 1\n",  # a tagged key
+    "x: 1\u2028y: 2\n",
+    "a: b\ufeff\n",
+]
+
+
+@pytest.mark.parametrize("text", DISAGREEMENTS)
+def test_both_readers_give_the_same_answer_where_they_would_disagree(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert outcome(text) == reference(text, monkeypatch)
+
+
+def test_clean_text_is_read_by_libyaml_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if yamlsafe._CParser is None:
+        pytest.skip("PyYAML without libyaml")
+    text = (
+        "name: x\nsheet: {size: 1, total_items: 3}\nprompt:\n  template: |\n"
+        "    Why? Because: {{ sheet_num }}\n  variables:\n    n: [1, 2.5, true, null, '']\n"
+    )
+    expected = reference(text, monkeypatch)
+    monkeypatch.setattr(yamlsafe, "_Loader", None)  # the reference reader must not be needed
+    assert outcome(text) == expected
