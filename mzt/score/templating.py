@@ -87,6 +87,9 @@ def jinja_globals() -> frozenset[str]:
     return frozenset(environment().globals)
 
 
+# A run checks its template before the first sheet and then renders it for every sheet;
+# compiling is the costly part (5–7 ms for a page), so each text is compiled once.
+@lru_cache(maxsize=16)
 def compile_template(text: str) -> jinja2.Template:
     try:
         return environment().from_string(text)
@@ -96,10 +99,7 @@ def compile_template(text: str) -> jinja2.Template:
 
 def loop_product(text: str) -> int:
     """How many iterations the template's nested literal ``range`` loops ask for at most."""
-    try:
-        return literal_loop_product(environment().parse(text))
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
+    return _facts(text)[1]
 
 
 def undeclared_variables(text: str) -> set[str]:
@@ -109,10 +109,21 @@ def undeclared_variables(text: str) -> set[str]:
     parameters) and names only read through ``| default(...)`` or ``is defined``
     tests are not reported: both are ordinary ways to handle optional values.
     """
+    return set(_facts(text)[0])
+
+
+@lru_cache(maxsize=16)
+def _facts(text: str) -> tuple[frozenset[str], int]:
+    """What the checks ask of a template, from one parse: undeclared names, loop product.
+
+    The loops are counted first: finding undeclared names runs Jinja's code generator,
+    whose optimizer may fold constant expressions of the tree in place.
+    """
     try:
         tree = environment().parse(text)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
+    loops = literal_loop_product(tree)
     stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     stored |= {arg.name for macro in tree.find_all(nodes.Macro) for arg in macro.args}
     guarded = {
@@ -125,7 +136,11 @@ def undeclared_variables(text: str) -> set[str]:
         for test in tree.find_all(nodes.Test)
         if test.name in ("defined", "undefined", "none") and isinstance(test.node, nodes.Name)
     }
-    return set(meta.find_undeclared_variables(tree)) - stored - guarded
+    try:
+        undeclared = set(meta.find_undeclared_variables(tree))
+    except jinja2.TemplateSyntaxError as exc:  # an unknown filter or test
+        raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
+    return frozenset(undeclared - stored - guarded), loops
 
 
 def undefined_variables(text: str, defined: Iterable[str]) -> set[str]:
