@@ -14,16 +14,16 @@ from __future__ import annotations
 import re
 import signal
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from mzt.instruments.waits import extract_wait
 from mzt.support.process import Outcome
+from mzt.support.records import record, replace
 
 ErrorType = Literal["transient", "rate_limit", "permanent"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ErrorInfo:
     """A classified failure."""
 

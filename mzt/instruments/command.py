@@ -20,7 +20,6 @@ import re
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -28,6 +27,7 @@ from typing import Any, Literal
 from mzt.instruments.parsing import InstrumentResult, interpret_output, price_for
 from mzt.instruments.profile import CliCommand, InstrumentProfile, ModelSpec
 from mzt.support.errors import MztError
+from mzt.support.records import field, record
 
 ARGV_PROMPT_LIMIT = 32 * 1024
 """Bytes of prompt allowed on the command line; a longer prompt goes to stdin (or a file)."""
@@ -88,7 +88,7 @@ class InstrumentError(MztError):
     code = "INSTRUMENT"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Invocation:
     """One ready-to-spawn command. Call `cleanup` (or use ``with``) once the child ended.
 

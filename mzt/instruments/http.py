@@ -28,7 +28,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from mzt.instruments.parsing import InstrumentResult, token_cost
 from mzt.instruments.profile import InstrumentProfile
 from mzt.support.fsutil import open_nofollow
 from mzt.support.process import DEFAULT_TAIL_BYTES, ExitReason, Outcome, StopRequest
+from mzt.support.records import record
 from mzt.support.redact import MIN_SECRET_ENV_LENGTH, Redactor, secret_env_values
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -57,7 +57,7 @@ def supported(profile: InstrumentProfile) -> bool:
     return profile.http is not None and profile.http.schema_family == "anthropic"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HttpAttempt:
     """One finished call: what the attempt code needs, shaped like a child's outcome."""
 

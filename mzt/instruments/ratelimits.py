@@ -10,17 +10,16 @@ not to one job, which is why they live outside any workspace.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.fsutil import ensure_private_dir, read_regular_file
 
 MAX_RECORD_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class RateLimit:
     """An instrument that should not be called before ``limited_until``."""
 

@@ -14,8 +14,9 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
+
+from mzt.support.records import field, record
 
 MAX_FORMAT_WIDTH = 4096  # width or precision in one format spec
 MAX_VALUE = 10_000_000  # characters (or items) one operation may produce
@@ -78,7 +79,7 @@ def check_size(size: int, what: str) -> None:
         raise LimitError(f"{what} would build a value over {MAX_VALUE:,} long")
 
 
-@dataclass
+@record
 class Budget:
     """What one render has used so far, and when it must give up."""
 

@@ -8,14 +8,14 @@ does not exist; `Catalog.problem` says what is wrong with the file instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mzt.instruments import ProfileProblem, Registry, load_instruments
 from mzt.instruments.loader import DEFAULT_TIMEOUT_SECONDS
+from mzt.support.records import field, record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Catalog:
     """Known instrument names and their default timeouts."""
 

@@ -14,8 +14,9 @@ import ast
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from mzt.support.records import record
 
 _CLAUSE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+)\s*$")
 _OPS: dict[str, Callable[[int, int], bool]] = {
@@ -28,7 +29,7 @@ _OPS: dict[str, Callable[[int, int], bool]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Clause:
     """``name op value``; ``op`` None marks a clause that could not be read."""
 
@@ -38,7 +39,7 @@ class Clause:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Condition:
     """A parsed validation condition: every clause must hold."""
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from mzt.score.loader import LoadedScore
 from mzt.support.errors import Issue
+from mzt.support.records import field, record
 
 Path_ = tuple[str | int, ...]
 
 
-@dataclass
+@record
 class Findings:
     """Issues found so far, split by severity."""
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from mzt.score.models import DEFAULT_INSTRUMENT, InstrumentConfig, Score
+from mzt.support.records import record
 
 DEFAULT_TIMEOUT_SECONDS = 1800.0
 
@@ -28,7 +28,7 @@ _BACKEND_SETTINGS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class InstrumentChoice:
     """One instrument of a sheet's chain: as named in the score and as resolved."""
 

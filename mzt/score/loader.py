@@ -11,7 +11,6 @@ import hashlib
 import json
 import types
 import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from mzt.score.models import Score
 from mzt.support.errors import Issue, ScoreError
 from mzt.support.fsutil import read_regular_file
 from mzt.support.paths import job_id_from_name
+from mzt.support.records import record
 from mzt.support.strictmodel import ErrorDetails, StrictModel, ValidationError
 from mzt.support.yamlsafe import DataPath, Document, YamlProblem, decode, parse
 
@@ -51,7 +51,7 @@ _NEAR_MISSES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LoadedScore:
     """A validated score with what was read alongside it."""
 

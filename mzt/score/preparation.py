@@ -5,7 +5,6 @@ Nothing here prints or writes; `mzt.api` re-exports what programs need.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mzt.score.catalog import Catalog, load_catalog
@@ -20,9 +19,10 @@ from mzt.score.templating import (
     render,
 )
 from mzt.support.errors import Issue, ScoreError
+from mzt.support.records import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Validation:
     """The outcome of checking a score: what was understood, and what is wrong."""
 
@@ -38,7 +38,7 @@ class Validation:
         return not self.errors
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PreparedScore:
     """A score that passed every check: ready to run."""
 
@@ -104,7 +104,7 @@ def prepare_score(path: Path, *, workspace: Path | None = None) -> PreparedScore
     return prepared_or_raise(validate_score(path, workspace=workspace))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Preview:
     """A sheet's rendered template, or why it cannot be rendered before the run."""
 

@@ -15,14 +15,15 @@ import signal
 import socket
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from mzt.support.records import record
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ProcStat:
     """The fields of /proc/<pid>/stat that identify and place a process."""
 
@@ -150,7 +151,7 @@ def reap(pids: Iterable[int]) -> set[int]:
     return reaped
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Target:
     """A process to stop, pinned by its start time so a reused pid is never hit."""
 

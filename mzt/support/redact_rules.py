@@ -19,7 +19,8 @@ import binascii
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+
+from mzt.support.records import record
 
 _TOKEN_TAIL = r"[A-Za-z0-9_\-]"  # noqa: S105 - a character class, not a password
 _NO_WORD_BEFORE = r"(?<![A-Za-z0-9_\-])"
@@ -38,7 +39,7 @@ _SECRET_WORDS = (
 _GENERIC_VALUE_CHAR = r"[^\s\"'`,;:(){}\[\]<>$%|\\]"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Rule:
     name: str
     pattern: str

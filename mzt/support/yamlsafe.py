@@ -10,12 +10,13 @@ for Python. Dates stay strings, so every value can be written back as JSON.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import yaml
 from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from mzt.support.records import record
 
 MAX_DEPTH = 64
 _Y = "tag:yaml.org,2002:"
@@ -36,7 +37,7 @@ class YamlProblem(Exception):
         self.column = column
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Document:
     """Parsed data plus where each mapping key and list item sits in the text."""
 
