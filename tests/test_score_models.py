@@ -3,6 +3,7 @@ from __future__ import annotations
 import typing
 
 import pytest
+
 from mzt.score.models import InjectionItem, InstrumentConfig, Score
 from mzt.score.models.peripheral import UNUSED_KEYS
 from mzt.support.strictmodel import FrozenModelError, StrictModel, ValidationError
