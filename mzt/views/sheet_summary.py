@@ -301,6 +301,16 @@ def _movement_document(columns: _Movements, i: int) -> dict[str, Any]:
 
 def _collapsed(columns: _Movements) -> list[dict[str, Any]]:
     """Runs of movements whose sheets all completed become one entry, labelled ``12-95``."""
+    total = len(columns.movement)
+    if (
+        columns.single
+        and total > 1
+        and columns.counts.count(_COMPLETED) == total
+        and None not in columns.movement
+    ):
+        # A finished big job, the usual case: all of it is one run, known without a flag
+        # per movement.
+        return [_run_document(columns, 0, total)]
     pairs = zip(columns.movement, columns.counts, strict=True)
     if columns.single:
         finished = [movement is not None and status == _COMPLETED for movement, status in pairs]
