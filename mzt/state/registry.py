@@ -8,9 +8,8 @@ workspace has disappeared are skipped when reading and removed by :func:`prune`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-
-import msgspec
 
 from mzt.support import paths
 from mzt.support.errors import AmbiguousJobError, JobNotFoundError
@@ -86,8 +85,6 @@ def register(
         registered_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         record_path=target,
     )
-    import json  # only written here; reading uses msgspec, which every reader loads anyway
-
     from mzt.state.atomic import atomic_write  # only a run writes; readers skip its imports
 
     ensure_private_dir(target.parent)
@@ -145,8 +142,7 @@ def _read_record(path: Path) -> RegistryRecord | None:
     if path.name.startswith("."):
         return None  # a temp file of a write in progress
     try:
-        # msgspec's errors are ValueErrors too, as json's are.
-        data = msgspec.json.decode(read_regular_file(path, _MAX_RECORD_BYTES))
+        data = json.loads(read_regular_file(path, _MAX_RECORD_BYTES))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, RecursionError) as exc:
