@@ -19,7 +19,6 @@ import contextlib
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,8 @@ _TAIL_PROBE = 1 << 16
 _DECODER = msgspec.json.Decoder()
 
 
-@dataclass(frozen=True, slots=True)
-class JournalLine:
+# A struct, not a dataclass: see mzt.state.liveness.ProcessIdentity.
+class JournalLine(msgspec.Struct, frozen=True):
     """One complete line: where it starts, and its JSON object (``None`` if unparsable)."""
 
     offset: int

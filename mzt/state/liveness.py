@@ -10,11 +10,12 @@ what messages show to people.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
+
+import msgspec
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 
@@ -82,8 +83,9 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessIdentity:
+# Structs, not dataclasses: `mzt status` imports this module, and importing `dataclasses`
+# (it pulls `inspect`, `ast`, `dis`...) and making a dataclass cost milliseconds there.
+class ProcessIdentity(msgspec.Struct, frozen=True):
     """A process named well enough to survive pid reuse: pid, start time, host, boot id."""
 
     pid: int
@@ -146,8 +148,7 @@ class Verdict(StrEnum):
     UNKNOWN = "unknown"  # nothing recorded
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(msgspec.Struct, frozen=True):
     """A verdict plus the sentence that explains it to a person."""
 
     verdict: Verdict

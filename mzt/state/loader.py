@@ -12,7 +12,6 @@ through :mod:`mzt.state.migrations` first.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +151,8 @@ def _complete(state: CheckpointState) -> CheckpointState:
 
 def _check_syntax(job_id: str, where: str, raw: bytes) -> None:
     """Tell a document that is not plain JSON (too deep, a number too big) from a wrong one."""
+    import json  # only for a document already refused: reading a good one never needs it
+
     try:
         json.loads(raw)
     except (ValueError, RecursionError) as exc:

@@ -20,13 +20,13 @@ before its first checkpoint; the state's ``writer`` block is the fallback.
 from __future__ import annotations
 
 import errno
-import json
 import os
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from mzt.state.liveness import ProcessIdentity, Verdict, current_identity, examine
 from mzt.state.lockprobe import HELD_GUARD, HELD_LOCKS, PROBE_FLAGS, LockProbe, probe_lock
@@ -42,6 +42,8 @@ _HOLDER_MAX_BYTES = 4096
 
 def read_holder(lock_path: Path, state_path: Path | None = None) -> ProcessIdentity | None:
     """The recorded holder: the lock file's record, else the checkpoint's ``writer``."""
+    import json  # only a held lock is read: `mzt status` of a finished job never asks
+
     for path, key in ((lock_path, None), (state_path, "writer")):
         if path is None:
             continue
@@ -161,6 +163,8 @@ class RunLock:
         st = os.fstat(fd)
         if st.st_uid == os.geteuid() and st.st_mode & 0o777 != 0o600:
             os.fchmod(fd, 0o600)  # an older file may have been created with a wider mode
+        import json  # see read_holder
+
         record = json.dumps(current_identity().to_dict()).encode()
         os.ftruncate(fd, 0)
         os.pwrite(fd, record, 0)
@@ -178,8 +182,8 @@ class LiveVerdict(StrEnum):
     IDLE = "idle"  # not running, and nobody holds the lock
 
 
-@dataclass(frozen=True, slots=True)
-class JobLiveness:
+# A struct, not a dataclass: see mzt.state.liveness.ProcessIdentity.
+class JobLiveness(msgspec.Struct, frozen=True):
     """Verdict on a job, the recorded holder, and the sentence that explains it."""
 
     verdict: LiveVerdict

@@ -7,10 +7,10 @@ whole answer. The lock registers the locks this process holds in `HELD_LOCKS`.
 
 from __future__ import annotations
 
+import _thread
 import errno
 import fcntl
 import os
-import threading
 from enum import StrEnum
 from pathlib import Path
 
@@ -20,7 +20,8 @@ _CONTENDED = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES})
 # (st_dev, st_ino) of the lock files this process holds, so a probe from the holder itself
 # can say "held here" instead of mistaking its own lock for someone else's.
 HELD_LOCKS: set[tuple[int, int]] = set()
-HELD_GUARD = threading.Lock()
+# `threading.Lock` is this very lock; importing `threading` for it costs `mzt status` time.
+HELD_GUARD = _thread.allocate_lock()
 
 
 class LockProbe(StrEnum):

@@ -11,8 +11,9 @@ Upgrading happens in memory only: the file on disk changes when the owner next s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from mzt.state.checkpoint import CURRENT_SCHEMA_VERSION, CheckpointState
 from mzt.state.models import SheetState
@@ -43,8 +44,8 @@ _JOB_FIELDS = frozenset(CheckpointState.__struct_fields__)
 _SHEET_FIELDS = frozenset(SheetState.__struct_fields__)
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
+# A struct, not a dataclass: see mzt.state.liveness.ProcessIdentity.
+class Migration(msgspec.Struct, frozen=True):
     """One upgrade step: a document of ``from_version`` becomes ``from_version + 1``."""
 
     from_version: int

@@ -72,8 +72,12 @@ class ErrorCategory(StrEnum):
     ESCALATION = "escalation"
 
 
+_PENDING = SheetStatus.PENDING
+_COMPLETED = SheetStatus.COMPLETED
+
+
 def _pending_sheet() -> SheetStatus:
-    return SheetStatus.PENDING
+    return _PENDING
 
 
 class SheetState(Model, kw_only=True):
@@ -148,11 +152,12 @@ class SheetState(Model, kw_only=True):
         # A loaded or constructed sheet always carries the fields its status implies, so
         # readers never meet a completed sheet without a completion time.
         status = self.status
-        if self.sheet_num >= 1 and (
-            status is SheetStatus.PENDING
-            or (status is SheetStatus.COMPLETED and self.completed_at is not None)
-        ):
-            return  # nearly every sheet of a big job, loaded ten thousand at a time
+        # Nearly every sheet of a big job, loaded ten thousand at a time: the members are
+        # module globals here, looking them up on their enum class costs more than the test.
+        if (
+            (status is _COMPLETED and self.completed_at is not None) or status is _PENDING
+        ) and self.sheet_num >= 1:
+            return
         if self.sheet_num < 1:
             raise ValueError(f"sheet_num must be greater than or equal to 1, not {self.sheet_num}")
         if status == SheetStatus.PENDING:

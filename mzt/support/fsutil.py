@@ -169,10 +169,16 @@ def read_regular_file(path: Path, max_bytes: int | None = None, *, follow: bool 
             raise not_regular_error(path, st.st_mode)
         chunks: list[bytes] = []
         total = 0
-        # Read to EOF rather than to st_size: a writer may still be appending.
+        # Read to EOF rather than to st_size: a writer may still be appending. The first
+        # read asks for the whole file and a byte more, so a file that did not grow is one
+        # buffer, returned as it is: read in chunks, a big checkpoint's bytes were copied
+        # once more into one, and every page of both copies is a page fault for `status`.
+        want = st.st_size + 1 if st.st_size else _READ_CHUNK
         while max_bytes is None or total < max_bytes:
-            want = _READ_CHUNK if max_bytes is None else min(_READ_CHUNK, max_bytes - total)
+            if max_bytes is not None:
+                want = min(want, max_bytes - total)
             chunk = os.read(fd, want)
+            want = _READ_CHUNK
             if not chunk:
                 break
             chunks.append(chunk)

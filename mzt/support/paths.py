@@ -89,9 +89,23 @@ def head_cache(job_id: str, workspace: Path, home: Path | None = None) -> Path:
 
 
 def _per_workspace(job_id: str, workspace: Path) -> str:
-    import hashlib
+    return f"{job_id}--{_sha256_hex(str(workspace).encode())[:8]}.json"
 
-    return f"{job_id}--{hashlib.sha256(str(workspace).encode()).hexdigest()[:8]}.json"
+
+def _sha256_hex(data: bytes) -> str:
+    """``hashlib.sha256(data).hexdigest()``, without loading OpenSSL where it can.
+
+    `hashlib` loads OpenSSL first, and that alone costs `mzt status JOB` more than finding
+    the job; CPython's built-in SHA-256 gives the very same digest.
+    """
+    try:
+        from _sha256 import sha256 as builtin  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # another interpreter, or a CPython that names it otherwise
+        import hashlib
+
+        return hashlib.sha256(data).hexdigest()
+    digest: str = builtin(data).hexdigest()
+    return digest
 
 
 def ratelimits_dir(home: Path | None = None) -> Path:

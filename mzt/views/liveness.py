@@ -6,7 +6,6 @@ from typing import Any
 
 import msgspec
 
-from mzt.state.lock import read_holder
 from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.state.reading import Checkpoint, JobRef, file_size, read_checkpoint
 
@@ -32,6 +31,8 @@ def judge(checkpoint: Checkpoint) -> Liveness:
     lock_path = checkpoint.ref.lock_path
     writer = checkpoint.head.get("writer")
     if probe_lock(lock_path) != LockProbe.FREE:
+        from mzt.state.lock import read_holder
+
         recorded = read_holder(lock_path)
         holder = recorded.describe() if recorded else _identity(writer)
         return Liveness(True, "alive", "the run lock is held", holder)

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from mzt.state.lock import JobLiveness, LiveVerdict
 from mzt.state.registry import JobLocation, find_job
 from mzt.support.errors import JobNotFoundError
 
 if TYPE_CHECKING:
     from mzt.state import CheckpointState, JobStatus
+    from mzt.state.lock import JobLiveness
 
 
 class JobView(msgspec.Struct, frozen=True):  # a dataclass costs a millisecond to make
@@ -65,9 +65,11 @@ def open_job(location: JobLocation) -> JobView:
     Missing state raises `JobNotFoundError`; damaged state raises
     `StateCorruptionError` (exit 5) and leaves the file as it was.
     """
-    # Imported here: finding a job must stay cheap for commands that read files directly.
+    # Imported here: finding a job must stay cheap for commands that read files directly
+    # (`mzt status` reads through mzt.state.reading, and never needs the lock's machinery).
     from mzt.state import JsonStateBackend
     from mzt.state.loader import read_state
+    from mzt.state.lock import LiveVerdict
 
     store = JsonStateBackend(location.workspace)
     state_path = store.state_path(location.job_id)

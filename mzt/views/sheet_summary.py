@@ -119,6 +119,8 @@ def summarize(
     ordered = sheets if isinstance(sheets, list) else list(sheets)
     # One pass over the sheets (a big job's are spread over a lot of memory), attributes
     # read in place: faster than `attrgetter`, and than a pass per field.
+    # ``0.0 +``: each figure is a float, and a sum, exactly as adding it to a movement's
+    # total would make it; made here, in the same pass, rather than in one more each.
     rows = [
         (
             s.sheet_num,
@@ -126,18 +128,17 @@ def summarize(
             s.instrument_name,
             s.movement,
             s.attempt_count,
-            s.total_duration_seconds,
-            s.execution_duration_seconds,
-            s.total_cost_usd,
+            0.0 + (s.total_duration_seconds or s.execution_duration_seconds or 0.0),
+            0.0 + s.total_cost_usd,
             s.fallback_chain,
             s.attempt_handle,
             s.error_history,
         )
         for s in ordered
     ]
-    columns: Any = tuple(zip(*rows, strict=True)) or ((),) * 11
-    nums, statuses, names, movements, attempts, totals, executions, costs = columns[:8]
-    chains, handles, histories = columns[8:]
+    columns: Any = tuple(zip(*rows, strict=True)) or ((),) * 10
+    nums, statuses, names, movements, attempts, durations, costs = columns[:7]
+    chains, handles, histories = columns[7:]
     by_status = _by_status(nums, statuses)
     running: list[int] = []
     if not ACTIVE_SHEET.isdisjoint(by_status):
@@ -152,12 +153,7 @@ def summarize(
         if sheet.error_history or sheet.status == _FAILED:
             errors.extend(_errors_of(sheet))
     errors.sort(key=lambda e: str(e.get("timestamp") or ""), reverse=True)
-    # ``0.0 +``: each figure is a float, and a sum, exactly as adding it to a movement's
-    # total would make it.
-    durations = [0.0 + (t or e or 0.0) for t, e in zip(totals, executions, strict=True)]
-    grouped = _movement_columns(
-        nums, statuses, names, movements, attempts, durations, [0.0 + c for c in costs]
-    )
+    grouped = _movement_columns(nums, statuses, names, movements, attempts, durations, costs)
     return Summary(
         counts={str(k): len(v) for k, v in by_status.items()},
         by_status={str(k): v for k, v in by_status.items()},
@@ -222,8 +218,8 @@ class _Movements(msgspec.Struct):
     last: Sequence[int]
     sheets: Sequence[int]
     attempts: Sequence[int]
-    duration: list[float]
-    cost: list[float]
+    duration: Sequence[float]
+    cost: Sequence[float]
     # Sheets per status, and instruments in the order the movement's sheets name them;
     # with ``single`` (every movement is one sheet), that sheet's status and instrument.
     counts: Sequence[Any]
@@ -246,8 +242,8 @@ def _movement_columns(
     names: Sequence[str | None],
     movements: Sequence[int | None],
     attempts: Sequence[int],
-    durations: list[float],
-    costs: list[float],
+    durations: Sequence[float],
+    costs: Sequence[float],
 ) -> _Movements:
     if len(set(movements)) == len(movements):
         # Each sheet its own movement, the usual shape of a big job: the sheets' columns
@@ -305,6 +301,16 @@ def _movement_document(columns: _Movements, i: int) -> dict[str, Any]:
 
 def _collapsed(columns: _Movements) -> list[dict[str, Any]]:
     """Runs of movements whose sheets all completed become one entry, labelled ``12-95``."""
+    total = len(columns.movement)
+    if (
+        columns.single
+        and total > 1
+        and columns.counts.count(_COMPLETED) == total
+        and None not in columns.movement
+    ):
+        # A finished big job, the usual case: all of it is one run, known without a flag
+        # per movement.
+        return [_run_document(columns, 0, total)]
     pairs = zip(columns.movement, columns.counts, strict=True)
     if columns.single:
         finished = [movement is not None and status == _COMPLETED for movement, status in pairs]

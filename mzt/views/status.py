@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mzt.instruments import ratelimits
 from mzt.state.reading import (
     Checkpoint,
     JobRef,
@@ -22,6 +21,7 @@ from mzt.state.reading import (
     registered_jobs,
 )
 from mzt.state.statuses import SheetStatus
+from mzt.support import paths
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
 from mzt.views.liveness import Liveness, observe
 from mzt.views.lookup import locate
@@ -46,6 +46,12 @@ def find(job: str, *, workspace: Path | None = None, cwd: Path | None = None) ->
 def rate_limits(instruments: Iterable[str], *, now: datetime | None = None) -> list[dict[str, Any]]:
     """Shared rate-limit records of these instruments, newest first."""
     wanted = set(instruments)
+    if not _any_records():
+        return []
+    # Imported only when there are records to read: with its `dataclasses` and `json` it
+    # costs `mzt status` milliseconds, and most machines hold no limit at all.
+    from mzt.instruments import ratelimits
+
     moment = now or datetime.now(UTC)
     found = []
     for limit in ratelimits.all_records():
@@ -60,6 +66,14 @@ def rate_limits(instruments: Iterable[str], *, now: datetime | None = None) -> l
             }
         )
     return found
+
+
+def _any_records() -> bool:
+    """Whether the rate-limit folder may hold a record (``*.json``, as the records are named)."""
+    try:
+        return any(entry.name.endswith(".json") for entry in paths.ratelimits_dir().iterdir())
+    except OSError:
+        return False
 
 
 # --- the status document ---------------------------------------------------------------------

@@ -134,6 +134,17 @@ def test_read_regular_file(tmp_path: Path) -> None:
         read_regular_file(Path("/dev/zero"))  # never read to its (absent) end
 
 
+def test_read_regular_file_reads_to_the_end_past_its_size_and_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "big"
+    data = bytes(range(256)) * (3 * 4096 + 7)  # three chunks of 1 MiB and a bit
+    path.write_bytes(data)
+    assert read_regular_file(path) == data
+    assert read_regular_file(path, max_bytes=5 << 20) == data
+    assert read_regular_file(path, max_bytes=(1 << 20) + 3) == data[: (1 << 20) + 3]
+    # Reads whose size the file does not say: to the end all the same.
+    assert read_regular_file(Path("/proc/self/status")).startswith(b"Name:")
+
+
 def test_kind_of_and_entry_exists(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("")
     os.mkfifo(tmp_path / "p")

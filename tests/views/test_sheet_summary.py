@@ -68,6 +68,31 @@ def test_runs_of_finished_movements_are_merged_above_the_row_limit() -> None:
     assert merged[1:] == every[35:]
 
 
+def test_a_finished_job_above_the_row_limit_is_one_entry() -> None:
+    sheets = job(done=40, failed=0, pending=0)
+    every = summarize(sheets).movements
+    assert summarize(sheets, movement_rows=30).movements == [
+        {
+            "movement": None,
+            "label": "1-40",
+            "first_sheet": 1,
+            "last_sheet": 40,
+            "sheets": 40,
+            "counts": {"completed": 40},
+            "attempts": 40,
+            "duration_seconds": sum(m["duration_seconds"] for m in every),
+            "cost_usd": 0.0,
+            "instruments": ["cli"],
+        }
+    ]
+    # A sheet without a movement is never merged, even in a finished job.
+    sheets[5] = sheet(6, SheetStatus.COMPLETED, movement=None)
+    labels = [
+        m.get("label") or m["movement"] for m in summarize(sheets, movement_rows=30).movements
+    ]
+    assert labels == ["1-5", None, "7-40"]
+
+
 def test_movements_stay_one_entry_each_up_to_the_row_limit() -> None:
     sheets = job(done=29, failed=0, pending=1)
     assert summarize(sheets, movement_rows=30).movements == summarize(sheets).movements
