@@ -20,7 +20,6 @@ It answers only when all of this holds, and otherwise returns ``None`` for the f
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import time
@@ -71,7 +70,7 @@ def answer_noop(
     raw = _read_score(path)
     if raw is None:
         return None
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = paths.sha256_hex(raw)
     score = path.resolve()
     wanted = workspace.expanduser().resolve() if workspace is not None else None
     # With -w the job may have been run there by -w, or be the score's own workspace.
@@ -103,7 +102,7 @@ def answer_noop(
 
 def moved_digest(file_digest: str, workspace: Path) -> str:
     """The score hash recorded by a run that ``--workspace`` put in ``workspace``."""
-    return hashlib.sha256(f"-w\0{workspace}\0{file_digest}".encode()).hexdigest()
+    return paths.sha256_hex(f"-w\0{workspace}\0{file_digest}".encode())
 
 
 def _read_score(path: Path) -> bytes | None:

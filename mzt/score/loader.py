@@ -7,7 +7,6 @@ models, the plan and the checks stay pure.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import types
 import typing
@@ -17,7 +16,7 @@ from typing import Any
 from mzt.score.models import Score
 from mzt.support.errors import Issue, ScoreError
 from mzt.support.fsutil import read_regular_file
-from mzt.support.paths import job_id_from_name
+from mzt.support.paths import job_id_from_name, sha256_hex
 from mzt.support.records import record
 from mzt.support.strictmodel import ErrorDetails, StrictModel, ValidationError
 from mzt.support.yamlsafe import DataPath, Document, YamlProblem, decode, parse
@@ -109,7 +108,7 @@ def load_score(path: Path) -> LoadedScore:
 
 def bytes_digest(raw: bytes) -> str:
     """SHA-256 of a score file's bytes: equal bytes mean the same score, same comments."""
-    return hashlib.sha256(raw).hexdigest()
+    return sha256_hex(raw)
 
 
 def validate_document(
@@ -170,7 +169,7 @@ def validate_document(
 def digest(data: Any) -> str:
     """SHA-256 of the score's data in a canonical JSON form (comments and order don't count)."""
     canonical = json.dumps(_string_keys(data), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return sha256_hex(canonical.encode())
 
 
 def snapshot(data: Any) -> Any:

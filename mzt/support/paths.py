@@ -89,14 +89,15 @@ def head_cache(job_id: str, workspace: Path, home: Path | None = None) -> Path:
 
 
 def _per_workspace(job_id: str, workspace: Path) -> str:
-    return f"{job_id}--{_sha256_hex(str(workspace).encode())[:8]}.json"
+    return f"{job_id}--{sha256_hex(str(workspace).encode())[:8]}.json"
 
 
-def _sha256_hex(data: bytes) -> str:
+def sha256_hex(data: bytes) -> str:
     """``hashlib.sha256(data).hexdigest()``, without loading OpenSSL where it can.
 
-    `hashlib` loads OpenSSL first, and that alone costs `mzt status JOB` more than finding
-    the job; CPython's built-in SHA-256 gives the very same digest.
+    `hashlib` loads OpenSSL first (3 ms), and that alone costs `mzt status JOB` more than
+    finding the job and `mzt validate` a tenth of its work; CPython's built-in SHA-256
+    gives the very same digest, and scores and paths are small.
     """
     try:
         from _sha256 import sha256 as builtin  # type: ignore[import-not-found,unused-ignore]
