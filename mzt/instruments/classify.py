@@ -17,13 +17,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from mzt.instruments.waits import extract_wait
+from mzt.support import records
 from mzt.support.process import Outcome
-from mzt.support.records import record, replace
 
 ErrorType = Literal["transient", "rate_limit", "permanent"]
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class ErrorInfo:
     """A classified failure."""
 
@@ -364,11 +364,11 @@ def _explained(info: ErrorInfo, text: str) -> ErrorInfo:
 
 
 def _with_message(info: ErrorInfo, message: str) -> ErrorInfo:
-    return replace(info, message=message)
+    return records.replace(info, message=message)
 
 
 def _with_wait(info: ErrorInfo, wait: float) -> ErrorInfo:
-    return replace(info, suggested_wait=wait)
+    return records.replace(info, suggested_wait=wait)
 
 
 def _first_line(text: str, limit: int = 300) -> str:

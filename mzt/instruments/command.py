@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from mzt.instruments.parsing import InstrumentResult, interpret_output, price_for
 from mzt.instruments.profile import CliCommand, InstrumentProfile, ModelSpec
+from mzt.support import records
 from mzt.support.errors import MztError
-from mzt.support.records import field, record
 
 ARGV_PROMPT_LIMIT = 32 * 1024
 """Bytes of prompt allowed on the command line; a longer prompt goes to stdin (or a file)."""
@@ -88,7 +88,7 @@ class InstrumentError(MztError):
     code = "INSTRUMENT"
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Invocation:
     """One ready-to-spawn command. Call `cleanup` (or use ``with``) once the child ended.
 
@@ -102,7 +102,7 @@ class Invocation:
     cwd: Path
     delivery: PromptDelivery
     temp_dir: Path | None = None
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = records.field(default=())
 
     def cleanup(self) -> None:
         """Delete the temporary prompt file, if any; safe to call more than once."""

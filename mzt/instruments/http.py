@@ -36,9 +36,9 @@ from mzt.instruments.http_errors import _connection_error, _describe, _error_mes
 from mzt.instruments.http_exchange import MAX_RESPONSE_BYTES, _Exchange, _proxies
 from mzt.instruments.parsing import InstrumentResult, token_cost
 from mzt.instruments.profile import InstrumentProfile
+from mzt.support import records
 from mzt.support.fsutil import open_nofollow
 from mzt.support.process import DEFAULT_TAIL_BYTES, ExitReason, Outcome, StopRequest
-from mzt.support.records import record
 from mzt.support.redact import MIN_SECRET_ENV_LENGTH, Redactor, secret_env_values
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -57,7 +57,7 @@ def supported(profile: InstrumentProfile) -> bool:
     return profile.http is not None and profile.http.schema_family == "anthropic"
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class HttpAttempt:
     """One finished call: what the attempt code needs, shaped like a child's outcome."""
 

@@ -22,10 +22,10 @@ from typing import Any, Literal
 
 from mzt.instruments import ALIASES, BUILTIN, Instrument, ProfileProblem, Registry
 from mzt.instruments.loader import NATIVE_ONLY, builtin_names
+from mzt.support import records
 from mzt.support.errors import MztError, UsageError
 from mzt.support.exitcodes import ExitCode
 from mzt.support.paths import local_instruments_dir, user_instruments_dir
-from mzt.support.records import record
 
 Status = Literal["ready", "not_found", "http"]
 EnvRole = Literal["auth", "passed", "referenced"]
@@ -46,7 +46,7 @@ class InstrumentNotProvided(MztError):
     code = "INSTRUMENT_NOT_PROVIDED"
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class EnvVar:
     """An environment variable an instrument reads: its name and whether it is set.
 
@@ -64,7 +64,7 @@ class EnvVar:
         return {"name": self.name, "set": self.set, "role": self.role}
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class ModelInfo:
     """One model an instrument offers, with its limits and prices (USD per 1000 tokens)."""
 
@@ -89,7 +89,7 @@ class ModelInfo:
         }
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class InstrumentInfo:
     """Everything `mzt instruments` shows about one profile.
 

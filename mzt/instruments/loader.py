@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mzt.instruments import shipped
+from mzt.support import records
 from mzt.support.fsutil import read_regular_file
 from mzt.support.paths import local_instruments_dir, user_instruments_dir
-from mzt.support.records import record
 
 if TYPE_CHECKING:
     from mzt.instruments.command import Instrument
@@ -49,7 +49,7 @@ NATIVE_ONLY: Mapping[str, str] = {
 Source = Path | Literal["built-in"]
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class ProfileProblem:
     """A profile file that was skipped, and why (one paragraph, with the line)."""
 

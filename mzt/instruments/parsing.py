@@ -15,7 +15,7 @@ from typing import Any
 
 from mzt.instruments.jsonpath import find_all, find_first
 from mzt.instruments.profile import CliOutput, InstrumentProfile, ModelSpec
-from mzt.support.records import record
+from mzt.support import records
 
 _NOT_JSON = object()
 _OPENS_JSON = re.compile(r'\{\s*["}]|\[\s*(?:["{\[\]\d-]|true|false|null)')
@@ -26,7 +26,7 @@ ERROR_TAIL_CHARS = 2000
 """Longest error text taken from raw output (its end, where CLIs print the reason)."""
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class InstrumentResult:
     """What one attempt produced, read through the instrument's profile."""
 
@@ -39,7 +39,7 @@ class InstrumentResult:
     warnings: tuple[str, ...] = ()
 
 
-@record(slots=True)
+@records.record(slots=True)
 class _Reading:
     result: str | None = None
     error: str | None = None

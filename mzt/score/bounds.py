@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from mzt.support.records import field, record
+from mzt.support import records
 
 MAX_FORMAT_WIDTH = 4096  # width or precision in one format spec
 MAX_VALUE = 10_000_000  # characters (or items) one operation may produce
@@ -79,7 +79,7 @@ def check_size(size: int, what: str) -> None:
         raise LimitError(f"{what} would build a value over {MAX_VALUE:,} long")
 
 
-@record
+@records.record
 class Budget:
     """What one render has used so far, and when it must give up."""
 
@@ -88,8 +88,8 @@ class Budget:
     iterations: int = 0
     calls: int = 0
     depth: int = 0
-    deadline: float = field(init=False)
-    next_poll: float = field(init=False)
+    deadline: float = records.field(init=False)
+    next_poll: float = records.field(init=False)
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.seconds

@@ -12,15 +12,15 @@ from pathlib import Path
 
 from mzt.instruments import ProfileProblem, Registry, load_instruments
 from mzt.instruments.loader import DEFAULT_TIMEOUT_SECONDS
-from mzt.support.records import field, record
+from mzt.support import records
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Catalog:
     """Known instrument names and their default timeouts."""
 
     registry: Registry
-    broken: dict[str, ProfileProblem] = field(default_factory=dict)
+    broken: dict[str, ProfileProblem] = records.field(default_factory=dict)
 
     def __contains__(self, name: object) -> bool:
         return name in self.registry or name in self.broken

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mzt.support.records import record
+from mzt.support import records
 
 _CLAUSE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+)\s*$")
 _OPS: dict[str, Callable[[int, int], bool]] = {
@@ -29,7 +29,7 @@ _OPS: dict[str, Callable[[int, int], bool]] = {
 }
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Clause:
     """``name op value``; ``op`` None marks a clause that could not be read."""
 
@@ -39,7 +39,7 @@ class Clause:
     text: str
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Condition:
     """A parsed validation condition: every clause must hold."""
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from mzt.score.loader import LoadedScore
+from mzt.support import records
 from mzt.support.errors import Issue
-from mzt.support.records import field, record
 
 Path_ = tuple[str | int, ...]
 
 
-@record
+@records.record
 class Findings:
     """Issues found so far, split by severity."""
 
     loaded: LoadedScore
-    errors: list[Issue] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
+    errors: list[Issue] = records.field(default_factory=list)
+    warnings: list[Issue] = records.field(default_factory=list)
 
     def add(
         self,

@@ -7,7 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mzt.score.models import DEFAULT_INSTRUMENT, InstrumentConfig, Score
-from mzt.support.records import record
+from mzt.support import records
 
 DEFAULT_TIMEOUT_SECONDS = 1800.0
 
@@ -28,7 +28,7 @@ _BACKEND_SETTINGS = (
 )
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class InstrumentChoice:
     """One instrument of a sheet's chain: as named in the score and as resolved."""
 

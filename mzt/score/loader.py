@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from mzt.score.models import Score
+from mzt.support import records
 from mzt.support.errors import Issue, ScoreError
 from mzt.support.fsutil import read_regular_file
 from mzt.support.paths import job_id_from_name, sha256_hex
-from mzt.support.records import record
 from mzt.support.strictmodel import ErrorDetails, StrictModel, ValidationError
 from mzt.support.yamlsafe import DataPath, Document, YamlProblem, decode, parse
 
@@ -50,7 +50,7 @@ _NEAR_MISSES: dict[str, str] = {
 }
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class LoadedScore:
     """A validated score with what was read alongside it."""
 

@@ -16,14 +16,14 @@ from mzt.score.conditions import parse_condition
 from mzt.score.instrumentation import InstrumentChoice, InstrumentResolver
 from mzt.score.loader import LoadedScore
 from mzt.score.models import InjectionItem, Score, SkipWhenCommand
+from mzt.support import records
 from mzt.support.errors import Issue, ScoreError
-from mzt.support.records import record
 
 MAX_SHEETS = 100_000
 MAX_EDGES = 1_000_000  # sheet-to-sheet dependencies, after fan-out expansion
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class SheetPlan:
     """Everything decided about one concrete sheet before anything runs."""
 
@@ -54,7 +54,7 @@ class SheetPlan:
         return (InstrumentChoice(override, override, config, primary.timeout_seconds),)
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Plan:
     """The expanded score: sheets in number order (sheet n is ``sheets[n - 1]``)."""
 
@@ -80,7 +80,7 @@ class Plan:
         )
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class _Slot:
     stage: int
     instance: int

@@ -18,11 +18,11 @@ from mzt.score.templating import (
     prompt_variables,
     render,
 )
+from mzt.support import records
 from mzt.support.errors import Issue, ScoreError
-from mzt.support.records import field, record
 
 
-@record(frozen=True)
+@records.record(frozen=True)
 class Validation:
     """The outcome of checking a score: what was understood, and what is wrong."""
 
@@ -30,15 +30,15 @@ class Validation:
     loaded: LoadedScore | None = None
     plan: Plan | None = None
     workspace: Path | None = None
-    errors: list[Issue] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
+    errors: list[Issue] = records.field(default_factory=list)
+    warnings: list[Issue] = records.field(default_factory=list)
 
     @property
     def valid(self) -> bool:
         return not self.errors
 
 
-@record(frozen=True)
+@records.record(frozen=True)
 class PreparedScore:
     """A score that passed every check: ready to run."""
 
@@ -104,7 +104,7 @@ def prepare_score(path: Path, *, workspace: Path | None = None) -> PreparedScore
     return prepared_or_raise(validate_score(path, workspace=workspace))
 
 
-@record(frozen=True)
+@records.record(frozen=True)
 class Preview:
     """A sheet's rendered template, or why it cannot be rendered before the run."""
 

@@ -17,13 +17,13 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from mzt.support.records import record
+from mzt.support import records
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class ProcStat:
     """The fields of /proc/<pid>/stat that identify and place a process."""
 
@@ -151,7 +151,7 @@ def reap(pids: Iterable[int]) -> set[int]:
     return reaped
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Target:
     """A process to stop, pinned by its start time so a reused pid is never hit."""
 

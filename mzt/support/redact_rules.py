@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter
 
-from mzt.support.records import record
+from mzt.support import records
 
 _TOKEN_TAIL = r"[A-Za-z0-9_\-]"  # noqa: S105 - a character class, not a password
 _NO_WORD_BEFORE = r"(?<![A-Za-z0-9_\-])"
@@ -39,7 +39,7 @@ _SECRET_WORDS = (
 _GENERIC_VALUE_CHAR = r"[^\s\"'`,;:(){}\[\]<>$%|\\]"
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Rule:
     name: str
     pattern: str

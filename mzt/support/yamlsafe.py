@@ -16,7 +16,7 @@ import yaml
 from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from mzt.support.records import record
+from mzt.support import records
 
 MAX_DEPTH = 64
 _Y = "tag:yaml.org,2002:"
@@ -37,7 +37,7 @@ class YamlProblem(Exception):
         self.column = column
 
 
-@record(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Document:
     """Parsed data plus where each mapping key and list item sits in the text."""
 

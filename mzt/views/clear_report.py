@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mzt.execute.base import Leftover
+from mzt.support import records
 from mzt.support.errors import ForeignHostError, MztError
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class ClearedJob:
     """A job that was (or, in a preview, would be) removed, and what that means on disk."""
 
@@ -36,7 +36,7 @@ class ClearedJob:
         }
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class SkippedJob:
     """A job the selection named but clear left alone, and why."""
 
@@ -47,7 +47,7 @@ class SkippedJob:
     # Another host marks it running: what `clear --job` of it answers (exit 75).
     refusal: ForeignHostError | None = None
     # Its checkpoint is unusable: what `clear --job` of it answers (exit 5).
-    error: MztError | None = field(default=None, compare=False)
+    error: MztError | None = records.field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The job as JSON data."""
@@ -59,7 +59,7 @@ class SkippedJob:
         }
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class PrunedRecord:
     """A registry record that points at a workspace or checkpoint that is gone."""
 
@@ -78,16 +78,16 @@ class PrunedRecord:
         }
 
 
-@dataclass
+@records.record
 class ClearReport:
     """What `clear_jobs` removed (``dry_run``: would remove), left alone, or failed to remove."""
 
     dry_run: bool
-    removed: list[ClearedJob] = field(default_factory=list)
-    pruned: list[PrunedRecord] = field(default_factory=list)
-    skipped: list[SkippedJob] = field(default_factory=list)
-    failed: list[SkippedJob] = field(default_factory=list)
-    stopped: list[tuple[str, Leftover]] = field(default_factory=list)  # of removed jobs
+    removed: list[ClearedJob] = records.field(default_factory=list)
+    pruned: list[PrunedRecord] = records.field(default_factory=list)
+    skipped: list[SkippedJob] = records.field(default_factory=list)
+    failed: list[SkippedJob] = records.field(default_factory=list)
+    stopped: list[tuple[str, Leftover]] = records.field(default_factory=list)  # of removed jobs
 
     @property
     def empty(self) -> bool:

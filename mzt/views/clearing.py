@@ -29,7 +29,6 @@ import shlex
 import shutil
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.state.registry import RegistryRecord, read_records
 from mzt.state.takeover import foreign_error, is_foreign
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.errors import JobLockedError, MztError, StateCorruptionError, UsageError
 from mzt.support.exitcodes import ExitCode
 from mzt.support.fsutil import entry_exists, is_own_regular_file
@@ -78,7 +77,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class _Rules:
     """Which jobs the selection clears."""
 
@@ -88,7 +87,7 @@ class _Rules:
     take_over: bool
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class _Candidate:
     job_id: str
     workspace: Path

@@ -11,7 +11,6 @@ it reaches a terminal.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from mzt.instruments import ratelimits
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
 from mzt.state.liveness import format_timestamp
 from mzt.state.lock import LiveVerdict
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.errors import MztError
 from mzt.support.numbers import spans
 from mzt.support.redact import redact, redact_optional
@@ -37,7 +36,7 @@ _META = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class TimelineEntry:
     """One moment in the job's history."""
 
@@ -57,7 +56,7 @@ class TimelineEntry:
         }
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Diagnosis:
     """Everything `mzt diagnose` reports about one job."""
 
@@ -71,8 +70,8 @@ class Diagnosis:
     rate_limits: list[dict[str, Any]]
     validation_failures: list[dict[str, Any]]
     next_command: str | None
-    sheets_by_status: dict[str, int] = field(default_factory=dict)
-    leftovers: list[Leftover] = field(default_factory=list)  # of a dead run, still alive
+    sheets_by_status: dict[str, int] = records.field(default_factory=dict)
+    leftovers: list[Leftover] = records.field(default_factory=list)  # of a dead run, still alive
 
     def holder(self) -> dict[str, Any] | None:
         """The lock holder (or the last writer when nobody holds it): pid, host, start."""

@@ -15,11 +15,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mzt.support import paths
+from mzt.support import paths, records
 
 # --- doctor ---------------------------------------------------------------------------------
 
@@ -34,7 +33,7 @@ INOTIFY_DIR = Path("/proc/sys/fs/inotify")
 _INOTIFY_SCAN_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Check:
     """One doctor finding: what area, what was checked, the verdict and why."""
 
@@ -42,7 +41,7 @@ class Check:
     name: str
     verdict: Verdict
     message: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = records.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The check as JSON data."""
@@ -55,7 +54,7 @@ class Check:
         }
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class DoctorReport:
     """Every check doctor made."""
 

@@ -14,8 +14,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from mzt.support import records
 
 POLL_ENV = "MZT_WATCH_POLL"
 # watchfiles: yield changes this long after the last one (latency) ...
@@ -30,7 +31,7 @@ def polling_forced(environ: dict[str, str] | None = None) -> bool:
     return value not in ("", "0")
 
 
-@dataclass
+@records.record
 class Wakeups:
     """Yields the paths that changed, or an empty set when a look is due anyway.
 

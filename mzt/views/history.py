@@ -11,12 +11,12 @@ versions or edited by hand cannot leak); whoever shows it on a terminal passes i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mzt.state import CheckpointState, JsonStateBackend, SheetStatus
+from mzt.support import records
 from mzt.support.errors import MztError
 from mzt.support.exitcodes import ExitCode
 from mzt.support.redact import redact, redact_optional
@@ -74,7 +74,7 @@ def check_sheet(state: CheckpointState, sheet: int) -> None:
 # --- errors -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class ErrorEntry:
     """One error of one attempt (or a sheet's final error when no attempt recorded one)."""
 
@@ -113,7 +113,7 @@ class ErrorEntry:
         return doc
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class ErrorsReport:
     """A job's errors after filtering, and how many there were before."""
 
@@ -211,7 +211,7 @@ def errors_report(
 # --- history ------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@records.record(slots=True)
 class AttemptRecord:
     """One attempt as the history journal tells it."""
 
@@ -242,7 +242,7 @@ class AttemptRecord:
         }
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class HistoryReport:
     """Attempt records, newest last, and how many there were before the limit."""
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mzt.state.reading import JobRef
 from mzt.state.statuses import JobStatus
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.redact import redact
 from mzt.views.file_events import Wakeups, polling_forced
 from mzt.views.liveness import judge
@@ -66,7 +65,7 @@ _SCAN_COST_FACTOR = 10
 _CLOCK_SLACK_SECONDS = 0.1
 
 
-@dataclass
+@records.record
 class _Followed:
     """One attempt being followed: a tail per stream."""
 
@@ -91,7 +90,7 @@ def run_start(state: CheckpointState) -> float:
 StateReader = Callable[[], "tuple[CheckpointState, bool | None]"]
 
 
-@dataclass
+@records.record
 class JobLogFollower:
     """The attempts of one run being followed, updated by :meth:`look` and :meth:`read`.
 
@@ -106,8 +105,8 @@ class JobLogFollower:
     read_state: StateReader
     lines: int = DEFAULT_LINES
     clock: Callable[[], float] = time.monotonic
-    followed: dict[tuple[int, int], _Followed] = field(default_factory=dict)
-    seen: set[tuple[int, int]] = field(default_factory=set)
+    followed: dict[tuple[int, int], _Followed] = records.field(default_factory=dict)
+    seen: set[tuple[int, int]] = records.field(default_factory=set)
     finished: bool = False
     looked_at: float = float("-inf")
     not_before: float | None = None  # the run's start: older files are an earlier run's

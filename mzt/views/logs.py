@@ -14,12 +14,11 @@ import re
 import stat
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.redact import redact
 from mzt.views.history import InspectTargetError, check_sheet
 from mzt.views.log_tail import DEFAULT_LINES, Tail
@@ -37,7 +36,7 @@ _STATE_CHECK_SECONDS = 0.5
 _PARTIAL_AFTER_SECONDS = 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class LogFile:
     """One attempt log file on disk."""
 
@@ -96,7 +95,7 @@ def _log_file(path: str, name: str) -> LogFile | None:
     return LogFile(Path(path), int(match[1]), int(match[2]), match[3], st.st_size, modified)
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class AttemptLogs:
     """The log files of one attempt (either may not exist yet)."""
 
@@ -213,7 +212,7 @@ def _short(nums: list[int]) -> str:
     return shown + (f" … ({len(nums)} in all)" if len(nums) > 20 else "")
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class LogChunk:
     """Output that arrived while following: ``stream`` is stdout, stderr or ``attempt``.
 

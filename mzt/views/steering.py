@@ -34,7 +34,6 @@ import os
 import stat
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -45,7 +44,7 @@ from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.registry import JobLocation
 from mzt.state.takeover import foreign_error, is_foreign, record_take_over
 from mzt.state.writer import TakeOver
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.errors import JobLockedError, JobNotFoundError, MztError, UsageError
 from mzt.support.exitcodes import ExitCode
 from mzt.support.fsutil import is_own_regular_file, open_nofollow
@@ -206,7 +205,7 @@ def pause_and_wait(
 CancelAction = Literal["requested", "cancelled", "already_cancelled"]
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class CancelOutcome:
     """What `request_cancel` did.
 

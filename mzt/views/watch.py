@@ -23,11 +23,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from mzt.state.reading import Checkpoint, JobRef, read_checkpoint
+from mzt.support import records
 from mzt.support.errors import JobNotFoundError
 from mzt.views.file_events import Wakeups, polling_forced
 from mzt.views.liveness import Liveness, exit_code_for, judge
@@ -42,7 +42,7 @@ LIVENESS_INTERVAL = 1.0
 EXITING_INTERVAL = 0.05
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class WatchFrame:
     """The job as seen at one moment; ``final`` on the last frame of a watch."""
 
@@ -62,7 +62,7 @@ class WatchFrame:
     seq: int | None
     started_at: str | None = None
     final: bool = False
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = records.field(default_factory=dict)
 
     @property
     def exit_code(self) -> int | None:
