@@ -196,6 +196,8 @@ def might_need_redacting(data: bytes, redactor: Redactor) -> bool:
     """
     size = len(data)
     step = _SCAN_SLICE
+    if size <= step:  # one piece, valid UTF-8 as encoded: checked as it is
+        return redactor.json_might_contain(data)
     # JSON may spell a secret's characters six bytes each (\uXXXX).
     overlap = _SCAN_OVERLAP + 6 * max((len(v) for v in redactor.literals), default=0)
     for start in range(0, max(size, 1), step):
