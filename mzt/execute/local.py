@@ -36,7 +36,7 @@ from mzt.execute.base import (
 )
 from mzt.support import procinfo
 from mzt.support.process import StopRequest
-from mzt.support.spawnhold import spawned_pids
+from mzt.support.spawnhold import Hold, current_hold, spawned_pids
 
 if TYPE_CHECKING:  # loaded by the first launch: finding leftovers needs none of it
     from mzt.execute.attempt import AttemptReport, AttemptSpec
@@ -51,6 +51,7 @@ _REAP_EVERY = 0.5
 class _Attempt:
     handle: AttemptHandle
     released: threading.Event = field(default_factory=threading.Event)
+    hold: Hold | None = None  # the held child's release line, once it is spawned
     stop: StopRequest | None = None
     future: Future[AttemptReport] | None = None
 
@@ -108,11 +109,13 @@ class LocalExecutor:
                 entry.handle, pid=pid, pgid=pgid, start_time=start_time, started_at=time.time()
             )
             entry.handle = placed
+            entry.hold = current_hold()
             self.events.put(Placed(placed))
-            # Held until the runner has recorded the handle, or stopped unstarted.
+            # Held until the runner has recorded the handle (and let the child go itself,
+            # see `release`), or stopped unstarted.
             while not entry.released.wait(_HELD_POLL):
                 if stop_check() is not None:
-                    return False
+                    return entry.hold is not None and not entry.hold.cancel()
             return True
 
         def work() -> AttemptReport:
@@ -136,6 +139,10 @@ class LocalExecutor:
     def release(self, handle: AttemptHandle) -> None:
         entry = self.attempts.get(handle.token)
         if entry is not None:
+            # Sent from here, the recording thread: the program starts now, not once the
+            # attempt's thread has woken and taken the interpreter lock back.
+            if entry.hold is not None:
+                entry.hold.go()
             entry.released.set()
 
     def wait(self, timeout: float) -> Event | None:

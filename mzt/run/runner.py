@@ -55,6 +55,7 @@ class _Loop:
     last_launch: float = 0.0
     next_allowed: float = 0.0  # pause_between_sheets in sequential mode
     stopped: set[int] = field(default_factory=set)  # attempts a stop request cut short
+    just_placed: bool = False  # the last event only placed an attempt: no sheet boundary
 
 
 class Runner:
@@ -169,12 +170,15 @@ class Runner:
         try:
             while True:
                 self.reporter.tick()
+                # The request files are checked at sheet boundaries; an attempt that was
+                # just placed is none (its child sees a cancel within its check period).
+                files, loop.just_placed = not loop.just_placed, False
                 if self.controls.interrupted:
                     return self._interrupted(state, loop, pool)
-                if self.controls.cancel_requested():
+                if files and self.controls.cancel_requested():
                     return self._cancelled(state, loop, pool)
                 self.book.limits.check_budget(state)
-                if self.controls.pause_requested():
+                if files and self.controls.pause_requested():
                     loop.pausing = "paused by request (pause file)"
                 elif state.status == JobStatus.PAUSED:  # rate-limit waits ran out
                     loop.pausing = state.error_message or "paused"
@@ -253,6 +257,7 @@ class Runner:
             # Recorded first: a run that dies from here on leaves the handle behind.
             self.book.attempt_placed(state, event.handle)
             pool.release(event.handle)
+            loop.just_placed = True
             return
         report = event.report
         num = event.handle.sheet_num

@@ -54,18 +54,24 @@ def dumps(value: Any) -> str:
 def head_fields(state: CheckpointState) -> dict[str, Any]:
     """Job-level fields that differ from their defaults (no sheets, no score snapshot)."""
     return {
-        name: msgspec.to_builtins(value)
-        for name in state.__struct_fields__
-        if name not in ("sheets", "config_snapshot")
-        and not _is_default(name, value := getattr(state, name))
+        name: value if type(value) in _PLAIN else msgspec.to_builtins(value)
+        for name, default in _HEAD_FIELDS
+        if not (
+            (value := getattr(state, name)) == default
+            and type(value) is type(default)
+            and default is not MISSING
+        )
     }
 
 
-def _is_default(name: str, value: Any) -> bool:
-    default = HEAD_DEFAULTS.get(name, MISSING)
-    if default is MISSING or default is msgspec.NODEFAULT:
-        return False
-    return bool(value == default) and type(value) is type(default)
+# Written at every transition: the fields and their defaults are looked up once, and
+# values that are JSON already are taken as they are.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_HEAD_FIELDS = tuple(
+    (name, MISSING if (d := HEAD_DEFAULTS.get(name, MISSING)) is msgspec.NODEFAULT else d)
+    for name in CheckpointState.__struct_fields__
+    if name not in ("sheets", "config_snapshot")
+)
 
 
 def head_delta(previous: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +104,23 @@ def redacted(data: bytes, redactor: Redactor) -> bytes:
 
 def sheet_bytes(sheet: SheetState, writer: WriterInfo | None, redactor: Redactor) -> bytes:
     """One sheet as the files hold it (default fields left out), redacted."""
-    return redacted(encode(stored_sheet(sheet, writer)), redactor)
+    stored = stored_sheet(sheet, writer)
+    data = encode(stored)
+    handle = stored.attempt_handle
+    if not might_need_redacting(data, redactor):
+        return data
+    # A running sheet's handle always draws the pre-check (its ``"token":"…"`` reads like
+    # an assignment), which would walk every string of the sheet. Strings are redacted one
+    # by one, so the rest of the sheet, checked without the handle, and the handle's own
+    # strings add up to the same answer.
+    if not handle or might_need_redacting(
+        encode(msgspec.structs.replace(stored, attempt_handle=None)), redactor
+    ):
+        return encode(redactor.redact_tree(_DECODER.decode(data)))
+    clean = redactor.redact_tree(handle)
+    if clean == handle:
+        return data
+    return encode(msgspec.structs.replace(stored, attempt_handle=clean))
 
 
 def head_bytes(state: CheckpointState, redactor: Redactor) -> bytes:
@@ -174,6 +196,8 @@ def might_need_redacting(data: bytes, redactor: Redactor) -> bool:
     """
     size = len(data)
     step = _SCAN_SLICE
+    if size <= step:  # one piece, valid UTF-8 as encoded: checked as it is
+        return redactor.json_might_contain(data)
     # JSON may spell a secret's characters six bytes each (\uXXXX).
     overlap = _SCAN_OVERLAP + 6 * max((len(v) for v in redactor.literals), default=0)
     for start in range(0, max(size, 1), step):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from mzt.state.liveness import ProcessIdentity, current_identity
 from mzt.state.structs import Model
 
@@ -17,15 +19,21 @@ class WriterInfo(Model, kw_only=True):
 
     @classmethod
     def current(cls) -> WriterInfo:
-        """This process."""
+        """This process (a fresh copy: the caller may change it)."""
+        global _current
         me = current_identity()
-        return cls(
-            pid=me.pid,
-            start_time=me.start_time,
-            started_at=me.started_at,
-            host=me.host,
-            boot_id=me.boot_id,
-        )
+        if _current is None or _current[0] is not me:
+            # Built once per process: every write names its writer, and the start time's
+            # text costs more than the rest of the record.
+            writer = cls(
+                pid=me.pid,
+                start_time=me.start_time,
+                started_at=me.started_at,
+                host=me.host,
+                boot_id=me.boot_id,
+            )
+            _current = (me, writer)
+        return msgspec.structs.replace(_current[1])
 
     def identity(self) -> ProcessIdentity:
         """As a :class:`~mzt.state.liveness.ProcessIdentity` for liveness checks."""
@@ -58,3 +66,6 @@ class TakeOver(Model, kw_only=True):
             f"taken over from {self.from_host}{detail} by `mzt {self.command} --take-over` "
             f"on {self.by_host} at {self.at}"
         )
+
+
+_current: tuple[ProcessIdentity, WriterInfo] | None = None

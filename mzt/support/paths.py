@@ -7,6 +7,7 @@ layouts are promised to users (README, `man mzt`): change them only with those.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def history_file(workspace: Path, job_id: str) -> Path:
     return state_dir(workspace) / f"{job_id}.history.jsonl"
 
 
+# Remembered: a run asks for its logs and outputs folders at every attempt.
+@functools.lru_cache(maxsize=64)
 def logs_dir(workspace: Path, job_id: str) -> Path:
     return state_dir(workspace) / "logs" / job_id
 
@@ -58,6 +61,7 @@ def attempt_log(workspace: Path, job_id: str, sheet: int, attempt: int, stream: 
     return logs_dir(workspace, job_id) / f"sheet-{sheet}.attempt-{attempt}.{stream}"
 
 
+@functools.lru_cache(maxsize=64)
 def outputs_dir(workspace: Path, job_id: str) -> Path:
     return state_dir(workspace) / "outputs" / job_id
 
@@ -114,9 +118,14 @@ def ratelimits_dir(home: Path | None = None) -> Path:
 
 
 def ratelimit_record(instrument: str, home: Path | None = None) -> Path:
+    return ratelimits_dir(home) / _ratelimit_name(instrument)
+
+
+@functools.lru_cache(maxsize=64)
+def _ratelimit_name(instrument: str) -> str:
     import re
 
-    return ratelimits_dir(home) / f"{re.sub(_JOB_ID_UNSAFE, '_', instrument)}.json"
+    return f"{re.sub(_JOB_ID_UNSAFE, '_', instrument)}.json"
 
 
 def user_instruments_dir(home: Path | None = None) -> Path:

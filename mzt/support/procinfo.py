@@ -40,8 +40,9 @@ class ProcStat:
 
 
 def read_stat(pid: int) -> ProcStat | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    try:  # a plain read, not Path: it runs at every attempt's start
+        with open(f"/proc/{pid}/stat", "rb") as file:  # noqa: PTH123
+            raw = file.read()
     except OSError:
         return None
     fields = raw[raw.rfind(b")") + 2 :].split()
@@ -105,14 +106,15 @@ def children_of_self() -> set[int]:
 def children_of(pid: int | str) -> set[int]:
     """Direct children of ``pid`` (of all its threads); empty once it is gone."""
     found: set[int] = set()
+    # Strings and plain reads, not Path: this runs after every attempt, for every thread.
     try:
-        tasks = [entry.name for entry in Path(f"/proc/{pid}/task").iterdir()]
+        tasks = os.listdir(f"/proc/{pid}/task")  # noqa: PTH208 (see above)
     except OSError:
         return found
     for task in tasks:
-        with contextlib.suppress(OSError, ValueError):
-            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
-            found.update(int(p) for p in text.split())
+        path = f"/proc/{pid}/task/{task}/children"
+        with contextlib.suppress(OSError, ValueError), open(path, "rb") as file:  # noqa: PTH123
+            found.update(int(p) for p in file.read().split())
     return found
 
 

@@ -7,6 +7,10 @@ multi-threaded parent) is needed. If the parent dies before the release, the shi
 end-of-file and exits 125 (the code `env` and `nohup` use for "could not run") without
 running anything.
 
+The hook may let the child go from another thread (`current_hold` inside the hook, then
+`Hold.go`): the thread that records the handle starts the program at once, rather than
+waking the spawning thread to do it.
+
 Also here: the set of children `run_process` is running, which a subreaper consults so
 that it never collects a child whose own thread is about to wait for it.
 """
@@ -33,6 +37,42 @@ SpawnHook = Callable[[int, int, int | None], bool]
 
 _SPAWNED: set[int] = set()
 _SPAWNED_LOCK = threading.Lock()
+_HOLDING = threading.local()
+
+
+class Hold:
+    """The release line of one held child, sent at most once, by whichever thread asks.
+
+    ``go`` and ``cancel`` settle it one way for good, so a child is never both let go
+    and stopped unstarted.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
+        self._state = "held"  # then "sent" or "cancelled"
+
+    def go(self) -> bool:
+        """Let the child run (once); False when it was cancelled instead."""
+        with self._lock:
+            if self._state == "held":
+                self._state = "sent"
+                with contextlib.suppress(OSError):  # the shim died already: its exit says so
+                    os.write(self._fd, b"\n")
+            return self._state == "sent"
+
+    def cancel(self) -> bool:
+        """Keep the child from ever running; False when it was let go already."""
+        with self._lock:
+            if self._state == "held":
+                self._state = "cancelled"
+            return self._state == "cancelled"
+
+
+def current_hold() -> Hold | None:
+    """Inside a hook that `release` runs: the hold of the child it is about."""
+    hold: Hold | None = getattr(_HOLDING, "hold", None)
+    return hold
 
 
 def hold_argv(argv: tuple[str, ...], *, with_stdin: bool) -> tuple[str, ...]:
@@ -65,19 +105,20 @@ def release(proc: subprocess.Popen[bytes], hook: SpawnHook | None, *, keep_stdin
     """Run ``hook`` on the held child, then release it, or stop it unstarted (False)."""
     assert hook is not None and proc.stdin is not None
     stat = read_stat(proc.pid)
+    hold = _HOLDING.hold = Hold(proc.stdin.fileno())
     try:
         go = hook(proc.pid, proc.pid, stat.start_time if stat else None)
     except BaseException:
+        hold.cancel()
         stop_unstarted(proc)
         raise
-    if not go:
+    finally:
+        _HOLDING.hold = None
+    # Sent already if the hook let it go from elsewhere; a refusal that came too late
+    # (the child runs) is no refusal.
+    if not (hold.go() if go else not hold.cancel()):
         stop_unstarted(proc)
         return False
-    try:
-        proc.stdin.write(b"\n")
-        proc.stdin.flush()
-    except OSError:
-        pass  # the shim died already; the caller sees its exit
     if not keep_stdin:
         with contextlib.suppress(OSError):
             proc.stdin.close()

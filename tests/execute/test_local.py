@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import fields, replace
@@ -19,6 +20,7 @@ from mzt.execute.local import LocalExecutor, _scan
 from mzt.state import CheckpointState
 from mzt.support import procinfo
 from mzt.support.process import ProcessRequest, run_process
+from mzt.support.spawnhold import Hold, current_hold
 
 
 def _alive(pid: int) -> bool:
@@ -134,6 +136,45 @@ def test_held_child_runs_only_after_release(tmp_path: Path) -> None:
     assert outcome.succeeded and marker.exists()
     [(pid, pgid, start)] = seen
     assert pid == pgid and start is not None
+
+
+def test_held_child_let_go_by_another_thread_runs_once(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+
+    def hook(pid: int, pgid: int, start: int | None) -> bool:
+        hold = current_hold()
+        assert hold is not None and not marker.exists()
+        thread = threading.Thread(target=hold.go)
+        thread.start()
+        thread.join()
+        assert not hold.cancel()  # let go already: a late refusal changes nothing
+        return False
+
+    request = ProcessRequest(
+        argv=("sh", "-c", f"cat; touch {marker}"),
+        cwd=tmp_path,
+        env=dict(os.environ),
+        stdin=b"prompt",
+        stdout_log=tmp_path / "out",
+        on_spawned=hook,
+    )
+    outcome = run_process(request)
+    # The program read its prompt alone: the release line was sent once, not twice.
+    assert outcome.succeeded and marker.exists() and outcome.stdout_tail == "prompt"
+    assert current_hold() is None
+
+
+def test_a_cancelled_hold_is_never_let_go(tmp_path: Path) -> None:
+    read, write = os.pipe()
+    try:
+        hold = Hold(write)
+        assert hold.cancel() and not hold.go()
+        os.set_blocking(read, False)
+        with pytest.raises(BlockingIOError):
+            os.read(read, 1)
+    finally:
+        os.close(read)
+        os.close(write)
 
 
 def test_held_child_refused_never_runs(tmp_path: Path) -> None:

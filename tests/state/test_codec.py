@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mzt.state import JsonStateBackend, WriterInfo
-from mzt.state.codec import attempt_line, encode_document
+from mzt.state.codec import attempt_line, encode_document, sheet_bytes
 from mzt.state.loader import decode_document
 from mzt.support.redact import Redactor
 from tests.state.conftest import make_state
@@ -114,3 +114,20 @@ def test_an_attempt_record_leaves_out_an_empty_output() -> None:
     assert "output" not in line and "output_truncated" not in line
     assert line["duration_seconds"] == 0.009749
     assert "job_id" not in line and "instance" not in line  # the file is the job's
+
+
+def test_a_running_sheet_is_redacted_around_its_handle() -> None:
+    secret = "sk-ant-api03-" + "a1B2c3D4e5" * 9 + "xyzAA"
+    redactor = Redactor(())
+    state = make_state(1)
+    state.mark_sheet_started(1)
+    sheet = state.sheet(1)
+    sheet.attempt_handle = _handle(1, 1)
+    clean = sheet_bytes(sheet, WriterInfo.current(), redactor)
+    assert b'"token":"' + b"ab" * 12 + b'"' in clean  # the handle's own token stays
+    sheet.error_message = f"failed: {secret}"
+    assert secret.encode() not in sheet_bytes(sheet, WriterInfo.current(), redactor)
+    sheet.error_message = None
+    sheet.attempt_handle = _handle(1, 1, extra={"note": secret})
+    stored = sheet_bytes(sheet, WriterInfo.current(), redactor)
+    assert secret.encode() not in stored and b"ab" * 12 in stored
