@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from mzt.instruments.classify import ErrorInfo, classify, validation_error
 from mzt.instruments.limits import detect_limit, parse_structured
 from mzt.score.models import ValidationRule
 from mzt.state.atomic import atomic_write
+from mzt.support import records
 from mzt.support.fsutil import ensure_private_dir, entry_exists, kind_of, read_regular_file
 from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES
 from mzt.support.process import Outcome, ProcessRequest, StopRequest, run_process
@@ -30,7 +30,7 @@ MAX_PARSED_OUTPUT = 10 * 1024 * 1024  # bytes of stdout read back for result par
 INTERNAL_ERROR = ErrorInfo("E999", "fatal", False, "mzt failed while running the attempt")
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class AttemptSpec:
     """Everything a worker needs to run one attempt."""
 
@@ -58,7 +58,7 @@ class AttemptSpec:
     max_log_bytes: int = DEFAULT_LOG_MAX_BYTES  # per stream (MZT_LOG_MAX_BYTES)
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Published:
     """The attempt's result text was written before its validations ran.
 
@@ -71,7 +71,7 @@ class Published:
     previous: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class AttemptReport:
     """What happened in one attempt."""
 

@@ -14,9 +14,9 @@ refuse to touch anything that merely reuses its pid.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mzt.support import records
 from mzt.support.process import StopRequest
 
 if TYPE_CHECKING:  # the views read handles without loading instruments and validations
@@ -26,7 +26,7 @@ StopCheck = Callable[[], StopRequest | None]
 ATTEMPT_VARIABLE = "MZT_ATTEMPT"  # in every attempt's environment: finds escaped processes
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class AttemptHandle:
     """Where one attempt runs. ``pid`` is None until the attempt has been placed."""
 
@@ -40,7 +40,7 @@ class AttemptHandle:
     pgid: int | None = None
     start_time: int | None = None  # clock ticks after boot (/proc/<pid>/stat field 22)
     started_at: float | None = None  # epoch seconds, for people
-    extra: Mapping[str, Any] = field(default_factory=dict)  # executor-specific fields
+    extra: Mapping[str, Any] = records.field(default_factory=dict)  # executor-specific fields
 
     def to_record(self) -> dict[str, Any]:
         # Spelled out: `asdict` deep-copies field by field, once per sheet start.
@@ -87,14 +87,14 @@ def _opt_str(value: object) -> str | None:
     return str(value) if value else None
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Placed:
     """The attempt is placed and held: record ``handle``, then `Executor.release` it."""
 
     handle: AttemptHandle
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Finished:
     """The attempt is over (its processes are gone)."""
 
@@ -105,7 +105,7 @@ class Finished:
 Event = Placed | Finished
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Leftover:
     """An attempt of a dead run, with the processes of it found alive."""
 

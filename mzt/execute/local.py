@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mzt.execute.base import (
@@ -34,7 +33,7 @@ from mzt.execute.base import (
     Placed,
     StopCheck,
 )
-from mzt.support import procinfo
+from mzt.support import procinfo, records
 from mzt.support.process import StopRequest
 from mzt.support.spawnhold import Hold, current_hold, spawned_pids
 
@@ -47,10 +46,10 @@ _HELD_POLL = 0.05
 _REAP_EVERY = 0.5
 
 
-@dataclass
+@records.record
 class _Attempt:
     handle: AttemptHandle
-    released: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = records.field(default_factory=threading.Event)
     hold: Hold | None = None  # the held child's release line, once it is spawned
     stop: StopRequest | None = None
     future: Future[AttemptReport] | None = None
@@ -94,7 +93,7 @@ class LocalExecutor:
         entry = _Attempt(handle)
         with self.lock:
             self.attempts[token] = entry
-        spec = replace(spec, environ={**spec.environ, ATTEMPT_VARIABLE: token})
+        spec = records.replace(spec, environ={**spec.environ, ATTEMPT_VARIABLE: token})
 
         def stop_check() -> StopRequest | None:
             if entry.stop is not None:
@@ -105,7 +104,7 @@ class LocalExecutor:
             return request
 
         def on_spawned(pid: int, pgid: int, start_time: int | None) -> bool:
-            placed = replace(
+            placed = records.replace(
                 entry.handle, pid=pid, pgid=pgid, start_time=start_time, started_at=time.time()
             )
             entry.handle = placed

@@ -14,18 +14,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.fsutil import is_own_regular_file
 from mzt.support.process import StopRequest
 
 _HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-@dataclass
+@records.record
 class Controls:
     """The stop requests a run consults; safe to read from any thread."""
 
@@ -33,9 +32,9 @@ class Controls:
     job_id: str
     signum: int | None = None
     signals_seen: int = 0
-    _wake: threading.Event = field(default_factory=threading.Event)
-    pause_path: Path = field(init=False)
-    cancel_path: Path = field(init=False)
+    _wake: threading.Event = records.field(default_factory=threading.Event)
+    pause_path: Path = records.field(init=False)
+    cancel_path: Path = records.field(init=False)
 
     def __post_init__(self) -> None:
         # Built once: they are checked several times per sheet.

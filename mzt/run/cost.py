@@ -9,16 +9,15 @@ plain commands (`cli`) cost nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mzt.instruments import InstrumentResult
 from mzt.score.models import CostLimitConfig
+from mzt.support import records
 
 CHARS_PER_TOKEN = 4
 ESTIMATE_CONFIDENCE = 0.7
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Cost:
     input_tokens: int | None
     output_tokens: int | None

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 from mzt.instruments.classify import ErrorInfo
 from mzt.score.models import RetryConfig
+from mzt.support import records
 
 Action = Literal["complete", "completion", "retry", "fallback", "fail", "wait"]
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class AttemptVerdict:
     """What an attempt showed: instrument success, validation pass rate, error if any."""
 
@@ -44,7 +44,7 @@ class AttemptVerdict:
         return 100.0 if self.validations == 0 else self.passed / self.validations * 100
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Decision:
     action: Action
     delay: float = 0.0

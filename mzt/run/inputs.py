@@ -8,7 +8,6 @@ ever stops a run.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from mzt.score.bounds import LimitError
 from mzt.score.models import CrossSheetConfig, InjectionItem
 from mzt.score.plan import Plan, SheetPlan
 from mzt.score.sandbox import Sandbox
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.fsutil import read_regular_file
 from mzt.support.redact import redact
 
@@ -29,14 +28,14 @@ SKIPPED = "[SKIPPED]"
 _LENIENT = Sandbox(undefined=jinja2.Undefined, autoescape=False)
 
 
-@dataclass
+@records.record
 class Injected:
     """Injected texts by section, plus warnings about what could not be read."""
 
-    skill: list[str] = field(default_factory=list)
-    tool: list[str] = field(default_factory=list)
-    context: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    skill: list[str] = records.field(default_factory=list)
+    tool: list[str] = records.field(default_factory=list)
+    context: list[str] = records.field(default_factory=list)
+    warnings: list[str] = records.field(default_factory=list)
 
     def as_mapping(self) -> dict[str, list[str]]:
         return {"skill": self.skill, "tool": self.tool, "context": self.context}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +18,10 @@ from mzt.state import (
     SheetStatus,
 )
 from mzt.state.atomic import atomic_write
-from mzt.support import paths
+from mzt.support import paths, records
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Applied:
     """What an attempt changed, for the reporter and the scheduler."""
 
@@ -187,7 +186,7 @@ class AttemptOutcomes:
             atomic_write(published.path, published.previous, durable=False)
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class _Accounting:
     """Adapter for `SheetState.record_attempt`: success means "consumed no retry budget"."""
 

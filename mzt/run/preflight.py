@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from jinja2 import nodes
 
@@ -32,6 +31,7 @@ from mzt.score.templating import (
     render,
     undefined_variables,
 )
+from mzt.support import records
 from mzt.support.errors import UsageError
 from mzt.support.numbers import spans
 
@@ -48,7 +48,7 @@ class RunRefused(UsageError):
         self.causes = causes
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class _Finding:
     what: str  # one clause of the message
     hint: str  # what to do about it

@@ -10,12 +10,13 @@ template and nothing else.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from mzt.support import records
 
 ORIGINAL_PROMPT_CHARS = 3000
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Completion:
     """What a completion-mode attempt is told."""
 
@@ -25,7 +26,7 @@ class Completion:
     missing: Sequence[str]
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class PromptParts:
     """The pieces of one attempt's prompt, before assembly."""
 

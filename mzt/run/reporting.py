@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
+
+from mzt.support import records
 
 
 class Reporter(Protocol):
@@ -66,7 +67,7 @@ class NullReporter:
         pass
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Progress:
     """Where a run stands at one moment. ``eta`` is None until a sheet has finished after
     running (nothing to estimate from) and once nothing is left."""
@@ -83,7 +84,7 @@ class Progress:
     cost: float
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Wait:
     """A sheet waiting to run again: ``kind`` is retry, completion or rate_limited."""
 
@@ -93,7 +94,7 @@ class Wait:
     seconds_left: float
 
 
-@dataclass
+@records.record
 class _Wait:
     kind: str
     reason: str

@@ -24,7 +24,6 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 
 from mzt.execute.attempt import AttemptReport
 from mzt.execute.base import AttemptHandle, Executor, Leftover, Placed
@@ -40,21 +39,21 @@ from mzt.run.sheetrun import PromptError, SheetPreparer
 from mzt.score.bounds import RenderStopped
 from mzt.score.preparation import PreparedScore
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.exitcodes import ExitCode, signal_exit_code
 from mzt.support.fsutil import ensure_private_dir
 
 TICK = 0.25
 
 
-@dataclass
+@records.record
 class _Loop:
-    in_flight: dict[int, AttemptHandle] = field(default_factory=dict)
+    in_flight: dict[int, AttemptHandle] = records.field(default_factory=dict)
     pausing: str = ""  # why the run pauses once running attempts are done
     halted: bool = False  # a failure under parallel.fail_fast: start nothing new
     last_launch: float = 0.0
     next_allowed: float = 0.0  # pause_between_sheets in sequential mode
-    stopped: set[int] = field(default_factory=set)  # attempts a stop request cut short
+    stopped: set[int] = records.field(default_factory=set)  # attempts a stop request cut short
     just_placed: bool = False  # the last event only placed an attempt: no sheet boundary
 
 

@@ -7,7 +7,6 @@ checkpoint (attempt counts, earlier sheets' results) but never writes it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from mzt.score.templating import (
     validation_context,
 )
 from mzt.state import CheckpointState, SheetState
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.fsutil import ensure_private_dir
 from mzt.support.output_log import log_max_bytes
 from mzt.validation.engine import (
@@ -42,7 +41,7 @@ from mzt.validation.engine import (
 BASELINE_KEY = "mtime_baseline"
 
 
-@dataclass
+@records.record
 class SheetPreparer:
     """Builds `AttemptSpec`s for a prepared score."""
 
@@ -51,7 +50,7 @@ class SheetPreparer:
     environ: Mapping[str, str]
     instrument_override: str | None = None
     # Polled while a prompt renders: once true, rendering raises `RenderStopped`.
-    stop_asked: Callable[[], bool] = field(default=lambda: False)
+    stop_asked: Callable[[], bool] = records.field(default=lambda: False)
 
     def __post_init__(self) -> None:
         loaded = self.prepared.loaded

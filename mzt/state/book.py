@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from mzt.state.folding import Layout
 from mzt.state.journal import Journal
 from mzt.state.statuses import JobStatus
+from mzt.support import records
 
 
 class Guarded(Protocol):
@@ -36,7 +36,7 @@ def serialised(
     return functools.update_wrapper(guarded, method)
 
 
-@dataclass
+@records.record
 class WriterBook:
     """What this store last wrote for one job: the baseline journal lines are relative to."""
 
@@ -45,12 +45,12 @@ class WriterBook:
     instance_id: str | None = None
     status: JobStatus | None = None
     seq: int | None = None
-    head: dict[str, Any] = field(default_factory=dict)
+    head: dict[str, Any] = records.field(default_factory=dict)
     config: Any = None
     # The bytes of each sheet journaled since the snapshot, as its last line gave them: a
     # patch is computed against them (the first line of any other sheet holds it whole),
     # and a fold takes them, the rest of the sheets coming from the snapshot's file.
-    encoded: dict[int, bytes] = field(default_factory=dict)
+    encoded: dict[int, bytes] = records.field(default_factory=dict)
     # Where the sheets are in the snapshot this store wrote last; None when there is none
     # to fold from (not written yet, or being written).
     layout: Layout | None = None

@@ -26,10 +26,10 @@ import os
 import threading
 from array import array
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from mzt.state.atomic import atomic_write
+from mzt.support import records
 from mzt.support.log import get_logger
 
 logger = get_logger("mzt.state")
@@ -37,7 +37,7 @@ logger = get_logger("mzt.state")
 _CHUNK = 1 << 18  # bytes copied from the old file at a time
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Layout:
     """Where each sheet's piece (``"<num>":{...}``) starts in a snapshot file.
 

@@ -23,10 +23,10 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from mzt.support import records
 from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES, OutputStream
 from mzt.support.spawnhold import SpawnHook, hold_argv, release, spawned, unrunnable
 
@@ -44,7 +44,7 @@ _EXITED = object()  # selector tag of the child's pidfd
 ExitReason = Literal["completed", "timeout", "stale", "cancelled", "interrupted", "error"]
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class StopRequest:
     """Why a running child must stop; ``immediate`` skips the grace period."""
 
@@ -52,7 +52,7 @@ class StopRequest:
     immediate: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class ProcessRequest:
     """What to run and how."""
 
@@ -71,7 +71,7 @@ class ProcessRequest:
     on_spawned: SpawnHook | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Outcome:
     """What happened: the immutable result of one `run_process`."""
 

@@ -13,12 +13,12 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from mzt.score.templating import TemplateError, format_fields
+from mzt.support import records
 from mzt.support.process import Outcome
 from mzt.support.redact import redact
 
@@ -30,7 +30,7 @@ FailureCategory = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class Check:
     """The outcome of checking a rule once."""
 

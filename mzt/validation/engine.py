@@ -24,7 +24,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from mzt.score.templating import (
     substitute_command,
 )
 from mzt.state.records import ValidationDetailDict, utc_now
+from mzt.support import records
 from mzt.support.process import ProcessRequest, StopRequest, run_process
 from mzt.support.redact import redact
 from mzt.validation.checks import (
@@ -70,7 +70,7 @@ _PROCESS_TAIL_BYTES = 8 * 1024  # per stream; a little more than a result keeps
 _STOP_POLL_SECONDS = 0.25  # a retry delay is slept in slices so a cancel is seen quickly
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class RuleResult:
     """The verdict on one rule for one attempt.
 
@@ -120,7 +120,7 @@ class RuleResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@records.record(frozen=True, slots=True)
 class ValidationReport:
     """All results of one validation run, in the order the rules were considered.
 
