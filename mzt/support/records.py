@@ -9,7 +9,7 @@ shared functions that read the class's field list.
 
 What it offers is the part of dataclasses mzt uses: fields with defaults or default
 factories, ``init=False`` and ``compare=False`` fields, ``__post_init__``, ``frozen``
-and ``slots``, and :func:`replace`. Equality compares fields of the same class; a
+and ``slots``, :func:`fields` and :func:`replace`. Equality compares fields of the same class; a
 mutable record with equality is unhashable, a frozen one hashes its fields.
 """
 
@@ -71,6 +71,13 @@ def record(
         return _build(target, frozen=frozen, slots=slots)
 
     return build if cls is None else build(cls)
+
+
+def fields(kind: type | object) -> tuple[Any, ...]:
+    """The fields of a record class or instance, in order (each has a ``name``)."""
+    target = kind if isinstance(kind, type) else type(kind)
+    found: tuple[Any, ...] = target.__record_fields__  # type: ignore[attr-defined]
+    return found
 
 
 def replace(instance: T, /, **changes: Any) -> T:

@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from mzt.execute.base import ATTEMPT_VARIABLE, AttemptHandle, Finished, Placed
 from mzt.execute.leftovers import live_leftovers, recorded_handles, stop_leftovers
 from mzt.execute.local import LocalExecutor, _scan
 from mzt.state import CheckpointState
-from mzt.support import procinfo
+from mzt.support import procinfo, records
 from mzt.support.process import ProcessRequest, run_process
 from mzt.support.spawnhold import Hold, current_hold
 
@@ -52,13 +51,13 @@ def _handle_of(proc: subprocess.Popen[bytes], **changes: object) -> AttemptHandl
         pgid=proc.pid,
         start_time=stat.start_time,
     )
-    return replace(handle, **changes)  # type: ignore[arg-type]
+    return records.replace(handle, **changes)  # type: ignore[arg-type]
 
 
 def test_handle_survives_its_record() -> None:
     handle = AttemptHandle("local", "abc", 3, 2, "host", "boot", 10, 10, 99, 1.5, {"k": 1})
     assert AttemptHandle.from_record(handle.to_record()) == handle
-    assert set(handle.to_record()) == {f.name for f in fields(AttemptHandle)}
+    assert set(handle.to_record()) == {f.name for f in records.fields(AttemptHandle)}
     assert AttemptHandle.from_record({"executor": "local"}) is None
 
 
@@ -113,7 +112,7 @@ def test_a_process_that_left_the_session_is_found_by_its_token(tmp_path: Path) -
             "local", token, 1, 1, procinfo.host(), procinfo.boot_id(), 1, 1, stat.start_time
         )
         assert [t.pid for t in _scan([handle])[token]] == [escaped.pid]
-        later = replace(handle, start_time=stat.start_time + 10_000)
+        later = records.replace(handle, start_time=stat.start_time + 10_000)
         assert _scan([later]) == {}  # started before the attempt: not one of its processes
     finally:
         escaped.kill()

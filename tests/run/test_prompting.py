@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from mzt.run.prompting import ORIGINAL_PROMPT_CHARS, Completion, PromptParts, assemble
+from mzt.support import records
 
 WS = "/srv/jobs/ws"
 
@@ -20,7 +20,7 @@ def parts(**overrides: Any) -> PromptParts:
         job_name="quarterly",
         workspace=WS,
     )
-    return replace(base, **overrides)
+    return records.replace(base, **overrides)
 
 
 FULL = parts(
@@ -42,7 +42,7 @@ def preamble_of(prompt: str) -> str:
 
 def test_raw_prompt_is_the_body_only() -> None:
     body = "echo hello > {ws}/out.txt\n\n"
-    full = replace(
+    full = records.replace(
         FULL,
         body=body,
         retry_number=2,
@@ -152,14 +152,14 @@ def test_parallel_note() -> None:
 
 def completion_prompt(**overrides: Any) -> tuple[str, str]:
     """The completion-mode prompt and the plain prompt it wraps."""
-    base = replace(FULL, **overrides)
+    base = records.replace(FULL, **overrides)
     done = Completion(
         attempt=2,
         max_attempts=5,
         satisfied=["report.md exists", "report.md mentions revenue"],
         missing=["report.md contains 'Summary'", "make test passes"],
     )
-    return assemble(replace(base, completion=done), raw=False), assemble(base, raw=False)
+    return assemble(records.replace(base, completion=done), raw=False), assemble(base, raw=False)
 
 
 def test_completion_header_and_lists() -> None:
@@ -187,7 +187,7 @@ def test_completion_includes_the_original_prompt() -> None:
 
 
 def test_completion_with_nothing_satisfied_leaves_out_that_list() -> None:
-    prompt = assemble(replace(FULL, completion=Completion(1, 1, [], ["x"])), raw=False)
+    prompt = assemble(records.replace(FULL, completion=Completion(1, 1, [], ["x"])), raw=False)
     assert "Already satisfied" not in prompt
     assert "0 of 1 requirements are met" in prompt
     assert "Still missing:\n1. x\n" in prompt
