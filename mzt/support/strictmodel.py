@@ -226,12 +226,22 @@ class ModelMeta(type):
         return resolve_fields(cls)
 
 
+_COMPILED: dict[str, Any] = {}
+
+
 def resolve_annotation(cls: type, text: Any) -> Any:
-    """Evaluate a field's written type in the namespace of the module that defined it."""
+    """Evaluate a field's written type in the namespace of the module that defined it.
+
+    The same few texts (``str | None``, ``bool``…) recur across all models: each is
+    compiled once, which is most of what evaluating it costs.
+    """
     if not isinstance(text, str):
         return text
+    code = _COMPILED.get(text)
+    if code is None:
+        code = _COMPILED[text] = compile(text, "<annotation>", "eval")
     module = sys.modules[cls.__module__]
-    return eval(text, module.__dict__, {cls.__name__: cls})  # noqa: S307 - our own source
+    return eval(code, module.__dict__, {cls.__name__: cls})  # noqa: S307 - our own source
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(Field,))
