@@ -7,7 +7,6 @@ never write, never run anything.
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from mzt.score.templating import (
     undefined_variables,
 )
 from mzt.support.fsutil import entry_exists, kind_of
+from mzt.support.hints import closest
 
 _SINGLE_BRACE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 _JINJA_MARK = re.compile(r"\{\{|\{%")
@@ -84,12 +84,12 @@ def _check_template(found: Findings) -> None:
     known = BUILTIN_VARIABLES | user | jinja_globals()
     suggestions = sorted(BUILTIN_VARIABLES | user)
     for name in sorted(undefined):
-        close = difflib.get_close_matches(name, suggestions, n=1, cutoff=0.7)
+        close = closest(name, suggestions, cutoff=0.7)
         found.add(
             "V101",
             f"the template uses {name!r}, which is not defined",
             path,
-            hint=f"did you mean {close[0]!r}?" if close else "add it to prompt.variables",
+            hint=f"did you mean {close!r}?" if close else "add it to prompt.variables",
         )
     for name in sorted(
         {m.group(1) for m in _SINGLE_BRACE.finditer(text)} & (known - jinja_globals())

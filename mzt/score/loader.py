@@ -6,7 +6,6 @@ models, the plan and the checks stay pure.
 
 from __future__ import annotations
 
-import difflib
 import json
 import types
 import typing
@@ -17,6 +16,7 @@ from mzt.score.models import Score
 from mzt.support import records
 from mzt.support.errors import Issue, ScoreError
 from mzt.support.fsutil import read_regular_file
+from mzt.support.hints import closest
 from mzt.support.paths import job_id_from_name, sha256_hex
 from mzt.support.strictmodel import ErrorDetails, StrictModel, ValidationError
 from mzt.support.yamlsafe import DataPath, Document, YamlProblem, decode, parse
@@ -279,9 +279,9 @@ def _typo_hint(parent: DataPath, key: str) -> str | None:
         target = _NEAR_MISSES[key]
         if target in allowed or "." in target or " " in target:
             return f"did you mean `{target}`?"
-    close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+    close = closest(key, sorted(allowed))
     if close:
-        return f"did you mean `{close[0]}`?"
+        return f"did you mean `{close}`?"
     if allowed:
         return "allowed keys here: " + ", ".join(sorted(allowed))
     return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from mzt.score.catalog import Catalog
@@ -10,6 +9,7 @@ from mzt.score.conditions import ExpressionError, compile_expression
 from mzt.score.findings import Findings, Path_
 from mzt.score.models import DEFAULT_INSTRUMENT, KNOWN_CONFIG_KEYS, InstrumentConfig, Score
 from mzt.score.plan import Plan
+from mzt.support.hints import closest
 
 SHORT_TIMEOUT = 60.0
 LONG_TIMEOUT = 2 * 3600.0
@@ -67,12 +67,12 @@ def check_instruments(found: Findings, plan: Plan, catalog: Catalog) -> None:
     ]
     for path, config in configs:
         for key in config.unknown_keys():
-            close = difflib.get_close_matches(key, sorted(KNOWN_CONFIG_KEYS), n=1, cutoff=0.75)
+            close = closest(key, sorted(KNOWN_CONFIG_KEYS), cutoff=0.75)
             found.add(
                 "V302",
                 f"{key!r} is not a setting mzt knows; it is passed to the instrument as is",
                 (*path, key),
-                hint=f"did you mean {close[0]!r}?" if close else None,
+                hint=f"did you mean {close!r}?" if close else None,
             )
 
 
@@ -85,9 +85,9 @@ def _instrument_path(score: object, name: str) -> Path_:
 
 
 def _instrument_hint(name: str, catalog: Catalog) -> str:
-    close = difflib.get_close_matches(name, catalog.names(), n=1, cutoff=0.6)
+    close = closest(name, catalog.names())
     if close:
-        return f"did you mean {close[0]!r}?"
+        return f"did you mean {close!r}?"
     return "known instruments: " + ", ".join(catalog.names())
 
 
