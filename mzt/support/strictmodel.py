@@ -69,29 +69,26 @@ class FieldInfo:
         "min_length",
         "pattern",
     )
+    alias: str | None
+    annotation: Any
+    default: Any
+    default_factory: Callable[[], Any] | None
+    description: str | None
+    ge: float | None
+    gt: float | None
+    le: float | None
+    lt: float | None
+    max_length: int | None
+    min_length: int | None
+    pattern: str | None
 
-    def __init__(
-        self,
-        *,
-        default: Any = _MISSING,
-        default_factory: Callable[[], Any] | None = None,
-        alias: str | None = None,
-        description: str | None = None,
-        ge: float | None = None,
-        gt: float | None = None,
-        le: float | None = None,
-        lt: float | None = None,
-        min_length: int | None = None,
-        max_length: int | None = None,
-        pattern: str | None = None,
-    ) -> None:
-        self.default = default
-        self.default_factory = default_factory
-        self.alias = alias
-        self.description = description
-        self.ge, self.gt, self.le, self.lt = ge, gt, le, lt
-        self.min_length, self.max_length, self.pattern = min_length, max_length, pattern
-        self.annotation: Any = None  # the resolved type, filled in when the model is compiled
+    def __init__(self, **settings: Any) -> None:
+        """Made by :func:`Field`, whose keywords are the settings (unset ones are None)."""
+        for name in self.__slots__:
+            setattr(self, name, settings.get(name))
+        if "default" not in settings:
+            self.default = _MISSING
+        self.annotation = None  # the resolved type, filled in when the model is compiled
 
     @property
     def required(self) -> bool:
@@ -124,19 +121,10 @@ def Field(
 
     ``default`` is keyword-only: type checkers see a default only when it is named.
     """
-    return FieldInfo(
-        default=default,
-        default_factory=default_factory,
-        alias=alias,
-        description=description,
-        ge=ge,
-        gt=gt,
-        le=le,
-        lt=lt,
-        min_length=min_length,
-        max_length=max_length,
-        pattern=pattern,
-    )
+    settings = dict(locals())
+    if default is _MISSING:
+        del settings["default"]
+    return FieldInfo(**settings)
 
 
 Mode = Literal["before", "after"]
