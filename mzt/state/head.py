@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 
 from mzt import __version__
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.errors import MztError, StateCorruptionError
-from mzt.support.frozen import Frozen
 from mzt.support.fsutil import ensure_private_dir, read_regular_file
 
 SETTLED_SECONDS = 2.0
@@ -34,19 +33,10 @@ _CACHE_FORMAT = 1
 _CACHE_MAX_BYTES = 64 * 1024
 
 
-class Head(Frozen):
+@records.record(frozen=True, slots=True)
+class Head:
     """What a job's checkpoint says about the job as a whole."""
 
-    __slots__ = (
-        "completed_sheets",
-        "config_path",
-        "error_message",
-        "failed_sheets",
-        "job_id",
-        "score_hash",
-        "status",
-        "total_sheets",
-    )
     job_id: str
     status: str
     score_hash: str | None  # SHA-256 of the score file's bytes (see CheckpointState)
@@ -55,28 +45,6 @@ class Head(Frozen):
     completed_sheets: int
     failed_sheets: tuple[int, ...]
     error_message: str | None
-
-    def __init__(
-        self,
-        job_id: str,
-        status: str,
-        score_hash: str | None,
-        config_path: str | None,
-        total_sheets: int,
-        completed_sheets: int,
-        failed_sheets: tuple[int, ...],
-        error_message: str | None,
-    ) -> None:
-        self._set(
-            job_id=job_id,
-            status=status,
-            score_hash=score_hash,
-            config_path=config_path,
-            total_sheets=total_sheets,
-            completed_sheets=completed_sheets,
-            failed_sheets=failed_sheets,
-            error_message=error_message,
-        )
 
 
 def read_head(workspace: Path, job_id: str) -> Head | None:

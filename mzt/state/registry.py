@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.errors import AmbiguousJobError, JobNotFoundError
-from mzt.support.frozen import Frozen
 from mzt.support.fsutil import ensure_private_dir, entry_exists, read_regular_file
 from mzt.support.log import get_logger
 
@@ -23,32 +22,15 @@ _MAX_RECORD_BYTES = 64 * 1024
 _HINT_JOBS = 10  # known job ids named in a "not found" hint
 
 
-class RegistryRecord(Frozen):
-    """One registered job in one workspace (not a dataclass: `mzt run` of a completed job
-    reads these and would import `dataclasses` for nothing else)."""
+@records.record(frozen=True, slots=True)
+class RegistryRecord:
+    """One registered job in one workspace (`mzt run` of a completed job reads these)."""
 
-    __slots__ = ("job_id", "record_path", "registered_at", "score_path", "workspace")
     job_id: str
     workspace: Path
     score_path: Path | None
     registered_at: str
     record_path: Path
-
-    def __init__(
-        self,
-        job_id: str,
-        workspace: Path,
-        score_path: Path | None,
-        registered_at: str,
-        record_path: Path,
-    ) -> None:
-        self._set(
-            job_id=job_id,
-            workspace=workspace,
-            score_path=score_path,
-            registered_at=registered_at,
-            record_path=record_path,
-        )
 
     @property
     def workspace_exists(self) -> bool:
@@ -164,19 +146,14 @@ def _read_record(path: Path) -> RegistryRecord | None:
     )
 
 
-class JobLocation(Frozen):
+@records.record(frozen=True, slots=True)
+class JobLocation:
     """Where a job named by its id lives, and which rule found it."""
 
-    __slots__ = ("found_by", "job_id", "score_path", "workspace")
     job_id: str
     workspace: Path
     score_path: Path | None
     found_by: str  # "workspace" (-w), "cwd" (./.marianne/) or "registry"
-
-    def __init__(
-        self, job_id: str, workspace: Path, score_path: Path | None, found_by: str
-    ) -> None:
-        self._set(job_id=job_id, workspace=workspace, score_path=score_path, found_by=found_by)
 
 
 def find_job(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mzt.support import records
 from mzt.support.exitcodes import ExitCode
-from mzt.support.frozen import Frozen
 
 TYPE_CHECKING = False  # not `typing`: the no-op `mzt run` imports this module
 
@@ -32,37 +32,17 @@ class UsageError(MztError):
     code = "USAGE"
 
 
-class Issue(Frozen):
+@records.record(frozen=True, slots=True)
+class Issue:
     """One finding about a score: an error (score unusable) or a warning."""
 
-    __slots__ = ("code", "column", "hint", "line", "message", "path", "severity")
     code: str
     message: str
-    path: str
-    line: int | None
-    column: int | None
-    hint: str | None
-    severity: str  # "error", "warning" or "info"
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        path: str = "",
-        line: int | None = None,
-        column: int | None = None,
-        hint: str | None = None,
-        severity: str = "error",
-    ) -> None:
-        self._set(
-            code=code,
-            message=message,
-            path=path,
-            line=line,
-            column=column,
-            hint=hint,
-            severity=severity,
-        )
+    path: str = ""
+    line: int | None = None
+    column: int | None = None
+    hint: str | None = None
+    severity: str = "error"  # "error", "warning" or "info"
 
     def render(self, source: str = "") -> str:
         """One paragraph: where, what, and what to do."""

@@ -15,10 +15,18 @@ mutable record with equality is unhashable, a frozen one hashes its fields.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform, overload
+TYPE_CHECKING = False  # not `typing`: the no-op `mzt run` builds records and imports neither
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar, dataclass_transform, overload
+
+    T = TypeVar("T")
+else:
+
+    def dataclass_transform(**_: object) -> object:
+        return lambda function: function
+
 
 _MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "<no default>"})()
 
@@ -55,10 +63,12 @@ def field(
     return _Field(default, default_factory, init, compare)
 
 
-@overload
-def record(cls: type[T], /) -> type[T]: ...
-@overload
-def record(*, frozen: bool = False, slots: bool = False) -> Callable[[type[T]], type[T]]: ...
+if TYPE_CHECKING:
+
+    @overload
+    def record(cls: type[T], /) -> type[T]: ...
+    @overload
+    def record(*, frozen: bool = False, slots: bool = False) -> Callable[[type[T]], type[T]]: ...
 
 
 @dataclass_transform(field_specifiers=(field,))
