@@ -6,7 +6,8 @@ import pytest
 
 from mzt.score.models import InjectionItem, InstrumentConfig, Score
 from mzt.score.models.peripheral import UNUSED_KEYS
-from mzt.support.strictmodel import FrozenModelError, StrictModel, ValidationError
+from mzt.support.records import FrozenInstanceError
+from mzt.support.strictmodel import StrictModel, ValidationError
 
 
 def all_models() -> list[type[StrictModel]]:
@@ -57,7 +58,7 @@ def test_scores_are_immutable() -> None:
     score = Score.model_validate(
         {"name": "x", "sheet": {"size": 1, "total_items": 1}, "prompt": {}}
     )
-    with pytest.raises(FrozenModelError):
+    with pytest.raises(FrozenInstanceError):
         score.name = "y"  # type: ignore[misc]
 
 

@@ -305,7 +305,7 @@ def _describe(exc: ValidationError, document: Document) -> tuple[str, int | None
     """One paragraph listing each error as ``line N (path): what``; the first error's line."""
     parts: list[str] = []
     first_line: int | None = None
-    errors = exc.errors(include_url=False)
+    errors = exc.errors()
     for error in errors[:_MAX_LISTED]:
         loc = tuple(error["loc"])
         # A missing key has no line of its own: the mapping that lacks it gives one.

@@ -206,7 +206,7 @@ def _file_error(source: str, what: str, hint: str | None = None) -> ScoreError:
 
 def _issues_from(exc: ValidationError, document: Document) -> list[Issue]:
     grouped: dict[DataPath, list[ErrorDetails]] = {}
-    for error in exc.errors(include_url=False):
+    for error in exc.errors():
         path = _data_path(error["loc"], document.data)
         if error["type"] == "missing" and isinstance(error["loc"][-1], str):
             path = (*path, error["loc"][-1])

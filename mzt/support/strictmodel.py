@@ -20,6 +20,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Self, TypedDict, dataclass_transform
 
+from mzt.support.records import FrozenInstanceError
+
 _MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "<required>"})()
 
 
@@ -42,14 +44,9 @@ class ValidationError(ValueError):
         self.title = title
         self._errors = errors
 
-    def errors(self, *, include_url: bool = False) -> list[ErrorDetails]:
+    def errors(self) -> list[ErrorDetails]:
         """The problems, in the order of the model's fields (unknown keys last)."""
-        del include_url  # accepted for the familiar spelling; there are no URLs
         return list(self._errors)
-
-
-class FrozenModelError(AttributeError):
-    """Raised on any attempt to change a model after it was made."""
 
 
 class FieldInfo:
@@ -284,10 +281,12 @@ class StrictModel(metaclass=ModelMeta):
         return copy
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenModelError(f"{type(self).__name__} cannot be changed (tried to set {name})")
+        raise FrozenInstanceError(f"{type(self).__name__} cannot be changed (tried to set {name})")
 
     def __delattr__(self, name: str) -> None:
-        raise FrozenModelError(f"{type(self).__name__} cannot be changed (tried to delete {name})")
+        raise FrozenInstanceError(
+            f"{type(self).__name__} cannot be changed (tried to delete {name})"
+        )
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(self.__dict__[n] for n in type(self).__strict_fields__)  # type: ignore[attr-defined]

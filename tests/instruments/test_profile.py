@@ -7,7 +7,8 @@ import pytest
 from mzt.instruments import InstrumentProfile
 from mzt.instruments.jsonpath import compile_path
 from mzt.instruments.profile import CliCommand, CliErrors, CliOutput, ModelSpec
-from mzt.support.strictmodel import FrozenModelError, ValidationError
+from mzt.support.records import FrozenInstanceError
+from mzt.support.strictmodel import ValidationError
 
 
 def profile(**overrides: Any) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def test_every_field_has_a_description() -> None:
 def test_models_are_frozen_and_strict() -> None:
     p = InstrumentProfile.model_validate(profile(capabilities=["mcp", "tool_use"]))
     assert p.capabilities == frozenset({"mcp", "tool_use"})
-    with pytest.raises(FrozenModelError):
+    with pytest.raises(FrozenInstanceError):
         p.name = "other"  # type: ignore[misc]
     # strict: no quietly turning "300" into a number or "yes" into a boolean
     for bad in ({"default_timeout_seconds": "300"}, {"raw_prompt": "yes"}):

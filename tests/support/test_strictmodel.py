@@ -4,9 +4,9 @@ from typing import Annotated, Any, Literal
 
 import pytest
 
+from mzt.support.records import FrozenInstanceError
 from mzt.support.strictmodel import (
     Field,
-    FrozenModelError,
     StrictModel,
     ValidationError,
     field_validator,
@@ -61,7 +61,7 @@ def test_valid_data_becomes_a_frozen_model_that_knows_what_was_given() -> None:
     assert sample.as_ == "y" and sample.tags == frozenset({"t"})
     assert sample.model_fields_set == {"name", "ratio", "as_", "tags"}
     assert sample.inner == Inner() and sample.inner.model_fields_set == frozenset()
-    with pytest.raises(FrozenModelError):
+    with pytest.raises(FrozenInstanceError):
         sample.name = "cd"  # type: ignore[misc]
 
 
