@@ -9,13 +9,13 @@ shared functions that read the class's field list.
 
 What it offers is the part of dataclasses mzt uses: fields with defaults or default
 factories, ``init=False`` and ``compare=False`` fields, ``__post_init__``, ``frozen``
-and ``slots``, :func:`fields` and :func:`replace`. Equality compares fields of the same class; a
-mutable record with equality is unhashable, a frozen one hashes its fields.
+and ``slots``, :func:`fields` and :func:`replace`. Equality compares fields of the same
+class; a mutable record with equality is unhashable, a frozen one hashes its fields.
 """
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not `typing`: the no-op `mzt run` builds records and imports neither
+TYPE_CHECKING = False  # not `typing`: the no-op `mzt run` builds records, and no typing
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,10 +46,6 @@ class _Field:
         self.default_factory = default_factory
         self.init = init
         self.compare = compare
-
-    @property
-    def has_default(self) -> bool:
-        return self.default is not _MISSING or self.default_factory is not _MISSING
 
 
 def field(
