@@ -11,7 +11,7 @@ The hook may let the child go from another thread (`current_hold` inside the hoo
 `Hold.go`): the thread that records the handle starts the program at once, rather than
 waking the spawning thread to do it.
 
-Also here: the set of children `run_process` is running, which a subreaper consults so
+Also here: the set of children `run_process` (or `spawn`) is running, which a subreaper consults so
 that it never collects a child whose own thread is about to wait for it.
 """
 
@@ -23,7 +23,7 @@ import signal
 import stat
 import subprocess
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mzt.support.procinfo import read_stat
@@ -114,12 +114,17 @@ def release(proc: subprocess.Popen[bytes], hook: SpawnHook | None, *, keep_stdin
         raise
     finally:
         _HOLDING.hold = None
-    # Sent already if the hook let it go from elsewhere; a refusal that came too late
-    # (the child runs) is no refusal.
+    return settle(proc, hold, go=go, keep_stdin=keep_stdin)
+
+
+def settle(proc: subprocess.Popen[bytes], hold: Hold, *, go: bool, keep_stdin: bool) -> bool:
+    """Let the held child run (``go``) or stop it unstarted (False), whichever comes first."""
+    # Sent already if it was let go from elsewhere; a refusal that came too late (the
+    # child runs) is no refusal.
     if not (hold.go() if go else not hold.cancel()):
         stop_unstarted(proc)
         return False
-    if not keep_stdin:
+    if not keep_stdin and proc.stdin is not None:
         with contextlib.suppress(OSError):
             proc.stdin.close()
         proc.stdin = None
@@ -137,16 +142,15 @@ def stop_unstarted(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=_REAP_SECONDS)
 
 
-@contextlib.contextmanager
-def spawned(pid: int) -> Iterator[None]:
-    """Mark ``pid`` as a child that its own thread reaps, for as long as the block runs."""
+def track(pid: int) -> None:
+    """Mark ``pid`` as a child that its own watcher reaps (until `untrack`)."""
     with _SPAWNED_LOCK:
         _SPAWNED.add(pid)
-    try:
-        yield
-    finally:
-        with _SPAWNED_LOCK:
-            _SPAWNED.discard(pid)
+
+
+def untrack(pid: int) -> None:
+    with _SPAWNED_LOCK:
+        _SPAWNED.discard(pid)
 
 
 def spawned_pids() -> frozenset[int]:
