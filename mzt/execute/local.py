@@ -131,14 +131,13 @@ class LocalExecutor:
         # handle and lets it go, with no round trip through a worker before it runs.
         started = start(spec)
         if started is not None:
-            stat = procinfo.read_stat(started.process.proc.pid)
             pid = started.process.proc.pid
+            start_time = started.process.start_time
+            if start_time is None:
+                stat = procinfo.read_stat(pid)
+                start_time = stat.start_time if stat else None
             entry.handle = records.replace(
-                handle,
-                pid=pid,
-                pgid=pid,
-                start_time=stat.start_time if stat else None,
-                started_at=time.time(),
+                handle, pid=pid, pgid=pid, start_time=start_time, started_at=time.time()
             )
             entry.hold = started.process.hold
             entry.started = started

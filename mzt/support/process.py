@@ -23,6 +23,7 @@ from typing import Literal
 
 from mzt.support import records
 from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES, OutputStream
+from mzt.support.procinfo import boot_clock_ns, start_time_between
 from mzt.support.spawnhold import (
     Hold,
     SpawnHook,
@@ -137,6 +138,7 @@ def spawn(
             for stream in streams.values():
                 stream.finish()
             return _spawn_failure(request, problem, 0.0)
+    before = boot_clock_ns()
     try:
         proc = subprocess.Popen(
             argv,
@@ -152,8 +154,9 @@ def spawn(
         for stream in streams.values():
             stream.finish()
         return _spawn_failure(request, exc, clock() - started)
+    start_time = start_time_between(before, boot_clock_ns())
     track(proc.pid)
-    return Started(proc, request, streams, started, clock, held=held)
+    return Started(proc, request, streams, started, clock, held=held, start_time=start_time)
 
 
 class Started:
@@ -162,7 +165,7 @@ class Started:
     Until then its pid is marked as spawned, so a subreaper leaves it alone.
     """
 
-    __slots__ = ("clock", "hold", "proc", "request", "started", "streams")
+    __slots__ = ("clock", "hold", "proc", "request", "start_time", "started", "streams")
 
     def __init__(
         self,
@@ -173,8 +176,10 @@ class Started:
         clock: Callable[[], float],
         *,
         held: bool,
+        start_time: int | None = None,
     ) -> None:
         self.proc = proc
+        self.start_time = start_time  # clock ticks after boot, if known without /proc
         self.request = request
         self.streams = streams
         self.started = started
