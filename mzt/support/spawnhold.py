@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from mzt.support import pathcache
 from mzt.support.procinfo import read_stat
 
 _HOLD = 'read _ || exit 125; exec "$0" "$@"'
@@ -84,10 +85,26 @@ def unrunnable(program: str, cwd: Path, env: Mapping[str, str]) -> OSError | Non
     """Why ``program`` cannot be started, so a held start fails as a direct one would."""
     # Strings and os.stat, not Path: this runs before every attempt, over every PATH folder.
     if os.sep in program:
-        candidates = [program if program.startswith("/") else f"{cwd}/{program}"]
-    else:
-        search = env.get("PATH", os.defpath)
+        found = _first_runnable(program, [program if program[0] == "/" else f"{cwd}/{program}"])
+        return found if isinstance(found, OSError) else None
+    search = env.get("PATH", os.defpath)
+    problem: list[OSError] = []
+
+    def find() -> str | None:
         candidates = [f"{folder or '.'}/{program}" for folder in search.split(":")]
+        found = _first_runnable(program, candidates)
+        if isinstance(found, OSError):
+            problem.append(found)
+            return None
+        return found
+
+    if pathcache.lookup("exec", program, search, find, regular=True) is not None:
+        return None
+    return problem[0] if problem else FileNotFoundError(program)
+
+
+def _first_runnable(program: str, candidates: list[str]) -> str | OSError:
+    """The first of ``candidates`` that is a regular file this process may execute."""
     found = False
     for path in candidates:
         try:
@@ -96,7 +113,7 @@ def unrunnable(program: str, cwd: Path, env: Mapping[str, str]) -> OSError | Non
             continue
         if regular:
             if os.access(path, os.X_OK):
-                return None
+                return path
             found = True
     return PermissionError(program) if found else FileNotFoundError(program)
 
