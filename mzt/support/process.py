@@ -15,6 +15,8 @@ runs before the program does anything, so the caller can record the pid first.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -128,8 +130,9 @@ def spawn(
     }
     # Logs of an earlier attempt with the same number (a resumed job) must not linger.
     for log in (request.stdout_log, request.stderr_log):
-        if log is not None and log.exists():
-            log.unlink()
+        if log is not None:
+            with contextlib.suppress(FileNotFoundError):  # one call, not a stat and a call
+                os.unlink(log)  # noqa: PTH108 (a plain call: it runs at every attempt)
     argv = request.argv
     if held:
         argv = hold_argv(request.argv, with_stdin=request.stdin is not None)
