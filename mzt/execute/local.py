@@ -1,8 +1,11 @@
 """The local executor: attempts on worker threads, each child in its own session here.
 
-Every attempt is started held (see `mzt.support.spawnhold`): the worker announces the
-`Placed` handle — pid, group, start time, boot id, host, token — and the child runs only
-once the runner has recorded it and called `release`. The token is also put in the
+Every attempt is started held (see `mzt.support.spawnhold`), as a rule by `launch`
+itself in the runner's thread: the executor announces the `Placed` handle — pid, group,
+start time, boot id, host, token — and the child runs only once the runner has recorded
+it and called `release`, which hands the child to a worker thread to watch. (Attempts
+that cannot be spawned so — HTTP instruments, errors to report — run whole on a worker,
+which announces the handle from there.) The token is also put in the
 attempt's environment (``MZT_ATTEMPT``), so processes that left the attempt's group with
 ``setsid`` are still found: by the token in /proc/<pid>/environ, started no earlier than
 the attempt, on the same boot.
@@ -150,7 +153,6 @@ class LocalExecutor:
 
     def _watch(self, entry: _Attempt) -> None:
         """Hand an attempt spawned by `launch` to a worker (once), released or cancelled."""
-
         started, check = entry.started, entry.stop_check
         with self.lock:
             if started is None or check is None or entry.future is not None:
