@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mzt.instruments import Instrument, InstrumentError, InstrumentResult
+from mzt.instruments import Instrument, InstrumentError, InstrumentResult, Invocation
 from mzt.instruments.classify import ErrorInfo, classify, validation_error
 from mzt.instruments.limits import detect_limit, parse_structured
 from mzt.score.models import ValidationRule
@@ -21,7 +21,7 @@ from mzt.state.atomic import atomic_write
 from mzt.support import records
 from mzt.support.fsutil import ensure_private_dir, entry_exists, kind_of, read_regular_file
 from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES
-from mzt.support.process import Outcome, ProcessRequest, StopRequest, run_process
+from mzt.support.process import Outcome, ProcessRequest, Started, StopRequest, run_process, spawn
 from mzt.support.redact import redact
 from mzt.support.spawnhold import SpawnHook
 from mzt.validation.engine import ValidationReport, run_validations
@@ -110,9 +110,13 @@ def execute(
     try:
         return _execute(spec, should_stop, on_spawned)
     except Exception as exc:  # the run must survive a bug in one attempt
-        detail = "".join(traceback.format_exception_only(exc)).strip()
-        outcome = _not_started(f"internal error while running the attempt: {detail}")
-        return AttemptReport(spec, outcome, None, None, INTERNAL_ERROR)
+        return _internal_error(spec, exc)
+
+
+def _internal_error(spec: AttemptSpec, exc: Exception) -> AttemptReport:
+    detail = "".join(traceback.format_exception_only(exc)).strip()
+    outcome = _not_started(f"internal error while running the attempt: {detail}")
+    return AttemptReport(spec, outcome, None, None, INTERNAL_ERROR)
 
 
 def _execute(
@@ -157,11 +161,72 @@ def _execute_http(
     return None
 
 
+@records.record(frozen=True, slots=True)
+class StartedAttempt:
+    """An attempt whose child is spawned and held (`start`); `finish` runs the rest."""
+
+    spec: AttemptSpec
+    process: Started
+    invocation: Invocation
+
+
+def start(spec: AttemptSpec) -> StartedAttempt | None:
+    """Spawn the attempt's child held, in the calling thread; None: leave it to `execute`.
+
+    The thread that records the handle can spawn the child itself and so needs no
+    hand-over to a worker and back before the child runs; only the watching is left to
+    the worker (`finish`). Anything but a command ready to spawn — an HTTP instrument,
+    an error to report — is `execute`'s, which then sees the same attempt whole.
+    """
+    instrument = spec.instrument
+    if instrument is None or instrument.profile.kind == "http" or not instrument.runnable:
+        return None
+    try:
+        prepared = _prepare(spec)
+    except Exception:  # reported by `execute`, which meets it again
+        return None
+    if isinstance(prepared, AttemptReport):
+        return None
+    invocation, request = prepared
+    started = spawn(request, held=True)
+    if isinstance(started, Outcome):
+        invocation.cleanup()
+        return None
+    return StartedAttempt(spec, started, invocation)
+
+
+def finish(attempt: StartedAttempt, should_stop: Callable[[], StopRequest | None]) -> AttemptReport:
+    """Watch a started attempt's child once its hold is settled, then its validations."""
+    try:
+        try:
+            outcome = attempt.process.proceed(should_stop)
+        finally:
+            attempt.invocation.cleanup()
+        return _conclude(attempt.spec, outcome, should_stop)
+    except Exception as exc:  # the run must survive a bug in one attempt
+        return _internal_error(attempt.spec, exc)
+
+
 def _execute_command(
     spec: AttemptSpec,
     should_stop: Callable[[], StopRequest | None],
     on_spawned: SpawnHook | None,
 ) -> AttemptReport:
+    prepared = _prepare(spec)
+    if isinstance(prepared, AttemptReport):
+        return prepared
+    invocation, request = prepared
+    try:
+        outcome = run_process(
+            records.replace(request, on_spawned=on_spawned), should_stop=should_stop
+        )
+    finally:
+        invocation.cleanup()
+    return _conclude(spec, outcome, should_stop)
+
+
+def _prepare(spec: AttemptSpec) -> tuple[Invocation, ProcessRequest] | AttemptReport:
+    """The attempt's command, ready to spawn, or the report of why it cannot be."""
     assert spec.instrument is not None
     if not spec.instrument.runnable:
         outcome = _not_started(f"the instrument {spec.instrument_name!r} cannot be run by mzt")
@@ -187,25 +252,26 @@ def _execute_command(
         # Spawning would fail with ENOENT too, which reads as a missing executable.
         invocation.cleanup()
         return _bad_workdir(spec, invocation.cwd)
-    try:
-        outcome = run_process(
-            ProcessRequest(
-                argv=invocation.argv,
-                cwd=invocation.cwd,
-                env=invocation.env,
-                stdin=invocation.stdin,
-                timeout=spec.timeout,
-                idle_timeout=spec.idle_timeout,
-                stdout_log=spec.stdout_log,
-                stderr_log=spec.stderr_log,
-                tail_bytes=spec.tail_bytes,
-                max_log_bytes=spec.max_log_bytes,
-                on_spawned=on_spawned,
-            ),
-            should_stop=should_stop,
-        )
-    finally:
-        invocation.cleanup()
+    request = ProcessRequest(
+        argv=invocation.argv,
+        cwd=invocation.cwd,
+        env=invocation.env,
+        stdin=invocation.stdin,
+        timeout=spec.timeout,
+        idle_timeout=spec.idle_timeout,
+        stdout_log=spec.stdout_log,
+        stderr_log=spec.stderr_log,
+        tail_bytes=spec.tail_bytes,
+        max_log_bytes=spec.max_log_bytes,
+    )
+    return invocation, request
+
+
+def _conclude(
+    spec: AttemptSpec, outcome: Outcome, should_stop: Callable[[], StopRequest | None]
+) -> AttemptReport:
+    """Interpret the child's outcome, then run the validations."""
+    assert spec.instrument is not None
     # A capped log has a gap in the middle: only the tail can still be parsed.
     stdout = (
         outcome.stdout_tail

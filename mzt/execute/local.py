@@ -1,8 +1,11 @@
 """The local executor: attempts on worker threads, each child in its own session here.
 
-Every attempt is started held (see `mzt.support.spawnhold`): the worker announces the
-`Placed` handle — pid, group, start time, boot id, host, token — and the child runs only
-once the runner has recorded it and called `release`. The token is also put in the
+Every attempt is started held (see `mzt.support.spawnhold`), as a rule by `launch`
+itself in the runner's thread: the executor announces the `Placed` handle — pid, group,
+start time, boot id, host, token — and the child runs only once the runner has recorded
+it and called `release`, which hands the child to a worker thread to watch. (Attempts
+that cannot be spawned so — HTTP instruments, errors to report — run whole on a worker,
+which announces the handle from there.) The token is also put in the
 attempt's environment (``MZT_ATTEMPT``), so processes that left the attempt's group with
 ``setsid`` are still found: by the token in /proc/<pid>/environ, started no earlier than
 the attempt, on the same boot.
@@ -38,7 +41,7 @@ from mzt.support.process import StopRequest
 from mzt.support.spawnhold import Hold, current_hold, spawned_pids
 
 if TYPE_CHECKING:  # loaded by the first launch: finding leftovers needs none of it
-    from mzt.execute.attempt import AttemptReport, AttemptSpec
+    from mzt.execute.attempt import AttemptReport, AttemptSpec, StartedAttempt
 
 NAME = "local"
 LEFTOVER_GRACE_SECONDS = 5.0
@@ -53,6 +56,9 @@ class _Attempt:
     hold: Hold | None = None  # the held child's release line, once it is spawned
     stop: StopRequest | None = None
     future: Future[AttemptReport] | None = None
+    # Spawned by `launch` itself: watched by a worker from `release` on (see `_watch`).
+    started: StartedAttempt | None = None
+    stop_check: StopCheck | None = None
 
 
 class LocalExecutor:
@@ -79,7 +85,7 @@ class LocalExecutor:
     # --- running attempts ----------------------------------------------------------------------
 
     def launch(self, spec: AttemptSpec, should_stop: StopCheck) -> AttemptHandle:
-        from mzt.execute.attempt import execute
+        from mzt.execute.attempt import execute, start
 
         token = secrets.token_hex(12)
         handle = AttemptHandle(
@@ -124,9 +130,50 @@ class LocalExecutor:
                 with contextlib.suppress(OSError):
                     self._sweep(entry.handle)
 
+        # The usual case: the child is spawned held here, in the thread that records its
+        # handle and lets it go, with no round trip through a worker before it runs.
+        started = start(spec)
+        if started is not None:
+            pid = started.process.proc.pid
+            start_time = started.process.start_time
+            if start_time is None:
+                stat = procinfo.read_stat(pid)
+                start_time = stat.start_time if stat else None
+            entry.handle = records.replace(
+                handle, pid=pid, pgid=pid, start_time=start_time, started_at=time.time()
+            )
+            entry.hold = started.process.hold
+            entry.started = started
+            entry.stop_check = stop_check
+            self.events.put(Placed(entry.handle))
+            return handle
         entry.future = self.pool.submit(work)
         entry.future.add_done_callback(lambda future: self._done(entry, future))
         return handle
+
+    def _watch(self, entry: _Attempt) -> None:
+        """Hand an attempt spawned by `launch` to a worker (once), released or cancelled."""
+        started, check = entry.started, entry.stop_check
+        with self.lock:
+            if started is None or check is None or entry.future is not None:
+                return
+            future = entry.future = self.pool.submit(lambda: self._finish(entry, started, check))
+        future.add_done_callback(lambda done: self._done(entry, done))
+
+    def _finish(self, entry: _Attempt, started: StartedAttempt, check: StopCheck) -> AttemptReport:
+        from mzt.execute.attempt import finish
+
+        try:
+            return finish(started, check)
+        finally:
+            with contextlib.suppress(OSError):
+                self._sweep(entry.handle)
+
+    def _cancel_held(self, entry: _Attempt) -> None:
+        """Stop unstarted a child `launch` spawned that was not let go yet."""
+        if entry.started is not None and entry.hold is not None:
+            entry.hold.cancel()  # a child already let go runs on: its watcher stops it
+            self._watch(entry)
 
     def _done(self, entry: _Attempt, future: Future[AttemptReport]) -> None:
         # Announced before it is forgotten: stop_all counts on finding every report queued.
@@ -143,6 +190,7 @@ class LocalExecutor:
             if entry.hold is not None:
                 entry.hold.go()
             entry.released.set()
+            self._watch(entry)
 
     def wait(self, timeout: float) -> Event | None:
         self._reap_adopted()
@@ -155,9 +203,11 @@ class LocalExecutor:
         entry = self.attempts.get(handle.token)
         if entry is not None:
             entry.stop = StopRequest("cancelled", immediate=immediate)
+            self._cancel_held(entry)
 
     def stop_all(self) -> list[AttemptReport]:
         self.aborting = True
+        self._cancel_all_held()
         reports: list[AttemptReport] = []
         while True:  # every attempt not yet collected through wait() is accounted for here
             with self.lock:
@@ -173,11 +223,18 @@ class LocalExecutor:
 
     def close(self) -> None:
         self.aborting = True
+        self._cancel_all_held()
         self.pool.shutdown(wait=True)
         self._reap_adopted(force=True)
         if self.subreaper:  # the process may go on (tests, embedding): adopt no more
             procinfo.become_subreaper(False)
             self.subreaper = False
+
+    def _cancel_all_held(self) -> None:
+        with self.lock:
+            entries = list(self.attempts.values())
+        for entry in entries:
+            self._cancel_held(entry)
 
     # --- what escaped the attempt's group -------------------------------------------------------
 

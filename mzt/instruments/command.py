@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from mzt.instruments.parsing import InstrumentResult, interpret_output, price_for
 from mzt.instruments.profile import CliCommand, InstrumentProfile, ModelSpec
-from mzt.support import records
+from mzt.support import pathcache, records
 from mzt.support.errors import MztError
 
 ARGV_PROMPT_LIMIT = 32 * 1024
@@ -160,10 +160,16 @@ class Instrument:
 
     def locate(self, path: str | None = None) -> str | None:
         """Absolute path of the executable on ``path`` (default: this process's PATH)."""
-        if self.executable is None:
+        executable = self.executable
+        if executable is None:
             return None
-        found = shutil.which(str(Path(self.executable).expanduser()), path=path)
-        return str(Path(found).absolute()) if found else None
+        search = path if path is not None else os.environ.get("PATH", os.defpath)
+
+        def find() -> str | None:
+            found = shutil.which(str(Path(executable).expanduser()), path=search)
+            return str(Path(found).absolute()) if found else None
+
+        return pathcache.lookup("which", executable, search, find, regular=False)
 
     def model_for(self, model: str | None) -> ModelSpec | None:
         """The price and limit entry used for ``model`` (default or first entry if unlisted)."""

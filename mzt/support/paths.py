@@ -118,7 +118,17 @@ def ratelimits_dir(home: Path | None = None) -> Path:
 
 
 def ratelimit_record(instrument: str, home: Path | None = None) -> Path:
+    if home is None:  # looked up before every sheet: built once per home and instrument
+        return _default_ratelimit_record(
+            instrument, os.environ.get("MZT_HOME"), os.environ.get("HOME")
+        )
     return ratelimits_dir(home) / _ratelimit_name(instrument)
+
+
+@functools.lru_cache(maxsize=64)
+def _default_ratelimit_record(instrument: str, _mzt_home: str | None, _home: str | None) -> Path:
+    # The environment values are the cache key: `mzt_home` reads them.
+    return ratelimits_dir() / _ratelimit_name(instrument)
 
 
 @functools.lru_cache(maxsize=64)

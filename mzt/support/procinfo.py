@@ -21,6 +21,7 @@ from mzt.support import records
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 _PR_SET_CHILD_SUBREAPER = 36
+_BOOT_CLOCK: int | None = getattr(time, "CLOCK_BOOTTIME", None)
 
 
 @records.record(frozen=True, slots=True)
@@ -37,6 +38,26 @@ class ProcStat:
     @property
     def alive(self) -> bool:
         return self.state not in ("Z", "X")
+
+
+def boot_clock_ns() -> int | None:
+    """The clock a process's start time is taken from (CLOCK_BOOTTIME), None if unknown."""
+    return time.clock_gettime_ns(_BOOT_CLOCK) if _BOOT_CLOCK is not None else None
+
+
+def start_time_between(before: int | None, after: int | None) -> int | None:
+    """The start time of a process forked between two `boot_clock_ns` readings.
+
+    The kernel stamps a new process with this same clock at fork and /proc shows it in
+    whole ticks, so when both readings fall in one tick that tick is the start time,
+    exactly. Known so, it need not be read from /proc/<pid>/stat while the child is
+    still in exec, a read that waits for the exec to finish. None when the readings
+    straddle a tick (a few in a hundred spawns): read it then.
+    """
+    if before is None or after is None:
+        return None
+    tick = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    return before // tick if before // tick == after // tick else None
 
 
 def read_stat(pid: int) -> ProcStat | None:

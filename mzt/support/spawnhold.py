@@ -11,7 +11,7 @@ The hook may let the child go from another thread (`current_hold` inside the hoo
 `Hold.go`): the thread that records the handle starts the program at once, rather than
 waking the spawning thread to do it.
 
-Also here: the set of children `run_process` is running, which a subreaper consults so
+Also here: the set of children `run_process` (or `spawn`) is running, which a subreaper consults so
 that it never collects a child whose own thread is about to wait for it.
 """
 
@@ -23,9 +23,10 @@ import signal
 import stat
 import subprocess
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from mzt.support import pathcache
 from mzt.support.procinfo import read_stat
 
 _HOLD = 'read _ || exit 125; exec "$0" "$@"'
@@ -84,10 +85,26 @@ def unrunnable(program: str, cwd: Path, env: Mapping[str, str]) -> OSError | Non
     """Why ``program`` cannot be started, so a held start fails as a direct one would."""
     # Strings and os.stat, not Path: this runs before every attempt, over every PATH folder.
     if os.sep in program:
-        candidates = [program if program.startswith("/") else f"{cwd}/{program}"]
-    else:
-        search = env.get("PATH", os.defpath)
+        found = _first_runnable(program, [program if program[0] == "/" else f"{cwd}/{program}"])
+        return found if isinstance(found, OSError) else None
+    search = env.get("PATH", os.defpath)
+    problem: list[OSError] = []
+
+    def find() -> str | None:
         candidates = [f"{folder or '.'}/{program}" for folder in search.split(":")]
+        found = _first_runnable(program, candidates)
+        if isinstance(found, OSError):
+            problem.append(found)
+            return None
+        return found
+
+    if pathcache.lookup("exec", program, search, find, regular=True) is not None:
+        return None
+    return problem[0] if problem else FileNotFoundError(program)
+
+
+def _first_runnable(program: str, candidates: list[str]) -> str | OSError:
+    """The first of ``candidates`` that is a regular file this process may execute."""
     found = False
     for path in candidates:
         try:
@@ -96,7 +113,7 @@ def unrunnable(program: str, cwd: Path, env: Mapping[str, str]) -> OSError | Non
             continue
         if regular:
             if os.access(path, os.X_OK):
-                return None
+                return path
             found = True
     return PermissionError(program) if found else FileNotFoundError(program)
 
@@ -114,12 +131,17 @@ def release(proc: subprocess.Popen[bytes], hook: SpawnHook | None, *, keep_stdin
         raise
     finally:
         _HOLDING.hold = None
-    # Sent already if the hook let it go from elsewhere; a refusal that came too late
-    # (the child runs) is no refusal.
+    return settle(proc, hold, go=go, keep_stdin=keep_stdin)
+
+
+def settle(proc: subprocess.Popen[bytes], hold: Hold, *, go: bool, keep_stdin: bool) -> bool:
+    """Let the held child run (``go``) or stop it unstarted (False), whichever comes first."""
+    # Sent already if it was let go from elsewhere; a refusal that came too late (the
+    # child runs) is no refusal.
     if not (hold.go() if go else not hold.cancel()):
         stop_unstarted(proc)
         return False
-    if not keep_stdin:
+    if not keep_stdin and proc.stdin is not None:
         with contextlib.suppress(OSError):
             proc.stdin.close()
         proc.stdin = None
@@ -137,16 +159,15 @@ def stop_unstarted(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=_REAP_SECONDS)
 
 
-@contextlib.contextmanager
-def spawned(pid: int) -> Iterator[None]:
-    """Mark ``pid`` as a child that its own thread reaps, for as long as the block runs."""
+def track(pid: int) -> None:
+    """Mark ``pid`` as a child that its own watcher reaps (until `untrack`)."""
     with _SPAWNED_LOCK:
         _SPAWNED.add(pid)
-    try:
-        yield
-    finally:
-        with _SPAWNED_LOCK:
-            _SPAWNED.discard(pid)
+
+
+def untrack(pid: int) -> None:
+    with _SPAWNED_LOCK:
+        _SPAWNED.discard(pid)
 
 
 def spawned_pids() -> frozenset[int]:

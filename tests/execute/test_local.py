@@ -247,3 +247,40 @@ def test_executor_events_place_before_they_finish(tmp_path: Path) -> None:
         assert (tmp_path / "token").read_text().strip() == handle.token
     finally:
         executor.close()
+
+
+def test_a_placed_attempt_stopped_before_its_release_never_runs(tmp_path: Path) -> None:
+    from tests.execute.specs import shell_spec
+
+    executor = LocalExecutor()
+    try:
+        spec = shell_spec(tmp_path, f"touch {tmp_path}/ran")
+        executor.launch(spec, lambda: None)
+        placed = executor.wait(30)
+        assert isinstance(placed, Placed) and placed.handle.pid is not None
+        stat = procinfo.read_stat(placed.handle.pid)
+        assert stat is not None and stat.start_time == placed.handle.start_time
+        reports = executor.stop_all()
+        assert [r.outcome.reason for r in reports] == ["interrupted"]
+        assert reports[0].outcome.error == "stopped before it started"
+        assert not (tmp_path / "ran").exists()
+        assert not _alive(placed.handle.pid)
+    finally:
+        executor.close()
+
+
+def test_a_cancelled_attempt_that_was_let_go_runs_no_more(tmp_path: Path) -> None:
+    from tests.execute.specs import shell_spec
+
+    executor = LocalExecutor()
+    try:
+        handle = executor.launch(shell_spec(tmp_path, "sleep 60"), lambda: None)
+        placed = executor.wait(30)
+        assert isinstance(placed, Placed)
+        executor.release(placed.handle)
+        executor.stop(handle, immediate=True)
+        finished = executor.wait(30)
+        assert isinstance(finished, Finished)
+        assert finished.report.outcome.reason == "cancelled"
+    finally:
+        executor.close()

@@ -202,3 +202,24 @@ def test_memory_stays_flat_under_a_flood(tmp_path: Path) -> None:
     assert (tmp_path / "log").stat().st_size == total
     assert (after - before) / 1024 < 40, f"grew by {(after - before) / 1024:.0f} MB"
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+
+
+def test_spawned_start_time_is_the_one_proc_shows(tmp_path: Path) -> None:
+    """The start time a held spawn knows from the boot clock is /proc's field 22 exactly."""
+    from mzt.support.process import Outcome, spawn
+    from mzt.support.procinfo import read_stat
+
+    known = 0
+    for _ in range(20):
+        started = spawn(request(tmp_path, "true"), held=True)
+        assert not isinstance(started, Outcome)
+        stat = read_stat(started.proc.pid)
+        assert stat is not None
+        if started.start_time is not None:
+            known += 1
+            assert started.start_time == stat.start_time
+        assert started.hold is not None
+        started.hold.cancel()
+        outcome = started.proceed(lambda: None)
+        assert outcome.reason == "interrupted" and outcome.error == "stopped before it started"
+    assert known >= 10  # a reading pair straddles a tick only now and then
