@@ -15,7 +15,6 @@ runs before the program does anything, so the caller can record the pid first.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import time
@@ -130,9 +129,16 @@ def spawn(
     }
     # Logs of an earlier attempt with the same number (a resumed job) must not linger.
     for log in (request.stdout_log, request.stderr_log):
-        if log is not None:
-            with contextlib.suppress(FileNotFoundError):  # one call, not a stat and a call
-                os.unlink(log)  # noqa: PTH108 (a plain call: it runs at every attempt)
+        if log is None:
+            continue
+        try:
+            os.unlink(log)  # noqa: PTH108 (one plain call, not a stat and a call: every attempt)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # a folder or an unwritable place where the log goes
+            for stream in streams.values():
+                stream.finish()
+            return _spawn_failure(request, exc, 0.0)
     argv = request.argv
     if held:
         argv = hold_argv(request.argv, with_stdin=request.stdin is not None)
