@@ -94,7 +94,7 @@ def compile_template(text: str) -> jinja2.Template:
 
 def loop_product(text: str) -> int:
     """How many iterations the template's nested literal ``range`` loops ask for at most."""
-    return _prepared(text)[1][1]
+    return _prepared(text)[2]
 
 
 def undeclared_variables(text: str) -> set[str]:
@@ -104,14 +104,15 @@ def undeclared_variables(text: str) -> set[str]:
     parameters) and names only read through ``| default(...)`` or ``is defined``
     tests are not reported: both are ordinary ways to handle optional values.
     """
-    return set(_prepared(text)[1][0])
+    return set(_prepared(text)[1])
 
 
 # A run checks its template before the first sheet and renders it for every sheet, and
 # `mzt validate` asks three questions of it: each text is parsed and compiled once
 # (5–7 ms for a page of template) and its facts found on that one tree.
 @lru_cache(maxsize=16)
-def _prepared(text: str) -> tuple[jinja2.Template, tuple[frozenset[str], int]]:
+def _prepared(text: str) -> tuple[jinja2.Template, frozenset[str], int]:
+    """The compiled template, the names it reads undeclared, its literal loop product."""
     env = environment()
     try:
         tree = env.parse(text)
@@ -133,7 +134,7 @@ def _prepared(text: str) -> tuple[jinja2.Template, tuple[frozenset[str], int]]:
         for test in tree.find_all(nodes.Test)
         if test.name in ("defined", "undefined", "none") and isinstance(test.node, nodes.Name)
     }
-    return template, (frozenset(undeclared - stored - guarded), loops)
+    return template, frozenset(undeclared - stored - guarded), loops
 
 
 def undefined_variables(text: str, defined: Iterable[str]) -> set[str]:

@@ -181,22 +181,21 @@ def _make_init(cls: type, specs: tuple[_Field, ...], frozen: bool) -> Callable[.
         body.append(assign.format(name=spec.name, value=value))
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
-    ordered = _check_order(cls, specs, params)
-    source = f"def __init__(self, {', '.join(ordered)}):\n    " + ("\n    ".join(body) or "pass")
+    _check_order(cls, params)
+    source = f"def __init__(self, {', '.join(params)}):\n    " + ("\n    ".join(body) or "pass")
     exec(source, scope)  # noqa: S102 - the source is built above from field names only
     init: Callable[..., None] = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
 
 
-def _check_order(cls: type, specs: tuple[_Field, ...], params: list[str]) -> list[str]:
+def _check_order(cls: type, params: list[str]) -> None:
     seen_default = False
     for param in params:
         if "=" in param:
             seen_default = True
         elif seen_default:
             raise TypeError(f"{cls.__name__}: field {param!r} without a default follows one with")
-    return params
 
 
 def _values(self: Any) -> tuple[Any, ...]:
