@@ -249,7 +249,13 @@ def test_clear_leaves_a_running_job_alone(project: Project, mzt: Callable[..., R
     state = paths.state_file(project.workspace, "live")
     gate = project.workspace / "go"  # the sheets run until the test opens it
     held = "until [ -e {{ workspace }}/go ]; do sleep 0.05; done"
-    proc = start(project, score(project, "live", n=2, template=held), state.exists)
+    # The run registers itself just after its first checkpoint: clear finds it from then.
+    record = paths.registry_record("live", project.workspace.resolve(), project.home)
+    proc = start(
+        project,
+        score(project, "live", n=2, template=held),
+        lambda: state.exists() and record.exists(),
+    )
     try:
         result = mzt("clear", "-y")
         assert result.code == 0, result.err
