@@ -17,6 +17,7 @@ import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
+from mzt.cli.hook_text import hook_lines
 from mzt.cli.options import complete_job, flag, json_option, verbose_option, workspace_option
 
 if TYPE_CHECKING:
@@ -223,6 +224,7 @@ def diagnose_lines(report: Diagnosis) -> list[str]:
             why = detail.get("failure_reason") or detail.get("error_message") or "failed"
             fix = f" (fix: {detail['suggested_fix']})" if detail.get("suggested_fix") else ""
             lines.append(_clean(f"  - {what}{where}: {why}{fix}"))
+    lines += hook_lines(doc, every=True)
     lines += _log_lines(report)
     if report.rate_limits:
         lines += ["", "Rate-limit records"]

@@ -41,6 +41,7 @@ def _print_outcome(result: RunResult, *, as_json: bool, quiet: bool) -> None:
                 "message": result.message,
                 "failures": [f.to_json() for f in result.failures],
                 "stopped_sheets": list(result.stopped_sheets),
+                "hooks": list(result.hooks),
             }
         )
     elif result.exit_code != ExitCode.OK:
@@ -53,7 +54,10 @@ def _print_outcome(result: RunResult, *, as_json: bool, quiet: bool) -> None:
         how = "cancelled" if result.exit_code == ExitCode.CANCELLED else "interrupted"
         for num in result.stopped_sheets:
             console.err(f"  sheet {num}: stopped ({how})")
-        if result.status in ("paused", "failed", "cancelled") or result.exit_code >= 128:
+        if result.exit_code == ExitCode.HOOK_FAILED:
+            resume = f"`mzt resume {result.job_id} -w {result.workspace}`"
+            console.err(f"hint: fix the hook (or what it needs), then {resume} fires it again")
+        elif result.status in ("paused", "failed", "cancelled") or result.exit_code >= 128:
             console.err(f"hint: {next_step(result)}")
     elif not quiet and result.message and result.message != "completed":
         console.out(f"{result.job_id}: {result.message}")

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 from mzt.cli import console
+from mzt.cli.hook_text import hook_lines
 
 # Not `typing`: importing it is a visible share of `mzt status`'s whole answer.
 TYPE_CHECKING = False
@@ -235,6 +236,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
                 f"  {_stamp(error.get('timestamp'))[11:19]}  sheet {error['sheet_num']}{attempt}"
                 f"  [{code}{category}]  {_clean(error.get('message'), 160)}"
             )
+    for line in hook_lines(doc, every=False):
+        console.out(line)
     limits = [r for r in doc["rate_limits"] if r["active"] or verbose]
     if limits:
         console.out()

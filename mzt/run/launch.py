@@ -9,11 +9,15 @@ anything (`mzt.run.preflight`).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mzt.run.chain import wait_for_parent
+from mzt.run.hooks import owes_hooks, resume_hooks
 from mzt.run.opening import runs_again
 from mzt.run.preflight import check_runnable
+from mzt.run.reporting import NullReporter
 from mzt.run.results import RunOptions, RunResult
 from mzt.run.runner import Runner
 from mzt.score.loader import load_score, validate_document
@@ -52,6 +56,7 @@ def run_score(
         override=options.instrument if options else None,
         sheets=range(start, prepared.plan.total_sheets + 1) if start else None,
     )
+    wait_for_parent(paths.lock_file(prepared.workspace, prepared.job_id), os.environ)
     return Runner(prepared, instruments=instruments, options=options, reporter=reporter).run()
 
 
@@ -80,6 +85,9 @@ def resume_job(
     state = JsonStateBackend(ws).load(job_id)
     if state is None:
         raise not_found_error(job_id, [str(paths.state_file(ws, job_id))], ws, None)
+    if not force and owes_hooks(state):
+        prepared = _prepare_for_resume(state, ws, config, reload=reload)
+        return resume_hooks(prepared, reporter=reporter or NullReporter())
     _check_resumable(state, force)
     prepared = _prepare_for_resume(state, ws, config, reload=reload)
     instruments = load_instruments()

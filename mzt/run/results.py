@@ -58,6 +58,8 @@ class RunResult:
     failures: tuple[SheetFailure, ...] = ()
     # Sheets whose running attempt a signal or the cancel file cut short.
     stopped_sheets: tuple[int, ...] = ()
+    # The on_success hook results this run recorded (see `mzt.run.hooks`).
+    hooks: tuple[dict[str, object], ...] = ()
 
 
 NOTHING_TO_DO_MESSAGE = "already completed; nothing to do"

@@ -32,6 +32,7 @@ from mzt.execute.local import LocalExecutor
 from mzt.instruments import Registry
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
+from mzt.run.hooks import make_after_run
 from mzt.run.opening import NOTHING_TO_DO
 from mzt.run.reporting import NullReporter, Reporter
 from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, SheetFailure
@@ -96,6 +97,14 @@ class Runner:
         # nothing but the executor interface.
         self.make_executor = executor or (lambda n: LocalExecutor(n, subreaper=True))
         self.stopped_leftovers: list[Leftover] = []
+        self.after = make_after_run(
+            prepared,
+            environ=self.environ,
+            store=self.store,
+            controls=self.controls,
+            reporter=self.reporter,
+            resume=self.options.resume,
+        )
         self.stopped_sheets: tuple[int, ...] = ()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -109,6 +118,7 @@ class Runner:
             if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
             self.controls.clear_stale()
+            self.after.opened(state)
             done = sum(1 for sheet in state.sheets.values() if sheet.status.is_terminal)
             self.reporter.run_started(
                 self.job_id,
@@ -125,6 +135,7 @@ class Runner:
                 self.store.record_event(state, item.event, detail=line)
             with self.controls.handling_signals(), _long_lived():
                 code, message = self._loop(state)
+                code, message = self.after.finish(state, code, message)
             self.store.compact(state)
             done, total = state.get_progress()
             self.reporter.run_finished(state.status.value, done, total, time.monotonic() - started)
@@ -159,6 +170,7 @@ class Runner:
                 for n in failed
             ),
             stopped_sheets=self.stopped_sheets,
+            hooks=tuple(self.after.results),
         )
 
     # --- the loop ------------------------------------------------------------------------------

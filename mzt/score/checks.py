@@ -328,8 +328,6 @@ def _check_unused(found: Findings) -> None:
     # Valid settings that this version of mzt does not carry out yet: say so rather than
     # let a user believe a hook ran or a worktree isolated the job.
     pending = [
-        (("on_success",), bool(score.on_success), "on_success hooks are not run"),
-        (("concert",), score.concert.enabled, "chained jobs (concert) are not started"),
         (("isolation",), score.isolation.enabled, "git worktree isolation is not set up"),
         (
             ("workspace_lifecycle",),

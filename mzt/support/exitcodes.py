@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     PAUSED = 3  # pause file, rate-limit waits exhausted, cost limit reached
     CANCELLED = 4  # cancel file or `mzt cancel`
     STATE = 5  # checkpoint corrupt, unreadable or not writable (left untouched)
+    HOOK_FAILED = 6  # the job completed, but an on_success hook failed (`mzt resume` re-fires)
     INTERNAL = 70  # an unexpected error: a crash report was written
     LOCKED = 75  # another process holds the job's run lock
 

@@ -18,7 +18,7 @@ from typing import Any
 from mzt.execute.base import Leftover
 from mzt.execute.leftovers import live_leftovers
 from mzt.instruments import ratelimits
-from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
+from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus, hook_rounds
 from mzt.state.liveness import format_timestamp
 from mzt.state.lock import LiveVerdict
 from mzt.support import paths, records
@@ -125,6 +125,9 @@ class Diagnosis:
             "validation_failures": self.validation_failures,
             "next_command": self.next_command,
             "leftover_attempts": [item.to_json() for item in self.leftovers],
+            "hooks_configured": hook_rounds.configured(state.config_snapshot),
+            "hook_results": _redact_tree(state.hook_results),
+            "hook_failures": len(hook_rounds.failures(state.hook_results)),
         }
 
 
@@ -250,8 +253,20 @@ def findings(view: JobView, limits: list[dict[str, Any]] | None = None) -> list[
                 f"{record['instrument']} is rate-limited until {record['limited_until']} "
                 f"({record['reason']})."
             )
+    owed = hook_rounds.owed(state.hook_results)
+    for result in hook_rounds.failures(state.hook_results):
+        notes.append(
+            f"on_success hook {result.get('index')} ({result.get('type')}) failed: "
+            f"{redact(str(result.get('error') or 'no reason recorded'))}"
+        )
     if state.status == JobStatus.COMPLETED and liveness.verdict != LiveVerdict.ALIVE:
-        notes.append("The job completed; there is nothing to continue.")
+        if owed:
+            notes.append(
+                f"The job completed, but {len(owed)} on_success hook(s) did not run to success; "
+                "`mzt resume` fires them again without running sheets."
+            )
+        else:
+            notes.append("The job completed; there is nothing to continue.")
     return notes
 
 
@@ -326,9 +341,12 @@ def continue_command(view: JobView, score: Path | None) -> str | None:
     ``mzt resume <job> -w <workspace>``.
     """
     state = view.state
+    ws = str(view.workspace)
+    if view.alive is False and hook_rounds.owed(state.hook_results):
+        # Only resume fires owed hooks (a held chain too): `mzt run` leaves them be.
+        return f"mzt resume {shlex.quote(view.job_id)} -w {shlex.quote(ws)}"
     if view.alive is not False or state.status == JobStatus.COMPLETED:
         return None
-    ws = str(view.workspace)
     if score is not None:
         from mzt.score.loader import load_score
         from mzt.score.preparation import resolve_workspace

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mzt.state import hook_rounds
 from mzt.state.reading import (
     Checkpoint,
     JobRef,
@@ -123,7 +124,8 @@ def next_steps(
     elif liveness.alive:
         add(f"mzt watch {target}", f"its run is finishing ({status})")
     elif status == "completed":
-        pass
+        if hook_rounds.owed(checkpoint.head.get("hook_results") or []):
+            add(f"mzt resume {target}", "fire the on_success hooks that failed again")
     elif status == "failed":
         add(f"mzt diagnose {target}", "see why sheets failed")
         add(f"mzt resume {target}", "run failed and blocked sheets again")
@@ -255,8 +257,19 @@ def status_document(
         "next_step": steps[0]["command"] if steps and steps[0]["command"] else None,
         "next_steps": steps,
         "seq": head.get("seq"),
+        **hooks_fields(head.get("hook_results"), checkpoint.state.config_snapshot),
     }
     return document, summary.has_handles
+
+
+def hooks_fields(results: Any, snapshot: dict[str, Any] | None) -> dict[str, Any]:
+    """The on_success hooks the score has, every result kept, and the last round's failures."""
+    kept = [r for r in results or [] if isinstance(r, dict)]
+    return {
+        "hooks_configured": hook_rounds.configured(snapshot),
+        "hook_results": kept,
+        "hook_failures": len(hook_rounds.failures(kept)),
+    }
 
 
 def job_status(
