@@ -66,7 +66,7 @@ def test_exit_codes_and_sections() -> None:
         "EXAMPLES",
     ):
         assert re.search(rf"^\.SH {section}$", text, re.M), section
-    for code in ("0", "1", "2", "3", "4", "5", "70", "75", "128+n"):
+    for code in ("0", "1", "2", "3", "4", "5", "6", "70", "75", "128+n"):
         assert re.search(rf"^\.B {re.escape(code)}$", text, re.M), code
     assert ".marianne-pause-" in text and "cron" in text
 
