@@ -279,6 +279,15 @@ def test_hooks_and_concert_are_carried_out(tmp_path: Path) -> None:
     assert "V304" not in found
 
 
+def test_upstream_like_chaining_scores_warn_about_no_hook_or_concert(tmp_path: Path) -> None:
+    folder = Path(__file__).parent / "marianne"
+    for name in ("codebase_rewrite.yaml", "issue_solver.yaml"):
+        result = validate_score(folder / name, workspace=tmp_path / name)
+        assert result.valid, name
+        paths = {i.path.split(".")[0] for i in result.warnings if i.code == "V304"}
+        assert not paths & {"on_success", "concert"}, name
+
+
 def test_v012_format_width_over_the_bound(tmp_path: Path) -> None:
     found = codes(
         tmp_path,
