@@ -8,35 +8,29 @@ its sheets' work is done and validated — and the run exits 6; `mzt resume` fir
 hooks the last round did not carry out (failed, skipped after an abort, held) and only
 those.
 
-``run_command`` runs ``bash -c``; each ``{workspace}``, ``{job_id}`` and ``{sheet_count}``
-becomes a quoted reference to an environment variable that holds the value, as in
-validation commands. ``run_script`` runs without a shell: the command is split into words
-as a shell would (quotes respected, nothing expanded), the fields are replaced inside each
-word, and the first word is executed. Either way a value can never become shell syntax.
-``run_job`` is :mod:`mzt.run.chain`.
+``run_command`` and ``run_script`` are :mod:`mzt.run.hook_command`; ``run_job`` is
+:mod:`mzt.run.chain`.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mzt.run.chain import ChainContext, chain_depth, describe, expand, log_step, stamp, start_chain
+from mzt.run.chain import ChainContext, chain_depth, describe, log_step, start_chain
 from mzt.run.control import Controls
+from mzt.run.hook_command import run_hook_command
 from mzt.run.reporting import Reporter
 from mzt.run.results import RunResult
 from mzt.score.models import PostSuccessHook
-from mzt.score.templating import COMMAND_ENV_PREFIX, TemplateError, substitute_command
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
 from mzt.state import hook_rounds as rounds
 from mzt.support.errors import UsageError
 from mzt.support.exitcodes import ExitCode, signal_exit_code
 from mzt.support.fsutil import ensure_private_dir
-from mzt.support.process import ProcessRequest, run_process
 from mzt.support.redact import redact, redact_optional
 
 if TYPE_CHECKING:
@@ -87,28 +81,49 @@ class AfterRun:
         if not owed:
             return code, message
         if self.resume:
-            return self.fire(state, self._owed_hooks(owed), released=True)
+            return self.resume_owed(state)
         if rounds.held(state.hook_results):
             # `mzt run` of a job whose chain is held: the hold is for a person to lift.
             return self._hold(state, rounds.held(state.hook_results)[0])
         return code, message
 
     def resume_owed(self, state: CheckpointState) -> tuple[int, str]:
-        """`mzt resume` of a completed job: fire the hooks its last round still owes."""
-        return self.fire(state, self._owed_hooks(rounds.owed(state.hook_results)), released=True)
+        """`mzt resume`: fire the hooks the last round still owes (a held chain included).
+
+        They are taken by position from the score's `on_success` list as it is now (a fixed
+        hook is the fixed one); one the score no longer has is recorded ``removed``, so it
+        is owed no more.
+        """
+        owed = rounds.owed(state.hook_results)
+        items = self._owed_hooks(owed)
+        firing = {n for n, _ in items}
+        gone = [r for r in owed if int(r.get("index") or 0) not in firing]
+        return self.fire(state, items, released=True, gone=gone)
 
     def _owed_hooks(self, owed: list[dict[str, Any]]) -> list[tuple[int, PostSuccessHook]]:
-        # By position in the score's `on_success` list (the score may have been fixed since).
         numbers = sorted({int(r.get("index") or 0) for r in owed})
         return [(n, self.hooks[n - 1]) for n in numbers if 0 < n <= len(self.hooks)]
 
     # --- firing --------------------------------------------------------------------------------
 
     def fire(
-        self, state: CheckpointState, items: list[tuple[int, PostSuccessHook]], *, released: bool
+        self,
+        state: CheckpointState,
+        items: list[tuple[int, PostSuccessHook]],
+        *,
+        released: bool,
+        gone: list[dict[str, Any]] | None = None,
     ) -> tuple[int, str]:
-        """Fire ``items`` in order (``released``: a held chain may start now)."""
+        """Fire ``items`` in order (``released``: a held chain may start now; ``gone``: owed
+        results whose hooks the score no longer has)."""
         round_id = datetime.now(UTC).isoformat()
+        for old in gone or []:
+            kept = ("index", "type", "description", "command", "job_path")
+            removed = {k: old[k] for k in kept if k in old}
+            note = "no longer in the score's on_success list"
+            self._record(
+                state, {**removed, "round": round_id, "outcome": rounds.REMOVED, "error": note}
+            )
         if items:
             ensure_private_dir(self.chain.log_dir)
         stop_rest = ""  # why the remaining hooks are skipped
@@ -153,7 +168,7 @@ class AfterRun:
         if hook.type == "run_job":
             found = self._chain_step(index, hook, base, released=released)
         else:
-            found = self._command(index, hook)
+            found = run_hook_command(hook, self.chain, index, self.controls.stop_request)
         success = bool(found.pop("success", False))
         outcome = found.pop("outcome", rounds.SUCCEEDED if success else rounds.FAILED)
         result = {
@@ -199,64 +214,6 @@ class AfterRun:
             log_step(ctx, what, f"failed: {found.get('error')}")
         return found
 
-    def _command(self, index: int, hook: PostSuccessHook) -> dict[str, Any]:
-        ctx = self.chain
-        env = {k: v for k, v in ctx.environ.items() if not k.startswith(COMMAND_ENV_PREFIX)}
-        command = hook.command or ""
-        try:
-            if hook.type == "run_command":
-                text, additions = substitute_command(command, ctx.fields)
-                argv: tuple[str, ...] = ("bash", "-c", text)
-                env.update(additions)
-            else:
-                argv = tuple(expand(word, ctx.fields) for word in shlex.split(command))
-        except (TemplateError, ValueError) as exc:
-            return {"error": f"cannot use the command: {exc}"}
-        if not argv:
-            return {"error": "the command is empty"}
-        cwd = ctx.workspace
-        if hook.working_directory:
-            cwd = ctx.workspace / expand(hook.working_directory, ctx.fields)
-        if not cwd.is_dir():
-            return {"error": f"the working directory is not a folder: {cwd}"}
-        log = ctx.log_dir / f"hook-{index}-{stamp()}"
-        out, err = log.with_suffix(".log"), log.with_suffix(".stderr.log")
-        outcome = run_process(
-            ProcessRequest(
-                argv=argv,
-                cwd=cwd,
-                env=env,
-                timeout=hook.timeout_seconds,
-                stdout_log=out,
-                stderr_log=err,
-                tail_bytes=4096,
-            ),
-            should_stop=self.controls.stop_request,
-        )
-        found: dict[str, Any] = {
-            "exit_code": outcome.exit_code,
-            "signal": outcome.signal,
-            "reason": outcome.reason,
-            "log_path": str(out) if out.exists() else None,
-            "stderr_log_path": str(err) if err.exists() else None,
-            "success": outcome.succeeded,
-            "error": None,
-        }
-        if outcome.reason == "timeout":
-            found["error"] = (
-                f"timed out after {hook.timeout_seconds:g}s; its processes were stopped"
-            )
-        elif outcome.error:
-            found["error"] = outcome.error
-        elif outcome.reason in ("cancelled", "interrupted"):
-            found["error"] = f"stopped ({outcome.reason})"
-        elif not outcome.succeeded:
-            tail = outcome.stderr_tail.strip().splitlines()[-1:] or [""]
-            found["error"] = f"exited {outcome.exit_code}" + (
-                f": {tail[0][:200]}" if tail[0] else ""
-            )
-        return found
-
     # --- recording -----------------------------------------------------------------------------
 
     def _record(self, state: CheckpointState, result: dict[str, Any]) -> None:
@@ -274,9 +231,10 @@ class AfterRun:
         self.reporter.note(line(result))
 
     def _hold(self, state: CheckpointState, held: Mapping[str, Any]) -> tuple[int, str]:
+        why = str(held.get("error") or "held")
         message = (
-            f"on_success hook {held.get('index')} (run_job {held.get('job_path')}) is held by "
-            f"pause_before_chain; `mzt resume {state.job_id}` starts the chain"
+            f"on_success hook {held.get('index')} (run_job {held.get('job_path')}) is {why}; "
+            f"`mzt resume {state.job_id}` starts the chain"
         )
         state.mark_job_paused()
         state.error_message = message

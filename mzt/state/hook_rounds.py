@@ -16,6 +16,7 @@ FAILED = "failed"
 SKIPPED = "skipped"  # not run: an earlier hook failed with on_failure: abort, or a stop
 HELD = "held"  # a run_job hook held by pause_before_chain (or a pause file)
 REFUSED = "refused"  # a run_job hook refused at concert.max_chain_depth: the chain's end
+REMOVED = "removed"  # owed, but the score no longer has it when resumed
 OWED = frozenset({FAILED, SKIPPED, HELD})
 
 

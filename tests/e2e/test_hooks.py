@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,30 @@ def test_a_failed_job_fires_nothing(project: Project) -> None:
     assert not (project.workspace / "fired").exists()
     assert results(project) == []
     assert not os.path.exists(project.workspace / "hooks")
+
+
+def test_a_signal_stops_a_running_hook_and_resume_fires_it(project: Project) -> None:
+    path = project.score(
+        score(
+            on_success=[
+                {
+                    "type": "run_command",
+                    "command": "test -f ready && exit 0; sleep 300 & echo $! > bg.pid; wait",
+                },
+                {"type": "run_command", "command": "touch second"},
+            ]
+        )
+    )
+    run = project.start("run", path)
+    pid_file = project.workspace / "bg.pid"
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", timeout=60)
+    run.send_signal(signal.SIGTERM)
+    run.communicate(timeout=60)
+    assert run.returncode == 143
+    wait_for(lambda: not alive(int(pid_file.read_text())))
+    state = project.state("hooked")
+    assert state["status"] == "completed"
+    assert [r["outcome"] for r in state["hook_results"]] == ["failed", "skipped"]
+    (project.workspace / "ready").touch()
+    assert project.mzt("resume", "hooked", "-w", project.workspace).returncode == 0
+    assert (project.workspace / "second").exists()

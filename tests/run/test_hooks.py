@@ -157,3 +157,17 @@ def test_line_names_the_hook_and_its_outcome() -> None:
     )
     assert text.startswith("on_success 2 (run_script: " + "x" * 57 + "...) failed: exited 1")
     assert text.endswith("(log: /w/hooks/hook-2.log)")
+
+
+def test_resume_records_an_owed_hook_the_score_dropped(tmp_path: Path) -> None:
+    hooks = [
+        {"type": "run_command", "command": "true"},
+        {"type": "run_command", "command": "false"},
+    ]
+    runner = after(tmp_path, hooks)
+    job = state()
+    runner.opened(job)
+    assert runner.finish(complete(job), 0, "completed")[0] == 6
+    fixed = after(tmp_path, hooks[:1])
+    assert fixed.resume_owed(job) == (0, "completed")
+    assert job.hook_results[-1]["outcome"] == "removed" and not owes_hooks(job)
