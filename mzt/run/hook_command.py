@@ -17,7 +17,6 @@ from typing import Any
 
 from mzt.run.chain import ChainContext, expand, stamp
 from mzt.score.models import PostSuccessHook
-from mzt.score.templating import COMMAND_ENV_PREFIX, TemplateError, substitute_command
 from mzt.support.process import ProcessRequest, StopRequest, run_process
 
 
@@ -28,6 +27,9 @@ def run_hook_command(
     should_stop: Callable[[], StopRequest | None],
 ) -> dict[str, Any]:
     """Run a run_command or run_script hook; the fields of its result (``success``…)."""
+    # Jinja comes with the templating module: imported by a run only when a hook fires.
+    from mzt.score.templating import COMMAND_ENV_PREFIX, TemplateError, substitute_command
+
     env = {k: v for k, v in ctx.environ.items() if not k.startswith(COMMAND_ENV_PREFIX)}
     command = hook.command or ""
     try:
