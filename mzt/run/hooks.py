@@ -130,6 +130,10 @@ class AfterRun:
         held: dict[str, Any] | None = None
         for index, hook in items:
             base = _base(round_id, index, hook)
+            if not stop_rest and self.controls.cancel_requested():
+                # The job is completed: a cancel can only mean "no more hooks".
+                self.controls.consume(self.controls.cancel_path)
+                stop_rest = "not run: cancelled by request (cancel file)"
             if held is not None:
                 result = {**base, "outcome": rounds.HELD, "error": "held behind an earlier hook"}
             elif stop_rest or self.controls.interrupted:

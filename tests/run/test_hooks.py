@@ -171,3 +171,16 @@ def test_resume_records_an_owed_hook_the_score_dropped(tmp_path: Path) -> None:
     fixed = after(tmp_path, hooks[:1])
     assert fixed.resume_owed(job) == (0, "completed")
     assert job.hook_results[-1]["outcome"] == "removed" and not owes_hooks(job)
+
+
+def test_the_cancel_file_skips_the_hooks_left(tmp_path: Path) -> None:
+    hooks = [{"type": "run_command", "command": "touch .marianne-cancel-job"}] + [
+        {"type": "run_command", "command": "touch fired"}
+    ] * 2
+    runner = after(tmp_path, hooks)
+    job = state()
+    runner.opened(job)
+    assert runner.finish(complete(job), 0, "completed")[0] == 6
+    assert [r["outcome"] for r in job.hook_results] == ["succeeded", "skipped", "skipped"]
+    assert not (tmp_path / "ws" / "fired").exists()
+    assert not (tmp_path / "ws" / ".marianne-cancel-job").exists()
