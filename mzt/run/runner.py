@@ -39,6 +39,7 @@ from mzt.run.sheetrun import PromptError, SheetPreparer
 from mzt.score.bounds import RenderStopped
 from mzt.score.preparation import PreparedScore
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
+from mzt.state.relocation import confirm_state_dir, settle_state_dir, target_dir
 from mzt.support import paths, records
 from mzt.support.exitcodes import ExitCode, signal_exit_code
 from mzt.support.fsutil import ensure_private_dir
@@ -104,7 +105,11 @@ class Runner:
         started = time.monotonic()
         ensure_private_dir(self.workspace)
         ensure_private_dir(paths.state_dir(self.workspace))
-        with self.store.run_lock(self.job_id):
+        target = target_dir(self.workspace, self.score.state_path)
+        moved = settle_state_dir(self.workspace, self.job_id, target)
+        with self.store.run_lock(self.job_id) as lock:
+            confirm_state_dir(self.workspace, self.job_id, lock.path)
+            ensure_private_dir(paths.logs_dir(self.workspace, self.job_id))
             state, how = self.book.open(settle=self._stop_leftovers)
             if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
@@ -119,6 +124,8 @@ class Runner:
                 self.max_concurrent,
             )
             self.reporter.spent(state.total_estimated_cost)
+            if moved:
+                self.reporter.note(moved)
             for item in self.stopped_leftovers:
                 line = f"{item.what_was_done()} of the run that died: {item.describe()}"
                 self.reporter.note(line)

@@ -28,7 +28,6 @@ from mzt.score.templating import (
 )
 from mzt.state import CheckpointState, SheetState
 from mzt.support import paths, records
-from mzt.support.fsutil import ensure_private_dir
 from mzt.support.output_log import log_max_bytes
 from mzt.validation.engine import (
     ValidationReport,
@@ -60,7 +59,6 @@ class SheetPreparer:
         self.template = compile_template(loaded.template) if loaded.template else None
         self.last_reports: dict[int, ValidationReport] = {}
         self.max_log_bytes = log_max_bytes(self.environ)  # a bad value stops the run here
-        ensure_private_dir(paths.logs_dir(self.workspace, self.prepared.job_id))
 
     def chain(self, sheet: SheetPlan) -> list[InstrumentChoice]:
         """The sheet's instruments: primary first, then fallbacks."""

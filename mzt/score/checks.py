@@ -337,7 +337,6 @@ def _check_unused(found: Findings) -> None:
             "--fresh does not archive the workspace",
         ),
         (("notifications",), bool(score.notifications), "notifications are not sent"),
-        (("state_path",), score.state_path is not None, "state_path is ignored"),
     ]
     for path, present, what in pending:
         if present:
