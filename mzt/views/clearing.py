@@ -93,6 +93,7 @@ class _Candidate:
     workspace: Path
     record: RegistryRecord | None
     record_path: Path  # where its registry record is (or would be)
+    home: Path | None  # the MZT_HOME it was found through (None: the default)
 
 
 def clear_jobs(
@@ -175,7 +176,7 @@ def _candidates(cwd: Path | None, home: Path | None) -> Iterator[_Candidate]:
         key = (record.job_id, record.workspace)
         if key not in seen:
             seen.add(key)
-            yield _Candidate(record.job_id, record.workspace, record, record.record_path)
+            yield _Candidate(record.job_id, record.workspace, record, record.record_path, home)
     here = (cwd or Path.cwd()).resolve()
     try:
         local = paths.job_ids_in(here)
@@ -184,7 +185,7 @@ def _candidates(cwd: Path | None, home: Path | None) -> Iterator[_Candidate]:
     for job_id in local:
         if (job_id, here) not in seen:
             seen.add((job_id, here))
-            yield _Candidate(job_id, here, None, paths.registry_record(job_id, here, home))
+            yield _Candidate(job_id, here, None, paths.registry_record(job_id, here, home), home)
 
 
 def _prune(candidate: _Candidate, report: ClearReport) -> None:
@@ -287,6 +288,7 @@ def _job_paths(candidate: _Candidate) -> tuple[list[Path], list[Path]]:
     ws, job_id = candidate.workspace, candidate.job_id
     files = [
         candidate.record_path,
+        paths.head_cache(job_id, ws, candidate.home),
         paths.state_file(ws, job_id),
         paths.history_file(ws, job_id),
         paths.pause_file(ws, job_id),
