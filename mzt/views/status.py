@@ -243,7 +243,8 @@ def status_document(
         "elapsed_seconds": None if elapsed is None else round(elapsed, 3),
         "resume_at": head.get("resume_at"),
         "current_sheet": head.get("current_sheet"),
-        "running_sheets": summary.running,
+        # A dead run runs nothing: its sheets are interrupted, not running.
+        "running_sheets": [] if interrupted else summary.running,
         "interrupted_sheets": sorted(interrupted),
         "total_retry_count": head.get("total_retry_count"),
         "rate_limit_waits": head.get("rate_limit_waits"),
@@ -310,6 +311,7 @@ def list_row(ref: JobRef) -> dict[str, Any] | None:
     except StateCorruptionError as exc:
         return _corrupt_row(ref, exc)
     head = checkpoint.head
+    dead = liveness.verdict == "dead"
     return {
         "job_id": ref.job_id,
         "job_name": head.get("job_name"),
@@ -320,7 +322,8 @@ def list_row(ref: JobRef) -> dict[str, Any] | None:
         "workspace": str(ref.workspace),
         "progress": {"completed": checkpoint.completed, "total": checkpoint.total},
         "failed": checkpoint.count("failed"),
-        "running_sheets": checkpoint.running_sheets,
+        "running_sheets": [] if dead else checkpoint.running_sheets,
+        "interrupted_sheets": checkpoint.running_sheets if dead else [],
         "updated_at": head.get("updated_at"),
         "started_at": head.get("started_at"),
         "score_path": str(ref.score_path) if ref.score_path else None,
@@ -345,6 +348,7 @@ def _corrupt_row(ref: JobRef, exc: StateCorruptionError) -> dict[str, Any]:
         "progress": {"completed": None, "total": None},
         "failed": None,
         "running_sheets": [],
+        "interrupted_sheets": [],
         "updated_at": updated,
         "started_at": None,
         "score_path": str(ref.score_path) if ref.score_path else None,
