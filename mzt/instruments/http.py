@@ -164,8 +164,13 @@ def _build_request(
     )
     # A model the profile does not list, on a server the profile does not name (a local
     # llama.cpp or vLLM behind `openai_api`), is not priced as the profile's default:
-    # the score's cost_limits rates price its tokens instead.
-    priced = profile.model_spec(chosen) is not None or base == profile.http.base_url.rstrip("/")
+    # the score's cost_limits rates price its tokens instead. Any Ollama server runs
+    # its models locally, at the profile's (free) prices.
+    priced = (
+        profile.model_spec(chosen) is not None
+        or base == profile.http.base_url.rstrip("/")
+        or profile.http.schema_family == "ollama"
+    )
     return request, chosen, priced
 
 

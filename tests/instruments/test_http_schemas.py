@@ -289,6 +289,10 @@ def test_ollama_success_and_its_plain_error_strings(
     assert seen.path == "/api/chat"
     assert seen.body["stream"] is False and seen.body["keep_alive"] == "1m"
 
+    # Any Ollama server's models are free, listed or not.
+    other = call(ollama, tmp_path, {"model": "qwen2.5-coder:7b"}, environ=environ)
+    assert other.result.cost_usd == 0.0
+
     ollama_server.reply = Reply(404, {"error": 'model "nosuch" not found, try pulling it first'})
     failed = call(ollama, tmp_path, {"model": "nosuch"}, environ=environ)
     assert failed.error is not None and failed.error.code == "E301"
@@ -317,6 +321,11 @@ def test_a_stop_abandons_a_server_that_never_answers(
     attempt = call(openai, tmp_path, {"base_url": url_of(chat_server)}, should_stop=stop)
     assert attempt.outcome.reason == "cancelled" and attempt.error is None
     assert time.monotonic() - asked_at[0] < 1.0
+    # The connection was shut, not left for the server to hold.
+    deadline = time.monotonic() + 10
+    while not chat_server.closed_at and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert chat_server.closed_at and chat_server.closed_at[0] - asked_at[0] < 5
 
 
 def test_a_server_that_never_answers_times_out(
