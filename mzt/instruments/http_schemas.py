@@ -169,7 +169,8 @@ def build(
         _put(body, "max_tokens", max_tokens)
         _put(body, "temperature", temperature)
     else:
-        num_ctx = config.get("num_ctx", DEFAULT_NUM_CTX)
+        num_ctx = config.get("num_ctx")
+        num_ctx = DEFAULT_NUM_CTX if num_ctx is None else num_ctx
         if _whole(num_ctx) is None:
             return ErrorInfo(
                 "E301", "configuration", False, f"num_ctx must be a whole number, not {num_ctx!r}"
@@ -259,8 +260,9 @@ def _put(target: dict[str, Any], name: str, value: object) -> None:
 
 
 def _whole(value: object) -> int | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-    return value if ok and isinstance(value, int) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    return value
 
 
 def _number(value: object) -> float | int | None:

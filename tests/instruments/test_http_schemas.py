@@ -124,8 +124,12 @@ def test_ollama_body_asks_for_one_answer_and_a_wide_context(ollama: InstrumentPr
     assert not isinstance(full, ErrorInfo)
     assert full.body["options"] == {"num_ctx": 8192, "num_predict": 100, "temperature": 0}
     assert full.body["keep_alive"] == "10m"
-    bad = schemas.build(ollama, "hi", "m", {"num_ctx": "big"}, "", "http://h")
-    assert isinstance(bad, ErrorInfo) and bad.code == "E301"
+    for wrong in ("big", 0, True):
+        bad = schemas.build(ollama, "hi", "m", {"num_ctx": wrong}, "", "http://h")
+        assert isinstance(bad, ErrorInfo) and bad.code == "E301"
+    unset = schemas.build(ollama, "hi", "m", {"num_ctx": None}, "", "http://h")
+    assert not isinstance(unset, ErrorInfo)
+    assert unset.body["options"] == {"num_ctx": schemas.DEFAULT_NUM_CTX}
 
 
 @pytest.mark.parametrize(

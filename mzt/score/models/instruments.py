@@ -180,8 +180,18 @@ class OllamaSettings(StrictModel):
 
     def settings(self) -> dict[str, Any]:
         """The instrument settings that were given, as `instrument_config` keys."""
-        used = ("base_url", "model", "num_ctx", "keep_alive", "timeout_seconds")
-        return {k: getattr(self, k) for k in used if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in _OLLAMA_USED if getattr(self, k) is not None}
+
+    def unused(self) -> list[str]:
+        """Keys that were given but configure Marianne's tool bridge, which mzt has not."""
+        return [
+            k
+            for k in type(self).model_fields
+            if k not in _OLLAMA_USED and getattr(self, k) is not None
+        ]
+
+
+_OLLAMA_USED = ("base_url", "model", "num_ctx", "keep_alive", "timeout_seconds")
 
 
 class BackendConfig(StrictModel):
