@@ -319,6 +319,8 @@ def _check_unused(found: Findings) -> None:
     score = found.loaded.score
     for key in score.unused_keys():
         found.add("V301", f"`{key}` is accepted, not used by mzt", (key,))
+    for key in score.backend.ollama.unused() if score.backend.ollama else ():
+        found.add("V301", f"`{key}` is accepted, not used by mzt", ("backend", "ollama", key))
     if score.state_backend == "sqlite":
         found.add(
             "V303",

@@ -239,8 +239,10 @@ def test_v301_v302_v303_accepted_but_unused(tmp_path: Path) -> None:
         techniques={"t": {"kind": "skill"}},
         instrument_config={"temprature": 0.2},
         state_backend="sqlite",
+        backend={"type": "ollama", "ollama": {"num_ctx": 8192, "dynamic_tools": True}},
     )
-    assert {i.path for i in found["V301"]} == {"learning", "techniques"}
+    paths = {"learning", "techniques", "backend.ollama.dynamic_tools"}
+    assert {i.path for i in found["V301"]} == paths
     assert all("accepted, not used by mzt" in i.message for i in found["V301"])
     assert found["V302"][0].hint == "did you mean 'temperature'?"
     assert "V303" in found
