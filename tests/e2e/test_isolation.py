@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Project
+from tests.e2e.conftest import Project, wait_for
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0,
@@ -249,3 +250,49 @@ def test_per_sheet_cleanup_follows_each_sheet_s_outcome(project: Project) -> Non
         str(repo.resolve()),
         str(base / "sheet-2"),
     ]
+
+
+def test_an_interrupted_run_keeps_its_worktree_unlocked(project: Project) -> None:
+    repo = make_repo(project.root / "repo")
+    template = "echo {{ sheet_num }} >> file.txt; touch {{ workspace }}/started; sleep 60"
+    proc = project.start("run", score(project, template))
+    try:
+        wait_for(lambda: (project.workspace / "started").exists(), timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+    finally:
+        proc.kill()
+        proc.communicate()
+    tree = (project.workspace / ".worktrees" / "job").resolve()
+    assert (tree / "sub" / "file.txt").read_text() == "orig\n1\n"
+    [kept] = [w for w in worktrees(repo) if w["worktree"] == str(tree)]
+    assert "locked" not in kept
+    assert project.state("job")["worktree_locked"] is False
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_a_sheet_whose_worktree_cannot_be_made(project: Project, fallback: bool) -> None:
+    make_repo(project.root / "repo")
+    blocker = project.workspace / ".worktrees" / "job" / "sheet-2"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("in the way\n")
+    path = score(
+        project,
+        "pwd > {{ workspace }}/pwd-{{ sheet_num }}",
+        sheets=2,
+        isolation={"per_sheet": True, "fallback_on_error": fallback},
+    )
+    result = project.mzt("run", path)
+    assert "already exists and is not a worktree" in result.stdout + result.stderr
+    sheets = project.sheets("job")
+    if fallback:
+        assert result.returncode == 0, result.stderr
+        where = (project.workspace / "pwd-2").read_text().strip()
+        assert where == str((project.root / "repo" / "sub").resolve())
+        assert project.state("job")["isolation_fallback_used"] is True
+    else:
+        assert result.returncode == 1
+        assert sheets[2]["status"] == "failed" and sheets[2]["error_code"] == "E603"
+        assert not (project.workspace / "pwd-2").exists()
+    assert sheets[1]["status"] == "completed"
+    assert blocker.read_text() == "in the way\n"
