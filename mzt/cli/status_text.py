@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 from mzt.cli import console
+from mzt.cli.worktree_text import worktree_fields, worktree_lines
 
 # Not `typing`: importing it is a visible share of `mzt status`'s whole answer.
 TYPE_CHECKING = False
@@ -192,6 +193,7 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
         fields.append(("taken over", _take_over_text(doc["taken_over"])))
     for item in doc.get("leftover_attempts") or []:
         fields.append(("leftover", _leftover_text(item)))
+    fields.extend(worktree_fields(doc))
     cost = doc["cost"]
     tokens = ""
     if cost.get("input_tokens") or cost.get("output_tokens"):
@@ -222,6 +224,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     elif doc["sheets"]:
         console.out()
         _sheet_table(doc, now)
+    for line in worktree_lines(doc):
+        console.out(line)
 
     errors = doc["recent_errors"][: None if verbose else ERRORS_SHOWN]
     if errors:

@@ -32,6 +32,7 @@ from mzt.execute.local import LocalExecutor
 from mzt.instruments import Registry
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
+from mzt.run.isolation import Isolation
 from mzt.run.opening import NOTHING_TO_DO
 from mzt.run.reporting import NullReporter, Reporter
 from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, SheetFailure
@@ -83,12 +84,16 @@ class Runner:
         self.controls = Controls(self.workspace, self.job_id)
         self.store = JsonStateBackend(self.workspace, allow_foreign_host=self.options.take_over)
         self.book = Bookkeeper(prepared, self.store, self.options, rng=rng)
+        self.isolation = Isolation(
+            prepared, self.book, lambda text: self.reporter.note(text), self.options.instrument
+        )
         self.sheets = SheetPreparer(
             prepared,
             instruments,
             self.environ,
             self.options.instrument,
             stop_asked=lambda: self.controls.interrupted or self.controls.cancel_requested(),
+            place=self.isolation.workdir,
         )
         self.book.chain_of = lambda num: self.sheets.chain(self.plan.sheet(num))
         parallel = self.score.parallel
@@ -130,7 +135,7 @@ class Runner:
                 line = f"{item.what_was_done()} of the run that died: {item.describe()}"
                 self.reporter.note(line)
                 self.store.record_event(state, item.event, detail=line)
-            with self.controls.handling_signals(), _long_lived():
+            with self.controls.handling_signals(), self.isolation.active(state), _long_lived():
                 code, message = self._loop(state)
             self.store.compact(state)
             done, total = state.get_progress()

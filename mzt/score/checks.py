@@ -14,6 +14,7 @@ from mzt.score.bounds import LIMIT_CODE, MAX_FORMAT_WIDTH, MAX_ITERATIONS, Limit
 from mzt.score.catalog import Catalog
 from mzt.score.conditions import parse_condition
 from mzt.score.findings import Findings, Path_
+from mzt.score.isolationchecks import check_isolation
 from mzt.score.loader import LoadedScore
 from mzt.score.models import REQUIRED_FIELDS, InjectionItem
 from mzt.score.plan import Plan
@@ -46,6 +47,7 @@ def check_score(loaded: LoadedScore, plan: Plan, workspace: Path, catalog: Catal
     check_instruments(found, plan, catalog)
     check_timeouts(found, plan)
     check_sheet_maps(found, plan)
+    check_isolation(found, plan, workspace)
     _check_unused(found)
     return found
 
@@ -328,11 +330,10 @@ def _check_unused(found: Findings) -> None:
             ("state_backend",),
         )
     # Valid settings that this version of mzt does not carry out yet: say so rather than
-    # let a user believe a hook ran or a worktree isolated the job.
+    # let a user believe a hook ran or a chained job started.
     pending = [
         (("on_success",), bool(score.on_success), "on_success hooks are not run"),
         (("concert",), score.concert.enabled, "chained jobs (concert) are not started"),
-        (("isolation",), score.isolation.enabled, "git worktree isolation is not set up"),
         (
             ("workspace_lifecycle",),
             score.workspace_lifecycle.archive_on_fresh,

@@ -27,6 +27,7 @@ from mzt.views.liveness import Liveness, observe
 from mzt.views.lookup import locate
 from mzt.views.registered import SCHEMA_OVERVIEW
 from mzt.views.sheet_summary import sheet_json, summarize
+from mzt.views.worktrees import isolation_json
 
 SCHEMA_STATUS = "mzt.status/1"
 SCHEMA_LIST = "mzt.list/1"
@@ -229,6 +230,7 @@ def status_document(
         "sheets_by_status": summary.by_status,
         "error_message": head.get("error_message"),
         "taken_over": _take_over(head.get("taken_over")),
+        "isolation": isolation_json(head),
         "total_cost_usd": round(float(head.get("total_estimated_cost") or 0.0), 6),
         "cost": {
             "total_usd": round(float(head.get("total_estimated_cost") or 0.0), 6),
