@@ -265,7 +265,7 @@ def test_v304_settings_not_carried_out_yet(tmp_path: Path) -> None:
         isolation={"enabled": True},
         notifications=[{"type": "desktop"}],
     )
-    assert {i.path for i in found["V304"]} == {"on_success", "isolation", "notifications"}
+    assert {i.path for i in found["V304"]} == {"on_success", "isolation"}
     assert all(i.severity == "warning" for i in found["V304"])
     assert "V304" not in codes(tmp_path, isolation={"enabled": False})
 
