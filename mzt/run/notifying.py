@@ -15,7 +15,10 @@ Messages go through a queue to one daemon thread, so a slow or dead endpoint nev
 holds the run loop. When the run ends it waits for what is queued at most
 `MAX_SEND_SECONDS`, then gives up with a note. A message that was not sent is a note
 in the run's output and a ``notification_failed`` history event, never an error of the
-job; both are written by the main thread (it alone writes the checkpoint's files).
+job: the first of each channel and reason at once, and at the end one event with the
+count of its repeats (a dead endpoint on sheet events would otherwise write a line, and
+sync it, per sheet). Both are written by the main thread, the only writer of the job's
+files.
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ class NotifyingReporter:
         self.outbox = Outbox()
         self.done, self.total = state.get_progress()  # completed sheets, counted on from here
         self.started: set[int] = set()
-        self.noted: set[tuple[str, str]] = set()
+        self.repeats: dict[tuple[str, str], int] = {}  # failures seen, and repeats since
 
     # --- events ------------------------------------------------------------------------------
 
@@ -175,6 +178,7 @@ class NotifyingReporter:
         if left:
             reason = f"{left} not sent within {MAX_SEND_SECONDS:g} s of the job's end; given up"
             self._failed("all", "-", reason, f"notifications: {reason}")
+        self._count_repeats()
         self.inner.run_finished(status, completed, total, seconds)
 
     # --- messages ----------------------------------------------------------------------------
@@ -210,13 +214,30 @@ class NotifyingReporter:
             self._failed(kind, event, reason)
 
     def _failed(self, kind: str, event: str, reason: str, note: str = "") -> None:
+        _log.warning("%s notification (%s) not sent: %s", kind, event, reason)
+        key = (kind, reason)
+        if key in self.repeats:  # a dead endpoint is said once, not once per sheet
+            self.repeats[key] += 1
+            return
+        self.repeats[key] = 0
         self.store.record_event(
             self.state, "notification_failed", channel=kind, notification=event, reason=reason
         )
-        _log.warning("%s notification (%s) not sent: %s", kind, event, reason)
-        if (kind, reason) not in self.noted:  # a dead endpoint is said once, not per sheet
-            self.noted.add((kind, reason))
-            self.inner.note(note or f"{kind} notification ({event}) not sent: {reason}")
+        self.inner.note(note or f"{kind} notification ({event}) not sent: {reason}")
+
+    def _count_repeats(self) -> None:
+        """One more history event per failure that came back: how many times it did."""
+        for (kind, reason), repeats in self.repeats.items():
+            if repeats:
+                self.store.record_event(
+                    self.state,
+                    "notification_failed",
+                    channel=kind,
+                    notification="-",
+                    reason=reason,
+                    repeats=repeats,
+                )
+        self.repeats.clear()
 
 
 def payload_message(
