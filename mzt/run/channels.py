@@ -69,7 +69,8 @@ def send(kind: str, config: Mapping[str, Any], message: Message) -> None:
 
 
 def _clean(reason: str, secrets: list[str]) -> str:
-    return get_redactor().redact(Redactor([s for s in secrets if s]).redact(reason))
+    # Very short values (a header "1") would mangle the reason and are no secret worth it.
+    return get_redactor().redact(Redactor([s for s in secrets if len(s) >= 4]).redact(reason))
 
 
 def _describe(exc: BaseException) -> str:

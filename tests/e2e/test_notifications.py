@@ -127,3 +127,15 @@ def test_a_dead_endpoint_delays_the_job_by_at_most_the_bound(
             ("job_start", None),
             ("-", 4),  # sheet_start and sheet_complete, of each sheet
         ]
+
+
+def test_a_job_resumed_from_its_stored_score_says_the_url_was_not_kept(project: Project) -> None:
+    with http_server() as (base, received):
+        hooks = [{"type": "webhook", "on_events": ["job_failed"], "config": {"url": base}}]
+        first, _ = run(project, score(hooks))
+        assert first.returncode == 1 and received.wait()[0][2]["event"] == "job_failed"
+        (project.root / "score.yaml").unlink()  # only the checkpoint's copy is left
+        again = project.mzt("resume", "notified", "-w", project.workspace)
+        assert again.returncode == 1, again.stderr
+        assert len(received.items) == 1  # nothing sent to the URL the copy does not hold
+    assert "webhook notification (job_failed) not sent: its `url` is not stored" in again.stdout
