@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from mzt.run.decisions import retry_limit
 from mzt.run.quick import moved_digest
 from mzt.score.loader import snapshot
+from mzt.score.notifysecrets import without_notification_secrets
 from mzt.state import (
     CheckpointState,
     JobStatus,
@@ -89,7 +90,7 @@ def open_state(
         digest if own or digest is None else moved_digest(digest, prepared.workspace)
     )
     state.config_path = loaded.source if loaded.source != "<snapshot>" else state.config_path
-    state.config_snapshot = snapshot(loaded.document.data)
+    state.config_snapshot = without_notification_secrets(snapshot(loaded.document.data))
     state.parallel_enabled = score.parallel.enabled
     state.parallel_max_concurrent = score.parallel.max_concurrent
     if taken is not None:

@@ -33,6 +33,7 @@ from mzt.instruments import Registry
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
 from mzt.run.isolation import Isolation
+from mzt.run.notifying import with_notifications
 from mzt.run.opening import NOTHING_TO_DO
 from mzt.run.reporting import NullReporter, Reporter
 from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, SheetFailure
@@ -118,6 +119,7 @@ class Runner:
             state, how = self.book.open(settle=self._stop_leftovers)
             if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
+            self.reporter = with_notifications(self.reporter, self.prepared, self.store, state)
             self.controls.clear_stale()
             done = sum(1 for sheet in state.sheets.values() if sheet.status.is_terminal)
             self.reporter.run_started(

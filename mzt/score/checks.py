@@ -339,7 +339,6 @@ def _check_unused(found: Findings) -> None:
             score.workspace_lifecycle.archive_on_fresh,
             "--fresh does not archive the workspace",
         ),
-        (("notifications",), bool(score.notifications), "notifications are not sent"),
     ]
     for path, present, what in pending:
         if present:

@@ -267,7 +267,7 @@ def test_v304_settings_not_carried_out_yet(tmp_path: Path) -> None:
         isolation={"enabled": True},
         notifications=[{"type": "desktop"}],
     )
-    assert {i.path for i in found["V304"]} == {"on_success", "notifications"}
+    assert {i.path for i in found["V304"]} == {"on_success"}
     assert all(i.severity == "warning" for i in found["V304"])
 
 
