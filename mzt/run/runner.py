@@ -137,6 +137,8 @@ class Runner:
                 line = f"{item.what_was_done()} of the run that died: {item.describe()}"
                 self.reporter.note(line)
                 self.store.record_event(state, item.event, detail=line)
+            for line in self.book.notes:
+                self.reporter.note(line)
             with self.controls.handling_signals(), self.isolation.active(state), _long_lived():
                 code, message = self._loop(state)
             self.store.compact(state)

@@ -334,11 +334,6 @@ def _check_unused(found: Findings) -> None:
     pending = [
         (("on_success",), bool(score.on_success), "on_success hooks are not run"),
         (("concert",), score.concert.enabled, "chained jobs (concert) are not started"),
-        (
-            ("workspace_lifecycle",),
-            score.workspace_lifecycle.archive_on_fresh,
-            "--fresh does not archive the workspace",
-        ),
     ]
     for path, present, what in pending:
         if present:

@@ -269,6 +269,7 @@ def test_v304_settings_not_carried_out_yet(tmp_path: Path) -> None:
     )
     assert {i.path for i in found["V304"]} == {"on_success"}
     assert all(i.severity == "warning" for i in found["V304"])
+    assert "V304" not in codes(tmp_path, workspace_lifecycle={"archive_on_fresh": True})
 
 
 def test_v012_format_width_over_the_bound(tmp_path: Path) -> None:
