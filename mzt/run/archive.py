@@ -329,7 +329,10 @@ def archive_workspace(
     except OSError as exc:
         return ArchiveResult(refused=f"the workspace cannot be opened ({exc.strerror})")
     try:
-        moves, skipped = plan_moves(ws_fd, keep)
+        try:
+            moves, skipped = plan_moves(ws_fd, keep)
+        except OSError as exc:
+            return ArchiveResult(refused=f"the workspace cannot be listed ({exc.strerror})")
         if not moves:
             return ArchiveResult(skipped=tuple(skipped))
         try:
