@@ -75,30 +75,44 @@ def _keep(prepared: PreparedScore) -> Keep:
     lifecycle = prepared.loaded.score.workspace_lifecycle
     exact = {(paths.STATE_DIR,), split_relative(lifecycle.archive_dir)}
     loaded = prepared.loaded
-    inputs = [loaded.template_path]
+    ws = prepared.workspace
+    # The state folders of the workspace's jobs (a `state_path` may put one in the
+    # workspace): this job's holds the lock this process has.
+    inputs: list[Path | None] = [
+        paths.job_state_dir(ws, job) for job in {prepared.job_id, *_job_ids(ws)}
+    ]
+    inputs.append(loaded.template_path)
     if loaded.source != "<snapshot>":
         inputs.append(Path(loaded.source))
-    workspace = os.path.realpath(prepared.workspace)
+    workspace = os.path.realpath(ws)
     for path in inputs:
         if path is None:
             continue
         rel = os.path.relpath(os.path.realpath(path), workspace)
-        if not rel.startswith(("..", "/")):
+        if rel != "." and not rel.startswith(("..", "/")):
             exact.add(split_relative(rel))
     return Keep(lifecycle.preserve_patterns, exact)
 
 
-def _other_running_job(prepared: PreparedScore) -> str | None:
-    """A job other than this one whose run lock in the workspace is held, if any."""
-    folder = paths.state_dir(prepared.workspace)
+def _job_ids(workspace: Path) -> list[str]:
+    """The workspace's jobs: with state there or pointed to, or with a lock file only (a
+    run that has not saved its first checkpoint yet)."""
     try:
-        locks = sorted(folder.glob("*.lock"))
+        found = set(paths.job_ids_in(workspace))
+        found.update(p.name[: -len(".lock")] for p in paths.state_dir(workspace).glob("*.lock"))
     except OSError:
-        return None
-    own = paths.lock_file(prepared.workspace, prepared.job_id)
-    for lock in locks:
-        if lock != own and probe_lock(lock) == LockProbe.HELD_ELSEWHERE:
-            return lock.name[: -len(".lock")]
+        return []
+    return sorted(found)
+
+
+def _other_running_job(prepared: PreparedScore) -> str | None:
+    """A job other than this one whose run lock is held, if any."""
+    for job in _job_ids(prepared.workspace):
+        if job == prepared.job_id:
+            continue
+        lock = paths.lock_file(prepared.workspace, job)
+        if os.path.lexists(lock) and probe_lock(lock) == LockProbe.HELD_ELSEWHERE:
+            return job
     return None
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.conftest import Project
 
@@ -142,3 +143,19 @@ def test_without_archiving_fresh_says_which_outputs_are_already_there(project: P
         "there (out-1, out-2)" in result.stdout
     )
     assert (project.workspace / "out-1").exists()
+
+
+def test_a_state_path_inside_the_workspace_is_never_archived(project: Project) -> None:
+    path = score(project)
+    data = yaml.safe_load(path.read_text())
+    data["state_path"] = "jobstate"
+    path = project.score(data)
+    assert project.mzt("run", path).returncode == 0
+    held = project.workspace / "jobstate"
+    assert (held / "job.lock").exists()
+    result = project.mzt("run", "--fresh", path)
+    assert result.returncode == 0, result.stderr
+    assert "archived 2 entries of the workspace into archive/" in result.stdout
+    assert (held / "job.lock").exists() and (held / "job.json").exists()
+    [moved] = (project.workspace / "archive").iterdir()
+    assert names(moved) == ["out-1.txt", "out-2.txt"]
