@@ -3,7 +3,8 @@
 With ``workspace_lifecycle.archive_on_fresh`` the previous run's files move into an
 archive folder (`mzt.run.archive`), so stale outputs cannot pass the new run's
 validations. Never moved: mzt's own ``.marianne/`` folder (it holds the run lock this
-process has, and the job's logs), the archive folder, and the score and template files
+process has, and the job's logs), the state folders of the workspace's jobs, the job's
+git worktree under ``isolation``, the archive folder, and the score and template files
 when they live in the workspace. Nothing is archived while another job runs in the same
 workspace. Without the setting, a one-line note says when files that validations check
 are already there.
@@ -82,6 +83,11 @@ def _keep(prepared: PreparedScore) -> Keep:
         paths.job_state_dir(ws, job) for job in {prepared.job_id, *_job_ids(ws)}
     ]
     inputs.append(loaded.template_path)
+    isolation = loaded.score.isolation
+    if isolation.enabled:  # the job's git worktree: moving it would strand git's records
+        configured = isolation.worktree_base
+        base = Path(configured).expanduser() if configured else ws / ".worktrees"
+        inputs.append((base if base.is_absolute() else loaded.base_dir / base) / prepared.job_id)
     if loaded.source != "<snapshot>":
         inputs.append(Path(loaded.source))
     workspace = os.path.realpath(ws)

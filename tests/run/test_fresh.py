@@ -103,3 +103,21 @@ def test_skips_and_prunes_are_said_line_by_line(tmp_path: Path) -> None:
         "removed 1 old archive beyond max_archives 1: archive/0",
     )
     assert start.fields["pruned"] == ["archive/0"]
+
+
+def test_the_jobs_worktree_stays_even_without_a_pattern_for_it(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / ".worktrees" / "t").mkdir(parents=True)
+    (ws / ".worktrees" / "t" / "edited.py").write_text("agent's work")
+    (ws / ".worktrees" / "stale").mkdir()
+    data = minimal(
+        workspace=".",
+        instrument="cli",
+        isolation={"enabled": True},
+        **archiving(preserve_patterns=[], archive_naming="timestamp"),
+    )
+    score = prepare_score(write_score(ws, data))
+    start = fresh_start(score, now=NOW)
+    assert start.fields["moved"] == 1
+    assert sorted(p.name for p in (ws / ".worktrees").iterdir()) == ["t"]
+    assert (ws / "archive" / "20260102-030405" / ".worktrees" / "stale").is_dir()
