@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from mzt.cli import console
 from mzt.cli.hook_text import hook_lines
+from mzt.cli.worktree_text import worktree_fields, worktree_lines
 
 # Not `typing`: importing it is a visible share of `mzt status`'s whole answer.
 TYPE_CHECKING = False
@@ -193,6 +194,7 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
         fields.append(("taken over", _take_over_text(doc["taken_over"])))
     for item in doc.get("leftover_attempts") or []:
         fields.append(("leftover", _leftover_text(item)))
+    fields.extend(worktree_fields(doc))
     cost = doc["cost"]
     tokens = ""
     if cost.get("input_tokens") or cost.get("output_tokens"):
@@ -223,6 +225,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     elif doc["sheets"]:
         console.out()
         _sheet_table(doc, now)
+    for line in worktree_lines(doc):
+        console.out(line)
 
     errors = doc["recent_errors"][: None if verbose else ERRORS_SHOWN]
     if errors:

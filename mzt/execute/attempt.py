@@ -139,12 +139,12 @@ def _execute_http(
 ) -> AttemptReport | None:
     """An attempt through the HTTP client; None when the profile needs its command."""
     # Imported here: urllib and ssl cost a command-line run start-up time for nothing.
-    from mzt.instruments.http import call_messages_api
+    from mzt.instruments.http import call_http_api
     from mzt.instruments.http import supported as http_supported
 
     assert spec.instrument is not None
     if http_supported(spec.instrument.profile):
-        call = call_messages_api(
+        call = call_http_api(
             spec.instrument.profile,
             spec.prompt,
             model=spec.model,

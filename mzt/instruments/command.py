@@ -138,10 +138,10 @@ class Instrument:
 
     @property
     def runnable(self) -> bool:
-        """Whether mzt can run it: command-line instruments and Anthropic-style HTTP ones."""
-        from mzt.instruments.http import supported
+        """Whether mzt can run it: command-line instruments and the HTTP families it speaks."""
+        from mzt.instruments.http_schemas import family
 
-        return self.profile.cli is not None or supported(self.profile)
+        return self.profile.cli is not None or family(self.profile) is not None
 
     @property
     def raw_prompt(self) -> bool:

@@ -1,38 +1,43 @@
-"""HTTP instruments: Anthropic's Messages API (`anthropic_api`), standard library only.
+"""HTTP instruments: one transport for every API family mzt speaks, standard library only.
 
-`call_messages_api` sends one prompt as one user message and returns what the
-command-line path returns for a finished child: an `Outcome` (exit code 0 on success,
-1 on an HTTP or connection error; stdout is the response body, stderr one error line)
-and an `InstrumentResult` (the text blocks of the answer, tokens, cost), plus the
-`ErrorInfo` the HTTP status already tells precisely (429/529 rate limit with the
-``retry-after`` header as the wait, 401/403 authentication, 5xx server error,
-connection and name-resolution failures, timeout).
+`call_http_api` sends one prompt as one user message and returns what the command-line
+path returns for a finished child: an `Outcome` (exit code 0 on success, 1 on an HTTP or
+connection error; stdout is the response body, stderr one error line) and an
+`InstrumentResult` (the answer's text, tokens, cost), plus the `ErrorInfo` the HTTP
+status already tells precisely (429/529 rate limit with the ``retry-after`` header as the
+wait, 401/403 authentication, 5xx server error, connection and name-resolution
+failures, timeout). What the request holds and where the answer's text is depends on
+the profile's ``http.schema_family`` (`mzt.instruments.http_schemas`); the rest is
+the same for all.
 
 The request runs on a daemon thread that the caller polls, so a cancel or the attempt
 timeout ends the attempt at once: the connection is shut down and the thread left to
 finish on its own. The API key is read from the environment variable the instrument
-config names (``api_key_env``), else the profile's ``http.auth_env_var``, else
-``ANTHROPIC_API_KEY``; it is sent only in the ``x-api-key`` header and redacted from
-everything written or returned. The base URL is the profile's ``http.base_url``; for
-the built-in profile ``ANTHROPIC_BASE_URL`` overrides it, as in Anthropic's own SDKs.
+config names (``api_key_env``), else the profile's ``http.auth_env_var`` (Anthropic:
+else ``ANTHROPIC_API_KEY``); it is sent only in its header and redacted from everything
+written or returned.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mzt.instruments import http_schemas as schemas
 from mzt.instruments.classify import ErrorInfo, classify_text, http_status_error
-from mzt.instruments.http_errors import _connection_error, _describe, _error_message, _retry_after
+from mzt.instruments.http_errors import (
+    _connection_error,
+    _describe,
+    _error_document,
+    _error_message,
+    _retry_after,
+)
 from mzt.instruments.http_exchange import MAX_RESPONSE_BYTES, _Exchange, _proxies
 from mzt.instruments.parsing import InstrumentResult, token_cost
 from mzt.instruments.profile import InstrumentProfile
@@ -41,20 +46,13 @@ from mzt.support.fsutil import open_nofollow
 from mzt.support.process import DEFAULT_TAIL_BYTES, ExitReason, Outcome, StopRequest
 from mzt.support.redact import MIN_SECRET_ENV_LENGTH, Redactor, secret_env_values
 
-ANTHROPIC_VERSION = "2023-06-01"
-DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
-BASE_URL_ENV = "ANTHROPIC_BASE_URL"
-"""Overrides the built-in profile's base URL (a proxy, a gateway, a test server)."""
-DEFAULT_MAX_TOKENS = 16384
-"""``max_tokens`` when the config sets none (Marianne's default), capped by the model."""
 _POLL_SECONDS = 0.05
 _STOP_CHECK_SECONDS = 0.25  # the stop callback reads files: not on every tick
-_USER_AGENT = "mzt (anthropic_api instrument)"
 
 
 def supported(profile: InstrumentProfile) -> bool:
-    """Whether mzt can call this HTTP profile (the Anthropic schema only, for now)."""
-    return profile.http is not None and profile.http.schema_family == "anthropic"
+    """Whether mzt can call this HTTP profile (Anthropic, OpenAI-style and Ollama APIs)."""
+    return schemas.family(profile) is not None
 
 
 @records.record(frozen=True, slots=True)
@@ -66,7 +64,7 @@ class HttpAttempt:
     error: ErrorInfo | None
 
 
-def call_messages_api(
+def call_http_api(
     profile: InstrumentProfile,
     prompt: str,
     *,
@@ -80,26 +78,27 @@ def call_messages_api(
     tail_bytes: int = DEFAULT_TAIL_BYTES,
     builtin: bool = False,
 ) -> HttpAttempt:
-    """Send ``prompt`` to the Messages API and read the answer; never raises on I/O.
+    """Send ``prompt`` to the profile's API and read the answer; never raises on I/O.
 
     ``model`` wins over ``config["model"]``, which wins over the profile's default.
-    From ``config`` this reads ``api_key_env``, ``max_tokens`` and ``temperature``.
-    ``builtin`` says the profile is the one mzt ships, which `BASE_URL_ENV` may
-    redirect (a user's own profile names its URL on purpose).
+    From ``config`` this reads ``api_key_env``, ``base_url``, ``max_tokens`` and
+    ``temperature`` (Ollama also ``num_ctx`` and ``keep_alive``). ``builtin`` says the
+    profile is the one mzt ships, which the family's base-URL variable may redirect (a
+    user's own profile names its URL on purpose).
     """
     started = time.monotonic()
-    key_env = _text(config.get("api_key_env")) or _auth_env(profile) or DEFAULT_KEY_ENV
-    key = environ.get(key_env, "")
+    key_env, required = schemas.key_variable(profile, config)
+    key = environ.get(key_env, "") if key_env else ""
     literals = [*secret_env_values(environ)]
     if len(key) >= MIN_SECRET_ENV_LENGTH:
         literals.append(key)
     redactor = Redactor(literals)
     request_or_error = _build_request(
-        profile, prompt, model, config, environ, key, key_env, builtin
+        profile, prompt, model, config, environ, key, key_env, required, builtin
     )
     if isinstance(request_or_error, ErrorInfo):
         return _not_started(request_or_error, started)
-    request, chosen = request_or_error
+    request, chosen, priced = request_or_error
     stop = should_stop()
     if stop is not None:
         return _stopped(stop, started)
@@ -121,7 +120,9 @@ def call_messages_api(
         if now >= deadline:
             exchange.abandon()
             return _timed_out(timeout, started, redactor, stderr_log, tail_bytes)
-    return _finish(profile, chosen, exchange, started, redactor, stdout_log, stderr_log, tail_bytes)
+    return _finish(
+        profile, chosen, priced, exchange, started, redactor, stdout_log, stderr_log, tail_bytes
+    )
 
 
 def _build_request(
@@ -131,15 +132,17 @@ def _build_request(
     config: Mapping[str, Any],
     environ: Mapping[str, str],
     key: str,
-    key_env: str,
+    key_env: str | None,
+    required: bool,
     builtin: bool,
-) -> tuple[urllib.request.Request, str] | ErrorInfo:
+) -> tuple[urllib.request.Request, str, bool] | ErrorInfo:
+    """The request, its model, and whether the profile's prices are this server's."""
     if not supported(profile) or profile.http is None:
         family = profile.http.schema_family if profile.http else "none"
         return ErrorInfo(
             "E301", "configuration", False, f"mzt cannot call {family!r} HTTP instruments yet"
         )
-    if not key:
+    if required and not key:
         return ErrorInfo(
             "E502", "auth", False, f"the API key variable {key_env} is not set in the environment"
         )
@@ -148,47 +151,27 @@ def _build_request(
         return ErrorInfo(
             "E301", "configuration", False, "no model: set instrument_config.model or a default"
         )
-    base = profile.http.base_url
-    if builtin and environ.get(BASE_URL_ENV):
-        base = environ[BASE_URL_ENV]
-    url = base.rstrip("/") + "/" + profile.http.endpoint.lstrip("/")
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        return ErrorInfo("E301", "configuration", False, f"not an http(s) URL: {url}")
-    body: dict[str, Any] = {
-        "model": chosen,
-        "max_tokens": _max_tokens(profile, chosen, config.get("max_tokens")),
-        "messages": [{"role": "user", "content": prompt}],
-    }
-    temperature = config.get("temperature")
-    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
-        body["temperature"] = temperature
-    # The scheme was checked above: only http and https reach urllib.
+    base = schemas.base_url(profile, config, environ, builtin)
+    built = schemas.build(profile, prompt, chosen, config, key, base)
+    if isinstance(built, ErrorInfo):
+        return built
+    # `schemas.build` checked the scheme: only http and https reach urllib.
     request = urllib.request.Request(  # noqa: S310
-        url,
-        data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        built.url,
+        data=json.dumps(built.body, ensure_ascii=False).encode("utf-8"),
         method="POST",
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json",
-            "anthropic-version": ANTHROPIC_VERSION,
-            "x-api-key": key,
-            "user-agent": _USER_AGENT,
-        },
+        headers=dict(built.headers),
     )
-    return request, chosen
-
-
-def _max_tokens(profile: InstrumentProfile, model: str, configured: object) -> int:
-    if isinstance(configured, int) and not isinstance(configured, bool) and configured > 0:
-        return configured
-    spec = profile.model_spec(model)
-    if spec is not None and spec.max_output_tokens:
-        return min(DEFAULT_MAX_TOKENS, spec.max_output_tokens)
-    return DEFAULT_MAX_TOKENS
-
-
-def _auth_env(profile: InstrumentProfile) -> str | None:
-    return profile.http.auth_env_var if profile.http is not None else None
+    # A model the profile does not list, on a server the profile does not name (a local
+    # llama.cpp or vLLM behind `openai_api`), is not priced as the profile's default:
+    # the score's cost_limits rates price its tokens instead. Any Ollama server runs
+    # its models locally, at the profile's (free) prices.
+    priced = (
+        profile.model_spec(chosen) is not None
+        or base == profile.http.base_url.rstrip("/")
+        or profile.http.schema_family == "ollama"
+    )
+    return request, chosen, priced
 
 
 def _text(value: object) -> str | None:
@@ -198,6 +181,7 @@ def _text(value: object) -> str | None:
 def _finish(
     profile: InstrumentProfile,
     model: str,
+    priced: bool,
     exchange: _Exchange,
     started: float,
     redactor: Redactor,
@@ -215,8 +199,10 @@ def _finish(
     body = redactor.redact(exchange.body.decode("utf-8", errors="replace"))
     status = exchange.status
     doc = _json(body)
-    if 200 <= status <= 299 and not (isinstance(doc, dict) and doc.get("type") == "error"):
-        return _answered(profile, model, doc, body, exchange, duration, stdout_log, tail_bytes)
+    if 200 <= status <= 299 and not _error_document(doc):
+        return _answered(
+            profile, model, priced, doc, body, exchange, duration, stdout_log, tail_bytes
+        )
     message = _error_message(doc) or body.strip()[:500]
     # classify_text covers an error document with a 2xx status, or a 1xx/3xx.
     answer_error = (
@@ -235,6 +221,7 @@ def _finish(
 def _answered(
     profile: InstrumentProfile,
     model: str,
+    priced: bool,
     doc: Any,
     body: str,
     exchange: _Exchange,
@@ -242,40 +229,36 @@ def _answered(
     stdout_log: Path | None,
     tail_bytes: int,
 ) -> HttpAttempt:
-    content = doc.get("content") if isinstance(doc, dict) else None
-    if not isinstance(content, list):
+    assert profile.http is not None
+    kind = profile.http.schema_family
+    reply = schemas.read(kind, doc)
+    if reply is None:
         error = ErrorInfo("E503", "transient", True, "the API answered without a message", 15)
         head = body.strip()[:200].replace("\n", " ")
-        line = f"HTTP {exchange.status}: not a Messages API answer (it starts {head!r})"
+        line = f"HTTP {exchange.status}: not {schemas.ANSWER_NAMES[kind]} (it starts {head!r})"
         return _failed(error, line, body, duration, stdout_log, None, tail_bytes)
-    texts = [
-        block["text"]
-        for block in content
-        if isinstance(block, dict)
-        and block.get("type") == "text"
-        and isinstance(block.get("text"), str)
-    ]
-    usage = doc.get("usage") if isinstance(doc.get("usage"), dict) else {}
-    input_tokens = _count(usage.get("input_tokens"))
-    output_tokens = _count(usage.get("output_tokens"))
     warnings: list[str] = []
-    if doc.get("stop_reason") == "max_tokens":
+    if reply.cut_off:
         warnings.append("the answer was cut off at max_tokens; raise instrument_config.max_tokens")
-    if not texts:
-        warnings.append("the answer holds no text block")
+    if not reply.texts:
+        warnings.append("the answer holds no text")
     if exchange.truncated:
         warnings.append(f"the response was longer than {MAX_RESPONSE_BYTES} bytes and was cut")
-    cost, note = token_cost(profile, model, input_tokens, output_tokens)
+    cost, note = (
+        token_cost(profile, model, reply.input_tokens, reply.output_tokens)
+        if priced
+        else (None, None)
+    )
     if note:
         warnings.append(note)
     _write(stdout_log, body)
     outcome = _outcome(0, "completed", duration, body, "", tail_bytes, exchange.truncated)
     result = InstrumentResult(
         success=True,
-        result_text="\n".join(texts),
+        result_text="\n".join(reply.texts),
         error_text=None,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
         cost_usd=cost,
         warnings=tuple(warnings),
     )
@@ -303,12 +286,6 @@ def _json(body: str) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):
         return None
-
-
-def _count(value: object) -> int | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return int(value) if value >= 0 else None
-    return None
 
 
 def _outcome(

@@ -1,4 +1,4 @@
-"""What a failed Messages API exchange means: connection failures, error bodies, waits."""
+"""What a failed HTTP API exchange means: connection failures, error bodies, waits."""
 
 from __future__ import annotations
 
@@ -47,11 +47,21 @@ def _describe(failure: BaseException | None) -> str:
     return f"{type(failure).__name__}: {failure}"
 
 
+def _error_document(doc: Any) -> bool:
+    """Whether a body is an error, whatever its status says (all three families)."""
+    return isinstance(doc, dict) and (doc.get("type") == "error" or bool(doc.get("error")))
+
+
 def _error_message(doc: Any) -> str | None:
-    """``error.type: error.message`` of an Anthropic (or OpenAI-shaped) error body."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("error"), dict):
+    """The message of an error body: ``error.type: error.message`` (Anthropic, OpenAI)
+    or ``error`` as a plain string (Ollama)."""
+    if not isinstance(doc, dict):
         return None
-    error = doc["error"]
+    error = doc.get("error")
+    if isinstance(error, str):
+        return error.strip() or None
+    if not isinstance(error, dict):
+        return None
     parts = [v for v in (error.get("type"), error.get("message")) if isinstance(v, str) and v]
     return ": ".join(parts) or None
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mzt.instruments import ALIASES, BUILTIN, Instrument, ProfileProblem, Registry
+from mzt.instruments.http_schemas import BASE_URL_ENV, base_url, family
 from mzt.instruments.loader import NATIVE_ONLY, builtin_names
 from mzt.support import records
 from mzt.support.errors import MztError, UsageError
@@ -190,16 +191,25 @@ def info_for(
     binary = instrument.locate(path) if profile.cli is not None else None
     auth_var = profile.http.auth_env_var if profile.http is not None else None
     auth_set = _is_set(env, auth_var) if auth_var else None
+    endpoint = None
+    moved = False
+    if profile.http is not None:
+        # Where a run would send its requests: OLLAMA_HOST and the like move built-ins.
+        own = profile.http.base_url.rstrip("/")
+        base = own
+        if family(profile) is not None:
+            base = base_url(profile, {}, env, instrument.source == BUILTIN)
+        moved = base != own and family(profile) != "anthropic"
+        endpoint = base + "/" + profile.http.endpoint.lstrip("/")
     if profile.kind == "http":
         status: Status = "http"
-        ready = auth_set is not False
+        # Only Anthropic always needs its key; a server elsewhere (OPENAI_BASE_URL on a
+        # local llama.cpp) may need none.
+        ready = auth_set is not False or moved
     else:
         status = "ready" if binary else "not_found"
         ready = binary is not None
     builtins = _builtin_names() if builtin_names is None else builtin_names
-    endpoint = None
-    if profile.http is not None:
-        endpoint = profile.http.base_url.rstrip("/") + "/" + profile.http.endpoint.lstrip("/")
     models = tuple(
         ModelInfo(
             name=m.name,
@@ -294,6 +304,9 @@ def _env_vars(instrument: Instrument, env: Mapping[str, str]) -> tuple[EnvVar, .
     found: dict[str, EnvRole] = {}
     if profile.http is not None and profile.http.auth_env_var:
         found[profile.http.auth_env_var] = "auth"
+    kind = family(profile)
+    if kind is not None and instrument.source == BUILTIN:
+        found.setdefault(BASE_URL_ENV[kind], "referenced")  # it moves the endpoint
     if profile.cli is not None:
         command = profile.cli.command
         for name in command.required_env or ():

@@ -277,12 +277,12 @@ class CliProfile(ProfileModel):
 
 
 class HttpProfile(ProfileModel):
-    """An HTTP API instrument (described so scores can name it; mzt does not call it yet)."""
+    """An HTTP API instrument: where its endpoint is and which request shape it takes."""
 
     base_url: NonEmptyStr = Field(description="Base URL of the API.")
     endpoint: str = Field(default="/v1/chat/completions", description="Path of the endpoint.")
-    schema_family: Literal["openai", "anthropic", "gemini"] = Field(
-        description="Request and response shape of the API."
+    schema_family: Literal["openai", "anthropic", "ollama", "gemini"] = Field(
+        description="Request and response shape of the API (`gemini` is described, not called)."
     )
     auth_env_var: EnvName | None = Field(
         default=None, description="Environment variable holding the API key."

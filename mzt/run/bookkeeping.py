@@ -58,6 +58,7 @@ class Bookkeeper(AttemptOutcomes):
         self.deps = PlanDependencies(self.plan)
         self.schedule: Schedule
         self.blocked: list[int] = []  # sheets blocked since the reporter last looked
+        self.notes: list[str] = []  # what opening the run has to say (archiving on --fresh)
         self.unwritten_starts: set[int] = set()  # started, line left to the placement
         self.chain_of: Callable[[int], list[InstrumentChoice]] = lambda num: [
             self.plan.sheet(num).instrument,
@@ -78,7 +79,7 @@ class Bookkeeper(AttemptOutcomes):
         self, settle: Callable[[CheckpointState], None] | None = None
     ) -> tuple[CheckpointState, str]:
         """Load or create the checkpoint (see `mzt.run.opening`) and build the schedule."""
-        state, how = open_state(self.prepared, self.store, self.options, settle)
+        state, how = open_state(self.prepared, self.store, self.options, settle, self.notes)
         if how == NOTHING_TO_DO:
             return state, how
         self.schedule = Schedule(self.deps, state)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from mzt.run.decisions import retry_limit
 from mzt.run.quick import moved_digest
 from mzt.score.loader import snapshot
+from mzt.score.notifysecrets import without_notification_secrets
 from mzt.state import (
     CheckpointState,
     JobStatus,
@@ -40,6 +41,7 @@ def open_state(
     store: JsonStateBackend,
     options: RunOptions,
     settle: Callable[[CheckpointState], None] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[CheckpointState, str]:
     """Load or create the job's checkpoint under its run lock; say what kind of run this is.
 
@@ -47,7 +49,9 @@ def open_state(
     run left running is stopped there. A run another host marked running is refused
     (exit 75) unless the store allows taking it over (``--take-over``); then it goes on
     as after a dead local run, and the take-over is recorded in the checkpoint and the
-    history, even when the run starts fresh.
+    history, even when the run starts fresh. With ``--fresh`` the workspace is archived
+    (or checked for stale outputs) first; what that says for the run output goes to
+    ``notes``.
     """
     loaded = prepared.loaded
     plan = prepared.plan
@@ -57,6 +61,11 @@ def open_state(
     if state is not None and settle is not None:
         settle(state)
     how = "continuing"
+    fresh = None
+    if options.fresh:  # under the run lock, before the old checkpoint goes
+        from mzt.run.fresh import fresh_start  # only --fresh pays for its imports
+
+        fresh = fresh_start(prepared)
     if state is not None and options.fresh:
         store.delete(prepared.job_id)
         state, how = None, "starting fresh (--fresh)"
@@ -89,7 +98,7 @@ def open_state(
         digest if own or digest is None else moved_digest(digest, prepared.workspace)
     )
     state.config_path = loaded.source if loaded.source != "<snapshot>" else state.config_path
-    state.config_snapshot = snapshot(loaded.document.data)
+    state.config_snapshot = without_notification_secrets(snapshot(loaded.document.data))
     state.parallel_enabled = score.parallel.enabled
     state.parallel_max_concurrent = score.parallel.max_concurrent
     if taken is not None:
@@ -99,6 +108,10 @@ def open_state(
     if taken is not None:
         record_take_over(store, state, taken)
     store.record_event(state, "run_started", how=how)
+    if fresh is not None:
+        fresh.record(store, state)
+        if notes is not None:
+            notes.extend(fresh.notes)
     registry.register(prepared.job_id, prepared.workspace, _score_path(prepared))
     return state, how
 

@@ -33,6 +33,8 @@ from mzt.instruments import Registry
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
 from mzt.run.hooks import make_after_run
+from mzt.run.isolation import Isolation
+from mzt.run.notifying import with_notifications
 from mzt.run.opening import NOTHING_TO_DO
 from mzt.run.reporting import NullReporter, Reporter
 from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, SheetFailure
@@ -40,6 +42,7 @@ from mzt.run.sheetrun import PromptError, SheetPreparer
 from mzt.score.bounds import RenderStopped
 from mzt.score.preparation import PreparedScore
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
+from mzt.state.relocation import confirm_state_dir, settle_state_dir, target_dir
 from mzt.support import paths, records
 from mzt.support.exitcodes import ExitCode, signal_exit_code
 from mzt.support.fsutil import ensure_private_dir
@@ -83,12 +86,16 @@ class Runner:
         self.controls = Controls(self.workspace, self.job_id)
         self.store = JsonStateBackend(self.workspace, allow_foreign_host=self.options.take_over)
         self.book = Bookkeeper(prepared, self.store, self.options, rng=rng)
+        self.isolation = Isolation(
+            prepared, self.book, lambda text: self.reporter.note(text), self.options.instrument
+        )
         self.sheets = SheetPreparer(
             prepared,
             instruments,
             self.environ,
             self.options.instrument,
             stop_asked=lambda: self.controls.interrupted or self.controls.cancel_requested(),
+            place=self.isolation.workdir,
         )
         self.book.chain_of = lambda num: self.sheets.chain(self.plan.sheet(num))
         parallel = self.score.parallel
@@ -113,10 +120,15 @@ class Runner:
         started = time.monotonic()
         ensure_private_dir(self.workspace)
         ensure_private_dir(paths.state_dir(self.workspace))
-        with self.store.run_lock(self.job_id):
+        target = target_dir(self.workspace, self.score.state_path)
+        moved = settle_state_dir(self.workspace, self.job_id, target)
+        with self.store.run_lock(self.job_id) as lock:
+            confirm_state_dir(self.workspace, self.job_id, lock.path)
+            ensure_private_dir(paths.logs_dir(self.workspace, self.job_id))
             state, how = self.book.open(settle=self._stop_leftovers)
             if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
+            self.reporter = with_notifications(self.reporter, self.prepared, self.store, state)
             self.controls.clear_stale()
             self.after.opened(state)
             done = sum(1 for sheet in state.sheets.values() if sheet.status.is_terminal)
@@ -129,11 +141,15 @@ class Runner:
                 self.max_concurrent,
             )
             self.reporter.spent(state.total_estimated_cost)
+            if moved:
+                self.reporter.note(moved)
             for item in self.stopped_leftovers:
                 line = f"{item.what_was_done()} of the run that died: {item.describe()}"
                 self.reporter.note(line)
                 self.store.record_event(state, item.event, detail=line)
-            with self.controls.handling_signals(), _long_lived():
+            for line in self.book.notes:
+                self.reporter.note(line)
+            with self.controls.handling_signals(), self.isolation.active(state), _long_lived():
                 code, message = self._loop(state)
                 code, message = self.after.finish(state, code, message)
             self.store.compact(state)

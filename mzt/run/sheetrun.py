@@ -28,7 +28,6 @@ from mzt.score.templating import (
 )
 from mzt.state import CheckpointState, SheetState
 from mzt.support import paths, records
-from mzt.support.fsutil import ensure_private_dir
 from mzt.support.output_log import log_max_bytes
 from mzt.validation.engine import (
     ValidationReport,
@@ -51,6 +50,11 @@ class SheetPreparer:
     instrument_override: str | None = None
     # Polled while a prompt renders: once true, rendering raises `RenderStopped`.
     stop_asked: Callable[[], bool] = records.field(default=lambda: False)
+    # Where the instrument really runs, given its configured folder (a worktree under
+    # `isolation`); may raise PromptError, which fails the sheet.
+    place: Callable[[CheckpointState, int, Path], Path] = records.field(
+        default=lambda _state, _num, folder: folder
+    )
 
     def __post_init__(self) -> None:
         loaded = self.prepared.loaded
@@ -60,7 +64,6 @@ class SheetPreparer:
         self.template = compile_template(loaded.template) if loaded.template else None
         self.last_reports: dict[int, ValidationReport] = {}
         self.max_log_bytes = log_max_bytes(self.environ)  # a bad value stops the run here
-        ensure_private_dir(paths.logs_dir(self.workspace, self.prepared.job_id))
 
     def chain(self, sheet: SheetPlan) -> list[InstrumentChoice]:
         """The sheet's instruments: primary first, then fallbacks."""
@@ -89,7 +92,7 @@ class SheetPreparer:
             model=model,
             config=choice.config,
             prompt=prompt,
-            workdir=self._workdir(choice),
+            workdir=self.place(state, num, self._workdir(choice)),
             workspace=self.workspace,
             timeout=choice.timeout_seconds,
             idle_timeout=(
@@ -130,11 +133,7 @@ class SheetPreparer:
         return baseline
 
     def _workdir(self, choice: InstrumentChoice) -> Path:
-        configured = choice.config.get("working_directory")
-        if isinstance(configured, str) and configured:
-            path = Path(configured).expanduser()
-            return path if path.is_absolute() else (self.prepared.loaded.base_dir / path)
-        return self.workspace
+        return configured_workdir(choice, self.prepared.loaded.base_dir, self.workspace)
 
     def _prompt(
         self,
@@ -199,6 +198,16 @@ class SheetPreparer:
             completion=completion,
         )
         return assemble(parts, raw=raw)
+
+
+def configured_workdir(choice: InstrumentChoice, base_dir: Path, workspace: Path) -> Path:
+    """The instrument's working directory as the score sets it (relative: to the score's
+    folder), else the workspace."""
+    configured = choice.config.get("working_directory")
+    if isinstance(configured, str) and configured:
+        path = Path(configured).expanduser()
+        return path if path.is_absolute() else (base_dir / path)
+    return workspace
 
 
 class _StatusView(Mapping[int, str]):

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from mzt.score.bounds import LIMIT_CODE, MAX_FORMAT_WIDTH, MAX_ITERATIONS, LimitError, check_spec
 from mzt.score.catalog import Catalog
+from mzt.score.claudechecks import check_claude_settings
 from mzt.score.conditions import parse_condition
 from mzt.score.findings import Findings, Path_
+from mzt.score.isolationchecks import check_isolation
 from mzt.score.loader import LoadedScore
 from mzt.score.models import REQUIRED_FIELDS, InjectionItem
 from mzt.score.plan import Plan
@@ -33,6 +35,7 @@ from mzt.support.hints import closest
 
 _SINGLE_BRACE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 _JINJA_MARK = re.compile(r"\{\{|\{%")
+_PATTERNED = ("content_contains", "content_regex")
 
 
 def check_score(loaded: LoadedScore, plan: Plan, workspace: Path, catalog: Catalog) -> Findings:
@@ -44,8 +47,10 @@ def check_score(loaded: LoadedScore, plan: Plan, workspace: Path, catalog: Catal
     _check_workdirs(found)
     _check_validations(found, plan)
     check_instruments(found, plan, catalog)
+    check_claude_settings(found, plan)
     check_timeouts(found, plan)
     check_sheet_maps(found, plan)
+    check_isolation(found, plan, workspace)
     _check_unused(found)
     return found
 
@@ -192,15 +197,15 @@ def _check_files(found: Findings) -> None:
             found.add(
                 "V004", f"the system prompt file {value} does not exist", path, severity="error"
             )
-    items: list[tuple[Path_, InjectionItem]] = [
-        (("sheet", "prelude", i), item) for i, item in enumerate(score.sheet.prelude)
+    items: list[tuple[Path_, str, InjectionItem]] = [
+        (("sheet", "prelude", i), "prelude", item) for i, item in enumerate(score.sheet.prelude)
     ]
     items += [
-        (("sheet", "cadenzas", num, i), item)
+        (("sheet", "cadenzas", num, i), f"cadenza (sheet {num})", item)
         for num, entries in score.sheet.cadenzas.items()
         for i, item in enumerate(entries)
     ]
-    for path, item in items:
+    for path, source, item in items:
         target = item.file or item.directory or ""
         try:
             compile_template(target)
@@ -210,11 +215,8 @@ def _check_files(found: Findings) -> None:
         if _JINJA_MARK.search(target) or not Path(target).is_absolute():
             continue  # rendered or workspace-relative: earlier sheets may create it
         if not Path(target).exists():
-            found.add(
-                "V108",
-                f"the injected {'file' if item.file else 'folder'} {target} does not exist",
-                path,
-            )
+            kind = "file" if item.file else "folder"
+            found.add("V108", f"the {kind} {target} injected by the {source} does not exist", path)
 
 
 def _check_validations(found: Findings, plan: Plan) -> None:
@@ -227,17 +229,34 @@ def _check_validations(found: Findings, plan: Plan) -> None:
             severity="info",
         )
         return
+    if all(rule.type == "file_exists" for rule in score.validations):
+        found.add(
+            "V205",
+            "every validation is file_exists, so a file left by an earlier run passes them",
+            ("validations",),
+            severity="info",
+            hint="add a content or file_modified check, or set "
+            "workspace_lifecycle.archive_on_fresh for `mzt run --fresh`",
+        )
     fields = BUILTIN_VARIABLES | set(score.prompt.variables) | {"start_item", "end_item"}
     sample = {name: 0 for name in fields}
     applied = {i for sheet in plan.sheets for i in sheet.validations}
     for i, rule in enumerate(score.validations):
         base: Path_ = ("validations", i)
-        missing = [f for f in REQUIRED_FIELDS[rule.type] if getattr(rule, f) in (None, "")]
-        if rule.type == "content_contains" and rule.pattern == "":
-            found.add("V106", "the pattern is empty, so it matches any file", (*base, "pattern"))
-            missing = [f for f in missing if f != "pattern"]
-        for name in missing:
-            found.add("V008", f"a {rule.type} rule needs `{name}`", base, severity="error")
+        for name in REQUIRED_FIELDS[rule.type]:
+            value = getattr(rule, name)
+            if value is None:
+                found.add("V008", f"a {rule.type} rule needs `{name}`", base, severity="error")
+            elif not value.strip():
+                what = "empty" if value == "" else "only blanks"
+                found.add(
+                    "V008",
+                    f"a {rule.type} rule needs `{name}`, and this one is {what}",
+                    (*base, name),
+                    severity="error",
+                )
+        if rule.pattern is not None and not rule.pattern.strip() and rule.type in _PATTERNED:
+            found.add("V106", "the pattern is blank, so it matches any file", (*base, "pattern"))
         if rule.type == "content_regex" and rule.pattern:
             try:
                 re.compile(rule.pattern, re.MULTILINE)
@@ -319,6 +338,8 @@ def _check_unused(found: Findings) -> None:
     score = found.loaded.score
     for key in score.unused_keys():
         found.add("V301", f"`{key}` is accepted, not used by mzt", (key,))
+    for key in score.backend.ollama.unused() if score.backend.ollama else ():
+        found.add("V301", f"`{key}` is accepted, not used by mzt", ("backend", "ollama", key))
     if score.state_backend == "sqlite":
         found.add(
             "V303",
@@ -326,17 +347,9 @@ def _check_unused(found: Findings) -> None:
             ("state_backend",),
         )
     # Valid settings that this version of mzt does not carry out yet: say so rather than
-    # let a user believe a hook ran or a worktree isolated the job.
-    pending = [
-        (("isolation",), score.isolation.enabled, "git worktree isolation is not set up"),
-        (
-            ("workspace_lifecycle",),
-            score.workspace_lifecycle.archive_on_fresh,
-            "--fresh does not archive the workspace",
-        ),
-        (("notifications",), bool(score.notifications), "notifications are not sent"),
-        (("state_path",), score.state_path is not None, "state_path is ignored"),
-    ]
+    # let a user believe a hook ran or a chained job started. Every such setting is
+    # carried out now; the check stays for the next one.
+    pending: list[tuple[tuple[str, ...], bool, str]] = []
     for path, present, what in pending:
         if present:
             found.add("V304", f"{what} by this version of mzt", path)

@@ -10,6 +10,7 @@ from mzt.score.models import DEFAULT_INSTRUMENT, InstrumentConfig, Score
 from mzt.support import records
 
 DEFAULT_TIMEOUT_SECONDS = 1800.0
+OLLAMA = "ollama"
 
 # Backend keys that configure the instrument (the rest choose it or set timeouts).
 _BACKEND_SETTINGS = (
@@ -54,6 +55,9 @@ class InstrumentResolver:
         if backend.cli_model and not base.get("model"):
             base["model"] = backend.cli_model
         self.backend_layer = base
+        # Marianne's `backend.ollama` block configures the `ollama` instrument only.
+        ollama = backend.ollama.settings() if backend.ollama is not None else {}
+        self.ollama_layer: dict[str, Any] = ollama
         sheet_keyed: tuple[Mapping[int, object], ...] = (
             score.sheet.per_sheet_instrument_config,
             score.sheet.per_sheet_fallbacks,
@@ -112,8 +116,10 @@ class InstrumentResolver:
         score = self.score
         alias = score.instruments.get(name)
         movement = score.movements.get(stage)
+        profile = alias.profile if alias else name
         layers = [
             self.backend_layer,
+            self.ollama_layer if profile == OLLAMA else {},
             score.instrument_config.settings(),
             movement.instrument_config.settings() if movement else {},
         ]
@@ -138,7 +144,6 @@ class InstrumentResolver:
             overrides.update(layer.get("timeout_overrides") or {})
         if overrides:
             merged["timeout_overrides"] = overrides
-        profile = alias.profile if alias else name
         timeout = self._timeout(num, profile, merged, sheet_layer, overrides)
         return InstrumentChoice(name, profile, MappingProxyType(merged), timeout)
 

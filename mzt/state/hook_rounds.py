@@ -47,3 +47,14 @@ def configured(snapshot: dict[str, Any] | None) -> int:
     """How many `on_success` hooks the stored score has."""
     hooks = (snapshot or {}).get("on_success")
     return len(hooks) if isinstance(hooks, list) else 0
+
+
+def status_fields(results: Any, snapshot: dict[str, Any] | None) -> dict[str, Any]:
+    """`mzt status --json`'s hook fields: the stored score's hook count, every result kept,
+    and how many hooks of the last round failed."""
+    kept = [r for r in results or [] if isinstance(r, dict)]
+    return {
+        "hooks_configured": configured(snapshot),
+        "hook_results": kept,
+        "hook_failures": len(failures(kept)),
+    }

@@ -104,7 +104,7 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         allow_foreign_host: bool = False,
     ) -> None:
         self.workspace = Path(workspace)
-        self.state_dir = paths.state_dir(self.workspace)
+        self.state_dir = paths.state_dir(self.workspace)  # the workspace's `.marianne/`
         self.compact_every = compact_every
         self.compact_seconds = compact_seconds
         self.allow_foreign_host = allow_foreign_host
@@ -189,16 +189,14 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         """
         states: list[CheckpointState] = []
         try:
-            candidates = sorted(self.state_dir.glob("*.json"))
+            job_ids = paths.job_ids_in(self.workspace)
         except OSError:
             return states
-        for path in candidates:
-            job_id = path.name[: -len(".json")]
-            if path.name.startswith(".") or paths.job_id_from_name(job_id) != job_id:
-                continue
+        for job_id in job_ids:
             try:
                 state = self.load(job_id)
             except StateCorruptionError as exc:
+                path = self.state_path(job_id)
                 logger.warning("skipping unusable state file %s: %s", path, exc.message)
                 continue
             if state is not None:
@@ -223,7 +221,7 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         book = self._book(job_id)
         removed: list[Path] = []
         if not book.prepared:
-            ensure_private_dir(self.state_dir)
+            ensure_private_dir(self.state_path(job_id).parent)
             removed = remove_temp_files(self.state_path(job_id))
             cut = book.journal.repair()
             if cut:

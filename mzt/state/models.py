@@ -147,6 +147,10 @@ class SheetState(Model, kw_only=True):
     # the attempt may start and cleared when it ends: a run that dies leaves it behind,
     # so the next one can stop what is left of that attempt.
     attempt_handle: dict[str, Any] | None = None
+    # The sheet's own git worktree (`isolation.per_sheet`) and the commit it started from;
+    # unset for every other run, so the slim encoding leaves them out.
+    worktree_path: str | None = None
+    worktree_base_commit: str | None = None
 
     def __post_init__(self) -> None:
         # A loaded or constructed sheet always carries the fields its status implies, so

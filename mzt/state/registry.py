@@ -194,15 +194,10 @@ def find_job(
 
 def known_jobs(folder: Path, home: Path | None = None) -> list[str]:
     """Job ids with a checkpoint in ``folder``, then the registered ones elsewhere."""
-    found: list[str] = []
     try:
-        names = sorted(p.name for p in paths.state_dir(folder).glob("*.json"))
+        found = paths.job_ids_in(folder)
     except OSError:
-        names = []
-    for name in names:
-        stem = name[: -len(".json")]
-        if not name.startswith(".") and paths.job_id_from_name(stem) == stem:
-            found.append(stem)
+        found = []
     for record in read_records(home=home):
         if record.job_id not in found and record.workspace_exists:
             found.append(record.job_id)

@@ -38,22 +38,76 @@ def state_dir(workspace: Path) -> Path:
     return workspace / STATE_DIR
 
 
+def state_pointer(workspace: Path, job_id: str) -> Path:
+    """``<ws>/.marianne/<job>.state-dir``: names the folder a score's ``state_path`` moved
+    the job's state to, so that every command finds it from the workspace alone."""
+    return state_dir(workspace) / f"{job_id}{POINTER_SUFFIX}"
+
+
+POINTER_SUFFIX = ".state-dir"
+
+
+# Remembered: every state, lock, history, log and output path of a job asks for it.
+@functools.lru_cache(maxsize=64)
+def job_state_dir(workspace: Path, job_id: str) -> Path:
+    """The folder holding the job's checkpoint, lock, history, logs and outputs: the
+    workspace's ``.marianne/``, or the folder its pointer names (see :func:`state_pointer`).
+
+    A pointer that cannot be read as one absolute path counts as absent here; the run
+    that would write the state refuses it (:mod:`mzt.state.relocation`)."""
+    folder = state_dir(workspace)
+    try:
+        with (folder / f"{job_id}{POINTER_SUFFIX}").open(encoding="utf-8") as handle:
+            text = handle.read(4097).strip()
+    except (OSError, UnicodeDecodeError, ValueError):
+        return folder
+    if not text or len(text) > 4096 or "\n" in text or not text.startswith("/"):
+        return folder
+    return Path(text)
+
+
+def forget_state_dirs() -> None:
+    """Drop remembered state folders (after a pointer is written or removed)."""
+    job_state_dir.cache_clear()
+    logs_dir.cache_clear()
+    outputs_dir.cache_clear()
+
+
+def job_ids_in(workspace: Path) -> list[str]:
+    """Ids of the jobs whose state the workspace holds or points to, sorted.
+
+    Files whose name cannot be a job id (temp files, anything foreign) are not jobs.
+    Raises ``OSError`` when ``.marianne/`` cannot be listed (absent: an empty list)."""
+    try:
+        names = [entry.name for entry in state_dir(workspace).iterdir()]
+    except FileNotFoundError:
+        return []
+    found = set()
+    for name in names:
+        for suffix in (".json", POINTER_SUFFIX):
+            if name.endswith(suffix) and not name.startswith("."):
+                stem = name[: -len(suffix)]
+                if job_id_from_name(stem) == stem:
+                    found.add(stem)
+    return sorted(found)
+
+
 def state_file(workspace: Path, job_id: str) -> Path:
-    return state_dir(workspace) / f"{job_id}.json"
+    return job_state_dir(workspace, job_id) / f"{job_id}.json"
 
 
 def lock_file(workspace: Path, job_id: str) -> Path:
-    return state_dir(workspace) / f"{job_id}.lock"
+    return job_state_dir(workspace, job_id) / f"{job_id}.lock"
 
 
 def history_file(workspace: Path, job_id: str) -> Path:
-    return state_dir(workspace) / f"{job_id}.history.jsonl"
+    return job_state_dir(workspace, job_id) / f"{job_id}.history.jsonl"
 
 
 # Remembered: a run asks for its logs and outputs folders at every attempt.
 @functools.lru_cache(maxsize=64)
 def logs_dir(workspace: Path, job_id: str) -> Path:
-    return state_dir(workspace) / "logs" / job_id
+    return job_state_dir(workspace, job_id) / "logs" / job_id
 
 
 def attempt_log(workspace: Path, job_id: str, sheet: int, attempt: int, stream: str) -> Path:
@@ -63,7 +117,7 @@ def attempt_log(workspace: Path, job_id: str, sheet: int, attempt: int, stream: 
 
 @functools.lru_cache(maxsize=64)
 def outputs_dir(workspace: Path, job_id: str) -> Path:
-    return state_dir(workspace) / "outputs" / job_id
+    return job_state_dir(workspace, job_id) / "outputs" / job_id
 
 
 def sheet_output(workspace: Path, job_id: str, sheet: int) -> Path:

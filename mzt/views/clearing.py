@@ -93,6 +93,7 @@ class _Candidate:
     workspace: Path
     record: RegistryRecord | None
     record_path: Path  # where its registry record is (or would be)
+    home: Path | None  # the MZT_HOME it was found through (None: the default)
 
 
 def clear_jobs(
@@ -175,20 +176,16 @@ def _candidates(cwd: Path | None, home: Path | None) -> Iterator[_Candidate]:
         key = (record.job_id, record.workspace)
         if key not in seen:
             seen.add(key)
-            yield _Candidate(record.job_id, record.workspace, record, record.record_path)
+            yield _Candidate(record.job_id, record.workspace, record, record.record_path, home)
     here = (cwd or Path.cwd()).resolve()
     try:
-        local = sorted(paths.state_dir(here).glob("*.json"))
+        local = paths.job_ids_in(here)
     except OSError:
         local = []
-    for path in local:
-        job_id = path.name[: -len(".json")]
-        # Skip temp files and anything whose name cannot be a job id (not a checkpoint).
-        if path.name.startswith(".") or paths.job_id_from_name(job_id) != job_id:
-            continue
+    for job_id in local:
         if (job_id, here) not in seen:
             seen.add((job_id, here))
-            yield _Candidate(job_id, here, None, paths.registry_record(job_id, here, home))
+            yield _Candidate(job_id, here, None, paths.registry_record(job_id, here, home), home)
 
 
 def _prune(candidate: _Candidate, report: ClearReport) -> None:
@@ -291,11 +288,13 @@ def _job_paths(candidate: _Candidate) -> tuple[list[Path], list[Path]]:
     ws, job_id = candidate.workspace, candidate.job_id
     files = [
         candidate.record_path,
+        paths.head_cache(job_id, ws, candidate.home),
         paths.state_file(ws, job_id),
         paths.history_file(ws, job_id),
         paths.pause_file(ws, job_id),
         paths.cancel_file(ws, job_id),
-        paths.lock_file(ws, job_id),  # last: it is deleted while still held
+        paths.lock_file(ws, job_id),  # deleted while still held
+        paths.state_pointer(ws, job_id),  # last: the paths above are found through it
     ]
     return files, [paths.logs_dir(ws, job_id), paths.outputs_dir(ws, job_id)]
 
@@ -338,21 +337,26 @@ def _tree_size(folder: Path) -> int:
 def _delete_job(candidate: _Candidate, store: JsonStateBackend) -> None:
     """Delete everything of the job; the caller holds its run lock."""
     files, folders = _job_paths(candidate)
+    ws, job_id = candidate.workspace, candidate.job_id
+    # Folders below a state folder that `state_path` put outside the workspace are checked
+    # for symlinks up to that folder: what lies above it is the user's choice.
+    state_folder = paths.job_state_dir(ws, job_id)
     for folder in folders:
-        _remove_folder(candidate.workspace, folder)
-    store.delete(candidate.job_id)  # checkpoint and history, closing any open descriptor
+        _remove_folder(ws if folder.is_relative_to(ws) else state_folder, folder)
+    store.delete(job_id)  # checkpoint and history, closing any open descriptor
     for path in files:
         if path.name.startswith(".marianne-") and not is_own_regular_file(path):
             continue  # someone else's file (or a symlink) in the workspace: not ours to remove
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+    paths.forget_state_dirs()
 
 
-def _remove_folder(workspace: Path, folder: Path) -> None:
-    """``rm -r`` a job folder, refusing when any part of its path below the workspace is
-    a symlink (which would make the deletion land somewhere else)."""
+def _remove_folder(root: Path, folder: Path) -> None:
+    """``rm -r`` a job folder, refusing when any part of its path below ``root`` is a
+    symlink (which would make the deletion land somewhere else)."""
     probe = folder
-    while probe != workspace and probe != probe.parent:
+    while probe != root and probe != probe.parent:
         try:
             if stat.S_ISLNK(probe.lstat().st_mode):
                 raise OSError(errno.ELOOP, "refusing to delete through a symlink", str(probe))

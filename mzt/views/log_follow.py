@@ -255,7 +255,7 @@ def follow_job(
     if follower.finished:
         return
     job, ws = view.job_id, view.workspace
-    state_folder, log_folder = paths.state_dir(ws), paths.logs_dir(ws, job)
+    state_folder, log_folder = paths.job_state_dir(ws, job), paths.logs_dir(ws, job)
     state_files = {paths.state_file(ws, job), paths.history_file(ws, job)}
 
     def relevant(path: Path) -> bool:

@@ -71,6 +71,11 @@ def sheet_json(sheet: SheetState, now: datetime, *, interrupted: bool = False) -
         "waiting_until": _iso(waiting),
         "fallbacks": [_fallback_json(dict(f)) for f in sheet.instrument_fallback_history],
         "interrupted": interrupted,
+        "worktree": (
+            {"path": sheet.worktree_path, "base_commit": sheet.worktree_base_commit}
+            if sheet.worktree_path
+            else None
+        ),
     }
 
 

@@ -28,6 +28,7 @@ from mzt.views.liveness import Liveness, observe
 from mzt.views.lookup import locate
 from mzt.views.registered import SCHEMA_OVERVIEW
 from mzt.views.sheet_summary import sheet_json, summarize
+from mzt.views.worktrees import isolation_json
 
 SCHEMA_STATUS = "mzt.status/1"
 SCHEMA_LIST = "mzt.list/1"
@@ -231,6 +232,7 @@ def status_document(
         "sheets_by_status": summary.by_status,
         "error_message": head.get("error_message"),
         "taken_over": _take_over(head.get("taken_over")),
+        "isolation": isolation_json(head),
         "total_cost_usd": round(float(head.get("total_estimated_cost") or 0.0), 6),
         "cost": {
             "total_usd": round(float(head.get("total_estimated_cost") or 0.0), 6),
@@ -245,7 +247,8 @@ def status_document(
         "elapsed_seconds": None if elapsed is None else round(elapsed, 3),
         "resume_at": head.get("resume_at"),
         "current_sheet": head.get("current_sheet"),
-        "running_sheets": summary.running,
+        # A dead run runs nothing: its sheets are interrupted, not running.
+        "running_sheets": [] if interrupted else summary.running,
         "interrupted_sheets": sorted(interrupted),
         "total_retry_count": head.get("total_retry_count"),
         "rate_limit_waits": head.get("rate_limit_waits"),
@@ -257,19 +260,9 @@ def status_document(
         "next_step": steps[0]["command"] if steps and steps[0]["command"] else None,
         "next_steps": steps,
         "seq": head.get("seq"),
-        **hooks_fields(head.get("hook_results"), checkpoint.state.config_snapshot),
+        **hook_rounds.status_fields(head.get("hook_results"), checkpoint.state.config_snapshot),
     }
     return document, summary.has_handles
-
-
-def hooks_fields(results: Any, snapshot: dict[str, Any] | None) -> dict[str, Any]:
-    """The on_success hooks the score has, every result kept, and the last round's failures."""
-    kept = [r for r in results or [] if isinstance(r, dict)]
-    return {
-        "hooks_configured": hook_rounds.configured(snapshot),
-        "hook_results": kept,
-        "hook_failures": len(hook_rounds.failures(kept)),
-    }
 
 
 def job_status(
@@ -323,6 +316,7 @@ def list_row(ref: JobRef) -> dict[str, Any] | None:
     except StateCorruptionError as exc:
         return _corrupt_row(ref, exc)
     head = checkpoint.head
+    dead = liveness.verdict == "dead"
     return {
         "job_id": ref.job_id,
         "job_name": head.get("job_name"),
@@ -333,7 +327,8 @@ def list_row(ref: JobRef) -> dict[str, Any] | None:
         "workspace": str(ref.workspace),
         "progress": {"completed": checkpoint.completed, "total": checkpoint.total},
         "failed": checkpoint.count("failed"),
-        "running_sheets": checkpoint.running_sheets,
+        "running_sheets": [] if dead else checkpoint.running_sheets,
+        "interrupted_sheets": checkpoint.running_sheets if dead else [],
         "updated_at": head.get("updated_at"),
         "started_at": head.get("started_at"),
         "score_path": str(ref.score_path) if ref.score_path else None,
@@ -358,6 +353,7 @@ def _corrupt_row(ref: JobRef, exc: StateCorruptionError) -> dict[str, Any]:
         "progress": {"completed": None, "total": None},
         "failed": None,
         "running_sheets": [],
+        "interrupted_sheets": [],
         "updated_at": updated,
         "started_at": None,
         "score_path": str(ref.score_path) if ref.score_path else None,

@@ -181,7 +181,8 @@ class JobTracker:
         head = checkpoint.head
         status = checkpoint.status
         pid = head.get("pid")
-        if status == "running" and liveness.verdict == "dead":
+        dead = liveness.verdict == "dead"
+        if status == "running" and dead:
             status, pid = "paused", None  # as the loader shows a run that died
         counts: dict[str, int] = {}
         for sheet in checkpoint.sheets.values():
@@ -196,7 +197,7 @@ class JobTracker:
             completed=counts.get("completed", 0),
             total=checkpoint.total,
             failed=counts.get("failed", 0),
-            running_sheets=tuple(checkpoint.running_sheets),
+            running_sheets=() if dead else tuple(checkpoint.running_sheets),
             updated_at=head.get("updated_at"),
             error_message=head.get("error_message"),
             event=event,

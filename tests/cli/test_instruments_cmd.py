@@ -72,6 +72,7 @@ def test_list_shows_every_builtin_with_its_status(mzt: Mzt, bin_dir: Path) -> No
         "goose",
         "llm",
         "ollama",
+        "openai_api",
         "opencode",
     }
     assert table["cli"] == ["cli", "cli", "ready", "-", "built-in"]
@@ -79,6 +80,7 @@ def test_list_shows_every_builtin_with_its_status(mzt: Mzt, bin_dir: Path) -> No
     assert table["aider"][2] == "not found"
     assert table["anthropic_api"][1:3] == ["http", "http (ANTHROPIC_API_KEY unset)"]
     assert table["ollama"][1:4] == ["http", "http", "llama3.1:8b"]
+    assert table["openai_api"][1:4] == ["http", "http (OPENAI_API_KEY unset)", "gpt-4.1-mini"]
     assert table["gemini-cli"][3] == "gemini-3.1-pro-preview"
     assert "skipped" not in result.out
 

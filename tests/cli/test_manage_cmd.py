@@ -267,6 +267,19 @@ def test_clear_leaves_a_running_job_alone(project: Project, mzt: Callable[..., R
         finish(proc)
 
 
+def test_clear_removes_the_remembered_head_of_a_completed_job(
+    project: Project, mzt: Callable[..., Result]
+) -> None:
+    path = score(project, "done", n=1, template="true")
+    assert project.mzt("run", path).returncode == 0
+    head = paths.head_cache("done", project.workspace.resolve(), project.home)
+    # A head is remembered once the files have stopped changing for a moment: run again
+    # until a run has remembered it.
+    wait_for(lambda: project.mzt("run", path).returncode == 0 and head.is_file(), step=0.5)
+    assert mzt("clear", "--job", "done", "-y").code == 0
+    assert not head.exists()
+
+
 @pytest.mark.parametrize(
     "args", [["--older-than", "soon"], ["--older-than", "7 d"], ["--status", "paused"]]
 )

@@ -180,7 +180,8 @@ def test_status_json_of_each_kind_of_job(zoo: Zoo, home: Path, mzt: Mzt, job: st
         assert SHEET_FIELDS <= sheet.keys()
     assert (doc["pid"] == zoo.live.pid) if job == "live" else doc["pid"] is None
     if job == "dead":
-        assert doc["liveness"]["verdict"] == "dead" and doc["running_sheets"] == [1]
+        assert doc["liveness"]["verdict"] == "dead"
+        assert (doc["running_sheets"], doc["interrupted_sheets"]) == ([], [1])
     if job == "live":
         assert doc["running_sheets"] == [2] and doc["next_step"].startswith("mzt watch live")
     elif job != "done":
@@ -273,6 +274,8 @@ def test_list_json_rows_and_filters(zoo: Zoo, home: Path, mzt: Mzt) -> None:
     by_id = {r["job_id"]: r for r in rows}
     for job, (status, alive, _) in EXPECTED.items():
         assert (by_id[job]["status"], by_id[job]["alive"]) == (status, alive)
+    running = {j: (r["running_sheets"], r["interrupted_sheets"]) for j, r in by_id.items()}
+    assert running["live"] == ([2], []) and running["dead"] == ([], [1])
     default = {r["job_id"] for r in mzt("list", "-j").json()["jobs"]}
     assert default == {"broken", "held", "live", "dead", "rotten"}  # not completed/cancelled
     paused = mzt("list", "--status", "paused", "-j").json()["jobs"]

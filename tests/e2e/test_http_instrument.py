@@ -8,79 +8,39 @@ names.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Project
+from tests.instruments.http_server import Reply, _Server, serve, url_of
 
 KEY = "sk-fake-e2e-0123456789abcdef"
 HAIKU = "Sheets turn in order\nan API answers softly\nthe checkpoint holds fast"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    status: int
-    requests: list[tuple[str, dict[str, str], dict[str, Any]]]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        data = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        self.server.requests.append(
-            (self.path, {k.lower(): v for k, v in self.headers.items()}, data)
-        )
-        if self.server.status == 200:
-            body: dict[str, Any] = {
-                "id": "msg_01",
-                "type": "message",
-                "role": "assistant",
-                "model": data["model"],
-                "content": [{"type": "text", "text": HAIKU}],
-                "stop_reason": "end_turn",
-                "usage": {"input_tokens": 40, "output_tokens": 20},
-            }
-        else:
-            body = {
-                "type": "error",
-                "error": {"type": "authentication_error", "message": "invalid x-api-key"},
-            }
-        payload = json.dumps(body).encode()
-        self.send_response(self.server.status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+ANSWER = {
+    "id": "msg_01",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-haiku-4-5-20251001",
+    "content": [{"type": "text", "text": HAIKU}],
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 40, "output_tokens": 20},
+}
+BAD_KEY = {
+    "type": "error",
+    "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+}
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Server]:
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.status = 200
-    httpd.requests = []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    host, port = httpd.server_address[:2]
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://{host}:{port}")
     monkeypatch.setenv("FAKE_KEY", KEY)
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    try:
+    with serve(Reply(body=ANSWER)) as httpd:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", url_of(httpd))
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 def api_score(project: Project) -> Path:
@@ -108,8 +68,8 @@ def test_run_on_anthropic_api(project: Project, api: _Server) -> None:
     run = project.mzt("run", api_score(project))
     assert run.returncode == 0, run.stdout + run.stderr
 
-    (path, headers, body) = api.requests[0]
-    assert len(api.requests) == 1
+    (seen,) = api.seen
+    path, headers, body = seen.path, seen.headers, seen.body
     assert path == "/v1/messages"
     assert headers["x-api-key"] == KEY
     assert headers["anthropic-version"] == "2023-06-01"
@@ -133,11 +93,11 @@ def test_run_on_anthropic_api(project: Project, api: _Server) -> None:
 
 
 def test_refused_key_fails_the_sheet_at_once_as_auth(project: Project, api: _Server) -> None:
-    api.status = 401
+    api.reply = Reply(401, BAD_KEY)
     run = project.mzt("run", api_score(project))
     assert run.returncode == 1, run.stdout + run.stderr
     sheet = project.sheets("api")[1]
     assert sheet["status"] == "failed"
     assert (sheet["error_code"], sheet["error_category"]) == ("E502", "auth")
-    assert len(api.requests) == 1  # an auth failure is not retried
+    assert len(api.seen) == 1  # an auth failure is not retried
     assert KEY not in files_under(project.workspace)

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import urllib.error
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mzt.instruments import InstrumentProfile, Registry
-from mzt.instruments.http import (
-    BASE_URL_ENV,
-    HttpAttempt,
-    call_messages_api,
-    supported,
-)
+from mzt.instruments.http import HttpAttempt, call_http_api, supported
 from mzt.instruments.http_errors import _connection_error
 from mzt.instruments.http_exchange import _proxies
 from mzt.support.process import StopRequest
+from tests.instruments.http_server import Reply, _Server, closed_port_url, serve, url_of
 
 KEY = "sk-ant-api03-test-key-0123456789abcdef"
 MODEL = "claude-sonnet-4-5-20250929"
@@ -76,76 +69,10 @@ NO_CREDIT = {
 }
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes | dict[str, Any] = field(default_factory=lambda: ANSWER)
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
-class Seen:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    reply: Reply
-    seen: list[Seen]
-    release: threading.Event
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length", "0"))
-        data = json.loads(self.rfile.read(length))
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.seen.append(Seen(self.path, headers, data))
-        reply = self.server.reply
-        if reply.delay:
-            self.server.release.wait(reply.delay)
-        payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-        try:
-            self.send_response(reply.status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except OSError:
-            pass  # the client gave up (the stop and timeout tests)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def server() -> Iterator[_Server]:
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.reply = Reply()
-    httpd.seen = []
-    httpd.release = threading.Event()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serve(Reply(body=ANSWER)) as httpd:
         yield httpd
-    finally:
-        httpd.release.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
-
-
-def url_of(httpd: _Server) -> str:
-    host, port = httpd.server_address[:2]
-    return f"http://{host}:{port}"
 
 
 @pytest.fixture
@@ -174,7 +101,7 @@ def call(
     model: str | None = None,
     builtin: bool = False,
 ) -> HttpAttempt:
-    return call_messages_api(
+    return call_http_api(
         pointed(profile, base_url),
         "Say hello.",
         model=model,
@@ -283,7 +210,7 @@ def test_cut_off_answer_is_a_success_with_a_warning(
 def test_base_url_variable_redirects_the_built_in_profile_only(
     server: _Server, profile: InstrumentProfile, tmp_path: Path
 ) -> None:
-    environ = {"ANTHROPIC_API_KEY": KEY, BASE_URL_ENV: url_of(server) + "/"}
+    environ = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": url_of(server) + "/"}
     # The profile points at a closed port; the variable points at the server.
     attempt = call(
         profile, base_url=closed_port_url(), tmp_path=tmp_path, environ=environ, builtin=True
@@ -512,20 +439,19 @@ def test_a_non_http_url_is_a_configuration_error(
     assert error is not None and (error.code, error.retriable) == ("E301", False)
 
 
-def test_other_schema_families_are_not_supported(registry: Registry, tmp_path: Path) -> None:
-    ollama = registry.get("ollama")
-    assert ollama is not None and not supported(ollama.profile)
-    anthropic = registry.get("anthropic_api")
-    assert anthropic is not None and supported(anthropic.profile)
-    attempt = call_messages_api(
-        ollama.profile,
-        "hi",
-        model=None,
-        config={},
-        timeout=5,
-        environ={"ANTHROPIC_API_KEY": KEY},
+def test_the_gemini_family_is_described_but_not_called(
+    profile: InstrumentProfile, tmp_path: Path
+) -> None:
+    assert profile.http is not None
+    gemini = profile.model_copy(
+        update={"http": profile.http.model_copy(update={"schema_family": "gemini"})}
+    )
+    assert supported(profile) and not supported(gemini)
+    attempt = call_http_api(
+        gemini, "hi", model=None, config={}, timeout=5, environ={"ANTHROPIC_API_KEY": KEY}
     )
     assert attempt.error is not None and attempt.error.code == "E301"
+    assert "'gemini'" in attempt.error.message
 
 
 @pytest.mark.parametrize(
@@ -552,11 +478,3 @@ def test_proxies_come_from_the_attempt_environment() -> None:
     bypassed = {**environ, "NO_PROXY": "127.0.0.1,localhost"}
     assert _proxies(bypassed, "127.0.0.1:8080") == {}
     assert _proxies({}, "api.anthropic.com") == {}
-
-
-def closed_port_url() -> str:
-    """A port on 127.0.0.1 that nothing listens on (bound, then closed)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"

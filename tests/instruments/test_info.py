@@ -35,6 +35,7 @@ BUILTINS = {
     "goose",
     "llm",
     "ollama",
+    "openai_api",
     "opencode",
 }
 
@@ -139,9 +140,26 @@ def test_env_variables_are_names_and_flags_never_values(registry: Registry) -> N
     assert SECRET not in repr(info)
     http = describe(registry, "anthropic_api", environ={"ANTHROPIC_API_KEY": SECRET})
     assert [e.to_json() for e in http.env] == [
-        {"name": "ANTHROPIC_API_KEY", "set": True, "role": "auth"}
+        {"name": "ANTHROPIC_API_KEY", "set": True, "role": "auth"},
+        {"name": "ANTHROPIC_BASE_URL", "set": False, "role": "referenced"},
     ]
     assert SECRET not in repr(http.to_json(detail=True))
+
+
+def test_a_base_url_variable_moves_the_endpoint_and_spares_the_key(registry: Registry) -> None:
+    info = describe(registry, "openai_api", environ={})
+    assert info.endpoint == "https://api.openai.com/v1/chat/completions"
+    assert (info.auth_set, info.ready) == (False, False)  # OpenAI itself needs the key
+    local = {"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}
+    info = describe(registry, "openai_api", environ=local)
+    assert info.endpoint == "http://127.0.0.1:8080/v1/chat/completions"
+    assert info.ready  # a local server may need none
+    ollama = describe(registry, "ollama", environ={"OLLAMA_HOST": "gpu-box:11500"})
+    assert ollama.endpoint == "http://gpu-box:11500/api/chat"
+    assert [(e.name, e.set) for e in ollama.env] == [("OLLAMA_HOST", True)]
+    # Anthropic's key is needed wherever its API is.
+    moved = describe(registry, "anthropic_api", environ={"ANTHROPIC_BASE_URL": "http://x"})
+    assert not moved.ready
 
 
 def test_user_profile_overrides_a_builtin_and_env_references_are_found(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ BUILTIN_NAMES = {
     "goose",
     "llm",
     "ollama",
+    "openai_api",
     "opencode",
 }
 
@@ -63,11 +64,11 @@ def test_aliases_and_native_names(registry: Registry) -> None:
     claude = registry.get("claude_cli")
     assert claude is not None and claude is registry.get("claude-code")
     assert registry.canonical("claude_cli") == "claude-code"
-    # Known so that Marianne scores naming them still validate; only the Anthropic API runs.
+    # Known so that Marianne scores naming it still validate; it has no profile.
     assert "recursive_light" in registry and registry.get("recursive_light") is None
-    for name, runnable in (("anthropic_api", True), ("ollama", False)):
+    for name in ("anthropic_api", "ollama", "openai_api"):
         instrument = registry.get(name)
-        assert instrument is not None and instrument.runnable is runnable
+        assert instrument is not None and instrument.runnable
         assert instrument.profile.kind == "http"
     assert "nosuch" not in registry and registry.get("nosuch") is None
     assert 42 not in registry

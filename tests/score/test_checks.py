@@ -89,6 +89,7 @@ def test_v007_v008_v106_rule_problems(tmp_path: Path) -> None:
     assert {(i.path, i.severity) for i in found["V008"]} == {
         ("validations.1", "error"),
         ("validations.2", "error"),
+        ("validations.3.pattern", "error"),  # empty: an error, as upstream, and V106 too
     }
     assert found["V106"][0].severity == "warning"
 
@@ -239,8 +240,10 @@ def test_v301_v302_v303_accepted_but_unused(tmp_path: Path) -> None:
         techniques={"t": {"kind": "skill"}},
         instrument_config={"temprature": 0.2},
         state_backend="sqlite",
+        backend={"type": "ollama", "ollama": {"num_ctx": 8192, "dynamic_tools": True}},
     )
-    assert {i.path for i in found["V301"]} == {"learning", "techniques"}
+    paths = {"learning", "techniques", "backend.ollama.dynamic_tools"}
+    assert {i.path for i in found["V301"]} == paths
     assert all("accepted, not used by mzt" in i.message for i in found["V301"])
     assert found["V302"][0].hint == "did you mean 'temperature'?"
     assert "V303" in found
@@ -258,23 +261,13 @@ def test_errors_carry_lines(tmp_path: Path) -> None:
     assert (issue.code, issue.line) == ("V007", 7)
 
 
-def test_v304_settings_not_carried_out_yet(tmp_path: Path) -> None:
-    found = codes(
-        tmp_path,
-        on_success=[{"type": "run_command", "command": "true"}],
-        isolation={"enabled": True},
-        notifications=[{"type": "desktop"}],
-    )
-    assert {i.path for i in found["V304"]} == {"isolation", "notifications"}
-    assert all(i.severity == "warning" for i in found["V304"])
-    assert "V304" not in codes(tmp_path, isolation={"enabled": False})
-
-
 def test_hooks_and_concert_are_carried_out(tmp_path: Path) -> None:
     found = codes(
         tmp_path,
         on_success=[{"type": "run_command", "command": "true"}],
         concert={"enabled": True},
+        notifications=[{"type": "desktop"}],
+        workspace_lifecycle={"archive_on_fresh": True},
     )
     assert "V304" not in found
 
@@ -329,3 +322,88 @@ def test_v003_template_file_that_is_not_a_file(tmp_path: Path) -> None:
     prompt = {"template_file": "t.j2"}
     [issue] = codes(tmp_path, prompt=prompt)["V003"]
     assert "is a FIFO, not a regular file" in issue.message
+
+
+def test_v008_and_v106_for_empty_and_blank_patterns(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        validations=[
+            {"type": "content_contains", "path": "{workspace}/a", "pattern": ""},
+            {"type": "content_regex", "path": "{workspace}/a", "pattern": "   "},
+            {"type": "file_exists", "path": "  "},
+            {"type": "command_succeeds", "command": "\t"},
+            {"type": "content_contains", "path": "{workspace}/a", "pattern": " x "},
+        ],
+    )
+    assert {(i.path, i.severity) for i in found["V008"]} == {
+        ("validations.0.pattern", "error"),
+        ("validations.1.pattern", "error"),
+        ("validations.2.path", "error"),
+        ("validations.3.command", "error"),
+    }
+    messages = {i.path: i.message for i in found["V008"]}
+    assert messages["validations.0.pattern"].endswith("`pattern`, and this one is empty")
+    assert messages["validations.1.pattern"].endswith("`pattern`, and this one is only blanks")
+    assert {(i.path, i.severity) for i in found["V106"]} == {
+        ("validations.0.pattern", "warning"),
+        ("validations.1.pattern", "warning"),
+    }
+
+
+def test_v108_names_the_prelude_or_the_cadenza_sheet(tmp_path: Path) -> None:
+    gone = str(tmp_path / "gone.md")
+    found = codes(
+        tmp_path,
+        sheet={
+            "size": 1,
+            "total_items": 3,
+            "prelude": [{"file": gone}],
+            "cadenzas": {2: [{"directory": str(tmp_path / "nodir")}]},
+        },
+    )
+    messages = sorted(i.message for i in found["V108"])
+    assert messages == [
+        f"the file {gone} injected by the prelude does not exist",
+        f"the folder {tmp_path / 'nodir'} injected by the cadenza (sheet 2) does not exist",
+    ]
+    assert all(i.severity == "warning" for i in found["V108"])
+
+
+def test_v205_only_file_exists_validations(tmp_path: Path) -> None:
+    exists = {"type": "file_exists", "path": "{workspace}/a"}
+    other = {"type": "file_exists", "path": "{workspace}/b"}
+    [issue] = codes(tmp_path, instrument="cli", validations=[exists, other])["V205"]
+    assert (issue.severity, issue.path) == ("info", "validations")
+    assert "archive_on_fresh" in (issue.hint or "")
+    content = {"type": "content_contains", "path": "{workspace}/a", "pattern": "x"}
+    assert "V205" not in codes(tmp_path, instrument="cli", validations=[exists, content])
+    assert "V205" not in codes(tmp_path, instrument="cli")  # no validations: V203 says it
+
+
+def test_v204_v209_claude_code_settings_for_unattended_runs(tmp_path: Path) -> None:
+    found = codes(tmp_path, backend={"skip_permissions": False, "disable_mcp": False})
+    [v204] = found["V204"]
+    assert (v204.severity, v204.path) == ("warning", "backend.skip_permissions")
+    assert v204.message.startswith("sheets 1, 2, 3 run Claude Code with skip_permissions false")
+    [v209] = found["V209"]
+    assert (v209.severity, v209.path) == ("info", "backend.disable_mcp")
+    # Any layer counts, and only the sheets that play Claude Code are named.
+    found = codes(
+        tmp_path,
+        instrument="cli",
+        instruments={"claude": {"profile": "claude-code", "config": {"skip_permissions": False}}},
+        sheet={"size": 1, "total_items": 3, "per_sheet_instruments": {2: "claude"}},
+    )
+    [v204] = found["V204"]
+    assert v204.path == "instruments.claude.config.skip_permissions"
+    assert v204.message.startswith("sheet 2 runs Claude Code")
+    # Other instruments have no such flags to drop; true (the default) is what is wanted.
+    assert "V204" not in codes(tmp_path, instrument="cli", backend={"skip_permissions": False})
+    assert not {"V204", "V209"} & set(codes(tmp_path, backend={"skip_permissions": True}))
+    fallback = codes(
+        tmp_path,
+        instrument="cli",
+        instrument_fallbacks=["claude_cli"],
+        instrument_config={"disable_mcp": False},
+    )
+    assert fallback["V209"][0].path == "instrument_config.disable_mcp"

@@ -534,6 +534,35 @@ def test_backend_type_is_the_last_resort(tmp_path: Path) -> None:
     assert [s.instrument.name for s in plan.sheets] == ["ollama", "aider", "ollama", "ollama"]
 
 
+def test_backend_ollama_settings_configure_the_ollama_instrument_only(tmp_path: Path) -> None:
+    plan = plan_from(
+        tmp_path,
+        "backend:\n  type: ollama\n  timeout_seconds: 900\n  ollama:\n"
+        "    base_url: http://gpu-box:11434\n    model: qwen2.5-coder:7b\n"
+        "    num_ctx: 16384\n    keep_alive: 10m\n    timeout_seconds: 300\n"
+        "    dynamic_tools: true\n"
+        "movements:\n  2: {instrument: aider}\n"
+        "instrument_config: {num_ctx: 8192}\n",
+    )
+    sheet = plan.sheet(1).instrument
+    assert sheet.model == "qwen2.5-coder:7b"
+    assert sheet.config["base_url"] == "http://gpu-box:11434"
+    assert sheet.config["keep_alive"] == "10m"
+    assert sheet.config["num_ctx"] == 8192  # instrument_config is above the backend block
+    assert sheet.timeout_seconds == 300
+    other = plan.sheet(2).instrument
+    assert other.name == "aider" and "base_url" not in other.config
+    assert other.model is None and other.timeout_seconds == 900
+
+
+def test_backend_ollama_settings_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "score.yaml"
+    path.write_text(BASE + "backend:\n  type: ollama\n  ollama: {num_ctx: lots}\n")
+    result = api.validate_score(path)
+    assert not result.valid
+    assert any("num_ctx" in e.render(result.source) for e in result.errors)
+
+
 # --- Jinja idioms and precedence details ----------------------------------------------------
 
 

@@ -131,3 +131,18 @@ def test_a_running_sheet_is_redacted_around_its_handle() -> None:
     sheet.attempt_handle = _handle(1, 1, extra={"note": secret})
     stored = sheet_bytes(sheet, WriterInfo.current(), redactor)
     assert secret.encode() not in stored and b"ab" * 12 in stored
+
+
+def test_a_sheet_s_worktree_is_stored_only_when_it_has_one(store: JsonStateBackend) -> None:
+    state = make_state(2)
+    state.sheet(2).worktree_path = "/repo/.worktrees/job/sheet-2"
+    state.sheet(2).worktree_base_commit = "c" * 40
+    store.save(state)
+    assert set(_stored(store, 1)) == {"sheet_num", "status"}
+    assert _stored(store, 2)["worktree_path"] == "/repo/.worktrees/job/sheet-2"
+    state.sheet(2).worktree_base_commit = "d" * 40
+    store.record_sheet(state, 2)  # a journal line carries it too
+    loaded = store.load("job")
+    assert loaded is not None
+    assert loaded.sheet(2).worktree_base_commit == "d" * 40
+    assert loaded.sheet(1).worktree_path is None

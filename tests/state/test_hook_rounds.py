@@ -38,3 +38,15 @@ def test_configured_counts_the_stored_hooks() -> None:
     assert rounds.configured(None) == 0
     assert rounds.configured({"on_success": [{"type": "run_command"}] * 2}) == 2
     assert rounds.configured({"on_success": "odd"}) == 0
+
+
+def test_status_fields_count_the_last_round_failures() -> None:
+    kept = [result("a", 1, "failed"), result("b", 1, "failed"), "junk"]
+    fields = rounds.status_fields(kept, {"on_success": [{}]})
+    assert fields["hooks_configured"] == 1 and fields["hook_failures"] == 1
+    assert len(fields["hook_results"]) == 2
+    assert rounds.status_fields(None, None) == {
+        "hooks_configured": 0,
+        "hook_results": [],
+        "hook_failures": 0,
+    }

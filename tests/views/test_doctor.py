@@ -62,6 +62,18 @@ def test_doctor_says_when_a_local_model_server_is_not_listening(tmp_path: Path) 
     assert remote.details["server_listening"] is None  # a remote API is never contacted
 
 
+def test_doctor_probes_the_server_ollama_host_names(tmp_path: Path) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        environ = {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{port}"}
+        check = _instrument(doctor.doctor(cwd=tmp_path, environ=environ), "ollama")
+    assert check.verdict == "ok" and check.details["server_listening"] is True
+    assert f"http://127.0.0.1:{port}/api/chat" in check.message
+    assert "OLLAMA_HOST (set)" in check.message
+
+
 def _instrument(report: doctor.Report, name: str) -> doctor.Check:
     return next(c for c in report.checks if c.area == "instrument" and c.name == name)
 

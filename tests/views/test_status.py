@@ -477,4 +477,4 @@ def test_a_dead_runs_running_sheets_are_interrupted_and_their_time_stops(
         sheet = doc["sheets"][num]
         assert (sheet["status"], sheet["interrupted"]) == ("in_progress", interrupted)
         assert sheet["duration_seconds"] == duration
-    assert doc["running_sheets"] == [2, 3]  # as stored, for readers that predate the flag
+    assert doc["running_sheets"] == ([] if interrupted else [2, 3])  # a dead run runs nothing

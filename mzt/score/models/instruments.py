@@ -33,6 +33,9 @@ KNOWN_CONFIG_KEYS = frozenset(
         "max_tokens",
         "temperature",
         "cli_extra_args",
+        "base_url",
+        "num_ctx",
+        "keep_alive",
     }
 )
 
@@ -79,6 +82,15 @@ class InstrumentConfig(StrictModel, extra="allow"):
     )
     cli_extra_args: list[str] | None = Field(
         default=None, description="Extra arguments appended last to the instrument's command line."
+    )
+    base_url: NonEmptyStr | None = Field(
+        default=None, description="Where the API is (HTTP instruments; replaces the profile's)."
+    )
+    num_ctx: int | None = Field(
+        default=None, ge=1, description="Context window in tokens asked of Ollama (`ollama`)."
+    )
+    keep_alive: str | int | None = Field(
+        default=None, description="How long Ollama keeps the model loaded (`5m`, seconds)."
     )
 
     def settings(self) -> dict[str, Any]:
@@ -137,6 +149,51 @@ class SheetOverride(StrictModel):
     )
 
 
+class OllamaSettings(StrictModel):
+    """Marianne's `backend.ollama` block: settings of the `ollama` instrument."""
+
+    base_url: NonEmptyStr | None = Field(
+        default=None, description="The Ollama server's root URL (default http://localhost:11434)."
+    )
+    model: NonEmptyStr | None = Field(default=None, description="Model to run (`llama3.1:8b`).")
+    num_ctx: int | None = Field(
+        default=None, ge=1, description="Context window in tokens (default 32768)."
+    )
+    keep_alive: str | int | None = Field(
+        default=None, description="How long Ollama keeps the model loaded (`5m`, seconds)."
+    )
+    timeout_seconds: Timeout | None = Field(
+        default=None, description="Attempt timeout in seconds for sheets on `ollama`."
+    )
+    dynamic_tools: bool | None = Field(
+        default=None, description="Marianne's MCP tool bridge (accepted, not used by mzt)."
+    )
+    compression_level: str | None = Field(
+        default=None, description="Marianne's tool schema compression (accepted, not used)."
+    )
+    max_tool_iterations: int | None = Field(
+        default=None, description="Marianne's tool-call loop limit (accepted, not used)."
+    )
+    health_check_timeout: float | None = Field(
+        default=None, description="Marianne's health check timeout (accepted, not used)."
+    )
+
+    def settings(self) -> dict[str, Any]:
+        """The instrument settings that were given, as `instrument_config` keys."""
+        return {k: getattr(self, k) for k in _OLLAMA_USED if getattr(self, k) is not None}
+
+    def unused(self) -> list[str]:
+        """Keys that were given but configure Marianne's tool bridge, which mzt has not."""
+        return [
+            k
+            for k in type(self).model_fields
+            if k not in _OLLAMA_USED and getattr(self, k) is not None
+        ]
+
+
+_OLLAMA_USED = ("base_url", "model", "num_ctx", "keep_alive", "timeout_seconds")
+
+
 class BackendConfig(StrictModel):
     """The legacy way to choose and configure the instrument; `instrument:` is preferred."""
 
@@ -176,8 +233,10 @@ class BackendConfig(StrictModel):
         default=16384, ge=1, description="Output token cap for API instruments."
     )
     temperature: float = Field(default=0.7, ge=0, le=2, description="Sampling temperature.")
-    ollama: dict[str, Any] | None = Field(
-        default=None, description="Ollama settings (not used by mzt)."
+    ollama: OllamaSettings | None = Field(
+        default=None,
+        description="Settings of the `ollama` instrument (base_url, model, num_ctx, "
+        "keep_alive, timeout_seconds); other keys are not used by mzt.",
     )
     recursive_light: dict[str, Any] | None = Field(
         default=None, description="Recursive-light settings (not used by mzt)."

@@ -98,7 +98,9 @@ class Score(StrictModel):
     state_backend: Literal["json", "sqlite"] = Field(
         default="json", description="State store; mzt always keeps JSON checkpoints."
     )
-    state_path: str | None = Field(default=None, description="Where the checkpoint file goes.")
+    state_path: str | None = Field(
+        default=None, description="Folder for the job's state (relative to the workspace)."
+    )
     pause_between_sheets_seconds: float = Field(
         default=2, ge=0, le=86400, description="Pause after each completed sheet."
     )

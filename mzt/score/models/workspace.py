@@ -30,6 +30,10 @@ class IsolationConfig(StrictModel):
         default=True, description="Lock the worktree while running."
     )
     fallback_on_error: bool = Field(default=True, description="Run without isolation if it fails.")
+    per_sheet: bool = Field(
+        default=False,
+        description="mzt only: give every sheet its own worktree (<base>/<job>/sheet-<N>).",
+    )
 
 
 class WorkspaceLifecycleConfig(StrictModel):
