@@ -254,6 +254,9 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
                 f"  {record['instrument']}: {state_text}, set by job {record['set_by_job']}"
                 + (f": {_clean(record['reason'], 120)}" if record.get("reason") else "")
             )
+    from mzt.cli.circuit_text import show_circuits
+
+    show_circuits(doc.get("circuit_breaker"), verbose=verbose)
     steps = doc["next_steps"]
     if steps:
         console.out()
