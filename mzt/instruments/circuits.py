@@ -29,9 +29,6 @@ from mzt.support.fsutil import ensure_private_dir, open_nofollow, read_regular_f
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 STATES = (CLOSED, OPEN, HALF_OPEN)
 MAX_RECORD_BYTES = 64 * 1024
-# How often a sheet held by another attempt's trial looks again: the trial may end
-# (and close the circuit) in another run, which no event of this run announces.
-TRIAL_POLL_SECONDS = 5.0
 
 
 @records.record(frozen=True, slots=True)
@@ -81,7 +78,8 @@ class Admission:
 
     allowed: bool
     trial: bool = False  # the attempt is the half-open trial
-    until: datetime | None = None  # held until then
+    until: datetime | None = None  # held until then (the rest's end, or the trial's lease)
+    holder: str = ""  # held by this trial
 
 
 # --- the state machine (pure) ----------------------------------------------------------------
@@ -97,8 +95,7 @@ def admit(circuit: Circuit, token: str, lease: float, now: datetime) -> tuple[Ci
         return circuit, Admission(True, trial=True)
     trial_over = circuit.until is None or circuit.until <= now or not circuit.trial
     if circuit.state == HALF_OPEN and not trial_over:
-        poll = now + timedelta(seconds=TRIAL_POLL_SECONDS)
-        return circuit, Admission(False, until=min(poll, circuit.until or poll))
+        return circuit, Admission(False, until=circuit.until, holder=circuit.trial)
     started = records.replace(
         circuit,
         state=HALF_OPEN,

@@ -287,6 +287,7 @@ class Bookkeeper(AttemptOutcomes):
     ) -> None:
         """A prompt that cannot be rendered cannot be fixed by retrying: fail the sheet."""
         state.mark_sheet_failed(num, message, error_category="configuration", error_code=code)
+        self.circuits.abandon(num)  # a trial it was admitted to never ran
         state.sheet(num).outcome_category = OutcomeCategory.FAILED_FATAL
         self.store.record_sheet(state, num, event="sheet_failed")
         self.changed(state, num)
@@ -327,6 +328,7 @@ class Bookkeeper(AttemptOutcomes):
         return ExitCode.OK, "completed"
 
     def pause(self, state: CheckpointState, message: str) -> None:
+        self.circuits.abandon()
         state.mark_job_paused()
         state.error_message = message
         state.sheets_in_progress = []
@@ -334,6 +336,7 @@ class Bookkeeper(AttemptOutcomes):
         self.store.record_event(state, "paused", reason=message)
 
     def cancel(self, state: CheckpointState, message: str) -> None:
+        self.circuits.abandon()
         state.mark_job_cancelled(message)
         state.sheets_in_progress = []
         self.store.save(state)

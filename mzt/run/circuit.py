@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Literal
 
 from mzt.execute.attempt import AttemptReport
@@ -33,6 +34,10 @@ from mzt.support.redact import redact
 Outcome = Literal["failure", "success", "neither"]
 FALLBACK_REASON = "circuit_open"
 LEASE_MARGIN = 60.0  # a trial's lease outlasts its attempt's timeout by this much
+# How often a sheet held by another run's trial looks again: that trial may end (and close
+# the circuit) with no event of this run to say so. This run's own trials wake their
+# waiting sheets when they end.
+TRIAL_POLL_SECONDS = 5.0
 
 
 def _utc_now() -> datetime:
@@ -117,8 +122,11 @@ class Breakers:
                 f"{record.instrument_name}"
             )
             return "fallback"
+        until = verdict.until or now
+        if verdict.holder and verdict.holder not in {t for _, t in self.trials.values()}:
+            until = min(until, now + timedelta(seconds=TRIAL_POLL_SECONDS))
         record.status = SheetStatus.WAITING
-        record.fire_at = verdict.until
+        record.fire_at = until
         waiting = self.held.setdefault(choice.profile, set())
         if num not in waiting:
             waiting.add(num)
@@ -127,7 +135,7 @@ class Breakers:
                 "circuit_wait",
                 sheet_num=num,
                 instrument=choice.profile,
-                until=_iso(verdict.until),
+                until=_iso(until),
             )
         return "waiting"
 
@@ -195,6 +203,16 @@ class Breakers:
             return []
         return self._wake(state, profile, now)
 
+    def abandon(self, num: int | None = None) -> None:
+        """Give up the trial sheet ``num`` was admitted to (it never ran), or every trial
+        this run holds (it stops)."""
+        now = self.clock()
+        for sheet in [num] if num is not None else list(self.trials):
+            held = self.trials.pop(sheet, None) if sheet is not None else None
+            if held is not None:
+                profile, token = held
+                self._update(profile, partial(circuits.released, token=token, now=now))
+
     def _wake(self, state: CheckpointState, profile: str, now: datetime) -> list[int]:
         woken = []
         for num in sorted(self.held.pop(profile, set())):
@@ -251,7 +269,7 @@ class Breakers:
                 f"failure(s) in a row, until {_iso(after.until)}"
             )
         elif after.state == circuits.CLOSED:
-            self.notes.append(f"{after.instrument}: circuit closed (the trial succeeded)")
+            self.notes.append(f"{after.instrument}: circuit closed (an attempt succeeded)")
 
     def _profile_of(self, report: AttemptReport) -> str:
         chain = self.chain_of(report.spec.sheet_num)
