@@ -79,6 +79,7 @@ class Bookkeeper(AttemptOutcomes):
             self.job_id,
             lambda num: self.chain_of(num),
             fixed_instrument=bool(options.instrument),
+            rate_limited=self.limits.active,
         )
 
     # --- opening -------------------------------------------------------------------------------

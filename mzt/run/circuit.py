@@ -26,6 +26,7 @@ from typing import Literal
 from mzt.execute.attempt import AttemptReport
 from mzt.instruments import circuits, ratelimits
 from mzt.instruments.circuits import Circuit, CircuitBook, FileCircuits, MemoryCircuits
+from mzt.instruments.ratelimits import RateLimit
 from mzt.score.instrumentation import InstrumentChoice
 from mzt.score.models import CircuitBreakerConfig
 from mzt.state import CheckpointState, JsonStateBackend, SheetState, SheetStatus
@@ -70,12 +71,15 @@ class Breakers:
         *,
         fixed_instrument: bool = False,
         book: CircuitBook | None = None,
+        rate_limited: Callable[[str], RateLimit | None] | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.config = config
         self.store = store
         self.job_id = job_id
         self.chain_of = chain_of
+        # The run's view of the shared rate limits (`Limits.active`).
+        self.rate_limited: Callable[[str], RateLimit | None] = rate_limited or ratelimits.active
         self.fixed_instrument = fixed_instrument  # --instrument: no fallbacks to move to
         shared = config.cross_workspace_coordination
         self.book: CircuitBook = book or (FileCircuits() if shared else MemoryCircuits())
@@ -152,7 +156,7 @@ class Breakers:
                 i
                 for i in range(start, min(len(chain), len(record.fallback_chain) + 1))
                 if self.book.get(chain[i].profile).seconds_left(now) == 0
-                and ratelimits.active(chain[i].profile) is None
+                and self.rate_limited(chain[i].profile) is None
             ),
             None,
         )
@@ -261,7 +265,7 @@ class Breakers:
             circuit=after.state,
             trigger=trigger,
             consecutive_failures=after.consecutive_failures,
-            until=_iso(after.until),
+            **({"until": _iso(after.until)} if after.until else {}),
         )
         if after.state == circuits.OPEN and before.state != circuits.OPEN:
             self.notes.append(

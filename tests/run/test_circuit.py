@@ -116,3 +116,26 @@ def test_a_scripts_own_failures_leave_the_cli_circuit_closed(tmp_path: Path, hom
     assert state is not None and state.sheet(1).attempt_count == 3
     assert state.circuit_breaker_history == []
     assert not (home / "circuits" / "cli.json").exists()
+
+
+@pytest.mark.parametrize(
+    "breaker",
+    [{"honor_other_jobs_rate_limits": False}, {"cross_workspace_coordination": False}],
+)
+def test_other_jobs_rate_limits_can_be_ignored(tmp_path: Path, breaker: dict[str, bool]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mzt.instruments import ratelimits
+
+    ratelimits.record("cli", datetime.now(UTC) + timedelta(hours=1), "limited", "other")
+    data = minimal(
+        name="job",
+        workspace="./ws",
+        instrument="cli",
+        pause_between_sheets_seconds=0,
+        circuit_breaker=breaker,
+        prompt={"template": "true"},
+    )
+    result = api.run_score(write_score(tmp_path, data))
+    assert result.exit_code == 0, result.message  # it did not wait for the other job's limit
+    assert ratelimits.active("cli") is not None  # and left the record alone
