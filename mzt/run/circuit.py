@@ -125,7 +125,9 @@ class Breakers:
                 f"sheet {num}: {choice.profile}'s circuit is open; moving to "
                 f"{record.instrument_name}"
             )
-            return "fallback"
+            # The fallback's own circuit is asked in turn (it may be this attempt's trial);
+            # each step moves further down the chain, so this ends.
+            return self.before_start(state, num) or "fallback"
         until = verdict.until or now
         if verdict.holder and verdict.holder not in {t for _, t in self.trials.values()}:
             until = min(until, now + timedelta(seconds=TRIAL_POLL_SECONDS))

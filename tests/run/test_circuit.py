@@ -139,3 +139,21 @@ def test_other_jobs_rate_limits_can_be_ignored(tmp_path: Path, breaker: dict[str
     result = api.run_score(write_score(tmp_path, data))
     assert result.exit_code == 0, result.message  # it did not wait for the other job's limit
     assert ratelimits.active("cli") is not None  # and left the record alone
+
+
+def test_a_fallback_whose_rest_is_over_runs_as_its_trial(tmp_path: Path, home: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mzt.instruments.circuits import Circuit, FileCircuits
+
+    book = FileCircuits(home)
+    now = datetime.now(UTC)
+    book.update("broken", lambda c: Circuit("broken", "open", 5, now + timedelta(hours=1)))
+    book.update("cli", lambda c: Circuit("cli", "open", 5, now - timedelta(seconds=1)))
+    state = _run(tmp_path)
+    sheet = state.sheet(1)
+    assert sheet.attempt_count == 1 and sheet.instrument_name == "cli"
+    assert book.get("cli").state == "closed"  # the trial succeeded
+    assert book.get("broken").state == "open"
+    changes = [(c["instrument"], c["state"]) for c in state.circuit_breaker_history]
+    assert changes == [("broken", "open"), ("cli", "half_open"), ("cli", "closed")]
