@@ -16,6 +16,9 @@ from mzt.support.lazy import exports
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from mzt.instruments.circuits import (
+        clear as clear_circuits,
+    )
     from mzt.instruments.info import (
         InstrumentInfo,
         problem_json,
@@ -95,6 +98,9 @@ if TYPE_CHECKING:
     from mzt.support.redact import (
         redact,
         sanitize_terminal,
+    )
+    from mzt.views.circuits import (
+        circuit_records,
     )
     from mzt.views.clear_report import (
         ClearReport,
@@ -208,6 +214,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "await_attempt": ("mzt.views.logs", "await_attempt"),
     "cancel_and_wait": ("mzt.views.steering", "cancel_and_wait"),
     "check_runnable": ("mzt.run.preflight", "check_runnable"),
+    "circuit_records": ("mzt.views.circuits", "circuit_records"),
+    "clear_circuits": ("mzt.instruments.circuits", "clear"),
     "clear_jobs": ("mzt.views.clearing", "clear_jobs"),
     "clear_rate_limits": ("mzt.instruments.ratelimits", "clear"),
     "crash_dir": ("mzt.support.paths", "crash_dir"),
@@ -293,6 +301,8 @@ __all__ = [
     "await_attempt",
     "cancel_and_wait",
     "check_runnable",
+    "circuit_records",
+    "clear_circuits",
     "clear_jobs",
     "clear_rate_limits",
     "crash_dir",

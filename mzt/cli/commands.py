@@ -274,10 +274,11 @@ def init(
 def clear_rate_limits(
     ctx: click.Context, instrument: str | None, as_json: bool, quiet: bool
 ) -> int:
-    """Forget recorded rate limits: every instrument's, or INSTRUMENT's.
+    """Forget recorded rate limits and circuit breakers: every instrument's, or INSTRUMENT's.
 
     Runs consult these records before starting a sheet; clear one when you know the
-    limit has lifted early (a new plan, another account).
+    limit has lifted early (a new plan, another account) or the instrument works again
+    (its circuit breaker then reads closed).
 
     \b
     Example:
@@ -286,8 +287,13 @@ def clear_rate_limits(
     from mzt import api
 
     cleared = api.clear_rate_limits(instrument)
+    circuits = api.clear_circuits(instrument)
     if as_json:
-        console.emit_json({"schema": "mzt.ratelimits/1", "cleared": cleared})
+        console.emit_json(
+            {"schema": "mzt.ratelimits/1", "cleared": cleared, "circuits_cleared": circuits}
+        )
     elif not flag(ctx, "quiet", quiet):
         console.out("cleared: " + ", ".join(cleared) if cleared else "no rate-limit records")
+        if circuits:
+            console.out("circuits reset: " + ", ".join(circuits))
     return ExitCode.OK

@@ -235,6 +235,10 @@ def diagnose_lines(report: Diagnosis) -> list[str]:
                 f"  {record['instrument']}: until {record['limited_until']} ({state}){mark}, "
                 f"set by {record['set_by_job']}: {_clean(record['reason'])}"
             )
+    from mzt.cli.circuit_text import circuit_lines
+
+    block = circuit_lines(report.circuits, verbose=True)
+    lines += ["", *block] if block else []
     lines.append("")
     if report.next_command:
         lines.append(f"To continue: {report.next_command}")

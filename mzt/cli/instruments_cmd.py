@@ -35,19 +35,26 @@ def list_instruments(as_json: bool) -> int:
     """List every instrument: kind, status, default model and where its profile comes from.
 
     STATUS is `ready` (the program is on PATH), `not found` (it is not) or `http` (an
-    HTTP API; its key variable is named when unset). Profile files that could not be
-    read are listed under the table and skipped; the others still work. Exit status 0.
+    HTTP API; its key variable is named when unset). CIRCUIT is the shared circuit
+    breaker: `closed`, `open until T` or `half_open` (the next attempt is a trial).
+    Profile files that could not be read are listed under the table and skipped; the
+    others still work. Exit status 0.
     """
+    from mzt.api import circuit_records, load_instruments, problem_json
     from mzt.api import gather_instruments as gather
-    from mzt.api import load_instruments, problem_json
+    from mzt.cli.circuit_text import state_text
 
     registry = load_instruments()
     infos = gather(registry)
+    circuits = {c["instrument"]: c for c in circuit_records()}
     if as_json:
         console.emit_json(
             {
                 "schema": "mzt.instruments/1",
-                "instruments": [i.to_json() for i in infos],
+                "instruments": [
+                    {**i.to_json(), "circuit": circuits.get(i.name, {"state": "closed"})}
+                    for i in infos
+                ],
                 "problems": [problem_json(p) for p in registry.problems],
             }
         )
@@ -58,11 +65,13 @@ def list_instruments(as_json: bool) -> int:
             info.kind,
             _status_text(info),
             info.default_model or "-",
+            state_text(circuits.get(info.name)),
             info.source + (" (overrides built-in)" if info.overrides_builtin else ""),
         ]
         for info in infos
     ]
-    for line in console.table(rows, ["NAME", "KIND", "STATUS", "DEFAULT MODEL", "SOURCE"]):
+    header = ["NAME", "KIND", "STATUS", "DEFAULT MODEL", "CIRCUIT", "SOURCE"]
+    for line in console.table(rows, header):
         console.out(line)
     if registry.problems:
         count = len(registry.problems)

@@ -108,11 +108,18 @@ def _eta(seconds: float | None, dash: str) -> str:
     return "<1s" if seconds < 1 else _whole(seconds)
 
 
+_WAIT_KINDS = {
+    "rate_limited": "rate limited",
+    "completion": "completion",
+    "circuit_open": "circuit open",
+}
+
+
 def _why(progress: Progress, cut: str, reason: bool) -> str:
     wait = progress.next_wait
     if wait is None:
         return ""
-    what = {"rate_limited": "rate limited", "completion": "completion"}.get(wait.kind, wait.kind)
+    what = _WAIT_KINDS.get(wait.kind, wait.kind)
     text = f": sheet {wait.sheet} {what} in {_whole(math.ceil(wait.seconds_left))}"
     if not reason or not wait.reason:
         return text

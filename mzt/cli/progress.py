@@ -88,6 +88,7 @@ class LineReporter:
             "retry": "retry",
             "completion": "completion attempt",
             "rate_limited": "rate limited; next try",
+            "circuit_open": "circuit open; next try",
         }.get(kind, kind)
         when = f"in {duration(seconds)}" if seconds > 0 else "at once"
         self._line(f"sheet {num}: {_safe(what)} {when} ({_safe(reason)})")

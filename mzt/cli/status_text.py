@@ -225,7 +225,7 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     elif doc["sheets"]:
         console.out()
         _sheet_table(doc, now)
-    for line in worktree_lines(doc):
+    for line in [*worktree_lines(doc), *hook_lines(doc, every=False)]:
         console.out(line)
 
     errors = doc["recent_errors"][: None if verbose else ERRORS_SHOWN]
@@ -240,8 +240,6 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
                 f"  {_stamp(error.get('timestamp'))[11:19]}  sheet {error['sheet_num']}{attempt}"
                 f"  [{code}{category}]  {_clean(error.get('message'), 160)}"
             )
-    for line in hook_lines(doc, every=False):
-        console.out(line)
     limits = [r for r in doc["rate_limits"] if r["active"] or verbose]
     if limits:
         console.out()
@@ -257,6 +255,9 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
                 f"  {record['instrument']}: {state_text}, set by job {record['set_by_job']}"
                 + (f": {_clean(record['reason'], 120)}" if record.get("reason") else "")
             )
+    from mzt.cli.circuit_text import show_circuits
+
+    show_circuits(doc.get("circuit_breaker"), verbose=verbose)
     steps = doc["next_steps"]
     if steps:
         console.out()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from mzt.execute.attempt import AttemptReport, AttemptSpec
 from mzt.execute.base import AttemptHandle
+from mzt.run.circuit import Breakers
 from mzt.run.decisions import AttemptVerdict, decide
 from mzt.run.limits import Limits
 from mzt.run.opening import NOTHING_TO_DO, open_state
@@ -71,6 +72,14 @@ class Bookkeeper(AttemptOutcomes):
             self.job_id,
             lambda num: self.chain_of(num),
             fixed_instrument=bool(options.instrument),
+        )
+        self.circuits = Breakers(
+            self.score.circuit_breaker,
+            store,
+            self.job_id,
+            lambda num: self.chain_of(num),
+            fixed_instrument=bool(options.instrument),
+            rate_limited=self.limits.active,
         )
 
     # --- opening -------------------------------------------------------------------------------
@@ -193,6 +202,7 @@ class Bookkeeper(AttemptOutcomes):
         record.attempt_handle = None
         self._capture(record, report)
         state.sheets_in_progress = [n for n in state.sheets_in_progress if n != num]
+        self.circuits.attempt_finished(state, report)  # a trial cut short frees the circuit
         if back_to_pending:
             record.status = SheetStatus.PENDING
         else:
@@ -237,6 +247,7 @@ class Bookkeeper(AttemptOutcomes):
             rng=self.rng,
         )
         applied = self._apply(state, record, report, verdict, decision)
+        woken = self.circuits.attempt_finished(state, report)
         self.store.record_execution(
             self.job_id,
             num,
@@ -248,26 +259,36 @@ class Bookkeeper(AttemptOutcomes):
             durable=False,  # the transition line just below makes both durable
         )
         self.limits.check_budget(state, num)
-        self.store.record_sheet(state, num, event=f"attempt_{decision.action}")
-        self.changed(state, num)
+        self.store.record_sheet(state, num, *woken, event=f"attempt_{decision.action}")
+        for changed in (num, *woken):
+            self.changed(state, changed)
         return applied
 
-    def hold_for_limit(self, state: CheckpointState, num: int) -> bool:
-        """Before a sheet starts: True when a rate limit makes it wait instead."""
-        verdict = self.limits.before_start(state, num)
-        if verdict is None:
-            return False
-        self.store.record_sheet(state, num, event=f"{verdict}_for_rate_limit")
-        if verdict == "fallback":
-            return False
-        self.changed(state, num)
-        return True
+    def hold_for_limit(self, state: CheckpointState, num: int) -> str | None:
+        """Before a sheet starts: why it waits instead (``rate_limited``, ``circuit_open``).
+
+        The rate limit is asked first, then the circuit of the instrument the sheet has
+        now (a fallback either moved to is asked too)."""
+        checks = (
+            ("rate_limited", "rate_limit", self.limits.before_start),
+            ("circuit_open", "circuit", self.circuits.before_start),
+        )
+        for kind, event, check in checks:
+            verdict = check(state, num)
+            if verdict is None:
+                continue
+            self.store.record_sheet(state, num, event=f"{verdict}_for_{event}")
+            if verdict == "waiting":
+                self.changed(state, num)
+                return kind
+        return None
 
     def unrenderable(
         self, state: CheckpointState, num: int, message: str, code: str = "E301"
     ) -> None:
         """A prompt that cannot be rendered cannot be fixed by retrying: fail the sheet."""
         state.mark_sheet_failed(num, message, error_category="configuration", error_code=code)
+        self.circuits.abandon(num)  # a trial it was admitted to never ran
         state.sheet(num).outcome_category = OutcomeCategory.FAILED_FATAL
         self.store.record_sheet(state, num, event="sheet_failed")
         self.changed(state, num)
@@ -308,6 +329,7 @@ class Bookkeeper(AttemptOutcomes):
         return ExitCode.OK, "completed"
 
     def pause(self, state: CheckpointState, message: str) -> None:
+        self.circuits.abandon()
         state.mark_job_paused()
         state.error_message = message
         state.sheets_in_progress = []
@@ -315,6 +337,7 @@ class Bookkeeper(AttemptOutcomes):
         self.store.record_event(state, "paused", reason=message)
 
     def cancel(self, state: CheckpointState, message: str) -> None:
+        self.circuits.abandon()
         state.mark_job_cancelled(message)
         state.sheets_in_progress = []
         self.store.save(state)

@@ -105,13 +105,24 @@ class Limits:
         "waiting" (parked until the limit expires).
         """
         record = state.sheet(num)
-        limit = ratelimits.active(self.profile(num, record.current_instrument_index))
+        limit = self.active(self.profile(num, record.current_instrument_index))
         if limit is None:
             return None
         if self.to_free_fallback(record, "rate_limited"):
             return "fallback"
         self.wait_for(state, record, limit, quota=False)
         return "waiting"
+
+    def active(self, instrument: str) -> RateLimit | None:
+        """The instrument's limit in force for this run: with
+        ``circuit_breaker.honor_other_jobs_rate_limits`` off (forced off without
+        ``cross_workspace_coordination``), only the limits this job recorded."""
+        limit = ratelimits.active(instrument)
+        breaker = self.score.circuit_breaker
+        honour = breaker.honor_other_jobs_rate_limits and breaker.cross_workspace_coordination
+        if limit is not None and not honour and limit.set_by_job != self.job_id:
+            return None
+        return limit
 
     def to_free_fallback(self, record: SheetState, reason: str) -> str | None:
         """Move to the next fallback instrument that is not limited; its name, or None.
@@ -124,7 +135,7 @@ class Limits:
         chain = self.chain_of(record.sheet_num)
         start = record.current_instrument_index + 1
         free = next(
-            (i for i in range(start, len(chain)) if ratelimits.active(chain[i].profile) is None),
+            (i for i in range(start, len(chain)) if self.active(chain[i].profile) is None),
             None,
         )
         if free is None or free > len(record.fallback_chain):

@@ -48,6 +48,10 @@ from mzt.support.exitcodes import ExitCode, signal_exit_code
 from mzt.support.fsutil import ensure_private_dir
 
 TICK = 0.25
+_HELD = {
+    "rate_limited": "the instrument is rate limited",
+    "circuit_open": "the instrument's circuit breaker is open",
+}
 
 
 @records.record
@@ -253,12 +257,12 @@ class Runner:
             if self.book.skip_if_needed(state, num, self.environ):
                 self.reporter.sheet_finished(num, "skipped", state.sheet(num).error_message or "")
                 continue
-            if self.book.hold_for_limit(state, num):
+            held = self.book.hold_for_limit(state, num)
+            self._notes()
+            if held:
                 record = state.sheet(num)
                 left = (record.fire_at.timestamp() - time.time()) if record.fire_at else 0.0
-                self.reporter.sheet_waiting(
-                    num, "rate_limited", left, "the instrument is rate limited"
-                )
+                self.reporter.sheet_waiting(num, held, left, _HELD[held])
                 continue
             try:
                 spec = self.sheets.prepare(state, num)
@@ -303,8 +307,7 @@ class Runner:
             self.sheets.last_reports.pop(num, None)
         self.book.report(applied, self.reporter)
         self.reporter.spent(state.total_estimated_cost)
-        while self.book.limits.notes:
-            self.reporter.note(self.book.limits.notes.pop(0))
+        self._notes()
         for blocked in self.book.drain_blocked():
             self.reporter.sheet_finished(
                 blocked, "skipped", state.sheet(blocked).error_message or ""
@@ -315,6 +318,11 @@ class Runner:
             pause = self.score.pause_between_sheets_seconds
             if pause and self.book.next_ready(state) is not None:
                 loop.next_allowed = time.monotonic() + pause
+
+    def _notes(self) -> None:
+        for notes in (self.book.limits.notes, self.book.circuits.notes):
+            while notes:
+                self.reporter.note(notes.pop(0))
 
     # --- stopping ------------------------------------------------------------------------------
 

@@ -129,6 +129,8 @@ class CircuitBreakerRecordDict(TypedDict, total=False):
     timestamp: str
     trigger: str
     consecutive_failures: int
+    instrument: str  # the profile whose circuit changed
+    until: str  # when an open circuit lets a trial start
 
 
 class AttemptOutcome(Protocol):

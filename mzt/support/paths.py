@@ -192,6 +192,19 @@ def _ratelimit_name(instrument: str) -> str:
     return f"{re.sub(_JOB_ID_UNSAFE, '_', instrument)}.json"
 
 
+def circuits_dir(home: Path | None = None) -> Path:
+    return (home or mzt_home()) / "circuits"
+
+
+def circuit_record(instrument: str, home: Path | None = None) -> Path:
+    return circuits_dir(home) / _ratelimit_name(instrument)
+
+
+def circuit_lock(instrument: str, home: Path | None = None) -> Path:
+    """Held for the moment a run reads, changes and replaces the instrument's record."""
+    return circuit_record(instrument, home).with_suffix(".lock")
+
+
 def user_instruments_dir(home: Path | None = None) -> Path:
     return (home or mzt_home()) / "instruments"
 

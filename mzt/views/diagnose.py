@@ -25,6 +25,7 @@ from mzt.support import paths, records
 from mzt.support.errors import MztError
 from mzt.support.numbers import spans
 from mzt.support.redact import redact, redact_optional
+from mzt.views.circuits import job_circuits
 from mzt.views.history import ErrorEntry, iso, job_errors
 from mzt.views.logs import LogFile, log_files
 from mzt.views.lookup import JobView
@@ -68,6 +69,7 @@ class Diagnosis:
     errors: list[ErrorEntry]
     logs: list[LogFile]
     rate_limits: list[dict[str, Any]]
+    circuits: dict[str, Any]
     validation_failures: list[dict[str, Any]]
     next_command: str | None
     sheets_by_status: dict[str, int] = records.field(default_factory=dict)
@@ -122,6 +124,7 @@ class Diagnosis:
             "errors": [e.to_json(tails=True) for e in self.errors],
             "logs": [f.to_json() for f in self.logs],
             "rate_limits": self.rate_limits,
+            "circuit_breaker": self.circuits,
             "validation_failures": self.validation_failures,
             "next_command": self.next_command,
             "leftover_attempts": [item.to_json() for item in self.leftovers],
@@ -150,6 +153,7 @@ def diagnose(view: JobView, *, timeline_limit: int = TIMELINE_LIMIT) -> Diagnosi
         errors=job_errors(state),
         logs=log_files(view.workspace, view.job_id),
         rate_limits=limits,
+        circuits=job_circuits(state.circuit_breaker_history, state.instruments_used),
         validation_failures=validation_failures(state),
         next_command=continue_command(view, score),
         sheets_by_status=dict(sorted(counts.items())),

@@ -24,6 +24,7 @@ from mzt.state.reading import (
 from mzt.state.statuses import SheetStatus
 from mzt.support import paths
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
+from mzt.views.circuits import job_circuits
 from mzt.views.liveness import Liveness, observe
 from mzt.views.lookup import locate
 from mzt.views.registered import SCHEMA_OVERVIEW
@@ -257,6 +258,9 @@ def status_document(
         "movements": summary.movements,
         "recent_errors": summary.recent_errors,
         "rate_limits": rate_limits(instruments, now=now),
+        "circuit_breaker": job_circuits(
+            head.get("circuit_breaker_history") or [], instruments, now
+        ),
         "next_step": steps[0]["command"] if steps and steps[0]["command"] else None,
         "next_steps": steps,
         "seq": head.get("seq"),

@@ -46,7 +46,7 @@ def user_profiles(_isolated_home: Path) -> Path:
 def rows(out: str) -> dict[str, list[str]]:
     """The table's rows by instrument name (cells split on runs of two spaces)."""
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "KIND", "STATUS", "DEFAULT", "MODEL", "SOURCE"]
+    assert lines[0].split() == ["NAME", "KIND", "STATUS", "DEFAULT", "MODEL", "CIRCUIT", "SOURCE"]
     table: dict[str, list[str]] = {}
     for line in lines[1:]:
         if not line.strip():
@@ -75,7 +75,7 @@ def test_list_shows_every_builtin_with_its_status(mzt: Mzt, bin_dir: Path) -> No
         "openai_api",
         "opencode",
     }
-    assert table["cli"] == ["cli", "cli", "ready", "-", "built-in"]
+    assert table["cli"] == ["cli", "cli", "ready", "-", "closed", "built-in"]
     assert table["claude-code"][2] == "ready"
     assert table["aider"][2] == "not found"
     assert table["anthropic_api"][1:3] == ["http", "http (ANTHROPIC_API_KEY unset)"]
@@ -106,9 +106,15 @@ def test_user_profile_shows_its_path_and_overrides_the_builtin(
     assert table["llm"][2:] == [
         "ready",
         "SmolLM2",
+        "closed",
         f"{user_profiles / 'llm.yaml'} (overrides built-in)",
     ]
-    assert table["house-agent"][2:] == ["ready", "-", str(user_profiles / "house.yaml")]
+    assert table["house-agent"][2:] == [
+        "ready",
+        "-",
+        "closed",
+        str(user_profiles / "house.yaml"),
+    ]
 
     document = mzt("instruments", "list", "--json").json()
     llm = next(i for i in document["instruments"] if i["name"] == "llm")
