@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mzt.score.models import PostSuccessHook
 from mzt.score.models.hooks import ConcertConfig
@@ -33,6 +33,9 @@ from mzt.support import records
 from mzt.support.fsutil import ensure_private_dir, open_nofollow
 from mzt.support.process import ProcessRequest, StopRequest, run_process
 from mzt.support.redact import redact
+
+if TYPE_CHECKING:
+    from mzt.score.preparation import PreparedScore
 
 CHAIN_DEPTH_ENV = "MZT_CHAIN_DEPTH"
 CHAIN_PARENT_ENV = "MZT_CHAIN_PARENT_PID"
@@ -203,6 +206,17 @@ def concert_log_path(ctx: ChainContext) -> Path:
         return ctx.workspace / "concert.log"
     path = Path(expand(configured, ctx.fields))
     return path if path.is_absolute() else ctx.workspace / path
+
+
+def never_archived(prepared: PreparedScore) -> list[Path]:
+    """What `--fresh` archiving must leave in place for a concert to stay one record: the
+    hooks' logs and the concert log (a self-chaining job archives at every step)."""
+    score, workspace = prepared.loaded.score, prepared.workspace
+    if not score.on_success:
+        return []
+    fields = {"workspace": str(workspace), "job_id": prepared.job_id, "sheet_count": ""}
+    ctx = ChainContext(workspace, prepared.job_id, fields, score.concert, {}, workspace / "hooks")
+    return [ctx.log_dir, concert_log_path(ctx)]
 
 
 def log_step(ctx: ChainContext, what: str, outcome: str) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mzt.run.archive import ArchiveResult, Keep, archive_workspace, split_relative
+from mzt.run.chain import never_archived
 from mzt.score.templating import TemplateError, validation_context
 from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.support import paths, records
@@ -83,6 +84,7 @@ def _keep(prepared: PreparedScore) -> Keep:
         paths.job_state_dir(ws, job) for job in {prepared.job_id, *_job_ids(ws)}
     ]
     inputs.append(loaded.template_path)
+    inputs += never_archived(prepared)  # a concert's hook logs and concert log
     isolation = loaded.score.isolation
     if isolation.enabled:  # the job's git worktree: moving it would strand git's records
         configured = isolation.worktree_base

@@ -170,3 +170,28 @@ def test_a_missing_chained_score_is_a_hook_failure(project: Project) -> None:
     [hook] = json.loads(done.stdout)["hooks"]
     assert hook["job_path"] == str(project.workspace / "no.yaml")
     assert "not a file" in hook["error"]
+
+
+def test_archiving_on_fresh_leaves_the_concert_log_whole(project: Project) -> None:
+    path = write(
+        project,
+        "loop.yaml",
+        job(
+            "loop",
+            "./ws",
+            "echo run > {{ workspace }}/out.txt",
+            on_success=[
+                {"type": "run_job", "job_path": "loop.yaml", "detached": True, "fresh": True}
+            ],
+            concert={**CONCERT, "max_chain_depth": 2},
+            workspace_lifecycle={"archive_on_fresh": True},
+        ),
+    )
+    assert project.mzt("run", path).returncode == 0
+    concert = project.workspace / "concert.log"
+    wait_for(lambda: concert.exists() and "refused" in concert.read_text(), timeout=60)
+    wait_for(lambda: lock_free(project.workspace, "loop"), timeout=60)
+    assert len(concert.read_text().splitlines()) == 3
+    assert list((project.workspace / "hooks").glob("chain-*.log"))
+    archived = list((project.workspace / "archive").glob("*/out.txt"))
+    assert len(archived) == 2  # each fresh step moved the previous step's work aside
