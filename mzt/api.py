@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from mzt.run.launch import (
         resume_job,
     )
+    from mzt.run.modification import (
+        Modification,
+        check_modification,
+    )
     from mzt.run.preflight import (
         RunRefused,
         check_runnable,
@@ -47,6 +51,10 @@ if TYPE_CHECKING:
     )
     from mzt.run.quick import (
         run_score,
+    )
+    from mzt.run.recovery import (
+        RecoveryReport,
+        recover_job,
     )
     from mzt.run.reporting import (
         NullReporter,
@@ -192,6 +200,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Issue": ("mzt.support.errors", "Issue"),
     "JobView": ("mzt.views.lookup", "JobView"),
     "LogChunk": ("mzt.views.logs", "LogChunk"),
+    "Modification": ("mzt.run.modification", "Modification"),
     "MztError": ("mzt.support.errors", "MztError"),
     "NullReporter": ("mzt.run.reporting", "NullReporter"),
     "Plan": ("mzt.score.plan", "Plan"),
@@ -201,6 +210,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Reporter": ("mzt.run.reporting", "Reporter"),
     "Tally": ("mzt.run.reporting", "Tally"),
     "Wait": ("mzt.run.reporting", "Wait"),
+    "RecoveryReport": ("mzt.run.recovery", "RecoveryReport"),
     "RunOptions": ("mzt.run.results", "RunOptions"),
     "RunRefused": ("mzt.run.preflight", "RunRefused"),
     "RunResult": ("mzt.run.results", "RunResult"),
@@ -213,6 +223,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "answer_noop_run": ("mzt.run.quick", "answer_noop"),
     "await_attempt": ("mzt.views.logs", "await_attempt"),
     "cancel_and_wait": ("mzt.views.steering", "cancel_and_wait"),
+    "check_modification": ("mzt.run.modification", "check_modification"),
     "check_runnable": ("mzt.run.preflight", "check_runnable"),
     "circuit_records": ("mzt.views.circuits", "circuit_records"),
     "clear_circuits": ("mzt.instruments.circuits", "clear"),
@@ -244,6 +255,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "problem_json": ("mzt.instruments.info", "problem_json"),
     "read_job": ("mzt.views.lookup", "read_job"),
     "read_tail": ("mzt.views.log_tail", "read_tail"),
+    "recover_job": ("mzt.run.recovery", "recover_job"),
     "redact": ("mzt.support.redact", "redact"),
     "registry_dir": ("mzt.support.paths", "registry_dir"),
     "request_cancel": ("mzt.views.steering", "request_cancel"),
@@ -280,12 +292,14 @@ __all__ = [
     "Issue",
     "JobView",
     "LogChunk",
+    "Modification",
     "MztError",
     "NullReporter",
     "Plan",
     "PreparedScore",
     "Preview",
     "Progress",
+    "RecoveryReport",
     "Reporter",
     "RunOptions",
     "RunRefused",
@@ -300,6 +314,7 @@ __all__ = [
     "answer_noop_run",
     "await_attempt",
     "cancel_and_wait",
+    "check_modification",
     "check_runnable",
     "circuit_records",
     "clear_circuits",
@@ -331,6 +346,7 @@ __all__ = [
     "problem_json",
     "read_job",
     "read_tail",
+    "recover_job",
     "redact",
     "registry_dir",
     "request_cancel",
