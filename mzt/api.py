@@ -99,6 +99,9 @@ if TYPE_CHECKING:
     from mzt.support.fsutil import (
         ensure_private_dir,
     )
+    from mzt.support.logsetup import (
+        configure_logging,
+    )
     from mzt.support.paths import (
         crash_dir,
         registry_dir,
@@ -122,9 +125,18 @@ if TYPE_CHECKING:
         Diagnosis,
         diagnose,
     )
+    from mzt.views.diagnose_extras import (
+        log_tails,
+    )
+    from mzt.views.diagnose_extras import (
+        resources as job_resources,
+    )
     from mzt.views.doctor import (
         DoctorReport,
         doctor,
+    )
+    from mzt.views.forced_pause import (
+        force_pause,
     )
     from mzt.views.history import (
         ErrorEntry,
@@ -229,6 +241,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "clear_circuits": ("mzt.instruments.circuits", "clear"),
     "clear_jobs": ("mzt.views.clearing", "clear_jobs"),
     "clear_rate_limits": ("mzt.instruments.ratelimits", "clear"),
+    "configure_logging": ("mzt.support.logsetup", "configure_logging"),
     "crash_dir": ("mzt.support.paths", "crash_dir"),
     "describe_instrument": ("mzt.instruments.info", "describe"),
     "diagnose": ("mzt.views.diagnose", "diagnose"),
@@ -238,15 +251,18 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "errors_report": ("mzt.views.history", "errors_report"),
     "find_watch_target": ("mzt.views.status", "find"),
     "follow_job_logs": ("mzt.views.log_follow", "follow_job"),
+    "force_pause": ("mzt.views.forced_pause", "force_pause"),
     "follow_logs": ("mzt.views.logs", "follow"),
     "gather_instruments": ("mzt.instruments.info", "gather"),
     "history_report": ("mzt.views.history", "history_report"),
     "init_score": ("mzt.score.starter", "init_score"),
     "job_status": ("mzt.views.status", "job_status"),
     "list_document": ("mzt.views.status", "list_document"),
+    "job_resources": ("mzt.views.diagnose_extras", "resources"),
     "known_jobs": ("mzt.state.registry", "known_jobs"),
     "load_instruments": ("mzt.instruments.loader", "load_instruments"),
     "locate_job": ("mzt.views.lookup", "locate"),
+    "log_tails": ("mzt.views.diagnose_extras", "log_tails"),
     "open_view": ("mzt.views.history", "open_view"),
     "overview_document": ("mzt.views.status", "overview_document"),
     "parse_duration": ("mzt.views.clearing", "parse_duration"),
@@ -320,6 +336,7 @@ __all__ = [
     "clear_circuits",
     "clear_jobs",
     "clear_rate_limits",
+    "configure_logging",
     "crash_dir",
     "describe_instrument",
     "diagnose",
@@ -330,14 +347,17 @@ __all__ = [
     "find_watch_target",
     "follow_job_logs",
     "follow_logs",
+    "force_pause",
     "gather_instruments",
     "history_report",
     "init_score",
+    "job_resources",
     "job_status",
     "known_jobs",
     "list_document",
     "load_instruments",
     "locate_job",
+    "log_tails",
     "open_view",
     "overview_document",
     "parse_duration",
