@@ -15,7 +15,14 @@ import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
-from mzt.cli.options import complete_job, flag, json_option, quiet_option, workspace_option
+from mzt.cli.options import (
+    complete_job,
+    flag,
+    json_option,
+    quiet_option,
+    take_over_option,
+    workspace_option,
+)
 
 if TYPE_CHECKING:
     from mzt.api import Modification, RunResult
@@ -40,6 +47,7 @@ if TYPE_CHECKING:
     metavar="S",
     help="Give up waiting after S seconds (default 60).",
 )
+@take_over_option
 @json_option
 @quiet_option
 @workspace_option
@@ -51,6 +59,7 @@ def modify(
     resume: bool,
     wait: bool,
     timeout: float | None,
+    take_over: bool,
     as_json: bool,
     quiet: bool,
     workspace: Path | None,
@@ -75,9 +84,10 @@ def modify(
     """
     from mzt import api
 
-    plan = api.check_modification(job, config=config, workspace=workspace)
+    plan = api.check_modification(job, config=config, workspace=workspace, take_over=take_over)
     view = api.read_job(plan.job_id, workspace=plan.workspace)
-    running = view.alive is not False and view.status.value == "running"
+    # A run another host marks running is being taken over: it is not asked to pause.
+    running = view.alive is True and not plan.foreign
     if running:
         api.request_pause(view)
     waited = running and (wait or resume or timeout is not None)
@@ -93,7 +103,11 @@ def modify(
 
     with reporter_for(as_json, quiet) as reporter:
         result = api.resume_job(
-            plan.job_id, workspace=plan.workspace, config=plan.config, reporter=reporter
+            plan.job_id,
+            workspace=plan.workspace,
+            config=plan.config,
+            take_over=take_over,
+            reporter=reporter,
         )
     if as_json:
         return _report(plan, result.status, running, waited, result, as_json=True)

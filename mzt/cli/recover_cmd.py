@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mzt.cli import console
-from mzt.cli.options import complete_job, json_option, workspace_option
+from mzt.cli.options import complete_job, json_option, take_over_option, workspace_option
 
 if TYPE_CHECKING:
     from mzt.api import RecoveryReport
@@ -24,10 +24,16 @@ if TYPE_CHECKING:
     help="Only this failed sheet (default: every failed sheet).",
 )
 @click.option("-n", "--dry-run", is_flag=True, help="Check and report; change nothing.")
+@take_over_option
 @json_option
 @workspace_option
 def recover(
-    job: str, sheet: int | None, dry_run: bool, as_json: bool, workspace: Path | None
+    job: str,
+    sheet: int | None,
+    dry_run: bool,
+    take_over: bool,
+    as_json: bool,
+    workspace: Path | None,
 ) -> int:
     """Check failed sheets again without running their instrument.
 
@@ -48,7 +54,9 @@ def recover(
     """
     from mzt.api import recover_job
 
-    report = recover_job(job, workspace=workspace, sheet=sheet, dry_run=dry_run)
+    report = recover_job(
+        job, workspace=workspace, sheet=sheet, dry_run=dry_run, take_over=take_over
+    )
     if as_json:
         console.emit_json(report.to_json())
     else:

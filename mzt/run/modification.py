@@ -17,6 +17,7 @@ from pathlib import Path
 from mzt.run.launch import locate_job
 from mzt.score.preparation import prepare_score
 from mzt.state import JobStatus, JsonStateBackend
+from mzt.state.takeover import foreign_error, is_foreign
 from mzt.support import records
 from mzt.support.errors import JobNotFoundError, UsageError
 
@@ -30,18 +31,29 @@ class Modification:
     config: Path
     total_sheets: int
     status: str  # the job's status when it was checked
+    foreign: bool = False  # another host marks it running (only with take_over)
 
     @property
     def resume_command(self) -> str:
         return f"mzt resume {self.job_id} -w {self.workspace} -c {self.config}"
 
 
-def check_modification(job: str, *, config: Path, workspace: Path | None = None) -> Modification:
-    """Check that ``config`` can continue ``job``; raise (exit 2) what stops it."""
+def check_modification(
+    job: str, *, config: Path, workspace: Path | None = None, take_over: bool = False
+) -> Modification:
+    """Check that ``config`` can continue ``job``; raise (exit 2) what stops it.
+
+    A job another host marks running raises ForeignHostError (exit 75) unless
+    ``take_over`` (the resume then takes it over).
+    """
     job_id, ws = locate_job(job, workspace)
-    state = JsonStateBackend(ws).load(job_id)
+    store = JsonStateBackend(ws)
+    state = store.load(job_id)
     if state is None:
-        raise JobNotFoundError(job_id, [str(JsonStateBackend(ws).state_path(job_id))])
+        raise JobNotFoundError(job_id, [str(store.state_path(job_id))])
+    foreign = state.status == JobStatus.RUNNING and is_foreign(store.liveness(state))
+    if foreign and not take_over:
+        raise foreign_error(state, store.liveness(state), store.state_path(job_id))
     prepared = prepare_score(config, workspace=ws)
     if prepared.job_id != job_id:
         raise UsageError(
@@ -66,4 +78,4 @@ def check_modification(job: str, *, config: Path, workspace: Path | None = None)
         raise UsageError(
             f"job {job_id} never started", hint=f"start it with `mzt run {config} -w {ws}`"
         )
-    return Modification(job_id, ws, config.resolve(), total, state.status.value)
+    return Modification(job_id, ws, config.resolve(), total, state.status.value, foreign)

@@ -33,6 +33,7 @@ from mzt.run.launch import locate_job, score_for_job
 from mzt.run.sheetrun import SheetPreparer, stored_baseline
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
 from mzt.state.structs import EMPTY_LIST
+from mzt.state.takeover import record_take_over
 from mzt.support import records
 from mzt.support.errors import JobNotFoundError, UsageError
 from mzt.support.exitcodes import ExitCode
@@ -110,16 +111,28 @@ def recover_job(
     workspace: Path | None = None,
     sheet: int | None = None,
     dry_run: bool = False,
+    take_over: bool = False,
 ) -> RecoveryReport:
-    """Validate the job's failed sheets (all, or ``sheet``) again; see the module text."""
+    """Validate the job's failed sheets (all, or ``sheet``) again; see the module text.
+
+    A job another host marks running raises ForeignHostError (exit 75) unless
+    ``take_over``: then it is taken over as `mzt resume --take-over` would, and recorded
+    (not in a dry run, which writes nothing).
+    """
     job_id, ws = locate_job(job, workspace)
-    store = JsonStateBackend(ws)
+    store = JsonStateBackend(ws, allow_foreign_host=take_over)
     try:
         with store.run_lock(job_id):
             state = store.load_for_run(job_id, command="recover")
             if state is None:
                 raise JobNotFoundError(job_id, [str(store.state_path(job_id))])
-            return _recover(store, state, ws, sheet, dry_run)
+            report = _recover(store, state, ws, sheet, dry_run)
+            taken = store.taken_over
+            if taken is not None and not dry_run:
+                state.taken_over = taken
+                store.save(state)
+                record_take_over(store, state, taken)
+            return report
     finally:
         store.close()
 
@@ -221,9 +234,11 @@ def _record(state: CheckpointState, num: int, report: ValidationReport) -> None:
         record.validation_details = report.details()
         return
     # mark_sheet_completed would complete the job itself; the job is settled afterwards.
-    status = state.status
+    # The exit code stays the attempt's own: the instrument did exit that way.
+    status, exit_code = state.status, record.exit_code
     state.mark_sheet_completed(num, True, report.details())
-    state.status = status
+    state.status, record.exit_code = status, exit_code
+    record.outcome_category = None  # as for any completed sheet (mzt.run.outcomes)
     record.error_message = None
     record.error_category = None
     record.error_code = None
