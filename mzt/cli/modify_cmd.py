@@ -77,6 +77,7 @@ def modify(
       0  checked (and paused, or pause requested); with --resume: the run's code
       1  --wait timed out (the pause request stays in place)
       2  invalid new score, another job, another sheet count, or nothing to continue
+      75 another host marks the job running (see --take-over)
     \b
     Examples:
       mzt modify nightly-review -c review-v2.yaml --wait

@@ -47,7 +47,7 @@ def recover(
       0  every sheet checked passes (or none had failed)
       1  some sheets still fail their validations
       2  no such job or sheet, or the sheet is not failed
-      75 the job is running
+      75 the job is running (here, or on another host: see --take-over)
     \b
     Example:
       mzt recover nightly-review --sheet 3 --dry-run
