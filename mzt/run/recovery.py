@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mzt.instruments import Registry
+from mzt.run.bookkeeping import BLOCKED_CODE  # a skip with an error code is a block
 from mzt.run.launch import locate_job, score_for_job
 from mzt.run.sheetrun import SheetPreparer, stored_baseline
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
@@ -38,8 +39,6 @@ from mzt.support import records
 from mzt.support.errors import JobNotFoundError, UsageError
 from mzt.support.exitcodes import ExitCode
 from mzt.validation.engine import ValidationReport, failure_line, run_validations
-
-BLOCKED_CODE = "E999"  # as mzt.run.bookkeeping: a skip with an error code is a block
 
 
 @records.record(frozen=True)
