@@ -50,4 +50,7 @@ def test_a_reused_pid_is_never_signalled(project: Project) -> None:
     finally:
         bystander.kill()
         bystander.wait()
+        # Cancelled, not killed: a killed run would leave its attempt's sleep behind.
+        paths.cancel_file(project.workspace, "job").touch()
+        proc.communicate(timeout=60)
         stop(proc)
