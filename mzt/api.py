@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from mzt.run.launch import (
         resume_job,
     )
+    from mzt.run.modification import (
+        Modification,
+        check_modification,
+    )
     from mzt.run.preflight import (
         RunRefused,
         check_runnable,
@@ -47,6 +51,10 @@ if TYPE_CHECKING:
     )
     from mzt.run.quick import (
         run_score,
+    )
+    from mzt.run.recovery import (
+        RecoveryReport,
+        recover_job,
     )
     from mzt.run.reporting import (
         NullReporter,
@@ -91,6 +99,9 @@ if TYPE_CHECKING:
     from mzt.support.fsutil import (
         ensure_private_dir,
     )
+    from mzt.support.logsetup import (
+        configure_logging,
+    )
     from mzt.support.paths import (
         crash_dir,
         registry_dir,
@@ -114,9 +125,18 @@ if TYPE_CHECKING:
         Diagnosis,
         diagnose,
     )
+    from mzt.views.diagnose_extras import (
+        log_tails,
+    )
+    from mzt.views.diagnose_extras import (
+        resources as job_resources,
+    )
     from mzt.views.doctor import (
         DoctorReport,
         doctor,
+    )
+    from mzt.views.forced_pause import (
+        force_pause,
     )
     from mzt.views.history import (
         ErrorEntry,
@@ -192,6 +212,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Issue": ("mzt.support.errors", "Issue"),
     "JobView": ("mzt.views.lookup", "JobView"),
     "LogChunk": ("mzt.views.logs", "LogChunk"),
+    "Modification": ("mzt.run.modification", "Modification"),
     "MztError": ("mzt.support.errors", "MztError"),
     "NullReporter": ("mzt.run.reporting", "NullReporter"),
     "Plan": ("mzt.score.plan", "Plan"),
@@ -201,6 +222,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Reporter": ("mzt.run.reporting", "Reporter"),
     "Tally": ("mzt.run.reporting", "Tally"),
     "Wait": ("mzt.run.reporting", "Wait"),
+    "RecoveryReport": ("mzt.run.recovery", "RecoveryReport"),
     "RunOptions": ("mzt.run.results", "RunOptions"),
     "RunRefused": ("mzt.run.preflight", "RunRefused"),
     "RunResult": ("mzt.run.results", "RunResult"),
@@ -213,11 +235,13 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "answer_noop_run": ("mzt.run.quick", "answer_noop"),
     "await_attempt": ("mzt.views.logs", "await_attempt"),
     "cancel_and_wait": ("mzt.views.steering", "cancel_and_wait"),
+    "check_modification": ("mzt.run.modification", "check_modification"),
     "check_runnable": ("mzt.run.preflight", "check_runnable"),
     "circuit_records": ("mzt.views.circuits", "circuit_records"),
     "clear_circuits": ("mzt.instruments.circuits", "clear"),
     "clear_jobs": ("mzt.views.clearing", "clear_jobs"),
     "clear_rate_limits": ("mzt.instruments.ratelimits", "clear"),
+    "configure_logging": ("mzt.support.logsetup", "configure_logging"),
     "crash_dir": ("mzt.support.paths", "crash_dir"),
     "describe_instrument": ("mzt.instruments.info", "describe"),
     "diagnose": ("mzt.views.diagnose", "diagnose"),
@@ -227,15 +251,18 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "errors_report": ("mzt.views.history", "errors_report"),
     "find_watch_target": ("mzt.views.status", "find"),
     "follow_job_logs": ("mzt.views.log_follow", "follow_job"),
+    "force_pause": ("mzt.views.forced_pause", "force_pause"),
     "follow_logs": ("mzt.views.logs", "follow"),
     "gather_instruments": ("mzt.instruments.info", "gather"),
     "history_report": ("mzt.views.history", "history_report"),
     "init_score": ("mzt.score.starter", "init_score"),
     "job_status": ("mzt.views.status", "job_status"),
     "list_document": ("mzt.views.status", "list_document"),
+    "job_resources": ("mzt.views.diagnose_extras", "resources"),
     "known_jobs": ("mzt.state.registry", "known_jobs"),
     "load_instruments": ("mzt.instruments.loader", "load_instruments"),
     "locate_job": ("mzt.views.lookup", "locate"),
+    "log_tails": ("mzt.views.diagnose_extras", "log_tails"),
     "open_view": ("mzt.views.history", "open_view"),
     "overview_document": ("mzt.views.status", "overview_document"),
     "parse_duration": ("mzt.views.clearing", "parse_duration"),
@@ -244,6 +271,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "problem_json": ("mzt.instruments.info", "problem_json"),
     "read_job": ("mzt.views.lookup", "read_job"),
     "read_tail": ("mzt.views.log_tail", "read_tail"),
+    "recover_job": ("mzt.run.recovery", "recover_job"),
     "redact": ("mzt.support.redact", "redact"),
     "registry_dir": ("mzt.support.paths", "registry_dir"),
     "request_cancel": ("mzt.views.steering", "request_cancel"),
@@ -280,12 +308,14 @@ __all__ = [
     "Issue",
     "JobView",
     "LogChunk",
+    "Modification",
     "MztError",
     "NullReporter",
     "Plan",
     "PreparedScore",
     "Preview",
     "Progress",
+    "RecoveryReport",
     "Reporter",
     "RunOptions",
     "RunRefused",
@@ -300,11 +330,13 @@ __all__ = [
     "answer_noop_run",
     "await_attempt",
     "cancel_and_wait",
+    "check_modification",
     "check_runnable",
     "circuit_records",
     "clear_circuits",
     "clear_jobs",
     "clear_rate_limits",
+    "configure_logging",
     "crash_dir",
     "describe_instrument",
     "diagnose",
@@ -315,14 +347,17 @@ __all__ = [
     "find_watch_target",
     "follow_job_logs",
     "follow_logs",
+    "force_pause",
     "gather_instruments",
     "history_report",
     "init_score",
+    "job_resources",
     "job_status",
     "known_jobs",
     "list_document",
     "load_instruments",
     "locate_job",
+    "log_tails",
     "open_view",
     "overview_document",
     "parse_duration",
@@ -331,6 +366,7 @@ __all__ = [
     "problem_json",
     "read_job",
     "read_tail",
+    "recover_job",
     "redact",
     "registry_dir",
     "request_cancel",

@@ -228,7 +228,8 @@ def _refusal(prepared: PreparedScore, instrument: str | None) -> RunRefused | No
 
 
 @click.command()
-@click.argument("name", default="my-score")
+@click.argument("name", required=False)
+@click.option("-n", "--name", "name_option", metavar="NAME", help="The score's name (as NAME).")
 @click.option(
     "-p",
     "--path",
@@ -242,7 +243,13 @@ def _refusal(prepared: PreparedScore, instrument: str | None) -> RunRefused | No
 @quiet_option
 @click.pass_context
 def init(
-    ctx: click.Context, name: str, folder: Path, force: bool, as_json: bool, quiet: bool
+    ctx: click.Context,
+    name: str | None,
+    name_option: str | None,
+    folder: Path,
+    force: bool,
+    as_json: bool,
+    quiet: bool,
 ) -> int:
     """Write a starter score NAME.yaml that runs offline as it is (bash, no agent).
 
@@ -254,6 +261,9 @@ def init(
     """
     from mzt import api
 
+    if name is not None and name_option is not None and name != name_option:
+        raise click.UsageError(f"two names given: {name} and --name {name_option}")
+    name = name if name is not None else name_option if name_option is not None else "my-score"
     path = api.init_score(name, folder=folder, force=force)
     next_step = f"mzt run {shlex.quote(str(path))}"
     if as_json:
@@ -268,11 +278,23 @@ def init(
 
 @click.command("clear-rate-limits")
 @click.argument("instrument", required=False, shell_complete=complete_instrument)
+@click.option(
+    "-i",
+    "--instrument",
+    "instrument_option",
+    metavar="NAME",
+    shell_complete=complete_instrument,
+    help="Only this instrument's record (as INSTRUMENT).",
+)
 @json_option
 @quiet_option
 @click.pass_context
 def clear_rate_limits(
-    ctx: click.Context, instrument: str | None, as_json: bool, quiet: bool
+    ctx: click.Context,
+    instrument: str | None,
+    instrument_option: str | None,
+    as_json: bool,
+    quiet: bool,
 ) -> int:
     """Forget recorded rate limits and circuit breakers: every instrument's, or INSTRUMENT's.
 
@@ -286,6 +308,9 @@ def clear_rate_limits(
     """
     from mzt import api
 
+    if instrument and instrument_option and instrument != instrument_option:
+        raise click.UsageError(f"two instruments given: {instrument} and -i {instrument_option}")
+    instrument = instrument or instrument_option
     cleared = api.clear_rate_limits(instrument)
     circuits = api.clear_circuits(instrument)
     if as_json:

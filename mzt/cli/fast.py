@@ -13,7 +13,9 @@ handles exactly these shapes:
 * ``validate SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json``,
   ``-v``/``--verbose`` and one ``-w``/``--workspace DIR`` (:mod:`mzt.cli.validation`).
 
-For anything else, or when gathering the answer raises, it returns ``None`` before
+With any of ``MZT_LOG_LEVEL``, ``MZT_LOG_FILE`` or ``MZT_LOG_FORMAT`` set it answers
+nothing: logging is set up by the click group. For anything else, or when gathering the
+answer raises, it returns ``None`` before
 printing anything and the click command line runs as usual, so its parsing, messages
 and exit codes stay the only ones. Once ``status`` or ``list`` has printed its answer,
 the process ends there (see :func:`_end`).
@@ -37,10 +39,13 @@ if TYPE_CHECKING:
 _RUN_FLAGS = frozenset({"-q", "--quiet", "-j", "--json"})
 _VALIDATE_FLAGS = _RUN_FLAGS | {"-v", "--verbose"}
 _JSON = frozenset({"-j", "--json"})
+_LOG_ENV = frozenset({"MZT_LOG_LEVEL", "MZT_LOG_FILE", "MZT_LOG_FORMAT"})
 
 
 def answer(argv: list[str]) -> int | None:
     """The exit code, when this command line was answered here; None to go on with click."""
+    if _LOG_ENV.intersection(os.environ):
+        return None  # logging was asked for: click's group sets it up
     if argv[:1] in (["status"], ["list"]):
         # A read-only view is short-lived and its objects (a big job is tens of thousands
         # of them) form no cycles: collecting would only walk them again and again.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import click
 
@@ -24,7 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "instruments": ("mzt.cli.instruments_cmd", "instruments"),
     "list": ("mzt.cli.observe_cmd", "list_jobs"),
     "logs": ("mzt.cli.logs_cmd", "logs"),
+    "modify": ("mzt.cli.modify_cmd", "modify"),
     "pause": ("mzt.cli.manage_cmd", "pause"),
+    "recover": ("mzt.cli.recover_cmd", "recover"),
     "resume": ("mzt.cli.commands", "resume"),
     "run": ("mzt.cli.commands", "run"),
     "status": ("mzt.cli.observe_cmd", "status"),
@@ -56,8 +59,34 @@ class LazyGroup(click.Group):
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show more detail.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option(
+    "-L",
+    "--log-level",
+    envvar="MZT_LOG_LEVEL",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="Log mzt's own records from this level up (default warning once logging is on).",
+)
+@click.option(
+    "--log-file",
+    envvar="MZT_LOG_FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Append the log records to this file (0600) instead of standard error.",
+)
+@click.option(
+    "--log-format",
+    envvar="MZT_LOG_FORMAT",
+    type=click.Choice(["console", "json", "both"], case_sensitive=False),
+    help="console lines, JSON lines, or both (console on stderr, JSON in --log-file).",
+)
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+def cli(
+    ctx: click.Context,
+    verbose: bool,
+    quiet: bool,
+    log_level: str | None,
+    log_file: Path | None,
+    log_format: str | None,
+) -> None:
     """Run AI agent CLIs through YAML scores, durably and without a daemon.
 
     \b
@@ -66,6 +95,10 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
       mzt run --dry-run score.yaml
       mzt init my-score
     """
+    if log_level or log_file or log_format:
+        from mzt.api import configure_logging
+
+        configure_logging(log_level, log_file, log_format)
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     ctx.obj["quiet"] = quiet

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
 from mzt.cli.hook_text import hook_lines
-from mzt.cli.options import complete_job, flag, json_option, verbose_option, workspace_option
+from mzt.cli.options import complete_job, flag, json_option, workspace_option
 
 if TYPE_CHECKING:
     from mzt.api import Diagnosis, ErrorEntry, ErrorsReport, HistoryReport
@@ -27,8 +27,9 @@ TAIL_LINES = 20  # lines of each output tail shown under an error
 TIMELINE_LINES = 40  # timeline entries diagnose prints (JSON has more)
 LOG_FILES_SHOWN = 30
 
+# -b as upstream's (its -s means other things elsewhere).
 sheet_option = click.option(
-    "--sheet", type=click.IntRange(min=1), metavar="N", help="Only this sheet."
+    "-b", "--sheet", type=click.IntRange(min=1), metavar="N", help="Only this sheet."
 )
 
 
@@ -67,14 +68,15 @@ def _lines(lines: Iterable[str]) -> None:
 @click.command()
 @click.argument("job", shell_complete=complete_job)
 @sheet_option
-@click.option("--code", metavar="CODE", help="Only errors with this code (e.g. E001).")
+@click.option("-c", "--code", metavar="CODE", help="Only errors with this code (e.g. E001).")
 @click.option(
+    "-t",
     "--type",
     "error_type",
     type=click.Choice(["transient", "rate_limit", "permanent"]),
     help="Only errors of this type.",
 )
-@verbose_option
+@click.option("-v", "-V", "--verbose", is_flag=True, help="Show the output tails too.")
 @json_option
 @workspace_option
 @click.pass_context
@@ -150,9 +152,13 @@ def _error_line(entry: ErrorEntry, indent: str) -> str:
 
 @click.command()
 @click.argument("job", shell_complete=complete_job)
+@click.option("--include-logs", is_flag=True, help="Add the last 50 lines of every attempt log.")
+@click.option("--resources", is_flag=True, help="Add the run's memory and CPU, disk space, load.")
 @json_option
 @workspace_option
-def diagnose(job: str, as_json: bool, workspace: Path | None) -> int:
+def diagnose(
+    job: str, include_logs: bool, resources: bool, as_json: bool, workspace: Path | None
+) -> int:
     """One report for a failed, stuck or dead job.
 
     Liveness and the lock holder, a timeline from the history, every error with its
@@ -163,15 +169,59 @@ def diagnose(job: str, as_json: bool, workspace: Path | None) -> int:
     Example:
       mzt diagnose nightly-review
     """
-    from mzt.api import diagnose as build
-    from mzt.api import open_view
+    from mzt import api
 
-    report = build(open_view(job, workspace=workspace))
+    report = api.diagnose(api.open_view(job, workspace=workspace))
+    extra: dict[str, Any] = {}
+    if include_logs:
+        extra["log_tails"] = api.log_tails(report.logs)
+    if resources:
+        extra["resources"] = api.job_resources(report.view)
     if as_json:
-        console.emit_json(report.to_json())
+        console.emit_json({**report.to_json(), **extra})
     else:
-        _lines(diagnose_lines(report))
+        _lines(diagnose_lines(report) + _extra_lines(extra))
     return ExitCode.OK
+
+
+def _extra_lines(extra: dict[str, Any]) -> list[str]:
+    """The --include-logs and --resources sections."""
+    lines = []
+    for item in extra.get("log_tails", []):
+        name = Path(item["path"]).name
+        lines += ["", f"Log {name} ({item['size']} bytes)"]
+        lines += _tail("last lines", item["tail"], "  ", 50) or ["  (empty)"]
+    found = extra.get("resources")
+    if found is not None:
+        proc = found["process"]
+        lines += ["", "Resources"]
+        if proc:
+            lines.append(
+                f"  run         pid {proc['pid']}: {_mib(proc['rss_bytes'])} resident, "
+                f"{proc['cpu_seconds']:g}s CPU, {proc['threads']} threads; "
+                f"{proc['children']} processes under it using {_mib(proc['children_rss_bytes'])}"
+            )
+        else:
+            lines.append("  run         no live run on this host")
+        for key, label in (("workspace_disk", "workspace"), ("home_disk", "MZT_HOME")):
+            disk = found[key]
+            if disk:
+                lines.append(
+                    f"  {label:<11} {_mib(disk['free_bytes'])} free of "
+                    f"{_mib(disk['total_bytes'])} ({disk['path']})"
+                )
+        lines.append(
+            f"  job files   {_mib(found['job_files_bytes'])} state and history, "
+            f"{_mib(found['logs_bytes'])} logs"
+        )
+        if found["load_average"]:
+            load = " ".join(f"{x:g}" for x in found["load_average"])
+            lines.append(f"  load        {load} on {found['cpu_count']} CPUs")
+    return lines
+
+
+def _mib(count: int) -> str:
+    return f"{count / (1 << 20):.1f} MiB"
 
 
 def diagnose_lines(report: Diagnosis) -> list[str]:

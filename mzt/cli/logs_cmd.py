@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 @click.argument("job", shell_complete=complete_job)
 @sheet_option
 @click.option("--attempt", type=click.IntRange(min=1), metavar="K", help="Attempt K.")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing output as it is written.")
+@click.option("-f", "-F", "--follow", is_flag=True, help="Keep printing output as it is written.")
 @click.option(
     "-n",
     "--lines",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 def _wait_options(func: Any) -> Any:
     func = click.option(
+        "-t",
         "--timeout",
         type=click.FloatRange(min=0, min_open=True),
         default=None,
@@ -45,10 +46,11 @@ def _resume_command(job_id: str, workspace: Path) -> str:
 @click.command()
 @click.argument("job", shell_complete=complete_job)
 @_wait_options
+@click.option("--force", is_flag=True, help="Stop the running attempts now (SIGTERM the run).")
 @json_option
 @workspace_option
 def pause(
-    job: str, wait: bool, timeout: float | None, as_json: bool, workspace: Path | None
+    job: str, wait: bool, timeout: float | None, force: bool, as_json: bool, workspace: Path | None
 ) -> int:
     """Ask a running job to pause at its next sheet boundary.
 
@@ -65,13 +67,16 @@ def pause(
     \b
     Example:
       mzt pause nightly-review --wait --timeout 120
+    \b
+    --force also sends the run SIGTERM: it stops its attempts at once, puts their sheets
+    back to pending (no budget spent), saves the job paused and exits 143.
     """
     from mzt import api
     from mzt.api import read_job
 
     view = read_job(job, workspace=workspace)
     wait = wait or timeout is not None
-    path = api.request_pause(view)
+    path = api.force_pause(view) if force else api.request_pause(view)
     final = view
     if wait:
         final = api.wait_for_status(
@@ -97,9 +102,10 @@ def pause(
         )
         return ExitCode.OK
     if not wait:
-        console.out(
-            f"pause requested for {view.job_id}: it stops after the sheets it is running ({path})"
+        how = (
+            "its running attempts stop now" if force else "it stops after the sheets it is running"
         )
+        console.out(f"pause requested for {view.job_id}: {how} ({path})")
         console.out(f"continue it later with `{resume}`")
     elif final.status.value == "paused":
         done = _progress(final)

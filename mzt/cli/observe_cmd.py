@@ -102,11 +102,31 @@ def status(
     help="Only jobs in this status (repeatable).",
 )
 @click.option("-a", "--all", "show_all", is_flag=True, help="Include completed and cancelled jobs.")
+@click.option(
+    "-l",
+    "--limit",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Only the newest N jobs (default 0: all).",
+)
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Only jobs in this workspace folder.",
+)
 @json_option
 @quiet_option
 @click.pass_context
 def list_jobs(
-    ctx: click.Context, statuses: tuple[str, ...], show_all: bool, as_json: bool, quiet: bool
+    ctx: click.Context,
+    statuses: tuple[str, ...],
+    show_all: bool,
+    limit: int,
+    workspace: Path | None,
+    as_json: bool,
+    quiet: bool,
 ) -> int:
     """List registered jobs across workspaces, newest first.
 
@@ -122,10 +142,16 @@ def list_jobs(
     from mzt import api
 
     document = api.list_document(statuses=statuses or None, include_all=show_all)
+    jobs = document["jobs"]
+    if workspace is not None:
+        wanted = str(workspace.expanduser().resolve())
+        jobs = [row for row in jobs if row["workspace"] == wanted]
+    document["jobs"] = jobs[:limit] if limit else jobs
     if as_json:
         console.emit_json(document)
         return ExitCode.OK
-    print_list(document, filtered=bool(show_all or statuses), quiet=flag(ctx, "quiet", quiet))
+    filtered = bool(show_all or statuses or workspace)
+    print_list(document, filtered=filtered, quiet=flag(ctx, "quiet", quiet))
     return ExitCode.OK
 
 

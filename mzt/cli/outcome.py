@@ -26,24 +26,27 @@ def finish_run(result: RunResult, *, as_json: bool, quiet: bool) -> int:
     return result.exit_code
 
 
+def run_document(result: RunResult) -> dict[str, object]:
+    """The run's ``mzt.run/1`` JSON document."""
+    return {
+        "schema": "mzt.run/1",
+        "job_id": result.job_id,
+        "status": result.status,
+        "exit_code": result.exit_code,
+        "progress": {"completed": result.completed, "total": result.total},
+        "sheets_failed": result.failed_sheets,
+        "duration_seconds": round(result.duration, 3),
+        "workspace": str(result.workspace),
+        "message": result.message,
+        "failures": [f.to_json() for f in result.failures],
+        "stopped_sheets": list(result.stopped_sheets),
+        "hooks": list(result.hooks),
+    }
+
+
 def _print_outcome(result: RunResult, *, as_json: bool, quiet: bool) -> None:
     if as_json:
-        console.emit_json(
-            {
-                "schema": "mzt.run/1",
-                "job_id": result.job_id,
-                "status": result.status,
-                "exit_code": result.exit_code,
-                "progress": {"completed": result.completed, "total": result.total},
-                "sheets_failed": result.failed_sheets,
-                "duration_seconds": round(result.duration, 3),
-                "workspace": str(result.workspace),
-                "message": result.message,
-                "failures": [f.to_json() for f in result.failures],
-                "stopped_sheets": list(result.stopped_sheets),
-                "hooks": list(result.hooks),
-            }
-        )
+        console.emit_json(run_document(result))
     elif result.exit_code != ExitCode.OK:
         console.err(f"mzt: job {result.job_id} {result.status}: {result.message}")
         if quiet:  # the progress lines that named each failure were not printed

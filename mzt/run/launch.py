@@ -77,11 +77,9 @@ def resume_job(
     with (unless ``reload`` is false or it is gone), else from the copy in the checkpoint.
     """
     from mzt.instruments import load_instruments
-    from mzt.state.registry import find_job, not_found_error
+    from mzt.state.registry import not_found_error
 
-    job_id, ws = _locate(job, workspace)
-    if ws is None:
-        ws = find_job(job_id, workspace=workspace, cwd=Path.cwd()).workspace
+    job_id, ws = locate_job(job, workspace)
     state = JsonStateBackend(ws).load(job_id)
     if state is None:
         raise not_found_error(job_id, [str(paths.state_file(ws, job_id))], ws, None)
@@ -104,6 +102,22 @@ def _sheets_to_run(
     if force or state.status == JobStatus.COMPLETED or state.total_sheets != total:
         return None
     return [n for n in range(1, total + 1) if n not in state.sheets or runs_again(state.sheets[n])]
+
+
+def locate_job(job: str, workspace: Path | None) -> tuple[str, Path]:
+    """The id and workspace of a job named by id (or score file), as `resume` finds it."""
+    from mzt.state.registry import find_job
+
+    job_id, ws = _locate(job, workspace)
+    if ws is None:
+        ws = find_job(job_id, workspace=workspace, cwd=Path.cwd()).workspace
+    return job_id, ws
+
+
+def score_for_job(state: CheckpointState, workspace: Path) -> PreparedScore:
+    """The score the job last ran with: the copy stored in its checkpoint (its file when
+    the checkpoint has none)."""
+    return _prepare_for_resume(state, workspace, None, reload=state.config_snapshot is None)
 
 
 def _locate(job: str, workspace: Path | None) -> tuple[str, Path | None]:

@@ -104,6 +104,10 @@ def open_state(
     if taken is not None:
         state.taken_over = taken
         how += f"; {taken.describe()}"
+    # Registered first: from the moment its checkpoint says it runs, a job is found from
+    # anywhere (a record whose checkpoint is not there yet is left alone while the lock
+    # is held, see `mzt.views.clearing`).
+    registry.register(prepared.job_id, prepared.workspace, _score_path(prepared))
     store.save(state)
     if taken is not None:
         record_take_over(store, state, taken)
@@ -112,7 +116,6 @@ def open_state(
         fresh.record(store, state)
         if notes is not None:
             notes.extend(fresh.notes)
-    registry.register(prepared.job_id, prepared.workspace, _score_path(prepared))
     return state, how
 
 

@@ -69,17 +69,27 @@ class SheetPreparer:
         """The sheet's instruments: primary first, then fallbacks."""
         return list(sheet.chain(self.instrument_override))
 
+    def choice(self, sheet: SheetPlan, record: SheetState) -> InstrumentChoice:
+        """The instrument the sheet's next (or last) attempt runs on."""
+        chain = self.chain(sheet)
+        return chain[min(record.current_instrument_index, len(chain) - 1)]
+
+    def checks(
+        self, sheet: SheetPlan, choice: InstrumentChoice
+    ) -> tuple[list[tuple[int, Any]], dict[str, Any]]:
+        """The sheet's validation rules and the context that fills their fields."""
+        ws = str(self.workspace)
+        context = validation_context(self.plan, sheet, self.score, ws, choice.name)
+        return [(i, self.score.validations[i]) for i in sheet.validations], context
+
     def prepare(self, state: CheckpointState, num: int) -> AttemptSpec:
         sheet = self.plan.sheet(num)
         record = state.sheet(num)
-        chain = self.chain(sheet)
-        choice = chain[min(record.current_instrument_index, len(chain) - 1)]
+        choice = self.choice(sheet, record)
         instrument = self.instruments.get(choice.profile)
         attempt = record.attempt_count + 1
         mode = record.execution_mode or ("retry" if record.normal_attempts else "normal")
-        ws = str(self.workspace)
-        context = validation_context(self.plan, sheet, self.score, ws, choice.name)
-        rules = [(i, self.score.validations[i]) for i in sheet.validations]
+        rules, context = self.checks(sheet, choice)
         baseline = self._baseline(record, rules, context)
         prompt = self._prompt(state, sheet, record, choice, rules, context, mode)
         model = record.model if record.model else choice.model
@@ -120,10 +130,10 @@ class SheetPreparer:
         self, record: SheetState, rules: list[tuple[int, Any]], context: Mapping[str, Any]
     ) -> dict[int, float]:
         """Modification times before the sheet's first attempt, kept in the checkpoint."""
+        stored = stored_baseline(record)
+        if stored is not None:
+            return stored
         data = dict(record.outcome_data or {})
-        stored = data.get(BASELINE_KEY)
-        if isinstance(stored, dict):
-            return {int(k): float(v) for k, v in stored.items()}
         baseline = snapshot_mtimes(rules, context)
         if baseline:
             # An empty one is not kept: the sheet's rules and paths are the same at every
@@ -208,6 +218,14 @@ def configured_workdir(choice: InstrumentChoice, base_dir: Path, workspace: Path
         path = Path(configured).expanduser()
         return path if path.is_absolute() else (base_dir / path)
     return workspace
+
+
+def stored_baseline(record: SheetState) -> dict[int, float] | None:
+    """The modification times taken before the sheet's first attempt, if it kept any."""
+    stored = (record.outcome_data or {}).get(BASELINE_KEY)
+    if isinstance(stored, dict):
+        return {int(k): float(v) for k, v in stored.items()}
+    return None
 
 
 class _StatusView(Mapping[int, str]):

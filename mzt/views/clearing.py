@@ -143,7 +143,10 @@ def clear_jobs(
             continue
         state_path = paths.state_file(candidate.workspace, candidate.job_id)
         if not candidate.workspace.is_dir() or not entry_exists(state_path):
-            if candidate.record is not None:
+            # A run registers its job just before its first checkpoint: a record whose
+            # job's lock is held belongs to a run that is starting, not to a dead job.
+            held = probe_lock(paths.lock_file(candidate.workspace, candidate.job_id))
+            if candidate.record is not None and held == LockProbe.FREE:
                 _prune(candidate, report)
             continue
         _clear_one(candidate, _Rules(wanted, older_than, moment, take_over), report)

@@ -83,6 +83,8 @@ def _refusals(job: ForeignJob) -> list[list[str]]:
         ["cancel", "job"],
         ["cancel", "--wait", "job"],
         ["clear", "--job", "job", "-y"],
+        ["recover", "job"],
+        ["modify", "job", "-c", str(job.score), "--resume"],
     ]
 
 
@@ -232,3 +234,18 @@ def test_a_live_local_run_still_wins(project: Project, foreign: ForeignJob) -> N
         with contextlib.suppress(OSError, ValueError):
             os.killpg(os.getpgid(int(pidfile.read_text())), signal.SIGKILL)
     assert alive(foreign.leftover)
+
+
+def test_recover_take_over_takes_it_over(project: Project, foreign: ForeignJob) -> None:
+    result = project.mzt("recover", "job", "--take-over")
+    assert result.returncode == 0, result.stderr  # nothing had failed
+    _taken_over(project, "recover")
+
+
+def test_modify_take_over_resumes_with_the_new_score(project: Project, foreign: ForeignJob) -> None:
+    result = project.mzt("modify", "job", "-c", foreign.score, "--resume", "--take-over", "-j")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["pause_requested"] is False and doc["run"]["status"] == "completed"
+    status = json.loads(project.mzt("status", "job", "--json").stdout)
+    assert status["taken_over"]["from_host"] == OLD_HOST

@@ -111,6 +111,15 @@ def test_clear_prunes_dead_registry_records_and_skips_corrupt_state(project: Pro
     assert corrupt.read_bytes() == b'{"job_id": "broken", "status": '
 
 
+def test_clear_keeps_the_record_of_a_run_that_is_starting(project: Project) -> None:
+    # A run registers its job just before it writes the first checkpoint, holding the lock.
+    registry.register("starting", project.workspace)
+    with lock_held_elsewhere(paths.lock_file(project.workspace, "starting")):
+        report = clearing.clear_jobs()
+    assert report.pruned == [] and [r.job_id for r in registry.read_records()] == ["starting"]
+    assert [r.job_id for r in clearing.clear_jobs().pruned] == ["starting"]  # lock gone: dead
+
+
 def test_clear_refuses_non_terminal_statuses() -> None:
     with pytest.raises(UsageError):
         clearing.clear_jobs(statuses=["paused"])
