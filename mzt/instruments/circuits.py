@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from mzt.instruments.ratelimits import remove_records
 from mzt.support import paths, records
 from mzt.support.fsutil import ensure_private_dir, open_nofollow, read_regular_file
 
@@ -254,25 +255,8 @@ def all_records(home: Path | None = None) -> list[Circuit]:
 
 def clear(instrument: str | None = None, *, home: Path | None = None) -> list[str]:
     """Delete the record of ``instrument`` (or all records): they read as closed again."""
-    if instrument is not None:
-        targets = [paths.circuit_record(instrument, home)]
-    else:
-        try:
-            targets = sorted(paths.circuits_dir(home).glob("*.json"))
-        except OSError:
-            targets = []
-    cleared = []
-    for path in targets:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError as exc:  # a folder planted at the record's name: say so, exit 5
-            from mzt.state.atomic import write_error
-
-            raise write_error(path, exc, "remove") from exc
-        cleared.append(instrument or path.stem)
-    return cleared
+    one = None if instrument is None else paths.circuit_record(instrument, home)
+    return remove_records(paths.circuits_dir(home), one, lambda path: instrument or path.stem)
 
 
 def _now() -> datetime:

@@ -10,6 +10,7 @@ not to one job, which is why they live outside any workspace.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -86,9 +87,23 @@ def all_records(home: Path | None = None) -> list[RateLimit]:
 
 def clear(instrument: str | None = None, *, home: Path | None = None) -> list[str]:
     """Delete the record of ``instrument`` (or all records); returns what was cleared."""
-    folder = paths.ratelimits_dir(home)
-    if instrument is not None:
-        targets = [paths.ratelimit_record(instrument, home)]
+
+    def name_of(path: Path) -> str:
+        limit = _read(path)
+        return limit.instrument if limit else path.stem
+
+    return remove_records(
+        paths.ratelimits_dir(home),
+        None if instrument is None else paths.ratelimit_record(instrument, home),
+        name_of,
+    )
+
+
+def remove_records(folder: Path, one: Path | None, name_of: Callable[[Path], str]) -> list[str]:
+    """Delete the record ``one``, or every ``*.json`` record in ``folder``; returns the
+    instrument each removed record was for (``name_of``, asked before it goes)."""
+    if one is not None:
+        targets = [one]
     else:
         try:
             targets = sorted(folder.glob("*.json"))
@@ -96,7 +111,7 @@ def clear(instrument: str | None = None, *, home: Path | None = None) -> list[st
             targets = []
     cleared = []
     for path in targets:
-        limit = _read(path)
+        name = name_of(path)
         try:
             path.unlink()
         except FileNotFoundError:
@@ -105,7 +120,7 @@ def clear(instrument: str | None = None, *, home: Path | None = None) -> list[st
             from mzt.state.atomic import write_error
 
             raise write_error(path, exc, "remove") from exc
-        cleared.append(limit.instrument if limit else path.stem)
+        cleared.append(name)
     return cleared
 
 
