@@ -5,8 +5,13 @@ continuation or nothing to do; `bookkeeping` records every change in the checkpo
 with `outcomes` for what an attempt's decision does to its sheet; `schedule` picks the
 next runnable sheet; `sheetrun` and `prompting` prepare an attempt; `decisions` chooses
 what follows an attempt; `limits` and `cost` keep rate and spending limits; `control`
-hears pause and cancel requests; `reporting` carries progress events. Attempts
-themselves run through `mzt.execute`.
+hears pause and cancel requests; `circuit` keeps instruments that keep failing at rest;
+`reporting` carries progress events; `recovery` and `modification` serve `mzt recover`
+and `mzt modify`. Attempts themselves run through `mzt.execute`.
+
+Subpackages: `workspace` (archiving on `--fresh`, git worktree isolation), `notify`
+(notifications of the run's events) and `after` (hooks and chained jobs once the job has
+completed).
 """
 
 from __future__ import annotations

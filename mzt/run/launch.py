@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mzt.run.chain import wait_for_parent
-from mzt.run.hooks import owes_hooks, resume_hooks
+from mzt.run.after.chain import wait_for_parent
+from mzt.run.after.hooks import owes_hooks, resume_hooks
 from mzt.run.opening import runs_again
 from mzt.run.preflight import check_runnable
 from mzt.run.reporting import NullReporter

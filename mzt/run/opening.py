@@ -63,7 +63,7 @@ def open_state(
     how = "continuing"
     fresh = None
     if options.fresh:  # under the run lock, before the old checkpoint goes
-        from mzt.run.fresh import fresh_start  # only --fresh pays for its imports
+        from mzt.run.workspace.fresh import fresh_start  # only --fresh pays for its imports
 
         fresh = fresh_start(prepared)
     if state is not None and options.fresh:

@@ -58,7 +58,7 @@ class RunResult:
     failures: tuple[SheetFailure, ...] = ()
     # Sheets whose running attempt a signal or the cancel file cut short.
     stopped_sheets: tuple[int, ...] = ()
-    # The on_success hook results this run recorded (see `mzt.run.hooks`).
+    # The on_success hook results this run recorded (see `mzt.run.after.hooks`).
     hooks: tuple[dict[str, object], ...] = ()
 
 

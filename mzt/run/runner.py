@@ -30,15 +30,15 @@ from mzt.execute.base import AttemptHandle, Executor, Leftover, Placed
 from mzt.execute.leftovers import stop_leftovers
 from mzt.execute.local import LocalExecutor
 from mzt.instruments import Registry
+from mzt.run.after.hooks import make_after_run
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
-from mzt.run.hooks import make_after_run
-from mzt.run.isolation import Isolation
-from mzt.run.notifying import with_notifications
+from mzt.run.notify.notifying import with_notifications
 from mzt.run.opening import NOTHING_TO_DO
 from mzt.run.reporting import NullReporter, Reporter
 from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, SheetFailure
 from mzt.run.sheetrun import PromptError, SheetPreparer
+from mzt.run.workspace.isolation import Isolation
 from mzt.score.bounds import RenderStopped
 from mzt.score.preparation import PreparedScore
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus

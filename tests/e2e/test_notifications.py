@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mzt.run.notifying import MAX_SEND_SECONDS
+from mzt.run.notify.notifying import MAX_SEND_SECONDS
 from tests.e2e.conftest import Project
 from tests.notify_servers import dead_port, http_server, silent_server, smtp_server
 

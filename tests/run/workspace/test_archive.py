@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mzt.run.archive import (
+from mzt.run.workspace.archive import (
     ArchiveResult,
     Keep,
     archive_name,

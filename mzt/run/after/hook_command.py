@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from mzt.run.chain import ChainContext, expand, stamp
+from mzt.run.after.chain import ChainContext, expand, stamp
 from mzt.score.models import PostSuccessHook
 from mzt.support.process import ProcessRequest, StopRequest, run_process
 

@@ -8,8 +8,8 @@ its sheets' work is done and validated — and the run exits 6; `mzt resume` fir
 hooks the last round did not carry out (failed, skipped after an abort, held) and only
 those.
 
-``run_command`` and ``run_script`` are :mod:`mzt.run.hook_command`; ``run_job`` is
-:mod:`mzt.run.chain`.
+``run_command`` and ``run_script`` are :mod:`mzt.run.after.hook_command`; ``run_job`` is
+:mod:`mzt.run.after.chain`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mzt.run.chain import ChainContext, chain_depth, describe, log_step, start_chain
+from mzt.run.after.chain import ChainContext, chain_depth, describe, log_step, start_chain
+from mzt.run.after.hook_command import run_hook_command
 from mzt.run.control import Controls
-from mzt.run.hook_command import run_hook_command
 from mzt.run.reporting import Reporter
 from mzt.run.results import RunResult
 from mzt.score.models import PostSuccessHook

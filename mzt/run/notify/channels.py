@@ -1,6 +1,6 @@
 """Sending one notification: a JSON webhook, a Slack-style webhook, an e-mail, a desktop popup.
 
-Runs on the notification thread only (`mzt.run.notifying`), and only in runs whose score
+Runs on the notification thread only (`mzt.run.notify.notifying`), and only in runs whose score
 has notifications: the standard library's HTTP and SMTP clients are imported here, when a
 message is sent, never at start-up. Every send is bounded: each network operation of it
 by the channel's timeout (`config.timeout`, at most `MAX_SEND_SECONDS`).

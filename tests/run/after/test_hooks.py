@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mzt.run.chain import CHAIN_DEPTH_ENV, ChainContext
+from mzt.run.after.chain import CHAIN_DEPTH_ENV, ChainContext
+from mzt.run.after.hooks import AfterRun, line, owes_hooks
 from mzt.run.control import Controls
-from mzt.run.hooks import AfterRun, line, owes_hooks
 from mzt.run.reporting import NullReporter
 from mzt.score.models import PostSuccessHook
 from mzt.score.models.hooks import ConcertConfig

@@ -1,7 +1,7 @@
 """What `mzt run --fresh` does to the workspace before starting over: archive it, or warn.
 
 With ``workspace_lifecycle.archive_on_fresh`` the previous run's files move into an
-archive folder (`mzt.run.archive`), so stale outputs cannot pass the new run's
+archive folder (`mzt.run.workspace.archive`), so stale outputs cannot pass the new run's
 validations. Never moved: mzt's own ``.marianne/`` folder (it holds the run lock this
 process has, and the job's logs), the state folders of the workspace's jobs, the job's
 git worktree under ``isolation``, the archive folder, and the score and template files
@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mzt.run.archive import ArchiveResult, Keep, archive_workspace, split_relative
-from mzt.run.chain import never_archived
+from mzt.run.after.chain import never_archived
+from mzt.run.workspace.archive import ArchiveResult, Keep, archive_workspace, split_relative
 from mzt.score.templating import TemplateError, validation_context
 from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.support import paths, records

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from mzt.run import chain
+from mzt.run.after import chain
 from mzt.score.models import PostSuccessHook
 from mzt.score.models.hooks import ConcertConfig
 from tests.state.lock_child import lock_held_elsewhere

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mzt.run.fresh import fresh_start
+from mzt.run.workspace.fresh import fresh_start
 from mzt.score.preparation import prepare_score
 from tests.helpers import minimal, write_score
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from mzt import api
-from mzt.run import channels
-from mzt.run.notifying import Outbox
+from mzt.run.notify import channels
+from mzt.run.notify.notifying import Outbox
 from mzt.run.reporting import NullReporter
 from mzt.score.models.hooks import NotificationConfig
 from tests.cli.test_startup import imported
@@ -135,8 +135,8 @@ def test_runs_without_notifications_import_no_sender(tmp_path: Path) -> None:
     plain = write_score(tmp_path, minimal(instrument="cli", prompt={"template": "true"}))
     modules = imported(tmp_path, "run", "-q", str(plain))
     assert "mzt.run.runner" in modules  # it did run
-    assert {"mzt.run.channels", "smtplib"}.isdisjoint(modules)
+    assert {"mzt.run.notify.channels", "smtplib"}.isdisjoint(modules)
     data = minimal(instrument="cli", prompt={"template": "true"}, name="n")
     data["notifications"] = [{"type": "desktop", "on_events": ["job_complete"]}]
     notified = write_score(tmp_path, data, "notified.yaml")
-    assert "mzt.run.channels" in imported(tmp_path, "run", "-q", str(notified))
+    assert "mzt.run.notify.channels" in imported(tmp_path, "run", "-q", str(notified))

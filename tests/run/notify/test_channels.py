@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mzt.run.channels import MAX_SEND_SECONDS, Message, SendFailed, send, timeout_of
-from mzt.run.notifying import payload_message
+from mzt.run.notify.channels import MAX_SEND_SECONDS, Message, SendFailed, send, timeout_of
+from mzt.run.notify.notifying import payload_message
 from mzt.score.notifysecrets import NOT_STORED
 from tests.notify_servers import dead_port, http_server, silent_server, smtp_server
 

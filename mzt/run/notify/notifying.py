@@ -2,7 +2,7 @@
 
 `with_notifications` puts a `NotifyingReporter` in front of the run's reporter when the
 score has notifications (and gives the reporter back untouched when it has none: then
-nothing here sends and `mzt.run.channels` is never imported). The tee forwards every
+nothing here sends and `mzt.run.notify.channels` is never imported). The tee forwards every
 event and turns these into messages for the channels that asked for them:
 
     run_started                  → job_start
@@ -34,12 +34,12 @@ from mzt.support.log import get_logger
 from mzt.support.redact import redact
 
 if TYPE_CHECKING:
-    from mzt.run.channels import Message
+    from mzt.run.notify.channels import Message
     from mzt.score.models.hooks import NotificationConfig
     from mzt.score.preparation import PreparedScore
     from mzt.state import CheckpointState, JsonStateBackend
 
-MAX_SEND_SECONDS = 10.0  # the same bound as mzt.run.channels, which is imported only to send
+MAX_SEND_SECONDS = 10.0  # the same bound as mzt.run.notify.channels, which is imported only to send
 _ERROR_CHARS = 1000
 _JOB_EVENTS = {"completed": "job_complete", "failed": "job_failed", "paused": "job_paused"}
 _TITLES = {
@@ -93,7 +93,7 @@ class Outbox:
         return left
 
     def _work(self) -> None:
-        from mzt.run.channels import SendFailed, send
+        from mzt.run.notify.channels import SendFailed, send
 
         while (item := self._queue.get()) is not None:
             channel, message = item
@@ -189,7 +189,7 @@ class NotifyingReporter:
         wanted = [c for c in self.channels if event in c.on_events]
         if not wanted:
             return
-        from mzt.run.channels import Message
+        from mzt.run.notify.channels import Message
 
         message = payload_message(
             event,

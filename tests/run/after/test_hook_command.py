@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mzt.run.chain import ChainContext
-from mzt.run.hook_command import run_hook_command
+from mzt.run.after.chain import ChainContext
+from mzt.run.after.hook_command import run_hook_command
 from mzt.score.models import PostSuccessHook
 from mzt.score.models.hooks import ConcertConfig
 
