@@ -26,9 +26,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from mzt.state.hook_rounds import failures
 from mzt.state.reading import Checkpoint, JobRef, read_checkpoint
 from mzt.support import records
 from mzt.support.errors import JobNotFoundError
+from mzt.support.exitcodes import ExitCode
 from mzt.views.file_events import Wakeups, polling_forced
 from mzt.views.liveness import Liveness, exit_code_for, judge
 
@@ -63,11 +65,17 @@ class WatchFrame:
     started_at: str | None = None
     final: bool = False
     counts: dict[str, int] = records.field(default_factory=dict)
+    # The run this watch saw ended completed with on_success hooks failing (exit 6).
+    hooks_failed: bool = False
 
     @property
     def exit_code(self) -> int | None:
         """On the final frame, the exit code `mzt run` gives for this status."""
-        return exit_code_for(self.status) if self.final else None
+        if not self.final:
+            return None
+        if self.hooks_failed and self.status == "completed":
+            return int(ExitCode.HOOK_FAILED)
+        return exit_code_for(self.status)
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -118,6 +126,7 @@ class JobTracker:
         self._journal_seen = 0
         self._probed_at = float("-inf")
         self._shown: tuple[Any, ...] | None = None
+        self._saw_run = False  # a run of the job was seen: its end is this watch's outcome
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -184,6 +193,8 @@ class JobTracker:
         dead = liveness.verdict == "dead"
         if status == "running" and dead:
             status, pid = "paused", None  # as the loader shows a run that died
+        self._saw_run = self._saw_run or bool(liveness.alive) or status == "running"
+        hooks_failed = final and self._saw_run and bool(failures(checkpoint.state.hook_results))
         counts: dict[str, int] = {}
         for sheet in checkpoint.sheets.values():
             counts[sheet.status.value] = counts.get(sheet.status.value, 0) + 1
@@ -205,6 +216,7 @@ class JobTracker:
             started_at=head.get("started_at"),
             final=final,
             counts=counts,
+            hooks_failed=hooks_failed,
         )
 
     def _running(self) -> bool:

@@ -231,3 +231,31 @@ def test_a_signal_stops_a_running_hook_and_resume_fires_it(project: Project) -> 
     (project.workspace / "ready").touch()
     assert project.mzt("resume", "hooked", "-w", project.workspace).returncode == 0
     assert (project.workspace / "second").exists()
+
+
+def test_watch_of_a_run_whose_hook_fails_exits_6_as_the_run_does(project: Project) -> None:
+    gate = project.root / "go"
+    path = project.score(
+        score(
+            prompt={"template": f"until [ -e {gate} ]; do sleep 0.05; done"},
+            on_success=[{"type": "run_command", "command": "exit 1"}],
+        )
+    )
+    run = project.start("run", path)
+    try:
+        wait_for(lambda: (project.workspace / ".marianne" / "hooked.json").exists())
+        watch = project.start("watch", "hooked", "-w", project.workspace, "--json")
+        # The watch has seen the run before the sheets are let through.
+        assert watch.stdout is not None
+        first = json.loads(watch.stdout.readline())
+        assert first["final"] is False
+        gate.touch()
+        out, _ = watch.communicate(timeout=60)
+        assert watch.returncode == 6
+        assert json.loads(out.splitlines()[-1])["exit_code"] == 6
+        assert run.wait(timeout=60) == 6
+    finally:
+        gate.touch()
+        run.communicate(timeout=60)
+    # Watching the finished job afterwards: it was already over, so 0 as the contract says.
+    assert project.mzt("watch", "hooked", "-w", project.workspace).returncode == 0
