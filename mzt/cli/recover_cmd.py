@@ -90,4 +90,10 @@ def recover_lines(report: RecoveryReport) -> list[str]:
     lines.append(f"job {report.job_id}: {change}{' (dry run: nothing changed)' * report.dry_run}")
     if report.status != "completed" and (report.waiting or not report.still_failed):
         lines.append(resume)
+    if report.hooks_held:
+        fires = "would fire" if report.dry_run else "fires"
+        lines.append(
+            f"its {report.hooks_held} on_success hook(s) have not run: "
+            f"`mzt resume {report.job_id} -w {report.workspace}` {fires} them"
+        )
     return lines

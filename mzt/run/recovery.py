@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from mzt.instruments import Registry
+from mzt.run.after.hooks import hold_for_resume
 from mzt.run.bookkeeping import BLOCKED_CODE  # a skip with an error code is a block
 from mzt.run.launch import locate_job, score_for_job
 from mzt.run.sheetrun import SheetPreparer, stored_baseline
+from mzt.score.models import PostSuccessHook
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
 from mzt.state.structs import EMPTY_LIST
 from mzt.state.takeover import record_take_over
@@ -39,6 +41,8 @@ from mzt.support import records
 from mzt.support.errors import JobNotFoundError, UsageError
 from mzt.support.exitcodes import ExitCode
 from mzt.validation.engine import ValidationReport, failure_line, run_validations
+
+HELD_BY_RECOVER = "held: the job was completed by mzt recover, not by a run"
 
 
 @records.record(frozen=True)
@@ -74,6 +78,7 @@ class RecoveryReport:
     status: str
     sheets: tuple[SheetRecovery, ...]
     waiting: tuple[int, ...] = ()  # blocked sheets a resume still has to run
+    hooks_held: int = 0  # on_success hooks of the job it completed, left to `mzt resume`
 
     @property
     def recovered(self) -> list[int]:
@@ -99,6 +104,7 @@ class RecoveryReport:
             "recovered": self.recovered,
             "still_failed": self.still_failed,
             "waiting": list(self.waiting),
+            "hooks_held": self.hooks_held,
             "sheets": [s.to_json() for s in self.sheets],
             "exit_code": self.exit_code,
         }
@@ -146,8 +152,10 @@ def _recover(
     previous = state.status.value
     wanted = _sheets_to_check(state, only)
     verdicts: list[SheetRecovery] = []
+    hooks: list[PostSuccessHook] = []
     if wanted:
         prepared = score_for_job(state, ws)
+        hooks = list(prepared.loaded.score.on_success)
         if prepared.plan.total_sheets != state.total_sheets:
             raise UsageError(
                 f"job {state.job_id}'s stored score has {prepared.plan.total_sheets} sheets, "
@@ -166,14 +174,20 @@ def _recover(
             if s.status == SheetStatus.SKIPPED and s.error_code == BLOCKED_CODE
         )
     )
+    held = 0
     if any(v.recovered for v in verdicts):
         status = _settle(state, dry_run, verdicts, waiting)
+        if status == JobStatus.COMPLETED.value and previous != status:
+            # No run completed the job, so no run fired its hooks: they wait for a resume.
+            held = len(hooks) if dry_run else hold_for_resume(state, hooks, HELD_BY_RECOVER)
     if verdicts and not dry_run:
         store.save(state)
         for v in verdicts:
             event = "recovered" if v.recovered else "recovery_failed"
             store.record_event(state, event, sheet_num=v.sheet_num, passed=v.passed, total=v.total)
-    return RecoveryReport(state.job_id, ws, dry_run, previous, status, tuple(verdicts), waiting)
+    return RecoveryReport(
+        state.job_id, ws, dry_run, previous, status, tuple(verdicts), waiting, held
+    )
 
 
 def _sheets_to_check(state: CheckpointState, only: int | None) -> list[int]:

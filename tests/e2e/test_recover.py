@@ -101,3 +101,27 @@ def test_a_running_job_is_refused(project: Project) -> None:
 
 def _history(project: Project) -> str:
     return (project.workspace / ".marianne" / "job.history.jsonl").read_text()
+
+
+def test_a_job_completed_by_recover_leaves_its_hooks_to_resume(project: Project) -> None:
+    hooked = {
+        **SCORE,
+        "on_success": [{"type": "run_command", "command": "echo fired >> {workspace}/hook.txt"}],
+    }
+    assert project.mzt("run", project.score(hooked), "-q").returncode == 1
+    for num in (2, 3):
+        (project.workspace / f"out-{num}.txt").write_text("fixed by hand\n")
+    preview = project.mzt("recover", "job", "--dry-run", "-j")
+    assert json.loads(preview.stdout)["hooks_held"] == 1
+    result = project.mzt("recover", "job")
+    assert result.returncode == 0, result.stderr
+    assert "on_success hook(s) have not run" in result.stdout and "mzt resume" in result.stdout
+    hook = project.workspace / "hook.txt"
+    assert not hook.exists()  # recover runs nothing
+    status = json.loads(project.mzt("status", "job", "-j").stdout)
+    assert status["status"] == "completed" and "mzt resume" in status["next_step"]
+    resumed = project.mzt("resume", "job")
+    assert resumed.returncode == 0, resumed.stderr
+    assert hook.read_text() == "fired\n"
+    assert project.mzt("resume", "job").returncode == 2  # nothing owed any more
+    assert hook.read_text() == "fired\n"

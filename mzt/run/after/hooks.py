@@ -247,6 +247,18 @@ class AfterRun:
         return ExitCode.PAUSED, message
 
 
+def hold_for_resume(state: CheckpointState, hooks: list[PostSuccessHook], why: str) -> int:
+    """Record every hook of ``hooks`` as held (``why``) in a round of its own, so that
+    `mzt resume` fires them: for a job completed by something other than a run (`mzt
+    recover`), whose hooks no run fired. Returns how many are held."""
+    round_id = datetime.now(UTC).isoformat()
+    for index, hook in enumerate(hooks, start=1):
+        state.record_hook_result(
+            {**_base(round_id, index, hook), "outcome": rounds.HELD, "error": why}
+        )
+    return len(hooks)
+
+
 def _base(round_id: str, index: int, hook: PostSuccessHook) -> dict[str, Any]:
     base: dict[str, Any] = {
         "round": round_id,
