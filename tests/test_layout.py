@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"execute"},
     {"validation"},
     {"score"},
-    {"instruments"},
+    {"instruments", "machine"},
     {"state"},
     {"support"},
 ]
