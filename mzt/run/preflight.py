@@ -257,3 +257,21 @@ def _undefined_everywhere(
         else:
             return set()
     return hit
+
+
+def override_note(prepared: PreparedScore, override: str | None) -> str | None:
+    """What a run should say when ``--instrument cli`` replaces a score's agents: the cli
+    profile runs each prompt as a bash script, and prompts written for an agent are prose
+    (a new user trying an agent score offline otherwise sees only bash errors)."""
+    if override != "cli":
+        return None
+    agents = sorted(
+        {s.instrument.name for s in prepared.plan.sheets if s.instrument.profile != "cli"}
+    )
+    if not agents:
+        return None
+    named = ", ".join(agents[:3]) + (f" and {len(agents) - 3} more" if len(agents) > 3 else "")
+    return (
+        f"--instrument cli runs each sheet's prompt as a bash script; this score's prompts "
+        f"were written for {named}"
+    )

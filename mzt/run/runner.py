@@ -35,6 +35,7 @@ from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
 from mzt.run.notify.notifying import with_notifications
 from mzt.run.opening import NOTHING_TO_DO
+from mzt.run.preflight import override_note
 from mzt.run.reporting import NullReporter, Reporter
 from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, SheetFailure
 from mzt.run.sheetrun import PromptError, SheetPreparer
@@ -145,6 +146,9 @@ class Runner:
                 self.max_concurrent,
             )
             self.reporter.spent(state.total_estimated_cost)
+            note = override_note(self.prepared, self.options.instrument)
+            if note:
+                self.reporter.note(note)
             if moved:
                 self.reporter.note(moved)
             for item in self.stopped_leftovers:

@@ -234,3 +234,15 @@ def test_resume_checks_only_the_sheets_it_runs_again(project: Project) -> None:
     result = project.mzt("resume", "job", "-w", project.workspace)
     assert result.returncode == 0, result.stderr
     assert {s["status"] for s in project.sheets("job").values()} == {"completed"}
+
+
+def test_instrument_cli_on_an_agent_score_says_prompts_run_as_bash(project: Project) -> None:
+    agent = _score(project, instrument="claude-code", prompt={"template": "echo ran"})
+    result = project.mzt("run", "--instrument", "cli", agent)
+    assert result.returncode == 0, result.stderr
+    said = result.stdout + result.stderr
+    assert "--instrument cli runs each sheet's prompt as a bash script" in said
+    assert "written for claude-code" in said
+    # A score written for cli says nothing of the kind.
+    plain = project.mzt("run", "--instrument", "cli", _score(project), "-w", project.root / "w2")
+    assert plain.returncode == 0 and "bash script" not in plain.stdout + plain.stderr
