@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mzt.state.reading import JobRef
-from mzt.state.statuses import JobStatus
 from mzt.support import paths, records
 from mzt.support.redact import redact
 from mzt.views.file_events import Wakeups, polling_forced
 from mzt.views.liveness import judge
 from mzt.views.log_tail import DEFAULT_LINES, Tail
 from mzt.views.logs import (
+    CLOCK_SLACK_SECONDS,
     STREAMS,
     LogChunk,
     LogFile,
@@ -39,6 +39,7 @@ from mzt.views.logs import (
     attempts_since,
     log_files,
     named_log_files,
+    run_start,
 )
 from mzt.views.watch import JobTracker
 
@@ -61,8 +62,6 @@ _SCAN_POLLING_SECONDS = 0.5
 _SCAN_EVENTS_SECONDS = 5.0
 # ... but never so often that scanning takes more than this share of the time.
 _SCAN_COST_FACTOR = 10
-# File times come from a coarse kernel clock that may lag the run's start time a little.
-_CLOCK_SLACK_SECONDS = 0.1
 
 
 @records.record
@@ -74,16 +73,6 @@ class _Followed:
     tails: dict[str, Tail]
     grew_at: float
     partial_shown: bool = False
-
-
-def run_start(state: CheckpointState) -> float:
-    """When the current run began (Unix time), as far as files written by it can tell.
-
-    A run still opening (its state not yet marked running) writes nothing older than the
-    state's last change.
-    """
-    began = state.started_at if state.status == JobStatus.RUNNING else state.updated_at
-    return began.timestamp() - _CLOCK_SLACK_SECONDS if began else 0.0
 
 
 # The job's state as read now, and whether its run is alive (``None``: cannot be known).
@@ -143,7 +132,7 @@ class JobLogFollower:
         if self.not_before is None:
             self.not_before = run_start(state)
         if self.files_since is None:
-            self.files_since = time.time() - _CLOCK_SLACK_SECONDS
+            self.files_since = time.time() - CLOCK_SLACK_SECONDS
         self.looked_at = self.clock()
         if first:
             self.scanned_at = self.looked_at  # nothing of this run to find in files yet

@@ -194,12 +194,39 @@ def await_attempt(
         check_sheet(view.state, sheet)
     while True:
         try:
-            return view, select_attempt(view, sheet=sheet, attempt=attempt)
+            if not _earlier_run(view, sheet, attempt):
+                return view, select_attempt(view, sheet=sheet, attempt=attempt)
         except InspectTargetError:
             if view.alive is not True:
                 raise
         sleep(poll)
         view = open_job(view.location)
+
+
+def _earlier_run(view: JobView, sheet: int | None, attempt: int | None) -> bool:
+    """Whether the sheet's latest attempt belongs to a run before the live one (a resumed
+    job whose sheet has not started again yet): following it would show old output."""
+    if sheet is None or attempt is not None or view.alive is not True:
+        return False
+    record = view.state.sheets.get(sheet)
+    if record is None or record.status.is_terminal:
+        return False  # this run will not run it again: its last attempt is the one to show
+    started = record.started_at
+    return started is None or started.timestamp() < run_start(view.state)
+
+
+# File times come from a coarse kernel clock that may lag the run's start time a little.
+CLOCK_SLACK_SECONDS = 0.1
+
+
+def run_start(state: CheckpointState) -> float:
+    """When the current run began (Unix time), as far as files written by it can tell.
+
+    A run still opening (its state not yet marked running) writes nothing older than the
+    state's last change.
+    """
+    began = state.started_at if state.status == "running" else state.updated_at
+    return began.timestamp() - CLOCK_SLACK_SECONDS if began else 0.0
 
 
 def _started(view: JobView, sheet: int) -> float:

@@ -155,3 +155,33 @@ def test_a_previous_runs_log_is_not_shown(project: Project) -> None:
     follower, out, err = follow(project)
     finish(run, follower, out, err)
     assert out.now() == ["==> sheet 2, attempt 1: stdout <==", "new 2"], err.now()
+
+
+def test_following_one_sheet_waits_for_this_runs_attempt(project: Project) -> None:
+    def chain(template: str) -> Path:
+        return project.score(
+            {
+                "name": "fan",
+                "instrument": "cli",
+                "sheet": {"size": 1, "total_items": 2},
+                "pause_between_sheets_seconds": 3,
+                "prompt": {"template": template},
+            }
+        )
+
+    assert project.mzt("run", chain("echo old {{ sheet_num }}")).returncode == 0
+    one_done = project.workspace / "one-done"
+    run = project.start(
+        "run",
+        chain(f"{{% if sheet_num == 1 %}}touch {one_done}{{% else %}}echo new 2{{% endif %}}"),
+    )
+    wait_for(lambda: one_done.exists() or run.poll() is not None, timeout=TIMEOUT)
+    # Sheet 2 has not started in this run: its only log is the first run's.
+    follower = project.start("logs", "fan", "-w", project.workspace, "-f", "--sheet", "2")
+    assert follower.stdout is not None and follower.stderr is not None
+    out, err = Lines(follower.stdout), Lines(follower.stderr)
+    try:
+        wait_until(lambda: out.has("new 2"), out, err)
+    finally:
+        finish(run, follower, out, err)
+    assert "old 2" not in out.now(), out.now()
