@@ -35,6 +35,24 @@ if TYPE_CHECKING:
     from mzt.instruments.ratelimits import (
         clear as clear_rate_limits,
     )
+    from mzt.machine.config import (
+        MachineConfig,
+    )
+    from mzt.machine.config import (
+        config_path as machine_config_path,
+    )
+    from mzt.machine.configfile import (
+        ConfigCheck,
+    )
+    from mzt.machine.configfile import (
+        check_file as check_machine_config,
+    )
+    from mzt.machine.configshow import (
+        EffectiveConfig,
+    )
+    from mzt.machine.configshow import (
+        effective as effective_machine_config,
+    )
     from mzt.run.launch import (
         resume_job,
     )
@@ -199,10 +217,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "AttemptLogs": ("mzt.views.logs", "AttemptLogs"),
     "CancelOutcome": ("mzt.views.steering", "CancelOutcome"),
     "ClearReport": ("mzt.views.clear_report", "ClearReport"),
+    "ConfigCheck": ("mzt.machine.configfile", "ConfigCheck"),
     "DEFAULT_WAIT_TIMEOUT": ("mzt.views.steering", "DEFAULT_WAIT_TIMEOUT"),
     "DeclinedError": ("mzt.views.clearing", "DeclinedError"),
     "Diagnosis": ("mzt.views.diagnose", "Diagnosis"),
     "DoctorReport": ("mzt.views.doctor", "DoctorReport"),
+    "EffectiveConfig": ("mzt.machine.configshow", "EffectiveConfig"),
     "ErrorEntry": ("mzt.views.history", "ErrorEntry"),
     "ErrorsReport": ("mzt.views.history", "ErrorsReport"),
     "ExitCode": ("mzt.support.exitcodes", "ExitCode"),
@@ -212,6 +232,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Issue": ("mzt.support.errors", "Issue"),
     "JobView": ("mzt.views.lookup", "JobView"),
     "LogChunk": ("mzt.views.logs", "LogChunk"),
+    "MachineConfig": ("mzt.machine.config", "MachineConfig"),
     "Modification": ("mzt.run.modification", "Modification"),
     "MztError": ("mzt.support.errors", "MztError"),
     "NullReporter": ("mzt.run.reporting", "NullReporter"),
@@ -235,6 +256,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "answer_noop_run": ("mzt.run.quick", "answer_noop"),
     "await_attempt": ("mzt.views.logs", "await_attempt"),
     "cancel_and_wait": ("mzt.views.steering", "cancel_and_wait"),
+    "check_machine_config": ("mzt.machine.configfile", "check_file"),
     "check_modification": ("mzt.run.modification", "check_modification"),
     "check_runnable": ("mzt.run.preflight", "check_runnable"),
     "circuit_records": ("mzt.views.circuits", "circuit_records"),
@@ -246,6 +268,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "describe_instrument": ("mzt.instruments.info", "describe"),
     "diagnose": ("mzt.views.diagnose", "diagnose"),
     "doctor": ("mzt.views.doctor", "doctor"),
+    "effective_machine_config": ("mzt.machine.configshow", "effective"),
     "empty_overview": ("mzt.views.registered", "empty_overview"),
     "ensure_private_dir": ("mzt.support.fsutil", "ensure_private_dir"),
     "errors_report": ("mzt.views.history", "errors_report"),
@@ -263,6 +286,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "load_instruments": ("mzt.instruments.loader", "load_instruments"),
     "locate_job": ("mzt.views.lookup", "locate"),
     "log_tails": ("mzt.views.diagnose_extras", "log_tails"),
+    "machine_config_path": ("mzt.machine.config", "config_path"),
     "open_view": ("mzt.views.history", "open_view"),
     "overview_document": ("mzt.views.status", "overview_document"),
     "parse_duration": ("mzt.views.clearing", "parse_duration"),
@@ -296,9 +320,11 @@ __all__ = [
     "AttemptLogs",
     "CancelOutcome",
     "ClearReport",
+    "ConfigCheck",
     "DeclinedError",
     "Diagnosis",
     "DoctorReport",
+    "EffectiveConfig",
     "ErrorEntry",
     "ErrorsReport",
     "ExitCode",
@@ -308,6 +334,7 @@ __all__ = [
     "Issue",
     "JobView",
     "LogChunk",
+    "MachineConfig",
     "Modification",
     "MztError",
     "NullReporter",
@@ -330,6 +357,7 @@ __all__ = [
     "answer_noop_run",
     "await_attempt",
     "cancel_and_wait",
+    "check_machine_config",
     "check_modification",
     "check_runnable",
     "circuit_records",
@@ -341,6 +369,7 @@ __all__ = [
     "describe_instrument",
     "diagnose",
     "doctor",
+    "effective_machine_config",
     "empty_overview",
     "ensure_private_dir",
     "errors_report",
@@ -358,6 +387,7 @@ __all__ = [
     "load_instruments",
     "locate_job",
     "log_tails",
+    "machine_config_path",
     "open_view",
     "overview_document",
     "parse_duration",

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cancel": ("mzt.cli.manage_cmd", "cancel"),
     "clear": ("mzt.cli.manage_cmd", "clear"),
     "clear-rate-limits": ("mzt.cli.commands", "clear_rate_limits"),
+    "config": ("mzt.cli.config_cmd", "config"),
     "diagnose": ("mzt.cli.inspect_cmd", "diagnose"),
     "doctor": ("mzt.cli.manage_cmd", "doctor"),
     "errors": ("mzt.cli.inspect_cmd", "errors"),
