@@ -48,7 +48,7 @@ def show(as_json: bool) -> int:
     SOURCE is `file` (with its line), `env` (the variable that overrides it) or
     `default`. Exit status 0, or 2 when the file or an override variable is unusable.
     """
-    from mzt.api import effective_machine_config
+    from mzt.api import effective_machine_config, sanitize_terminal
 
     found = effective_machine_config()
     if as_json:
@@ -64,7 +64,8 @@ def show(as_json: bool) -> int:
             where = f"env {setting.variable}"
         else:
             where = "default"
-        rows.append([setting.key, str(setting.value), where])
+        # Instrument and model names are the file's text: no escape reaches the terminal.
+        rows.append([sanitize_terminal(setting.key), str(setting.value), where])
     for line in console.table(rows, ["KEY", "VALUE", "SOURCE"]):
         console.out(line)
     return ExitCode.OK

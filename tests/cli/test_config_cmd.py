@@ -166,3 +166,10 @@ def test_config_show_without_a_file_never_loads_the_yaml_reader(tmp_path: Path) 
     modules = imported(tmp_path, "config", "show")
     assert {"yaml", "mzt.support.yamlsafe", "mzt.machine.configfile"}.isdisjoint(modules)
     assert "mzt.machine.config" in modules
+
+
+def test_names_from_the_file_cannot_steer_the_terminal(project: Project) -> None:
+    _config(project).write_text('instruments:\n  "evil\\e[2J": {max_concurrent: 1}\n')
+    done = project.mzt("config", "show")
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "instruments.evil" in done.stdout
