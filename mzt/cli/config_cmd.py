@@ -18,9 +18,10 @@ from mzt.cli.options import json_option
 def config() -> None:
     """Show and check the machine configuration, $MZT_HOME/config.yaml.
 
-    The file sets the limits every run on this machine shares (attempts and jobs running
-    at once, per instrument and per model, memory and processes); an absent file means
-    the defaults. MZT_MAX_CONCURRENT_SHEETS, MZT_MAX_CONCURRENT_JOBS, MZT_MAX_MEMORY_MB
+    The file sets the limits every run on this machine is to share (attempts and jobs
+    running at once, per instrument and per model, memory and processes); an absent file
+    means the defaults. This version reads, checks and shows them but does not enforce
+    them yet. MZT_MAX_CONCURRENT_SHEETS, MZT_MAX_CONCURRENT_JOBS, MZT_MAX_MEMORY_MB
     and MZT_MAX_PROCESSES override single values.
 
     \b

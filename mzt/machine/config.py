@@ -7,7 +7,7 @@ a "did you mean" hint, ``"4"`` is not a number.
 
 Reading is cheap because every run start asks for it: an absent file costs one ``stat``
 and never imports the YAML reader, and a parse is remembered for as long as the file's
-size, mtime and inode stay the same.
+size, mtime, ctime and inode stay the same.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def config_path(home: Path | None = None) -> Path:
     return (home or mzt_home()) / CONFIG_NAME
 
 
-_Key = tuple[str, int, int, int]
+_Key = tuple[str, int, int, int, int]
 _parsed: dict[str, tuple[_Key, MachineConfig, dict[tuple[str | int, ...], int]]] = {}
 _defaults: list[MachineConfig] = []
 
@@ -164,7 +164,7 @@ def read_file(path: Path) -> tuple[MachineConfig, dict[tuple[str | int, ...], in
         return None
     except OSError as exc:
         raise _file_error(path, f"cannot be read: {exc.strerror or exc}") from None
-    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     cached = _parsed.get(str(path))
     if cached is not None and cached[0] == key:
         return cached[1], cached[2]
