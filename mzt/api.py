@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from mzt.machine.config import (
         config_path as machine_config_path,
     )
+    from mzt.machine.config import (
+        load as load_machine_config,
+    )
     from mzt.machine.configfile import (
         ConfigCheck,
     )
@@ -284,6 +287,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "job_resources": ("mzt.views.diagnose_extras", "resources"),
     "known_jobs": ("mzt.state.registry", "known_jobs"),
     "load_instruments": ("mzt.instruments.loader", "load_instruments"),
+    "load_machine_config": ("mzt.machine.config", "load"),
     "locate_job": ("mzt.views.lookup", "locate"),
     "log_tails": ("mzt.views.diagnose_extras", "log_tails"),
     "machine_config_path": ("mzt.machine.config", "config_path"),
@@ -385,6 +389,7 @@ __all__ = [
     "known_jobs",
     "list_document",
     "load_instruments",
+    "load_machine_config",
     "locate_job",
     "log_tails",
     "machine_config_path",
