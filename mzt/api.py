@@ -209,6 +209,12 @@ if TYPE_CHECKING:
         request_pause,
         wait_for_status,
     )
+    from mzt.views.top import (
+        TopFrame,
+    )
+    from mzt.views.top import (
+        frames as top_frames,
+    )
     from mzt.views.watch import (
         WatchFrame,
     )
@@ -253,6 +259,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "STOPPED_STATUSES": ("mzt.views.steering", "STOPPED_STATUSES"),
     "ScoreError": ("mzt.support.errors", "ScoreError"),
     "SheetPlan": ("mzt.score.plan", "SheetPlan"),
+    "TopFrame": ("mzt.views.top", "TopFrame"),
     "UsageError": ("mzt.support.errors", "UsageError"),
     "Validation": ("mzt.score.preparation", "Validation"),
     "WatchFrame": ("mzt.views.watch", "WatchFrame"),
@@ -309,6 +316,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "run_score": ("mzt.run.quick", "run_score"),
     "sanitize_terminal": ("mzt.support.redact", "sanitize_terminal"),
     "select_attempt": ("mzt.views.logs", "select_attempt"),
+    "top_frames": ("mzt.views.top", "frames"),
     "validate_score": ("mzt.score.preparation", "validate_score"),
     "wait_for_status": ("mzt.views.steering", "wait_for_status"),
     "watch_job": ("mzt.views.watch", "follow"),
@@ -354,6 +362,7 @@ __all__ = [
     "ScoreError",
     "SheetPlan",
     "Tally",
+    "TopFrame",
     "UsageError",
     "Validation",
     "Wait",
@@ -411,6 +420,7 @@ __all__ = [
     "run_score",
     "sanitize_terminal",
     "select_attempt",
+    "top_frames",
     "validate_score",
     "wait_for_status",
     "watch_job",

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("mzt.cli.commands", "resume"),
     "run": ("mzt.cli.commands", "run"),
     "status": ("mzt.cli.observe_cmd", "status"),
+    "top": ("mzt.cli.top_cmd", "top"),
     "validate": ("mzt.cli.commands", "validate"),
     "watch": ("mzt.cli.observe_cmd", "watch"),
 }
