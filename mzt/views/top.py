@@ -24,6 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from mzt.state.models import SheetState
 from mzt.state.reading import ACTIVE_SHEET, Checkpoint, JobRef, file_size, registered_jobs
 from mzt.state.statuses import SheetStatus
 from mzt.support import paths, records
@@ -69,50 +72,70 @@ def wait_reason(status: str, mode: str | None, rate_limited: bool) -> str | None
     return None
 
 
-def job_row(checkpoint: Checkpoint, liveness: Liveness, now: datetime) -> dict[str, Any]:
-    """One job in a frame: what runs, what waits and why, progress and cost."""
+class Scan(msgspec.Struct):
+    """What one pass over a job's sheets found; kept while the job's files do not change."""
+
+    counts: dict[str, int]
+    active: list[SheetState]
+    waiting: list[tuple[SheetState, str]]
+
+
+def scan(checkpoint: Checkpoint) -> Scan:
+    """Sheets per status, the sheets that run and those that wait (with why), in order."""
+    counts: dict[str, int] = {}
+    active: list[SheetState] = []
+    waiting: list[tuple[SheetState, str]] = []
+    for num in sorted(checkpoint.sheets):
+        sheet = checkpoint.sheets[num]
+        value = sheet.status.value
+        counts[value] = counts.get(value, 0) + 1
+        if sheet.status in ACTIVE_SHEET:
+            active.append(sheet)
+            continue
+        mode = None if sheet.execution_mode is None else str(sheet.execution_mode)
+        why = wait_reason(value, mode, sheet.rate_limit_expires_at is not None)
+        if why is not None:
+            waiting.append((sheet, why))
+    return Scan(counts, active, waiting)
+
+
+def job_row(
+    checkpoint: Checkpoint, liveness: Liveness, now: datetime, found: Scan | None = None
+) -> dict[str, Any]:
+    """One job in a frame: what runs, what waits and why, progress and cost.
+
+    ``found``: the :func:`scan` of this very checkpoint, if one was kept.
+    """
     head = checkpoint.head
     status = checkpoint.status
     dead = liveness.verdict == "dead"
     if status == "running" and dead:
         status = "paused"  # as the loader shows a run that died
+    found = found or scan(checkpoint)
     # Only a live run runs or waits for anything: a dead or stopped run's sheets keep
     # their stored status, but nothing will start them until the job is resumed.
     acting = bool(liveness.alive) and not dead
-    running: list[dict[str, Any]] = []
-    waiting: list[dict[str, Any]] = []
-    counts: dict[str, int] = {}
-    for num, sheet in checkpoint.sheets.items():
-        value = sheet.status.value
-        counts[value] = counts.get(value, 0) + 1
-        if not acting:
-            continue
-        if sheet.status in ACTIVE_SHEET:
-            running.append(
-                {
-                    "sheet": num,
-                    "instrument": sheet.instrument_name,
-                    "attempt": sheet.attempt_count,
-                    "started_at": _iso(sheet.started_at),
-                    "seconds": _seconds(sheet.started_at, now),
-                }
-            )
-            continue
-        mode = None if sheet.execution_mode is None else str(sheet.execution_mode)
-        why = wait_reason(value, mode, sheet.rate_limit_expires_at is not None)
-        if why is not None:
-            left = _seconds(now, sheet.fire_at)
-            waiting.append(
-                {
-                    "sheet": num,
-                    "instrument": sheet.instrument_name,
-                    "reason": why,
-                    "until": _iso(sheet.fire_at),
-                    "seconds_left": left,
-                }
-            )
-    running.sort(key=lambda item: item["sheet"])
-    waiting.sort(key=lambda item: item["sheet"])
+    running = [
+        {
+            "sheet": sheet.sheet_num,
+            "instrument": sheet.instrument_name,
+            "attempt": sheet.attempt_count,
+            "started_at": _iso(sheet.started_at),
+            "seconds": _seconds(sheet.started_at, now),
+        }
+        for sheet in (found.active if acting else [])
+    ]
+    waiting = [
+        {
+            "sheet": sheet.sheet_num,
+            "instrument": sheet.instrument_name,
+            "reason": why,
+            "until": _iso(sheet.fire_at),
+            "seconds_left": _seconds(now, sheet.fire_at),
+        }
+        for sheet, why in (found.waiting if acting else [])
+    ]
+    counts = found.counts
     elapsed = elapsed_seconds(head, now)
     return {
         "job_id": checkpoint.ref.job_id,
@@ -246,6 +269,7 @@ class Board:
         self._refs: list[JobRef] = []
         self._trackers: dict[tuple[str, Path], JobTracker] = {}
         self._signatures: dict[tuple[str, Path], tuple[int, ...]] = {}
+        self._scans: dict[tuple[str, Path], Scan] = {}
 
     def refs(self) -> list[JobRef]:
         """The registered jobs, listed again only when the registry folder changed."""
@@ -279,6 +303,7 @@ class Board:
         if tracker.checkpoint is None or signature != self._signatures.get(key):
             tracker.refresh()
             self._signatures[key] = signature
+            self._scans.pop(key, None)
         assert tracker.checkpoint is not None
         return tracker.checkpoint
 
@@ -297,8 +322,13 @@ class Board:
             return None
         except StateCorruptionError as exc:
             self._trackers.pop((ref.job_id, ref.workspace), None)
+            self._scans.pop((ref.job_id, ref.workspace), None)
             return corrupt_row(ref, exc.message)
-        return job_row(checkpoint, liveness, now)
+        key = (ref.job_id, ref.workspace)
+        found = self._scans.get(key)
+        if found is None:
+            found = self._scans[key] = scan(checkpoint)
+        return job_row(checkpoint, liveness, now, found)
 
     def frame(self, now: datetime | None = None) -> TopFrame:
         """The machine now."""
@@ -308,6 +338,7 @@ class Board:
         for gone in set(self._trackers) - live:
             self._trackers.pop(gone, None)
             self._signatures.pop(gone, None)
+            self._scans.pop(gone, None)
         jobs = [row for ref in refs if (row := self._row(ref, moment)) is not None]
         if not self.include_all:
             jobs = [job for job in jobs if job["status"] not in FINISHED_FOR_LIST]
