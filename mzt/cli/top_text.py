@@ -77,7 +77,8 @@ def _waiting(items: list[dict[str, Any]]) -> str:
 
 def job_line(job: dict[str, Any]) -> str:
     """One job: status, progress, cost, then what runs and what waits."""
-    parts = [f"{console.style(job['job_id'], 'bold')} {_colored(job['status'])} {_progress(job)}"]
+    name = console.style(_clean(job["job_id"], 64), "bold")  # from a file anyone could edit
+    parts = [f"{name} {_colored(job['status'])} {_progress(job)}"]
     if job["cost_usd"]:
         parts.append(f"${job['cost_usd']:.2f}")
     if job["running"]:
@@ -132,4 +133,4 @@ def screen(frame: TopFrame, columns: int, rows: int) -> list[str]:
         hidden = len(lines) - (rows - 2)
         lines = [*lines[: rows - 2], f"… {hidden} more lines (a taller terminal shows them)"]
     # Colour codes take no columns: allow for them rather than cut inside one.
-    return [line[: columns + 20] for line in lines]
+    return [line[: columns + (20 if "\x1b" in line else 0)] for line in lines]
