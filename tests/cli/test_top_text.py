@@ -1,0 +1,89 @@
+"""The text of a `mzt top` frame: plain blocks and a terminal screen."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from mzt.cli import top_text
+from mzt.views.top import TopFrame
+
+
+@pytest.fixture(autouse=True)
+def no_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def job(job_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "job_name": job_id,
+        "workspace": f"/ws/{job_id}",
+        "status": "running",
+        "alive": True,
+        "pid": 42,
+        "progress": {"completed": 2, "total": 9, "failed": 0},
+        "running": [],
+        "waiting": [],
+        "cost_usd": 0.0,
+        "elapsed_seconds": 75.0,
+        "updated_at": "2026-05-01T10:00:00Z",
+        "error": None,
+        **extra,
+    }
+
+
+def frame(jobs: list[dict[str, Any]], **extra: Any) -> TopFrame:
+    at = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+    return TopFrame(at, jobs, extra.get("rate_limits", []), extra.get("circuits", []))
+
+
+def test_a_block_names_what_runs_what_waits_and_the_shared_records() -> None:
+    busy = job(
+        "busy",
+        cost_usd=1.5,
+        progress={"completed": 2, "total": 9, "failed": 1},
+        running=[{"sheet": 3, "instrument": "claude-code", "seconds": 12.0}],
+        waiting=[
+            {"sheet": 4, "reason": "retry", "seconds_left": 4.2},
+            {"sheet": 5, "reason": "rate_limited", "seconds_left": 300.0},
+            {"sheet": 6, "reason": "fermata", "seconds_left": None},
+        ],
+    )
+    rotten = job("rotten\x1b[2J", status="corrupt", alive=None, error="bad\x1b[31m json")
+    limits = [
+        {
+            "instrument": "claude-code",
+            "limited_until": "2026-05-01T10:05:00Z",
+            "seconds_left": 300.0,
+            "set_by_job": "busy",
+        }
+    ]
+    circuits = [{"instrument": "gemini", "state": "open", "until": "2026-05-01T10:01:00Z"}]
+    lines = top_text.block(frame([busy, rotten], rate_limits=limits, circuits=circuits))
+    assert lines[0].endswith("2 jobs · 1 running · 1 sheet running · 3 waiting · $1.50")
+    assert lines[1] == (
+        "  busy running 2/9 (1 failed) · $1.50 · running sheet 3 (claude-code, 12s)"
+        " · waiting sheet 4 (retry, 4.2s), 5 (rate limited, 5m00s), 6 (held) · for 1m15s"
+    )
+    assert "\x1b" not in "".join(lines)  # text from files never steers the terminal
+    assert (
+        lines[3] == "  rate limit claude-code until 2026-05-01 10:05:00Z (5m00s left, set by busy)"
+    )
+    assert lines[4] == "  circuit gemini open until 2026-05-01 10:01:00Z"
+
+
+def test_many_sheets_are_cut_with_a_count() -> None:
+    running = [{"sheet": n, "instrument": "cli", "seconds": 1.0} for n in range(1, 10)]
+    line = top_text.job_line(job("wide", running=running))
+    assert "6 (cli, 1.0s) +3 more" in line and "7 (cli" not in line
+
+
+def test_the_screen_fits_the_terminal() -> None:
+    empty = top_text.screen(frame([]), 80, 24)
+    assert "no job to show" in empty[2]
+    many = top_text.screen(frame([job(f"job-{n}") for n in range(40)]), 30, 10)
+    assert len(many) == 9 and many[-1].startswith("… 34 more lines")
+    assert all(len(line) <= 30 for line in many[:-1])
