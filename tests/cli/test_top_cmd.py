@@ -265,3 +265,50 @@ def test_streams_a_block_or_a_json_line_per_change_and_ctrl_c_exits_130_quietly(
     docs = [json.loads(line) for line in seen["json"]]
     assert all(doc["schema"] == "mzt.top/1" for doc in docs)
     assert 2 <= len(docs) <= 8
+
+
+def test_a_sheet_held_by_a_shared_rate_limit_waits_and_says_why(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mzt.instruments import ratelimits
+
+    project = Project(tmp_path, tmp_path / "home")
+    project.home.mkdir()
+    until = datetime.now(UTC) + timedelta(minutes=5)
+    ratelimits.record("cli", until, "usage limit reached", "another-job", home=project.home)
+    data = {
+        "name": "limited",
+        "instrument": "cli",
+        "sheet": {"size": 1, "total_items": 2},
+        "rate_limit": {"max_waits": 5},
+        "prompt": {"template": "true"},
+    }
+    run = project.start("run", project.score(data), "-q")
+    try:
+
+        def waiting() -> list[dict[str, Any]]:
+            jobs = frame_of(Runs(project))["jobs"]
+            return [w for job in jobs for w in job["waiting"]] if jobs else []
+
+        wait_for(lambda: bool(waiting()), timeout=60)
+        doc = frame_of(Runs(project))
+    finally:
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.communicate()
+    [job] = doc["jobs"]
+    assert (job["job_id"], job["status"], job["alive"], job["running"]) == (
+        "limited",
+        "running",
+        True,
+        [],
+    )
+    [wait] = job["waiting"]
+    assert (wait["sheet"], wait["reason"]) == (1, "rate_limited")
+    assert 200 < wait["seconds_left"] <= 300
+    [limit] = doc["rate_limits"]
+    assert (limit["instrument"], limit["set_by_job"]) == ("cli", "another-job")
+    assert doc["totals"]["sheets_waiting"] == 1 and doc["totals"]["sheets_running"] == 0
