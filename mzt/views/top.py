@@ -39,6 +39,7 @@ from mzt.views.watch import JobTracker
 
 SCHEMA_TOP = "mzt.top/1"
 DEFAULT_INTERVAL = 1.0
+MIN_GAP = 0.1  # seconds: at most ten frames a second, however busy the runs
 # Why a sheet waits, from its status (and, for a waiting sheet, what it waits for): the
 # same reading as the run's own output gives ("retry in 4s", "rate limited; next try").
 WAIT_RETRY = "retry"
@@ -382,12 +383,19 @@ def frames(
         stop=stop,
     )
     last = clock()
+    held = False  # a change came too soon after the last frame: the next wake-up shows it
     for changed in wakeups:
         if stop is not None and stop.is_set():
             return
-        # File events come in bursts while sheets run; one frame per burst is enough, and
-        # a tick with nothing changed is due only once the interval is over.
-        if not changed and clock() - last < interval * 0.9:
+        # Busy runs change their files many times a second; a frame per change would cost
+        # a core. Changes closer than MIN_GAP wait for the next wake-up (an event, or the
+        # interval's tick); a tick with nothing changed is due once the interval is over.
+        since = clock() - last
+        if changed and since < MIN_GAP:
+            held = True
             continue
+        if not changed and not held and since < interval * 0.9:
+            continue
+        held = False
         last = clock()
         yield board.frame()
