@@ -209,18 +209,10 @@ if TYPE_CHECKING:
         request_pause,
         wait_for_status,
     )
-    from mzt.views.top import (
-        TopFrame,
-    )
-    from mzt.views.top import (
-        frames as top_frames,
-    )
-    from mzt.views.watch import (
-        WatchFrame,
-    )
-    from mzt.views.watch import (
-        follow as watch_job,
-    )
+    from mzt.views.top import TopFrame
+    from mzt.views.top import frames as top_frames
+    from mzt.views.watch import WatchFrame
+    from mzt.views.watch import follow as watch_job
 
 _EXPORTS: dict[str, tuple[str, str]] = {
     "AttemptLogs": ("mzt.views.logs", "AttemptLogs"),
