@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import json
 import os
 import stat
@@ -221,43 +222,47 @@ def _check_capacity(limit: str, capacity: int) -> None:
 def _take(limit: str, capacity: int, folder: str, record: bytes) -> Slot | None:
     for index in range(capacity):
         path = f"{folder}/{index}{SUFFIX}"
-        fd = _open_slot(path)
+        fd, size = _open_slot(path)
         try:
             fcntl.flock(fd, _TAKE)
         except OSError as exc:
             os.close(fd)
             if exc.errno in _CONTENDED:
                 continue
-            raise SlotFileError(
-                path, f"it cannot be locked: {exc.strerror} ({_name(exc)})"
-            ) from exc
+            reason = f"it cannot be locked: {exc.strerror} ({_name(exc)})"
+            raise SlotFileError(path, reason) from exc
         try:
             os.pwrite(fd, record, 0)
-            os.ftruncate(fd, len(record))
+            if size > len(record):  # a longer record left by a holder that was killed
+                os.ftruncate(fd, len(record))
         except OSError:
             pass  # the lock is what holds the slot; a reader shows "holder unknown"
         return Slot(limit, index, path, fd)
     return None
 
 
-def _open_slot(path: str) -> int:
-    """A descriptor of the slot file (created 0600 if missing), never inherited."""
+def _open_slot(path: str) -> tuple[int, int]:
+    """A descriptor of the slot file (created 0600 if missing), never inherited; its size.
+
+    The file is opened as :func:`~mzt.support.fsutil.open_nofollow` opens an existing
+    file, without building a ``Path``: this runs for every slot tried at every attempt.
+    """
     try:
         try:
-            fd = open_nofollow(Path(path), _SLOT_FLAGS)
+            fd = os.open(path, _SLOT_FLAGS | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             fd = open_nofollow(Path(path), _SLOT_FLAGS | os.O_CREAT)
     except OSError as exc:
         raise SlotFileError(path, _odd_reason(path, exc)) from exc
     try:
-        mode = os.fstat(fd).st_mode
+        found = os.fstat(fd)
     except OSError as exc:
         os.close(fd)
         raise SlotFileError(path, _odd_reason(path, exc)) from exc
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(found.st_mode):
         os.close(fd)
-        raise SlotFileError(path, f"it is {kind_of(Path(path), mode)}, not a plain file")
-    return fd
+        raise SlotFileError(path, f"it is {kind_of(Path(path), found.st_mode)}, not a plain file")
+    return fd, found.st_size
 
 
 def _odd_reason(path: str, exc: OSError) -> str:
@@ -276,19 +281,26 @@ def _folder(limit: str, home: Path | None) -> str:
     Checked at every take (two lstat calls): a symlink put there later must not lead the
     slot files elsewhere, and ``O_NOFOLLOW`` guards only the last part of a path.
     """
-    folder = paths.slot_limit_dir(limit, home)
-    for path in (folder.parent, folder):
+    parent, folder = _folder_names(limit, str(home) if home else os.environ.get("MZT_HOME"))
+    for path in (parent, folder):
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
-            ensure_private_dir(folder)
+            ensure_private_dir(Path(folder))
             continue
         except OSError as exc:
-            raise FolderError(str(path), _name(exc), exc.strerror or str(exc)) from exc
+            raise FolderError(path, _name(exc), exc.strerror or str(exc)) from exc
         if not stat.S_ISDIR(mode):
-            what = f"it is {kind_of(path, mode)}, not a folder"
-            raise FolderError(str(path), "ENOTDIR", what, blocker=str(path))
-    return str(folder)
+            what = f"it is {kind_of(Path(path), mode)}, not a folder"
+            raise FolderError(path, "ENOTDIR", what, blocker=path)
+    return folder
+
+
+@functools.lru_cache(maxsize=64)
+def _folder_names(limit: str, home: str | None) -> tuple[str, str]:
+    # Keyed on MZT_HOME's value, which `mzt_home` reads (HOME does not change in a run).
+    folder = paths.slot_limit_dir(limit, Path(home) if home else None)
+    return str(folder.parent), str(folder)
 
 
 # --- reading who holds what -------------------------------------------------------------------

@@ -274,3 +274,13 @@ def test_an_odd_slots_folder_is_a_folder_error(
 def test_a_capacity_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         slots.take("sheets", 0, HOLDER)
+
+
+def test_a_longer_stale_record_is_cut_to_the_new_holders(home: Path) -> None:
+    stale = paths.slot_file("sheets", 0, home)
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b'{"job_id": "killed long ago"}' + b" " * 3000 + b"tail\n")
+    with held_elsewhere(home, "fresh", "sheets:1"):
+        holder = slots.read_limit("sheets", 1, home=home).slots[0].holder
+        assert holder is not None and holder["job_id"] == "fresh"
+    assert slots.read_limit("sheets", 1, home=home).held == 0
