@@ -30,7 +30,8 @@ Decisions:
   folder that is a symlink or a file, is never followed, opened for waiting or skipped
   silently (skipping would shrink the capacity unseen, down to a run waiting forever):
   taking a slot raises :class:`SlotFileError` or :class:`~mzt.support.errors.FolderError`
-  naming the path (exit 5). Readers never raise: they report the odd slot as a problem.
+  naming the path (exit 5). Readers (:mod:`mzt.machine.slot_use`) never raise: they
+  report the odd slot as a problem.
 - A reader's probe takes a shared lock for an instant on a fresh descriptor; a taker
   that meets it in that instant counts that slot as busy for that one try, and so waits
   one more turn at worst. Holders are never disturbed.
@@ -48,7 +49,6 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from mzt.state.lockprobe import PROBE_FLAGS
 from mzt.support import paths, procinfo, records
 from mzt.support.errors import FolderError, MztError
 from mzt.support.exitcodes import ExitCode
@@ -57,7 +57,7 @@ from mzt.support.fsutil import ensure_private_dir, kind_of, open_nofollow
 # O_NONBLOCK: opening a FIFO planted at a slot path must not wait for a writer.
 _SLOT_FLAGS = os.O_RDWR | os.O_NONBLOCK
 _TAKE = fcntl.LOCK_EX | fcntl.LOCK_NB
-_CONTENDED = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES})
+CONTENDED = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES})
 RECORD_MAX_BYTES = 4096
 SUFFIX = ".lock"
 
@@ -227,9 +227,9 @@ def _take(limit: str, capacity: int, folder: str, record: bytes) -> Slot | None:
             fcntl.flock(fd, _TAKE)
         except OSError as exc:
             os.close(fd)
-            if exc.errno in _CONTENDED:
+            if exc.errno in CONTENDED:
                 continue
-            reason = f"it cannot be locked: {exc.strerror} ({_name(exc)})"
+            reason = f"it cannot be locked: {exc.strerror} ({errno_name(exc)})"
             raise SlotFileError(path, reason) from exc
         try:
             os.pwrite(fd, record, 0)
@@ -253,25 +253,25 @@ def _open_slot(path: str) -> tuple[int, int]:
         except FileNotFoundError:
             fd = open_nofollow(Path(path), _SLOT_FLAGS | os.O_CREAT)
     except OSError as exc:
-        raise SlotFileError(path, _odd_reason(path, exc)) from exc
+        raise SlotFileError(path, odd_reason(path, exc)) from exc
     try:
         found = os.fstat(fd)
     except OSError as exc:
         os.close(fd)
-        raise SlotFileError(path, _odd_reason(path, exc)) from exc
+        raise SlotFileError(path, odd_reason(path, exc)) from exc
     if not stat.S_ISREG(found.st_mode):
         os.close(fd)
         raise SlotFileError(path, f"it is {kind_of(Path(path), found.st_mode)}, not a plain file")
     return fd, found.st_size
 
 
-def _odd_reason(path: str, exc: OSError) -> str:
+def odd_reason(path: str, exc: OSError) -> str:
     if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EOPNOTSUPP):
         return f"it is {kind_of(Path(path))}, not a plain file"
-    return f"{exc.strerror or exc} ({_name(exc)})"
+    return f"{exc.strerror or exc} ({errno_name(exc)})"
 
 
-def _name(exc: OSError) -> str:
+def errno_name(exc: OSError) -> str:
     return errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
 
 
@@ -289,7 +289,7 @@ def _folder(limit: str, home: Path | None) -> str:
             ensure_private_dir(Path(folder))
             continue
         except OSError as exc:
-            raise FolderError(path, _name(exc), exc.strerror or str(exc)) from exc
+            raise FolderError(path, errno_name(exc), exc.strerror or str(exc)) from exc
         if not stat.S_ISDIR(mode):
             what = f"it is {kind_of(Path(path), mode)}, not a folder"
             raise FolderError(path, "ENOTDIR", what, blocker=path)
@@ -301,114 +301,3 @@ def _folder_names(limit: str, home: str | None) -> tuple[str, str]:
     # Keyed on MZT_HOME's value, which `mzt_home` reads (HOME does not change in a run).
     folder = paths.slot_limit_dir(limit, Path(home) if home else None)
     return str(folder.parent), str(folder)
-
-
-# --- reading who holds what -------------------------------------------------------------------
-
-
-@records.record(frozen=True, slots=True)
-class SlotView:
-    """One slot as a reader saw it: held or free, its holder's record, or what is wrong."""
-
-    index: int
-    held: bool
-    holder: dict[str, object] | None = None  # the record, only for a held slot
-    problem: str = ""  # an odd file at the slot's path: it cannot be taken
-
-
-@records.record(frozen=True, slots=True)
-class LimitUse:
-    """Who holds a limit's slots, for `status`, `top` and the run's output."""
-
-    limit: str
-    capacity: int
-    slots: tuple[SlotView, ...]  # 0..capacity-1, and any held slot above a lowered capacity
-    problem: str = ""  # the folder itself cannot be used
-
-    @property
-    def held(self) -> int:
-        return sum(1 for slot in self.slots if slot.held)
-
-    def holders(self) -> list[str]:
-        """The holding jobs' ids, each once, in slot order (``?`` for an unreadable record)."""
-        found: list[str] = []
-        for slot in self.slots:
-            if slot.held:
-                job = slot.holder.get("job_id") if slot.holder else None
-                name = job if isinstance(job, str) and job else "?"
-                if name not in found:
-                    found.append(name)
-        return found
-
-    def summary(self) -> str:
-        """``4/4 held by jobs a, b``, ``0/4 held``."""
-        text = f"{self.held}/{self.capacity} held"
-        jobs = self.holders()
-        if jobs:
-            text += f" by job{'s' if len(jobs) > 1 else ''} {', '.join(jobs)}"
-        return text
-
-
-def read_limit(limit: str, capacity: int, *, home: Path | None = None) -> LimitUse:
-    """Who holds ``limit``'s slots now, without creating, changing or disturbing anything."""
-    folder = paths.slot_limit_dir(limit, home)
-    for path in (folder.parent, folder):
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            return LimitUse(limit, capacity, tuple(SlotView(i, False) for i in range(capacity)))
-        except OSError as exc:
-            return LimitUse(limit, capacity, (), problem=f"{path}: {exc.strerror}")
-        if not stat.S_ISDIR(mode):
-            return LimitUse(limit, capacity, (), problem=f"{path}: it is {kind_of(path, mode)}")
-    views = [_probe(f"{folder}/{i}{SUFFIX}", i) for i in range(capacity)]
-    for index in _indexes_above(folder, capacity):
-        view = _probe(f"{folder}/{index}{SUFFIX}", index)
-        if view.held:
-            views.append(view)
-    return LimitUse(limit, capacity, tuple(views))
-
-
-def _indexes_above(folder: Path, capacity: int) -> list[int]:
-    try:
-        names = [entry.name for entry in folder.iterdir()]
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        stem = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else ""
-        if stem.isdigit() and stem == str(int(stem)) and int(stem) >= capacity:
-            found.append(int(stem))
-    return sorted(found)
-
-
-def _probe(path: str, index: int) -> SlotView:
-    try:
-        fd = os.open(path, PROBE_FLAGS)
-    except FileNotFoundError:
-        return SlotView(index, False)
-    except OSError as exc:
-        return SlotView(index, False, problem=_odd_reason(path, exc))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            return SlotView(index, False, problem=f"it is {kind_of(Path(path), mode)}")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in _CONTENDED:
-                return SlotView(index, False, problem=f"{exc.strerror} ({_name(exc)})")
-            return SlotView(index, True, _parse(os.pread(fd, RECORD_MAX_BYTES, 0)))
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return SlotView(index, False)
-    finally:
-        os.close(fd)
-
-
-def _parse(data: bytes) -> dict[str, object] | None:
-    """The holder's record; None while it is being written or if it is not one."""
-    try:
-        document = json.loads(data)
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None

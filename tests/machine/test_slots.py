@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mzt.machine import slots
+from mzt.machine import slot_use, slots
 from mzt.support import paths, procinfo
 from mzt.support.errors import FolderError
 from mzt.support.exitcodes import ExitCode
@@ -76,7 +76,7 @@ def test_n_slots_never_have_more_than_n_holders_across_racing_processes(
         running += step
         peak = max(peak, running)
     assert 1 <= peak <= capacity
-    assert slots.read_limit("sheets", capacity, home=home).held == 0
+    assert slot_use.read_limit("sheets", capacity, home=home).held == 0
 
 
 def test_kill_9_of_a_holder_frees_its_slot_at_once(home: Path) -> None:
@@ -92,10 +92,10 @@ def test_a_child_of_the_holder_does_not_keep_the_slot(home: Path) -> None:
     with held_elsewhere(home, "parent", "sheets:1", spawn=True) as (child, grandchild):
         assert grandchild is not None
         try:
-            assert slots.read_limit("sheets", 1, home=home).held == 1
+            assert slot_use.read_limit("sheets", 1, home=home).held == 1
             kill_hard(child)
             assert procinfo.read_stat(grandchild) is not None  # it lives on
-            assert slots.read_limit("sheets", 1, home=home).held == 0
+            assert slot_use.read_limit("sheets", 1, home=home).held == 0
             slot = slots.take("sheets", 1, HOLDER, home=home)
             assert slot is not None
             slot.release()
@@ -112,7 +112,7 @@ def test_release_frees_the_slot_while_a_child_spawned_under_it_runs(home: Path) 
         assert os.path.realpath(slot.path) not in inherited
         slot.release()
         with held_elsewhere(home, "next", "sheets:1"):
-            assert slots.read_limit("sheets", 1, home=home).holders() == ["next"]
+            assert slot_use.read_limit("sheets", 1, home=home).holders() == ["next"]
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -127,7 +127,7 @@ def test_a_probe_reads_the_holders_records_and_ignores_stale_ones(home: Path) ->
         held_elsewhere(home, "alpha", "sheets:3") as (first, _),
         held_elsewhere(home, "beta", "sheets:3") as (second, _),
     ):
-        use = slots.read_limit("sheets", 3, home=home)
+        use = slot_use.read_limit("sheets", 3, home=home)
         assert use.summary() == "2/3 held by jobs alpha, beta"
         record = use.slots[0].holder
         assert record is not None
@@ -138,7 +138,7 @@ def test_a_probe_reads_the_holders_records_and_ignores_stale_ones(home: Path) ->
         assert record["instrument"] == "claude-code"
         kill_hard(second)  # its record stays in the file, its lock does not
         assert paths.slot_file("sheets", 1, home).read_bytes()
-        assert slots.read_limit("sheets", 3, home=home).summary() == "1/3 held by job alpha"
+        assert slot_use.read_limit("sheets", 3, home=home).summary() == "1/3 held by job alpha"
         # The probe did not disturb the holder: the slot is still not free.
         assert slots.take("sheets", 1, HOLDER, home=home) is None
 
@@ -147,15 +147,15 @@ def test_a_set_releases_what_it_took_when_one_limit_is_full(home: Path) -> None:
     limits = [("sheets", 2), ("zeta-model", 1)]  # sheets is taken first, by name
     with held_elsewhere(home, "busy", "zeta-model:1"):
         assert slots.take_all(limits, HOLDER, home=home) is None
-        assert slots.read_limit("sheets", 2, home=home).held == 0
+        assert slot_use.read_limit("sheets", 2, home=home).held == 0
         assert paths.slot_file("sheets", 0, home).read_bytes() == b""
     taken = slots.take_all(limits, HOLDER, home=home)
     assert taken is not None
     with taken:
         assert sorted(slot.limit for slot in taken.slots) == ["sheets", "zeta-model"]
         assert slots.take_all(limits, HOLDER, home=home) is None  # zeta-model is full
-        assert slots.read_limit("sheets", 2, home=home).held == 1
-    assert slots.read_limit("zeta-model", 1, home=home).held == 0
+        assert slot_use.read_limit("sheets", 2, home=home).held == 1
+    assert slot_use.read_limit("zeta-model", 1, home=home).held == 0
 
 
 def test_a_set_releases_what_it_took_when_a_later_limit_raises(home: Path) -> None:
@@ -163,7 +163,7 @@ def test_a_set_releases_what_it_took_when_a_later_limit_raises(home: Path) -> No
     paths.slot_file("zeta", 0, home).mkdir()
     with pytest.raises(slots.SlotFileError):
         slots.take_all([("sheets", 1), ("zeta", 1)], HOLDER, home=home)
-    assert slots.read_limit("sheets", 1, home=home).held == 0
+    assert slot_use.read_limit("sheets", 1, home=home).held == 0
 
 
 def test_a_lowered_capacity_takes_no_slot_above_it_and_counts_those_still_held(
@@ -173,7 +173,7 @@ def test_a_lowered_capacity_takes_no_slot_above_it_and_counts_those_still_held(
     held = [slot for slot in taken if slot is not None]
     assert [slot.index for slot in held] == [0, 1, 2]
     assert slots.take("jobs", 2, HOLDER, home=home) is None
-    assert slots.read_limit("jobs", 2, home=home).summary() == "3/2 held by job here"
+    assert slot_use.read_limit("jobs", 2, home=home).summary() == "3/2 held by job here"
     held[2].release()
     assert slots.take("jobs", 2, HOLDER, home=home) is None
     held[0].release()
@@ -232,7 +232,7 @@ def test_an_odd_slot_file_is_a_clear_error_for_takers_and_a_problem_for_readers(
     assert str(odd) in str(raised.value)
     assert "not a plain file" in str(raised.value)
     assert raised.value.exit_code == ExitCode.STATE
-    use = slots.read_limit("sheets", 2, home=home)
+    use = slot_use.read_limit("sheets", 2, home=home)
     assert use.slots[0].problem and not use.slots[0].held
     assert use.held == 0 and not use.slots[1].problem
     if kind == "symlink":
@@ -266,7 +266,7 @@ def test_an_odd_slots_folder_is_a_folder_error(
         slots.take("sheets", 1, HOLDER, home=home)
     assert str(folder) in str(raised.value)
     assert raised.value.exit_code == ExitCode.STATE
-    assert slots.read_limit("sheets", 1, home=home).problem.startswith(str(folder))
+    assert slot_use.read_limit("sheets", 1, home=home).problem.startswith(str(folder))
     if kind == "symlink":
         assert list((tmp_path / "real").iterdir()) == []
 
@@ -281,6 +281,6 @@ def test_a_longer_stale_record_is_cut_to_the_new_holders(home: Path) -> None:
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b'{"job_id": "killed long ago"}' + b" " * 3000 + b"tail\n")
     with held_elsewhere(home, "fresh", "sheets:1"):
-        holder = slots.read_limit("sheets", 1, home=home).slots[0].holder
+        holder = slot_use.read_limit("sheets", 1, home=home).slots[0].holder
         assert holder is not None and holder["job_id"] == "fresh"
-    assert slots.read_limit("sheets", 1, home=home).held == 0
+    assert slot_use.read_limit("sheets", 1, home=home).held == 0
