@@ -176,7 +176,7 @@ def take(limit: str, capacity: int, holder: Holder, *, home: Path | None = None)
     when an odd file is in the way (see the module's notes).
     """
     _check_capacity(limit, capacity)
-    return _take(limit, capacity, _folder(limit, home), holder.encode())
+    return _take(limit, capacity, limit_folder(limit, home), holder.encode())
 
 
 def take_all(
@@ -198,7 +198,7 @@ def take_all(
     try:
         for key in sorted(wanted):  # one order in every process
             name, capacity = wanted[key]
-            slot = _take(name, capacity, _folder(name, home), record)
+            slot = _take(name, capacity, limit_folder(name, home), record)
             if slot is None:
                 for held in reversed(taken):
                     held.release()
@@ -275,7 +275,7 @@ def errno_name(exc: OSError) -> str:
     return errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
 
 
-def _folder(limit: str, home: Path | None) -> str:
+def limit_folder(limit: str, home: Path | None) -> str:
     """The limit's folder, made 0700 if missing; neither it nor ``slots/`` may be a link.
 
     Checked at every take (two lstat calls): a symlink put there later must not lead the
