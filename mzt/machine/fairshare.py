@@ -146,10 +146,12 @@ class Waiter:
                 taken = slots.take_all(self.limits, self.holder, home=self.home)
                 if taken is not None:
                     return taken
-            self.tickets = [
-                (join(name, self.holder.job_id, home=self.home), capacity)
-                for name, capacity in self.limits
-            ]
+            try:
+                for name, capacity in self.limits:
+                    self.tickets.append((join(name, self.holder.job_id, home=self.home), capacity))
+            except BaseException:
+                self.leave()  # a ticket held by nobody waiting would stand in every queue
+                raise
         if not all(my_turn(ticket, capacity, home=self.home) for ticket, capacity in self.tickets):
             return None
         taken = slots.take_all(self.limits, self.holder, home=self.home)

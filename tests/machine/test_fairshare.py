@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mzt.machine import fairshare, slots
+from mzt.support.errors import FolderError
 
 CHILD = Path(__file__).with_name("slot_child.py")
 HOLDER = slots.Holder("here", "/ws")
@@ -105,3 +106,17 @@ def test_nobody_waiting_takes_at_once_without_a_ticket(home: Path) -> None:
     late.leave()
     assert fairshare.queue("sheets", {}, home=home) == []
     taken.release()
+
+
+def test_a_ticket_that_cannot_be_joined_leaves_none_behind(home: Path) -> None:
+    mine = slots.take("a", 1, HOLDER, home=home)
+    assert mine is not None
+    blocker = fairshare.tickets_dir("b", home)
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("")
+    waiter = fairshare.Waiter([("a", 1), ("b", 1)], HOLDER, home=home)
+    with pytest.raises(FolderError) as raised:
+        waiter.try_take()
+    assert str(blocker) in str(raised.value)
+    assert fairshare.queue("a", {}, home=home) == [] and waiter.tickets == []
+    mine.release()
