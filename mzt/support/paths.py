@@ -215,3 +215,24 @@ def local_instruments_dir(cwd: Path | None = None) -> Path:
 
 def crash_dir(home: Path | None = None) -> Path:
     return (home or mzt_home()) / "crash"
+
+
+def slots_dir(home: Path | None = None) -> Path:
+    """``$MZT_HOME/slots``: one folder per machine-wide limit (see :mod:`mzt.machine.slots`)."""
+    return (home or mzt_home()) / "slots"
+
+
+def slot_limit_dir(limit: str, home: Path | None = None) -> Path:
+    """``slots/<limit>/``, the limit's name made safe as a job id is (``.`` becomes ``_``)."""
+    return slots_dir(home) / slot_limit_name(limit)
+
+
+@functools.lru_cache(maxsize=256)
+def slot_limit_name(limit: str) -> str:
+    """The folder name of a limit: asked at every attempt, so built once per name."""
+    return job_id_from_name(limit)
+
+
+def slot_file(limit: str, index: int, home: Path | None = None) -> Path:
+    """``slots/<limit>/<index>.lock``: one slot, held by a kernel lock on the file."""
+    return slot_limit_dir(limit, home) / f"{index}.lock"

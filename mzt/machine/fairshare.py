@@ -1,0 +1,166 @@
+"""Fair turns at machine slots: when attempts of several jobs wait, no job starves.
+
+A waiting attempt joins the queue of each limit it waits for with a ticket, the file
+``slots/<limit>/tickets/<arrival ns>.<pid>.<job>.ticket``, held by an exclusive ``flock``
+for as long as it waits (created under a dot name, locked, then renamed into place, so
+no reader ever sees it unlocked). A ticket whose lock is free belongs to a waiter that
+died: the next reader removes it, so kill -9 never blocks a queue.
+
+The queue's order goes round the jobs: a ticket's key is the number of slots its job
+already holds plus the number of its job's tickets ahead of it, then its arrival. Each
+job's first waiting attempt is thus at the front, a job that holds slots comes after one
+that holds none, and no ticket waits forever: its key only falls while it waits, and a
+newcomer passes it only with a smaller key. A waiter may take its slots only when each
+of its tickets is among the first ``free`` of its limit's queue (``free`` = capacity −
+slots held); nobody waiting, an attempt takes its slots at once without a ticket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from mzt.machine import slot_use, slots
+from mzt.state.lockprobe import PROBE_FLAGS
+from mzt.support import paths
+from mzt.support.fsutil import ensure_private_dir, open_nofollow
+
+SUFFIX = ".ticket"
+
+
+def tickets_dir(limit: str, home: Path | None = None) -> Path:
+    return paths.slot_limit_dir(limit, home) / "tickets"
+
+
+class Ticket:
+    """A place in one limit's queue, held by this process until :meth:`leave`."""
+
+    __slots__ = ("fd", "job_id", "limit", "name", "path")
+
+    def __init__(self, limit: str, job_id: str, path: Path, fd: int) -> None:
+        self.limit = limit
+        self.job_id = job_id
+        self.path = path
+        self.name = path.name
+        self.fd = fd
+
+    def leave(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd < 0:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()  # before the close: an unlocked ticket would be taken for dead
+        os.close(fd)
+
+
+def join(limit: str, job_id: str, *, home: Path | None = None) -> Ticket:
+    """A new ticket at the back of ``limit``'s queue."""
+    slots.limit_folder(limit, home)  # made, and neither it nor slots/ is a link
+    folder = ensure_private_dir(tickets_dir(limit, home))
+    job = paths.job_id_from_name(job_id) or "_"
+    name = f"{time.time_ns():020d}.{os.getpid()}.{job}{SUFFIX}"
+    hidden = folder / f".{name}"
+    fd = open_nofollow(hidden, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody else has it
+        hidden.rename(folder / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            hidden.unlink()
+        os.close(fd)
+        raise
+    return Ticket(limit, job, folder / name, fd)
+
+
+def queue(limit: str, held_by_job: dict[str, int], *, home: Path | None = None) -> list[str]:
+    """The live tickets' names in their turn order; dead waiters' tickets are removed."""
+    folder = tickets_dir(limit, home)
+    try:
+        names = sorted(entry.name for entry in folder.iterdir())
+    except OSError:
+        return []
+    ahead: dict[str, int] = {}
+    keyed: list[tuple[int, str]] = []
+    for name in names:
+        parts = name[: -len(SUFFIX)].split(".")
+        if name.startswith(".") or not name.endswith(SUFFIX) or len(parts) != 3:
+            continue
+        if not _alive(folder / name):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+            continue
+        job = parts[2]
+        keyed.append((held_by_job.get(job, 0) + ahead.get(job, 0), name))
+        ahead[job] = ahead.get(job, 0) + 1
+    return [name for _, name in sorted(keyed)]
+
+
+def _alive(path: Path) -> bool:
+    try:
+        fd = os.open(path, PROBE_FLAGS)
+    except OSError:
+        return False  # gone, or not a file mzt made: not a waiter
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        return exc.errno in slots.CONTENDED
+    finally:
+        os.close(fd)  # closing drops the shared lock, if it was taken
+    return False
+
+
+def my_turn(ticket: Ticket, capacity: int, *, home: Path | None = None) -> bool:
+    """True when ``ticket`` is among the first ``free`` of its limit's queue."""
+    use = slot_use.read_limit(ticket.limit, capacity, home=home)
+    free = capacity - use.held
+    if free <= 0:
+        return False
+    held: dict[str, int] = {}
+    for slot in use.slots:
+        job = slot.holder.get("job_id") if slot.holder and slot.held else None
+        if isinstance(job, str):
+            held[job] = held.get(job, 0) + 1
+    order = queue(ticket.limit, held, home=home)
+    return ticket.name not in order or order.index(ticket.name) < free
+
+
+class Waiter:
+    """An attempt waiting for its slots: call :meth:`try_take` until it gives a set."""
+
+    def __init__(
+        self, limits: Iterable[tuple[str, int]], holder: slots.Holder, *, home: Path | None = None
+    ) -> None:
+        self.limits = sorted(set(limits))
+        self.holder = holder
+        self.home = home
+        self.tickets: list[tuple[Ticket, int]] = []
+
+    def try_take(self) -> slots.SlotSet | None:
+        """The slots when it is this attempt's turn and they are free, else None."""
+        if not self.tickets:
+            if not any(queue(name, {}, home=self.home) for name, _ in self.limits):
+                taken = slots.take_all(self.limits, self.holder, home=self.home)
+                if taken is not None:
+                    return taken
+            try:
+                for name, capacity in self.limits:
+                    self.tickets.append((join(name, self.holder.job_id, home=self.home), capacity))
+            except BaseException:
+                self.leave()  # a ticket held by nobody waiting would stand in every queue
+                raise
+        if not all(my_turn(ticket, capacity, home=self.home) for ticket, capacity in self.tickets):
+            return None
+        taken = slots.take_all(self.limits, self.holder, home=self.home)
+        if taken is not None:
+            self.leave()
+        return taken
+
+    def leave(self) -> None:
+        """Give up waiting (cancel, pause, a signal): the tickets go, nothing is held."""
+        for ticket, _ in self.tickets:
+            ticket.leave()
+        self.tickets = []

@@ -1,0 +1,122 @@
+"""Fair turns at machine slots with real waiting processes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+
+from mzt.machine import fairshare, slots
+from mzt.support.errors import FolderError
+
+CHILD = Path(__file__).with_name("slot_child.py")
+HOLDER = slots.Holder("here", "/ws")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def waiters(home: Path, tmp_path: Path) -> Iterator[Callable[[str, int], subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(job: str, capacity: int) -> subprocess.Popen[str]:
+        argv = [sys.executable, str(CHILD), "wait", str(home), job, str(capacity)]
+        child = subprocess.Popen(
+            [*argv, str(tmp_path / "served.log")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started.append(child)
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "joined"
+        return child
+
+    yield start
+    for child in started:
+        with suppress(BrokenPipeError):
+            if child.stdin is not None:
+                child.stdin.close()
+        child.wait(timeout=30)
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+def served(tmp_path: Path, count: int) -> list[tuple[str, int]]:
+    """The first ``count`` waiters served, waiting until that many are (20 s at most)."""
+    log = tmp_path / "served.log"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= count:
+            return [(job, int(pid)) for job, pid in (line.split() for line in lines)]
+        time.sleep(0.01)
+    raise AssertionError(f"fewer than {count} waiters were served")
+
+
+def test_turns_go_round_the_jobs_instead_of_first_come_first_served(
+    home: Path, tmp_path: Path, waiters: Callable[[str, int], subprocess.Popen[str]]
+) -> None:
+    taken = [slots.take("sheets", 2, HOLDER, home=home) for _ in range(2)]
+    mine = [slot for slot in taken if slot is not None]
+    assert len(mine) == 2
+    hogs = [waiters("hog", 2) for _ in range(4)]  # queued first, one job
+    small = waiters("small", 2)  # queued last, another job
+    mine[0].release()
+    assert served(tmp_path, 1) == [("hog", hogs[0].pid)]  # the front of the queue
+    mine[1].release()
+    # First come, first served would give it to the second hog; the hog already holds one.
+    assert served(tmp_path, 2)[1] == ("small", small.pid)
+    for child in (hogs[0], small):
+        assert child.stdin is not None
+        child.stdin.close()
+    assert {pid for _, pid in served(tmp_path, 4)[2:]} <= {hog.pid for hog in hogs[1:]}
+
+
+def test_a_killed_waiter_does_not_block_the_queue(
+    home: Path, tmp_path: Path, waiters: Callable[[str, int], subprocess.Popen[str]]
+) -> None:
+    mine = slots.take("sheets", 1, HOLDER, home=home)
+    assert mine is not None
+    first = waiters("first", 1)
+    second = waiters("second", 1)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    mine.release()
+    assert served(tmp_path, 1) == [("second", second.pid)]
+    assert len(list(fairshare.tickets_dir("sheets", home).iterdir())) == 0
+
+
+def test_nobody_waiting_takes_at_once_without_a_ticket(home: Path) -> None:
+    waiter = fairshare.Waiter([("sheets", 1)], HOLDER, home=home)
+    taken = waiter.try_take()
+    assert taken is not None and waiter.tickets == []
+    late = fairshare.Waiter([("sheets", 1)], HOLDER, home=home)
+    assert late.try_take() is None
+    assert [ticket.name for ticket, _ in late.tickets] == fairshare.queue("sheets", {}, home=home)
+    late.leave()
+    assert fairshare.queue("sheets", {}, home=home) == []
+    taken.release()
+
+
+def test_a_ticket_that_cannot_be_joined_leaves_none_behind(home: Path) -> None:
+    mine = slots.take("a", 1, HOLDER, home=home)
+    assert mine is not None
+    blocker = fairshare.tickets_dir("b", home)
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("")
+    waiter = fairshare.Waiter([("a", 1), ("b", 1)], HOLDER, home=home)
+    with pytest.raises(FolderError) as raised:
+        waiter.try_take()
+    assert str(blocker) in str(raised.value)
+    assert fairshare.queue("a", {}, home=home) == [] and waiter.tickets == []
+    mine.release()
