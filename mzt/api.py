@@ -16,49 +16,23 @@ from mzt.support.lazy import exports
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from mzt.instruments.circuits import (
-        clear as clear_circuits,
-    )
+    from mzt.instruments.circuits import clear as clear_circuits
     from mzt.instruments.info import (
         InstrumentInfo,
         problem_json,
     )
-    from mzt.instruments.info import (
-        describe as describe_instrument,
-    )
-    from mzt.instruments.info import (
-        gather as gather_instruments,
-    )
-    from mzt.instruments.loader import (
-        load_instruments,
-    )
-    from mzt.instruments.ratelimits import (
-        clear as clear_rate_limits,
-    )
-    from mzt.machine.config import (
-        MachineConfig,
-    )
-    from mzt.machine.config import (
-        config_path as machine_config_path,
-    )
-    from mzt.machine.config import (
-        load as load_machine_config,
-    )
-    from mzt.machine.configfile import (
-        ConfigCheck,
-    )
-    from mzt.machine.configfile import (
-        check_file as check_machine_config,
-    )
-    from mzt.machine.configshow import (
-        EffectiveConfig,
-    )
-    from mzt.machine.configshow import (
-        effective as effective_machine_config,
-    )
-    from mzt.run.launch import (
-        resume_job,
-    )
+    from mzt.instruments.info import describe as describe_instrument
+    from mzt.instruments.info import gather as gather_instruments
+    from mzt.instruments.loader import load_instruments
+    from mzt.instruments.ratelimits import clear as clear_rate_limits
+    from mzt.machine.config import MachineConfig
+    from mzt.machine.config import config_path as machine_config_path
+    from mzt.machine.config import load as load_machine_config
+    from mzt.machine.configfile import ConfigCheck
+    from mzt.machine.configfile import check_file as check_machine_config
+    from mzt.machine.configshow import EffectiveConfig
+    from mzt.machine.configshow import effective as effective_machine_config
+    from mzt.run.launch import resume_job
     from mzt.run.modification import (
         Modification,
         check_modification,
@@ -67,12 +41,8 @@ if TYPE_CHECKING:
         RunRefused,
         check_runnable,
     )
-    from mzt.run.quick import (
-        answer_noop as answer_noop_run,
-    )
-    from mzt.run.quick import (
-        run_score,
-    )
+    from mzt.run.quick import answer_noop as answer_noop_run
+    from mzt.run.quick import run_score
     from mzt.run.recovery import (
         RecoveryReport,
         recover_job,
@@ -101,12 +71,8 @@ if TYPE_CHECKING:
         resolve_workspace,
         validate_score,
     )
-    from mzt.score.starter import (
-        init_score,
-    )
-    from mzt.state.registry import (
-        known_jobs,
-    )
+    from mzt.score.starter import init_score
+    from mzt.state.registry import known_jobs
     from mzt.support.errors import (
         ForeignHostError,
         Issue,
@@ -114,15 +80,9 @@ if TYPE_CHECKING:
         ScoreError,
         UsageError,
     )
-    from mzt.support.exitcodes import (
-        ExitCode,
-    )
-    from mzt.support.fsutil import (
-        ensure_private_dir,
-    )
-    from mzt.support.logsetup import (
-        configure_logging,
-    )
+    from mzt.support.exitcodes import ExitCode
+    from mzt.support.fsutil import ensure_private_dir
+    from mzt.support.logsetup import configure_logging
     from mzt.support.paths import (
         crash_dir,
         registry_dir,
@@ -131,12 +91,8 @@ if TYPE_CHECKING:
         redact,
         sanitize_terminal,
     )
-    from mzt.views.circuits import (
-        circuit_records,
-    )
-    from mzt.views.clear_report import (
-        ClearReport,
-    )
+    from mzt.views.circuits import circuit_records
+    from mzt.views.clear_report import ClearReport
     from mzt.views.clearing import (
         DeclinedError,
         clear_jobs,
@@ -146,19 +102,13 @@ if TYPE_CHECKING:
         Diagnosis,
         diagnose,
     )
-    from mzt.views.diagnose_extras import (
-        log_tails,
-    )
-    from mzt.views.diagnose_extras import (
-        resources as job_resources,
-    )
+    from mzt.views.diagnose_extras import log_tails
+    from mzt.views.diagnose_extras import resources as job_resources
     from mzt.views.doctor import (
         DoctorReport,
         doctor,
     )
-    from mzt.views.forced_pause import (
-        force_pause,
-    )
+    from mzt.views.forced_pause import force_pause
     from mzt.views.history import (
         ErrorEntry,
         ErrorsReport,
@@ -167,34 +117,22 @@ if TYPE_CHECKING:
         history_report,
         open_view,
     )
-    from mzt.views.log_follow import (
-        follow_job as follow_job_logs,
-    )
-    from mzt.views.log_tail import (
-        read_tail,
-    )
+    from mzt.views.log_follow import follow_job as follow_job_logs
+    from mzt.views.log_tail import read_tail
     from mzt.views.logs import (
         AttemptLogs,
         LogChunk,
         await_attempt,
         select_attempt,
     )
-    from mzt.views.logs import (
-        follow as follow_logs,
-    )
+    from mzt.views.logs import follow as follow_logs
     from mzt.views.lookup import (
         JobView,
         read_job,
     )
-    from mzt.views.lookup import (
-        locate as locate_job,
-    )
-    from mzt.views.registered import (
-        empty_overview,
-    )
-    from mzt.views.status import (
-        find as find_watch_target,
-    )
+    from mzt.views.lookup import locate as locate_job
+    from mzt.views.registered import empty_overview
+    from mzt.views.status import find as find_watch_target
     from mzt.views.status import (
         job_status,
         list_document,
