@@ -42,11 +42,26 @@ class Message:
 
 
 class SendFailed(Exception):
-    """A message that did not go out; ``reason`` is safe to show and to store."""
+    """A message that did not go out, and why.
 
-    def __init__(self, reason: str) -> None:
+    ``send`` raises it on the sending thread with the raw reason and the secrets the
+    channel used; :meth:`cleaned` is what is safe to show and to store, and is asked by
+    the run's main thread. Redacting runs RE2's C++ code, and a run that gives up on a
+    slow endpoint may exit while the sending thread wakes from its timeout: C++ code
+    still running on a daemon thread when the interpreter shuts down aborts the whole
+    process, so that thread never redacts.
+    """
+
+    def __init__(self, reason: str, secrets: tuple[str, ...] = ()) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.secrets = secrets
+
+    def cleaned(self) -> str:
+        """The reason without any secret the channel used or any known credential."""
+        # Very short values (a header "1") would mangle the reason and are no secret worth it.
+        kept = [s for s in self.secrets if len(s) >= 4]
+        return get_redactor().redact(Redactor(kept).redact(self.reason))
 
 
 def timeout_of(config: Mapping[str, Any]) -> float:
@@ -63,14 +78,9 @@ def send(kind: str, config: Mapping[str, Any], message: Message) -> None:
     try:
         _SENDERS[kind](config, message, secrets, timeout_of(config))
     except SendFailed as exc:
-        raise SendFailed(_clean(exc.reason, secrets)) from None
+        raise SendFailed(exc.reason, tuple(secrets)) from None
     except Exception as exc:  # a sender must never fail the job; say what happened
-        raise SendFailed(_clean(_describe(exc), secrets)) from None
-
-
-def _clean(reason: str, secrets: list[str]) -> str:
-    # Very short values (a header "1") would mangle the reason and are no secret worth it.
-    return get_redactor().redact(Redactor([s for s in secrets if len(s) >= 4]).redact(reason))
+        raise SendFailed(_describe(exc), tuple(secrets)) from None
 
 
 def _describe(exc: BaseException) -> str:

@@ -34,7 +34,7 @@ from mzt.support.log import get_logger
 from mzt.support.redact import redact
 
 if TYPE_CHECKING:
-    from mzt.run.notify.channels import Message
+    from mzt.run.notify.channels import Message, SendFailed
     from mzt.score.models.hooks import NotificationConfig
     from mzt.score.preparation import PreparedScore
     from mzt.state import CheckpointState, JsonStateBackend
@@ -73,7 +73,8 @@ class Outbox:
         )
         self._idle = threading.Condition()
         self._pending = 0
-        self.failures: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
+        # Failures as sent: their reasons are cleaned by the main thread (see SendFailed).
+        self.failures: queue.SimpleQueue[tuple[str, str, SendFailed]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     def put(self, channel: NotificationConfig, message: Message) -> None:
@@ -100,7 +101,7 @@ class Outbox:
             try:
                 send(channel.type, channel.config, message)
             except SendFailed as exc:
-                self.failures.put((channel.type, message.event, exc.reason))
+                self.failures.put((channel.type, message.event, exc))
             finally:
                 with self._idle:
                     self._pending -= 1
@@ -208,10 +209,10 @@ class NotifyingReporter:
     def _report_failures(self) -> None:
         while True:
             try:
-                kind, event, reason = self.outbox.failures.get_nowait()
+                kind, event, failure = self.outbox.failures.get_nowait()
             except queue.Empty:
                 return
-            self._failed(kind, event, reason)
+            self._failed(kind, event, failure.cleaned())
 
     def _failed(self, kind: str, event: str, reason: str, note: str = "") -> None:
         _log.warning("%s notification (%s) not sent: %s", kind, event, reason)

@@ -131,6 +131,37 @@ def test_the_end_waits_at_most_the_bound_for_a_stuck_send(
     release.set()
 
 
+def test_the_sending_thread_never_redacts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Redacting runs RE2's C++ code; a daemon thread inside it when a run exits aborts the
+    # process. A failure is redacted where it is reported, on the run's own thread.
+    seen: list[str] = []
+    real = channels.Redactor.redact
+
+    def redact(self: Any, text: str) -> str:
+        seen.append(threading.current_thread().name)
+        return real(self, text)
+
+    monkeypatch.setattr(channels.Redactor, "redact", redact)
+    secret = "hunter2-" + "x" * 20
+
+    def refuse(config: Any, message: Any, secrets: list[str], timeout: float) -> None:
+        secrets.append(secret)
+        raise OSError(f"refused by {secret}")
+
+    monkeypatch.setitem(channels._SENDERS, "webhook", refuse)
+    outbox = Outbox()
+    outbox.put(
+        NotificationConfig(type="webhook", config={"url": "x"}),
+        channels.Message("job_start", {}, "", ""),
+    )
+    assert outbox.close(10) == 0
+    kind, _, failure = outbox.failures.get_nowait()
+    assert kind == "webhook"
+    assert seen == []  # nothing redacted on the sending thread
+    assert secret not in failure.cleaned() and "refused" in failure.cleaned()
+    assert seen and set(seen) == {threading.current_thread().name}
+
+
 def test_runs_without_notifications_import_no_sender(tmp_path: Path) -> None:
     plain = write_score(tmp_path, minimal(instrument="cli", prompt={"template": "true"}))
     modules = imported(tmp_path, "run", "-q", str(plain))
