@@ -101,18 +101,7 @@ def _issues(exc: ValidationError, document: Document) -> list[Issue]:
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if p != "[key]")
         path: DataPath = tuple(loc)
-        where = document.locate(path)
-        message, hint = _describe(error, path)
-        issues.append(
-            Issue(
-                "SCHEMA",
-                message,
-                path=".".join(str(p) for p in path),
-                line=where[0] if where else None,
-                column=where[1] if where else None,
-                hint=hint,
-            )
-        )
+        issues.append(document.schema_issue(path, *_describe(error, path)))
     return issues
 
 

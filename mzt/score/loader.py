@@ -213,18 +213,7 @@ def _issues_from(exc: ValidationError, document: Document) -> list[Issue]:
         grouped.setdefault(path, []).append(error)
     issues = []
     for path, errors in grouped.items():
-        where = document.locate(path)
-        message, hint = _describe(path, errors)
-        issues.append(
-            Issue(
-                "SCHEMA",
-                message,
-                path=".".join(str(p) for p in path),
-                line=where[0] if where else None,
-                column=where[1] if where else None,
-                hint=hint,
-            )
-        )
+        issues.append(document.schema_issue(path, *_describe(path, errors)))
     return issues
 
 

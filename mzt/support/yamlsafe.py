@@ -17,6 +17,7 @@ from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, Sc
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mzt.support import records
+from mzt.support.errors import Issue
 
 MAX_DEPTH = 64
 _Y = "tag:yaml.org,2002:"
@@ -51,6 +52,18 @@ class Document:
             if found is not None:
                 return found
         return None
+
+    def schema_issue(self, path: DataPath, message: str, hint: str | None) -> Issue:
+        """A schema problem of the value at ``path``, placed where the text has it."""
+        where = self.locate(path)
+        return Issue(
+            "SCHEMA",
+            message,
+            path=".".join(str(p) for p in path),
+            line=where[0] if where else None,
+            column=where[1] if where else None,
+            hint=hint,
+        )
 
 
 class _Mark(Protocol):

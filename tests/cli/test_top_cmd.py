@@ -7,15 +7,9 @@ when a sheet finishes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import pty
 import signal
-import struct
 import subprocess
-import sys
-import termios
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +20,7 @@ import pytest
 
 from mzt.state import reading
 from tests.e2e.conftest import Project, wait_for
+from tests.pty_command import PtyCommand
 
 JOBS = ("alpha", "beta")
 CLEAR = "\x1b[H\x1b[2J"
@@ -118,52 +113,14 @@ def test_once_without_a_terminal_is_plain_lines(runs: Runs) -> None:
         )
 
 
-class Terminal:
-    """A command on a pseudo-terminal; everything it shows, as text."""
+class Terminal(PtyCommand):
+    """A command on a 30×120 pseudo-terminal; everything it shows, as text."""
 
     def __init__(self, project: Project, args: list[str], env: dict[str, str]) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
-        self.master = master
-        self.chunks: list[bytes] = []
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mzt", *args],
-            cwd=project.root,
-            env=env,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-        )
-        os.close(slave)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        super().__init__(project.root, args, env, rows=30, cols=120)
 
-    def _read(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                return
-            if not data:
-                return
-            with self.lock:
-                self.chunks.append(data)
-
-    def text(self) -> str:
-        with self.lock:
-            return b"".join(self.chunks).decode("utf-8", errors="replace")
-
-    def finish(self) -> tuple[int, str]:
-        try:
-            code = self.proc.wait(timeout=60)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.reader.join(timeout=30)
-            os.close(self.master)
-        return code, self.text()
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        return super().finish(timeout)
 
 
 def terminal_env(project: Project, *, color: bool) -> dict[str, str]:

@@ -128,17 +128,22 @@ def test_every_running_sheet_is_followed_at_once(
     assert not any("\x1b" in line for line in lines)
 
 
+def two_sheets(project: Project, template: str, *, pause: float) -> Path:
+    """Two `cli` sheets of job `fan`, one after the other, ``pause`` seconds apart."""
+    return project.score(
+        {
+            "name": "fan",
+            "instrument": "cli",
+            "sheet": {"size": 1, "total_items": 2},
+            "pause_between_sheets_seconds": pause,
+            "prompt": {"template": template},
+        }
+    )
+
+
 def test_a_previous_runs_log_is_not_shown(project: Project) -> None:
     def chain(template: str) -> Path:
-        return project.score(
-            {
-                "name": "fan",
-                "instrument": "cli",
-                "sheet": {"size": 1, "total_items": 2},
-                "pause_between_sheets_seconds": 5,
-                "prompt": {"template": template},
-            }
-        )
+        return two_sheets(project, template, pause=5)
 
     assert project.mzt("run", chain("echo old {{ sheet_num }}")).returncode == 0
     logs = project.workspace / ".marianne" / "logs" / "fan"
@@ -159,15 +164,7 @@ def test_a_previous_runs_log_is_not_shown(project: Project) -> None:
 
 def test_following_one_sheet_waits_for_this_runs_attempt(project: Project) -> None:
     def chain(template: str) -> Path:
-        return project.score(
-            {
-                "name": "fan",
-                "instrument": "cli",
-                "sheet": {"size": 1, "total_items": 2},
-                "pause_between_sheets_seconds": 3,
-                "prompt": {"template": template},
-            }
-        )
+        return two_sheets(project, template, pause=3)
 
     assert project.mzt("run", chain("echo old {{ sheet_num }}")).returncode == 0
     one_done = project.workspace / "one-done"

@@ -3,19 +3,14 @@ with -q, with NO_COLOR or on a dumb terminal it prints plain lines."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
 import signal
-import struct
 import subprocess
 import sys
-import termios
-import threading
 from pathlib import Path
 
 from tests.e2e.conftest import Project, wait_for
+from tests.pty_command import PtyCommand
 
 CLEAR = "\r\x1b[K"
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -35,47 +30,11 @@ def gated_score(project: Project) -> Path:
     )
 
 
-class Terminal:
+class Terminal(PtyCommand):
     """mzt run on a pseudo-terminal of a given width; everything it shows, as text."""
 
     def __init__(self, project: Project, *args: str, env: dict[str, str], width: int) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, width, 0, 0))
-        self.master = master
-        self.chunks: list[bytes] = []
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mzt", "run", *args],
-            cwd=project.root,
-            env=env,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-        )
-        os.close(slave)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:  # EIO: the child and everything it started closed the terminal
-                return
-            if not data:
-                return
-            with self.lock:
-                self.chunks.append(data)
-
-    def text(self) -> str:
-        with self.lock:
-            return b"".join(self.chunks).decode("utf-8", errors="replace")
-
-    def finish(self) -> tuple[int, str]:
-        code = self.proc.wait(timeout=120)
-        self.reader.join(timeout=30)
-        os.close(self.master)
-        return code, self.text()
+        super().__init__(project.root, ["run", *args], env, rows=24, cols=width)
 
 
 def terminal_env(project: Project, **extra: str) -> dict[str, str]:
