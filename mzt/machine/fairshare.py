@@ -78,13 +78,17 @@ def join(limit: str, job_id: str, *, home: Path | None = None) -> Ticket:
 
 def queue(limit: str, held_by_job: dict[str, int], *, home: Path | None = None) -> list[str]:
     """The live tickets' names in their turn order; dead waiters' tickets are removed."""
+    return _order(_live_tickets(limit, home), held_by_job)
+
+
+def _live_tickets(limit: str, home: Path | None) -> list[tuple[str, str]]:
+    """(name, job) of every live ticket, in arrival order; dead waiters' are removed."""
     folder = tickets_dir(limit, home)
     try:
         names = sorted(entry.name for entry in folder.iterdir())
     except OSError:
         return []
-    ahead: dict[str, int] = {}
-    keyed: list[tuple[int, str]] = []
+    live = []
     for name in names:
         parts = name[: -len(SUFFIX)].split(".")
         if name.startswith(".") or not name.endswith(SUFFIX) or len(parts) != 3:
@@ -93,7 +97,14 @@ def queue(limit: str, held_by_job: dict[str, int], *, home: Path | None = None) 
             with contextlib.suppress(OSError):
                 (folder / name).unlink()
             continue
-        job = parts[2]
+        live.append((name, parts[2]))
+    return live
+
+
+def _order(tickets: list[tuple[str, str]], held_by_job: dict[str, int]) -> list[str]:
+    ahead: dict[str, int] = {}
+    keyed: list[tuple[int, str]] = []
+    for name, job in tickets:
         keyed.append((held_by_job.get(job, 0) + ahead.get(job, 0), name))
         ahead[job] = ahead.get(job, 0) + 1
     return [name for _, name in sorted(keyed)]
@@ -114,7 +125,14 @@ def _alive(path: Path) -> bool:
 
 
 def my_turn(ticket: Ticket, capacity: int, *, home: Path | None = None) -> bool:
-    """True when ``ticket`` is among the first ``free`` of its limit's queue."""
+    """True when ``ticket`` is among the first ``free`` of its limit's queue.
+
+    The queue is read before the slots: a waiter takes its slots before it leaves the
+    queue, so a queue without it comes with slots that show what it took. Read the other
+    way round, a waiter served meanwhile is gone from the queue while its slot still looks
+    free, and the next ticket would count itself first.
+    """
+    tickets = _live_tickets(ticket.limit, home)
     use = slot_use.read_limit(ticket.limit, capacity, home=home)
     free = capacity - use.held
     if free <= 0:
@@ -124,7 +142,7 @@ def my_turn(ticket: Ticket, capacity: int, *, home: Path | None = None) -> bool:
         job = slot.holder.get("job_id") if slot.holder and slot.held else None
         if isinstance(job, str):
             held[job] = held.get(job, 0) + 1
-    order = queue(ticket.limit, held, home=home)
+    order = _order(tickets, held)
     return ticket.name not in order or order.index(ticket.name) < free
 
 
