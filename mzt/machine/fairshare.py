@@ -3,8 +3,10 @@
 A waiting attempt joins the queue of each limit it waits for with a ticket, the file
 ``slots/<limit>/tickets/<arrival ns>.<pid>.<job>.ticket``, held by an exclusive ``flock``
 for as long as it waits (created under a dot name, locked, then renamed into place, so
-no reader ever sees it unlocked). A ticket whose lock is free belongs to a waiter that
-died: the next reader removes it, so kill -9 never blocks a queue.
+no reader ever sees it unlocked or empty). It holds the waiter's record, as a held slot
+does (job, workspace, sheet, instrument, pid, since), so that `status` and `top` can say
+which sheet waits. A ticket whose lock is free belongs to a waiter that died: the next
+reader removes it, so kill -9 never blocks a queue.
 
 The queue's order goes round the jobs: a ticket's key is the number of slots its job
 already holds plus the number of its job's tickets ahead of it, then its arrival. Each
@@ -57,16 +59,17 @@ class Ticket:
         os.close(fd)
 
 
-def join(limit: str, job_id: str, *, home: Path | None = None) -> Ticket:
-    """A new ticket at the back of ``limit``'s queue."""
+def join(limit: str, holder: slots.Holder, *, home: Path | None = None) -> Ticket:
+    """A new ticket at the back of ``limit``'s queue, holding ``holder``'s record."""
     slots.limit_folder(limit, home)  # made, and neither it nor slots/ is a link
     folder = ensure_private_dir(tickets_dir(limit, home))
-    job = paths.job_id_from_name(job_id) or "_"
+    job = paths.job_id_from_name(holder.job_id) or "_"
     name = f"{time.time_ns():020d}.{os.getpid()}.{job}{SUFFIX}"
     hidden = folder / f".{name}"
     fd = open_nofollow(hidden, os.O_RDWR | os.O_CREAT | os.O_EXCL)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody else has it
+        os.write(fd, holder.encode())
         hidden.rename(folder / name)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -166,7 +169,7 @@ class Waiter:
                     return taken
             try:
                 for name, capacity in self.limits:
-                    self.tickets.append((join(name, self.holder.job_id, home=self.home), capacity))
+                    self.tickets.append((join(name, self.holder, home=self.home), capacity))
             except BaseException:
                 self.leave()  # a ticket held by nobody waiting would stand in every queue
                 raise
