@@ -18,6 +18,7 @@ from mzt.cli.options import (
     complete_job,
     flag,
     json_option,
+    no_queue_option,
     quiet_option,
     score_argument,
     take_over_option,
@@ -60,6 +61,7 @@ def reporter_for(as_json: bool, quiet: bool) -> Iterator[Reporter]:
 @click.option("--no-reload", is_flag=True, help="Use the score stored in the checkpoint.")
 @click.option("-f", "--force", is_flag=True, help="Run a completed job again from the start.")
 @take_over_option
+@no_queue_option
 @json_option
 @quiet_option
 @click.pass_context
@@ -71,6 +73,7 @@ def resume(
     no_reload: bool,
     force: bool,
     take_over: bool,
+    no_queue: bool,
     as_json: bool,
     quiet: bool,
 ) -> int:
@@ -97,6 +100,7 @@ def resume(
             reload=not no_reload,
             force=force,
             take_over=take_over,
+            no_queue=no_queue,
             reporter=reporter,
         )
     return finish_run(result, as_json=as_json, quiet=quiet)
@@ -144,6 +148,7 @@ def validate(
     shell_complete=complete_instrument,
 )
 @take_over_option
+@no_queue_option
 @json_option
 @quiet_option
 @click.pass_context
@@ -156,6 +161,7 @@ def run(
     dry_run: bool,
     instrument: str | None,
     take_over: bool,
+    no_queue: bool,
     as_json: bool,
     quiet: bool,
 ) -> int:
@@ -174,7 +180,11 @@ def run(
     quiet = flag(ctx, "quiet", quiet)
     if not dry_run:
         options = api.RunOptions(
-            fresh=fresh, start_sheet=start_sheet, instrument=instrument, take_over=take_over
+            fresh=fresh,
+            start_sheet=start_sheet,
+            instrument=instrument,
+            take_over=take_over,
+            no_queue=no_queue,
         )
         with reporter_for(as_json, quiet) as reporter:
             result = api.run_score(score, workspace=workspace, options=options, reporter=reporter)

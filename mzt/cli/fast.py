@@ -4,8 +4,8 @@ Importing click and the command modules costs more than the whole answer to
 `mzt run score.yaml` for a job that already completed, or to `mzt status`. `answer`
 handles exactly these shapes:
 
-* ``run SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json`` and one
-  ``-w``/``--workspace DIR``, only when
+* ``run SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json``, ``--no-queue`` (a
+  job with nothing to do needs no job slot) and one ``-w``/``--workspace DIR``, only when
   `mzt.api.answer_noop_run` knows the job has nothing to do;
 * ``status [JOB]`` with at most ``-j``/``--json`` and one ``-w``/``--workspace DIR``:
   the overview, or one job's view;
@@ -36,8 +36,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
-_RUN_FLAGS = frozenset({"-q", "--quiet", "-j", "--json"})
-_VALIDATE_FLAGS = _RUN_FLAGS | {"-v", "--verbose"}
+_OUTPUT_FLAGS = frozenset({"-q", "--quiet", "-j", "--json"})
+_RUN_FLAGS = _OUTPUT_FLAGS | {"--no-queue"}
+_VALIDATE_FLAGS = _OUTPUT_FLAGS | {"-v", "--verbose"}
 _JSON = frozenset({"-j", "--json"})
 _LOG_ENV = frozenset({"MZT_LOG_LEVEL", "MZT_LOG_FILE", "MZT_LOG_FORMAT"})
 

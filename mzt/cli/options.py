@@ -59,6 +59,15 @@ def take_over_option(func: F) -> F:
     )(func)
 
 
+def no_queue_option(func: F) -> F:
+    return click.option(
+        "--no-queue",
+        is_flag=True,
+        help="Exit 75 at once, changing nothing, when the machine already runs "
+        "max_concurrent_jobs jobs (default: wait for one to end).",
+    )(func)
+
+
 def score_argument(func: F) -> F:
     return click.argument("score", type=click.Path(path_type=Path, dir_okay=True))(func)
 

@@ -84,6 +84,9 @@ class LineReporter:
 
     def sheet_waiting(self, num: int, kind: str, seconds: float, reason: str) -> None:
         self.tally.sheet_waiting(num, kind, seconds, reason)
+        if kind == "slot":  # the reason says it all: "waiting for a cli slot: 4/4 held by …"
+            self._line(f"sheet {num}: {_safe(reason)}")
+            return
         what = {
             "retry": "retry",
             "completion": "completion attempt",

@@ -176,4 +176,9 @@ class Executor(Protocol):
         """Stop what is alive of the recorded attempts of a dead run; returns what was hit."""
         ...
 
+    def wake(self) -> None:
+        """Make a `wait` in progress return None now (safe from any thread): something the
+        runner waits for besides attempts (a machine slot) may have come free."""
+        ...
+
     def close(self) -> None: ...

@@ -70,7 +70,7 @@ class LocalExecutor:
         self, max_concurrent: int = 1, *, subreaper: bool = False, grace: float | None = None
     ) -> None:
         self.pool = ThreadPoolExecutor(max(1, max_concurrent), thread_name_prefix="mzt-sheet")
-        self.events: queue.Queue[Event] = queue.Queue()
+        self.events: queue.Queue[Event | None] = queue.Queue()  # None: a wake-up
         self.attempts: dict[str, _Attempt] = {}
         self.lock = threading.Lock()
         self.aborting = False
@@ -198,6 +198,9 @@ class LocalExecutor:
             return self.events.get(timeout=max(0.0, timeout))
         except queue.Empty:
             return None
+
+    def wake(self) -> None:
+        self.events.put(None)
 
     def stop(self, handle: AttemptHandle, *, immediate: bool = False) -> None:
         entry = self.attempts.get(handle.token)

@@ -14,7 +14,9 @@ job's first waiting attempt is thus at the front, a job that holds slots comes a
 that holds none, and no ticket waits forever: its key only falls while it waits, and a
 newcomer passes it only with a smaller key. A waiter may take its slots only when each
 of its tickets is among the first ``free`` of its limit's queue (``free`` = capacity −
-slots held); nobody waiting, an attempt takes its slots at once without a ticket.
+slots held); nobody waiting, an attempt takes its slots at once without a ticket. While
+other jobs wait, a job never takes a slot that would give it more than twice its fair
+share (the capacity over the jobs that want the limit).
 """
 
 from __future__ import annotations
@@ -145,8 +147,28 @@ def my_turn(ticket: Ticket, capacity: int, *, home: Path | None = None) -> bool:
         job = slot.holder.get("job_id") if slot.holder and slot.held else None
         if isinstance(job, str):
             held[job] = held.get(job, 0) + 1
-    order = _order(tickets, held)
+    capped = _over_share(held, tickets, capacity)
+    if ticket.job_id in capped:
+        return False
+    # A capped job's tickets keep no place ahead of the others: its turn comes back when it
+    # holds less or nobody else waits.
+    order = _order([item for item in tickets if item[1] not in capped], held)
     return ticket.name not in order or order.index(ticket.name) < free
+
+
+def _over_share(held: dict[str, int], tickets: list[tuple[str, str]], capacity: int) -> set[str]:
+    """The waiting jobs that one more slot would take over twice their fair share.
+
+    The fair share is the capacity over the jobs that want the limit (holding or waiting).
+    The cap applies only while another job waits, and a job may always hold one slot, so
+    no job is ever shut out by the cap alone.
+    """
+    waiting = {job for _, job in tickets}
+    if len(waiting) < 2:
+        return set()
+    wanting = waiting | {job for job, count in held.items() if count}
+    share = max(1.0, 2 * capacity / len(wanting))
+    return {job for job in waiting if held.get(job, 0) + 1 > share}
 
 
 class Waiter:

@@ -7,8 +7,12 @@ them and nothing else, and `dataclasses` would double that answer's imports.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mzt.support import records
+
+if TYPE_CHECKING:
+    from mzt.state import CheckpointState
 
 
 @records.record(frozen=True, slots=True)
@@ -21,6 +25,7 @@ class RunOptions:
     resume: bool = False  # `mzt resume`: only continue, never start fresh by itself
     force: bool = False  # `mzt resume --force`: restart a completed job
     take_over: bool = False  # `--take-over`: continue a run another host marked running
+    no_queue: bool = False  # `--no-queue`: exit 75 rather than wait for a machine job slot
 
 
 @records.record(frozen=True, slots=True)
@@ -63,3 +68,42 @@ class RunResult:
 
 
 NOTHING_TO_DO_MESSAGE = "already completed; nothing to do"
+
+
+def result_of(
+    state: CheckpointState,
+    job_id: str,
+    workspace: Path,
+    *,
+    code: int,
+    message: str,
+    duration: float,
+    stopped: tuple[int, ...] = (),
+    hooks: tuple[dict[str, object], ...] = (),
+) -> RunResult:
+    """How a run of ``state`` ended, with the last error of each failed sheet."""
+    done, total = state.get_progress()
+    failed = sorted(n for n, s in state.sheets.items() if s.status.value == "failed")
+    return RunResult(
+        job_id=job_id,
+        status=state.status.value,
+        exit_code=int(code),
+        completed=done,
+        total=total,
+        failed_sheets=failed,
+        duration=duration,
+        workspace=workspace,
+        message=message or (state.error_message or ""),
+        failures=tuple(
+            SheetFailure(
+                n,
+                (sheet := state.sheets[n]).error_code,
+                sheet.error_message or "",
+                sheet.instrument_name,
+                sheet.exit_code,
+            )
+            for n in failed
+        ),
+        stopped_sheets=stopped,
+        hooks=hooks,
+    )

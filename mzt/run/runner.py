@@ -19,11 +19,10 @@ path):
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 from mzt.execute.attempt import AttemptReport
 from mzt.execute.base import AttemptHandle, Executor, Leftover, Placed
@@ -33,18 +32,20 @@ from mzt.instruments import Registry
 from mzt.run.after.hooks import make_after_run
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
+from mzt.run.machine_gate import Hold, MachineGate, load_config
 from mzt.run.notify.notifying import with_notifications
 from mzt.run.opening import NOTHING_TO_DO
 from mzt.run.preflight import override_note
 from mzt.run.reporting import NullReporter, Reporter
-from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, SheetFailure
+from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult, result_of
 from mzt.run.sheetrun import PromptError, SheetPreparer
 from mzt.run.workspace.isolation import Isolation
 from mzt.score.bounds import RenderStopped
 from mzt.score.preparation import PreparedScore
-from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus
+from mzt.state import CheckpointState, JobStatus, JsonStateBackend
 from mzt.state.relocation import confirm_state_dir, settle_state_dir, target_dir
 from mzt.support import paths, records
+from mzt.support.collector import long_lived
 from mzt.support.exitcodes import ExitCode, signal_exit_code
 from mzt.support.fsutil import ensure_private_dir
 
@@ -64,6 +65,7 @@ class _Loop:
     next_allowed: float = 0.0  # pause_between_sheets in sequential mode
     stopped: set[int] = records.field(default_factory=set)  # attempts a stop request cut short
     just_placed: bool = False  # the last event only placed an attempt: no sheet boundary
+    recheck: float = 0.0  # a sheet waits for machine slots: look again within this long
 
 
 class Runner:
@@ -108,6 +110,10 @@ class Runner:
         # Where attempts run, made per run from the concurrency limit; the runner uses
         # nothing but the executor interface.
         self.make_executor = executor or (lambda n: LocalExecutor(n, subreaper=True))
+        self.pool: Executor | None = None
+        self.gate = MachineGate(
+            self.job_id, self.workspace, load_config(self.environ), wake=self._wake
+        )
         self.stopped_leftovers: list[Leftover] = []
         self.after = make_after_run(
             prepared,
@@ -127,8 +133,10 @@ class Runner:
         ensure_private_dir(paths.state_dir(self.workspace))
         target = target_dir(self.workspace, self.score.state_path)
         moved = settle_state_dir(self.workspace, self.job_id, target)
-        with self.store.run_lock(self.job_id) as lock:
+        with self.store.run_lock(self.job_id) as lock, contextlib.closing(self.gate):
             confirm_state_dir(self.workspace, self.job_id, lock.path)
+            if self.options.no_queue:
+                self.gate.enter_at_once()  # before the checkpoint is touched
             ensure_private_dir(paths.logs_dir(self.workspace, self.job_id))
             state, how = self.book.open(settle=self._stop_leftovers)
             if how == NOTHING_TO_DO:
@@ -157,7 +165,7 @@ class Runner:
                 self.store.record_event(state, item.event, detail=line)
             for line in self.book.notes:
                 self.reporter.note(line)
-            with self.controls.handling_signals(), self.isolation.active(state), _long_lived():
+            with self.controls.handling_signals(), self.isolation.active(state), long_lived():
                 code, message = self._loop(state)
                 code, message = self.after.finish(state, code, message)
             self.store.compact(state)
@@ -171,29 +179,14 @@ class Runner:
         self.stopped_leftovers = stop_leftovers(state)
 
     def _result(self, state: CheckpointState, started: float, code: int, message: str) -> RunResult:
-        done, total = state.get_progress()
-        failed = sorted(n for n, s in state.sheets.items() if s.status == SheetStatus.FAILED)
-        return RunResult(
-            job_id=self.job_id,
-            status=state.status.value,
-            exit_code=int(code),
-            completed=done,
-            total=total,
-            failed_sheets=failed,
+        return result_of(
+            state,
+            self.job_id,
+            self.workspace,
+            code=code,
+            message=message,
             duration=time.monotonic() - started,
-            workspace=self.workspace,
-            message=message or (state.error_message or ""),
-            failures=tuple(
-                SheetFailure(
-                    n,
-                    (sheet := state.sheets[n]).error_code,
-                    sheet.error_message or "",
-                    sheet.instrument_name,
-                    sheet.exit_code,
-                )
-                for n in failed
-            ),
-            stopped_sheets=self.stopped_sheets,
+            stopped=self.stopped_sheets,
             hooks=tuple(self.after.results),
         )
 
@@ -201,7 +194,7 @@ class Runner:
 
     def _loop(self, state: CheckpointState) -> tuple[int, str]:
         loop = _Loop()
-        pool = self.make_executor(self.max_concurrent)
+        pool = self.pool = self.make_executor(self.max_concurrent)
         try:
             while True:
                 self.reporter.tick()
@@ -217,7 +210,9 @@ class Runner:
                     loop.pausing = "paused by request (pause file)"
                 elif state.status == JobStatus.PAUSED:  # rate-limit waits ran out
                     loop.pausing = state.error_message or "paused"
-                if not (loop.pausing or loop.halted) and not self._launch_ready(state, loop, pool):
+                if loop.pausing or loop.halted:
+                    self.gate.stand_down()  # a run that launches nothing waits for no slot
+                elif not self._launch_ready(state, loop, pool):
                     continue  # a stop came while a prompt rendered: act on it first
                 if not loop.in_flight:
                     if loop.pausing:
@@ -229,13 +224,23 @@ class Runner:
                     # stagger: sleep until both allow it (on the control wake-ups), at most a
                     # second at a time so the reporter's live view ticks on.
                     gate = self._launch_gate(loop) - time.monotonic()
-                    self.controls.wait(min(1.0, max(0.0, wake - time.time(), gate)))
+                    self.controls.wait(min(1.0, max(0.0, wake - time.time(), gate, loop.recheck)))
                     continue
                 self._collect(state, loop, pool, timeout=self._until_next(state, loop))
         finally:
             if loop.in_flight:  # only on an exception: nothing may outlive the run
                 pool.stop_all()
+            self.gate.stand_down()
+            self.gate.release_all()  # every attempt has ended by now
             pool.close()
+            self.pool = None
+
+    def _wake(self) -> None:
+        """Machine slots may have come free (called from the slot watcher's thread)."""
+        self.controls.poke()
+        pool = self.pool
+        if pool is not None:
+            pool.wake()
 
     def _until_next(self, state: CheckpointState, loop: _Loop) -> float:
         wake = self.book.next_wake(state)
@@ -252,6 +257,13 @@ class Runner:
 
     def _launch_ready(self, state: CheckpointState, loop: _Loop, pool: Executor) -> bool:
         """Start what may start; False when a stop request interrupted a prompt's rendering."""
+        loop.recheck = 0.0
+        hold = self.gate.enter()
+        if hold is not None:
+            if self.gate.news(None, hold):
+                self.reporter.note(hold.text)
+            loop.recheck = hold.recheck
+            return True
         while len(loop.in_flight) < self.max_concurrent:
             if time.monotonic() < self._launch_gate(loop):
                 return True
@@ -268,11 +280,19 @@ class Runner:
                 left = (record.fire_at.timestamp() - time.time()) if record.fire_at else 0.0
                 self.reporter.sheet_waiting(num, held, left, _HELD[held])
                 continue
+            hold = self._admit(state, num)
+            if hold is not None:
+                if self.gate.news(num, hold):
+                    self.reporter.sheet_waiting(num, hold.kind, 0.0, hold.text)
+                loop.recheck = hold.recheck
+                return True  # it stays pending and spends nothing; the sheets after it wait too
             try:
                 spec = self.sheets.prepare(state, num)
             except RenderStopped:
+                self.gate.release(num)
                 return False  # the sheet stays pending, as if the stop came before it
             except PromptError as exc:
+                self.gate.release(num)
                 self.book.unrenderable(state, num, str(exc), exc.code)
                 self.reporter.sheet_finished(num, "failed", str(exc))
                 continue
@@ -281,6 +301,13 @@ class Runner:
             loop.in_flight[num] = pool.launch(spec, self.controls.stop_request)
             loop.last_launch = time.monotonic()
         return True
+
+    def _admit(self, state: CheckpointState, num: int) -> Hold | None:
+        """Take the machine slots of ``num``'s next attempt (instrument and model as it will
+        run them), or say why it waits."""
+        record = state.sheet(num)
+        choice = self.sheets.choice(self.plan.sheet(num), record)
+        return self.gate.admit(num, choice.profile, choice.name, record.model or choice.model)
 
     def _collect(
         self, state: CheckpointState, loop: _Loop, pool: Executor, *, timeout: float
@@ -297,6 +324,7 @@ class Runner:
         report = event.report
         num = event.handle.sheet_num
         loop.in_flight.pop(num, None)
+        self.gate.release(num)  # before the bookkeeping: another run may start at once
         if report.stopped:
             # It saw the stop request before this loop did; the stop names it with the rest.
             loop.stopped.add(num)
@@ -334,6 +362,7 @@ class Runner:
         """Wait for running attempts to stop (they see the stop request within a second)."""
         reports = pool.stop_all()
         loop.in_flight.clear()
+        self.gate.release_all()
         loop.stopped.update(report.spec.sheet_num for report in reports)
         self.stopped_sheets = tuple(sorted(loop.stopped))
         return reports
@@ -359,25 +388,3 @@ class Runner:
         self.book.pause(state, message)
         self.reporter.note(message)
         return ExitCode.PAUSED, message
-
-
-@contextlib.contextmanager
-def _long_lived() -> Iterator[None]:
-    """Keep what exists when the loop starts out of the cycle collector's passes.
-
-    The state, the plan and the score are tens of thousands of long-lived objects on a big
-    job, none of them garbage; every full collection would walk them all, a pause between
-    two sheets that grows with the job. Frozen, they are skipped; what the loop allocates
-    is collected as usual, and they are handed back to the collector when it ends. The
-    entry point starts `mzt run` with the collector off (`mzt.entry`), so there is no
-    start-up garbage worth a full collection first (that took 20–40 ms of every run).
-    """
-    was_enabled = gc.isenabled()
-    gc.freeze()
-    gc.enable()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        if not was_enabled:
-            gc.disable()

@@ -120,3 +120,40 @@ def test_a_ticket_that_cannot_be_joined_leaves_none_behind(home: Path) -> None:
     assert str(blocker) in str(raised.value)
     assert fairshare.queue("a", {}, home=home) == [] and waiter.tickets == []
     mine.release()
+
+
+def test_no_job_takes_over_twice_its_fair_share_while_others_wait(home: Path) -> None:
+    # Capacity 8, three jobs want the limit: a fair share is 8/3, so a job may hold 5. Job
+    # "big" holds 5 and waits for a sixth while two other jobs wait for one each. Three
+    # slots are free, so turns alone would serve all three; the cap keeps big's sixth back.
+    held = [slots.take("sheets", 8, slots.Holder("big", "/ws"), home=home) for _ in range(5)]
+    big = fairshare.join("sheets", slots.Holder("big", "/ws", 6), home=home)
+    small = fairshare.join("sheets", slots.Holder("small", "/ws", 1), home=home)
+    other = fairshare.join("sheets", slots.Holder("other", "/ws", 1), home=home)
+    try:
+        assert not fairshare.my_turn(big, 8, home=home)
+        assert fairshare.my_turn(small, 8, home=home) and fairshare.my_turn(other, 8, home=home)
+        other.leave()
+        # One other job waits: two want the limit, a share of 4 allows 8, so big may go.
+        assert fairshare.my_turn(big, 8, home=home)
+        small.leave()
+        assert fairshare.my_turn(big, 8, home=home)
+    finally:
+        for ticket in (big, small, other):
+            ticket.leave()
+        for slot in held:
+            assert slot is not None
+            slot.release()
+
+
+def test_the_cap_never_shuts_a_job_out_of_its_first_slot(home: Path) -> None:
+    # Capacity 1 shared by three jobs: a share of 2/3 would cap everyone; one slot each is
+    # always allowed, so the first in line still gets it.
+    first = fairshare.join("sheets", slots.Holder("a", "/ws", 1), home=home)
+    second = fairshare.join("sheets", slots.Holder("b", "/ws", 1), home=home)
+    try:
+        assert fairshare.my_turn(first, 1, home=home)
+        assert not fairshare.my_turn(second, 1, home=home)
+    finally:
+        first.leave()
+        second.leave()

@@ -159,26 +159,3 @@ def test_an_attempt_that_stops_before_the_loop_notices_is_named_with_the_rest(
     result = runner.run()
     assert (result.exit_code, result.status) == (4, "cancelled"), result.message
     assert result.stopped_sheets == (1, 2, 3)
-
-
-@pytest.mark.parametrize("enabled_before", [True, False])
-def test_the_loop_collects_cycles_but_never_walks_what_existed_before_it(
-    enabled_before: bool,
-) -> None:
-    import gc
-
-    from mzt.run.runner import _long_lived
-
-    was = gc.isenabled()
-    (gc.enable if enabled_before else gc.disable)()
-    try:
-        before = gc.get_freeze_count()
-        with _long_lived():
-            # The entry point starts `mzt run` with the collector off; the loop needs it.
-            assert gc.isenabled()
-            assert gc.get_freeze_count() > before
-        assert gc.isenabled() is enabled_before
-        assert gc.get_freeze_count() == before
-    finally:
-        gc.unfreeze()
-        (gc.enable if was else gc.disable)()

@@ -1,0 +1,97 @@
+"""Waking a waiting run soon after the slots it waits for may have come free.
+
+A slot's release empties and closes its file, a take writes its holder's record and a
+ticket arriving or leaving is a rename or an unlink: each is a file event in the limit's
+folder or its ``tickets/`` folder. While a run waits, a daemon thread follows those
+folders with watchfiles (inotify on Linux, never recursive) and calls ``wake`` after each
+batch of changes, so the waiter looks again within milliseconds instead of at its next
+poll. The thread starts with the first wait (watchfiles is imported then, not at every
+start) and follows a new set of folders when the waiter waits for other limits.
+
+Where file events are unavailable (watchfiles raises: no inotify, its limits used up), the
+thread ends and :attr:`SlotWatch.live` turns False: the waiter then polls (see
+:data:`POLL_SECONDS`). Either way a missed event costs only latency, never correctness.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from mzt.support import paths
+
+POLL_SECONDS = 0.1  # without file events: how often a waiter looks again
+QUIET_SECONDS = 1.0  # with them: a look anyway, for what makes no event (a holder killed)
+_STEP_MS = 2  # yield a batch this long after its last change ...
+_DEBOUNCE_MS = 20  # ... and never hold one back longer
+
+
+class SlotWatch:
+    """Calls ``wake`` after changes in the folders of the limits it follows."""
+
+    def __init__(self, wake: Callable[[], None], *, home: Path | None = None) -> None:
+        self.wake = wake
+        self.home = home
+        self.folders: tuple[str, ...] = ()
+        self.thread: threading.Thread | None = None
+        self.stop_event = threading.Event()
+        self.failed = False
+
+    @property
+    def live(self) -> bool:
+        """Whether file events are being delivered (False: poll instead)."""
+        return not self.failed and self.thread is not None and self.thread.is_alive()
+
+    def recheck_in(self) -> float:
+        """The longest a waiter should wait before it looks again without a wake-up."""
+        return QUIET_SECONDS if self.live else POLL_SECONDS
+
+    def follow(self, limits: Iterable[str]) -> None:
+        """Watch the folders of ``limits`` (each made already, as a waiter's ticket makes it)."""
+        folders: list[str] = []
+        for limit in sorted(set(limits)):
+            folder = paths.slot_limit_dir(limit, self.home)
+            for path in (folder, folder / "tickets"):
+                if path.is_dir():
+                    folders.append(str(path))
+        if self.failed or (tuple(folders) == self.folders and self.live):
+            return
+        self.stop()
+        if not folders:
+            return
+        self.folders = tuple(folders)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, args=(self.folders, self.stop_event), name="mzt-slots", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, folders: tuple[str, ...], stop: threading.Event) -> None:
+        try:
+            import watchfiles
+
+            for _changes in watchfiles.watch(
+                *folders,
+                watch_filter=None,
+                debounce=_DEBOUNCE_MS,
+                step=_STEP_MS,
+                stop_event=stop,
+                recursive=False,
+                raise_interrupt=False,
+                rust_timeout=int(QUIET_SECONDS * 1000),
+                yield_on_timeout=False,
+            ):
+                if stop.is_set():
+                    return
+                self.wake()
+        except Exception:
+            if not stop.is_set():
+                self.failed = True
+                self.wake()  # the waiter learns at once that it must poll now
+
+    def stop(self) -> None:
+        """Stop following (the thread ends within one watchfiles step)."""
+        self.stop_event.set()
+        self.thread = None
+        self.folders = ()

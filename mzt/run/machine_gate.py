@@ -1,0 +1,200 @@
+"""Between a ready sheet and its launch: the machine's slots, fair turns and backpressure.
+
+Every `mzt run` on a machine passes its attempts through one of these, so that independent
+processes keep the machine configuration's limits together (`mzt.machine`):
+
+- the run holds a ``jobs`` slot from its first launch to its end (:meth:`MachineGate.enter`),
+  so an extra run waits, or with ``--no-queue`` exits 75 before it touches anything;
+- each attempt holds a ``sheets`` slot, a slot of its instrument profile and, when the
+  configuration limits its model, one of its model, taken together before it is prepared
+  (:meth:`MachineGate.admit`) and let go the moment it ends (:meth:`MachineGate.release`);
+- when attempts of several jobs wait, they take turns (:mod:`mzt.machine.fairshare`).
+
+A sheet that cannot have its slots yet stays pending and spends nothing: no attempt, no
+retry budget. The run waits on file events in the slots' folders (a slot let go, a ticket
+gone) and on its own controls, so pause, cancel and signals act while it waits, and
+:meth:`MachineGate.stand_down` leaves every queue whenever the run stops wanting a slot
+(pausing, halted, stopping): a ticket nobody tries to use would hold up the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mzt.machine import fairshare, limits, slot_use, slots
+from mzt.machine.config import MachineConfig
+from mzt.machine.slot_watch import SlotWatch
+from mzt.support import records
+from mzt.support.errors import MztError
+from mzt.support.exitcodes import ExitCode
+
+
+class JobsFullError(MztError):
+    """``--no-queue`` and every job slot of the machine is held: exit 75 before any change."""
+
+    exit_code = ExitCode.LOCKED
+    code = "JOBS_FULL"
+
+    def __init__(self, capacity: int, holders: str = "") -> None:
+        self.capacity = capacity
+        super().__init__(
+            f"This machine already runs its limit of {capacity} job"
+            f"{'s' if capacity != 1 else ''} at once (max_concurrent_jobs{holders}), and "
+            "--no-queue asks not to wait for one to end; nothing was started or changed",
+            hint="Run it again later (from cron: at the next tick), raise max_concurrent_jobs "
+            "in $MZT_HOME/config.yaml or with MZT_MAX_CONCURRENT_JOBS, or leave out --no-queue "
+            "to wait for a job slot.",
+        )
+
+
+def load_config(environ: dict[str, str]) -> MachineConfig:
+    """The machine configuration a run keeps: a bad file stops the run before it starts."""
+    from mzt.machine.config import load
+
+    return load(environ=environ)
+
+
+@records.record(frozen=True, slots=True)
+class Hold:
+    """Why a sheet does not start yet, and how long until the run looks again by itself."""
+
+    kind: str  # "slot"
+    limit: str  # the limit it waits for first
+    text: str  # "waiting for a claude-code slot: 4/4 held by jobs a, b"
+    recheck: float  # seconds; a file event or a control wakes the run sooner
+
+
+class MachineGate:
+    """The machine-wide limits of one run, for its main thread."""
+
+    def __init__(
+        self,
+        job_id: str,
+        workspace: Path,
+        config: MachineConfig,
+        *,
+        wake: Callable[[], None],
+        home: Path | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.workspace = str(workspace)
+        self.config = config
+        self.home = home
+        self.held: dict[int, slots.SlotSet] = {}
+        self.job_slot: slots.SlotSet | None = None
+        self.waiter: fairshare.Waiter | None = None
+        self.waiting_for: tuple[int | None, tuple[tuple[str, int], ...]] | None = None
+        self.watch = SlotWatch(wake, home=home)
+        self.shown: dict[int | None, str] = {}  # the wait last reported, per sheet
+
+    # --- the run's job slot ------------------------------------------------------------------
+
+    def enter(self) -> Hold | None:
+        """Take the run's ``jobs`` slot: None once held, else why the run waits."""
+        if self.job_slot is not None:
+            return None
+        wanted = ((limits.JOBS, self.config.max_concurrent_jobs),)
+        taken = self._try(None, wanted, slots.Holder(self.job_id, self.workspace))
+        if taken is None:
+            return self._hold(None, wanted)
+        self.job_slot = taken
+        return None
+
+    def enter_at_once(self) -> None:
+        """``--no-queue``: the ``jobs`` slot now, without waiting or queueing, else raise
+        :class:`JobsFullError`."""
+        if self.job_slot is not None:
+            return
+        capacity = self.config.max_concurrent_jobs
+        holder = slots.Holder(self.job_id, self.workspace)
+        self.job_slot = slots.take_all([(limits.JOBS, capacity)], holder, home=self.home)
+        if self.job_slot is None:
+            use = slot_use.read_limit(limits.JOBS, capacity, home=self.home)
+            jobs = use.holders()
+            raise JobsFullError(capacity, f": held by {', '.join(jobs)}" if jobs else "")
+
+    # --- each attempt's slots ----------------------------------------------------------------
+
+    def admit(self, num: int, profile: str, instrument: str, model: str | None) -> Hold | None:
+        """Take sheet ``num``'s slots: None once they are held, else why it waits."""
+        if num in self.held:
+            return None
+        wanted = tuple(limits.attempt_limits(self.config, profile, model))
+        taken = self._try(num, wanted, slots.Holder(self.job_id, self.workspace, num, instrument))
+        if taken is None:
+            return self._hold(num, wanted)
+        self.held[num] = taken
+        return None
+
+    def release(self, num: int) -> None:
+        """The attempt of ``num`` has ended: its slots are free for anyone from now on."""
+        taken = self.held.pop(num, None)
+        if taken is not None:
+            taken.release()
+
+    def release_all(self) -> None:
+        """Every attempt has ended (a stop, the loop's end): free all their slots."""
+        for num in list(self.held):
+            self.release(num)
+
+    @property
+    def waiting(self) -> bool:
+        return self.waiter is not None
+
+    def stand_down(self) -> None:
+        """Stop waiting (pause, a halt, a stop): leave every queue, keep what is held."""
+        if self.waiter is not None:
+            self.waiter.leave()
+        self.waiter = None
+        self.waiting_for = None
+        self.watch.stop()
+
+    def close(self) -> None:
+        """The run ends: nothing waits, nothing is held, the job slot goes last."""
+        self.stand_down()
+        self.release_all()
+        if self.job_slot is not None:
+            self.job_slot.release()
+            self.job_slot = None
+
+    # --- waiting -----------------------------------------------------------------------------
+
+    def _try(
+        self, num: int | None, wanted: tuple[tuple[str, int], ...], holder: slots.Holder
+    ) -> slots.SlotSet | None:
+        if self.waiting_for != (num, wanted):
+            self.stand_down()  # a different sheet, or other limits: a new place in line
+            self.waiter = fairshare.Waiter(wanted, holder, home=self.home)
+            self.waiting_for = (num, wanted)
+        assert self.waiter is not None
+        taken = self.waiter.try_take()
+        if taken is not None:
+            self.waiter = None
+            self.waiting_for = None
+            self.watch.stop()
+            self.shown.pop(num, None)
+        return taken
+
+    def _hold(self, num: int | None, wanted: tuple[tuple[str, int], ...]) -> Hold:
+        self.watch.follow(name for name, _ in wanted)
+        """Why the wait: the first full limit and who holds it, else the first limit whose
+        turn is other jobs'."""
+        uses = [slot_use.read_limit(name, capacity, home=self.home) for name, capacity in wanted]
+        full = [use for use in uses if use.held >= use.capacity]
+        use = full[0] if full else uses[0]
+        text = f"waiting for {limits.describe(use.limit)}: {use.summary()}"
+        if not full:
+            text += ", other jobs' turn first"
+        return Hold("slot", use.limit, text, self.watch.recheck_in())
+
+    def news(self, num: int | None, hold: Hold) -> bool:
+        """Whether ``hold`` is worth a line: ``num`` starts waiting, or for another limit.
+
+        Who holds the limit changes all the time while a sheet waits; a line for each
+        change would bury the run's output, and `status` and `top` show it live.
+        """
+        if self.shown.get(num) == hold.limit:
+            return False
+        self.shown[num] = hold.limit
+        return True

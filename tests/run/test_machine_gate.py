@@ -1,0 +1,98 @@
+"""The machine gate of one run: slots taken before an attempt, let go when it ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mzt.machine import slot_use, slots
+from mzt.machine.config import MachineConfig
+from mzt.run.machine_gate import JobsFullError, MachineGate
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def gate(home: Path, job: str = "job", **limits: object) -> MachineGate:
+    config = MachineConfig.model_validate(limits)
+    return MachineGate(job, home.parent / job, config, wake=lambda: None, home=home)
+
+
+def held(home: Path, limit: str, capacity: int) -> list[str]:
+    return slot_use.read_limit(limit, capacity, home=home).holders()
+
+
+def test_an_attempt_holds_the_sheets_and_instrument_slots_until_released(home: Path) -> None:
+    one = gate(home, max_concurrent_sheets=3)
+    assert one.admit(1, "claude-code", "claude", None) is None
+    assert held(home, "sheets", 3) == ["job"]
+    assert held(home, "instrument-claude-code", 4) == ["job"]
+    one.release(1)
+    assert held(home, "sheets", 3) == []
+    assert held(home, "instrument-claude-code", 4) == []
+
+
+def test_a_model_limit_applies_only_to_its_model(home: Path) -> None:
+    one = gate(home, models={"opus": {"max_concurrent": 1}})
+    assert one.admit(1, "claude-code", "claude", "opus") is None
+    assert held(home, "model-opus", 1) == ["job"]
+    hold = one.admit(2, "claude-code", "claude", "opus")
+    assert hold is not None and hold.limit == "model-opus"
+    assert hold.text == "waiting for a slot for the model opus: 1/1 held by job job"
+    assert one.admit(3, "claude-code", "claude", "sonnet") is None  # another model goes on
+    one.close()
+    assert held(home, "model-opus", 1) == held(home, "sheets", 10) == []
+
+
+def test_a_full_limit_makes_the_sheet_wait_and_says_who_holds_it(home: Path) -> None:
+    other = slots.take_all(
+        [("instrument-cli", 1)], slots.Holder("nightly", "/elsewhere", 4, "cli"), home=home
+    )
+    assert other is not None
+    one = gate(home, instruments={"cli": {"max_concurrent": 1}})
+    hold = one.admit(1, "cli", "cli", None)
+    assert hold is not None and one.waiting
+    assert hold.text == "waiting for a cli slot: 1/1 held by job nightly"
+    assert one.news(1, hold) and not one.news(1, hold)  # one line per sheet and limit
+    # Nothing of this job is held while it waits: a waiter never sits on a slot.
+    assert held(home, "sheets", 10) == []
+    other.release()
+    assert one.admit(1, "cli", "cli", None) is None
+    assert not one.waiting
+    one.close()
+
+
+def test_standing_down_leaves_the_queue(home: Path) -> None:
+    other = slots.take_all([("sheets", 1)], slots.Holder("other", "/ws"), home=home)
+    one = gate(home, max_concurrent_sheets=1)
+    assert one.admit(1, "cli", "cli", None) is not None
+    tickets = home / "slots" / "sheets" / "tickets"
+    assert [p.name.split(".")[2] for p in tickets.iterdir()] == ["job"]
+    one.stand_down()
+    assert list(tickets.iterdir()) == []
+    assert other is not None
+    other.release()
+
+
+def test_the_job_slot_is_held_for_the_whole_run_and_no_queue_refuses_at_once(
+    home: Path,
+) -> None:
+    first = gate(home, "first", max_concurrent_jobs=1)
+    assert first.enter() is None
+    second = gate(home, "second", max_concurrent_jobs=1)
+    hold = second.enter()
+    assert hold is not None and hold.text == "waiting for a job slot: 1/1 held by job first"
+    second.stand_down()
+    third = gate(home, "third", max_concurrent_jobs=1)
+    with pytest.raises(JobsFullError) as caught:
+        third.enter_at_once()
+    assert caught.value.exit_code == 75
+    assert "held by first" in str(caught.value)
+    first.close()
+    third.enter_at_once()
+    assert held(home, "jobs", 1) == ["third"]
+    third.close()
+    assert held(home, "jobs", 1) == []
