@@ -222,6 +222,16 @@ def slots_dir(home: Path | None = None) -> Path:
     return (home or mzt_home()) / "slots"
 
 
+def pressure_file(home: Path | None = None) -> Path:
+    """``$MZT_HOME/pressure.json``: the last reading of :mod:`mzt.machine.pressure`."""
+    return (home or mzt_home()) / "pressure.json"
+
+
+def pressure_lock(home: Path | None = None) -> Path:
+    """``$MZT_HOME/pressure.lock``: held by the one process refreshing ``pressure.json``."""
+    return (home or mzt_home()) / "pressure.lock"
+
+
 def slot_limit_dir(limit: str, home: Path | None = None) -> Path:
     """``slots/<limit>/``, the limit's name made safe as a job id is (``.`` becomes ``_``)."""
     return slots_dir(home) / slot_limit_name(limit)
