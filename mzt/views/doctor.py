@@ -37,8 +37,8 @@ _INOTIFY_SCAN_SECONDS = 0.5
 class Check:
     """One doctor finding: what area, what was checked, the verdict and why."""
 
-    area: str  # python, mzt, package, mzt_home, config, instrument, instrument_profiles, inotify,
-    # flock
+    area: str  # python, mzt, package, mzt_home, config, pressure, instrument,
+    # instrument_profiles, inotify, flock
     name: str
     verdict: Verdict
     message: str
@@ -89,8 +89,8 @@ def doctor(
     home: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> DoctorReport:
-    """Check Python, packages, MZT_HOME, its config.yaml, instruments, inotify and file
-    locking here.
+    """Check Python, packages, MZT_HOME, its config.yaml, the machine's pressure,
+    instruments, inotify and file locking here.
 
     Environment variables are only ever tested for being set: their values are never
     read into the report. The file-lock check creates (and removes) one temporary file in
@@ -101,9 +101,11 @@ def doctor(
     checks: list[Check] = [_check_python(), _check_mzt()]
     checks.extend(_check_packages())
     checks.append(_check_home(home or paths.mzt_home()))
-    from mzt.views.doctor_machine import check_machine_config  # it imports `Check` from here
+    # doctor_machine imports `Check` from here.
+    from mzt.views.doctor_machine import check_machine_config, check_pressure
 
     checks.append(check_machine_config(home or paths.mzt_home(), env))
+    checks.append(check_pressure(home or paths.mzt_home(), env))
     checks.extend(_check_instruments(env))
     checks.append(_check_inotify())
     checks.append(_check_flock(here))

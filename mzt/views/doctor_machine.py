@@ -1,4 +1,4 @@
-"""`mzt doctor`'s look at the machine configuration: usable or not, and its limits."""
+"""`mzt doctor`'s look at the machine: its configuration, its limits and its pressure."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mzt.machine import config as machine_config
 from mzt.machine.config import (
     DEFAULT_INSTRUMENT_LIMIT,
     ConfigEnvError,
@@ -13,7 +14,7 @@ from mzt.machine.config import (
     config_path,
 )
 from mzt.machine.configshow import effective
-from mzt.views.doctor import Check
+from mzt.views.doctor import Check, Verdict
 
 
 def check_machine_config(home: Path, env: Mapping[str, str]) -> Check:
@@ -44,6 +45,33 @@ def check_machine_config(home: Path, env: Mapping[str, str]) -> Check:
         limits += f" (overridden by {', '.join(overridden)})"
     state = "valid" if found.present else "absent, the defaults apply"
     return Check("config", "config.yaml", "ok", f"{path}: {state}; limits: {limits}", details)
+
+
+def check_pressure(home: Path, env: Mapping[str, str]) -> Check:
+    """The machine's backpressure now: ``problem`` at critical (no run launches an attempt),
+    ``warning`` at high (each launch waits 2 s), else ``ok``.
+
+    Measured afresh, without the cache: a view neither writes nor locks anything.
+    """
+    from mzt.instruments.ratelimits import all_records
+    from mzt.machine.pressure import Level, measure_now
+
+    try:
+        config = machine_config.load(home=home, environ=env)
+    except (MachineConfigError, ConfigEnvError):
+        message = "not measured: the machine configuration is unusable (see config.yaml)"
+        return Check("pressure", "pressure", "ok", message, {"level": None})
+    found = measure_now(config, rate_limits=all_records, home=home)
+    if found.level == Level.CRITICAL:
+        verdict: Verdict = "problem"
+        message = f"{found.summary()}; new attempts are held until it eases"
+    elif found.level == Level.HIGH:
+        verdict = "warning"
+        message = f"{found.summary()}; each launch waits {found.delay:g} s"
+    else:
+        verdict = "ok"
+        message = found.summary()
+    return Check("pressure", "pressure", verdict, message, found.to_json())
 
 
 def _per_instrument(instruments: Mapping[str, Any]) -> str:
