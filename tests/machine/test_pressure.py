@@ -263,7 +263,7 @@ def test_a_corrupt_cache_is_ignored_and_replaced(
 
 
 def test_odd_files_at_the_cache_paths_cost_only_a_reading(
-    home: Path, readings: list[Usage], tmp_path: Path
+    home: Path, readings: list[Usage]
 ) -> None:
     home.mkdir(mode=0o700)
     paths.pressure_file(home).mkdir()
