@@ -84,7 +84,7 @@ class LineReporter:
 
     def sheet_waiting(self, num: int, kind: str, seconds: float, reason: str) -> None:
         self.tally.sheet_waiting(num, kind, seconds, reason)
-        if kind == "slot":  # the reason says it all: "waiting for a cli slot: 4/4 held by …"
+        if kind in ("slot", "pressure"):  # the reason says it all: "waiting for a cli slot: …"
             self._line(f"sheet {num}: {_safe(reason)}")
             return
         what = {

@@ -8,7 +8,10 @@ processes keep the machine configuration's limits together (`mzt.machine`):
 - each attempt holds a ``sheets`` slot, a slot of its instrument profile and, when the
   configuration limits its model, one of its model, taken together before it is prepared
   (:meth:`MachineGate.admit`) and let go the moment it ends (:meth:`MachineGate.release`);
-- when attempts of several jobs wait, they take turns (:mod:`mzt.machine.fairshare`).
+- when attempts of several jobs wait, they take turns (:mod:`mzt.machine.fairshare`);
+- before any of that, the machine's pressure (:mod:`mzt.machine.pressure`): at ``critical``
+  nothing is launched until it clears, below it launches of this run are spaced by the
+  level's delay (0.1 s at ``low`` up to 2 s at ``high``).
 
 A sheet that cannot have its slots yet stays pending and spends nothing: no attempt, no
 retry budget. The run waits on file events in the slots' folders (a slot let go, a ticket
@@ -19,10 +22,12 @@ gone) and on its own controls, so pause, cancel and signals act while it waits, 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mzt.machine import fairshare, limits, slot_use, slots
+from mzt.instruments import ratelimits
+from mzt.machine import fairshare, limits, pressure, slot_use, slots
 from mzt.machine.config import MachineConfig
 from mzt.machine.slot_watch import SlotWatch
 from mzt.support import records
@@ -59,9 +64,9 @@ def load_config(environ: dict[str, str]) -> MachineConfig:
 class Hold:
     """Why a sheet does not start yet, and how long until the run looks again by itself."""
 
-    kind: str  # "slot"
-    limit: str  # the limit it waits for first
-    text: str  # "waiting for a claude-code slot: 4/4 held by jobs a, b"
+    kind: str  # "slot" or "pressure"
+    limit: str  # the limit it waits for first ("pressure" for backpressure)
+    text: str  # "waiting for a claude-code slot: 4/4 held by jobs a, b"; "" when not worth a line
     recheck: float  # seconds; a file event or a control wakes the run sooner
 
 
@@ -87,6 +92,7 @@ class MachineGate:
         self.waiting_for: tuple[int | None, tuple[tuple[str, int], ...]] | None = None
         self.watch = SlotWatch(wake, home=home)
         self.shown: dict[int | None, str] = {}  # the wait last reported, per sheet
+        self.last_launch = float("-inf")  # monotonic: the pressure delay spaces launches
 
     # --- the run's job slot ------------------------------------------------------------------
 
@@ -120,11 +126,28 @@ class MachineGate:
         """Take sheet ``num``'s slots: None once they are held, else why it waits."""
         if num in self.held:
             return None
+        held_back = self._pressure()
+        if held_back is not None:
+            return held_back
         wanted = tuple(limits.attempt_limits(self.config, profile, model))
         taken = self._try(num, wanted, slots.Holder(self.job_id, self.workspace, num, instrument))
         if taken is None:
             return self._hold(num, wanted)
         self.held[num] = taken
+        self.last_launch = time.monotonic()
+        return None
+
+    def _pressure(self) -> Hold | None:
+        """Why backpressure holds the next launch, if it does."""
+        reading = pressure.check(self.config, rate_limits=ratelimits.all_records, home=self.home)
+        if not reading.allows_launch:
+            # Nothing may start, so no place in a slot queue either: it would hold others up.
+            self.stand_down()
+            text = f"held by backpressure: {reading.summary()}"
+            return Hold("pressure", "pressure", text, pressure.RECHECK_SECONDS)
+        left = self.last_launch + reading.delay - time.monotonic()
+        if left > 0:  # a short, routine spacing: not worth a line of output
+            return Hold("pressure", "delay", "", left)
         return None
 
     def release(self, num: int) -> None:
@@ -194,7 +217,7 @@ class MachineGate:
         Who holds the limit changes all the time while a sheet waits; a line for each
         change would bury the run's output, and `status` and `top` show it live.
         """
-        if self.shown.get(num) == hold.limit:
+        if not hold.text or self.shown.get(num) == hold.limit:
             return False
         self.shown[num] = hold.limit
         return True

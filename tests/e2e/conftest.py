@@ -33,25 +33,27 @@ class Project:
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         return path
 
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "MZT_HOME": str(self.home), "NO_COLOR": "1"}
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**os.environ, "MZT_HOME": str(self.home), "NO_COLOR": "1", **(extra or {})}
 
-    def mzt(self, *args: object, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def mzt(
+        self, *args: object, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "mzt", *map(str, args)],
             cwd=self.root,
-            env=self.env(),
+            env=self.env(env),
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
 
-    def start(self, *args: object) -> subprocess.Popen[str]:
+    def start(self, *args: object, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "mzt", *map(str, args)],
             cwd=self.root,
-            env=self.env(),
+            env=self.env(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from mzt.machine import slot_use, slots
+from mzt.machine import pressure, slot_use, slots
 from mzt.machine.config import MachineConfig
 from mzt.run.machine_gate import JobsFullError, MachineGate
 
@@ -96,3 +97,42 @@ def test_the_job_slot_is_held_for_the_whole_run_and_no_queue_refuses_at_once(
     assert held(home, "jobs", 1) == ["third"]
     third.close()
     assert held(home, "jobs", 1) == []
+
+
+def reading(level: pressure.Level) -> pressure.Pressure:
+    return pressure.Pressure(
+        level, pressure.DELAYS[level], ("memory 7.9/8.0 GB (98 %)",), 8090.0, 3, 8192, 50,
+        datetime.now(UTC),
+    )  # fmt: skip
+
+
+def test_critical_pressure_holds_a_launch_without_taking_or_queueing_for_slots(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    levels = [pressure.Level.CRITICAL]
+    monkeypatch.setattr(pressure, "check", lambda *_, **__: reading(levels[-1]))
+    one = gate(home, max_concurrent_sheets=1)
+    hold = one.admit(1, "cli", "cli", None)
+    assert hold is not None and hold.kind == "pressure"
+    assert hold.text == "held by backpressure: critical: memory 7.9/8.0 GB (98 %)"
+    assert hold.recheck == pressure.RECHECK_SECONDS
+    assert held(home, "sheets", 1) == [] and not one.waiting
+    levels.append(pressure.Level.NONE)  # it clears: the same sheet goes at once
+    assert one.admit(1, "cli", "cli", None) is None
+    assert held(home, "sheets", 1) == ["job"]
+    one.close()
+
+
+def test_lower_pressure_spaces_launches_by_its_delay_silently(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pressure, "check", lambda *_, **__: reading(pressure.Level.HIGH))
+    one = gate(home)
+    assert one.admit(1, "cli", "cli", None) is None  # the first launch does not wait
+    hold = one.admit(2, "cli", "cli", None)
+    assert hold is not None and hold.kind == "pressure" and hold.text == ""
+    assert 1.5 < hold.recheck <= pressure.DELAYS[pressure.Level.HIGH]
+    assert not one.news(2, hold)  # a routine spacing is not worth a line
+    one.last_launch -= pressure.DELAYS[pressure.Level.HIGH]  # as if the delay had passed
+    assert one.admit(2, "cli", "cli", None) is None
+    one.close()
