@@ -69,21 +69,30 @@ class Controls:
             return StopRequest("cancelled")
         return None
 
-    def wait(self, seconds: float, *, also: Callable[[], bool] = lambda: False) -> bool:
+    def wait(
+        self, seconds: float, *, also: Callable[[], bool] = lambda: False, poked: bool = False
+    ) -> bool:
         """Sleep up to ``seconds``; return True early when a signal, pause or cancel arrives.
 
         The pause and cancel files are checked a few times a second; signals wake the
-        sleep at once.
+        sleep at once. With ``poked``, any :meth:`poke` ends it too (returning False unless
+        a stop came with it): a run that waits for nothing in flight is woken that way when
+        a machine slot comes free.
         """
         end = time.monotonic() + seconds
         while True:
-            if self.interrupted or self.cancel_requested() or self.pause_requested() or also():
+            if self._asked_to_stop(also):
                 return True
             left = end - time.monotonic()
             if left <= 0:
                 return False
             if self._wake.wait(min(left, 0.25)):
                 self._wake.clear()
+                if poked:
+                    return self._asked_to_stop(also)
+
+    def _asked_to_stop(self, also: Callable[[], bool]) -> bool:
+        return self.interrupted or self.cancel_requested() or self.pause_requested() or also()
 
     def poke(self) -> None:
         """Wake a `wait` (a worker finished, a signal arrived)."""

@@ -224,7 +224,9 @@ class Runner:
                     # stagger: sleep until both allow it (on the control wake-ups), at most a
                     # second at a time so the reporter's live view ticks on.
                     gate = self._launch_gate(loop) - time.monotonic()
-                    self.controls.wait(min(1.0, max(0.0, wake - time.time(), gate, loop.recheck)))
+                    self.controls.wait(
+                        min(1.0, max(0.0, wake - time.time(), gate, loop.recheck)), poked=True
+                    )
                     continue
                 self._collect(state, loop, pool, timeout=self._until_next(state, loop))
         finally:
