@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mzt.cli import console
-from mzt.cli.status_text import _clean, _colored, _duration
+from mzt.cli.formatting import clean, colored, duration
 
 if TYPE_CHECKING:
     from mzt.api import TopFrame
@@ -32,7 +32,7 @@ def _zulu(text: Any) -> str:
     """``14:10:00Z`` from an ISO time of today, the date too otherwise."""
     if not isinstance(text, str) or not text:
         return "?"
-    return _clean(text.replace("T", " ").replace("+00:00", "Z")[:20])
+    return clean(text.replace("T", " ").replace("+00:00", "Z")[:20])
 
 
 def summary(frame: TopFrame) -> str:
@@ -58,7 +58,7 @@ def _progress(job: dict[str, Any]) -> str:
 
 def _running(items: list[dict[str, Any]]) -> str:
     shown = [
-        f"{item['sheet']} ({_clean(item['instrument'] or '?', 30)}, {_duration(item['seconds'])})"
+        f"{item['sheet']} ({clean(item['instrument'] or '?', 30)}, {duration(item['seconds'])})"
         for item in items[:SHEETS_SHOWN]
     ]
     more = f" +{len(items) - SHEETS_SHOWN} more" if len(items) > SHEETS_SHOWN else ""
@@ -70,15 +70,15 @@ def _waiting(items: list[dict[str, Any]]) -> str:
     for item in items[:SHEETS_SHOWN]:
         why = _WAITS.get(item["reason"], item["reason"])
         left = item["seconds_left"]
-        shown.append(f"{item['sheet']} ({why}" + (f", {_duration(left)})" if left else ")"))
+        shown.append(f"{item['sheet']} ({why}" + (f", {duration(left)})" if left else ")"))
     more = f" +{len(items) - SHEETS_SHOWN} more" if len(items) > SHEETS_SHOWN else ""
     return "waiting sheet " + ", ".join(shown) + more
 
 
 def job_line(job: dict[str, Any]) -> str:
     """One job: status, progress, cost, then what runs and what waits."""
-    name = console.style(_clean(job["job_id"], 64), "bold")  # from a file anyone could edit
-    parts = [f"{name} {_colored(job['status'])} {_progress(job)}"]
+    name = console.style(clean(job["job_id"], 64), "bold")  # from a file anyone could edit
+    parts = [f"{name} {colored(job['status'])} {_progress(job)}"]
     if job["cost_usd"]:
         parts.append(f"${job['cost_usd']:.2f}")
     if job["running"]:
@@ -86,9 +86,9 @@ def job_line(job: dict[str, Any]) -> str:
     if job["waiting"]:
         parts.append(_waiting(job["waiting"]))
     if job["alive"] and job["status"] == "running" and job["elapsed_seconds"] is not None:
-        parts.append(f"for {_duration(job['elapsed_seconds'])}")
+        parts.append(f"for {duration(job['elapsed_seconds'])}")
     if job["error"]:
-        parts.append(_clean(job["error"], 160))
+        parts.append(clean(job["error"], 160))
     return " · ".join(parts)
 
 
@@ -97,15 +97,15 @@ def shared_lines(frame: TopFrame) -> list[str]:
     lines = []
     for limit in frame.rate_limits:
         lines.append(
-            f"rate limit {_clean(limit['instrument'], 40)} until {_zulu(limit['limited_until'])}"
-            f" ({_duration(limit['seconds_left'])} left, set by {_clean(limit['set_by_job'], 64)})"
+            f"rate limit {clean(limit['instrument'], 40)} until {_zulu(limit['limited_until'])}"
+            f" ({duration(limit['seconds_left'])} left, set by {clean(limit['set_by_job'], 64)})"
         )
     for circuit in frame.circuits:
         state = circuit["state"]
         when = f" until {_zulu(circuit['until'])}" if state == "open" else ""
-        reason = f": {_clean(circuit['reason'], 80)}" if circuit.get("reason") else ""
+        reason = f": {clean(circuit['reason'], 80)}" if circuit.get("reason") else ""
         lines.append(
-            f"circuit {_clean(circuit['instrument'], 40)} "
+            f"circuit {clean(circuit['instrument'], 40)} "
             f"{console.style(state.replace('_', ' '), 'yellow')}{when}{reason}"
         )
     return lines

@@ -34,7 +34,8 @@ from mzt.support.errors import JobNotFoundError, StateCorruptionError
 from mzt.views.circuits import circuit_records
 from mzt.views.file_events import Wakeups, polling_forced
 from mzt.views.liveness import Liveness, judge
-from mzt.views.status import CORRUPT, FINISHED_FOR_LIST, elapsed_seconds
+from mzt.views.status import CORRUPT, FINISHED_FOR_LIST
+from mzt.views.status_document import elapsed_seconds
 from mzt.views.watch import JobTracker
 
 SCHEMA_TOP = "mzt.top/1"

@@ -10,7 +10,7 @@ import pytest
 from mzt.cli.status_text import COMPACT_ABOVE, MOVEMENT_ROWS, _render_status
 from mzt.state import CheckpointState, JobStatus, SheetState, SheetStatus, reading
 from mzt.views.liveness import Liveness
-from mzt.views.status import status_document
+from mzt.views.status_document import status_document
 
 WHEN = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 TOTAL = COMPACT_ABOVE + 10

@@ -20,6 +20,8 @@ from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetState, 
 from mzt.state.loader import read_state
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
 from mzt.views import status as status_view
+from mzt.views.liveness import Liveness
+from mzt.views.status_document import status_document
 from tests.e2e.conftest import Project, wait_for
 from tests.e2e.other_host import OLD_HOST, leave_running
 
@@ -467,8 +469,8 @@ def test_a_dead_runs_running_sheets_are_interrupted_and_their_time_stops(
 ) -> None:
     last_write = datetime(2026, 5, 1, 10, 0, 5, tzinfo=UTC)
     checkpoint = _killed_mid_sheet(tmp_path, last_write)
-    liveness = status_view.Liveness(verdict == "alive", verdict, "probed", None)
-    doc, _ = status_view.status_document(
+    liveness = Liveness(verdict == "alive", verdict, "probed", None)
+    doc, _ = status_document(
         checkpoint, liveness, was_running=True, now=last_write + timedelta(seconds=295)
     )
     assert doc["interrupted_sheets"] == ([2, 3] if interrupted else [])
