@@ -106,6 +106,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     fields.append(("cost", money(doc["total_cost_usd"]) + tokens + limit))
     if doc.get("resume_at"):
         fields.append(("resume at", stamp(doc["resume_at"])))
+    if doc.get("waiting_for_slot"):  # the run itself, for a job slot: no sheet starts yet
+        fields.append(("waiting", clean(doc["waiting_for_slot"]["text"], 300)))
     if doc.get("error_message") and doc["status"] != "completed":
         fields.append(("message", clean(doc["error_message"], 300)))
     width = max(len(name) for name, _ in fields)
@@ -126,7 +128,7 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     elif doc["sheets"]:
         console.out()
         _sheet_table(doc, now)
-    for line in [*worktree_lines(doc), *hook_lines(doc, every=False)]:
+    for line in [*worktree_lines(doc), *hook_lines(doc, every=False), *slot_lines(doc)]:
         console.out(line)
 
     errors = doc["recent_errors"][: None if verbose else ERRORS_SHOWN]
@@ -171,6 +173,22 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
                 console.out(f"  {step['reason']}")
 
 
+def slot_lines(doc: dict[str, Any]) -> list[str]:
+    """The sheets waiting for machine slots, those waiting alike on one line, in the run's
+    own words (``sheets 3-5: waiting for a cli slot: 4/4 held by jobs a, b``)."""
+    by_text: dict[str, list[int]] = {}
+    for num, wait in (doc.get("slot_waits") or {}).items():
+        by_text.setdefault(wait["text"], []).append(int(num))
+    if not by_text:
+        return []
+    lines = ["", "Waiting for machine slots:"]
+    for text, waiting in sorted(by_text.items(), key=lambda item: min(item[1])):
+        waiting.sort()
+        which = f"sheet{'s' if len(waiting) > 1 else ''} {num_ranges(waiting)}"
+        lines.append(f"  {which}: {clean(text, 200)}")
+    return lines
+
+
 def _sheet_table(doc: dict[str, Any], now: datetime) -> None:
     headers = ["SHEET", "STATUS", "ATTEMPTS", "VALID", "INSTRUMENT", "DURATION", "COST", "ERROR"]
     rows: list[list[str]] = []
@@ -190,6 +208,8 @@ def _sheet_table(doc: dict[str, Any], now: datetime) -> None:
             status_text = "blocked"
         elif sheet.get("interrupted"):
             status_text = "interrupted"
+        elif sheet.get("waiting_for_slot"):
+            status_text = "waiting (slot)"
         rows.append(
             [
                 num,

@@ -81,6 +81,15 @@ def machine_slots(config: MachineConfig | None = None, home: Path | None = None)
     return SlotReader(config, home).uses()
 
 
+def machine_state(
+    config: MachineConfig | None = None, home: Path | None = None
+) -> tuple[list[LimitUse], dict[tuple[str, str], dict[int | None, SlotWait]]]:
+    """:func:`machine_slots` and :func:`machine_waits` at once, each limit read once."""
+    reader = SlotReader(config, home)
+    tickets = _live_tickets(home, None)
+    return reader.uses(), reader.waits(tickets) if tickets else {}
+
+
 def find_waits(
     waits: dict[tuple[str, str], dict[int | None, SlotWait]], job_id: str, workspace: Path | str
 ) -> dict[int | None, SlotWait]:
@@ -110,6 +119,11 @@ def use_json(use: LimitUse) -> dict[str, Any]:
 def tickets_folders(home: Path | None = None) -> list[Path]:
     """The tickets folders that exist now: a view follows them for waits starting or ending."""
     return [folder / TICKETS for folder in _limit_folders(home) if (folder / TICKETS).is_dir()]
+
+
+def slot_folders(home: Path | None = None) -> list[Path]:
+    """Each limit's folder and its tickets folder: slots taken or let go, waits coming or going."""
+    return sorted([*_limit_folders(home), *tickets_folders(home)])
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -208,7 +222,7 @@ def _key(job_id: str, workspace: Path | str) -> tuple[str, str]:
 def _limit_folders(home: Path | None) -> list[Path]:
     try:
         with os.scandir(paths.slots_dir(home)) as entries:
-            return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+            return sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
     except OSError:
         return []
 

@@ -1,8 +1,9 @@
 """The ``mzt.status/1`` document of one job, built from what its files and records say.
 
 :mod:`mzt.views.status` finds the job and judges its liveness; this module turns the
-checkpoint, that verdict and the shared rate-limit and circuit records into the document
-`mzt status` prints or renders.
+checkpoint, that verdict, the shared rate-limit and circuit records and the machine's slot
+queues (:mod:`mzt.machine.slot_waits`, read only while the run is alive: only a live run
+waits for a slot) into the document `mzt status` prints or renders.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mzt.state import hook_rounds
 from mzt.state.reading import Checkpoint
@@ -20,6 +21,9 @@ from mzt.views.circuits import job_circuits
 from mzt.views.liveness import Liveness
 from mzt.views.sheet_summary import sheet_json, summarize
 from mzt.views.worktrees import isolation_json
+
+if TYPE_CHECKING:
+    from mzt.machine.slot_waits import SlotWait
 
 SCHEMA_STATUS = "mzt.status/1"
 
@@ -145,6 +149,21 @@ def _take_over(record: Any) -> dict[str, Any] | None:
     return {name: record.get(name) for name in _TAKE_OVER_FIELDS}
 
 
+def slot_waits(checkpoint: Checkpoint) -> dict[int | None, SlotWait]:
+    """The job's waits for machine slots, per sheet and (``None``) for its job slot.
+
+    The checkpoint does not record them (a waiting sheet stays pending): the queues do.
+    Read only for a live run; the slot reader is imported only when a queue holds a ticket.
+    """
+    from mzt.machine.slot_waits import waiting_sheets
+
+    return waiting_sheets(checkpoint.ref.job_id, checkpoint.ref.workspace)
+
+
+def _numbered(waits: dict[int | None, SlotWait]) -> list[tuple[int, SlotWait]]:
+    return [(num, wait) for num, wait in waits.items() if num is not None]
+
+
 def status_document(
     checkpoint: Checkpoint,
     liveness: Liveness,
@@ -188,6 +207,11 @@ def status_document(
         )
         for s in ([] if omit else ordered)
     }
+    waits = slot_waits(checkpoint) if liveness.alive else {}
+    for num, sheet in sheets.items():
+        wait = waits.get(int(num))
+        sheet["waiting_for_slot"] = wait.to_json() if wait else None
+    job_wait = waits.get(None)
     document = {
         "schema": SCHEMA_STATUS,
         "job_id": checkpoint.ref.job_id,
@@ -232,6 +256,9 @@ def status_document(
         "current_sheet": head.get("current_sheet"),
         # A dead run runs nothing: its sheets are interrupted, not running.
         "running_sheets": [] if interrupted else summary.running,
+        "waiting_for_slot": job_wait.to_json() if job_wait else None,
+        # Every sheet's slot wait, also when ``sheets`` is omitted.
+        "slot_waits": {str(n): w.to_json() for n, w in sorted(_numbered(waits))},
         "interrupted_sheets": sorted(interrupted),
         "total_retry_count": head.get("total_retry_count"),
         "rate_limit_waits": head.get("rate_limit_waits"),

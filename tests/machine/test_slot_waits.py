@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ import pytest
 from mzt.machine import fairshare, slot_waits, slots
 from mzt.machine.config import InstrumentLimit, MachineConfig, ModelLimit
 from mzt.support import paths
+from tests.machine.slot_child import holding, let_go
 
-CHILD = Path(__file__).with_name("slot_child.py")
 WS = "/work/ws-a"
 CONFIG = MachineConfig(
     max_concurrent_sheets=2,
@@ -34,27 +33,8 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def holders(home: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """Processes holding slots (``slot_child.py hold``: sheet 2 of job JOB) until the end."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(job: str, *specs: str) -> subprocess.Popen[str]:
-        child = subprocess.Popen(
-            [sys.executable, str(CHILD), "hold", str(home), job, *specs],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        started.append(child)
-        assert child.stdout is not None and child.stdout.readline().strip() == "held"
-        return child
-
-    yield start
-    for child in started:
-        with suppress(BrokenPipeError):
-            if child.stdin is not None:
-                child.stdin.close()
-        child.wait(timeout=30)
-        if child.stdout is not None:
-            child.stdout.close()
+    with contextlib.ExitStack() as stack:
+        yield lambda job, *specs: stack.enter_context(holding(home, job, *specs))
 
 
 @pytest.fixture
@@ -194,9 +174,7 @@ def test_a_limit_the_configuration_dropped_shows_only_while_held(
     holder = holders("x", "model-old:2")
     shown = [(u.limit, u.capacity, u.held) for u in slot_waits.machine_slots(plain, home)]
     assert ("model-old", 0, 1) in shown
-    assert holder.stdin is not None
-    holder.stdin.close()
-    holder.wait(timeout=30)
+    let_go(holder)
     shown = [(u.limit, u.capacity, u.held) for u in slot_waits.machine_slots(plain, home)]
     assert [limit for limit, _, _ in shown] == ["sheets", "jobs"]
 
