@@ -208,11 +208,20 @@ def _frame_line(frame: WatchFrame) -> str:
         parts.append(f"failed {frame.failed}")
     if frame.running_sheets:
         parts.append(f"running sheet {num_ranges(list(frame.running_sheets))}")
+    parts.extend(_slot_waits(frame))
     if frame.final:
         parts.append(f"finished (exit {frame.exit_code})")
         if frame.error_message and frame.status != "completed":
             parts.append(clean(frame.error_message, 200))
     return " · ".join(parts)
+
+
+def _slot_waits(frame: WatchFrame) -> list[str]:
+    """``sheet 3: waiting for a cli slot: 4/4 held by job a``, as the run's own output says."""
+    return [
+        clean(text, 200) if sheet is None else f"sheet {sheet}: {clean(text, 200)}"
+        for sheet, _limit, text in frame.slot_waits
+    ]
 
 
 def _redraw(frame: WatchFrame, previous_lines: int) -> int:
@@ -240,6 +249,7 @@ def _redraw(frame: WatchFrame, previous_lines: int) -> int:
         + (f", {frame.failed} failed" if frame.failed else ""),
         "running: "
         + (f"sheet {num_ranges(list(frame.running_sheets))}" if frame.running_sheets else "-"),
+        *_slot_waits(frame),
         f"updated {stamp(frame.updated_at)[11:] if frame.updated_at else '-'}"
         + (f" · {frame.event}" if frame.event else ""),
     ]
