@@ -75,6 +75,18 @@ def _waiting(items: list[dict[str, Any]]) -> str:
     return "waiting sheet " + ", ".join(shown) + more
 
 
+def _slot_waiting(items: list[dict[str, Any]]) -> list[str]:
+    """The run waiting for its job slot (in the run's words), its sheets waiting for slots
+    with the limit each waits for first."""
+    parts = [clean(item["text"], 160) for item in items if item["sheet"] is None]
+    sheets = [item for item in items if item["sheet"] is not None]
+    if sheets:
+        shown = [f"{item['sheet']} ({clean(item['limit'], 40)})" for item in sheets[:SHEETS_SHOWN]]
+        more = f" +{len(sheets) - SHEETS_SHOWN} more" if len(sheets) > SHEETS_SHOWN else ""
+        parts.append("slot wait sheet " + ", ".join(shown) + more)
+    return parts
+
+
 def job_line(job: dict[str, Any]) -> str:
     """One job: status, progress, cost, then what runs and what waits."""
     name = console.style(clean(job["job_id"], 64), "bold")  # from a file anyone could edit
@@ -85,6 +97,7 @@ def job_line(job: dict[str, Any]) -> str:
         parts.append(_running(job["running"]))
     if job["waiting"]:
         parts.append(_waiting(job["waiting"]))
+    parts.extend(_slot_waiting(job.get("waiting_for_slot") or []))
     if job["alive"] and job["status"] == "running" and job["elapsed_seconds"] is not None:
         parts.append(f"for {duration(job['elapsed_seconds'])}")
     if job["error"]:
@@ -111,11 +124,34 @@ def shared_lines(frame: TopFrame) -> list[str]:
     return lines
 
 
+def limit_text(use: dict[str, Any]) -> str:
+    """``sheets 4/4 (a 2, b 2)``: a limit, how many of its slots are held, and by whom."""
+    name = clean(use["limit"], 60)
+    held = f"{use['held']}/{use['capacity']}" if use["capacity"] else f"{use['held']} held"
+    jobs = ", ".join(f"{clean(job, 64)} {count}" for job, count in use["by_job"].items())
+    text = f"{name} {held}" + (f" ({jobs})" if jobs else "")
+    return text + (f" — {clean(use['problem'], 120)}" if use.get("problem") else "")
+
+
+def slot_lines(frame: TopFrame) -> list[str]:
+    """The slots block: ``sheets`` and ``jobs`` always, another limit while it is in use."""
+    shown = [
+        use
+        for use in frame.slots
+        if use["limit"] in ("sheets", "jobs") or use["held"] or use.get("problem")
+    ]
+    if not shown:
+        return []
+    return ["slots:", *(f"  {limit_text(use)}" for use in shown)]
+
+
 def block(frame: TopFrame) -> list[str]:
-    """The frame as plain lines: a stamped summary, then a line per job and shared record."""
+    """The frame as plain lines: a stamped summary, then a line per job, shared record and
+    limit."""
     lines = [f"{_clock(frame)} {summary(frame)}"]
     lines.extend(f"  {job_line(job)}" for job in frame.jobs)
     lines.extend(f"  {line}" for line in shared_lines(frame))
+    lines.extend(f"  {line}" for line in slot_lines(frame))
     return lines
 
 
@@ -129,6 +165,10 @@ def screen(frame: TopFrame, columns: int, rows: int) -> list[str]:
     if shared:
         lines.append("")
         lines.extend(shared)
+    slots = slot_lines(frame)
+    if slots:
+        lines.append("")
+        lines.extend(slots)
     if len(lines) > rows - 1:
         hidden = len(lines) - (rows - 2)
         lines = [*lines[: rows - 2], f"… {hidden} more lines (a taller terminal shows them)"]
