@@ -64,7 +64,7 @@ def waiting_sheets(
     tickets = _live_tickets(home, paths.job_id_from_name(job_id))
     if not tickets:
         return {}
-    return SlotReader(config, home).waits(tickets).get(_key(job_id, workspace), {})
+    return find_waits(SlotReader(config, home).waits(tickets), job_id, workspace)
 
 
 def machine_waits(
@@ -93,7 +93,8 @@ def machine_state(
 def find_waits(
     waits: dict[tuple[str, str], dict[int | None, SlotWait]], job_id: str, workspace: Path | str
 ) -> dict[int | None, SlotWait]:
-    """One job's entry of :func:`machine_waits` (the workspace as recorded, maybe redacted)."""
+    """One job's entry of :func:`machine_waits`. Records hold the workspace redacted: the
+    plain path is tried first, which spares loading the redaction rules for most paths."""
     if not waits:
         return {}
     return waits.get((job_id, str(workspace))) or waits.get(_key(job_id, workspace)) or {}

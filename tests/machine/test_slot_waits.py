@@ -195,3 +195,19 @@ def test_an_odd_ticket_is_skipped(home: Path, tickets: list[fairshare.Ticket]) -
     waits = slot_waits.waiting_sheets("a", WS, CONFIG, home=home)
     assert list(waits) == [1]
     assert stat.S_ISFIFO((folder / f"{'0' * 20}.1.a.ticket").lstat().st_mode)
+
+
+def test_a_workspace_the_records_hold_redacted_is_still_found(
+    home: Path, holders: Callable[..., subprocess.Popen[str]]
+) -> None:
+    holders("busy", "sheets:2")
+    holders("busy", "sheets:2")
+    secretive = "/work/ghp_" + "a" * 36 + "/ws"
+    holder = slots.Holder("a", secretive, 1, "cli")
+    ticket = fairshare.join("sheets", holder, home=home)
+    try:
+        assert "ghp_" not in ticket.path.read_text()  # the record is redacted
+        waits = slot_waits.waiting_sheets("a", secretive, CONFIG, home=home)
+    finally:
+        ticket.leave()
+    assert waits[1].text == "waiting for a sheet slot: 2/2 held by job busy"
