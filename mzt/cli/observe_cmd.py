@@ -17,6 +17,7 @@ import click
 
 from mzt.api import ExitCode
 from mzt.cli import console
+from mzt.cli.formatting import bar, clean, colored, duration, moment_of, num_ranges, stamp
 from mzt.cli.options import (
     complete_job,
     flag,
@@ -27,15 +28,8 @@ from mzt.cli.options import (
 )
 from mzt.cli.status_text import (
     LIST_STATUSES,
-    _bar,
-    _clean,
-    _colored,
-    _duration,
-    _nums,
     _render_overview,
     _render_status,
-    _stamp,
-    _when,
     print_list,
     view_limits,
 )
@@ -207,26 +201,35 @@ def watch(
 
 
 def _frame_line(frame: WatchFrame) -> str:
-    stamp = frame.ts.astimezone().strftime("%H:%M:%S")
+    clock = frame.ts.astimezone().strftime("%H:%M:%S")
     percent = f" ({frame.completed / frame.total * 100:.0f}%)" if frame.total else ""
-    parts = [f"{stamp} {frame.job_id} {frame.status} {frame.completed}/{frame.total}{percent}"]
+    parts = [f"{clock} {frame.job_id} {frame.status} {frame.completed}/{frame.total}{percent}"]
     if frame.failed:
         parts.append(f"failed {frame.failed}")
     if frame.running_sheets:
-        parts.append(f"running sheet {_nums(list(frame.running_sheets))}")
+        parts.append(f"running sheet {num_ranges(list(frame.running_sheets))}")
+    parts.extend(_slot_waits(frame))
     if frame.final:
         parts.append(f"finished (exit {frame.exit_code})")
         if frame.error_message and frame.status != "completed":
-            parts.append(_clean(frame.error_message, 200))
+            parts.append(clean(frame.error_message, 200))
     return " · ".join(parts)
+
+
+def _slot_waits(frame: WatchFrame) -> list[str]:
+    """``sheet 3: waiting for a cli slot: 4/4 held by job a``, as the run's own output says."""
+    return [
+        clean(text, 200) if sheet is None else f"sheet {sheet}: {clean(text, 200)}"
+        for sheet, _limit, text in frame.slot_waits
+    ]
 
 
 def _redraw(frame: WatchFrame, previous_lines: int) -> int:
     """Replace the last drawing with this frame; returns the lines drawn."""
     columns = shutil.get_terminal_size((100, 24)).columns
-    started = _when(frame.started_at)
+    started = moment_of(frame.started_at)
     elapsed = (
-        _duration((frame.ts - started).total_seconds())
+        duration((frame.ts - started).total_seconds())
         if started and frame.status == "running"
         else ""
     )
@@ -236,23 +239,24 @@ def _redraw(frame: WatchFrame, previous_lines: int) -> int:
         who = "running now" if frame.status == "running" else "its run is exiting"
     else:
         who = "not running"
-    header = f"{console.style(frame.job_id, 'bold')} — {_colored(frame.status)} ({who}"
+    header = f"{console.style(frame.job_id, 'bold')} — {colored(frame.status)} ({who}"
     header += f", pid {frame.pid}" if frame.pid else ""
     header += f", {elapsed})" if elapsed else ")"
     percent = f" ({frame.completed / frame.total * 100:.0f}%)" if frame.total else ""
     lines = [
         header,
-        f"{_bar(frame.completed, frame.total)} {frame.completed}/{frame.total}{percent}"
+        f"{bar(frame.completed, frame.total)} {frame.completed}/{frame.total}{percent}"
         + (f", {frame.failed} failed" if frame.failed else ""),
         "running: "
-        + (f"sheet {_nums(list(frame.running_sheets))}" if frame.running_sheets else "-"),
-        f"updated {_stamp(frame.updated_at)[11:] if frame.updated_at else '-'}"
+        + (f"sheet {num_ranges(list(frame.running_sheets))}" if frame.running_sheets else "-"),
+        *_slot_waits(frame),
+        f"updated {stamp(frame.updated_at)[11:] if frame.updated_at else '-'}"
         + (f" · {frame.event}" if frame.event else ""),
     ]
     if frame.final:
         lines.append(f"finished: exit {frame.exit_code}")
         if frame.error_message and frame.status != "completed":
-            lines.append(_clean(frame.error_message, columns - 1))
+            lines.append(clean(frame.error_message, columns - 1))
     if previous_lines:
         sys.stdout.write(f"\x1b[{previous_lines}F\x1b[J")
     for line in lines:

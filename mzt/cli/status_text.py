@@ -6,10 +6,20 @@ overview with these renderings before click is even imported.
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 
 from mzt.cli import console
+from mzt.cli.formatting import (
+    age,
+    alive_text,
+    bar,
+    clean,
+    colored,
+    duration,
+    money,
+    num_ranges,
+    stamp,
+)
 from mzt.cli.hook_text import hook_lines
 from mzt.cli.worktree_text import worktree_fields, worktree_lines
 
@@ -22,18 +32,7 @@ if TYPE_CHECKING:
 COMPACT_ABOVE = 50  # sheets; above this the per-sheet table becomes one row per movement
 ERRORS_SHOWN = 5
 MOVEMENT_ROWS = 30  # above this, runs of finished movements are shown as one row
-LISTED_NUMS = 12  # sheet numbers named in one compact line before "+N more"
 LIST_STATUSES = ("pending", "running", "completed", "failed", "paused", "cancelled", "corrupt")
-_STATUS_COLORS = {
-    "completed": "green",
-    "failed": "red",
-    "corrupt": "red",
-    "running": "blue",
-    "in_progress": "blue",
-    "paused": "yellow",
-    "cancelled": "yellow",
-    "interrupted": "yellow",
-}
 
 
 def view_limits(*, as_json: bool, verbose: bool) -> tuple[int | None, int | None]:
@@ -47,104 +46,6 @@ def view_limits(*, as_json: bool, verbose: bool) -> tuple[int | None, int | None
     return COMPACT_ABOVE, MOVEMENT_ROWS
 
 
-# --- small renderings ------------------------------------------------------------------------
-
-
-def _clean(text: str | None, limit: int | None = None) -> str:
-    """Captured text made safe for a terminal, on one line, cut to ``limit`` characters."""
-    from mzt.api import sanitize_terminal
-
-    if not text:
-        return ""
-    line = " ".join(sanitize_terminal(text).split())
-    if limit is not None and len(line) > limit:
-        line = line[: limit - 1] + "…"
-    return line
-
-
-def _when(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _stamp(text: str | None) -> str:
-    """``2026-05-01 10:00:00Z`` from an ISO time (``-`` when unknown)."""
-    moment = _when(text)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
-
-
-def _age(text: str | None, now: datetime | None = None) -> str:
-    """``12s ago``, ``3h ago``, ``2d ago``."""
-    moment = _when(text)
-    if moment is None:
-        return "-"
-    return _duration(max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())) + " ago"
-
-
-def _duration(seconds: float | None) -> str:
-    """``0.4s``, ``12s``, ``3m04s``, ``2h05m``, ``3d04h``."""
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
-
-
-def _money(usd: float | None) -> str:
-    if not usd:
-        return "$0"
-    return f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
-
-
-def _bar(done: int, total: int, width: int = 30) -> str:
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower()
-    full, empty = ("█", "░") if encoding.startswith("utf") else ("#", "-")
-    filled = round(width * done / total) if total else 0
-    return "[" + full * filled + empty * (width - filled) + "]"
-
-
-def _nums(nums: list[int], limit: int = LISTED_NUMS) -> str:
-    """``1-3,7`` for a sorted list, cut after ``limit`` items."""
-    if not nums:
-        return ""
-    parts: list[str] = []
-    start = prev = nums[0]
-    for n in [*nums[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if n is not None:
-            start = prev = n
-    shown = ",".join(parts[:limit])
-    return shown + (f" (+{len(parts) - limit} more)" if len(parts) > limit else "")
-
-
-def _colored(status: str) -> str:
-    color = _STATUS_COLORS.get(status)
-    return console.style(status, color) if color else status
-
-
-def _alive_text(alive: bool | None, verdict: str | None = None) -> str:
-    if alive is None:
-        return "?"
-    if alive:
-        return "live"
-    return "dead" if verdict == "dead" else "-"
-
-
 def _leftover_text(item: dict[str, Any]) -> str:
     """An attempt of the dead run still alive (the next run, resume or cancel stops it)."""
     where = item.get("note") or f"pid {item['pid']}, {len(item['pids'])} process(es) alive"
@@ -155,11 +56,11 @@ def _take_over_text(record: dict[str, Any]) -> str:
     """Whose the job was before `--take-over` brought it to this host, and when."""
     facts = [f"pid {record['from_pid']}"] if record.get("from_pid") is not None else []
     if record.get("last_written_at"):
-        facts.append(f"last wrote {_stamp(record['last_written_at'])}")
+        facts.append(f"last wrote {stamp(record['last_written_at'])}")
     detail = f" ({', '.join(facts)})" if facts else ""
     return (
         f"from {record.get('from_host')}{detail} by `mzt {record.get('command')} --take-over` "
-        f"on {record.get('by_host')}, {_stamp(record.get('at'))}"
+        f"on {record.get('by_host')}, {stamp(record.get('at'))}"
     )
 
 
@@ -169,12 +70,12 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     if doc.get("job_name") and doc["job_name"] != doc["job_id"]:
         title += f" ({doc['job_name']})"
     liveness = doc["liveness"]
-    state = _colored(doc["status"])
+    state = colored(doc["status"])
     if liveness["verdict"] == "alive":
         state += " — running now"
     elif liveness["verdict"] == "dead":
         # Stored as running, read as paused: what happened to it is that its run died.
-        state = _colored("interrupted") + " — its run died"
+        state = colored("interrupted") + " — its run died"
     elif liveness["verdict"] == "foreign":
         holder = liveness.get("holder") or {}
         state += f" — run on host {holder.get('host', '?')}, cannot check from here"
@@ -186,9 +87,9 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
         ("pid", str(doc["pid"]) if doc.get("pid") else "-"),
         ("workspace", doc["workspace"]),
         ("score", doc.get("score_path") or doc.get("config_path") or "-"),
-        ("started", _stamp(doc.get("started_at"))),
-        ("elapsed", _duration(doc.get("elapsed_seconds"))),
-        ("updated", f"{_stamp(doc.get('updated_at'))} ({_age(doc.get('updated_at'), now)})"),
+        ("started", stamp(doc.get("started_at"))),
+        ("elapsed", duration(doc.get("elapsed_seconds"))),
+        ("updated", f"{stamp(doc.get('updated_at'))} ({age(doc.get('updated_at'), now)})"),
     ]
     if doc.get("taken_over"):
         fields.append(("taken over", _take_over_text(doc["taken_over"])))
@@ -202,11 +103,13 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
             f" ({cost.get('input_tokens') or 0} tokens in, {cost.get('output_tokens') or 0} out)"
         )
     limit = ", cost limit reached" if cost.get("limit_reached") else ""
-    fields.append(("cost", _money(doc["total_cost_usd"]) + tokens + limit))
+    fields.append(("cost", money(doc["total_cost_usd"]) + tokens + limit))
     if doc.get("resume_at"):
-        fields.append(("resume at", _stamp(doc["resume_at"])))
+        fields.append(("resume at", stamp(doc["resume_at"])))
+    if doc.get("waiting_for_slot"):  # the run itself, for a job slot: no sheet starts yet
+        fields.append(("waiting", clean(doc["waiting_for_slot"]["text"], 300)))
     if doc.get("error_message") and doc["status"] != "completed":
-        fields.append(("message", _clean(doc["error_message"], 300)))
+        fields.append(("message", clean(doc["error_message"], 300)))
     width = max(len(name) for name, _ in fields)
     for name, value in fields:
         console.out(f"  {name.ljust(width)}  {value}")
@@ -216,7 +119,7 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     spread = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
     console.out()
     console.out(
-        f"{_bar(progress['completed'], progress['total'])} {progress['completed']}/"
+        f"{bar(progress['completed'], progress['total'])} {progress['completed']}/"
         f"{progress['total']} sheets ({progress['percent']:g}%)" + (f": {spread}" if spread else "")
     )
     if doc["sheets_omitted"]:
@@ -225,7 +128,7 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
     elif doc["sheets"]:
         console.out()
         _sheet_table(doc, now)
-    for line in [*worktree_lines(doc), *hook_lines(doc, every=False)]:
+    for line in [*worktree_lines(doc), *hook_lines(doc, every=False), *slot_lines(doc)]:
         console.out(line)
 
     errors = doc["recent_errors"][: None if verbose else ERRORS_SHOWN]
@@ -237,8 +140,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
             category = f" {error['category']}" if error.get("category") else ""
             attempt = f" attempt {error['attempt']}" if error.get("attempt") else ""
             console.out(
-                f"  {_stamp(error.get('timestamp'))[11:19]}  sheet {error['sheet_num']}{attempt}"
-                f"  [{code}{category}]  {_clean(error.get('message'), 160)}"
+                f"  {stamp(error.get('timestamp'))[11:19]}  sheet {error['sheet_num']}{attempt}"
+                f"  [{code}{category}]  {clean(error.get('message'), 160)}"
             )
     limits = [r for r in doc["rate_limits"] if r["active"] or verbose]
     if limits:
@@ -246,14 +149,14 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
         console.out("Rate limits:")
         for record in limits:
             state_text = (
-                f"limited until {_stamp(record['limited_until'])} "
-                f"({_duration(record['seconds_left'])} left)"
+                f"limited until {stamp(record['limited_until'])} "
+                f"({duration(record['seconds_left'])} left)"
                 if record["active"]
-                else f"expired at {_stamp(record['limited_until'])}"
+                else f"expired at {stamp(record['limited_until'])}"
             )
             console.out(
                 f"  {record['instrument']}: {state_text}, set by job {record['set_by_job']}"
-                + (f": {_clean(record['reason'], 120)}" if record.get("reason") else "")
+                + (f": {clean(record['reason'], 120)}" if record.get("reason") else "")
             )
     from mzt.cli.circuit_text import show_circuits
 
@@ -268,6 +171,22 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
                 console.out(f"  {step['command'].ljust(width)}  # {step['reason']}")
             else:
                 console.out(f"  {step['reason']}")
+
+
+def slot_lines(doc: dict[str, Any]) -> list[str]:
+    """The sheets waiting for machine slots, those waiting alike on one line, in the run's
+    own words (``sheets 3-5: waiting for a cli slot: 4/4 held by jobs a, b``)."""
+    by_text: dict[str, list[int]] = {}
+    for num, wait in (doc.get("slot_waits") or {}).items():
+        by_text.setdefault(wait["text"], []).append(int(num))
+    if not by_text:
+        return []
+    lines = ["", "Waiting for machine slots:"]
+    for text, waiting in sorted(by_text.items(), key=lambda item: min(item[1])):
+        waiting.sort()
+        which = f"sheet{'s' if len(waiting) > 1 else ''} {num_ranges(waiting)}"
+        lines.append(f"  {which}: {clean(text, 200)}")
+    return lines
 
 
 def _sheet_table(doc: dict[str, Any], now: datetime) -> None:
@@ -289,6 +208,8 @@ def _sheet_table(doc: dict[str, Any], now: datetime) -> None:
             status_text = "blocked"
         elif sheet.get("interrupted"):
             status_text = "interrupted"
+        elif sheet.get("waiting_for_slot"):
+            status_text = "waiting (slot)"
         rows.append(
             [
                 num,
@@ -296,8 +217,8 @@ def _sheet_table(doc: dict[str, Any], now: datetime) -> None:
                 str(sheet["attempt_count"]),
                 "-" if rate is None else f"{rate:.0f}%",
                 instrument,
-                _duration(sheet["duration_seconds"]),
-                _money(sheet["cost_usd"]) if sheet["attempt_count"] else "-",
+                duration(sheet["duration_seconds"]),
+                money(sheet["cost_usd"]) if sheet["attempt_count"] else "-",
                 sheet["error_code"] or "",
             ]
         )
@@ -330,8 +251,8 @@ def _movement_table(doc: dict[str, Any]) -> None:
                 str(running),
                 str(group["sheets"] - done - failed - running),
                 str(group["attempts"]),
-                _duration(group["duration_seconds"]),
-                _money(group["cost_usd"]),
+                duration(group["duration_seconds"]),
+                money(group["cost_usd"]),
                 ", ".join(group["instruments"]) or "-",
             ]
         )
@@ -339,7 +260,7 @@ def _movement_table(doc: dict[str, Any]) -> None:
         console.out(line)
     for name, nums in sorted(_shown_by_status(doc).items()):
         if name not in ("completed", "pending"):
-            console.out(f"  {name}: sheets {_nums(nums)}")
+            console.out(f"  {name}: sheets {num_ranges(nums)}")
 
 
 def _shown_by_status(doc: dict[str, Any]) -> dict[str, list[int]]:
@@ -398,10 +319,10 @@ def _job_table(rows: list[dict[str, Any]]) -> list[str]:
             [
                 row["job_id"],
                 row["status"],
-                _alive_text(row["alive"], row.get("liveness")),
+                alive_text(row["alive"], row.get("liveness")),
                 shown,
                 row["workspace"],
-                _age(row["updated_at"], now),
+                age(row["updated_at"], now),
             ]
         )
     return console.table(table_rows, ["ID", "STATUS", "ALIVE", "PROGRESS", "WORKSPACE", "UPDATED"])

@@ -29,7 +29,8 @@ _CLEAR = "\x1b[H\x1b[2J"
 )
 @click.option("-a", "--all", "show_all", is_flag=True, help="Include completed and cancelled jobs.")
 def top(as_json: bool, once: bool, interval: float, show_all: bool) -> int:
-    """Show every registered job live: running and waiting sheets, rate limits, circuits.
+    """Show every registered job live: running and waiting sheets, rate limits, circuits
+    and who holds the machine's slots.
 
     On a terminal the screen is redrawn at each change and every S seconds; otherwise a
     block of lines is printed per change; with --json, one JSON object per change.

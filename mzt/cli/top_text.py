@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mzt.cli import console
-from mzt.cli.status_text import _clean, _colored, _duration
+from mzt.cli.formatting import clean, colored, duration
 
 if TYPE_CHECKING:
     from mzt.api import TopFrame
@@ -32,7 +32,7 @@ def _zulu(text: Any) -> str:
     """``14:10:00Z`` from an ISO time of today, the date too otherwise."""
     if not isinstance(text, str) or not text:
         return "?"
-    return _clean(text.replace("T", " ").replace("+00:00", "Z")[:20])
+    return clean(text.replace("T", " ").replace("+00:00", "Z")[:20])
 
 
 def summary(frame: TopFrame) -> str:
@@ -58,7 +58,7 @@ def _progress(job: dict[str, Any]) -> str:
 
 def _running(items: list[dict[str, Any]]) -> str:
     shown = [
-        f"{item['sheet']} ({_clean(item['instrument'] or '?', 30)}, {_duration(item['seconds'])})"
+        f"{item['sheet']} ({clean(item['instrument'] or '?', 30)}, {duration(item['seconds'])})"
         for item in items[:SHEETS_SHOWN]
     ]
     more = f" +{len(items) - SHEETS_SHOWN} more" if len(items) > SHEETS_SHOWN else ""
@@ -70,25 +70,38 @@ def _waiting(items: list[dict[str, Any]]) -> str:
     for item in items[:SHEETS_SHOWN]:
         why = _WAITS.get(item["reason"], item["reason"])
         left = item["seconds_left"]
-        shown.append(f"{item['sheet']} ({why}" + (f", {_duration(left)})" if left else ")"))
+        shown.append(f"{item['sheet']} ({why}" + (f", {duration(left)})" if left else ")"))
     more = f" +{len(items) - SHEETS_SHOWN} more" if len(items) > SHEETS_SHOWN else ""
     return "waiting sheet " + ", ".join(shown) + more
 
 
+def _slot_waiting(items: list[dict[str, Any]]) -> list[str]:
+    """The run waiting for its job slot (in the run's words), its sheets waiting for slots
+    with the limit each waits for first."""
+    parts = [clean(item["text"], 160) for item in items if item["sheet"] is None]
+    sheets = [item for item in items if item["sheet"] is not None]
+    if sheets:
+        shown = [f"{item['sheet']} ({clean(item['limit'], 40)})" for item in sheets[:SHEETS_SHOWN]]
+        more = f" +{len(sheets) - SHEETS_SHOWN} more" if len(sheets) > SHEETS_SHOWN else ""
+        parts.append("slot wait sheet " + ", ".join(shown) + more)
+    return parts
+
+
 def job_line(job: dict[str, Any]) -> str:
     """One job: status, progress, cost, then what runs and what waits."""
-    name = console.style(_clean(job["job_id"], 64), "bold")  # from a file anyone could edit
-    parts = [f"{name} {_colored(job['status'])} {_progress(job)}"]
+    name = console.style(clean(job["job_id"], 64), "bold")  # from a file anyone could edit
+    parts = [f"{name} {colored(job['status'])} {_progress(job)}"]
     if job["cost_usd"]:
         parts.append(f"${job['cost_usd']:.2f}")
     if job["running"]:
         parts.append(_running(job["running"]))
     if job["waiting"]:
         parts.append(_waiting(job["waiting"]))
+    parts.extend(_slot_waiting(job.get("waiting_for_slot") or []))
     if job["alive"] and job["status"] == "running" and job["elapsed_seconds"] is not None:
-        parts.append(f"for {_duration(job['elapsed_seconds'])}")
+        parts.append(f"for {duration(job['elapsed_seconds'])}")
     if job["error"]:
-        parts.append(_clean(job["error"], 160))
+        parts.append(clean(job["error"], 160))
     return " · ".join(parts)
 
 
@@ -97,25 +110,48 @@ def shared_lines(frame: TopFrame) -> list[str]:
     lines = []
     for limit in frame.rate_limits:
         lines.append(
-            f"rate limit {_clean(limit['instrument'], 40)} until {_zulu(limit['limited_until'])}"
-            f" ({_duration(limit['seconds_left'])} left, set by {_clean(limit['set_by_job'], 64)})"
+            f"rate limit {clean(limit['instrument'], 40)} until {_zulu(limit['limited_until'])}"
+            f" ({duration(limit['seconds_left'])} left, set by {clean(limit['set_by_job'], 64)})"
         )
     for circuit in frame.circuits:
         state = circuit["state"]
         when = f" until {_zulu(circuit['until'])}" if state == "open" else ""
-        reason = f": {_clean(circuit['reason'], 80)}" if circuit.get("reason") else ""
+        reason = f": {clean(circuit['reason'], 80)}" if circuit.get("reason") else ""
         lines.append(
-            f"circuit {_clean(circuit['instrument'], 40)} "
+            f"circuit {clean(circuit['instrument'], 40)} "
             f"{console.style(state.replace('_', ' '), 'yellow')}{when}{reason}"
         )
     return lines
 
 
+def limit_text(use: dict[str, Any]) -> str:
+    """``sheets 4/4 (a 2, b 2)``: a limit, how many of its slots are held, and by whom."""
+    name = clean(use["limit"], 60)
+    held = f"{use['held']}/{use['capacity']}" if use["capacity"] else f"{use['held']} held"
+    jobs = ", ".join(f"{clean(job, 64)} {count}" for job, count in use["by_job"].items())
+    text = f"{name} {held}" + (f" ({jobs})" if jobs else "")
+    return text + (f" — {clean(use['problem'], 120)}" if use.get("problem") else "")
+
+
+def slot_lines(frame: TopFrame) -> list[str]:
+    """The slots block: ``sheets`` and ``jobs`` always, another limit while it is in use."""
+    shown = [
+        use
+        for use in frame.slots
+        if use["limit"] in ("sheets", "jobs") or use["held"] or use.get("problem")
+    ]
+    if not shown:
+        return []
+    return ["slots:", *(f"  {limit_text(use)}" for use in shown)]
+
+
 def block(frame: TopFrame) -> list[str]:
-    """The frame as plain lines: a stamped summary, then a line per job and shared record."""
+    """The frame as plain lines: a stamped summary, then a line per job, shared record and
+    limit."""
     lines = [f"{_clock(frame)} {summary(frame)}"]
     lines.extend(f"  {job_line(job)}" for job in frame.jobs)
     lines.extend(f"  {line}" for line in shared_lines(frame))
+    lines.extend(f"  {line}" for line in slot_lines(frame))
     return lines
 
 
@@ -129,6 +165,10 @@ def screen(frame: TopFrame, columns: int, rows: int) -> list[str]:
     if shared:
         lines.append("")
         lines.extend(shared)
+    slots = slot_lines(frame)
+    if slots:
+        lines.append("")
+        lines.extend(slots)
     if len(lines) > rows - 1:
         hidden = len(lines) - (rows - 2)
         lines = [*lines[: rows - 2], f"… {hidden} more lines (a taller terminal shows them)"]

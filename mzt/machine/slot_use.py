@@ -14,6 +14,7 @@ import os
 import stat
 from pathlib import Path
 
+from mzt.machine import limits
 from mzt.machine.slots import CONTENDED, RECORD_MAX_BYTES, SUFFIX, errno_name, odd_reason
 from mzt.state.lockprobe import PROBE_FLAGS
 from mzt.support import paths, records
@@ -61,6 +62,21 @@ class LimitUse:
         if jobs:
             text += f" by job{'s' if len(jobs) > 1 else ''} {', '.join(jobs)}"
         return text
+
+
+def wait_text(uses: list[LimitUse]) -> tuple[str, str]:
+    """Why an attempt wanting these limits' slots waits: (the limit, the run's own words).
+
+    The first full limit and who holds it (``waiting for a cli slot: 4/4 held by jobs a,
+    b``), else the first limit, whose turn is other jobs'. The run's output and the views
+    (`status`, `watch`, `top`) say it alike.
+    """
+    full = [use for use in uses if use.held >= use.capacity]
+    use = full[0] if full else uses[0]
+    text = f"waiting for {limits.describe(use.limit)}: {use.summary()}"
+    if not full:
+        text += ", other jobs' turn first"
+    return use.limit, text
 
 
 def read_limit(limit: str, capacity: int, *, home: Path | None = None) -> LimitUse:

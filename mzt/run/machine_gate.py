@@ -200,16 +200,11 @@ class MachineGate:
         return taken
 
     def _hold(self, num: int | None, wanted: tuple[tuple[str, int], ...]) -> Hold:
+        """Why the wait, in the words the views use too (:func:`slot_use.wait_text`)."""
         self.watch.follow(name for name, _ in wanted)
-        """Why the wait: the first full limit and who holds it, else the first limit whose
-        turn is other jobs'."""
         uses = [slot_use.read_limit(name, capacity, home=self.home) for name, capacity in wanted]
-        full = [use for use in uses if use.held >= use.capacity]
-        use = full[0] if full else uses[0]
-        text = f"waiting for {limits.describe(use.limit)}: {use.summary()}"
-        if not full:
-            text += ", other jobs' turn first"
-        return Hold("slot", use.limit, text, self.watch.recheck_in())
+        limit, text = slot_use.wait_text(uses)
+        return Hold("slot", limit, text, self.watch.recheck_in())
 
     def news(self, num: int | None, hold: Hold) -> bool:
         """Whether ``hold`` is worth a line: ``num`` starts waiting, or for another limit.

@@ -4,7 +4,9 @@ There is no daemon to ask, so a frame is put together from the files every run a
 writes: the registry says which jobs exist, each job's checkpoint (through the store's
 loader, kept up to date line by line by :class:`~mzt.views.watch.JobTracker`) says what
 its sheets do, its run lock says whether its run is alive, and the shared records say
-which instruments are rate limited or have an open circuit.
+which instruments are rate limited or have an open circuit. The machine's slot folders say
+who holds each limit's slots and which sheets wait in its queue (a slot wait is not in the
+checkpoint: the sheet stays pending).
 
 A frame costs little: the registry is listed again only when its folder changed, and a
 job is read again only when its snapshot or journal changed (then only the new journal
@@ -16,7 +18,6 @@ Like the other views it never takes a lock and never writes.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,195 +25,41 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from mzt.state.models import SheetState
-from mzt.state.reading import ACTIVE_SHEET, Checkpoint, JobRef, file_size, registered_jobs
-from mzt.state.statuses import SheetStatus
+from mzt.machine.slot_waits import SlotWait, find_waits, machine_state, slot_folders, use_json
+from mzt.state.reading import Checkpoint, JobRef, file_size, registered_jobs
 from mzt.support import paths, records
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
-from mzt.views.circuits import circuit_records
 from mzt.views.file_events import Wakeups, polling_forced
-from mzt.views.liveness import Liveness, judge
-from mzt.views.status import CORRUPT, FINISHED_FOR_LIST, elapsed_seconds
+from mzt.views.liveness import judge
+from mzt.views.status import FINISHED_FOR_LIST
+from mzt.views.top_rows import (
+    Scan,
+    active_rate_limits,
+    corrupt_row,
+    job_row,
+    open_circuits,
+    scan,
+)
 from mzt.views.watch import JobTracker
 
 SCHEMA_TOP = "mzt.top/1"
 DEFAULT_INTERVAL = 1.0
 MIN_GAP = 0.1  # seconds: at most ten frames a second, however busy the runs
-# Why a sheet waits, from its status (and, for a waiting sheet, what it waits for): the
-# same reading as the run's own output gives ("retry in 4s", "rate limited; next try").
-WAIT_RETRY = "retry"
-WAIT_COMPLETION = "completion"
-WAIT_RATE_LIMIT = "rate_limited"
-WAIT_CIRCUIT = "circuit_open"
-WAIT_FERMATA = "fermata"
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _seconds(since: datetime | None, until: datetime | None) -> float | None:
-    if since is None or until is None:
-        return None
-    return round(max(0.0, (until - since).total_seconds()), 1)
-
-
-def wait_reason(status: str, mode: str | None, rate_limited: bool) -> str | None:
-    """Why a sheet in ``status`` waits (``None``: it does not wait)."""
-    if status == SheetStatus.RETRY_SCHEDULED:
-        return WAIT_COMPLETION if mode == "completion" else WAIT_RETRY
-    if status == SheetStatus.WAITING:
-        # A rate-limit wait records when the limit expires; a circuit wait only when to look.
-        return WAIT_RATE_LIMIT if rate_limited else WAIT_CIRCUIT
-    if status == SheetStatus.FERMATA:
-        return WAIT_FERMATA
-    return None
-
-
-class Scan(msgspec.Struct):
-    """What one pass over a job's sheets found; kept while the job's files do not change."""
-
-    counts: dict[str, int]
-    active: list[SheetState]
-    waiting: list[tuple[SheetState, str]]
-
-
-def scan(checkpoint: Checkpoint) -> Scan:
-    """Sheets per status, the sheets that run and those that wait (with why), in order."""
-    counts: dict[str, int] = {}
-    active: list[SheetState] = []
-    waiting: list[tuple[SheetState, str]] = []
-    for num in sorted(checkpoint.sheets):
-        sheet = checkpoint.sheets[num]
-        value = sheet.status.value
-        counts[value] = counts.get(value, 0) + 1
-        if sheet.status in ACTIVE_SHEET:
-            active.append(sheet)
-            continue
-        mode = None if sheet.execution_mode is None else str(sheet.execution_mode)
-        why = wait_reason(value, mode, sheet.rate_limit_expires_at is not None)
-        if why is not None:
-            waiting.append((sheet, why))
-    return Scan(counts, active, waiting)
-
-
-def job_row(
-    checkpoint: Checkpoint, liveness: Liveness, now: datetime, found: Scan | None = None
-) -> dict[str, Any]:
-    """One job in a frame: what runs, what waits and why, progress and cost.
-
-    ``found``: the :func:`scan` of this very checkpoint, if one was kept.
-    """
-    head = checkpoint.head
-    status = checkpoint.status
-    dead = liveness.verdict == "dead"
-    if status == "running" and dead:
-        status = "paused"  # as the loader shows a run that died
-    found = found or scan(checkpoint)
-    # Only a live run runs or waits for anything: a dead or stopped run's sheets keep
-    # their stored status, but nothing will start them until the job is resumed.
-    acting = bool(liveness.alive) and not dead
-    running = [
-        {
-            "sheet": sheet.sheet_num,
-            "instrument": sheet.instrument_name,
-            "attempt": sheet.attempt_count,
-            "started_at": _iso(sheet.started_at),
-            "seconds": _seconds(sheet.started_at, now),
-        }
-        for sheet in (found.active if acting else [])
-    ]
-    waiting = [
-        {
-            "sheet": sheet.sheet_num,
-            "instrument": sheet.instrument_name,
-            "reason": why,
-            "until": _iso(sheet.fire_at),
-            "seconds_left": _seconds(now, sheet.fire_at),
-        }
-        for sheet, why in (found.waiting if acting else [])
-    ]
-    counts = found.counts
-    elapsed = elapsed_seconds(head, now)
-    return {
-        "job_id": checkpoint.ref.job_id,
-        "job_name": head.get("job_name"),
-        "workspace": str(checkpoint.ref.workspace),
-        "status": status,
-        "alive": liveness.alive,
-        "pid": None if dead else head.get("pid"),
-        "progress": {
-            "completed": counts.get("completed", 0),
-            "total": checkpoint.total,
-            "failed": counts.get("failed", 0),
-        },
-        "running": running,
-        "waiting": waiting,
-        "cost_usd": round(float(head.get("total_estimated_cost") or 0.0), 6),
-        "elapsed_seconds": None if elapsed is None else round(elapsed, 1),
-        "updated_at": head.get("updated_at"),
-        "error": None,
-    }
-
-
-def corrupt_row(ref: JobRef, message: str) -> dict[str, Any]:
-    """A job whose checkpoint the loader refuses: shown, with the loader's reason."""
-    return {
-        "job_id": ref.job_id,
-        "job_name": None,
-        "workspace": str(ref.workspace),
-        "status": CORRUPT,
-        "alive": None,
-        "pid": None,
-        "progress": {"completed": None, "total": None, "failed": None},
-        "running": [],
-        "waiting": [],
-        "cost_usd": 0.0,
-        "elapsed_seconds": None,
-        "updated_at": None,
-        "error": message,
-    }
-
-
-def active_rate_limits(now: datetime) -> list[dict[str, Any]]:
-    """Shared rate-limit records still in force, the soonest to clear first."""
-    if not _has_records(paths.ratelimits_dir()):
-        return []
-    from mzt.instruments import ratelimits  # only when there are records (see status)
-
-    found = [
-        {**limit.to_json(), "seconds_left": round(left, 1)}
-        for limit in ratelimits.all_records()
-        if (left := limit.seconds_left(now)) > 0
-    ]
-    return sorted(found, key=lambda item: item["seconds_left"])
-
-
-def open_circuits(now: datetime) -> list[dict[str, Any]]:
-    """Shared circuits that are not closed (open, or half open: a trial may run)."""
-    return [doc for doc in circuit_records(now=now) if doc["state"] != "closed"]
-
-
-def _has_records(folder: Path) -> bool:
-    try:
-        with os.scandir(folder) as entries:
-            return any(entry.name.endswith(".json") for entry in entries)
-    except OSError:
-        return False
+SLOT_SUFFIXES = (".lock", ".ticket")  # a slot taken or let go, a ticket come or gone
 
 
 @records.record(frozen=True)
 class TopFrame:
-    """The machine at one moment: its jobs, its rate limits and open circuits."""
+    """The machine at one moment: its jobs, rate limits, open circuits and slots."""
 
     ts: datetime
     jobs: list[dict[str, Any]]
     rate_limits: list[dict[str, Any]]
     circuits: list[dict[str, Any]]
+    # Per limit {limit, capacity, held, by_job}: sheets and jobs, then each limit in use.
+    slots: list[dict[str, Any]] = records.field(default_factory=list)
+    # The machine's backpressure; not measured yet, so always None.
+    pressure: dict[str, Any] | None = None
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -221,7 +68,8 @@ class TopFrame:
             # A job runs while a run holds its lock, between two sheets too.
             "jobs_running": sum(1 for job in self.jobs if job["alive"]),
             "sheets_running": sum(len(job["running"]) for job in self.jobs),
-            "sheets_waiting": sum(len(job["waiting"]) for job in self.jobs),
+            "sheets_waiting": sum(len(job["waiting"]) + _slot_sheets(job) for job in self.jobs),
+            "sheets_waiting_for_slot": sum(_slot_sheets(job) for job in self.jobs),
             "cost_usd": round(sum(job["cost_usd"] for job in self.jobs), 6),
         }
 
@@ -238,12 +86,16 @@ class TopFrame:
                 tuple(item["sheet"] for item in job["running"]),
                 tuple((item["sheet"], item["reason"], item["until"]) for item in job["waiting"]),
                 job["cost_usd"],
+                tuple((item["sheet"], item["limit"]) for item in job["waiting_for_slot"]),
             )
             for job in self.jobs
         )
         limits = tuple((item["instrument"], item["limited_until"]) for item in self.rate_limits)
         circuits = tuple((item["instrument"], item["state"]) for item in self.circuits)
-        return (jobs, limits, circuits)
+        slots = tuple(
+            (item["limit"], item["capacity"], tuple(item["by_job"].items())) for item in self.slots
+        )
+        return (jobs, limits, circuits, slots)
 
     def to_json(self) -> dict[str, Any]:
         """The ``mzt.top/1`` line."""
@@ -254,7 +106,13 @@ class TopFrame:
             "jobs": self.jobs,
             "rate_limits": self.rate_limits,
             "circuits": self.circuits,
+            "slots": self.slots,
+            "pressure": self.pressure,
         }
+
+
+def _slot_sheets(job: dict[str, Any]) -> int:
+    return sum(1 for item in job["waiting_for_slot"] if item["sheet"] is not None)
 
 
 class Board:
@@ -284,14 +142,19 @@ class Board:
         return self._refs
 
     def folders(self) -> list[Path]:
-        """What to watch for changes: each job's files, the registry, the shared records."""
+        """What to watch for changes: each job's files, the registry, the shared records,
+        each limit's slots and queue."""
         found = {ref.state_path.parent for ref in self._refs}
         found.update((paths.registry_dir(), paths.ratelimits_dir(), paths.circuits_dir()))
+        found.update(slot_folders())
         return sorted(found)
 
     def relevant(self, path: Path) -> bool:
         if path.parent in (paths.registry_dir(), paths.ratelimits_dir(), paths.circuits_dir()):
             return True
+        if path.name.endswith(SLOT_SUFFIXES):
+            # A run's own lock file makes no event worth a frame; a slot or a ticket does.
+            return paths.slots_dir() in path.parents
         return path.name.endswith((".json", ".jsonl"))
 
     def _checkpoint(self, ref: JobRef) -> Checkpoint:
@@ -308,7 +171,9 @@ class Board:
         assert tracker.checkpoint is not None
         return tracker.checkpoint
 
-    def _row(self, ref: JobRef, now: datetime) -> dict[str, Any] | None:
+    def _row(
+        self, ref: JobRef, now: datetime, waits: dict[tuple[str, str], dict[int | None, SlotWait]]
+    ) -> dict[str, Any] | None:
         try:
             for _ in range(3):
                 checkpoint = self._checkpoint(ref)
@@ -329,7 +194,9 @@ class Board:
         found = self._scans.get(key)
         if found is None:
             found = self._scans[key] = scan(checkpoint)
-        return job_row(checkpoint, liveness, now, found)
+        return job_row(
+            checkpoint, liveness, now, found, find_waits(waits, ref.job_id, ref.workspace)
+        )
 
     def frame(self, now: datetime | None = None) -> TopFrame:
         """The machine now."""
@@ -340,13 +207,15 @@ class Board:
             self._trackers.pop(gone, None)
             self._signatures.pop(gone, None)
             self._scans.pop(gone, None)
-        jobs = [row for ref in refs if (row := self._row(ref, moment)) is not None]
+        uses, waits = machine_state()
+        jobs = [row for ref in refs if (row := self._row(ref, moment, waits)) is not None]
         if not self.include_all:
             jobs = [job for job in jobs if job["status"] not in FINISHED_FOR_LIST]
         # Live runs first, then by the last change, newest first.
         jobs.sort(key=lambda job: str(job["updated_at"] or ""), reverse=True)
         jobs.sort(key=lambda job: not job["alive"])
-        return TopFrame(moment, jobs, active_rate_limits(moment), open_circuits(moment))
+        slots = [use_json(use) for use in uses]
+        return TopFrame(moment, jobs, active_rate_limits(moment), open_circuits(moment), slots)
 
 
 def _files_of(ref: JobRef) -> tuple[int, ...]:

@@ -39,6 +39,14 @@ DEFAULT_POLL_INTERVAL = 0.25
 # How often the lock of a running job is probed when no file changes: a run killed with
 # SIGKILL changes no file, so this bounds how long its death goes unnoticed.
 LIVENESS_INTERVAL = 1.0
+# How often a live run's slot queues are read again when no ticket made a file event (the
+# tickets folders appear with the first wait; polling sees no events at all).
+SLOT_INTERVAL = 1.0
+# A sheet in one of these no longer waits for a slot, whatever the last look at the queues
+# saw: its attempt took them (or it is over).
+_PAST_SLOTS = frozenset(
+    {"dispatched", "in_progress", "completed", "failed", "skipped", "cancelled"}
+)
 # While a job's files say it is finished but its run still holds the lock (it is folding
 # the journal and exiting), probe often: the watch should end right after the run.
 EXITING_INTERVAL = 0.05
@@ -67,6 +75,8 @@ class WatchFrame:
     counts: dict[str, int] = records.field(default_factory=dict)
     # The run this watch saw ended completed with on_success hooks failing (exit 6).
     hooks_failed: bool = False
+    # (sheet, limit, text) of each wait for machine slots; sheet None: the run's job slot.
+    slot_waits: tuple[tuple[int | None, str, str], ...] = ()
 
     @property
     def exit_code(self) -> int | None:
@@ -87,6 +97,8 @@ class WatchFrame:
             self.total,
             self.failed,
             self.running_sheets,
+            # A sheet starting or stopping to wait, not every change of who holds the slots.
+            tuple((sheet, limit) for sheet, limit, _ in self.slot_waits),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -104,6 +116,10 @@ class WatchFrame:
             "seq": self.seq,
             "final": self.final,
             "exit_code": self.exit_code,
+            "waiting_for_slot": [
+                {"sheet": sheet, "limit": limit, "text": text}
+                for sheet, limit, text in self.slot_waits
+            ],
         }
 
 
@@ -127,6 +143,8 @@ class JobTracker:
         self._probed_at = float("-inf")
         self._shown: tuple[Any, ...] | None = None
         self._saw_run = False  # a run of the job was seen: its end is this watch's outcome
+        self._waits: tuple[tuple[int | None, str, str], ...] = ()
+        self._waits_read_at = float("-inf")
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -184,6 +202,24 @@ class JobTracker:
         self.liveness = judge(self.checkpoint)
         self._probed_at = self.clock()
 
+    def _read_waits(self, *, now: bool) -> None:
+        """The run's waits for machine slots, read again when a ticket changed (``now``) or
+        after :data:`SLOT_INTERVAL`; only a live, running run waits for a slot."""
+        assert self.liveness is not None
+        if not (self.liveness.alive and self._running()):
+            self._waits = ()
+            return
+        if not now and self.clock() - self._waits_read_at < SLOT_INTERVAL:
+            return
+        from mzt.machine.slot_waits import waiting_sheets
+
+        self._waits_read_at = self.clock()
+        waits = waiting_sheets(self.ref.job_id, self.ref.workspace)
+        self._waits = tuple(
+            (sheet, wait.limit, wait.text)
+            for sheet, wait in sorted(waits.items(), key=lambda item: item[0] or 0)
+        )
+
     def _frame(self, event: str | None, *, final: bool = False) -> WatchFrame:
         checkpoint, liveness = self.checkpoint, self.liveness
         assert checkpoint is not None and liveness is not None
@@ -217,7 +253,21 @@ class JobTracker:
             final=final,
             counts=counts,
             hooks_failed=hooks_failed,
+            slot_waits=() if final or dead else self._current_waits(checkpoint),
         )
+
+    def _current_waits(self, checkpoint: Checkpoint) -> tuple[tuple[int | None, str, str], ...]:
+        """The waits last read, less those the checkpoint has overtaken since (a sheet whose
+        attempt started, the job slot once a sheet runs)."""
+        running = bool(checkpoint.running_sheets)
+
+        def current(sheet: int | None) -> bool:
+            if sheet is None:
+                return not running
+            found = checkpoint.sheets.get(sheet)
+            return found is None or found.status.value not in _PAST_SLOTS
+
+        return tuple(wait for wait in self._waits if current(wait[0]))
 
     def _running(self) -> bool:
         return self.checkpoint is not None and self.checkpoint.status == "running"
@@ -233,8 +283,11 @@ class JobTracker:
             return False  # a run holds the lock, or it runs on another host
         return not self._running() or self.liveness.verdict == "dead"
 
-    def update(self, *, first: bool = False) -> list[WatchFrame]:
+    def update(self, *, first: bool = False, slots_changed: bool = False) -> list[WatchFrame]:
         """Frames for what changed since the last call (the first call gives one at least).
+
+        ``slots_changed``: a ticket came or went in a slot queue, so the run's waits for
+        machine slots are read again now (else at most every :data:`SLOT_INTERVAL`).
 
         The watch is over (``finished``; the last frame is ``final``) once :meth:`_over`
         holds and the files did not change between reading them and finding the lock
@@ -248,6 +301,9 @@ class JobTracker:
                 frames.append(frame)
                 self._shown = frame.key
 
+        if self.liveness is not None and slots_changed:
+            # Before the journal's new lines: their frames must not show a wait that ended.
+            self._read_waits(now=True)
         for _ in range(10):  # files that keep changing under a free lock: look again, briefly
             if self.finished:
                 return frames
@@ -265,6 +321,7 @@ class JobTracker:
                 or frames
             ):
                 self._judge()
+            self._read_waits(now=first)
             show(None, always=first and not frames)
             if not self._over():
                 return frames
@@ -309,10 +366,14 @@ def follow(
     yield from tracker.update(first=True)
     if tracker.finished:
         return
+    from mzt.machine.slot_waits import TICKETS, tickets_folders
+
     names = {ref.state_path.name, ref.history_path.name}
     wakeups = Wakeups(
-        folders=lambda: [ref.state_path.parent],
-        relevant=lambda path: path.name in names,
+        # The slot queues too: a sheet starts or stops waiting for a slot with no change of
+        # the job's own files.
+        folders=lambda: [ref.state_path.parent, *tickets_folders()],
+        relevant=lambda path: path.name in names or path.parent.name == TICKETS,
         # The shortest interval the tracker may need; it decides itself whether a look is due.
         idle=EXITING_INTERVAL,
         poll=lambda: tracker.wait_hint(poll_interval),
@@ -320,10 +381,10 @@ def follow(
         stop=stop,
     )
     reported = ""
-    for _ in wakeups:
+    for changed in wakeups:
         if on_mode is not None and wakeups.mode != reported:
             reported = wakeups.mode
             on_mode(reported)
-        yield from tracker.update()
+        yield from tracker.update(slots_changed=any(p.parent.name == TICKETS for p in changed))
         if tracker.finished or (stop is not None and stop.is_set()):
             return

@@ -27,6 +27,7 @@ def job(job_id: str, **extra: Any) -> dict[str, Any]:
         "progress": {"completed": 2, "total": 9, "failed": 0},
         "running": [],
         "waiting": [],
+        "waiting_for_slot": [],
         "cost_usd": 0.0,
         "elapsed_seconds": 75.0,
         "updated_at": "2026-05-01T10:00:00Z",
@@ -87,3 +88,48 @@ def test_the_screen_fits_the_terminal() -> None:
     many = top_text.screen(frame([job(f"job-{n}") for n in range(40)]), 30, 10)
     assert len(many) == 9 and many[-1].startswith("… 34 more lines")
     assert all(len(line) <= 30 for line in many[:-1])
+
+
+SLOTS = [
+    {"limit": "sheets", "capacity": 4, "held": 4, "by_job": {"a": 2, "b": 2}, "problem": None},
+    {"limit": "jobs", "capacity": 15, "held": 2, "by_job": {"a": 1, "b": 1}, "problem": None},
+    {"limit": "instrument-cli", "capacity": 4, "held": 0, "by_job": {}, "problem": None},
+    {"limit": "model-old", "capacity": 0, "held": 1, "by_job": {"a": 1}, "problem": None},
+]
+
+
+def test_slot_waits_and_the_slots_block() -> None:
+    waits = [
+        {"sheet": None, "limit": "jobs", "text": "waiting for a job slot: 15/15 held by jobs a, b"},
+        {"sheet": 3, "limit": "sheets", "text": "waiting for a sheet slot: 4/4 held by jobs a, b"},
+        {
+            "sheet": 7,
+            "limit": "instrument-cli",
+            "text": "waiting for a cli slot: 4/4 held by job a",
+        },
+    ]
+    shown = frame([job("c\x1b[2J", waiting_for_slot=waits)])
+    shown = TopFrame(shown.ts, shown.jobs, [], [], SLOTS)
+    lines = top_text.block(shown)
+    assert lines[0].endswith("1 job · 1 running · 0 sheets running · 2 waiting · $0.00")
+    assert lines[1] == (
+        "  c running 2/9 · waiting for a job slot: 15/15 held by jobs a, b"
+        " · slot wait sheet 3 (sheets), 7 (instrument-cli) · for 1m15s"
+    )
+    # Sheets and jobs always; another limit only while held: what is free says nothing.
+    assert lines[2:] == [
+        "  slots:",
+        "    sheets 4/4 (a 2, b 2)",
+        "    jobs 2/15 (a 1, b 1)",
+        "    model-old 1 held (a 1)",
+    ]
+    screen = top_text.screen(shown, 100, 24)
+    assert screen[-5:] == [
+        "",
+        "slots:",
+        "  sheets 4/4 (a 2, b 2)",
+        "  jobs 2/15 (a 1, b 1)",
+        "  model-old 1 held (a 1)",
+    ]
+    # A frame with no slots read has no block.
+    assert top_text.block(frame([job("d")]))[1:] == ["  d running 2/9 · for 1m15s"]

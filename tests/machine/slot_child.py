@@ -7,14 +7,18 @@ closes. ``hold-spawn``: the same, but first start ``sleep`` (which inherits ever
 inheritable descriptor) and print its pid after ``held``.
 ``wait HOME JOB CAPACITY LOG``: wait in turn (fair share) for a ``sheets`` slot, print
 ``joined`` once queued, log ``JOB PID`` when served, hold until stdin closes.
+
+Imported, :func:`holding` runs a ``hold`` child for the length of a ``with`` block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from mzt.machine import fairshare, slots
@@ -62,6 +66,35 @@ def wait(home: Path, job: str, capacity: int, log: Path) -> None:
         out.write(f"{job} {os.getpid()}\n")
     sys.stdin.read()
     taken.release()
+
+
+@contextlib.contextmanager
+def holding(home: Path, job: str, *specs: str) -> Iterator[subprocess.Popen[str]]:
+    """A separate process holding a slot of each ``LIMIT:CAPACITY`` for ``job`` (sheet 2,
+    instrument claude-code, workspace ``home``) from the start of the block to its end."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "hold", str(home), job, *specs],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        said = child.stdout.readline().strip()
+        assert said == "held", f"the holder said {said!r}"
+        yield child
+    finally:
+        let_go(child)
+
+
+def let_go(child: subprocess.Popen[str]) -> None:
+    """End a ``hold`` child: it releases its slots when its stdin closes."""
+    with contextlib.suppress(BrokenPipeError):
+        if child.stdin is not None and not child.stdin.closed:
+            child.stdin.close()
+    child.wait(timeout=30)
+    if child.stdout is not None:
+        child.stdout.close()
 
 
 if __name__ == "__main__":

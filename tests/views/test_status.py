@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,11 @@ from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetState, 
 from mzt.state.loader import read_state
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
 from mzt.views import status as status_view
+from mzt.views.liveness import Liveness
+from mzt.views.status_document import status_document
 from tests.e2e.conftest import Project, wait_for
 from tests.e2e.other_host import OLD_HOST, leave_running
+from tests.machine.slot_child import holding
 
 STATUS_FIELDS = {
     "schema",
@@ -247,6 +251,57 @@ def test_running_then_killed_job(project: Project) -> None:
     assert (row["status"], row["alive"], row["liveness"]) == ("paused", False, "dead")
 
 
+def slot_wait_seen(ws: Path, job: str, field: Callable[[dict[str, Any]], Any]) -> bool:
+    try:
+        return field(doc_of(job, ws)) is not None
+    except JobNotFoundError:
+        return False  # the run has not written its checkpoint yet
+
+
+def test_a_sheet_waiting_for_a_machine_slot_says_so_in_the_runs_words(project: Project) -> None:
+    (project.home / "config.yaml").write_text("max_concurrent_sheets: 1\n")
+    wait = {"limit": "sheets", "text": "waiting for a sheet slot: 1/1 held by job holder"}
+    with holding(project.home, "holder", "sheets:1"):
+        proc, ws = start(project, score("slotted", "true", n=2))
+        try:
+            wait_for(lambda: slot_wait_seen(ws, "slotted", lambda d: d["slot_waits"].get("1")))
+            doc = doc_of("slotted", ws)
+            assert (doc["status"], doc["alive"]) == ("running", True)
+            assert doc["sheets"]["1"]["status"] == "pending"  # the checkpoint knows no wait
+            assert doc["sheets"]["1"]["waiting_for_slot"] == wait
+            assert doc["sheets"]["2"]["waiting_for_slot"] is None  # it waits behind sheet 1
+            assert doc["slot_waits"] == {"1": wait}
+            assert doc["waiting_for_slot"] is None
+        except BaseException:
+            kill_tree(proc)
+            raise
+    _, err = proc.communicate(timeout=60)  # the slot let go, the run goes on and ends
+    assert proc.returncode == 0, err
+    doc = doc_of("slotted", ws)
+    assert doc["status"] == "completed" and doc["slot_waits"] == {}
+    assert [sheet["waiting_for_slot"] for sheet in doc["sheets"].values()] == [None, None]
+
+
+def test_a_run_waiting_for_a_job_slot_says_so_at_the_job_level(project: Project) -> None:
+    (project.home / "config.yaml").write_text("max_concurrent_jobs: 1\n")
+    with holding(project.home, "holder", "jobs:1"):
+        proc, ws = start(project, score("queued", "true", n=2))
+        try:
+            wait_for(lambda: slot_wait_seen(ws, "queued", lambda d: d["waiting_for_slot"]))
+            doc = doc_of("queued", ws)
+            assert doc["waiting_for_slot"] == {
+                "limit": "jobs",
+                "text": "waiting for a job slot: 1/1 held by job holder",
+            }
+            assert doc["slot_waits"] == {} and doc["running_sheets"] == []
+        except BaseException:
+            kill_tree(proc)
+            raise
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert doc_of("queued", ws)["waiting_for_slot"] is None
+
+
 def test_another_hosts_run_points_at_the_take_over_and_then_shows_it(project: Project) -> None:
     ws = project.root / "ws-far"
     ws.mkdir()
@@ -467,8 +522,8 @@ def test_a_dead_runs_running_sheets_are_interrupted_and_their_time_stops(
 ) -> None:
     last_write = datetime(2026, 5, 1, 10, 0, 5, tzinfo=UTC)
     checkpoint = _killed_mid_sheet(tmp_path, last_write)
-    liveness = status_view.Liveness(verdict == "alive", verdict, "probed", None)
-    doc, _ = status_view.status_document(
+    liveness = Liveness(verdict == "alive", verdict, "probed", None)
+    doc, _ = status_document(
         checkpoint, liveness, was_running=True, now=last_write + timedelta(seconds=295)
     )
     assert doc["interrupted_sheets"] == ([2, 3] if interrupted else [])

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mzt.instruments import circuits, ratelimits
+from mzt.machine import fairshare, slots
 from mzt.state import (
     CheckpointState,
     JobStatus,
@@ -23,6 +24,7 @@ from mzt.state import (
 )
 from mzt.support import paths
 from mzt.views import top
+from tests.machine.slot_child import holding
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -162,6 +164,7 @@ def test_a_frame_shows_every_kind_of_job_and_the_shared_records(
         "jobs_running": 1,
         "sheets_running": 1,
         "sheets_waiting": 4,
+        "sheets_waiting_for_slot": 0,
         "cost_usd": 0.75,
     }
     doc = frame.to_json()
@@ -234,17 +237,45 @@ def test_frames_come_after_a_change_and_stop_when_asked(home: Path, tmp_path: Pa
     assert seen[0].jobs[0]["status"] == "paused" and seen[-1].jobs[0]["status"] == "failed"
 
 
-@pytest.mark.parametrize(
-    ("status", "mode", "limited", "reason"),
-    [
-        ("retry_scheduled", None, False, "retry"),
-        ("retry_scheduled", "completion", False, "completion"),
-        ("waiting", None, True, "rate_limited"),
-        ("waiting", None, False, "circuit_open"),
-        ("fermata", None, False, "fermata"),
-        ("pending", None, False, None),
-        ("in_progress", None, False, None),
-    ],
-)
-def test_wait_reasons(status: str, mode: str | None, limited: bool, reason: str | None) -> None:
-    assert top.wait_reason(status, mode, limited) == reason
+def test_a_frame_shows_who_holds_each_limit_and_which_sheets_wait_for_one(
+    home: Path, tmp_path: Path, held_lock: list[int]
+) -> None:
+    (home / "config.yaml").write_text("max_concurrent_sheets: 1\nmax_concurrent_jobs: 4\n")
+    ws = write_job(tmp_path, "queued", JobStatus.RUNNING, [SheetState(sheet_num=n) for n in (1, 2)])
+    hold(held_lock, ws, "queued")
+    board = top.Board()
+    with holding(home, "holder", "sheets:1", "jobs:4", "instrument-cli:4"):
+        idle = board.frame(NOW)
+        ticket = fairshare.join("sheets", slots.Holder("queued", str(ws), 1, "cli"), home=home)
+        try:
+            waiting = board.frame(NOW)
+        finally:
+            ticket.leave()
+        after = board.frame(NOW)
+    assert by_id(idle)["queued"]["waiting_for_slot"] == []
+    row = by_id(waiting)["queued"]
+    assert row["waiting_for_slot"] == [
+        {"sheet": 1, "limit": "sheets", "text": "waiting for a sheet slot: 1/1 held by job holder"}
+    ]
+    assert waiting.totals["sheets_waiting_for_slot"] == 1 and waiting.totals["sheets_waiting"] == 1
+    assert waiting.key != idle.key and after.key == idle.key  # a wait begins, then it ends
+    doc = waiting.to_json()
+    assert doc["pressure"] is None
+    assert [(s["limit"], s["capacity"], s["held"], s["by_job"]) for s in doc["slots"]] == [
+        ("sheets", 1, 1, {"holder": 1}),
+        ("jobs", 4, 1, {"holder": 1}),
+        ("instrument-cli", 4, 1, {"holder": 1}),
+    ]
+    assert board.relevant(paths.slot_file("sheets", 0)) and board.relevant(ticket.path)
+    assert not board.relevant(paths.lock_file(ws, "queued").with_suffix(".lock"))
+    assert paths.slots_dir() / "sheets" / "tickets" in board.folders()
+
+
+def test_a_dead_runs_tickets_are_not_its_waits(home: Path, tmp_path: Path) -> None:
+    ws = write_job(tmp_path, "gone", JobStatus.RUNNING, [SheetState(sheet_num=1)])  # lock free
+    ticket = fairshare.join("sheets", slots.Holder("gone", str(ws), 1, "cli"), home=home)
+    try:
+        frame = top.Board().frame(NOW)
+    finally:
+        ticket.leave()
+    assert by_id(frame)["gone"]["waiting_for_slot"] == []

@@ -20,6 +20,7 @@ from mzt.state import reading
 from mzt.views import file_events
 from mzt.views import watch as watching
 from tests.e2e.conftest import Project, wait_for
+from tests.machine.slot_child import holding, let_go
 
 
 @pytest.fixture
@@ -183,3 +184,35 @@ def test_polling_is_forced_by_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert not file_events.polling_forced()
     monkeypatch.delenv(file_events.POLL_ENV)
     assert not file_events.polling_forced()
+
+
+@pytest.mark.parametrize("force_poll", [False, True], ids=["events", "polling"])
+def test_a_sheet_starting_and_stopping_to_wait_for_a_slot_gets_a_frame_each(
+    project: Project, force_poll: bool
+) -> None:
+    (project.home / "config.yaml").write_text("max_concurrent_sheets: 1\n")
+    wait = (1, "sheets", "waiting for a sheet slot: 1/1 held by job holder")
+    frames: list[watching.WatchFrame] = []
+    with holding(project.home, "holder", "sheets:1") as holder:
+        # Should the wait go unseen, the slot is let go all the same: the test fails, not hangs.
+        safety = threading.Timer(60, let_go, [holder])
+        safety.start()
+        try:
+            proc = started(project, score("true", 2))
+            for frame in watching.follow(ref(project), force_poll=force_poll):
+                frames.append(frame)
+                if frame.slot_waits:
+                    let_go(holder)
+        finally:
+            safety.cancel()
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    waits = [frame.slot_waits for frame in frames]
+    assert (wait,) in waits
+    first = waits.index((wait,))
+    # The wait's end is a frame of its own, before the sheet's attempt ends.
+    assert any(not f.slot_waits and f.completed == 0 for f in frames[first + 1 :])
+    assert frames[-1].final and frames[-1].completed == 2 and frames[-1].slot_waits == ()
+    assert frames[first].to_json()["waiting_for_slot"] == [
+        {"sheet": 1, "limit": "sheets", "text": wait[2]}
+    ]
