@@ -145,6 +145,21 @@ def slot_lines(frame: TopFrame) -> list[str]:
     return ["slots:", *(f"  {limit_text(use)}" for use in shown)]
 
 
+def pressure_line(frame: TopFrame) -> str | None:
+    """``pressure high: rate limit on claude-code until 12:04:05``."""
+    reading = frame.pressure
+    if reading is None:
+        return None
+    level = str(reading["level"])
+    causes = [clean(str(cause), 120) for cause in reading["causes"]] or [
+        f"memory {reading['memory_mb'] / 1024:.1f}/{reading['max_memory_mb'] / 1024:.1f} GB",
+        f"processes {reading['processes']}/{reading['max_processes']}",
+    ]
+    colour = {"critical": "red", "high": "yellow", "medium": "yellow"}.get(level)
+    shown = console.style(level, colour) if colour else level
+    return f"pressure {shown}: {', '.join(causes)}"
+
+
 def block(frame: TopFrame) -> list[str]:
     """The frame as plain lines: a stamped summary, then a line per job, shared record and
     limit."""
@@ -152,6 +167,8 @@ def block(frame: TopFrame) -> list[str]:
     lines.extend(f"  {job_line(job)}" for job in frame.jobs)
     lines.extend(f"  {line}" for line in shared_lines(frame))
     lines.extend(f"  {line}" for line in slot_lines(frame))
+    if (line := pressure_line(frame)) is not None:
+        lines.append(f"  {line}")
     return lines
 
 
@@ -169,6 +186,8 @@ def screen(frame: TopFrame, columns: int, rows: int) -> list[str]:
     if slots:
         lines.append("")
         lines.extend(slots)
+    if (line := pressure_line(frame)) is not None:
+        lines.append(line)
     if len(lines) > rows - 1:
         hidden = len(lines) - (rows - 2)
         lines = [*lines[: rows - 2], f"… {hidden} more lines (a taller terminal shows them)"]

@@ -264,6 +264,21 @@ def read_cached(home: Path | None = None) -> Pressure | None:
     return _read(home or paths.mzt_home())
 
 
+def look(
+    config: MachineConfig,
+    *,
+    rate_limits: RateLimitReader,
+    home: Path | None = None,
+    now: datetime | None = None,
+) -> Pressure:
+    """The pressure as a view shows it: the runs' shared reading while it is at most
+    :data:`BUSY_STALE_SECONDS` old, else measured now. Never writes and never locks."""
+    when = now or datetime.now(UTC)
+    root = home or paths.mzt_home()
+    found = _usable(_read(root), config, when, BUSY_STALE_SECONDS)
+    return found or measure_now(config, rate_limits=rate_limits, home=root, now=when)
+
+
 def _usable(
     found: Pressure | None, config: MachineConfig, now: datetime, fresh: float
 ) -> Pressure | None:

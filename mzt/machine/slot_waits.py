@@ -137,7 +137,7 @@ class SlotReader:
         from mzt.machine import limits
 
         self.limits = limits
-        self.config = config if config is not None else _config(home)
+        self.config = config if config is not None else view_config(home)
         self.home = home
         self._uses: dict[str, LimitUse | None] = {}
         self._names = {
@@ -182,7 +182,8 @@ class SlotReader:
         return found
 
 
-def _config(home: Path | None) -> MachineConfig:
+def view_config(home: Path | None = None) -> MachineConfig:
+    """The machine configuration as a view reads it: the defaults if the file is bad."""
     from mzt.machine import config
     from mzt.support.errors import MztError
 

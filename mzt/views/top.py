@@ -6,7 +6,8 @@ loader, kept up to date line by line by :class:`~mzt.views.watch.JobTracker`) sa
 its sheets do, its run lock says whether its run is alive, and the shared records say
 which instruments are rate limited or have an open circuit. The machine's slot folders say
 who holds each limit's slots and which sheets wait in its queue (a slot wait is not in the
-checkpoint: the sheet stays pending).
+checkpoint: the sheet stays pending), and the runs' shared pressure reading (measured
+afresh when no run has refreshed it lately) says how loaded the machine is.
 
 A frame costs little: the registry is listed again only when its folder changed, and a
 job is read again only when its snapshot or journal changed (then only the new journal
@@ -25,7 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mzt.machine.slot_waits import SlotWait, find_waits, machine_state, slot_folders, use_json
+from mzt.instruments import ratelimits
+from mzt.machine import pressure
+from mzt.machine.slot_waits import (
+    SlotWait,
+    find_waits,
+    machine_state,
+    slot_folders,
+    use_json,
+    view_config,
+)
 from mzt.state.reading import Checkpoint, JobRef, file_size, registered_jobs
 from mzt.support import paths, records
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
@@ -58,7 +68,7 @@ class TopFrame:
     circuits: list[dict[str, Any]]
     # Per limit {limit, capacity, held, by_job}: sheets and jobs, then each limit in use.
     slots: list[dict[str, Any]] = records.field(default_factory=list)
-    # The machine's backpressure; not measured yet, so always None.
+    # The machine's backpressure (``mzt.pressure/1``); None only in frames built by hand.
     pressure: dict[str, Any] | None = None
 
     @property
@@ -95,7 +105,8 @@ class TopFrame:
         slots = tuple(
             (item["limit"], item["capacity"], tuple(item["by_job"].items())) for item in self.slots
         )
-        return (jobs, limits, circuits, slots)
+        level = self.pressure["level"] if self.pressure else None
+        return (jobs, limits, circuits, slots, level)
 
     def to_json(self) -> dict[str, Any]:
         """The ``mzt.top/1`` line."""
@@ -147,9 +158,12 @@ class Board:
         found = {ref.state_path.parent for ref in self._refs}
         found.update((paths.registry_dir(), paths.ratelimits_dir(), paths.circuits_dir()))
         found.update(slot_folders())
+        found.add(paths.pressure_file().parent)
         return sorted(found)
 
     def relevant(self, path: Path) -> bool:
+        if path == paths.pressure_file():
+            return True
         if path.parent in (paths.registry_dir(), paths.ratelimits_dir(), paths.circuits_dir()):
             return True
         if path.name.endswith(SLOT_SUFFIXES):
@@ -207,7 +221,8 @@ class Board:
             self._trackers.pop(gone, None)
             self._signatures.pop(gone, None)
             self._scans.pop(gone, None)
-        uses, waits = machine_state()
+        config = view_config()
+        uses, waits = machine_state(config)
         jobs = [row for ref in refs if (row := self._row(ref, moment, waits)) is not None]
         if not self.include_all:
             jobs = [job for job in jobs if job["status"] not in FINISHED_FOR_LIST]
@@ -215,7 +230,15 @@ class Board:
         jobs.sort(key=lambda job: str(job["updated_at"] or ""), reverse=True)
         jobs.sort(key=lambda job: not job["alive"])
         slots = [use_json(use) for use in uses]
-        return TopFrame(moment, jobs, active_rate_limits(moment), open_circuits(moment), slots)
+        reading = pressure.look(config, rate_limits=ratelimits.all_records, now=moment)
+        return TopFrame(
+            moment,
+            jobs,
+            active_rate_limits(moment),
+            open_circuits(moment),
+            slots,
+            reading.to_json(),
+        )
 
 
 def _files_of(ref: JobRef) -> tuple[int, ...]:

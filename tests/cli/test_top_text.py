@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from mzt.cli import top_text
+from mzt.machine import pressure
+from mzt.machine.config import MachineConfig
+from mzt.machine.pressure_probe import Usage
 from mzt.views.top import TopFrame
 
 
@@ -133,3 +136,17 @@ def test_slot_waits_and_the_slots_block() -> None:
     ]
     # A frame with no slots read has no block.
     assert top_text.block(frame([job("d")]))[1:] == ["  d running 2/9 · for 1m15s"]
+
+
+def test_the_pressure_line_gives_the_level_and_its_causes_or_what_was_measured() -> None:
+    critical = pressure.assess(
+        MachineConfig(max_processes=10),
+        Usage(1024.0, 9),
+        now=datetime(2026, 5, 1, 10, 0, tzinfo=UTC),
+    )
+    shown = TopFrame(frame([]).ts, [], [], [], [], critical.to_json())
+    assert top_text.block(shown)[-1] == "  pressure critical: processes 9/10"
+    calm = pressure.assess(MachineConfig(), Usage(512.0, 3), now=shown.ts).to_json()
+    line = top_text.pressure_line(TopFrame(shown.ts, [], [], [], [], calm))
+    assert line == "pressure none: memory 0.5/8.0 GB, processes 3/50"
+    assert top_text.pressure_line(frame([])) is None

@@ -98,11 +98,12 @@ def test_top_once_shows_the_slots_and_the_wait_as_lines_and_as_json(waiting: Wai
     assert "1 job · 1 running · 0 sheets running · 1 waiting" in lines[0]
     assert lines[1].startswith("  waiter running 0/2 · slot wait sheet 1 (sheets)")
     assert lines[2:5] == ["  slots:", "    sheets 1/1 (holder 1)", "    jobs 1/15 (waiter 1)"]
+    assert lines[5].startswith("  pressure ") and "processes" in lines[5]
     result = waiting.project.mzt("top", "--once", "--json")
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     doc = json.loads(line)
-    assert doc["schema"] == "mzt.top/1" and doc["pressure"] is None
+    assert doc["schema"] == "mzt.top/1" and doc["pressure"]["schema"] == "mzt.pressure/1"
     slots = {item["limit"]: item for item in doc["slots"]}
     assert slots["sheets"] == {
         "limit": "sheets",

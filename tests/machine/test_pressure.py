@@ -305,3 +305,19 @@ def test_the_real_reader_fits_the_protocol(home: Path) -> None:
     ratelimits.record("b", T0 + timedelta(1), "429", "job", home=home)
     ratelimits.record("a", T0 + timedelta(1), "429", "job", home=home)
     assert names(pressure.in_force(ratelimits.all_records(home), T0)) == ["a", "b"]
+
+
+def test_a_view_uses_a_recent_shared_reading_else_measures_without_writing(
+    home: Path, readings: list[Usage]
+) -> None:
+    cached = pressure.assess(CONFIG, Usage(7900, 0), now=T0)  # critical
+    write_cache(home, cached)
+    before = paths.pressure_file(home).read_bytes()
+    soon = T0 + timedelta(seconds=pressure.BUSY_STALE_SECONDS - 1)
+    assert pressure.look(CONFIG, rate_limits=no_limits, home=home, now=soon) == cached
+    assert readings == []
+    later = T0 + timedelta(seconds=pressure.BUSY_STALE_SECONDS + 1)
+    found = pressure.look(CONFIG, rate_limits=no_limits, home=home, now=later)
+    assert found.level == Level.LOW and len(readings) == 1
+    assert paths.pressure_file(home).read_bytes() == before  # a view never writes
+    assert not paths.pressure_lock(home).exists()  # nor locks

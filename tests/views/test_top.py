@@ -260,7 +260,8 @@ def test_a_frame_shows_who_holds_each_limit_and_which_sheets_wait_for_one(
     assert waiting.totals["sheets_waiting_for_slot"] == 1 and waiting.totals["sheets_waiting"] == 1
     assert waiting.key != idle.key and after.key == idle.key  # a wait begins, then it ends
     doc = waiting.to_json()
-    assert doc["pressure"] is None
+    assert doc["pressure"]["schema"] == "mzt.pressure/1"
+    assert doc["pressure"]["level"] in ("none", "low", "medium", "high", "critical")
     assert [(s["limit"], s["capacity"], s["held"], s["by_job"]) for s in doc["slots"]] == [
         ("sheets", 1, 1, {"holder": 1}),
         ("jobs", 4, 1, {"holder": 1}),
