@@ -11,6 +11,10 @@ from datetime import UTC, datetime
 
 from mzt.cli import console
 
+TYPE_CHECKING = False  # not `typing`: `mzt status` with no jobs imports no typing
+if TYPE_CHECKING:
+    from typing import Any
+
 LISTED_NUMS = 12  # sheet numbers named in one compact line before "+N more"
 STATUS_COLORS = {
     "completed": "green",
@@ -117,3 +121,14 @@ def alive_text(alive: bool | None, verdict: str | None = None) -> str:
     if alive:
         return "live"
     return "dead" if verdict == "dead" else "-"
+
+
+def pressure_text(reading: dict[str, Any]) -> str:
+    """``critical: processes 45/50``; at a calm level, what was measured."""
+    level = str(reading["level"])
+    causes = [clean(str(cause), 120) for cause in reading["causes"]] or [
+        f"memory {reading['memory_mb'] / 1024:.1f}/{reading['max_memory_mb'] / 1024:.1f} GB",
+        f"processes {reading['processes']}/{reading['max_processes']}",
+    ]
+    colour = {"critical": "red", "high": "yellow", "medium": "yellow"}.get(level)
+    return f"{console.style(level, colour) if colour else level}: {', '.join(causes)}"

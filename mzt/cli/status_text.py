@@ -18,6 +18,7 @@ from mzt.cli.formatting import (
     duration,
     money,
     num_ranges,
+    pressure_text,
     stamp,
 )
 from mzt.cli.hook_text import hook_lines
@@ -108,6 +109,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
         fields.append(("resume at", stamp(doc["resume_at"])))
     if doc.get("waiting_for_slot"):  # the run itself, for a job slot: no sheet starts yet
         fields.append(("waiting", clean(doc["waiting_for_slot"]["text"], 300)))
+    if doc.get("pressure"):
+        fields.append(("pressure", pressure_text(doc["pressure"])))
     if doc.get("error_message") and doc["status"] != "completed":
         fields.append(("message", clean(doc["error_message"], 300)))
     width = max(len(name) for name, _ in fields)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mzt.cli import console
-from mzt.cli.formatting import clean, colored, duration
+from mzt.cli.formatting import clean, colored, duration, pressure_text
 
 if TYPE_CHECKING:
     from mzt.api import TopFrame
@@ -147,17 +147,7 @@ def slot_lines(frame: TopFrame) -> list[str]:
 
 def pressure_line(frame: TopFrame) -> str | None:
     """``pressure high: rate limit on claude-code until 12:04:05``."""
-    reading = frame.pressure
-    if reading is None:
-        return None
-    level = str(reading["level"])
-    causes = [clean(str(cause), 120) for cause in reading["causes"]] or [
-        f"memory {reading['memory_mb'] / 1024:.1f}/{reading['max_memory_mb'] / 1024:.1f} GB",
-        f"processes {reading['processes']}/{reading['max_processes']}",
-    ]
-    colour = {"critical": "red", "high": "yellow", "medium": "yellow"}.get(level)
-    shown = console.style(level, colour) if colour else level
-    return f"pressure {shown}: {', '.join(causes)}"
+    return None if frame.pressure is None else f"pressure {pressure_text(frame.pressure)}"
 
 
 def block(frame: TopFrame) -> list[str]:

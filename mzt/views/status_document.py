@@ -160,6 +160,12 @@ def slot_waits(checkpoint: Checkpoint) -> dict[int | None, SlotWait]:
     return waiting_sheets(checkpoint.ref.job_id, checkpoint.ref.workspace)
 
 
+def _pressure() -> dict[str, Any]:
+    from mzt.views import pressure_view
+
+    return pressure_view.reading().to_json()
+
+
 def _numbered(waits: dict[int | None, SlotWait]) -> list[tuple[int, SlotWait]]:
     return [(num, wait) for num, wait in waits.items() if num is not None]
 
@@ -257,6 +263,8 @@ def status_document(
         # A dead run runs nothing: its sheets are interrupted, not running.
         "running_sheets": [] if interrupted else summary.running,
         "waiting_for_slot": job_wait.to_json() if job_wait else None,
+        # How loaded the machine is, for a run that is alive (``mzt.pressure/1``).
+        "pressure": _pressure() if liveness.alive else None,
         # Every sheet's slot wait, also when ``sheets`` is omitted.
         "slot_waits": {str(n): w.to_json() for n, w in sorted(_numbered(waits))},
         "interrupted_sheets": sorted(interrupted),

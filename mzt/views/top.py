@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mzt.instruments import ratelimits
-from mzt.machine import pressure
 from mzt.machine.slot_waits import (
     SlotWait,
     find_waits,
@@ -39,6 +37,7 @@ from mzt.machine.slot_waits import (
 from mzt.state.reading import Checkpoint, JobRef, file_size, registered_jobs
 from mzt.support import paths, records
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
+from mzt.views import pressure_view
 from mzt.views.file_events import Wakeups, polling_forced
 from mzt.views.liveness import judge
 from mzt.views.status import FINISHED_FOR_LIST
@@ -230,14 +229,14 @@ class Board:
         jobs.sort(key=lambda job: str(job["updated_at"] or ""), reverse=True)
         jobs.sort(key=lambda job: not job["alive"])
         slots = [use_json(use) for use in uses]
-        reading = pressure.look(config, rate_limits=ratelimits.all_records, now=moment)
+        load = pressure_view.reading(config, now=moment)
         return TopFrame(
             moment,
             jobs,
             active_rate_limits(moment),
             open_circuits(moment),
             slots,
-            reading.to_json(),
+            load.to_json(),
         )
 
 

@@ -89,6 +89,10 @@ def test_status_names_the_waiting_sheet_and_who_holds_the_slot(waiting: Waiting)
     assert doc["sheets"]["1"]["waiting_for_slot"] == {"limit": "sheets", "text": WAIT_TEXT}
     assert doc["sheets"]["2"]["waiting_for_slot"] is None
     assert doc["waiting_for_slot"] is None
+    # The machine's load beside it: the level with what was measured.
+    assert doc["pressure"]["schema"] == "mzt.pressure/1"
+    [shown] = [line for line in text.stdout.splitlines() if line.startswith("  pressure")]
+    assert f"{doc['pressure']['level']}: " in shown
 
 
 def test_top_once_shows_the_slots_and_the_wait_as_lines_and_as_json(waiting: Waiting) -> None:
