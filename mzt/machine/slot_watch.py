@@ -8,6 +8,12 @@ batch of changes, so the waiter looks again within milliseconds instead of at it
 poll. The thread starts with the first wait (watchfiles is imported then, not at every
 start) and follows a new set of folders when the waiter waits for other limits.
 
+A change made after the waiter's last look but before the watch is set up (importing
+watchfiles and starting inotify take a while on a loaded machine) makes no event the
+thread sees. So until the watch is up the waiter polls, and once it is up (its first
+batch or timeout) the thread wakes the waiter once to look again: without that, a slot
+freed in the gap would sit unused for up to :data:`QUIET_SECONDS`.
+
 Where file events are unavailable (watchfiles raises: no inotify, its limits used up), the
 thread ends and :attr:`SlotWatch.live` turns False: the waiter then polls (see
 :data:`POLL_SECONDS`). Either way a missed event costs only latency, never correctness.
@@ -36,6 +42,7 @@ class SlotWatch:
         self.folders: tuple[str, ...] = ()
         self.thread: threading.Thread | None = None
         self.stop_event = threading.Event()
+        self.ready = threading.Event()  # the current thread's watch is set up
         self.failed = False
 
     @property
@@ -45,7 +52,7 @@ class SlotWatch:
 
     def recheck_in(self) -> float:
         """The longest a waiter should wait before it looks again without a wake-up."""
-        return QUIET_SECONDS if self.live else POLL_SECONDS
+        return QUIET_SECONDS if self.live and self.ready.is_set() else POLL_SECONDS
 
     def follow(self, limits: Iterable[str]) -> None:
         """Watch the folders of ``limits`` (each made already, as a waiter's ticket makes it)."""
@@ -62,16 +69,20 @@ class SlotWatch:
             return
         self.folders = tuple(folders)
         self.stop_event = threading.Event()
+        self.ready = threading.Event()
         self.thread = threading.Thread(
-            target=self._run, args=(self.folders, self.stop_event), name="mzt-slots", daemon=True
+            target=self._run,
+            args=(self.folders, self.stop_event, self.ready),
+            name="mzt-slots",
+            daemon=True,
         )
         self.thread.start()
 
-    def _run(self, folders: tuple[str, ...], stop: threading.Event) -> None:
+    def _run(self, folders: tuple[str, ...], stop: threading.Event, ready: threading.Event) -> None:
         try:
             import watchfiles
 
-            for _changes in watchfiles.watch(
+            for changes in watchfiles.watch(
                 *folders,
                 watch_filter=None,
                 debounce=_DEBOUNCE_MS,
@@ -79,12 +90,15 @@ class SlotWatch:
                 stop_event=stop,
                 recursive=False,
                 raise_interrupt=False,
-                rust_timeout=int(QUIET_SECONDS * 1000),
-                yield_on_timeout=False,
+                # Short timeouts only to learn soon that the watch is up (see the notes).
+                rust_timeout=int(POLL_SECONDS * 1000),
+                yield_on_timeout=True,
             ):
                 if stop.is_set():
                     return
-                self.wake()
+                if changes or not ready.is_set():
+                    ready.set()
+                    self.wake()
         except Exception:
             if not stop.is_set():
                 self.failed = True
