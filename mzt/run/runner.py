@@ -128,6 +128,14 @@ class Runner:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def run(self) -> RunResult:
+        with contextlib.closing(self.gate):  # also when the workspace cannot be made
+            if self.options.no_queue:
+                # Before anything in the workspace is made, locked or changed: a refusal
+                # for a full machine leaves it exactly as it was.
+                self.gate.enter_at_once()
+            return self._run()
+
+    def _run(self) -> RunResult:
         started = time.monotonic()
         ensure_private_dir(self.workspace)
         ensure_private_dir(paths.state_dir(self.workspace))
@@ -135,8 +143,6 @@ class Runner:
         moved = settle_state_dir(self.workspace, self.job_id, target)
         with self.store.run_lock(self.job_id) as lock, contextlib.closing(self.gate):
             confirm_state_dir(self.workspace, self.job_id, lock.path)
-            if self.options.no_queue:
-                self.gate.enter_at_once()  # before the checkpoint is touched
             ensure_private_dir(paths.logs_dir(self.workspace, self.job_id))
             state, how = self.book.open(settle=self._stop_leftovers)
             if how == NOTHING_TO_DO:

@@ -123,11 +123,6 @@ def test_a_cancel_while_sheets_wait_for_slots_stops_the_run_without_spending_att
         _stop(holder, waiter)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Runner.run makes the workspace and .marianne/ and takes the job's lock "
-    "(leaving <job>.lock with its record) before --no-queue asks for the job slot",
-)
 @pytest.mark.timeout(60)
 def test_no_queue_refused_leaves_the_workspace_as_it_was(project: Project) -> None:
     held = slots.take_all([("jobs", 1)], slots.Holder("other", "elsewhere"), home=project.home)

@@ -23,11 +23,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Runner._loop waits in Controls.wait, which a poke from the slot watcher does "
-    "not end: the run looks again only after its recheck (1 s)",
-)
 @pytest.mark.timeout(60)
 def test_a_slot_freed_while_the_run_waits_is_taken_at_once(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
