@@ -208,8 +208,11 @@ def ensure_tool(command: str, package: str) -> str | None:
 
 
 def write_score(path: Path, score: Mapping[str, Any]) -> Path:
-    """Write a score as JSON, which is YAML too (so no YAML library is needed here)."""
-    path.write_text(json.dumps(score, indent=2) + "\n")
+    """Write a score as YAML: as JSON its mapping keys would all be strings, and a
+    fan-out's stage numbers must be integers."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(dict(score), sort_keys=False))
     return path
 
 
