@@ -137,6 +137,10 @@ def my_turn(ticket: Ticket, capacity: int, *, home: Path | None = None) -> bool:
     way round, a waiter served meanwhile is gone from the queue while its slot still looks
     free, and the next ticket would count itself first.
     """
+    if slot_use.read_limit(ticket.limit, capacity, home=home).held >= capacity:
+        # Full, seen from its slots alone: nobody's turn can come now, and the queue,
+        # which every waiter reads at each slot taken or let go, costs a probe per ticket.
+        return False
     tickets = _live_tickets(ticket.limit, home)
     use = slot_use.read_limit(ticket.limit, capacity, home=home)
     free = capacity - use.held
