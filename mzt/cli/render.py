@@ -67,18 +67,9 @@ def _stages(plan: Plan) -> list[list[SheetPlan]]:
 
 def _nums(nums: tuple[int, ...]) -> str:
     """Compact number list: 1-3,7."""
-    if not nums:
-        return ""
-    parts: list[str] = []
-    start = prev = nums[0]
-    for n in (*nums[1:], None):
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if n is not None:
-            start = prev = n
-    return ",".join(parts)
+    from mzt.cli.formatting import num_ranges
+
+    return num_ranges(list(nums), limit=len(nums)) if nums else ""
 
 
 def plan_json(plan: Plan, instrument: str | None = None) -> list[dict[str, Any]]:
