@@ -68,6 +68,7 @@ class Hold:
     limit: str  # the limit it waits for first ("pressure" for backpressure)
     text: str  # "waiting for a claude-code slot: 4/4 held by jobs a, b"; "" when not worth a line
     recheck: float  # seconds; a file event or a control wakes the run sooner
+    own: bool = False  # only this run holds the limit: its own attempts are the wait
 
 
 class MachineGate:
@@ -92,6 +93,7 @@ class MachineGate:
         self.waiting_for: tuple[int | None, tuple[tuple[str, int], ...]] | None = None
         self.watch = SlotWatch(wake, home=home)
         self.shown: dict[int | None, str] = {}  # the wait last reported, per sheet
+        self.said_own: set[str] = set()  # limits whose own-attempts wait was reported
         self.last_launch = float("-inf")  # monotonic: the pressure delay spaces launches
 
     # --- the run's job slot ------------------------------------------------------------------
@@ -204,15 +206,23 @@ class MachineGate:
         self.watch.follow(name for name, _ in wanted)
         uses = [slot_use.read_limit(name, capacity, home=self.home) for name, capacity in wanted]
         limit, text = slot_use.wait_text(uses)
-        return Hold("slot", limit, text, self.watch.recheck_in())
+        use = next(use for use in uses if use.limit == limit)
+        own = use.held >= use.capacity and use.holders() == [self.job_id]
+        return Hold("slot", limit, text, self.watch.recheck_in(), own)
 
     def news(self, num: int | None, hold: Hold) -> bool:
         """Whether ``hold`` is worth a line: ``num`` starts waiting, or for another limit.
 
         Who holds the limit changes all the time while a sheet waits; a line for each
-        change would bury the run's output, and `status` and `top` show it live.
+        change would bury the run's output, and `status` and `top` show it live. A wait
+        for a limit only this run holds (its own attempts fill it, as its own
+        ``max_concurrent`` would) is said once for the whole run, not for each sheet.
         """
         if not hold.text or self.shown.get(num) == hold.limit:
             return False
+        if hold.own:
+            if hold.limit in self.said_own:
+                return False
+            self.said_own.add(hold.limit)
         self.shown[num] = hold.limit
         return True

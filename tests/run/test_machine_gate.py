@@ -136,3 +136,19 @@ def test_lower_pressure_spaces_launches_by_its_delay_silently(
     one.last_launch -= pressure.DELAYS[pressure.Level.HIGH]  # as if the delay had passed
     assert one.admit(2, "cli", "cli", None) is None
     one.close()
+
+
+def test_a_wait_for_a_limit_only_this_run_fills_is_said_once_per_run(home: Path) -> None:
+    one = gate(home, instruments={"cli": {"max_concurrent": 1}})
+    assert one.admit(1, "cli", "cli", None) is None
+    first = one.admit(2, "cli", "cli", None)
+    assert first is not None and first.own
+    assert one.news(2, first)
+    one.stand_down()
+    second = one.admit(3, "cli", "cli", None)
+    assert second is not None and second.own and not one.news(3, second)
+    other = gate(home, "other", instruments={"cli": {"max_concurrent": 1}})
+    theirs = other.admit(1, "cli", "cli", None)
+    assert theirs is not None and not theirs.own and other.news(1, theirs)
+    other.close()
+    one.close()
