@@ -20,8 +20,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     An editable install has no bytecode until something writes it, and an environment
     with PYTHONDONTWRITEBYTECODE set (some CI images) never does: every process would
     then compile each module it imports from source, which made the suite about 40 %
-    slower. Reading existing bytecode is unaffected by that variable.
+    slower. Reading existing bytecode is unaffected by that variable. Done by the main
+    process only, before pytest-xdist starts its workers.
     """
+    if hasattr(session.config, "workerinput"):
+        return
     import compileall
 
     import mzt
