@@ -5,8 +5,8 @@ A waiting attempt joins the queue of each limit it waits for with a ticket, the 
 for as long as it waits (created under a dot name, locked, then renamed into place, so
 no reader ever sees it unlocked or empty). It holds the waiter's record, as a held slot
 does (job, workspace, sheet, instrument, pid, since), so that `status` and `top` can say
-which sheet waits. A ticket whose lock is free belongs to a waiter that died: the next
-reader removes it, so kill -9 never blocks a queue.
+which sheet waits. A ticket whose lock is free belongs to a waiter that died: the waiter
+behind it removes it when its turn comes, so kill -9 never blocks a queue.
 
 The queue's order goes round the jobs: a ticket's key is the number of slots its job
 already holds plus the number of its job's tickets ahead of it, then its arrival. Each
@@ -83,27 +83,41 @@ def join(limit: str, holder: slots.Holder, *, home: Path | None = None) -> Ticke
 
 def queue(limit: str, held_by_job: dict[str, int], *, home: Path | None = None) -> list[str]:
     """The live tickets' names in their turn order; dead waiters' tickets are removed."""
-    return _order(_live_tickets(limit, home), held_by_job)
+    tickets = [
+        (name, job) for name, job in _listed(limit, home) if _alive_or_removed(limit, name, home)
+    ]
+    return _order(tickets, held_by_job)
 
 
-def _live_tickets(limit: str, home: Path | None) -> list[tuple[str, str]]:
-    """(name, job) of every live ticket, in arrival order; dead waiters' are removed."""
-    folder = tickets_dir(limit, home)
+def anyone_waiting(limit: str, *, home: Path | None = None) -> bool:
+    """Whether ``limit``'s queue lists a ticket (a dead waiter's counts: its next reader
+    removes it, and a newcomer behind it loses one look at most)."""
+    return bool(_listed(limit, home))
+
+
+def _listed(limit: str, home: Path | None) -> list[tuple[str, str]]:
+    """(name, job) of every ticket in ``limit``'s folder, in arrival order, unprobed."""
     try:
-        names = sorted(entry.name for entry in folder.iterdir())
+        # Names only, no Path per entry: every waiter near the front lists at each look.
+        names = sorted(os.listdir(tickets_dir(limit, home)))  # noqa: PTH208
     except OSError:
         return []
-    live = []
+    listed = []
     for name in names:
         parts = name[: -len(SUFFIX)].split(".")
-        if name.startswith(".") or not name.endswith(SUFFIX) or len(parts) != 3:
-            continue
-        if not _alive(folder / name):
-            with contextlib.suppress(OSError):
-                (folder / name).unlink()
-            continue
-        live.append((name, parts[2]))
-    return live
+        if not name.startswith(".") and name.endswith(SUFFIX) and len(parts) == 3:
+            listed.append((name, parts[2]))
+    return listed
+
+
+def _alive_or_removed(limit: str, name: str, home: Path | None) -> bool:
+    """Whether the ticket ``name`` belongs to a live waiter; a dead one's is removed."""
+    path = tickets_dir(limit, home) / name
+    if _alive(path):
+        return True
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return False
 
 
 def _order(tickets: list[tuple[str, str]], held_by_job: dict[str, int]) -> list[str]:
@@ -130,34 +144,52 @@ def _alive(path: Path) -> bool:
 
 
 def my_turn(ticket: Ticket, capacity: int, *, home: Path | None = None) -> bool:
-    """True when ``ticket`` is among the first ``free`` of its limit's queue.
+    """True when ``ticket`` is among the first ``free`` of its limit's queue."""
+    ahead, free = standing(ticket, capacity, home=home)
+    return ahead < free
 
-    The queue is read before the slots: a waiter takes its slots before it leaves the
-    queue, so a queue without it comes with slots that show what it took. Read the other
-    way round, a waiter served meanwhile is gone from the queue while its slot still looks
-    free, and the next ticket would count itself first.
+
+def standing(ticket: Ticket, capacity: int, *, home: Path | None = None) -> tuple[int, int]:
+    """(how many tickets come before ``ticket`` in its limit's turn order, slots free now).
+
+    It is the ticket's turn when fewer come before it than slots are free. The queue is
+    read before the slots: a waiter takes its slots before it leaves the queue, so a queue
+    without it comes with slots that show what it took. Read the other way round, a waiter
+    served meanwhile is gone from the queue while its slot still looks free, and the next
+    ticket would count itself first.
+
+    The queue is listed, not probed: with many runs waiting, every slot taken or let go has
+    each of the first waiters look again, and a probe of every ticket at every look made
+    the looks cost more than the attempts. Only the tickets whose turn it is now (at most
+    ``free`` of them) are probed, when this one is not among them: a dead waiter there is
+    the only kind that holds anyone up, and it is removed. One further back is probed when
+    its own turn comes.
     """
-    if slot_use.read_limit(ticket.limit, capacity, home=home).held >= capacity:
-        # Full, seen from its slots alone: nobody's turn can come now, and the queue,
-        # which every waiter reads at each slot taken or let go, costs a probe per ticket.
-        return False
-    tickets = _live_tickets(ticket.limit, home)
+    tickets = _listed(ticket.limit, home)
     use = slot_use.read_limit(ticket.limit, capacity, home=home)
-    free = capacity - use.held
-    if free <= 0:
-        return False
+    free = max(0, capacity - use.held)
     held: dict[str, int] = {}
     for slot in use.slots:
         job = slot.holder.get("job_id") if slot.holder and slot.held else None
         if isinstance(job, str):
             held[job] = held.get(job, 0) + 1
-    capped = _over_share(held, tickets, capacity)
-    if ticket.job_id in capped:
-        return False
-    # A capped job's tickets keep no place ahead of the others: its turn comes back when it
-    # holds less or nobody else waits.
-    order = _order([item for item in tickets if item[1] not in capped], held)
-    return ticket.name not in order or order.index(ticket.name) < free
+    while True:
+        capped = _over_share(held, tickets, capacity)
+        if ticket.job_id in capped:
+            # Its turn comes back when it holds less or nobody else waits: behind everyone.
+            return len(tickets), free
+        # A capped job's tickets keep no place ahead of the others.
+        order = _order([item for item in tickets if item[1] not in capped], held)
+        if ticket.name not in order:
+            return 0, free  # taken for dead by a reader that probed it in a bad instant
+        ahead = order.index(ticket.name)
+        if ahead < free:
+            return ahead, free
+        front = [name for name in order[:free] if name != ticket.name]
+        dead = {name for name in front if not _alive_or_removed(ticket.limit, name, home)}
+        if not dead:
+            return ahead, free
+        tickets = [item for item in tickets if item[0] not in dead]
 
 
 def _over_share(held: dict[str, int], tickets: list[tuple[str, str]], capacity: int) -> set[str]:
@@ -176,7 +208,14 @@ def _over_share(held: dict[str, int], tickets: list[tuple[str, str]], capacity: 
 
 
 class Waiter:
-    """An attempt waiting for its slots: call :meth:`try_take` until it gives a set."""
+    """An attempt waiting for its slots: call :meth:`try_take` until it gives a set.
+
+    After a try that gave nothing, :attr:`distance` says how far the attempt is from a
+    turn: 0 while it would be served if every held slot came free (it is among the first
+    ``capacity`` of each queue), else how many tickets more than that come before it. A
+    run follows the slots' file events only at distance 0 and polls further back, so a
+    slot let go wakes the few waiters who could take it, not every waiting run.
+    """
 
     def __init__(
         self, limits: Iterable[tuple[str, int]], holder: slots.Holder, *, home: Path | None = None
@@ -185,11 +224,13 @@ class Waiter:
         self.holder = holder
         self.home = home
         self.tickets: list[tuple[Ticket, int]] = []
+        self.distance = 0
 
     def try_take(self) -> slots.SlotSet | None:
         """The slots when it is this attempt's turn and they are free, else None."""
         if not self.tickets:
-            if not any(queue(name, {}, home=self.home) for name, _ in self.limits):
+            self.distance = 0
+            if not any(anyone_waiting(name, home=self.home) for name, _ in self.limits):
                 taken = slots.take_all(self.limits, self.holder, home=self.home)
                 if taken is not None:
                     return taken
@@ -199,7 +240,13 @@ class Waiter:
             except BaseException:
                 self.leave()  # a ticket held by nobody waiting would stand in every queue
                 raise
-        if not all(my_turn(ticket, capacity, home=self.home) for ticket, capacity in self.tickets):
+        turn = True
+        self.distance = 0
+        for ticket, capacity in self.tickets:
+            ahead, free = standing(ticket, capacity, home=self.home)
+            turn = turn and ahead < free
+            self.distance = max(self.distance, ahead - capacity + 1)
+        if not turn:
             return None
         taken = slots.take_all(self.limits, self.holder, home=self.home)
         if taken is not None:

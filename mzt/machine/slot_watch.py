@@ -5,8 +5,11 @@ ticket arriving or leaving is a rename or an unlink: each is a file event in the
 folder or its ``tickets/`` folder. While a run waits, a daemon thread follows those
 folders with watchfiles (inotify on Linux, never recursive) and calls ``wake`` after each
 batch of changes, so the waiter looks again within milliseconds instead of at its next
-poll. The thread starts with the first wait (watchfiles is imported then, not at every
-start) and follows a new set of folders when the waiter waits for other limits.
+poll. Only a waiter near its turn follows them (see
+:class:`~mzt.machine.fairshare.Waiter`): with fifty runs waiting, waking all of them at
+every slot let go cost more than the attempts themselves. The thread starts with the
+first wait (watchfiles is imported then, not at every start) and follows a new set of
+folders when the waiter waits for other limits.
 
 A change made after the waiter's last look but before the watch is set up (importing
 watchfiles and starting inotify take a while on a loaded machine) makes no event the

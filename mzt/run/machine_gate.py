@@ -29,10 +29,15 @@ from pathlib import Path
 from mzt.instruments import ratelimits
 from mzt.machine import fairshare, limits, pressure, slot_use, slots
 from mzt.machine.config import MachineConfig
-from mzt.machine.slot_watch import SlotWatch
+from mzt.machine.slot_watch import POLL_SECONDS, QUIET_SECONDS, SlotWatch
 from mzt.support import records
 from mzt.support.errors import MztError
 from mzt.support.exitcodes import ExitCode
+
+# A waiter this many tickets behind a turn stops following the slots' file events; one
+# between 1 and this keeps a watch it has, so that one hovering at the edge of its turn
+# does not start and stop a watch at every look.
+FOLLOW_BAND = 2
 
 
 class JobsFullError(MztError):
@@ -94,6 +99,7 @@ class MachineGate:
         self.watch = SlotWatch(wake, home=home)
         self.shown: dict[int | None, str] = {}  # the wait last reported, per sheet
         self.said_own: set[str] = set()  # limits whose own-attempts wait was reported
+        self.last_hold: Hold | None = None  # the current wait's words, read once
         self.last_launch = float("-inf")  # monotonic: the pressure delay spaces launches
 
     # --- the run's job slot ------------------------------------------------------------------
@@ -167,13 +173,15 @@ class MachineGate:
     def waiting(self) -> bool:
         return self.waiter is not None
 
-    def stand_down(self) -> None:
+    def stand_down(self, *, keep_watch: bool = False) -> None:
         """Stop waiting (pause, a halt, a stop): leave every queue, keep what is held."""
         if self.waiter is not None:
             self.waiter.leave()
         self.waiter = None
         self.waiting_for = None
-        self.watch.stop()
+        self.last_hold = None
+        if not keep_watch:
+            self.watch.stop()
 
     def close(self) -> None:
         """The run ends: nothing waits, nothing is held, the job slot goes last."""
@@ -189,26 +197,50 @@ class MachineGate:
         self, num: int | None, wanted: tuple[tuple[str, int], ...], holder: slots.Holder
     ) -> slots.SlotSet | None:
         if self.waiting_for != (num, wanted):
-            self.stand_down()  # a different sheet, or other limits: a new place in line
+            self.stand_down(keep_watch=True)  # a different sheet, or other limits: a new place
             self.waiter = fairshare.Waiter(wanted, holder, home=self.home)
             self.waiting_for = (num, wanted)
         assert self.waiter is not None
         taken = self.waiter.try_take()
         if taken is not None:
+            # The watch stays up: a run with more sheets to start waits again at once, for
+            # the same folders. A launch pass that ends without a wait stops it (`settle`).
             self.waiter = None
             self.waiting_for = None
-            self.watch.stop()
             self.shown.pop(num, None)
+            self.last_hold = None
         return taken
 
     def _hold(self, num: int | None, wanted: tuple[tuple[str, int], ...]) -> Hold:
-        """Why the wait, in the words the views use too (:func:`slot_use.wait_text`)."""
-        self.watch.follow(name for name, _ in wanted)
-        uses = [slot_use.read_limit(name, capacity, home=self.home) for name, capacity in wanted]
-        limit, text = slot_use.wait_text(uses)
-        use = next(use for use in uses if use.limit == limit)
-        own = use.held >= use.capacity and use.holders() == [self.job_id]
-        return Hold("slot", limit, text, self.watch.recheck_in(), own)
+        """Why the wait, in the words the views use too (:func:`slot_use.wait_text`).
+
+        Said once per wait: the holders change at every slot taken or let go, and reading
+        them for words nobody prints would cost a probe of every slot at every look.
+        """
+        assert self.waiter is not None
+        distance = self.waiter.distance
+        if distance == 0:
+            self.watch.follow(name for name, _ in wanted)
+        elif distance > FOLLOW_BAND:
+            self.watch.stop()  # far back: its turn is many slots away, no wake-up at each
+        if self.watch.live:
+            recheck = self.watch.recheck_in()
+        else:  # polled: the further back, the less often (a turn is that many slots away)
+            recheck = min(QUIET_SECONDS, POLL_SECONDS * max(1, distance))
+        if self.last_hold is None:  # a new wait (a new waiter clears it)
+            uses = [
+                slot_use.read_limit(name, capacity, home=self.home) for name, capacity in wanted
+            ]
+            limit, text = slot_use.wait_text(uses)
+            use = next(use for use in uses if use.limit == limit)
+            own = use.held >= use.capacity and use.holders() == [self.job_id]
+            self.last_hold = Hold("slot", limit, text, recheck, own)
+        return records.replace(self.last_hold, recheck=recheck)
+
+    def settle(self) -> None:
+        """A launch pass ended without waiting for a slot: slot events need not wake the run."""
+        if self.waiter is None:
+            self.watch.stop()
 
     def news(self, num: int | None, hold: Hold) -> bool:
         """Whether ``hold`` is worth a line: ``num`` starts waiting, or for another limit.

@@ -220,6 +220,8 @@ class Runner:
                     self.gate.stand_down()  # a run that launches nothing waits for no slot
                 elif not self._launch_ready(state, loop, pool):
                     continue  # a stop came while a prompt rendered: act on it first
+                else:
+                    self.gate.settle()
                 if not loop.in_flight:
                     if loop.pausing:
                         return self._paused(state, loop.pausing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -157,3 +158,44 @@ def test_the_cap_never_shuts_a_job_out_of_its_first_slot(home: Path) -> None:
     finally:
         first.leave()
         second.leave()
+
+
+def test_standing_counts_the_tickets_ahead_without_probing_the_far_ones(home: Path) -> None:
+    held = [slots.take("sheets", 2, slots.Holder(f"h{n}", "/ws"), home=home) for n in range(2)]
+    line = [fairshare.join("sheets", slots.Holder(f"j{n}", "/ws", 1), home=home) for n in range(5)]
+    try:
+        assert [fairshare.standing(t, 2, home=home) for t in line] == [(n, 0) for n in range(5)]
+        # A dead waiter far back stays listed (nobody probed it) until its turn comes.
+        line[3].fd, fd = -1, line[3].fd
+        os.close(fd)  # its lock goes as a killed waiter's does; the file stays
+        assert fairshare.standing(line[4], 2, home=home) == (4, 0)
+        for slot in held:
+            assert slot is not None
+            slot.release()
+        line[0].leave()
+        line[1].leave()
+        # Two free slots: line[2] is first, the dead one second and probed by whoever is
+        # behind it, which then counts one ahead of itself.
+        assert fairshare.standing(line[2], 2, home=home) == (0, 2)
+        assert fairshare.standing(line[4], 2, home=home) == (1, 2)
+        assert not line[3].path.exists()
+    finally:
+        for ticket in line:
+            ticket.leave()
+
+
+def test_a_waiter_knows_how_far_it_is_from_a_turn(home: Path) -> None:
+    held = [slots.take("sheets", 2, slots.Holder(f"h{n}", "/ws"), home=home) for n in range(2)]
+    waiters = [
+        fairshare.Waiter([("sheets", 2)], slots.Holder(f"w{n}", "/ws"), home=home) for n in range(5)
+    ]
+    try:
+        assert [w.try_take() for w in waiters] == [None] * 5
+        # The first two would be served if both held slots came free; the others not yet.
+        assert [w.distance for w in waiters] == [0, 0, 1, 2, 3]
+    finally:
+        for waiter in waiters:
+            waiter.leave()
+        for slot in held:
+            assert slot is not None
+            slot.release()

@@ -152,3 +152,26 @@ def test_a_wait_for_a_limit_only_this_run_fills_is_said_once_per_run(home: Path)
     assert theirs is not None and not theirs.own and other.news(1, theirs)
     other.close()
     one.close()
+
+
+def test_only_a_waiter_near_its_turn_follows_the_slot_events(home: Path) -> None:
+    taken = slots.take_all([("sheets", 1)], slots.Holder("holder", "/elsewhere"), home=home)
+    assert taken is not None
+    gates = [gate(home, f"job{n}", max_concurrent_sheets=1) for n in range(5)]
+    try:
+        holds = [one.admit(1, "cli", "cli", None) for one in gates]
+        assert all(hold is not None for hold in holds)
+        # One slot: the first waiter is woken by its release; the others poll, the further
+        # back the less often, and each said why it waits once.
+        assert [one.watch.live for one in gates] == [True, False, False, False, False]
+        rechecks = [hold.recheck for hold in holds if hold is not None]
+        assert rechecks[1] < rechecks[2] < rechecks[3] < rechecks[4] <= 1.0
+        assert all("1/1 held by job holder" in hold.text for hold in holds if hold is not None)
+        taken.release()
+        assert gates[0].admit(1, "cli", "cli", None) is None
+        assert gates[0].watch.live  # it may wait again at once, for the same folders
+        gates[0].settle()
+        assert not gates[0].watch.live
+    finally:
+        for one in gates:
+            one.close()
