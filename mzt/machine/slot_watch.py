@@ -43,6 +43,7 @@ class SlotWatch:
         self.wake = wake
         self.home = home
         self.folders: tuple[str, ...] = ()
+        self.limits: tuple[str, ...] = ()  # what the folders are of
         self.thread: threading.Thread | None = None
         self.stop_event = threading.Event()
         self.ready = threading.Event()  # the current thread's watch is set up
@@ -59,8 +60,11 @@ class SlotWatch:
 
     def follow(self, limits: Iterable[str]) -> None:
         """Watch the folders of ``limits`` (each made already, as a waiter's ticket makes it)."""
+        wanted = tuple(sorted(set(limits)))
+        if wanted == self.limits and self.live:
+            return  # asked again at every look of a wait: nothing to check
         folders: list[str] = []
-        for limit in sorted(set(limits)):
+        for limit in wanted:
             folder = paths.slot_limit_dir(limit, self.home)
             for path in (folder, folder / "tickets"):
                 if path.is_dir():
@@ -71,6 +75,7 @@ class SlotWatch:
         if not folders:
             return
         self.folders = tuple(folders)
+        self.limits = wanted
         self.stop_event = threading.Event()
         self.ready = threading.Event()
         self.thread = threading.Thread(
@@ -112,3 +117,4 @@ class SlotWatch:
         self.stop_event.set()
         self.thread = None
         self.folders = ()
+        self.limits = ()

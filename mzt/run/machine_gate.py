@@ -96,7 +96,13 @@ class MachineGate:
         self.job_slot: slots.SlotSet | None = None
         self.waiter: fairshare.Waiter | None = None
         self.waiting_for: tuple[int | None, tuple[tuple[str, int], ...]] | None = None
-        self.watch = SlotWatch(wake, home=home)
+        self.wake = wake
+        self.watch = SlotWatch(self._woken, home=home)
+        # A wait looks at the slot files again only when something it depends on may have
+        # changed (a file event, a slot this run let go) or its recheck time has come: the
+        # run's loop asks at every pass, and most passes are about other things.
+        self.changed = True
+        self.look_at = 0.0  # monotonic
         self.shown: dict[int | None, str] = {}  # the wait last reported, per sheet
         self.said_own: set[str] = set()  # limits whose own-attempts wait was reported
         self.last_hold: Hold | None = None  # the current wait's words, read once
@@ -109,6 +115,9 @@ class MachineGate:
         if self.job_slot is not None:
             return None
         wanted = ((limits.JOBS, self.config.max_concurrent_jobs),)
+        again = self._unchanged(None, wanted)
+        if again is not None:
+            return again
         taken = self._try(None, wanted, slots.Holder(self.job_id, self.workspace))
         if taken is None:
             return self._hold(None, wanted)
@@ -134,10 +143,13 @@ class MachineGate:
         """Take sheet ``num``'s slots: None once they are held, else why it waits."""
         if num in self.held:
             return None
+        wanted = tuple(limits.attempt_limits(self.config, profile, model))
+        again = self._unchanged(num, wanted)
+        if again is not None:
+            return again
         held_back = self._pressure()
         if held_back is not None:
             return held_back
-        wanted = tuple(limits.attempt_limits(self.config, profile, model))
         taken = self._try(num, wanted, slots.Holder(self.job_id, self.workspace, num, instrument))
         if taken is None:
             return self._hold(num, wanted)
@@ -163,6 +175,7 @@ class MachineGate:
         taken = self.held.pop(num, None)
         if taken is not None:
             taken.release()
+            self.changed = True  # a wait for a limit this run fills may end now
 
     def release_all(self) -> None:
         """Every attempt has ended (a stop, the loop's end): free all their slots."""
@@ -193,6 +206,26 @@ class MachineGate:
 
     # --- waiting -----------------------------------------------------------------------------
 
+    def _woken(self) -> None:
+        self.changed = True
+        self.wake()
+
+    def _unchanged(self, num: int | None, wanted: tuple[tuple[str, int], ...]) -> Hold | None:
+        """The current wait's hold once more, when looking again could not end it yet."""
+        hold = self.last_hold
+        if hold is None or self.waiting_for != (num, wanted):
+            return None
+        for name, capacity in wanted:
+            mine = sum(
+                1 for taken in self.held.values() for slot in taken.slots if slot.limit == name
+            )
+            if mine >= capacity:  # only one of this run's own attempts ending can free it
+                return records.replace(hold, recheck=QUIET_SECONDS)
+        left = self.look_at - time.monotonic()
+        if self.changed or left <= 0:
+            return None
+        return records.replace(hold, recheck=left)
+
     def _try(
         self, num: int | None, wanted: tuple[tuple[str, int], ...], holder: slots.Holder
     ) -> slots.SlotSet | None:
@@ -201,6 +234,7 @@ class MachineGate:
             self.waiter = fairshare.Waiter(wanted, holder, home=self.home)
             self.waiting_for = (num, wanted)
         assert self.waiter is not None
+        self.changed = False  # before the look: a change during it makes another one
         taken = self.waiter.try_take()
         if taken is not None:
             # The watch stays up: a run with more sheets to start waits again at once, for
@@ -235,6 +269,7 @@ class MachineGate:
             use = next(use for use in uses if use.limit == limit)
             own = use.held >= use.capacity and use.holders() == [self.job_id]
             self.last_hold = Hold("slot", limit, text, recheck, own)
+        self.look_at = time.monotonic() + recheck
         return records.replace(self.last_hold, recheck=recheck)
 
     def settle(self) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from mzt.machine import pressure, slot_use, slots
+from mzt.machine import fairshare, pressure, slot_use, slots
 from mzt.machine.config import MachineConfig
 from mzt.run.machine_gate import JobsFullError, MachineGate
 
@@ -17,9 +19,25 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
-def gate(home: Path, job: str = "job", **limits: object) -> MachineGate:
+def gate(
+    home: Path, job: str = "job", wake: threading.Event | None = None, **limits: object
+) -> MachineGate:
     config = MachineConfig.model_validate(limits)
-    return MachineGate(job, home.parent / job, config, wake=lambda: None, home=home)
+    woken = wake.set if wake is not None else lambda: None
+    return MachineGate(job, home.parent / job, config, wake=woken, home=home)
+
+
+def admitted_once_woken(one: MachineGate, wake: threading.Event, num: int) -> None:
+    """Ask again as the run's loop does: after each wake-up, until the slots are taken.
+
+    A waiting gate looks at the slot files again only once its watch saw a change (or its
+    recheck time came), so the first ask after a release may still say wait.
+    """
+    deadline = time.monotonic() + 10
+    while one.admit(num, "cli", "cli", None) is not None:
+        assert time.monotonic() < deadline, "the slot watch never woke the waiting run"
+        wake.wait(0.5)
+        wake.clear()
 
 
 def held(home: Path, limit: str, capacity: int) -> list[str]:
@@ -53,7 +71,8 @@ def test_a_full_limit_makes_the_sheet_wait_and_says_who_holds_it(home: Path) -> 
         [("instrument-cli", 1)], slots.Holder("nightly", "/elsewhere", 4, "cli"), home=home
     )
     assert other is not None
-    one = gate(home, instruments={"cli": {"max_concurrent": 1}})
+    wake = threading.Event()
+    one = gate(home, wake=wake, instruments={"cli": {"max_concurrent": 1}})
     hold = one.admit(1, "cli", "cli", None)
     assert hold is not None and one.waiting
     assert hold.text == "waiting for a cli slot: 1/1 held by job nightly"
@@ -61,7 +80,7 @@ def test_a_full_limit_makes_the_sheet_wait_and_says_who_holds_it(home: Path) -> 
     # Nothing of this job is held while it waits: a waiter never sits on a slot.
     assert held(home, "sheets", 10) == []
     other.release()
-    assert one.admit(1, "cli", "cli", None) is None
+    admitted_once_woken(one, wake, 1)
     assert not one.waiting
     one.close()
 
@@ -157,7 +176,10 @@ def test_a_wait_for_a_limit_only_this_run_fills_is_said_once_per_run(home: Path)
 def test_only_a_waiter_near_its_turn_follows_the_slot_events(home: Path) -> None:
     taken = slots.take_all([("sheets", 1)], slots.Holder("holder", "/elsewhere"), home=home)
     assert taken is not None
-    gates = [gate(home, f"job{n}", max_concurrent_sheets=1) for n in range(5)]
+    wake = threading.Event()
+    gates = [
+        gate(home, f"job{n}", wake if n == 0 else None, max_concurrent_sheets=1) for n in range(5)
+    ]
     try:
         holds = [one.admit(1, "cli", "cli", None) for one in gates]
         assert all(hold is not None for hold in holds)
@@ -168,10 +190,41 @@ def test_only_a_waiter_near_its_turn_follows_the_slot_events(home: Path) -> None
         assert rechecks[1] < rechecks[2] < rechecks[3] < rechecks[4] <= 1.0
         assert all("1/1 held by job holder" in hold.text for hold in holds if hold is not None)
         taken.release()
-        assert gates[0].admit(1, "cli", "cli", None) is None
+        admitted_once_woken(gates[0], wake, 1)
         assert gates[0].watch.live  # it may wait again at once, for the same folders
         gates[0].settle()
         assert not gates[0].watch.live
     finally:
         for one in gates:
             one.close()
+
+
+def test_a_wait_looks_at_the_files_again_only_after_a_change_or_its_recheck(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = slots.take_all([("sheets", 1)], slots.Holder("other", "/ws"), home=home)
+    assert other is not None
+    looks: list[float] = []
+    real = fairshare.Waiter.try_take
+
+    def counted(self: fairshare.Waiter) -> slots.SlotSet | None:
+        looks.append(time.monotonic())
+        return real(self)
+
+    monkeypatch.setattr(fairshare.Waiter, "try_take", counted)
+    wake = threading.Event()
+    one = gate(home, wake=wake, max_concurrent_sheets=1)
+    try:
+        first = one.admit(1, "cli", "cli", None)
+        assert first is not None
+        for _ in range(100):  # the run's loop passes for other reasons: no new look
+            again = one.admit(1, "cli", "cli", None)
+            assert again is not None and again.text == first.text
+        # One look, and one more if the watch came up (it wakes the run once) meanwhile.
+        assert len(looks) <= 2
+        before = len(looks)
+        other.release()
+        admitted_once_woken(one, wake, 1)
+        assert before < len(looks) <= before + 3
+    finally:
+        one.close()
