@@ -149,7 +149,12 @@ class Executor(Protocol):
     name: str
 
     def launch(self, spec: AttemptSpec, should_stop: StopCheck) -> AttemptHandle:
-        """Start ``spec``; a `Placed` event follows once it is placed (held), then `Finished`."""
+        """Start ``spec``, held until `release`; then a `Finished` event follows.
+
+        When the executor could place the attempt at once, the handle returned is placed
+        (its ``pid`` is set) and no `Placed` event follows: the runner records it and lets
+        it go before it launches the next, so a wave of launches does not hold the first
+        back until the last is spawned. Otherwise a `Placed` event follows."""
         ...
 
     def release(self, handle: AttemptHandle) -> None:

@@ -1,11 +1,11 @@
 """The local executor: attempts on worker threads, each child in its own session here.
 
 Every attempt is started held (see `mzt.support.spawnhold`), as a rule by `launch`
-itself in the runner's thread: the executor announces the `Placed` handle — pid, group,
-start time, boot id, host, token — and the child runs only once the runner has recorded
-it and called `release`, which hands the child to a worker thread to watch. (Attempts
-that cannot be spawned so — HTTP instruments, errors to report — run whole on a worker,
-which announces the handle from there.) The token is also put in the
+itself in the runner's thread: it returns the placed handle — pid, group, start time, boot
+id, host, token — and the child runs only once the runner has recorded it and called
+`release`, which hands the child to a worker thread to watch. (Attempts that cannot be
+spawned so — HTTP instruments, errors to report — run whole on a worker, which announces
+the handle with a `Placed` event.) The token is also put in the
 attempt's environment (``MZT_ATTEMPT``), so processes that left the attempt's group with
 ``setsid`` are still found: by the token in /proc/<pid>/environ, started no earlier than
 the attempt, on the same boot.
@@ -145,8 +145,7 @@ class LocalExecutor:
             entry.hold = started.process.hold
             entry.started = started
             entry.stop_check = stop_check
-            self.events.put(Placed(entry.handle))
-            return handle
+            return entry.handle  # placed: the runner records it and calls `release` now
         entry.future = self.pool.submit(work)
         entry.future.add_done_callback(lambda future: self._done(entry, future))
         return handle

@@ -308,8 +308,10 @@ class Runner:
                 continue
             self.book.attempt_started(state, num, spec)
             self.reporter.sheet_started(num, spec.attempt, spec.instrument_name, spec.mode)
-            loop.in_flight[num] = pool.launch(spec, self.controls.stop_request)
+            handle = loop.in_flight[num] = pool.launch(spec, self.controls.stop_request)
             loop.last_launch = time.monotonic()
+            if handle.pid is not None:  # placed at once: recorded and let go before the next
+                self._placed(state, loop, pool, handle)
         return True
 
     def _admit(self, state: CheckpointState, num: int) -> Hold | None:
@@ -326,10 +328,7 @@ class Runner:
         if event is None:
             return
         if isinstance(event, Placed):
-            # Recorded first: a run that dies from here on leaves the handle behind.
-            self.book.attempt_placed(state, event.handle)
-            pool.release(event.handle)
-            loop.just_placed = True
+            self._placed(state, loop, pool, event.handle)
             return
         report = event.report
         num = event.handle.sheet_num
@@ -360,6 +359,14 @@ class Runner:
             pause = self.score.pause_between_sheets_seconds
             if pause and self.book.next_ready(state) is not None:
                 loop.next_allowed = time.monotonic() + pause
+
+    def _placed(
+        self, state: CheckpointState, loop: _Loop, pool: Executor, handle: AttemptHandle
+    ) -> None:
+        # Recorded first: a run that dies from here on leaves the handle behind.
+        self.book.attempt_placed(state, handle)
+        pool.release(handle)
+        loop.just_placed = True
 
     def _notes(self) -> None:
         for notes in (self.book.limits.notes, self.book.circuits.notes):

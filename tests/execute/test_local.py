@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mzt.execute.base import ATTEMPT_VARIABLE, AttemptHandle, Finished, Placed
+from mzt.execute.base import ATTEMPT_VARIABLE, AttemptHandle, Finished
 from mzt.execute.leftovers import live_leftovers, recorded_handles, stop_leftovers
 from mzt.execute.local import LocalExecutor, _scan
 from mzt.state import CheckpointState
@@ -230,17 +230,20 @@ def test_state_handles_are_stopped_and_cleared(sleeper: subprocess.Popen[bytes])
     sleeper.wait(timeout=10)
 
 
-def test_executor_events_place_before_they_finish(tmp_path: Path) -> None:
+def test_a_spawned_attempt_is_placed_at_launch_and_runs_only_once_released(
+    tmp_path: Path,
+) -> None:
     from tests.execute.specs import shell_spec
 
     executor = LocalExecutor()
     try:
         spec = shell_spec(tmp_path, f'echo "${{{ATTEMPT_VARIABLE}}}" > {tmp_path}/token')
         handle = executor.launch(spec, lambda: None)
-        placed = executor.wait(30)
-        assert isinstance(placed, Placed) and placed.handle.pid is not None
-        assert placed.handle.token == handle.token
-        executor.release(placed.handle)
+        assert handle.pid is not None  # placed: no Placed event follows
+        stat = procinfo.read_stat(handle.pid)
+        assert stat is not None and stat.start_time == handle.start_time
+        assert executor.wait(0.3) is None and not (tmp_path / "token").exists()
+        executor.release(handle)
         finished = executor.wait(30)
         assert isinstance(finished, Finished)
         assert finished.report.outcome.succeeded
@@ -255,16 +258,13 @@ def test_a_placed_attempt_stopped_before_its_release_never_runs(tmp_path: Path) 
     executor = LocalExecutor()
     try:
         spec = shell_spec(tmp_path, f"touch {tmp_path}/ran")
-        executor.launch(spec, lambda: None)
-        placed = executor.wait(30)
-        assert isinstance(placed, Placed) and placed.handle.pid is not None
-        stat = procinfo.read_stat(placed.handle.pid)
-        assert stat is not None and stat.start_time == placed.handle.start_time
+        handle = executor.launch(spec, lambda: None)
+        assert handle.pid is not None
         reports = executor.stop_all()
         assert [r.outcome.reason for r in reports] == ["interrupted"]
         assert reports[0].outcome.error == "stopped before it started"
         assert not (tmp_path / "ran").exists()
-        assert not _alive(placed.handle.pid)
+        assert not _alive(handle.pid)
     finally:
         executor.close()
 
@@ -275,9 +275,8 @@ def test_a_cancelled_attempt_that_was_let_go_runs_no_more(tmp_path: Path) -> Non
     executor = LocalExecutor()
     try:
         handle = executor.launch(shell_spec(tmp_path, "sleep 60"), lambda: None)
-        placed = executor.wait(30)
-        assert isinstance(placed, Placed)
-        executor.release(placed.handle)
+        assert handle.pid is not None
+        executor.release(handle)
         executor.stop(handle, immediate=True)
         finished = executor.wait(30)
         assert isinstance(finished, Finished)

@@ -126,7 +126,10 @@ class _OneStopsFirst:
         def early() -> StopRequest | None:
             return StopRequest("cancelled") if self.early.exists() else should_stop()
 
-        return self.inner.launch(spec, early)
+        handle = self.inner.launch(spec, early)
+        if handle.pid is not None:  # placed at once: no Placed event follows
+            self.placed += 1
+        return handle
 
     def wait(self, timeout: float) -> Any:
         if self.placed == self.sheets:
