@@ -2,7 +2,8 @@
 
 A slot's release empties and closes its file, a take writes its holder's record and a
 ticket arriving or leaving is a rename or an unlink: each is a file event in the limit's
-folder or its ``tickets/`` folder. While a run waits, a daemon thread follows those
+folder or its ``tickets/`` folder, and only those that may give a waiter its turn wake it
+(:func:`may_free`). While a run waits, a daemon thread follows those
 folders with watchfiles (inotify on Linux, never recursive) and calls ``wake`` after each
 batch of changes, so the waiter looks again within milliseconds instead of at its next
 poll. Only a waiter near its turn follows them (see
@@ -24,16 +25,38 @@ thread ends and :attr:`SlotWatch.live` turns False: the waiter then polls (see
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from mzt.machine.fairshare import SUFFIX as TICKET_SUFFIX
+from mzt.machine.slots import SUFFIX as SLOT_SUFFIX
 from mzt.support import paths
 
 POLL_SECONDS = 0.1  # without file events: how often a waiter looks again
 QUIET_SECONDS = 1.0  # with them: a look anyway, for what makes no event (a holder killed)
 _STEP_MS = 2  # yield a batch this long after its last change ...
 _DEBOUNCE_MS = 20  # ... and never hold one back longer
+
+
+def may_free(change: object, path: str) -> bool:
+    """Whether a change in a limit's folders may give a waiter its turn.
+
+    A slot let go (its file emptied: a take writes a record into it, a release empties
+    it) or a ticket gone (its waiter served or giving up, so those behind it move up).
+    A slot taken or a ticket joined never does: with several runs waiting, waking them
+    all for those too tripled the looks each attempt cost.
+    """
+    name = path.rpartition("/")[2]
+    if name.endswith(SLOT_SUFFIX):
+        try:
+            return os.stat(path).st_size == 0  # noqa: PTH116 (a str path, per event)
+        except OSError:
+            return True  # gone: look, and let the look find out
+    if name.endswith(TICKET_SUFFIX) and not name.startswith("."):
+        return getattr(change, "name", "") == "deleted"
+    return False
 
 
 class SlotWatch:
@@ -92,7 +115,7 @@ class SlotWatch:
 
             for changes in watchfiles.watch(
                 *folders,
-                watch_filter=None,
+                watch_filter=may_free,
                 debounce=_DEBOUNCE_MS,
                 step=_STEP_MS,
                 stop_event=stop,
