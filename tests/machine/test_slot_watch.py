@@ -59,3 +59,28 @@ def test_a_new_thread_starts_not_ready(tmp_path: Path) -> None:
         assert watch.ready is not first  # the old thread's readiness says nothing of this one
     finally:
         watch.stop()
+
+
+def test_a_slot_taken_or_a_ticket_joined_wakes_nobody_a_ticket_leaving_does(
+    tmp_path: Path,
+) -> None:
+    from mzt.machine import fairshare
+
+    watch, woken = _watch(tmp_path)
+    fairshare.tickets_dir(LIMIT, tmp_path).mkdir(mode=0o700)
+    watch.follow([LIMIT])
+    try:
+        assert woken.wait(30)  # the watch is up
+        woken.clear()
+        held = slots.take(LIMIT, 2, slots.Holder("job", str(tmp_path), 1, "cli"), home=tmp_path)
+        ticket = fairshare.join(LIMIT, slots.Holder("other", "/ws", 2), home=tmp_path)
+        # Half a second is far beyond a batch's 20 ms: these events were seen and dropped.
+        assert not woken.wait(0.5), "a take or a new ticket woke the waiter"
+        ticket.leave()
+        assert woken.wait(30), "no wake-up after a ticket left the queue"
+        woken.clear()
+        assert held is not None
+        held.release()
+        assert woken.wait(30), "no wake-up after the slot was released"
+    finally:
+        watch.stop()
