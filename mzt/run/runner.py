@@ -311,7 +311,7 @@ class Runner:
             handle = loop.in_flight[num] = pool.launch(spec, self.controls.stop_request)
             loop.last_launch = time.monotonic()
             if handle.pid is not None:  # placed at once: recorded and let go before the next
-                self._placed(state, loop, pool, handle)
+                self._placed(state, handle, pool)
         return True
 
     def _admit(self, state: CheckpointState, num: int) -> Hold | None:
@@ -328,7 +328,8 @@ class Runner:
         if event is None:
             return
         if isinstance(event, Placed):
-            self._placed(state, loop, pool, event.handle)
+            self._placed(state, event.handle, pool)
+            loop.just_placed = True  # no sheet boundary: the next pass skips the request files
             return
         report = event.report
         num = event.handle.sheet_num
@@ -360,13 +361,10 @@ class Runner:
             if pause and self.book.next_ready(state) is not None:
                 loop.next_allowed = time.monotonic() + pause
 
-    def _placed(
-        self, state: CheckpointState, loop: _Loop, pool: Executor, handle: AttemptHandle
-    ) -> None:
+    def _placed(self, state: CheckpointState, handle: AttemptHandle, pool: Executor) -> None:
         # Recorded first: a run that dies from here on leaves the handle behind.
         self.book.attempt_placed(state, handle)
         pool.release(handle)
-        loop.just_placed = True
 
     def _notes(self) -> None:
         for notes in (self.book.limits.notes, self.book.circuits.notes):
