@@ -17,19 +17,19 @@ def _watch(home: Path) -> tuple[SlotWatch, threading.Event]:
     return SlotWatch(woken.set, home=home), woken
 
 
-def test_a_waiter_polls_until_the_watch_is_up_and_is_woken_once_it_is(tmp_path: Path) -> None:
+def test_the_watch_is_up_when_follow_returns_and_wakes_the_waiter_once(tmp_path: Path) -> None:
     watch, woken = _watch(tmp_path)
     watch.follow([LIMIT])
     try:
-        # A slot freed before inotify is set up makes no event: only this wake-up (or
-        # polling meanwhile) lets the waiter see it, instead of after QUIET_SECONDS.
-        if not watch.ready.is_set():
-            assert watch.recheck_in() == POLL_SECONDS
+        # A slot freed between the waiter's last look and the watch makes no event: only
+        # this one wake-up lets the waiter see it before QUIET_SECONDS.
+        assert watch.live and watch.recheck_in() == QUIET_SECONDS
         assert woken.wait(30), "no wake-up once the watch was set up"
-        assert watch.ready.is_set()
-        assert watch.recheck_in() == QUIET_SECONDS
+        woken.clear()
+        assert not woken.wait(0.3), "woken with nothing changed"
     finally:
         watch.stop()
+    assert not watch.live and watch.recheck_in() == POLL_SECONDS
 
 
 def test_a_slot_released_after_the_watch_is_up_wakes_the_waiter(tmp_path: Path) -> None:
@@ -47,18 +47,55 @@ def test_a_slot_released_after_the_watch_is_up_wakes_the_waiter(tmp_path: Path) 
         watch.stop()
 
 
-def test_a_new_thread_starts_not_ready(tmp_path: Path) -> None:
-    watch, woken = _watch(tmp_path)
+def test_following_other_limits_replaces_the_watch_and_its_thread_ends(tmp_path: Path) -> None:
+    watch, _ = _watch(tmp_path)
     watch.follow([LIMIT])
+    first = watch.thread
+    assert first is not None
+    slots.limit_folder("jobs", tmp_path)
+    watch.follow([LIMIT, "jobs"])
     try:
-        assert woken.wait(30)
-        first = watch.ready
-        watch.stop()
-        slots.limit_folder("jobs", tmp_path)
-        watch.follow([LIMIT, "jobs"])
-        assert watch.ready is not first  # the old thread's readiness says nothing of this one
+        assert watch.thread is not first and watch.live
+        first.join(10)
+        assert not first.is_alive(), "the replaced watch's thread is still reading"
     finally:
         watch.stop()
+
+
+def test_a_holder_killed_wakes_the_waiter_though_its_record_stays(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    watch, woken = _watch(tmp_path)
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD_AND_SLEEP, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        watch.follow([LIMIT])
+        assert woken.wait(30)  # the watch is up
+        woken.clear()
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        assert woken.wait(30), "no wake-up after the holder was killed"
+    finally:
+        watch.stop()
+        if child.poll() is None:
+            child.kill()
+        child.wait(30)
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+HOLD_AND_SLEEP = """
+import sys, time
+from pathlib import Path
+from mzt.machine import slots
+held = slots.take("sheets", 1, slots.Holder("gone", "/ws", 1, "cli"), home=Path(sys.argv[1]))
+print("held" if held else "full", flush=True)
+time.sleep(60)
+"""
 
 
 def test_a_slot_taken_or_a_ticket_joined_wakes_nobody_a_ticket_leaving_does(
@@ -74,7 +111,7 @@ def test_a_slot_taken_or_a_ticket_joined_wakes_nobody_a_ticket_leaving_does(
         woken.clear()
         held = slots.take(LIMIT, 2, slots.Holder("job", str(tmp_path), 1, "cli"), home=tmp_path)
         ticket = fairshare.join(LIMIT, slots.Holder("other", "/ws", 2), home=tmp_path)
-        # Half a second is far beyond a batch's 20 ms: these events were seen and dropped.
+        # Events come within milliseconds: half a second without one means they were dropped.
         assert not woken.wait(0.5), "a take or a new ticket woke the waiter"
         ticket.leave()
         assert woken.wait(30), "no wake-up after a ticket left the queue"
