@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from mzt.support.exitcodes import ExitCode
     from mzt.support.fsutil import ensure_private_dir
     from mzt.support.logsetup import configure_logging
+    from mzt.support.moments import parse_moment
     from mzt.support.paths import (
         crash_dir,
         registry_dir,
@@ -245,6 +246,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "resume_job": ("mzt.run.launch", "resume_job"),
     "run_score": ("mzt.run.quick", "run_score"),
     "sanitize_terminal": ("mzt.support.redact", "sanitize_terminal"),
+    "parse_moment": ("mzt.support.moments", "parse_moment"),
     "select_attempt": ("mzt.views.logs", "select_attempt"),
     "top_frames": ("mzt.views.top", "frames"),
     "validate_score": ("mzt.score.preparation", "validate_score"),
@@ -335,6 +337,7 @@ __all__ = [
     "open_view",
     "overview_document",
     "parse_duration",
+    "parse_moment",
     "prepare_score",
     "preview_prompt",
     "problem_json",

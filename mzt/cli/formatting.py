@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
+from mzt.api import parse_moment
 from mzt.cli import console
 
 TYPE_CHECKING = False  # not `typing`: `mzt status` with no jobs imports no typing
@@ -40,25 +41,15 @@ def clean(text: str | None, limit: int | None = None) -> str:
     return line
 
 
-def moment_of(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def stamp(text: str | None) -> str:
     """``2026-05-01 10:00:00Z`` from an ISO time (``-`` when unknown)."""
-    moment = moment_of(text)
+    moment = parse_moment(text)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
 def age(text: str | None, now: datetime | None = None) -> str:
     """``12s ago``, ``3h ago``, ``2d ago``."""
-    moment = moment_of(text)
+    moment = parse_moment(text)
     if moment is None:
         return "-"
     return duration(max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())) + " ago"

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mzt.api import ExitCode
+from mzt.api import ExitCode, parse_moment
 from mzt.cli import console
-from mzt.cli.formatting import bar, clean, colored, duration, moment_of, num_ranges, stamp
+from mzt.cli.formatting import bar, clean, colored, duration, num_ranges, stamp
 from mzt.cli.options import (
     complete_job,
     flag,
@@ -227,7 +227,7 @@ def _slot_waits(frame: WatchFrame) -> list[str]:
 def _redraw(frame: WatchFrame, previous_lines: int) -> int:
     """Replace the last drawing with this frame; returns the lines drawn."""
     columns = shutil.get_terminal_size((100, 24)).columns
-    started = moment_of(frame.started_at)
+    started = parse_moment(frame.started_at)
     elapsed = (
         duration((frame.ts - started).total_seconds())
         if started and frame.status == "running"

@@ -20,10 +20,11 @@ from mzt.state.reading import (
     registered_jobs,
 )
 from mzt.support.errors import JobNotFoundError, StateCorruptionError
+from mzt.support.moments import parse_moment
 from mzt.views.liveness import observe
 from mzt.views.lookup import locate
 from mzt.views.registered import SCHEMA_OVERVIEW
-from mzt.views.status_document import moment_of, status_document
+from mzt.views.status_document import status_document
 
 SCHEMA_LIST = "mzt.list/1"
 FINISHED_FOR_LIST = frozenset({"completed", "cancelled"})
@@ -147,7 +148,8 @@ def list_rows(
     elif not include_all:
         rows = [r for r in rows if r["status"] not in FINISHED_FOR_LIST]
     rows.sort(
-        key=lambda r: moment_of(r["updated_at"]) or datetime.min.replace(tzinfo=UTC), reverse=True
+        key=lambda r: parse_moment(r["updated_at"]) or datetime.min.replace(tzinfo=UTC),
+        reverse=True,
     )
     return rows
 

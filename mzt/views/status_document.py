@@ -17,6 +17,7 @@ from mzt.state import hook_rounds
 from mzt.state.reading import Checkpoint
 from mzt.state.statuses import SheetStatus
 from mzt.support import paths
+from mzt.support.moments import parse_moment
 from mzt.views.circuits import job_circuits
 from mzt.views.liveness import Liveness
 from mzt.views.sheet_summary import sheet_json, summarize
@@ -67,26 +68,15 @@ def _any_records() -> bool:
 # --- the status document ---------------------------------------------------------------------
 
 
-def moment_of(text: Any) -> datetime | None:
-    """An ISO time of a checkpoint or record (no zone: UTC); None if absent or unreadable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def elapsed_seconds(head: dict[str, Any], now: datetime) -> float | None:
     """Run time of the current (or last) run: to now while running, else to its end."""
-    started = moment_of(head.get("started_at"))
+    started = parse_moment(head.get("started_at"))
     if started is None:
         return None
     if head.get("status") == "running":
         end = now
     else:
-        end = moment_of(head.get("completed_at")) or moment_of(head.get("updated_at")) or now
+        end = parse_moment(head.get("completed_at")) or parse_moment(head.get("updated_at")) or now
     return max(0.0, (end - started).total_seconds())
 
 
@@ -204,7 +194,7 @@ def status_document(
     # A dead run's attempts ended with it: their sheets still say in_progress (the stored
     # status, kept), but they are interrupted, and their time stops at its last write.
     interrupted = set(summary.running) if liveness.verdict == "dead" else set()
-    last_write = moment_of(head.get("updated_at")) or now
+    last_write = parse_moment(head.get("updated_at")) or now
     sheets = {
         str(s.sheet_num): (
             sheet_json(s, last_write, interrupted=True)
