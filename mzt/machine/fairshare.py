@@ -225,6 +225,7 @@ class Waiter:
         self.home = home
         self.tickets: list[tuple[Ticket, int]] = []
         self.distance = 0
+        self.missed = False  # the last try was its turn but found a slot taken
 
     def try_take(self) -> slots.SlotSet | None:
         """The slots when it is this attempt's turn and they are free, else None."""
@@ -246,11 +247,16 @@ class Waiter:
             ahead, free = standing(ticket, capacity, home=self.home)
             turn = turn and ahead < free
             self.distance = max(self.distance, ahead - capacity + 1)
+        self.missed = False
         if not turn:
             return None
         taken = slots.take_all(self.limits, self.holder, home=self.home)
         if taken is not None:
             self.leave()
+        else:
+            # Its turn, yet a slot counted free was not: a reader's probe held it for an
+            # instant, or another waiter took it first. No file event may follow either.
+            self.missed = True
         return taken
 
     def leave(self) -> None:

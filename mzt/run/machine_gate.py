@@ -257,7 +257,9 @@ class MachineGate:
             self.watch.follow(name for name, _ in wanted)
         elif distance > FOLLOW_BAND:
             self.watch.stop()  # far back: its turn is many slots away, no wake-up at each
-        if self.watch.live:
+        if self.waiter.missed:
+            recheck = POLL_SECONDS  # its turn now: soon, whether or not an event comes
+        elif self.watch.live:
             recheck = self.watch.recheck_in()
         else:  # polled: the further back, the less often (a turn is that many slots away)
             recheck = min(QUIET_SECONDS, POLL_SECONDS * max(1, distance))

@@ -228,3 +228,32 @@ def test_a_wait_looks_at_the_files_again_only_after_a_change_or_its_recheck(
         assert before < len(looks) <= before + 3
     finally:
         one.close()
+
+
+def test_a_turn_missed_to_a_readers_probe_is_tried_again_soon(home: Path) -> None:
+    import fcntl
+    import os
+
+    from mzt.machine.slot_watch import POLL_SECONDS
+
+    first = slots.take("sheets", 1, slots.Holder("earlier", "/ws"), home=home)
+    assert first is not None
+    first.release()  # the slot file exists, free
+    probe = os.open(home / "slots" / "sheets" / "0.lock", os.O_RDONLY)
+    fcntl.flock(probe, fcntl.LOCK_SH)  # a reader looking at that instant
+    one = gate(home, max_concurrent_sheets=1)
+    try:
+        hold = one.admit(1, "cli", "cli", None)
+        # Free to the reader's eyes and its turn, yet not takable: no event will follow
+        # the reader's close, so the run must not sleep a quiet second on it.
+        assert hold is not None and hold.recheck == POLL_SECONDS
+        os.close(probe)
+        probe = -1
+        deadline = time.monotonic() + 10
+        while one.admit(1, "cli", "cli", None) is not None:
+            assert time.monotonic() < deadline, "never took the slot once the probe was gone"
+            time.sleep(POLL_SECONDS / 2)
+    finally:
+        if probe >= 0:
+            os.close(probe)
+        one.close()
