@@ -296,6 +296,11 @@ def limit_folder(limit: str, home: Path | None) -> str:
     return folder
 
 
+def limit_folder_name(limit: str, home: Path | None) -> str:
+    """The limit's folder as a string, neither made nor checked (for a quick listing)."""
+    return _folder_names(limit, str(home) if home else os.environ.get("MZT_HOME"))[1]
+
+
 @functools.lru_cache(maxsize=64)
 def _folder_names(limit: str, home: str | None) -> tuple[str, str]:
     # Keyed on MZT_HOME's value, which `mzt_home` reads (HOME does not change in a run).
