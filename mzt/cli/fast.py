@@ -17,8 +17,8 @@ With any of ``MZT_LOG_LEVEL``, ``MZT_LOG_FILE`` or ``MZT_LOG_FORMAT`` set it ans
 nothing: logging is set up by the click group. For anything else, or when gathering the
 answer raises, it returns ``None`` before
 printing anything and the click command line runs as usual, so its parsing, messages
-and exit codes stay the only ones. Once ``status`` or ``list`` has printed its answer,
-the process ends there (see :func:`_end`).
+and exit codes stay the only ones. Once ``status``, ``list`` or ``validate`` has printed
+its answer, the process ends there (see :func:`_end`).
 """
 
 from __future__ import annotations
@@ -59,7 +59,10 @@ def answer(argv: list[str]) -> int | None:
             _end(code)
         return code
     if argv[:1] == ["validate"]:
-        return _validate(argv[1:])
+        code = _validate(argv[1:])
+        if code is not None:
+            _end(code)  # like the views: it wrote nothing, so nothing is left to finish
+        return code
     if len(argv) < 2 or argv[0] != "run":
         return None
     rest, workspace = _take_workspace(argv[1:])

@@ -43,8 +43,11 @@ def test_the_fast_answer_is_the_click_answer(
     flags: list[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    ended: list[int] = []
+    monkeypatch.setattr(fast, "_end", ended.append)  # it would end this process
     args = ["validate", *flags, str(scores(tmp_path)[which])]
     code = fast.answer(args)
+    assert ended == [code], "the process ends once the answer is printed"
     captured = capsys.readouterr()
     assert code is not None, "answered here, not handed to click"
     assert Result(code, captured.out, captured.err) == mzt(*args)
@@ -76,7 +79,8 @@ def test_anything_else_goes_to_click(
 def test_the_real_command_answers_without_click(tmp_path: Path) -> None:
     score = write_score(tmp_path, minimal(instrument="cli"))
     probe = (
-        "import json, sys\nfrom mzt.entry import main\nsys.argv = ['mzt', *sys.argv[1:]]\n"
+        "import json, os, sys\nfrom mzt.entry import main\nsys.argv = ['mzt', *sys.argv[1:]]\n"
+        "def _exit(code):\n    raise SystemExit(code)\nos._exit = _exit\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
         "print(json.dumps({'code': code, 'click': 'click' in sys.modules}))\n"
     )
