@@ -16,6 +16,8 @@ from mzt.support.lazy import exports
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from mzt.execute.choice import NAMES as EXECUTORS
+    from mzt.execute.remote import run_folder as run_attempt_folder
     from mzt.instruments.circuits import clear as clear_circuits
     from mzt.instruments.info import (
         InstrumentInfo,
@@ -165,6 +167,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "EffectiveConfig": ("mzt.machine.configshow", "EffectiveConfig"),
     "ErrorEntry": ("mzt.views.history", "ErrorEntry"),
     "ErrorsReport": ("mzt.views.history", "ErrorsReport"),
+    "EXECUTORS": ("mzt.execute.choice", "NAMES"),
     "ExitCode": ("mzt.support.exitcodes", "ExitCode"),
     "ForeignHostError": ("mzt.support.errors", "ForeignHostError"),
     "HistoryReport": ("mzt.views.history", "HistoryReport"),
@@ -244,6 +247,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "request_pause": ("mzt.views.steering", "request_pause"),
     "resolve_workspace": ("mzt.score.preparation", "resolve_workspace"),
     "resume_job": ("mzt.run.launch", "resume_job"),
+    "run_attempt_folder": ("mzt.execute.remote", "run_folder"),
     "run_score": ("mzt.run.quick", "run_score"),
     "sanitize_terminal": ("mzt.support.redact", "sanitize_terminal"),
     "parse_moment": ("mzt.support.moments", "parse_moment"),
@@ -260,6 +264,7 @@ __getattr__ = exports("mzt.api", _EXPORTS, globals())
 
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
+    "EXECUTORS",
     "STOPPED_STATUSES",
     "AttemptLogs",
     "CancelOutcome",
@@ -350,6 +355,7 @@ __all__ = [
     "request_pause",
     "resolve_workspace",
     "resume_job",
+    "run_attempt_folder",
     "run_score",
     "sanitize_terminal",
     "select_attempt",

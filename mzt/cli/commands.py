@@ -16,6 +16,7 @@ from mzt.cli import console, render
 from mzt.cli.options import (
     complete_instrument,
     complete_job,
+    executor_option,
     flag,
     json_option,
     no_queue_option,
@@ -62,6 +63,7 @@ def reporter_for(as_json: bool, quiet: bool) -> Iterator[Reporter]:
 @click.option("-f", "--force", is_flag=True, help="Run a completed job again from the start.")
 @take_over_option
 @no_queue_option
+@executor_option
 @json_option
 @quiet_option
 @click.pass_context
@@ -74,6 +76,7 @@ def resume(
     force: bool,
     take_over: bool,
     no_queue: bool,
+    executor: str | None,
     as_json: bool,
     quiet: bool,
 ) -> int:
@@ -101,6 +104,7 @@ def resume(
             force=force,
             take_over=take_over,
             no_queue=no_queue,
+            executor=executor,
             reporter=reporter,
         )
     return finish_run(result, as_json=as_json, quiet=quiet)
@@ -149,6 +153,7 @@ def validate(
 )
 @take_over_option
 @no_queue_option
+@executor_option
 @json_option
 @quiet_option
 @click.pass_context
@@ -162,6 +167,7 @@ def run(
     instrument: str | None,
     take_over: bool,
     no_queue: bool,
+    executor: str | None,
     as_json: bool,
     quiet: bool,
 ) -> int:
@@ -185,6 +191,7 @@ def run(
             instrument=instrument,
             take_over=take_over,
             no_queue=no_queue,
+            executor=executor,
         )
         with reporter_for(as_json, quiet) as reporter:
             result = api.run_score(score, workspace=workspace, options=options, reporter=reporter)
@@ -332,3 +339,13 @@ def clear_rate_limits(
         if circuits:
             console.out("circuits reset: " + ", ".join(circuits))
     return ExitCode.OK
+
+
+@click.command("slurm-attempt", hidden=True)
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def slurm_attempt(folder: Path) -> int:
+    """Run the one attempt whose spec is in FOLDER and write its report (inside a Slurm
+    job that `mzt run --executor slurm` submitted)."""
+    from mzt import api
+
+    return api.run_attempt_folder(folder)

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recover": ("mzt.cli.recover_cmd", "recover"),
     "resume": ("mzt.cli.commands", "resume"),
     "run": ("mzt.cli.commands", "run"),
+    "slurm-attempt": ("mzt.cli.commands", "slurm_attempt"),
     "status": ("mzt.cli.observe_cmd", "status"),
     "top": ("mzt.cli.top_cmd", "top"),
     "validate": ("mzt.cli.commands", "validate"),

@@ -59,6 +59,16 @@ def take_over_option(func: F) -> F:
     )(func)
 
 
+def executor_option(func: F) -> F:
+    return click.option(
+        "--executor",
+        type=click.Choice(["local", "slurm"]),
+        envvar="MZT_EXECUTOR",
+        help="Where attempts run: processes here (local) or one Slurm job each (slurm); "
+        "default: MZT_EXECUTOR, else the machine configuration's executor, else local.",
+    )(func)
+
+
 def no_queue_option(func: F) -> F:
     return click.option(
         "--no-queue",

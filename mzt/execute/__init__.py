@@ -9,6 +9,13 @@
   while it runs.
 * `mzt.execute.leftovers` — the handles a checkpoint still holds: the attempts of a run
   that died, found and stopped by whichever command next takes the job's lock.
+* `mzt.execute.choice` — which executor a run uses (``--executor``, ``MZT_EXECUTOR``, the
+  machine configuration).
+* `mzt.execute.slurm` — `SlurmExecutor`: each attempt one Slurm job, its id journaled
+  before the run waits on it; `mzt.execute.slurm_cli` talks to Slurm's commands and
+  `mzt.execute.slurm_endings` turns an end Slurm decided into the attempt's error.
+* `mzt.execute.wire` — an attempt's spec out to another process and its report back.
+* `mzt.execute.remote` — that other process: `mzt slurm-attempt FOLDER` on a node.
 """
 
 from __future__ import annotations

@@ -127,6 +127,8 @@ class Leftover:
         who = f"sheet {self.handle.sheet_num} attempt {self.handle.attempt}"
         if self.note:
             return f"{who}: {self.note}"
+        if self.handle.extra.get("job_id"):
+            return f"{who} (Slurm job {self.handle.extra['job_id']})"
         listing = ", ".join(map(str, self.pids))
         return f"{who} (pid {self.handle.pid}): {len(self.pids)} process(es) [{listing}]"
 

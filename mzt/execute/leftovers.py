@@ -19,8 +19,15 @@ from mzt.state import CheckpointState
 from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.support.errors import MztError
 
+
+def _slurm() -> Executor:
+    from mzt.execute.slurm import SlurmExecutor
+
+    return SlurmExecutor()
+
+
 # Executors by the name their handles carry; one that is not known here cannot be checked.
-EXECUTORS: dict[str, Callable[[], Executor]] = {LOCAL: LocalExecutor}
+EXECUTORS: dict[str, Callable[[], Executor]] = {LOCAL: LocalExecutor, "slurm": _slurm}
 
 
 def recorded_handles(state: CheckpointState) -> list[AttemptHandle]:

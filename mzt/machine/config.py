@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from mzt.support.errors import Issue, MztError, ScoreError
 from mzt.support.strictmodel import Field, StrictModel
@@ -42,6 +43,36 @@ class ModelLimit(StrictModel):
         description="Attempts of this model running at once across every run here, "
         "whatever instrument they use.",
     )
+
+
+def _no_args() -> list[str]:
+    return []
+
+
+class SlurmConfig(StrictModel):
+    """How `--executor slurm` submits each attempt (``sbatch`` options)."""
+
+    partition: str | None = Field(
+        default=None,
+        description="The partition (sbatch --partition); unset: the cluster's default.",
+    )
+    account: str | None = Field(
+        default=None, description="The account charged (sbatch --account); unset: yours."
+    )
+    time_limit: str | None = Field(
+        default=None,
+        description='Each attempt\'s Slurm time limit in sbatch --time form ("30", '
+        '"2:00:00"); unset: the partition\'s. An attempt that reaches it fails as a '
+        "timeout (E001) and is retried like one.",
+    )
+    extra_args: list[str] = Field(
+        default_factory=_no_args,
+        description='More sbatch arguments, one per item ("--qos=low", "--mem=4G").',
+    )
+
+
+def _no_slurm() -> SlurmConfig:
+    return SlurmConfig()
 
 
 def _no_instruments() -> dict[str, InstrumentLimit]:
@@ -85,6 +116,14 @@ class MachineConfig(StrictModel):
         ge=5,
         description="Child processes (agents and validation commands) of all runs; "
         "over 80 % of it, new launches are held.",
+    )
+    executor: Literal["local", "slurm"] = Field(
+        default="local",
+        description="Where attempts run when neither --executor nor MZT_EXECUTOR says: "
+        '"local" (processes on this machine) or "slurm" (one Slurm job each).',
+    )
+    slurm: SlurmConfig = Field(
+        default_factory=_no_slurm, description="Options of every attempt's Slurm job."
     )
 
     def instrument_limit(self, name: str) -> int:

@@ -69,6 +69,7 @@ def resume_job(
     force: bool = False,
     take_over: bool = False,
     no_queue: bool = False,
+    executor: str | None = None,
     reporter: Reporter | None = None,
 ) -> RunResult:
     """Continue a paused, failed, cancelled or dead job (``force``: restart a completed one;
@@ -91,7 +92,9 @@ def resume_job(
     prepared = _prepare_for_resume(state, ws, config, reload=reload)
     instruments = load_instruments()
     check_runnable(prepared, instruments, sheets=_sheets_to_run(state, prepared, force))
-    options = RunOptions(resume=True, force=force, take_over=take_over, no_queue=no_queue)
+    options = RunOptions(
+        resume=True, force=force, take_over=take_over, no_queue=no_queue, executor=executor
+    )
     return Runner(prepared, instruments=instruments, options=options, reporter=reporter).run()
 
 

@@ -26,6 +26,7 @@ class RunOptions:
     force: bool = False  # `mzt resume --force`: restart a completed job
     take_over: bool = False  # `--take-over`: continue a run another host marked running
     no_queue: bool = False  # `--no-queue`: exit 75 rather than wait for a machine job slot
+    executor: str | None = None  # `--executor`/MZT_EXECUTOR; None: the machine config's
 
 
 @records.record(frozen=True, slots=True)

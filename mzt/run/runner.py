@@ -24,10 +24,11 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
+from mzt.execute import slurm_cli
 from mzt.execute.attempt import AttemptReport
 from mzt.execute.base import AttemptHandle, Executor, Leftover, Placed
+from mzt.execute.choice import SLURM, executor_factory, stop_unrecorded_jobs
 from mzt.execute.leftovers import stop_leftovers
-from mzt.execute.local import LocalExecutor
 from mzt.instruments import Registry
 from mzt.run.after.hooks import make_after_run
 from mzt.run.bookkeeping import Bookkeeper
@@ -107,13 +108,15 @@ class Runner:
         self.book.chain_of = lambda num: self.sheets.chain(self.plan.sheet(num))
         parallel = self.score.parallel
         self.max_concurrent = parallel.max_concurrent if parallel.enabled else 1
+        config = load_config(self.environ)
+        self.executor_name = self.options.executor or config.executor
         # Where attempts run, made per run from the concurrency limit; the runner uses
         # nothing but the executor interface.
-        self.make_executor = executor or (lambda n: LocalExecutor(n, subreaper=True))
-        self.pool: Executor | None = None
-        self.gate = MachineGate(
-            self.job_id, self.workspace, load_config(self.environ), wake=self._wake
+        self.make_executor = executor or executor_factory(
+            self.executor_name, config, self.workspace, self.job_id
         )
+        self.pool: Executor | None = None
+        self.gate = MachineGate(self.job_id, self.workspace, config, wake=self._wake)
         self.stopped_leftovers: list[Leftover] = []
         self.after = make_after_run(
             prepared,
@@ -129,6 +132,8 @@ class Runner:
 
     def run(self) -> RunResult:
         with contextlib.closing(self.gate):  # also when the workspace cannot be made
+            if self.executor_name == SLURM:
+                slurm_cli.require(self.environ)  # before anything is made or changed
             if self.options.no_queue:
                 # Before anything in the workspace is made, locked or changed: a refusal
                 # for a full machine leaves it exactly as it was.
@@ -183,6 +188,8 @@ class Runner:
         """Before anything re-runs: stop what a dead run of this job left running (only on
         this host: an attempt recorded by another host is left alone and said so)."""
         self.stopped_leftovers = stop_leftovers(state)
+        if self.executor_name == SLURM:
+            self.stopped_leftovers += stop_unrecorded_jobs(self.job_id, self.workspace)
 
     def _result(self, state: CheckpointState, started: float, code: int, message: str) -> RunResult:
         return result_of(

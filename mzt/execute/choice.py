@@ -1,0 +1,53 @@
+"""Which executor a run uses, and the leftovers only one of them can find.
+
+``local`` runs attempts as processes of this machine; ``slurm`` submits each as a Slurm
+job. The name comes from ``--executor``, else ``MZT_EXECUTOR`` (both read by the CLI), else
+the machine configuration's ``executor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mzt.execute.base import AttemptHandle, Executor, Leftover
+from mzt.execute.local import NAME as LOCAL
+from mzt.execute.local import LocalExecutor
+from mzt.machine.config import MachineConfig
+from mzt.support import paths
+
+SLURM = "slurm"
+NAMES = (LOCAL, SLURM)
+
+
+def executor_factory(
+    name: str, config: MachineConfig, workspace: Path, job_id: str
+) -> Callable[[int], Executor]:
+    """Makes the run's executor from its concurrency limit."""
+    if name != SLURM:
+        return lambda n: LocalExecutor(n, subreaper=True)
+    from mzt.execute.slurm import SlurmExecutor, SlurmOptions
+
+    settings = config.slurm
+    options = SlurmOptions(
+        partition=settings.partition,
+        account=settings.account,
+        time_limit=settings.time_limit,
+        extra_args=tuple(settings.extra_args),
+    )
+    state_dir = paths.state_dir(workspace)
+    return lambda n: SlurmExecutor(
+        n, state_dir=state_dir, job_id=job_id, workspace=workspace, options=options
+    )
+
+
+def stop_unrecorded_jobs(job_id: str, workspace: Path) -> list[Leftover]:
+    """Slurm jobs of this job that no checkpoint names (its conductor died between
+    ``sbatch`` and the journal), cancelled and waited for."""
+    from mzt.execute.slurm import stop_unrecorded
+
+    found = []
+    for slurm_id, sheet in stop_unrecorded(job_id, workspace).items():
+        handle = AttemptHandle(SLURM, "", sheet, 0, "", extra={"job_id": slurm_id})
+        found.append(Leftover(handle, ()))
+    return found

@@ -1,0 +1,364 @@
+"""The Slurm executor: each attempt is one Slurm job, run by `mzt slurm-attempt` on a node.
+
+The conductor (this `mzt run`) stays the only writer of the checkpoint. For every attempt
+it writes the spec and a batch script into ``<state dir>/slurm/<token>/`` — the workspace
+is on storage the nodes share — and submits the script with ``sbatch``. The job id comes
+back at once and is announced as the attempt's handle (a `Placed` event), so the runner
+journals it before it waits for anything. Every job carries the comment
+``mzt <job> <workspace digest>``: a job submitted by a conductor that died before it could
+record the id is still found by that comment and stopped.
+
+A monitor thread watches each job: the report file the job writes as its last act is the
+verdict; a job that left Slurm's queue without one ended by Slurm's hand (cancelled, time
+limit, node failure, preemption, out of memory), and its end state is read from
+``scontrol`` and turned into the matching error. A stop (cancel, a signal of the
+conductor) is ``scancel``; leftovers of a dead conductor are its recorded jobs still
+pending or running, cancelled and waited for before anything re-runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import queue
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mzt.execute import slurm_cli
+from mzt.execute import slurm_endings as endings
+from mzt.execute.base import AttemptHandle, Event, Finished, Leftover, Placed, StopCheck
+from mzt.execute.remote import OUTPUT_NAME, REPORT_NAME, SCRIPT_NAME, SPEC_NAME, job_script
+from mzt.support import procinfo, records
+from mzt.support.process import StopRequest
+
+if TYPE_CHECKING:
+    from mzt.execute.attempt import AttemptReport, AttemptSpec
+
+NAME = "slurm"
+POLL_SECONDS = 0.1  # how often the monitor looks for report files
+QUEUE_SECONDS = 1.0  # how often it asks Slurm about jobs that have not reported
+REPORT_GRACE_SECONDS = 5.0  # a job gone from the queue: its report may still be in flight
+LEFTOVER_WAIT_SECONDS = 60.0
+
+
+def comment_for(job_id: str, workspace: Path) -> str:
+    """The comment every Slurm job of this mzt job carries (one token, no spaces)."""
+    digest = hashlib.sha256(str(workspace).encode()).hexdigest()[:12]
+    return f"mzt:{job_id}:{digest}"
+
+
+@records.record(frozen=True, slots=True)
+class SlurmOptions:
+    """What every submission carries besides the attempt itself."""
+
+    partition: str | None = None
+    account: str | None = None
+    time_limit: str | None = None  # Slurm's --time format: "30", "1:00:00", "2-00:00:00"
+    extra_args: tuple[str, ...] = ()
+
+    def sbatch_args(self) -> list[str]:
+        args = []
+        if self.partition:
+            args.append(f"--partition={self.partition}")
+        if self.account:
+            args.append(f"--account={self.account}")
+        if self.time_limit:
+            args.append(f"--time={self.time_limit}")
+        return [*args, *self.extra_args]
+
+
+@records.record
+class _Job:
+    handle: AttemptHandle
+    spec: AttemptSpec
+    folder: Path
+    should_stop: StopCheck
+    started: float = records.field(default_factory=time.monotonic)
+    job_id: str | None = None
+    stop: StopRequest | None = None  # asked by the conductor: the job's end is no failure
+    gone_at: float | None = None  # monotonic: first seen out of Slurm's queue
+
+
+class SlurmExecutor:
+    """Attempts as Slurm jobs; this process submits, watches and cancels them."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        max_concurrent: int = 1,
+        *,
+        state_dir: Path | None = None,
+        job_id: str = "",
+        workspace: Path | None = None,
+        options: SlurmOptions | None = None,
+        python: str | None = None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.comment = comment_for(job_id, workspace) if workspace is not None else ""
+        self.job_name = f"mzt-{job_id}" if job_id else "mzt"
+        self.options = options or SlurmOptions()
+        self.python = python or sys.executable
+        self.host = procinfo.host()
+        self.events: queue.Queue[Event | None] = queue.Queue()
+        self.jobs: dict[str, _Job] = {}
+        self.lock = threading.Lock()
+        self.aborting = False
+        self.closed = threading.Event()
+        # sbatch answers in tens of milliseconds: a wave of launches submits side by side.
+        self.submitter = ThreadPoolExecutor(min(4, max(1, max_concurrent)), "mzt-sbatch")
+        self.monitor: threading.Thread | None = None
+
+    # --- running attempts ----------------------------------------------------------------------
+
+    def launch(self, spec: AttemptSpec, should_stop: StopCheck) -> AttemptHandle:
+        from mzt.execute import wire
+        from mzt.state.atomic import atomic_write
+        from mzt.support.fsutil import ensure_private_dir
+
+        assert self.state_dir is not None, "a run's Slurm executor knows its state folder"
+        token = secrets.token_hex(12)
+        folder = self.state_dir / "slurm" / token
+        handle = AttemptHandle(
+            executor=NAME,
+            token=token,
+            sheet_num=spec.sheet_num,
+            attempt=spec.attempt,
+            host=self.host,
+            extra={"folder": str(folder)},
+        )
+        entry = _Job(handle, spec, folder, should_stop)
+        with self.lock:
+            self.jobs[token] = entry
+        try:
+            ensure_private_dir(folder.parent)
+            ensure_private_dir(folder)
+            sent = records.replace(spec, environ={})  # it travels with the job: see _submit
+            atomic_write(folder / SPEC_NAME, wire.dumps(sent), durable=False)
+            atomic_write(folder / SCRIPT_NAME, job_script(folder, self.python).encode())
+            (folder / SCRIPT_NAME).chmod(0o700)
+            atomic_write(folder / OUTPUT_NAME, b"")  # private before Slurm appends to it
+        except (OSError, TypeError) as exc:  # the attempt fails with it, not the run
+            self._end(entry, endings.failed(spec, f"could not write the attempt for Slurm: {exc}"))
+            return handle
+        self.submitter.submit(self._submit, entry)
+        self._watching()
+        return handle
+
+    def _submit(self, entry: _Job) -> None:
+        options = [
+            f"--job-name={self.job_name}-s{entry.spec.sheet_num}",
+            f"--comment={self.comment}",
+            f"--output={entry.folder / OUTPUT_NAME}",
+            f"--chdir={entry.spec.workdir}",
+            "--open-mode=append",
+            *self.options.sbatch_args(),
+        ]
+        try:
+            # sbatch exports its own environment to the job (--export=ALL): the attempt's.
+            job_id = slurm_cli.submit(
+                str(entry.folder / SCRIPT_NAME), options, env=dict(entry.spec.environ)
+            )
+        except slurm_cli.SlurmError as exc:
+            self._end(entry, endings.failed(entry.spec, f"sbatch refused the attempt: {exc}"))
+            return
+        extra = {**entry.handle.extra, "job_id": job_id}
+        placed = records.replace(entry.handle, extra=extra, started_at=time.time())
+        with self.lock:
+            entry.handle = placed
+            entry.job_id = job_id
+            stop = entry.stop or (StopRequest("interrupted") if self.aborting else None)
+        self.events.put(Placed(placed))
+        if stop is not None:
+            slurm_cli.cancel([job_id])
+
+    def release(self, handle: AttemptHandle) -> None:
+        """Nothing to let go: the id was recorded, and a job nobody recorded is found by
+        its comment (see :func:`stop_unrecorded`)."""
+
+    def wait(self, timeout: float) -> Event | None:
+        try:
+            return self.events.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None
+
+    def wake(self) -> None:
+        self.events.put(None)
+
+    def stop(self, handle: AttemptHandle, *, immediate: bool = False) -> None:
+        with self.lock:
+            entry = self.jobs.get(handle.token)
+            if entry is None:
+                return
+            entry.stop = StopRequest("cancelled", immediate=immediate)
+            job_id = entry.job_id
+        if job_id is not None:
+            slurm_cli.cancel([job_id])
+
+    def stop_all(self) -> list[AttemptReport]:
+        with self.lock:
+            self.aborting = True
+            for entry in self.jobs.values():
+                entry.stop = entry.stop or StopRequest("interrupted")
+            ids = [e.job_id for e in self.jobs.values() if e.job_id is not None]
+        with contextlib.suppress(slurm_cli.SlurmError):
+            slurm_cli.cancel(ids)
+        reports: list[AttemptReport] = []
+        while True:
+            with self.lock:
+                remaining = len(self.jobs)
+            try:
+                event = self.events.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if remaining == 0:
+                    return reports
+                continue
+            if isinstance(event, Finished):
+                reports.append(event.report)
+
+    def close(self) -> None:
+        self.aborting = True
+        self.submitter.shutdown(wait=True)
+        self.closed.set()
+        if self.monitor is not None:
+            self.monitor.join(timeout=5)
+
+    # --- watching ------------------------------------------------------------------------------
+
+    def _watching(self) -> None:
+        if self.monitor is None:
+            self.monitor = threading.Thread(target=self._watch, name="mzt-slurm", daemon=True)
+            self.monitor.start()
+
+    def _watch(self) -> None:
+        next_queue = 0.0
+        while not self.closed.wait(POLL_SECONDS):
+            with self.lock:
+                entries = [e for e in self.jobs.values() if e.job_id is not None]
+            asking = time.monotonic() >= next_queue
+            for entry in entries:
+                if entry.stop is None:
+                    request = entry.should_stop()
+                    if request is not None:
+                        entry.stop = request
+                        asking = True
+                        with contextlib.suppress(slurm_cli.SlurmError):
+                            slurm_cli.cancel([entry.job_id or ""])
+                report = self._report_of(entry)
+                if report is not None:
+                    self._end(entry, report)
+            if asking and entries:
+                next_queue = time.monotonic() + QUEUE_SECONDS
+                self._ask_slurm([e for e in entries if e.handle.token in self.jobs])
+
+    def _report_of(self, entry: _Job) -> AttemptReport | None:
+        from mzt.execute import wire
+        from mzt.support.fsutil import read_regular_file
+
+        try:
+            data = read_regular_file(entry.folder / REPORT_NAME)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return endings.failed(entry.spec, f"the attempt's report could not be read: {exc}")
+        try:
+            return wire.load_report(data, entry.spec)
+        except wire.WireError as exc:
+            return endings.failed(entry.spec, f"the attempt's report is damaged: {exc}")
+
+    def _ask_slurm(self, entries: list[_Job]) -> None:
+        try:
+            states = slurm_cli.queue_states(e.job_id or "" for e in entries)
+        except slurm_cli.SlurmError:
+            return  # the controller is busy or restarting: ask again at the next round
+        now = time.monotonic()
+        for entry in entries:
+            state = states.get(entry.job_id or "")
+            if state in slurm_cli.ALIVE:
+                entry.gone_at = None
+                continue
+            if entry.gone_at is None:
+                entry.gone_at = now
+            # The report is written just before the job ends; on shared storage it may show
+            # here a moment later. A stop asked here needs no such patience.
+            if entry.stop is None and now - entry.gone_at < REPORT_GRACE_SECONDS:
+                continue
+            report = self._report_of(entry)
+            if report is None:
+                report = self._ending(entry, state)
+            self._end(entry, report)
+
+    def _ending(self, entry: _Job, queued_state: str | None) -> AttemptReport:
+        """The report of a job that ended without writing one."""
+        facts = slurm_cli.job_facts(entry.job_id or "")
+        state = (facts.get("JobState") or queued_state or "").split("+")[0]
+        duration = time.monotonic() - entry.started
+        if entry.stop is not None:
+            return endings.stopped(entry.spec, entry.stop, duration)
+        tail = endings.tail(entry.folder / OUTPUT_NAME)
+        return endings.ended(entry.spec, entry.job_id or "?", state, duration, tail)
+
+    def _end(self, entry: _Job, report: AttemptReport) -> None:
+        with self.lock:
+            if self.jobs.pop(entry.handle.token, None) is None:
+                return  # ended already
+        self.events.put(Finished(entry.handle, report))
+
+    # --- leftovers of a dead run ----------------------------------------------------------------
+
+    def find_leftovers(self, handles: Iterable[AttemptHandle]) -> list[Leftover]:
+        alive, unchecked = self._alive(handles)
+        return unchecked + [Leftover(h, ()) for h in alive]
+
+    def stop_leftovers(self, handles: Iterable[AttemptHandle]) -> list[Leftover]:
+        # Slurm not answering raises here: re-running a sheet whose job may still run would
+        # make two copies of it.
+        alive, unchecked = self._alive(handles, strict=True)
+        ids = [str(h.extra["job_id"]) for h in alive]
+        if ids:
+            slurm_cli.cancel(ids)
+            _wait_gone(ids)
+        return unchecked + [Leftover(h, ()) for h in alive]
+
+    def _alive(
+        self, handles: Iterable[AttemptHandle], *, strict: bool = False
+    ) -> tuple[list[AttemptHandle], list[Leftover]]:
+        """The handles whose Slurm job is pending or running, and those nobody could check."""
+        with_ids = [h for h in handles if str(h.extra.get("job_id") or "").isdigit()]
+        if not with_ids:
+            return [], []
+        try:
+            states = slurm_cli.queue_states(str(h.extra["job_id"]) for h in with_ids)
+        except slurm_cli.SlurmError as exc:
+            if strict:
+                raise
+            return [], [Leftover(h, (), f"Slurm could not be asked ({exc})") for h in with_ids]
+        alive = [h for h in with_ids if states.get(str(h.extra["job_id"])) in slurm_cli.ALIVE]
+        return alive, []
+
+
+def stop_unrecorded(job_id: str, workspace: Path) -> dict[str, int]:
+    """Cancel every pending or running Slurm job of this mzt job (its recorded ones were
+    stopped first; these are the ones a conductor killed between ``sbatch`` and its
+    journal write submitted); returns their ids and sheets once they are gone."""
+    found = slurm_cli.by_comment(comment_for(job_id, workspace))
+    strays = {i: sheet for i, (state, sheet) in found.items() if state in slurm_cli.ALIVE}
+    if strays:
+        slurm_cli.cancel(strays)
+        _wait_gone(list(strays))
+    return strays
+
+
+def _wait_gone(ids: Sequence[str]) -> None:
+    deadline = time.monotonic() + LEFTOVER_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        states = slurm_cli.queue_states(ids)
+        if not any(state in slurm_cli.ALIVE for state in states.values()):
+            return
+        time.sleep(0.2)

@@ -1,0 +1,260 @@
+"""`--executor slurm` against a real one-node Slurm cluster (tests/slurm/cluster.sh).
+
+Every attempt is one Slurm job that runs `mzt slurm-attempt` on the node; the conductor
+journals each job id before it waits for it. `.ci/run` starts the cluster; elsewhere these
+tests are skipped, saying how to start one. ``MZT_SLURM_KILLS`` sets how many times the
+kill test kills the conductor (default 10).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Project, wait_for
+
+CLUSTER_DIR = Path(os.environ.get("MZT_SLURM_DIR", "/tmp/mzt-slurm"))
+CONF = Path(os.environ.get("SLURM_CONF") or CLUSTER_DIR / "slurm.conf")
+KILLS = int(os.environ.get("MZT_SLURM_KILLS", "10"))
+
+
+def _why_not() -> str | None:
+    if shutil.which("sbatch") is None:
+        return "Slurm is not installed here (tests/slurm/cluster.sh install, as root)"
+    if not CONF.exists():
+        return f"no Slurm cluster at {CONF}: start one with tests/slurm/cluster.sh start"
+    done = subprocess.run(
+        ["sinfo", "-h", "-o", "%T"],
+        env={**os.environ, "SLURM_CONF": str(CONF)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if not re.search(r"^(idle|mixed|allocated)", done.stdout, re.M):
+        return f"the Slurm cluster at {CONF} does not answer: tests/slurm/cluster.sh start"
+    return None
+
+
+needs_cluster = pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
+
+
+def _env(project: Project, **extra: str) -> dict[str, str]:
+    return {"SLURM_CONF": str(CONF), "MZT_EXECUTOR": "slurm", **extra}
+
+
+def _slurm(*args: str) -> str:
+    done = subprocess.run(
+        list(args),
+        env={**os.environ, "SLURM_CONF": str(CONF)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return done.stdout
+
+
+def _jobs_alive(comment: str) -> list[str]:
+    """Pending or running Slurm jobs carrying ``comment``."""
+    lines = _slurm("squeue", "-h", "--me", "-o", "%i %T %k").splitlines()
+    return [line.split()[0] for line in lines if line.split()[2:] == [comment]]
+
+
+def _comment(project: Project, job: str) -> str:
+    from mzt.execute.slurm import comment_for
+
+    return comment_for(job, project.workspace.resolve())
+
+
+def _reports(project: Project) -> list[dict[str, object]]:
+    found = sorted((project.workspace / ".marianne" / "slurm").glob("*/report.json"))
+    return [json.loads(path.read_text()) for path in found]
+
+
+def _fanned(project: Project, template: str, *, sheets: int = 20, **extra: object) -> Path:
+    return project.score(
+        {
+            "name": "job",
+            "instrument": "cli",
+            # 1 → fan-out of sheets-2 → 1: a first sheet, the voices, a last one.
+            "sheet": {"size": 1, "total_items": 3, "fan_out": {2: sheets - 2}},
+            "parallel": {"enabled": True, "max_concurrent": 4},
+            "prompt": {"template": template},
+            **extra,
+        }
+    )
+
+
+@needs_cluster
+def test_a_fanned_out_score_completes_with_every_attempt_a_slurm_job(project: Project) -> None:
+    score = _fanned(
+        project,
+        'echo "{{ sheet_num }} $SLURM_JOB_ID" > "{{ workspace }}/out-{{ sheet_num }}.txt"',
+        validations=[{"type": "file_exists", "path": "{workspace}/out-{sheet_num}.txt"}],
+    )
+    done = project.mzt("run", "-q", score, env=_env(project))
+    assert done.returncode == 0, done.stderr
+    state = json.loads(project.mzt("status", "job", "-j", env=_env(project)).stdout)
+    assert state["status"] == "completed" and state["progress"]["completed"] == 20
+    reports = _reports(project)
+    assert len(reports) == 20
+    ids = [str(report["where"]["slurm_job_id"]) for report in reports]  # type: ignore[index]
+    assert all(i.isdigit() for i in ids) and len(set(ids)) == 20
+    written = {
+        int(line.split()[0]): line.split()[1]
+        for path in project.workspace.glob("out-*.txt")
+        for line in [path.read_text()]
+    }
+    assert sorted(written) == list(range(1, 21)) and set(written.values()) == set(ids)
+    assert not _jobs_alive(_comment(project, "job"))
+
+
+def test_slurm_missing_is_one_paragraph_and_exit_2(project: Project) -> None:
+    score = project.score(
+        {"name": "job", "instrument": "cli", "sheet": {"size": 1, "total_items": 1},
+         "prompt": {"template": "true"}}
+    )  # fmt: skip
+    bare = project.root / "bin"
+    bare.mkdir()
+    (bare / "bash").symlink_to(shutil.which("bash") or "/bin/bash")
+    done = project.mzt("run", "--executor", "slurm", score, env={"PATH": str(bare)})
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "sbatch" in done.stderr
+    assert not project.workspace.exists(), "nothing is made before the refusal"
+
+
+@needs_cluster
+def test_cancel_leaves_no_slurm_job_behind(project: Project) -> None:
+    score = _fanned(project, "sleep 120", sheets=3)
+    run = project.start("run", "-q", score, env=_env(project))
+    comment = _comment(project, "job")
+    try:
+        wait_for(lambda: bool(_jobs_alive(comment)), timeout=60, step=0.2)
+        cancelled = project.mzt("cancel", "job", "-w", project.workspace, env=_env(project))
+        assert cancelled.returncode == 0, cancelled.stderr
+        run.communicate(timeout=120)
+        assert run.returncode == 4
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+    wait_for(lambda: not _jobs_alive(comment), timeout=30, step=0.2)
+
+
+@needs_cluster
+def test_sigterm_of_the_conductor_cancels_its_jobs_and_pauses(project: Project) -> None:
+    score = _fanned(project, "sleep 120", sheets=3)
+    run = project.start("run", "-q", score, env=_env(project))
+    comment = _comment(project, "job")
+    try:
+        wait_for(lambda: bool(_jobs_alive(comment)), timeout=60, step=0.2)
+        run.send_signal(signal.SIGTERM)
+        run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+    assert run.returncode == 128 + signal.SIGTERM
+    assert not _jobs_alive(comment)
+    state = json.loads(project.mzt("status", "job", "-j", env=_env(project)).stdout)
+    assert state["status"] == "paused"
+
+
+@needs_cluster
+def test_cancel_of_a_killed_conductor_cancels_its_slurm_jobs(project: Project) -> None:
+    score = _fanned(project, "sleep 120", sheets=3)
+    run = project.start("run", "-q", score, env=_env(project))
+    comment = _comment(project, "job")
+    try:
+        wait_for(lambda: bool(_jobs_alive(comment)), timeout=60, step=0.2)
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.communicate()
+    assert _jobs_alive(comment), "kill -9 of the conductor alone leaves its jobs running"
+    cancelled = project.mzt("cancel", "job", "-w", project.workspace, env=_env(project))
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert not _jobs_alive(comment)
+
+
+def _overlap_script(ws: str) -> str:
+    # A copy looks for a live earlier copy of its sheet before it does anything (all jobs
+    # run on this one node, so a pid says it), and logs its start and end.
+    n = "{{ sheet_num }}"
+    return (
+        f"P={ws}/pid-{n}; L={ws}/log\n"
+        f'if [ -f "$P" ] && kill -0 "$(cat "$P")" 2>/dev/null; then\n'
+        f'  S=$(cut -d" " -f3 "/proc/$(cat "$P")/stat" 2>/dev/null)\n'
+        f'  [ -n "$S" ] && [ "$S" != Z ] && echo "OVERLAP {n}" >> "$L"\n'
+        "fi\n"
+        'echo $$ > "$P"\n'
+        f'echo "start {n} $SLURM_JOB_ID" >> "$L"\n'
+        "sleep {{ [0.3, 0.8, 1.2, 0.5][sheet_num % 4] }}\n"
+        f'echo "done {n} $SLURM_JOB_ID" >> "$L"\n'
+        f"echo ok > {ws}/out-{n}.txt\n"
+    )
+
+
+@needs_cluster
+def test_kill_9_of_the_conductor_never_leaves_two_copies_of_a_sheet(project: Project) -> None:
+    ws = str(project.workspace.resolve())
+    score = _fanned(
+        project,
+        _overlap_script(ws),
+        sheets=10,
+        validations=[
+            {"type": "content_contains", "path": "{workspace}/out-{sheet_num}.txt", "pattern": "ok"}
+        ],
+    )
+    rng = random.Random(7)
+    log = project.workspace / "log"
+    for _ in range(KILLS):
+        run = project.start("run", "-q", score, env=_env(project))
+        time.sleep(rng.uniform(0.5, 3.0))
+        run.send_signal(signal.SIGKILL)
+        run.communicate()
+    done = project.mzt("run", "-q", score, env=_env(project), timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = log.read_text().splitlines()
+    assert not [line for line in lines if line.startswith("OVERLAP")], lines
+    starts = [line.split() for line in lines if line.startswith("start")]
+    submitted = _slurm("squeue", "-h", "--me", "--states=all", "-o", "%i %j %k").splitlines()
+    ours = [line.split()[0] for line in submitted if line.split()[2:] == [_comment(project, "job")]]
+    # Every copy that ran was a job of ours, and none of them is left running.
+    assert {job for _, _, job in starts} <= set(ours)
+    assert not _jobs_alive(_comment(project, "job"))
+
+
+@needs_cluster
+def test_a_slurm_time_limit_is_a_timeout_and_is_retried(project: Project) -> None:
+    # Slurm counts time limits in minutes: the first attempt runs past one, the retry ends.
+    (project.home / "config.yaml").write_text("slurm:\n  time_limit: '1'\n")
+    marker = project.workspace.resolve() / "tried"
+    score = project.score(
+        {
+            "name": "job",
+            "instrument": "cli",
+            "sheet": {"size": 1, "total_items": 1},
+            "retry": {"max_retries": 2, "base_delay_seconds": 0.1, "jitter": False},
+            "prompt": {
+                "template": f'mkdir -p "{marker.parent}"\n'
+                f'if [ ! -f "{marker}" ]; then touch "{marker}"; sleep 600; fi\n'
+            },
+        }
+    )
+    done = project.mzt("run", "-q", score, env=_env(project), timeout=400)
+    assert done.returncode == 0, done.stderr
+    sheet = project.sheets("job")[1]
+    assert sheet["attempt_count"] == 2
+    errors = json.loads(project.mzt("errors", "job", "-j", env=_env(project)).stdout)
+    codes = [entry["error_code"] for entry in errors["errors"]]
+    assert codes[:1] == ["E001"], errors
