@@ -17,6 +17,7 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from mzt.execute.choice import NAMES as EXECUTORS
+    from mzt.execute.remote import load_folder as load_attempt_folder
     from mzt.execute.remote import run_folder as run_attempt_folder
     from mzt.instruments.circuits import clear as clear_circuits
     from mzt.instruments.info import (
@@ -247,6 +248,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "request_pause": ("mzt.views.steering", "request_pause"),
     "resolve_workspace": ("mzt.score.preparation", "resolve_workspace"),
     "resume_job": ("mzt.run.launch", "resume_job"),
+    "load_attempt_folder": ("mzt.execute.remote", "load_folder"),
     "run_attempt_folder": ("mzt.execute.remote", "run_folder"),
     "run_score": ("mzt.run.quick", "run_score"),
     "sanitize_terminal": ("mzt.support.redact", "sanitize_terminal"),
@@ -334,6 +336,7 @@ __all__ = [
     "job_status",
     "known_jobs",
     "list_document",
+    "load_attempt_folder",
     "load_instruments",
     "load_machine_config",
     "locate_job",

@@ -2,7 +2,8 @@
 
 Scripts and monitoring call `mzt --version` often; answering it must not import click,
 the score models and the rest of mzt. Cron repeats `mzt run score.yaml` for jobs long completed,
-monitoring `mzt status` and `mzt list`, editors and hooks `mzt validate`;
+monitoring `mzt status` and `mzt list`, editors and hooks `mzt validate`, and every Slurm job
+of `--executor slurm` starts `mzt slurm-attempt`;
 :mod:`mzt.cli.fast` answers those before click is imported.
 """
 
@@ -28,7 +29,7 @@ def main() -> None:
 
         sys.stdout.write(f"mzt {__version__}\n")
         return
-    if sys.argv[1:2] in (["run"], ["status"], ["list"], ["validate"]):
+    if sys.argv[1:2] in (["run"], ["status"], ["list"], ["validate"], ["slurm-attempt"]):
         from mzt.cli.fast import answer
 
         code = answer(sys.argv[1:])

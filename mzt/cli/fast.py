@@ -11,7 +11,8 @@ handles exactly these shapes:
   the overview, or one job's view;
 * ``list`` with at most ``-a``/``--all``, ``-j``/``--json`` and ``-q``/``--quiet``;
 * ``validate SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json``,
-  ``-v``/``--verbose`` and one ``-w``/``--workspace DIR`` (:mod:`mzt.cli.validation`).
+  ``-v``/``--verbose`` and one ``-w``/``--workspace DIR`` (:mod:`mzt.cli.validation`);
+* ``slurm-attempt FOLDER``, the command every Slurm job of ``--executor slurm`` runs.
 
 With any of ``MZT_LOG_LEVEL``, ``MZT_LOG_FILE`` or ``MZT_LOG_FORMAT`` set it answers
 nothing: logging is set up by the click group. For anything else, or when gathering the
@@ -58,6 +59,8 @@ def answer(argv: list[str]) -> int | None:
         if code is not None:
             _end(code)
         return code
+    if argv[:1] == ["slurm-attempt"]:
+        return _attempt(argv[1:])
     if argv[:1] == ["validate"]:
         code = _validate(argv[1:])
         if code is not None:
@@ -123,6 +126,24 @@ def _validate(args: list[str]) -> int | None:
         return None
     as_json, quiet = bool(flags & _JSON), bool(flags & {"-q", "--quiet"})
     return _printed(lambda: show(checked, as_json=as_json, verbose=verbose, quiet=quiet))
+
+
+def _attempt(args: list[str]) -> int | None:
+    """``slurm-attempt FOLDER``: one attempt on a Slurm node, started once per attempt."""
+    if len(args) != 1 or args[0].startswith("-") or not Path(args[0]).is_dir():
+        return None  # click names the problem
+    from mzt import api
+
+    folder = Path(args[0])
+    try:
+        spec = api.load_attempt_folder(folder)
+    except api.MztError:
+        return None  # nothing ran: the click path says what is wrong, as usual
+    try:
+        return api.run_attempt_folder(folder, spec)
+    except api.MztError as exc:  # the report could not be written: the conductor sees none
+        sys.stderr.write(f"error: {exc.message}\n")
+        return int(exc.exit_code)
 
 
 def _status(args: list[str]) -> int | None:

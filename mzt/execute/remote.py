@@ -14,9 +14,15 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mzt.support import records
+from mzt.support.errors import MztError
+from mzt.support.exitcodes import ExitCode
 from mzt.support.process import StopRequest
+
+if TYPE_CHECKING:
+    from mzt.execute.attempt import AttemptSpec
 
 SPEC_NAME = "spec.json"
 REPORT_NAME = "report.json"
@@ -28,12 +34,33 @@ MAX_SPEC_BYTES = 64 * 1024 * 1024
 STOPPED_STATUS = 143
 
 
-def run_folder(folder: Path) -> int:
+class AttemptFileError(MztError):
+    """The attempt's spec cannot be read: nothing of the attempt ran."""
+
+    exit_code = ExitCode.USAGE
+    code = "ATTEMPT_FILE"
+
+
+def load_folder(folder: Path) -> AttemptSpec:
+    """The spec in ``folder`` as the conductor wrote it; raises :class:`AttemptFileError`."""
+    from mzt.execute import wire
+    from mzt.support.fsutil import read_regular_file
+
+    try:
+        return wire.load_spec(read_regular_file(folder / SPEC_NAME, MAX_SPEC_BYTES))
+    except (OSError, wire.WireError) as exc:
+        raise AttemptFileError(
+            f"The attempt spec {folder / SPEC_NAME} cannot be used: {exc}; nothing was run",
+            hint="this command is run by the Slurm jobs of `mzt run --executor slurm`, in "
+            "the folders that run writes",
+        ) from None
+
+
+def run_folder(folder: Path, sent: AttemptSpec | None = None) -> int:
     """Run the attempt in ``folder``; 0 once its report is written, else why not (> 0)."""
     from mzt.execute import wire
     from mzt.execute.attempt import execute
     from mzt.state.atomic import atomic_write
-    from mzt.support.fsutil import read_regular_file
 
     stopping = threading.Event()
 
@@ -42,7 +69,7 @@ def run_folder(folder: Path) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, on_signal)
-    sent = wire.load_spec(read_regular_file(folder / SPEC_NAME, MAX_SPEC_BYTES))
+    sent = sent or load_folder(folder)
     # The spec leaves the environment out (it would put secrets at rest in the workspace):
     # sbatch exported the conductor's to the job, and Slurm added the job's own.
     spec = records.replace(sent, environ=dict(os.environ))

@@ -21,10 +21,10 @@ from jinja2 import nodes
 
 from mzt.instruments import Registry
 from mzt.instruments.loader import NATIVE_ONLY
+from mzt.score.fields import TemplateError
 from mzt.score.plan import SheetPlan
 from mzt.score.preparation import PreparedScore
 from mzt.score.templating import (
-    TemplateError,
     compile_template,
     environment,
     prompt_variables,

@@ -15,11 +15,11 @@ from mzt.instruments import Registry
 from mzt.run.inputs import gather_injections, previous_files, previous_outputs
 from mzt.run.prompting import Completion, PromptParts, assemble
 from mzt.score.bounds import LIMIT_CODE
+from mzt.score.fields import TemplateError
 from mzt.score.instrumentation import InstrumentChoice
 from mzt.score.plan import SheetPlan
 from mzt.score.preparation import PreparedScore
 from mzt.score.templating import (
-    TemplateError,
     compile_template,
     default_prompt,
     prompt_variables,

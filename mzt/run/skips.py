@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from mzt.score.fields import substitute_command
 from mzt.score.models import SkipWhenCommand
-from mzt.score.templating import substitute_command
 from mzt.support.process import ProcessRequest, run_process
 
 

@@ -14,6 +14,7 @@ from mzt.score.bounds import LIMIT_CODE, MAX_FORMAT_WIDTH, MAX_ITERATIONS, Limit
 from mzt.score.catalog import Catalog
 from mzt.score.claudechecks import check_claude_settings
 from mzt.score.conditions import parse_condition
+from mzt.score.fields import FIELD, TemplateError, format_fields
 from mzt.score.findings import Findings, Path_
 from mzt.score.isolationchecks import check_isolation
 from mzt.score.loader import LoadedScore
@@ -22,10 +23,7 @@ from mzt.score.plan import Plan
 from mzt.score.planchecks import check_instruments, check_sheet_maps, check_timeouts
 from mzt.score.templating import (
     BUILTIN_VARIABLES,
-    FIELD,
-    TemplateError,
     compile_template,
-    format_fields,
     jinja_globals,
     loop_product,
     undefined_variables,

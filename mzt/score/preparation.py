@@ -9,15 +9,10 @@ from pathlib import Path
 
 from mzt.score.catalog import Catalog, load_catalog
 from mzt.score.checks import check_score
+from mzt.score.fields import TemplateError
 from mzt.score.loader import LoadedScore, load_score
 from mzt.score.plan import Plan, SheetPlan, build_plan
-from mzt.score.templating import (
-    TemplateError,
-    compile_template,
-    default_prompt,
-    prompt_variables,
-    render,
-)
+from mzt.score.templating import compile_template, default_prompt, prompt_variables, render
 from mzt.support import records
 from mzt.support.errors import Issue, ScoreError
 

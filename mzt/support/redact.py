@@ -23,6 +23,7 @@ and :func:`redact_tail` redacts before it cuts.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -99,22 +100,22 @@ class Redactor:
         if self._literal_bytes:
             main.append(b"(?P<k0>" + b"|".join(map(_escape, self._literal_bytes)) + b")")
             self._rule_of["k0"] = _ENV_RULE
-        self._checked: list[tuple[Rule, re.Pattern[bytes]]] = []
+        self._checked_rules: list[Rule] = []
         for index, rule in enumerate(RULES, start=1):
             if rule.checked:
-                self._checked.append((rule, re.compile(rule.pattern.encode())))
+                self._checked_rules.append(rule)
                 continue
             group = f"k{index}"
             pattern = rule.pattern.replace("(?P<keep>", f"(?P<{group}keep>")
             main.append(f"(?P<{group}>{pattern})".encode())
             self._rule_of[group] = rule
-        self._regex = re.compile(b"|".join(main))
+        self._main_source = b"|".join(main)
         self._needles = tuple(sorted({n.encode() for rule in RULES for n in rule.needles}))
         loose = [b"(?:" + rule.loose.encode() + b")" for rule in RULES]
         json_literals = {json.dumps(v, ensure_ascii=False)[1:-1] for v in self.literals}
         json_literals |= {json.dumps(v)[1:-1] for v in self.literals}
         self._json_literals = tuple(_encode(v) for v in json_literals | set(self.literals))
-        self._loose_sre = re.compile(b"|".join(loose))
+        self._loose_source = b"|".join(loose)
         self._re2: Any = None
         self._json_re2: Any = None
         if use_re2 and _re2 is not None:
@@ -126,6 +127,20 @@ class Redactor:
             self._re2 = _re2.compile(b"|".join(loose + literal_part), options)
             json_part = [_escape(v) for v in self._json_literals]
             self._json_re2 = _re2.compile(b"|".join(loose + json_part), options)
+
+    # Compiled on first use: with RE2 only text that holds a candidate needs them, and
+    # compiling all three costs a short-lived process 15–20 ms (a Slurm attempt, a view).
+    @functools.cached_property
+    def _regex(self) -> re.Pattern[bytes]:
+        return re.compile(self._main_source)
+
+    @functools.cached_property
+    def _checked(self) -> list[tuple[Rule, re.Pattern[bytes]]]:
+        return [(rule, re.compile(rule.pattern.encode())) for rule in self._checked_rules]
+
+    @functools.cached_property
+    def _loose_sre(self) -> re.Pattern[bytes]:
+        return re.compile(self._loose_source)
 
     # --- finding ----------------------------------------------------------------------------
 

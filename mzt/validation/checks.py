@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from mzt.score.templating import TemplateError, format_fields
+from mzt.score.fields import TemplateError, format_fields
 from mzt.support import records
 from mzt.support.process import Outcome
 from mzt.support.redact import redact

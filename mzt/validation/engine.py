@@ -24,17 +24,15 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:  # the checkpoint's shape; its module (and msgspec) an attempt never needs
+    from mzt.state.records import ValidationDetailDict
+
+from mzt.score.fields import COMMAND_ENV_PREFIX, TemplateError, display_command, substitute_command
 from mzt.score.models.validation import ValidationRule
-from mzt.score.templating import (
-    COMMAND_ENV_PREFIX,
-    TemplateError,
-    display_command,
-    substitute_command,
-)
-from mzt.state.records import ValidationDetailDict, utc_now
 from mzt.support import records
 from mzt.support.process import ProcessRequest, StopRequest, run_process
 from mzt.support.redact import redact
@@ -103,21 +101,22 @@ class RuleResult:
         message = self.error_message
         if message is not None and self.output:
             message = f"{message}\n{self.output}"
-        return ValidationDetailDict(
-            rule_type=self.rule_type,
-            description=self.description,
-            path=self.path,
-            pattern=self.pattern,
-            passed=self.passed,
-            actual_value=self.actual_value,
-            expected_value=self.expected_value,
-            error_message=message,
-            checked_at=self.checked_at,
-            check_duration_ms=self.duration_ms,
-            failure_reason=self.error_message,
-            failure_category=self.failure_category,
-            suggested_fix=self.suggested_fix,
-        )
+        detail: ValidationDetailDict = {
+            "rule_type": self.rule_type,
+            "description": self.description,
+            "path": self.path,
+            "pattern": self.pattern,
+            "passed": self.passed,
+            "actual_value": self.actual_value,
+            "expected_value": self.expected_value,
+            "error_message": message,
+            "checked_at": self.checked_at,
+            "check_duration_ms": self.duration_ms,
+            "failure_reason": self.error_message,
+            "failure_category": self.failure_category,
+            "suggested_fix": self.suggested_fix,
+        }
+        return detail
 
 
 @records.record(frozen=True, slots=True)
@@ -325,7 +324,7 @@ class _RuleRunner:
             expected_value=check.expected,
             failure_category=check.category,
             suggested_fix=check.fix,
-            checked_at=utc_now().isoformat(),
+            checked_at=datetime.now(UTC).isoformat(),
             duration_ms=0.0 if started is None else (time.monotonic() - started) * 1000.0,
             output=check.output,
         )

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mzt.score.fields import TemplateError, display_command
 from mzt.score.models.validation import ValidationRule
-from mzt.score.templating import TemplateError, display_command
 from mzt.support.redact import redact
 from mzt.validation.checks import context_workspace, excerpt, quoted, resolve_path
 

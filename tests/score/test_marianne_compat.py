@@ -345,7 +345,7 @@ def test_movement_instrument_cli() -> None:
 
 
 def test_bash_expansions_in_commands_pass_through() -> None:
-    from mzt.score.templating import substitute_command
+    from mzt.score.fields import substitute_command
 
     result = api.validate_score(MARIANNE / "trader_midday.yaml")
     assert result.loaded is not None

@@ -9,18 +9,20 @@ import pytest
 
 from mzt.score import bounds
 from mzt.score.bounds import RenderStopped
+from mzt.score.fields import (
+    TemplateError,
+    command_fields,
+    display_command,
+    format_fields,
+    substitute_command,
+)
 from mzt.score.loader import load_score
 from mzt.score.plan import build_plan
 from mzt.score.templating import (
-    TemplateError,
-    command_fields,
     compile_template,
     default_prompt,
-    display_command,
-    format_fields,
     prompt_variables,
     render,
-    substitute_command,
     undeclared_variables,
     validation_context,
 )

@@ -28,7 +28,7 @@ def run_hook_command(
 ) -> dict[str, Any]:
     """Run a run_command or run_script hook; the fields of its result (``success``…)."""
     # Jinja comes with the templating module: imported by a run only when a hook fires.
-    from mzt.score.templating import COMMAND_ENV_PREFIX, TemplateError, substitute_command
+    from mzt.score.fields import COMMAND_ENV_PREFIX, TemplateError, substitute_command
 
     env = {k: v for k, v in ctx.environ.items() if not k.startswith(COMMAND_ENV_PREFIX)}
     command = hook.command or ""

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from mzt.run.after.chain import never_archived
 from mzt.run.workspace.archive import ArchiveResult, Keep, archive_workspace, split_relative
-from mzt.score.templating import TemplateError, validation_context
+from mzt.score.fields import TemplateError
+from mzt.score.templating import validation_context
 from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.support import paths, records
 from mzt.validation.checks import resolve_path
