@@ -257,6 +257,10 @@ def diagnose_lines(report: Diagnosis) -> list[str]:
         lines.append(f"  message     {_clean(doc['error_message'])}")
     for item in report.leftovers:
         lines.append(f"  leftover    {item.describe()} (the next run, resume or cancel stops it)")
+    if report.slurm_attempts:
+        from mzt.cli.status_text import slurm_text
+
+        lines += [f"  slurm       {slurm_text(item)}" for item in report.slurm_attempts]
     if report.findings:
         lines += ["", "Findings"] + [f"  - {_clean(f)}" for f in report.findings]
     lines += _timeline_lines(report)

@@ -49,8 +49,20 @@ def view_limits(*, as_json: bool, verbose: bool) -> tuple[int | None, int | None
 
 def _leftover_text(item: dict[str, Any]) -> str:
     """An attempt of the dead run still alive (the next run, resume or cancel stops it)."""
-    where = item.get("note") or f"pid {item['pid']}, {len(item['pids'])} process(es) alive"
+    if item.get("job_id") and not item.get("note"):
+        where = f"Slurm job {item['job_id']} still queued or running"
+    else:
+        where = item.get("note") or f"pid {item['pid']}, {len(item['pids'])} process(es) alive"
     return f"sheet {item['sheet_num']} attempt {item['attempt']}: {where}"
+
+
+def slurm_text(item: dict[str, Any]) -> str:
+    """A running attempt of a live run that is a Slurm job: its id, state and node."""
+    state = item.get("state") or "no longer listed by Slurm"
+    node = f" on {item['node']}" if item.get("node") else ""
+    return (
+        f"sheet {item['sheet_num']} attempt {item['attempt']}: job {item['job_id']} {state}{node}"
+    )
 
 
 def _take_over_text(record: dict[str, Any]) -> str:
@@ -96,6 +108,8 @@ def _render_status(doc: dict[str, Any], *, verbose: bool) -> None:
         fields.append(("taken over", _take_over_text(doc["taken_over"])))
     for item in doc.get("leftover_attempts") or []:
         fields.append(("leftover", _leftover_text(item)))
+    for item in doc.get("slurm_attempts") or []:
+        fields.append(("slurm", slurm_text(item)))
     fields.extend(worktree_fields(doc))
     cost = doc["cost"]
     tokens = ""

@@ -141,6 +141,7 @@ class Leftover:
             "pid": self.handle.pid,
             "pgid": self.handle.pgid,
             "pids": list(self.pids),
+            "job_id": self.handle.extra.get("job_id"),  # a Slurm attempt's job
             "note": self.note or None,
         }
 

@@ -106,19 +106,27 @@ def submit(script: str, options: Sequence[str], *, env: dict[str, str] | None = 
 
 
 def queue_states(job_ids: Iterable[str]) -> dict[str, str]:
-    """The state of each listed job Slurm still queues or runs (absent: it has ended)."""
+    """The state of each listed job Slurm still lists (absent: it has ended and is
+    forgotten; ended jobs stay listed, in their end state, for ``MinJobAge``)."""
+    return {job: state for job, (state, _) in job_places(job_ids).items()}
+
+
+def job_places(job_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    """Job id → (state, node or None while pending) of the listed jobs Slurm knows."""
     ids = sorted(set(job_ids))
     if not ids:
         return {}
-    done = _call(["squeue", "-h", "-o", "%i %T", "--states=all", "-j", ",".join(ids)], check=False)
+    done = _call(
+        ["squeue", "-h", "--states=all", "-o", "%i %T %N", "-j", ",".join(ids)], check=False
+    )
     if done.returncode != 0 and "Invalid job id" not in done.stderr:
         raise SlurmError(f"squeue failed (exit {done.returncode}): {done.stderr.strip()}")
-    states: dict[str, str] = {}
+    places: dict[str, tuple[str, str | None]] = {}
     for line in done.stdout.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0] in ids:
-            states[parts[0]] = parts[1]
-    return states
+        if len(parts) >= 2 and parts[0] in ids:
+            places[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else None)
+    return places
 
 
 def by_comment(comment: str) -> dict[str, tuple[str, int]]:

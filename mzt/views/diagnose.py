@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mzt.execute.base import Leftover
-from mzt.execute.leftovers import live_leftovers
+from mzt.execute.leftovers import live_leftovers, slurm_attempts
 from mzt.instruments import ratelimits
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus, hook_rounds
 from mzt.state.liveness import format_timestamp
@@ -74,6 +74,7 @@ class Diagnosis:
     next_command: str | None
     sheets_by_status: dict[str, int] = records.field(default_factory=dict)
     leftovers: list[Leftover] = records.field(default_factory=list)  # of a dead run, still alive
+    slurm_attempts: list[dict[str, Any]] = records.field(default_factory=list)  # a live run's
 
     def holder(self) -> dict[str, Any] | None:
         """The lock holder (or the last writer when nobody holds it): pid, host, start."""
@@ -128,6 +129,7 @@ class Diagnosis:
             "validation_failures": self.validation_failures,
             "next_command": self.next_command,
             "leftover_attempts": [item.to_json() for item in self.leftovers],
+            "slurm_attempts": self.slurm_attempts,
             "hooks_configured": hook_rounds.configured(state.config_snapshot),
             "hook_results": _redact_tree(state.hook_results),
             "hook_failures": len(hook_rounds.failures(state.hook_results)),
@@ -158,6 +160,7 @@ def diagnose(view: JobView, *, timeline_limit: int = TIMELINE_LIMIT) -> Diagnosi
         next_command=continue_command(view, score),
         sheets_by_status=dict(sorted(counts.items())),
         leftovers=live_leftovers(state) if view.alive is False else [],
+        slurm_attempts=slurm_attempts(state) if view.alive else [],
     )
 
 

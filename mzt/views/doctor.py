@@ -38,7 +38,7 @@ class Check:
     """One doctor finding: what area, what was checked, the verdict and why."""
 
     area: str  # python, mzt, package, mzt_home, config, pressure, instrument,
-    # instrument_profiles, inotify, flock
+    # instrument_profiles, slurm, inotify, flock
     name: str
     verdict: Verdict
     message: str
@@ -90,7 +90,7 @@ def doctor(
     environ: Mapping[str, str] | None = None,
 ) -> DoctorReport:
     """Check Python, packages, MZT_HOME, its config.yaml, the machine's pressure,
-    instruments, inotify and file locking here.
+    instruments, Slurm, inotify and file locking here.
 
     Environment variables are only ever tested for being set: their values are never
     read into the report. The file-lock check creates (and removes) one temporary file in
@@ -107,6 +107,9 @@ def doctor(
     checks.append(check_machine_config(home or paths.mzt_home(), env))
     checks.append(check_pressure(home or paths.mzt_home(), env))
     checks.extend(_check_instruments(env))
+    from mzt.views.doctor_slurm import check_slurm
+
+    checks.append(check_slurm(home or paths.mzt_home(), env))
     checks.append(_check_inotify())
     checks.append(_check_flock(here))
     return DoctorReport(tuple(checks))

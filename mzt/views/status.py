@@ -69,6 +69,12 @@ def job_status(
 
         leftovers = [item.to_json() for item in view_leftovers(ref.lock_path, checkpoint.state)]
     document["leftover_attempts"] = leftovers
+    attempts = []
+    if liveness.alive and has_handles:
+        from mzt.execute.leftovers import slurm_attempts
+
+        attempts = slurm_attempts(checkpoint.state)
+    document["slurm_attempts"] = attempts
     return document
 
 

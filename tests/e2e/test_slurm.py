@@ -177,13 +177,32 @@ def test_cancel_of_a_killed_conductor_cancels_its_slurm_jobs(project: Project) -
     comment = _comment(project, "job")
     try:
         wait_for(lambda: bool(_jobs_alive(comment)), timeout=60, step=0.2)
+        wait_for(lambda: bool(_running_in_status(project)), timeout=60, step=0.2)
+        [shown] = _running_in_status(project)  # the first sheet: the others wait for it
+        assert shown["sheet_num"] == 1 and shown["node"] == "localhost"
+        assert str(shown["job_id"]) in _jobs_alive(comment)
+        diagnosis = project.mzt("diagnose", "job", "-w", project.workspace, env=_env(project))
+        assert "slurm       sheet" in diagnosis.stdout, diagnosis.stdout
     finally:
         run.send_signal(signal.SIGKILL)
         run.communicate()
     assert _jobs_alive(comment), "kill -9 of the conductor alone leaves its jobs running"
+    status = json.loads(project.mzt("status", "job", "-j", env=_env(project)).stdout)
+    left = status["leftover_attempts"]
+    assert left and all(str(item["job_id"]).isdigit() for item in left), status
+    assert set(map(str, (item["job_id"] for item in left))) <= set(_jobs_alive(comment))
     cancelled = project.mzt("cancel", "job", "-w", project.workspace, env=_env(project))
     assert cancelled.returncode == 0, cancelled.stderr
     assert not _jobs_alive(comment)
+
+
+def _running_in_status(project: Project) -> list[dict[str, object]]:
+    """The live run's Slurm attempts as `mzt status -j` shows them, once they run."""
+    done = project.mzt("status", "job", "-j", env=_env(project))
+    if done.returncode != 0:
+        return []
+    attempts = json.loads(done.stdout).get("slurm_attempts") or []
+    return [a for a in attempts if a.get("state") == "RUNNING" and a.get("node")]
 
 
 def _overlap_script(ws: str) -> str:
