@@ -164,6 +164,12 @@ class Executor(Protocol):
         """The handle is recorded: let the placed attempt run."""
         ...
 
+    def adopt(self, handle: AttemptHandle, spec: AttemptSpec, should_stop: StopCheck) -> None:
+        """Watch to its end an attempt a dead run of this job placed here and left
+        running (only where the attempt does not depend on that run, as a Slurm job);
+        its `Finished` event follows as for one this executor launched."""
+        ...
+
     def wait(self, timeout: float) -> Event | None:
         """The next event of any launched attempt, or None after ``timeout`` seconds."""
         ...

@@ -7,14 +7,18 @@ the machine configuration's ``executor``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mzt.execute.base import AttemptHandle, Executor, Leftover
 from mzt.execute.local import NAME as LOCAL
 from mzt.execute.local import LocalExecutor
 from mzt.machine.config import MachineConfig
 from mzt.support import paths
+
+if TYPE_CHECKING:
+    from mzt.execute.attempt import AttemptSpec
 
 SLURM = "slurm"
 NAMES = (LOCAL, SLURM)
@@ -41,13 +45,31 @@ def executor_factory(
     )
 
 
-def stop_unrecorded_jobs(job_id: str, workspace: Path) -> list[Leftover]:
+def stop_unrecorded_jobs(
+    job_id: str, workspace: Path, keep: Collection[str] = ()
+) -> list[Leftover]:
     """Slurm jobs of this job that no checkpoint names (its conductor died between
-    ``sbatch`` and the journal), cancelled and waited for."""
+    ``sbatch`` and the journal), cancelled and waited for; ``keep``: re-attached job ids."""
     from mzt.execute.slurm import stop_unrecorded
 
     found = []
-    for slurm_id, sheet in stop_unrecorded(job_id, workspace).items():
+    for slurm_id, sheet in stop_unrecorded(job_id, workspace, keep).items():
         handle = AttemptHandle(SLURM, "", sheet, 0, "", extra={"job_id": slurm_id})
         found.append(Leftover(handle, ()))
     return found
+
+
+def reattachable(
+    handles: Iterable[AttemptHandle], environ: Mapping[str, str]
+) -> list[tuple[AttemptHandle, AttemptSpec]]:
+    """A dead run's Slurm attempts to watch to their end instead of stopping them."""
+    from mzt.execute.slurm import reattachable as slurm_reattachable
+
+    return slurm_reattachable([h for h in handles if h.executor == SLURM], environ)
+
+
+def stop_dropped(handles: Sequence[AttemptHandle]) -> list[Leftover]:
+    """Stop re-attached Slurm attempts that the opened job no longer has in progress."""
+    from mzt.execute.slurm import SlurmExecutor
+
+    return SlurmExecutor().stop_leftovers(handles)

@@ -9,7 +9,7 @@ status` and `mzt diagnose` only look.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from mzt.execute.base import AttemptHandle, Executor, Leftover
@@ -66,17 +66,25 @@ def live_leftovers(state: CheckpointState) -> list[Leftover]:
     return _by_executor(handles, lambda ex, hs: ex.find_leftovers(hs)) if handles else []
 
 
-def stop_leftovers(state: CheckpointState) -> list[Leftover]:
+def stop_leftovers(state: CheckpointState, keep: Collection[int] = ()) -> list[Leftover]:
     """Stop what is alive of the state's recorded attempts and clear the records (in memory;
-    the caller holds the run lock and saves). Returns what was found alive and stopped."""
-    handles = recorded_handles(state)
+    the caller holds the run lock and saves). Returns what was found alive and stopped.
+
+    The attempts of the sheets in ``keep`` are left running, and their records kept: the
+    caller watches them to their end (a Slurm job re-attached to).
+    """
+    handles = [h for h in recorded_handles(state) if h.sheet_num not in keep]
     stopped = _by_executor(handles, lambda ex, hs: ex.stop_leftovers(hs)) if handles else []
-    clear_handles(state)
+    clear_handles(state, keep)
     return stopped
 
 
-def clear_handles(state: CheckpointState) -> list[int]:
-    cleared = [num for num, sheet in state.sheets.items() if sheet.attempt_handle is not None]
+def clear_handles(state: CheckpointState, keep: Collection[int] = ()) -> list[int]:
+    cleared = [
+        num
+        for num, sheet in state.sheets.items()
+        if sheet.attempt_handle is not None and num not in keep
+    ]
     for num in cleared:
         state.sheets[num].attempt_handle = None
     return cleared

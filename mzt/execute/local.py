@@ -191,6 +191,9 @@ class LocalExecutor:
             entry.released.set()
             self._watch(entry)
 
+    def adopt(self, handle: AttemptHandle, spec: AttemptSpec, should_stop: StopCheck) -> None:
+        raise NotImplementedError("a dead run's local attempts are stopped, never adopted")
+
     def wait(self, timeout: float) -> Event | None:
         self._reap_adopted()
         try:

@@ -5,15 +5,16 @@ it writes the spec and a batch script into ``<state dir>/slurm/<token>/`` — th
 is on storage the nodes share — and submits the script with ``sbatch``. The job id comes
 back at once and is announced as the attempt's handle (a `Placed` event), so the runner
 journals it before it waits for anything. Every job carries the comment
-``mzt <job> <workspace digest>``: a job submitted by a conductor that died before it could
+``mzt:<job>:<workspace digest>``: a job submitted by a conductor that died before it could
 record the id is still found by that comment and stopped.
 
 A monitor thread watches each job: the report file the job writes as its last act is the
 verdict; a job that left Slurm's queue without one ended by Slurm's hand (cancelled, time
 limit, node failure, preemption, out of memory), and its end state is read from
 ``scontrol`` and turned into the matching error. A stop (cancel, a signal of the
-conductor) is ``scancel``; leftovers of a dead conductor are its recorded jobs still
-pending or running, cancelled and waited for before anything re-runs.
+conductor) is ``scancel``. The jobs a dead conductor left are re-attached by the next run
+(:func:`reattachable`, :meth:`SlurmExecutor.adopt`), or, by a command that runs nothing
+(`mzt cancel`), cancelled and waited for.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,7 +45,8 @@ NAME = "slurm"
 POLL_SECONDS = 0.1  # how often the monitor looks for report files
 QUEUE_SECONDS = 1.0  # how often it asks Slurm about jobs that have not reported
 REPORT_GRACE_SECONDS = 5.0  # a job gone from the queue: its report may still be in flight
-LEFTOVER_WAIT_SECONDS = 60.0
+# How long a cancelled leftover may take to end (Slurm's KillWait is 30 s by default).
+LEFTOVER_WAIT_SECONDS = 180.0
 
 
 def comment_for(job_id: str, workspace: Path) -> str:
@@ -177,6 +179,15 @@ class SlurmExecutor:
         self.events.put(Placed(placed))
         if stop is not None:
             slurm_cli.cancel([job_id])
+
+    def adopt(self, handle: AttemptHandle, spec: AttemptSpec, should_stop: StopCheck) -> None:
+        """Watch an attempt a dead run of this job submitted (see :func:`reattachable`)
+        to its end, as if this run had launched it: its `Finished` event follows."""
+        entry = _Job(handle, spec, Path(str(handle.extra["folder"])), should_stop)
+        entry.job_id = str(handle.extra["job_id"])
+        with self.lock:
+            self.jobs[handle.token] = entry
+        self._watching()
 
     def release(self, handle: AttemptHandle) -> None:
         """Nothing to let go: the id was recorded, and a job nobody recorded is found by
@@ -343,12 +354,49 @@ class SlurmExecutor:
         return alive, []
 
 
-def stop_unrecorded(job_id: str, workspace: Path) -> dict[str, int]:
-    """Cancel every pending or running Slurm job of this mzt job (its recorded ones were
-    stopped first; these are the ones a conductor killed between ``sbatch`` and its
-    journal write submitted); returns their ids and sheets once they are gone."""
+def reattachable(
+    handles: Iterable[AttemptHandle], environ: Mapping[str, str]
+) -> list[tuple[AttemptHandle, AttemptSpec]]:
+    """The recorded Slurm attempts of a dead run that can be watched to their end rather
+    than stopped: each has written its report, or its job is still pending or running,
+    and its spec can be read back (with ``environ``, this run's, as its environment)."""
+    from mzt.execute.remote import AttemptFileError, load_folder
+
+    candidates = [
+        h
+        for h in handles
+        if h.executor == NAME
+        and str(h.extra.get("job_id") or "").isdigit()
+        and h.extra.get("folder")
+    ]
+    if not candidates:
+        return []
+    states = slurm_cli.queue_states(str(h.extra["job_id"]) for h in candidates)
+    found = []
+    for handle in candidates:
+        folder = Path(str(handle.extra["folder"]))
+        alive = states.get(str(handle.extra["job_id"])) in slurm_cli.ALIVE
+        if not alive and not (folder / REPORT_NAME).is_file():
+            continue  # ended without a verdict: the sheet simply runs again
+        try:
+            spec = load_folder(folder)
+        except AttemptFileError:
+            continue
+        found.append((handle, records.replace(spec, environ=dict(environ))))
+    return found
+
+
+def stop_unrecorded(job_id: str, workspace: Path, keep: Collection[str] = ()) -> dict[str, int]:
+    """Cancel every pending or running Slurm job of this mzt job but those in ``keep``
+    (re-attached ones; the recorded others were stopped first: these are the ones a
+    conductor killed between ``sbatch`` and its journal write submitted); returns their
+    ids and sheets once they are gone."""
     found = slurm_cli.by_comment(comment_for(job_id, workspace))
-    strays = {i: sheet for i, (state, sheet) in found.items() if state in slurm_cli.ALIVE}
+    strays = {
+        i: sheet
+        for i, (state, sheet) in found.items()
+        if state in slurm_cli.ALIVE and i not in keep
+    }
     if strays:
         slurm_cli.cancel(strays)
         _wait_gone(list(strays))
@@ -356,9 +404,18 @@ def stop_unrecorded(job_id: str, workspace: Path) -> dict[str, int]:
 
 
 def _wait_gone(ids: Sequence[str]) -> None:
+    """Wait until Slurm has ended every job of ``ids``; raise if one outlives the wait:
+    running its sheet again then would make two copies of it."""
     deadline = time.monotonic() + LEFTOVER_WAIT_SECONDS
-    while time.monotonic() < deadline:
+    while True:
         states = slurm_cli.queue_states(ids)
-        if not any(state in slurm_cli.ALIVE for state in states.values()):
+        alive = sorted(i for i, state in states.items() if state in slurm_cli.ALIVE)
+        if not alive:
             return
+        if time.monotonic() >= deadline:
+            raise slurm_cli.SlurmError(
+                f"the Slurm jobs {', '.join(alive)} of the run that died did not end within "
+                f"{LEFTOVER_WAIT_SECONDS:.0f} s of scancel; nothing was run again",
+                hint="check them with `squeue -j`, cancel them yourself, then run again",
+            )
         time.sleep(0.2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -85,7 +85,7 @@ class Bookkeeper(AttemptOutcomes):
     # --- opening -------------------------------------------------------------------------------
 
     def open(
-        self, settle: Callable[[CheckpointState], None] | None = None
+        self, settle: Callable[[CheckpointState], Collection[int]] | None = None
     ) -> tuple[CheckpointState, str]:
         """Load or create the checkpoint (see `mzt.run.opening`) and build the schedule."""
         state, how = open_state(self.prepared, self.store, self.options, settle, self.notes)

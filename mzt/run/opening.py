@@ -8,7 +8,7 @@ back to pending with fresh budgets (sheets skipped on purpose stay skipped).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,26 +40,28 @@ def open_state(
     prepared: PreparedScore,
     store: JsonStateBackend,
     options: RunOptions,
-    settle: Callable[[CheckpointState], None] | None = None,
+    settle: Callable[[CheckpointState], Collection[int]] | None = None,
     notes: list[str] | None = None,
 ) -> tuple[CheckpointState, str]:
     """Load or create the job's checkpoint under its run lock; say what kind of run this is.
 
     ``settle`` sees the loaded state first, before anything may discard it: what a dead
-    run left running is stopped there. A run another host marked running is refused
-    (exit 75) unless the store allows taking it over (``--take-over``); then it goes on
-    as after a dead local run, and the take-over is recorded in the checkpoint and the
-    history, even when the run starts fresh. With ``--fresh`` the workspace is archived
-    (or checked for stale outputs) first; what that says for the run output goes to
-    ``notes``.
+    run left running is stopped there, except the sheets it returns, whose attempts go on
+    (re-attached): those stay in progress, with the budgets they had. A run another host
+    marked running is refused (exit 75) unless the store allows taking it over
+    (``--take-over``); then it goes on as after a dead local run, and the take-over is
+    recorded in the checkpoint and the history, even when the run starts fresh. With
+    ``--fresh`` the workspace is archived (or checked for stale outputs) first; what that
+    says for the run output goes to ``notes``.
     """
     loaded = prepared.loaded
     plan = prepared.plan
     score = loaded.score
     state = store.load_for_run(prepared.job_id, command="resume" if options.resume else "run")
     taken = store.taken_over  # another host's run, taken over with --take-over
+    running: Collection[int] = ()
     if state is not None and settle is not None:
-        settle(state)
+        running = settle(state)
     how = "continuing"
     fresh = None
     if options.fresh:  # under the run lock, before the old checkpoint goes
@@ -82,7 +84,7 @@ def open_state(
         state = _new_state(prepared)
         how = how if how != "continuing" else "starting"
     else:
-        _reopen(state, prepared)
+        _reopen(state, prepared, running)
     if options.start_sheet is not None:
         _apply_start_sheet(state, options.start_sheet, plan.total_sheets)
     state.mark_job_running(None)
@@ -157,14 +159,15 @@ def fresh_budget(prepared: PreparedScore, record: SheetState, num: int) -> None:
     record.fire_at = None
 
 
-def _reopen(state: CheckpointState, prepared: PreparedScore) -> None:
-    """Continue a stopped job: unfinished, failed, cancelled and blocked sheets go again."""
+def _reopen(state: CheckpointState, prepared: PreparedScore, running: Collection[int]) -> None:
+    """Continue a stopped job: unfinished, failed, cancelled and blocked sheets go again
+    (but not those in ``running``: their attempts still run)."""
     state.rate_limit_waits = 0
     state.quota_waits = 0
     state.cost_limit_reached = False
     for num in range(1, prepared.plan.total_sheets + 1):
         record = state.sheet(num)
-        if runs_again(record):
+        if num not in running and runs_again(record):
             record.status = SheetStatus.PENDING
             record.error_message = None
             record.error_code = None

@@ -26,13 +26,13 @@ from collections.abc import Callable, Mapping
 
 from mzt.execute import slurm_cli
 from mzt.execute.attempt import AttemptReport
-from mzt.execute.base import AttemptHandle, Executor, Leftover, Placed
-from mzt.execute.choice import SLURM, executor_factory, stop_unrecorded_jobs
-from mzt.execute.leftovers import stop_leftovers
+from mzt.execute.base import AttemptHandle, Executor, Placed
+from mzt.execute.choice import SLURM, executor_factory
 from mzt.instruments import Registry
 from mzt.run.after.hooks import make_after_run
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
+from mzt.run.dead_run import DeadRun
 from mzt.run.machine_gate import Hold, MachineGate, load_config
 from mzt.run.notify.notifying import with_notifications
 from mzt.run.opening import NOTHING_TO_DO
@@ -117,7 +117,7 @@ class Runner:
         )
         self.pool: Executor | None = None
         self.gate = MachineGate(self.job_id, self.workspace, config, wake=self._wake)
-        self.stopped_leftovers: list[Leftover] = []
+        self.dead_run = DeadRun(self.executor_name, self.job_id, self.workspace, self.environ)
         self.after = make_after_run(
             prepared,
             environ=self.environ,
@@ -149,7 +149,7 @@ class Runner:
         with self.store.run_lock(self.job_id) as lock, contextlib.closing(self.gate):
             confirm_state_dir(self.workspace, self.job_id, lock.path)
             ensure_private_dir(paths.logs_dir(self.workspace, self.job_id))
-            state, how = self.book.open(settle=self._stop_leftovers)
+            state, how = self.book.open(settle=self.dead_run.settle)
             if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
             self.reporter = with_notifications(self.reporter, self.prepared, self.store, state)
@@ -170,7 +170,7 @@ class Runner:
                 self.reporter.note(note)
             if moved:
                 self.reporter.note(moved)
-            for item in self.stopped_leftovers:
+            for item in self.dead_run.stopped:
                 line = f"{item.what_was_done()} of the run that died: {item.describe()}"
                 self.reporter.note(line)
                 self.store.record_event(state, item.event, detail=line)
@@ -183,13 +183,6 @@ class Runner:
             done, total = state.get_progress()
             self.reporter.run_finished(state.status.value, done, total, time.monotonic() - started)
             return self._result(state, started, code, message)
-
-    def _stop_leftovers(self, state: CheckpointState) -> None:
-        """Before anything re-runs: stop what a dead run of this job left running (only on
-        this host: an attempt recorded by another host is left alone and said so)."""
-        self.stopped_leftovers = stop_leftovers(state)
-        if self.executor_name == SLURM:
-            self.stopped_leftovers += stop_unrecorded_jobs(self.job_id, self.workspace)
 
     def _result(self, state: CheckpointState, started: float, code: int, message: str) -> RunResult:
         return result_of(
@@ -208,6 +201,12 @@ class Runner:
     def _loop(self, state: CheckpointState) -> tuple[int, str]:
         loop = _Loop()
         pool = self.pool = self.make_executor(self.max_concurrent)
+        for handle in self.dead_run.reattach(state, pool, self.controls.stop_request):
+            loop.in_flight[handle.sheet_num] = handle
+            self.reporter.note(
+                f"sheet {handle.sheet_num}: attempt {handle.attempt} goes on as Slurm job "
+                f"{handle.extra['job_id']}, submitted by the run that died"
+            )
         try:
             while True:
                 self.reporter.tick()

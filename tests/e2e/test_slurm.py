@@ -196,6 +196,37 @@ def test_cancel_of_a_killed_conductor_cancels_its_slurm_jobs(project: Project) -
     assert not _jobs_alive(comment)
 
 
+@needs_cluster
+def test_a_new_run_re_attaches_to_the_jobs_of_a_killed_conductor(project: Project) -> None:
+    ws = project.workspace.resolve()
+    score = project.score(
+        {
+            "name": "job",
+            "instrument": "cli",
+            "sheet": {"size": 1, "total_items": 1, "fan_out": {1: 3}},
+            "parallel": {"enabled": True, "max_concurrent": 3},
+            "prompt": {"template": f"sleep 3; echo $SLURM_JOB_ID > {ws}/out-{{{{ sheet_num }}}}"},
+            "validations": [{"type": "file_exists", "path": "{workspace}/out-{sheet_num}"}],
+        }
+    )
+    comment = _comment(project, "job")
+    run = project.start("run", "-q", score, env=_env(project))
+    try:
+        wait_for(lambda: len(_jobs_alive(comment)) == 3, timeout=60, step=0.1)
+        submitted = set(_jobs_alive(comment))
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.communicate()
+    again = project.mzt("run", score, env=_env(project), timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("goes on as Slurm job") == 3, again.stdout
+    # No sheet was submitted again: each ran as the job the killed conductor submitted.
+    ran = {(ws / f"out-{n}").read_text().strip() for n in (1, 2, 3)}
+    assert ran == submitted
+    listed = _slurm("squeue", "-h", "--me", "--states=all", "-o", "%i %k").splitlines()
+    assert {line.split()[0] for line in listed if line.split()[1:] == [comment]} == submitted
+
+
 def _running_in_status(project: Project) -> list[dict[str, object]]:
     """The live run's Slurm attempts as `mzt status -j` shows them, once they run."""
     done = project.mzt("status", "job", "-j", env=_env(project))

@@ -1,0 +1,67 @@
+"""What a dead run of this job left behind, settled before anything runs again.
+
+Its recorded attempts still running are stopped (`mzt.execute.leftovers`), except under
+the Slurm executor: there an attempt is a job of its own, which does not need the run
+that submitted it. Those still queued or running, and those that wrote their report, are
+re-attached: their sheets stay in progress and the new run watches them to their end, as
+if it had launched them. Jobs of this job that no checkpoint names (a run killed between
+``sbatch`` and its journal) are cancelled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mzt.execute.base import AttemptHandle, Executor, Leftover, StopCheck
+from mzt.execute.choice import SLURM, reattachable, stop_dropped, stop_unrecorded_jobs
+from mzt.execute.leftovers import recorded_handles, stop_leftovers
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from mzt.execute.attempt import AttemptSpec
+    from mzt.state import CheckpointState
+
+
+class DeadRun:
+    """The leftovers of one job's dead run, for the run that takes the job over."""
+
+    def __init__(
+        self, executor: str, job_id: str, workspace: Path, environ: Mapping[str, str]
+    ) -> None:
+        self.executor = executor
+        self.job_id = job_id
+        self.workspace = workspace
+        self.environ = environ
+        self.stopped: list[Leftover] = []  # stopped, or left alone and said why
+        self.adopted: list[tuple[AttemptHandle, AttemptSpec]] = []
+
+    def settle(self, state: CheckpointState) -> set[int]:
+        """Stop what must not run on; returns the sheets whose attempts go on."""
+        if self.executor == SLURM:
+            self.adopted = reattachable(recorded_handles(state), self.environ)
+        keep = {handle.sheet_num for handle, _ in self.adopted}
+        self.stopped = stop_leftovers(state, keep)
+        if self.executor == SLURM:
+            ids = {str(handle.extra["job_id"]) for handle, _ in self.adopted}
+            self.stopped += stop_unrecorded_jobs(self.job_id, self.workspace, ids)
+        return keep
+
+    def reattach(
+        self, state: CheckpointState, pool: Executor, should_stop: StopCheck
+    ) -> list[AttemptHandle]:
+        """Hand the re-attached attempts to ``pool``; returns them. One the opened job no
+        longer has in progress (it started fresh, or over) is stopped instead."""
+        kept, dropped = [], []
+        for handle, spec in self.adopted:
+            record = state.sheets.get(handle.sheet_num)
+            recorded = record.attempt_handle if record is not None else None
+            if not recorded or recorded.get("token") != handle.token:
+                dropped.append(handle)
+                continue
+            pool.adopt(handle, spec, should_stop)
+            kept.append(handle)
+        if dropped:
+            self.stopped += stop_dropped(dropped)
+        return kept
