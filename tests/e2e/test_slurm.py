@@ -171,6 +171,26 @@ def test_sigterm_of_the_conductor_cancels_its_jobs_and_pauses(project: Project) 
 
 
 @needs_cluster
+def test_pause_submits_nothing_new_and_lets_the_running_job_finish(project: Project) -> None:
+    ws = project.workspace.resolve()
+    score = _fanned(project, f"sleep 2; touch {ws}/ran-{{{{ sheet_num }}}}", sheets=3)
+    run = project.start("run", "-q", score, env=_env(project))
+    comment = _comment(project, "job")
+    try:
+        wait_for(lambda: bool(_jobs_alive(comment)), timeout=60, step=0.1)
+        (project.workspace / ".marianne-pause-job").touch()
+        run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+    assert run.returncode == 3
+    assert (ws / "ran-1").exists() and not (ws / "ran-2").exists()
+    sheets = project.sheets("job")
+    assert sheets[1]["status"] == "completed" and sheets[2]["status"] == "pending"
+
+
+@needs_cluster
 def test_cancel_of_a_killed_conductor_cancels_its_slurm_jobs(project: Project) -> None:
     score = _fanned(project, "sleep 120", sheets=3)
     run = project.start("run", "-q", score, env=_env(project))

@@ -1,0 +1,77 @@
+"""`mzt slurm-attempt FOLDER`: one attempt run by a separate process, as a Slurm job runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mzt.execute import remote, wire
+from mzt.support import records
+from tests.execute.specs import shell_spec
+
+
+def _folder(tmp_path: Path, script: str) -> Path:
+    folder = tmp_path / "attempt"
+    folder.mkdir()
+    spec = records.replace(shell_spec(tmp_path, script), environ={})  # as the conductor sends it
+    (folder / remote.SPEC_NAME).write_bytes(wire.dumps(spec))
+    return folder
+
+
+def _attempt(folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mzt", "slurm-attempt", str(folder)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_attempt_runs_in_the_job_environment_and_reports(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, f'echo "$SLURM_JOB_ID $SECRET_ISH" > {tmp_path}/out')
+    done = _attempt(folder, SLURM_JOB_ID="4242", SLURMD_NODENAME="node7", SECRET_ISH="v4lue-9")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out").read_text() == "4242 v4lue-9\n"
+    data = (folder / remote.REPORT_NAME).read_bytes()
+    assert json.loads(data)["where"] == {"slurm_job_id": "4242", "node": "node7"}
+    report = wire.load_report(data)
+    assert report.execution_success and report.outcome.exit_code == 0
+    # The environment is never written down: the report carries the spec as it was sent.
+    assert report.spec.environ == {} and b"v4lue-9" not in data
+
+
+def test_a_failing_attempt_still_reports_its_verdict(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, "exit 3")
+    assert _attempt(folder).returncode == 0
+    report = wire.load_report((folder / remote.REPORT_NAME).read_bytes())
+    assert report.outcome.exit_code == 3 and report.error is not None
+
+
+@pytest.mark.parametrize("content", [None, b"{not json", b'{"schema": "mzt.attempt.v1"}'])
+def test_a_folder_without_a_usable_spec_runs_nothing(tmp_path: Path, content: bytes | None) -> None:
+    folder = tmp_path / "attempt"
+    folder.mkdir()
+    if content is not None:
+        (folder / remote.SPEC_NAME).write_bytes(content)
+    with pytest.raises(remote.AttemptFileError):
+        remote.load_folder(folder)
+    done = _attempt(folder)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "nothing was run" in done.stderr and not (folder / remote.REPORT_NAME).exists()
+
+
+def test_the_job_script_quotes_its_paths(tmp_path: Path) -> None:
+    odd = tmp_path / "it's here; rm -rf x"
+    odd.mkdir()
+    script = odd / "job.sh"
+    script.write_text(remote.job_script(odd, "/bin/echo"))
+    script.chmod(0o700)
+    done = subprocess.run([str(script)], capture_output=True, text=True, check=True)
+    assert done.stdout == f"-m mzt slurm-attempt {odd}\n"
