@@ -12,8 +12,9 @@
 * `mzt.execute.choice` — which executor a run uses (``--executor``, ``MZT_EXECUTOR``, the
   machine configuration).
 * `mzt.execute.slurm` — `SlurmExecutor`: each attempt one Slurm job, its id journaled
-  before the run waits on it; `mzt.execute.slurm_cli` talks to Slurm's commands and
-  `mzt.execute.slurm_endings` turns an end Slurm decided into the attempt's error.
+  before the run waits on it; `mzt.execute.slurm_cli` talks to Slurm's commands,
+  `mzt.execute.slurm_endings` turns an end Slurm decided into the attempt's error and
+  `mzt.execute.slurm_leftovers` re-attaches to (or stops) a dead run's jobs.
 * `mzt.execute.wire` — an attempt's spec out to another process and its report back.
 * `mzt.execute.remote` — that other process: `mzt slurm-attempt FOLDER` on a node.
 """

@@ -13,6 +13,7 @@ refuse to touch anything that merely reuses its pid.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -144,6 +145,24 @@ class Leftover:
             "job_id": self.handle.extra.get("job_id"),  # a Slurm attempt's job
             "note": self.note or None,
         }
+
+
+def drain(
+    events: queue.Queue[Event | None], remaining: Callable[[], int], poll: float
+) -> list[AttemptReport]:
+    """The reports of the attempts still running as they end, once all of them have: what
+    `Executor.stop_all` returns after asking them to stop."""
+    reports: list[AttemptReport] = []
+    while True:
+        left = remaining()  # read before the look: an attempt ends by queueing its report
+        try:
+            event = events.get(timeout=poll)
+        except queue.Empty:
+            if left == 0:
+                return reports
+            continue
+        if isinstance(event, Finished):
+            reports.append(event.report)
 
 
 class Executor(Protocol):

@@ -50,7 +50,7 @@ def stop_unrecorded_jobs(
 ) -> list[Leftover]:
     """Slurm jobs of this job that no checkpoint names (its conductor died between
     ``sbatch`` and the journal), cancelled and waited for; ``keep``: re-attached job ids."""
-    from mzt.execute.slurm import stop_unrecorded
+    from mzt.execute.slurm_leftovers import stop_unrecorded
 
     found = []
     for slurm_id, sheet in stop_unrecorded(job_id, workspace, keep).items():
@@ -63,7 +63,7 @@ def reattachable(
     handles: Iterable[AttemptHandle], environ: Mapping[str, str]
 ) -> list[tuple[AttemptHandle, AttemptSpec]]:
     """A dead run's Slurm attempts to watch to their end instead of stopping them."""
-    from mzt.execute.slurm import reattachable as slurm_reattachable
+    from mzt.execute.slurm_leftovers import reattachable as slurm_reattachable
 
     return slurm_reattachable([h for h in handles if h.executor == SLURM], environ)
 

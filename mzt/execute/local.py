@@ -35,6 +35,7 @@ from mzt.execute.base import (
     Leftover,
     Placed,
     StopCheck,
+    drain,
 )
 from mzt.support import procinfo, records
 from mzt.support.process import StopRequest
@@ -213,18 +214,11 @@ class LocalExecutor:
     def stop_all(self) -> list[AttemptReport]:
         self.aborting = True
         self._cancel_all_held()
-        reports: list[AttemptReport] = []
-        while True:  # every attempt not yet collected through wait() is accounted for here
-            with self.lock:
-                remaining = len(self.attempts)
-            try:
-                event = self.events.get(timeout=_HELD_POLL)
-            except queue.Empty:
-                if remaining == 0:
-                    return reports
-                continue
-            if isinstance(event, Finished):
-                reports.append(event.report)
+        return drain(self.events, self._count, _HELD_POLL)
+
+    def _count(self) -> int:
+        with self.lock:
+            return len(self.attempts)
 
     def close(self) -> None:
         self.aborting = True

@@ -13,28 +13,36 @@ verdict; a job that left Slurm's queue without one ended by Slurm's hand (cancel
 limit, node failure, preemption, out of memory), and its end state is read from
 ``scontrol`` and turned into the matching error. A stop (cancel, a signal of the
 conductor) is ``scancel``. The jobs a dead conductor left are re-attached by the next run
-(:func:`reattachable`, :meth:`SlurmExecutor.adopt`), or, by a command that runs nothing
+(`mzt.execute.slurm_leftovers`, :meth:`SlurmExecutor.adopt`), or, by a command that runs nothing
 (`mzt cancel`), cancelled and waited for.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import queue
 import secrets
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mzt.execute import slurm_cli
 from mzt.execute import slurm_endings as endings
-from mzt.execute.base import AttemptHandle, Event, Finished, Leftover, Placed, StopCheck
+from mzt.execute.base import (
+    AttemptHandle,
+    Event,
+    Finished,
+    Leftover,
+    Placed,
+    StopCheck,
+    drain,
+)
 from mzt.execute.remote import OUTPUT_NAME, REPORT_NAME, SCRIPT_NAME, SPEC_NAME, job_script
+from mzt.execute.slurm_leftovers import wait_gone
 from mzt.support import procinfo, records
 from mzt.support.process import StopRequest
 
@@ -45,14 +53,6 @@ NAME = "slurm"
 POLL_SECONDS = 0.1  # how often the monitor looks for report files
 QUEUE_SECONDS = 1.0  # how often it asks Slurm about jobs that have not reported
 REPORT_GRACE_SECONDS = 5.0  # a job gone from the queue: its report may still be in flight
-# How long a cancelled leftover may take to end (Slurm's KillWait is 30 s by default).
-LEFTOVER_WAIT_SECONDS = 180.0
-
-
-def comment_for(job_id: str, workspace: Path) -> str:
-    """The comment every Slurm job of this mzt job carries (one token, no spaces)."""
-    digest = hashlib.sha256(str(workspace).encode()).hexdigest()[:12]
-    return f"mzt:{job_id}:{digest}"
 
 
 @records.record(frozen=True, slots=True)
@@ -103,7 +103,7 @@ class SlurmExecutor:
         python: str | None = None,
     ) -> None:
         self.state_dir = state_dir
-        self.comment = comment_for(job_id, workspace) if workspace is not None else ""
+        self.comment = slurm_cli.comment_for(job_id, workspace) if workspace is not None else ""
         self.job_name = f"mzt-{job_id}" if job_id else "mzt"
         self.options = options or SlurmOptions()
         self.python = python or sys.executable
@@ -181,7 +181,8 @@ class SlurmExecutor:
             slurm_cli.cancel([job_id])
 
     def adopt(self, handle: AttemptHandle, spec: AttemptSpec, should_stop: StopCheck) -> None:
-        """Watch an attempt a dead run of this job submitted (see :func:`reattachable`)
+        """Watch an attempt a dead run of this job submitted (see
+        `mzt.execute.slurm_leftovers.reattachable`)
         to its end, as if this run had launched it: its `Finished` event follows."""
         entry = _Job(handle, spec, Path(str(handle.extra["folder"])), should_stop)
         entry.job_id = str(handle.extra["job_id"])
@@ -191,7 +192,7 @@ class SlurmExecutor:
 
     def release(self, handle: AttemptHandle) -> None:
         """Nothing to let go: the id was recorded, and a job nobody recorded is found by
-        its comment (see :func:`stop_unrecorded`)."""
+        its comment (see `mzt.execute.slurm_leftovers.stop_unrecorded`)."""
 
     def wait(self, timeout: float) -> Event | None:
         try:
@@ -220,18 +221,11 @@ class SlurmExecutor:
             ids = [e.job_id for e in self.jobs.values() if e.job_id is not None]
         with contextlib.suppress(slurm_cli.SlurmError):
             slurm_cli.cancel(ids)
-        reports: list[AttemptReport] = []
-        while True:
-            with self.lock:
-                remaining = len(self.jobs)
-            try:
-                event = self.events.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if remaining == 0:
-                    return reports
-                continue
-            if isinstance(event, Finished):
-                reports.append(event.report)
+        return drain(self.events, self._count, POLL_SECONDS)
+
+    def _count(self) -> int:
+        with self.lock:
+            return len(self.jobs)
 
     def close(self) -> None:
         self.aborting = True
@@ -334,7 +328,7 @@ class SlurmExecutor:
         ids = [str(h.extra["job_id"]) for h in alive]
         if ids:
             slurm_cli.cancel(ids)
-            _wait_gone(ids)
+            wait_gone(ids)
         return unchecked + [Leftover(h, ()) for h in alive]
 
     def _alive(
@@ -352,70 +346,3 @@ class SlurmExecutor:
             return [], [Leftover(h, (), f"Slurm could not be asked ({exc})") for h in with_ids]
         alive = [h for h in with_ids if states.get(str(h.extra["job_id"])) in slurm_cli.ALIVE]
         return alive, []
-
-
-def reattachable(
-    handles: Iterable[AttemptHandle], environ: Mapping[str, str]
-) -> list[tuple[AttemptHandle, AttemptSpec]]:
-    """The recorded Slurm attempts of a dead run that can be watched to their end rather
-    than stopped: each has written its report, or its job is still pending or running,
-    and its spec can be read back (with ``environ``, this run's, as its environment)."""
-    from mzt.execute.remote import AttemptFileError, load_folder
-
-    candidates = [
-        h
-        for h in handles
-        if h.executor == NAME
-        and str(h.extra.get("job_id") or "").isdigit()
-        and h.extra.get("folder")
-    ]
-    if not candidates:
-        return []
-    states = slurm_cli.queue_states(str(h.extra["job_id"]) for h in candidates)
-    found = []
-    for handle in candidates:
-        folder = Path(str(handle.extra["folder"]))
-        alive = states.get(str(handle.extra["job_id"])) in slurm_cli.ALIVE
-        if not alive and not (folder / REPORT_NAME).is_file():
-            continue  # ended without a verdict: the sheet simply runs again
-        try:
-            spec = load_folder(folder)
-        except AttemptFileError:
-            continue
-        found.append((handle, records.replace(spec, environ=dict(environ))))
-    return found
-
-
-def stop_unrecorded(job_id: str, workspace: Path, keep: Collection[str] = ()) -> dict[str, int]:
-    """Cancel every pending or running Slurm job of this mzt job but those in ``keep``
-    (re-attached ones; the recorded others were stopped first: these are the ones a
-    conductor killed between ``sbatch`` and its journal write submitted); returns their
-    ids and sheets once they are gone."""
-    found = slurm_cli.by_comment(comment_for(job_id, workspace))
-    strays = {
-        i: sheet
-        for i, (state, sheet) in found.items()
-        if state in slurm_cli.ALIVE and i not in keep
-    }
-    if strays:
-        slurm_cli.cancel(strays)
-        _wait_gone(list(strays))
-    return strays
-
-
-def _wait_gone(ids: Sequence[str]) -> None:
-    """Wait until Slurm has ended every job of ``ids``; raise if one outlives the wait:
-    running its sheet again then would make two copies of it."""
-    deadline = time.monotonic() + LEFTOVER_WAIT_SECONDS
-    while True:
-        states = slurm_cli.queue_states(ids)
-        alive = sorted(i for i, state in states.items() if state in slurm_cli.ALIVE)
-        if not alive:
-            return
-        if time.monotonic() >= deadline:
-            raise slurm_cli.SlurmError(
-                f"the Slurm jobs {', '.join(alive)} of the run that died did not end within "
-                f"{LEFTOVER_WAIT_SECONDS:.0f} s of scancel; nothing was run again",
-                hint="check them with `squeue -j`, cancel them yourself, then run again",
-            )
-        time.sleep(0.2)

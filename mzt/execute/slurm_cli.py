@@ -9,10 +9,12 @@ asks while it still can.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from mzt.support.errors import MztError
 from mzt.support.exitcodes import ExitCode
@@ -60,6 +62,12 @@ class SlurmError(MztError):
 
     exit_code = ExitCode.FAILED
     code = "SLURM"
+
+
+def comment_for(job_id: str, workspace: Path) -> str:
+    """The comment every Slurm job of this mzt job carries (one token, no spaces)."""
+    digest = hashlib.sha256(str(workspace).encode()).hexdigest()[:12]
+    return f"mzt:{job_id}:{digest}"
 
 
 def missing_commands(environ: dict[str, str] | None = None) -> list[str]:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from mzt.execute.attempt import AttemptSpec
-    from mzt.state import CheckpointState
+    from mzt.run.reporting import Reporter
+    from mzt.state import CheckpointState, JsonStateBackend
 
 
 class DeadRun:
@@ -50,9 +51,10 @@ class DeadRun:
 
     def reattach(
         self, state: CheckpointState, pool: Executor, should_stop: StopCheck
-    ) -> list[AttemptHandle]:
-        """Hand the re-attached attempts to ``pool``; returns them. One the opened job no
-        longer has in progress (it started fresh, or over) is stopped instead."""
+    ) -> tuple[list[AttemptHandle], list[Leftover]]:
+        """Hand the re-attached attempts to ``pool``; returns them, and those stopped
+        instead because the opened job no longer has them in progress (it started fresh,
+        or over)."""
         kept, dropped = [], []
         for handle, spec in self.adopted:
             record = state.sheets.get(handle.sheet_num)
@@ -62,6 +64,16 @@ class DeadRun:
                 continue
             pool.adopt(handle, spec, should_stop)
             kept.append(handle)
-        if dropped:
-            self.stopped += stop_dropped(dropped)
-        return kept
+        stopped = stop_dropped(dropped) if dropped else []
+        self.stopped += stopped
+        return kept, stopped
+
+
+def announce(
+    items: list[Leftover], state: CheckpointState, reporter: Reporter, store: JsonStateBackend
+) -> None:
+    """Say in the run's output and history what was done with each leftover."""
+    for item in items:
+        line = f"{item.what_was_done()} of the run that died: {item.describe()}"
+        reporter.note(line)
+        store.record_event(state, item.event, detail=line)

@@ -32,7 +32,7 @@ from mzt.instruments import Registry
 from mzt.run.after.hooks import make_after_run
 from mzt.run.bookkeeping import Bookkeeper
 from mzt.run.control import Controls
-from mzt.run.dead_run import DeadRun
+from mzt.run.dead_run import DeadRun, announce
 from mzt.run.machine_gate import Hold, MachineGate, load_config
 from mzt.run.notify.notifying import with_notifications
 from mzt.run.opening import NOTHING_TO_DO
@@ -146,12 +146,19 @@ class Runner:
         ensure_private_dir(paths.state_dir(self.workspace))
         target = target_dir(self.workspace, self.score.state_path)
         moved = settle_state_dir(self.workspace, self.job_id, target)
-        with self.store.run_lock(self.job_id) as lock, contextlib.closing(self.gate):
+        with (
+            self.store.run_lock(self.job_id) as lock,
+            contextlib.closing(self.gate),
+            contextlib.ExitStack() as signals,
+        ):
             confirm_state_dir(self.workspace, self.job_id, lock.path)
             ensure_private_dir(paths.logs_dir(self.workspace, self.job_id))
             state, how = self.book.open(settle=self.dead_run.settle)
             if how == NOTHING_TO_DO:
                 return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
+            # The checkpoint says the job runs from here on: a signal now pauses it (at the
+            # loop's first pass) instead of killing the run before it is set up.
+            signals.enter_context(self.controls.handling_signals())
             self.reporter = with_notifications(self.reporter, self.prepared, self.store, state)
             self.controls.clear_stale()
             self.after.opened(state)
@@ -170,13 +177,10 @@ class Runner:
                 self.reporter.note(note)
             if moved:
                 self.reporter.note(moved)
-            for item in self.dead_run.stopped:
-                line = f"{item.what_was_done()} of the run that died: {item.describe()}"
-                self.reporter.note(line)
-                self.store.record_event(state, item.event, detail=line)
+            announce(self.dead_run.stopped, state, self.reporter, self.store)
             for line in self.book.notes:
                 self.reporter.note(line)
-            with self.controls.handling_signals(), self.isolation.active(state), long_lived():
+            with self.isolation.active(state), long_lived():
                 code, message = self._loop(state)
                 code, message = self.after.finish(state, code, message)
             self.store.compact(state)
@@ -201,7 +205,9 @@ class Runner:
     def _loop(self, state: CheckpointState) -> tuple[int, str]:
         loop = _Loop()
         pool = self.pool = self.make_executor(self.max_concurrent)
-        for handle in self.dead_run.reattach(state, pool, self.controls.stop_request):
+        kept, stopped = self.dead_run.reattach(state, pool, self.controls.stop_request)
+        announce(stopped, state, self.reporter, self.store)
+        for handle in kept:
             loop.in_flight[handle.sheet_num] = handle
             self.reporter.note(
                 f"sheet {handle.sheet_num}: attempt {handle.attempt} goes on as Slurm job "

@@ -8,6 +8,7 @@ kill test kills the conductor (default 10).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -16,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,7 +73,7 @@ def _jobs_alive(comment: str) -> list[str]:
 
 
 def _comment(project: Project, job: str) -> str:
-    from mzt.execute.slurm import comment_for
+    from mzt.execute.slurm_cli import comment_for
 
     return comment_for(job, project.workspace.resolve())
 
@@ -133,37 +135,36 @@ def test_slurm_missing_is_one_paragraph_and_exit_2(project: Project) -> None:
     assert not project.workspace.exists(), "nothing is made before the refusal"
 
 
-@needs_cluster
-def test_cancel_leaves_no_slurm_job_behind(project: Project) -> None:
-    score = _fanned(project, "sleep 120", sheets=3)
+@contextlib.contextmanager
+def _running(project: Project, score: Path) -> Iterator[subprocess.Popen[str]]:
+    """A run of ``score`` once its first Slurm job is queued; killed if still there after."""
     run = project.start("run", "-q", score, env=_env(project))
-    comment = _comment(project, "job")
     try:
-        wait_for(lambda: bool(_jobs_alive(comment)), timeout=60, step=0.2)
-        cancelled = project.mzt("cancel", "job", "-w", project.workspace, env=_env(project))
-        assert cancelled.returncode == 0, cancelled.stderr
-        run.communicate(timeout=120)
-        assert run.returncode == 4
+        wait_for(lambda: bool(_jobs_alive(_comment(project, "job"))), timeout=60, step=0.1)
+        yield run
     finally:
         if run.poll() is None:
             run.kill()
         run.communicate()
+
+
+@needs_cluster
+def test_cancel_leaves_no_slurm_job_behind(project: Project) -> None:
+    comment = _comment(project, "job")
+    with _running(project, _fanned(project, "sleep 120", sheets=3)) as run:
+        cancelled = project.mzt("cancel", "job", "-w", project.workspace, env=_env(project))
+        assert cancelled.returncode == 0, cancelled.stderr
+        run.communicate(timeout=120)
+        assert run.returncode == 4
     wait_for(lambda: not _jobs_alive(comment), timeout=30, step=0.2)
 
 
 @needs_cluster
 def test_sigterm_of_the_conductor_cancels_its_jobs_and_pauses(project: Project) -> None:
-    score = _fanned(project, "sleep 120", sheets=3)
-    run = project.start("run", "-q", score, env=_env(project))
     comment = _comment(project, "job")
-    try:
-        wait_for(lambda: bool(_jobs_alive(comment)), timeout=60, step=0.2)
+    with _running(project, _fanned(project, "sleep 120", sheets=3)) as run:
         run.send_signal(signal.SIGTERM)
         run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
     assert run.returncode == 128 + signal.SIGTERM
     assert not _jobs_alive(comment)
     state = json.loads(project.mzt("status", "job", "-j", env=_env(project)).stdout)
@@ -174,16 +175,9 @@ def test_sigterm_of_the_conductor_cancels_its_jobs_and_pauses(project: Project) 
 def test_pause_submits_nothing_new_and_lets_the_running_job_finish(project: Project) -> None:
     ws = project.workspace.resolve()
     score = _fanned(project, f"sleep 2; touch {ws}/ran-{{{{ sheet_num }}}}", sheets=3)
-    run = project.start("run", "-q", score, env=_env(project))
-    comment = _comment(project, "job")
-    try:
-        wait_for(lambda: bool(_jobs_alive(comment)), timeout=60, step=0.1)
+    with _running(project, score) as run:
         (project.workspace / ".marianne-pause-job").touch()
         run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
     assert run.returncode == 3
     assert (ws / "ran-1").exists() and not (ws / "ran-2").exists()
     sheets = project.sheets("job")
