@@ -87,14 +87,16 @@ def kill_tree(proc: subprocess.Popen[str]) -> None:
     proc.communicate(timeout=20)
 
 
-def in_progress(ws: Path, job: str, num: int) -> bool:
+def in_progress(ws: Path, job: str, num: int | None = None) -> bool:
+    """Whether sheet ``num`` (without it: any sheet) of ``job`` is running now."""
     path = ws / ".marianne" / f"{job}.json"
     if not path.exists():
         return False
     from mzt.state import reading
 
-    sheet = reading.read_checkpoint(reading.JobRef(job, ws)).sheets.get(num)
-    return sheet is not None and sheet.status == "in_progress"
+    sheets = reading.read_checkpoint(reading.JobRef(job, ws)).sheets
+    found = [sheets.get(num)] if num is not None else list(sheets.values())
+    return any(sheet is not None and sheet.status == "in_progress" for sheet in found)
 
 
 @dataclass
@@ -123,20 +125,27 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zoo]:
     assert run(score("done", "echo fine")) == 0
     assert run(score("rotten", "echo fine")) == 0
     assert run(score("broken", "{% if sheet_num == 2 %}exit 3{% else %}echo ok{% endif %}")) == 1
-    held, stopped = start(score("held", "sleep 0.3", 5)), start(score("stopped", "sleep 0.3", 5))
+    # Sheets long enough that a loaded machine still sees each job mid-run before its end.
+    held, stopped = start(score("held", "sleep 1", 5)), start(score("stopped", "sleep 1", 5))
     dead = start(score("dead", "sleep 60", 2))
     live = start(score("live", "{% if sheet_num == 2 %}sleep 60{% else %}true{% endif %}"))
     ws = {job: project.root / f"ws-{job}" for job in ("held", "stopped", "dead", "live")}
-    wait_for(lambda: in_progress(ws["held"], "held", 1))
-    (ws["held"] / ".marianne-pause-held").touch()
-    wait_for(lambda: in_progress(ws["stopped"], "stopped", 1))
-    (ws["stopped"] / ".marianne-cancel-stopped").touch()
-    wait_for(lambda: in_progress(ws["dead"], "dead", 1))
-    kill_tree(dead)
-    held.communicate(timeout=30)
-    stopped.communicate(timeout=30)
-    assert (held.returncode, stopped.returncode) == (3, 4)
-    wait_for(lambda: in_progress(ws["live"], "live", 2))
+    try:
+        wait_for(lambda: in_progress(ws["held"], "held"))
+        (ws["held"] / ".marianne-pause-held").touch()
+        wait_for(lambda: in_progress(ws["stopped"], "stopped"))
+        (ws["stopped"] / ".marianne-cancel-stopped").touch()
+        wait_for(lambda: in_progress(ws["dead"], "dead", 1))
+        kill_tree(dead)
+        held.communicate(timeout=30)
+        stopped.communicate(timeout=30)
+        assert (held.returncode, stopped.returncode) == (3, 4)
+        wait_for(lambda: in_progress(ws["live"], "live", 2))
+    except BaseException:
+        for proc in (held, stopped, dead, live):  # nothing of a failed setup outlives it
+            if proc.returncode is None:
+                kill_tree(proc)
+        raise
     state = project.root / "ws-rotten" / ".marianne" / "rotten.json"
     state.write_bytes(state.read_bytes()[:-40])
     try:
