@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mzt.execute import slurm_cli
 from mzt.execute.base import AttemptHandle, Executor, Leftover
 from mzt.execute.local import NAME as LOCAL
 from mzt.execute.local import LocalExecutor
@@ -20,7 +21,7 @@ from mzt.support import paths
 if TYPE_CHECKING:
     from mzt.execute.attempt import AttemptSpec
 
-SLURM = "slurm"
+SLURM = slurm_cli.EXECUTOR
 NAMES = (LOCAL, SLURM)
 
 
@@ -65,7 +66,7 @@ def reattachable(
     """A dead run's Slurm attempts to watch to their end instead of stopping them."""
     from mzt.execute.slurm_leftovers import reattachable as slurm_reattachable
 
-    return slurm_reattachable([h for h in handles if h.executor == SLURM], environ)
+    return slurm_reattachable(handles, environ)
 
 
 def stop_dropped(handles: Sequence[AttemptHandle]) -> list[Leftover]:

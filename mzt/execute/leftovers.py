@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from mzt.execute import slurm_cli
 from mzt.execute.base import AttemptHandle, Executor, Leftover
 from mzt.execute.local import NAME as LOCAL
 from mzt.execute.local import LocalExecutor
@@ -27,7 +28,7 @@ def _slurm() -> Executor:
 
 
 # Executors by the name their handles carry; one that is not known here cannot be checked.
-EXECUTORS: dict[str, Callable[[], Executor]] = {LOCAL: LocalExecutor, "slurm": _slurm}
+EXECUTORS: dict[str, Callable[[], Executor]] = {LOCAL: LocalExecutor, slurm_cli.EXECUTOR: _slurm}
 
 
 def recorded_handles(state: CheckpointState) -> list[AttemptHandle]:
@@ -106,12 +107,10 @@ def view_leftovers(lock_path: Path, state: CheckpointState) -> list[Leftover]:
 def slurm_attempts(state: CheckpointState) -> list[dict[str, object]]:
     """The state's attempts recorded as Slurm jobs, each with the job's state and node as
     Slurm tells them now (``state`` None once Slurm no longer lists the job)."""
-    handles = [h for h in recorded_handles(state) if h.executor == "slurm"]
+    handles = [h for h in recorded_handles(state) if h.executor == slurm_cli.EXECUTOR]
     ids = [str(h.extra.get("job_id") or "") for h in handles]
     if not any(ids):
         return []
-    from mzt.execute import slurm_cli
-
     try:
         found = slurm_cli.job_places(i for i in ids if i)
     except slurm_cli.SlurmError:

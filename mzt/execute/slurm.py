@@ -49,7 +49,7 @@ from mzt.support.process import StopRequest
 if TYPE_CHECKING:
     from mzt.execute.attempt import AttemptReport, AttemptSpec
 
-NAME = "slurm"
+NAME = slurm_cli.EXECUTOR
 POLL_SECONDS = 0.1  # how often the monitor looks for report files
 QUEUE_SECONDS = 1.0  # how often it asks Slurm about jobs that have not reported
 REPORT_GRACE_SECONDS = 5.0  # a job gone from the queue: its report may still be in flight

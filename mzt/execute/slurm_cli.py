@@ -19,6 +19,7 @@ from pathlib import Path
 from mzt.support.errors import MztError
 from mzt.support.exitcodes import ExitCode
 
+EXECUTOR = "slurm"  # the executor name the handles of Slurm attempts carry
 COMMANDS = ("sbatch", "squeue", "scontrol", "scancel")
 CALL_SECONDS = 60.0
 # States of a job that may still run (or is running): anything else has ended.

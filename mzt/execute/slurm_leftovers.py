@@ -23,7 +23,6 @@ from mzt.support import records
 if TYPE_CHECKING:
     from mzt.execute.attempt import AttemptSpec
 
-NAME = "slurm"
 # How long a cancelled leftover may take to end (Slurm's KillWait is 30 s by default).
 LEFTOVER_WAIT_SECONDS = 180.0
 
@@ -39,7 +38,7 @@ def reattachable(
     candidates = [
         h
         for h in handles
-        if h.executor == NAME
+        if h.executor == slurm_cli.EXECUTOR
         and str(h.extra.get("job_id") or "").isdigit()
         and h.extra.get("folder")
     ]
