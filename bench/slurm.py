@@ -96,7 +96,8 @@ def mzt_round(root: Path, n: int, number: int, env: dict[str, str]) -> tuple[flo
     )
     argv = [*mzt_command(), "run", "-q", "--executor", "slurm", str(score)]
     seconds = run(argv, env=environment(home, **env), cwd=root).seconds
-    submitted = len(list((root / f"ws-{number}" / ".marianne" / "slurm").glob("*/report.json")))
+    attempts = root / f"ws-{number}" / ".marianne" / "slurm" / f"slurm-bench-{number}"
+    submitted = len(list(attempts.glob("*/report.json")))
     return seconds, submitted
 
 

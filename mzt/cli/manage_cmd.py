@@ -238,11 +238,11 @@ def clear(
 ) -> int:
     """Delete the files of finished jobs and forget registry records that point nowhere.
 
-    Removes the checkpoint, history, logs, outputs, lock file and registry record of
-    completed, failed and cancelled jobs, found through the registry and in ./.marianne/.
-    A job whose run is alive is never touched, nor a paused one, nor one another host
-    marks running: `--job JOB --take-over` clears that one. Asks before deleting when
-    stdin is a terminal; otherwise -y is required.
+    Removes the checkpoint, history, logs, outputs, Slurm attempt folders, lock file and
+    registry record of completed, failed and cancelled jobs, found through the registry
+    and in ./.marianne/. A job whose run is alive is never touched, nor a paused one, nor
+    one another host marks running: `--job JOB --take-over` clears that one. Asks before
+    deleting when stdin is a terminal; otherwise -y is required.
 
     \b
     Exit status:

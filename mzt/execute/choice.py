@@ -40,9 +40,9 @@ def executor_factory(
         time_limit=settings.time_limit,
         extra_args=tuple(settings.extra_args),
     )
-    state_dir = paths.state_dir(workspace)
+    folder = paths.slurm_dir(workspace, job_id)
     return lambda n: SlurmExecutor(
-        n, state_dir=state_dir, job_id=job_id, workspace=workspace, options=options
+        n, attempts_dir=folder, job_id=job_id, workspace=workspace, options=options
     )
 
 

@@ -1,7 +1,7 @@
 """The Slurm executor: each attempt is one Slurm job, run by `mzt slurm-attempt` on a node.
 
 The conductor (this `mzt run`) stays the only writer of the checkpoint. For every attempt
-it writes the spec and a batch script into ``<state dir>/slurm/<token>/`` — the workspace
+it writes the spec and a batch script into ``<state dir>/slurm/<job>/<token>/`` — the workspace
 is on storage the nodes share — and submits the script with ``sbatch``. The job id comes
 back at once and is announced as the attempt's handle (a `Placed` event), so the runner
 journals it before it waits for anything. Every job carries the comment
@@ -44,6 +44,7 @@ from mzt.execute.base import (
 from mzt.execute.remote import OUTPUT_NAME, REPORT_NAME, SCRIPT_NAME, SPEC_NAME, job_script
 from mzt.execute.slurm_leftovers import wait_gone
 from mzt.support import procinfo, records
+from mzt.support.errors import MztError
 from mzt.support.process import StopRequest
 
 if TYPE_CHECKING:
@@ -96,13 +97,13 @@ class SlurmExecutor:
         self,
         max_concurrent: int = 1,
         *,
-        state_dir: Path | None = None,
+        attempts_dir: Path | None = None,
         job_id: str = "",
         workspace: Path | None = None,
         options: SlurmOptions | None = None,
         python: str | None = None,
     ) -> None:
-        self.state_dir = state_dir
+        self.attempts_dir = attempts_dir
         self.comment = slurm_cli.comment_for(job_id, workspace) if workspace is not None else ""
         self.job_name = f"mzt-{job_id}" if job_id else "mzt"
         self.options = options or SlurmOptions()
@@ -124,9 +125,9 @@ class SlurmExecutor:
         from mzt.state.atomic import atomic_write
         from mzt.support.fsutil import ensure_private_dir
 
-        assert self.state_dir is not None, "a run's Slurm executor knows its state folder"
+        assert self.attempts_dir is not None, "a run's Slurm executor knows its folder"
         token = secrets.token_hex(12)
-        folder = self.state_dir / "slurm" / token
+        folder = self.attempts_dir / token
         handle = AttemptHandle(
             executor=NAME,
             token=token,
@@ -139,14 +140,13 @@ class SlurmExecutor:
         with self.lock:
             self.jobs[token] = entry
         try:
-            ensure_private_dir(folder.parent)
             ensure_private_dir(folder)
             sent = records.replace(spec, environ={})  # it travels with the job: see _submit
             atomic_write(folder / SPEC_NAME, wire.dumps(sent), durable=False)
             atomic_write(folder / SCRIPT_NAME, job_script(folder, self.python).encode())
             (folder / SCRIPT_NAME).chmod(0o700)
             atomic_write(folder / OUTPUT_NAME, b"")  # private before Slurm appends to it
-        except (OSError, TypeError) as exc:  # the attempt fails with it, not the run
+        except (OSError, TypeError, MztError) as exc:  # the attempt fails with it, not the run
             self._end(entry, endings.failed(spec, f"could not write the attempt for Slurm: {exc}"))
             return handle
         self.submitter.submit(self._submit, entry)

@@ -120,6 +120,11 @@ def outputs_dir(workspace: Path, job_id: str) -> Path:
     return job_state_dir(workspace, job_id) / "outputs" / job_id
 
 
+def slurm_dir(workspace: Path, job_id: str) -> Path:
+    """The job's Slurm attempts, one folder each (spec, batch script, output, report)."""
+    return job_state_dir(workspace, job_id) / "slurm" / job_id
+
+
 def sheet_output(workspace: Path, job_id: str, sheet: int) -> Path:
     return outputs_dir(workspace, job_id) / f"sheet-{sheet}.md"
 

@@ -299,7 +299,12 @@ def _job_paths(candidate: _Candidate) -> tuple[list[Path], list[Path]]:
         paths.lock_file(ws, job_id),  # deleted while still held
         paths.state_pointer(ws, job_id),  # last: the paths above are found through it
     ]
-    return files, [paths.logs_dir(ws, job_id), paths.outputs_dir(ws, job_id)]
+    folders = [
+        paths.logs_dir(ws, job_id),
+        paths.outputs_dir(ws, job_id),
+        paths.slurm_dir(ws, job_id),
+    ]
+    return files, folders
 
 
 def _inventory(

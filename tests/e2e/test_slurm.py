@@ -79,7 +79,7 @@ def _comment(project: Project, job: str) -> str:
 
 
 def _reports(project: Project) -> list[dict[str, object]]:
-    found = sorted((project.workspace / ".marianne" / "slurm").glob("*/report.json"))
+    found = sorted((project.workspace / ".marianne" / "slurm" / "job").glob("*/report.json"))
     return [json.loads(path.read_text()) for path in found]
 
 
@@ -119,6 +119,12 @@ def test_a_fanned_out_score_completes_with_every_attempt_a_slurm_job(project: Pr
     }
     assert sorted(written) == list(range(1, 21)) and set(written.values()) == set(ids)
     assert not _jobs_alive(_comment(project, "job"))
+    # `mzt clear` takes the attempts' folders with the rest of the job.
+    attempts = project.workspace / ".marianne" / "slurm" / "job"
+    assert attempts.is_dir()
+    cleared = project.mzt("clear", "--job", "job", "-y", env=_env(project))
+    assert cleared.returncode == 0, cleared.stderr
+    assert not attempts.exists()
 
 
 def test_slurm_missing_is_one_paragraph_and_exit_2(project: Project) -> None:
