@@ -147,6 +147,14 @@ class Leftover:
         }
 
 
+def next_event(events: queue.Queue[Event | None], timeout: float) -> Event | None:
+    """The next event queued within ``timeout`` seconds (None: a wake-up, or none came)."""
+    try:
+        return events.get(timeout=max(0.0, timeout))
+    except queue.Empty:
+        return None
+
+
 def drain(
     events: queue.Queue[Event | None], remaining: Callable[[], int], poll: float
 ) -> list[AttemptReport]:

@@ -36,6 +36,7 @@ from mzt.execute.base import (
     Placed,
     StopCheck,
     drain,
+    next_event,
 )
 from mzt.support import procinfo, records
 from mzt.support.process import StopRequest
@@ -197,10 +198,7 @@ class LocalExecutor:
 
     def wait(self, timeout: float) -> Event | None:
         self._reap_adopted()
-        try:
-            return self.events.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return None
+        return next_event(self.events, timeout)
 
     def wake(self) -> None:
         self.events.put(None)

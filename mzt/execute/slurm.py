@@ -40,6 +40,7 @@ from mzt.execute.base import (
     Placed,
     StopCheck,
     drain,
+    next_event,
 )
 from mzt.execute.remote import OUTPUT_NAME, REPORT_NAME, SCRIPT_NAME, SPEC_NAME, job_script
 from mzt.execute.slurm_leftovers import wait_gone
@@ -83,9 +84,14 @@ class _Job:
     folder: Path
     should_stop: StopCheck
     started: float = records.field(default_factory=time.monotonic)
-    job_id: str | None = None
     stop: StopRequest | None = None  # asked by the conductor: the job's end is no failure
     gone_at: float | None = None  # monotonic: first seen out of Slurm's queue
+
+    @property
+    def job_id(self) -> str | None:
+        """The Slurm job id, once sbatch gave one (it is in the recorded handle)."""
+        found = self.handle.extra.get("job_id")
+        return str(found) if found else None
 
 
 class SlurmExecutor:
@@ -174,7 +180,6 @@ class SlurmExecutor:
         placed = records.replace(entry.handle, extra=extra, started_at=time.time())
         with self.lock:
             entry.handle = placed
-            entry.job_id = job_id
             stop = entry.stop or (StopRequest("interrupted") if self.aborting else None)
         self.events.put(Placed(placed))
         if stop is not None:
@@ -185,7 +190,6 @@ class SlurmExecutor:
         `mzt.execute.slurm_leftovers.reattachable`)
         to its end, as if this run had launched it: its `Finished` event follows."""
         entry = _Job(handle, spec, Path(str(handle.extra["folder"])), should_stop)
-        entry.job_id = str(handle.extra["job_id"])
         with self.lock:
             self.jobs[handle.token] = entry
         self._watching()
@@ -195,10 +199,7 @@ class SlurmExecutor:
         its comment (see `mzt.execute.slurm_leftovers.stop_unrecorded`)."""
 
     def wait(self, timeout: float) -> Event | None:
-        try:
-            return self.events.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return None
+        return next_event(self.events, timeout)
 
     def wake(self) -> None:
         self.events.put(None)

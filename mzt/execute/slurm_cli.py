@@ -13,7 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from mzt.support.errors import MztError
@@ -71,13 +71,13 @@ def comment_for(job_id: str, workspace: Path) -> str:
     return f"mzt:{job_id}:{digest}"
 
 
-def missing_commands(environ: dict[str, str] | None = None) -> list[str]:
+def missing_commands(environ: Mapping[str, str] | None = None) -> list[str]:
     """The Slurm client commands not found on PATH."""
     search = (environ or os.environ).get("PATH", os.defpath)
     return [name for name in COMMANDS if shutil.which(name, path=search) is None]
 
 
-def require(environ: dict[str, str] | None = None) -> None:
+def require(environ: Mapping[str, str] | None = None) -> None:
     missing = missing_commands(environ)
     if missing:
         raise SlurmMissingError(missing)

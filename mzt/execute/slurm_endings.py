@@ -43,7 +43,7 @@ def ended(
             wait=wait,
             reason="timeout" if code == "E001" else "error",
             duration=duration,
-            tail=output,
+            output=output,
         )
     last = output.strip().splitlines()[-1] if output.strip() else ""
     said = f"; its output ends: {last}" if last else ""
@@ -53,7 +53,7 @@ def ended(
         retriable=True,
         wait=10,
         duration=duration,
-        tail=output,
+        output=output,
     )
 
 
@@ -78,7 +78,7 @@ def failed(
     wait: float = 0.0,
     reason: ExitReason = "error",
     duration: float = 0.0,
-    tail: str = "",
+    output: str = "",
 ) -> AttemptReport:
     """An attempt that failed before or around its run, with this error."""
     from mzt.execute.attempt import AttemptReport
@@ -87,8 +87,8 @@ def failed(
     from mzt.support.redact import redact
 
     text = redact(message)
-    shown = redact(tail) or text
-    outcome = Outcome(None, None, reason, duration, "", shown, 0, len(tail), False, error=text)
+    shown = redact(output) or text
+    outcome = Outcome(None, None, reason, duration, "", shown, 0, len(output), False, error=text)
     error = ErrorInfo(code, category, retriable, text, wait)
     return AttemptReport(spec, outcome, None, None, error)
 

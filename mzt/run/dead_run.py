@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mzt.execute.base import AttemptHandle, Executor, Leftover, StopCheck
-from mzt.execute.choice import SLURM, reattachable, stop_dropped, stop_unrecorded_jobs
+from mzt.execute.choice import SLURM
 from mzt.execute.leftovers import recorded_handles, stop_leftovers
 
 if TYPE_CHECKING:
@@ -40,13 +40,19 @@ class DeadRun:
 
     def settle(self, state: CheckpointState) -> set[int]:
         """Stop what must not run on; returns the sheets whose attempts go on."""
-        if self.executor == SLURM:
-            self.adopted = reattachable(recorded_handles(state), self.environ)
+        if self.executor != SLURM:
+            self.stopped = stop_leftovers(state)
+            return set()
+        from mzt.execute.slurm_leftovers import reattachable, stop_unrecorded
+
+        self.adopted = reattachable(recorded_handles(state), self.environ)
         keep = {handle.sheet_num for handle, _ in self.adopted}
         self.stopped = stop_leftovers(state, keep)
-        if self.executor == SLURM:
-            ids = {str(handle.extra["job_id"]) for handle, _ in self.adopted}
-            self.stopped += stop_unrecorded_jobs(self.job_id, self.workspace, ids)
+        ids = {str(handle.extra["job_id"]) for handle, _ in self.adopted}
+        for slurm_id, sheet in stop_unrecorded(self.job_id, self.workspace, ids).items():
+            # A job no checkpoint names: only its id and the sheet its name carries.
+            handle = AttemptHandle(SLURM, "", sheet, 0, "", extra={"job_id": slurm_id})
+            self.stopped.append(Leftover(handle, ()))
         return keep
 
     def reattach(
@@ -64,7 +70,11 @@ class DeadRun:
                 continue
             pool.adopt(handle, spec, should_stop)
             kept.append(handle)
-        stopped = stop_dropped(dropped) if dropped else []
+        stopped = []
+        if dropped:
+            from mzt.execute.slurm import SlurmExecutor
+
+            stopped = SlurmExecutor().stop_leftovers(dropped)
         self.stopped += stopped
         return kept, stopped
 

@@ -6,13 +6,12 @@ so, unless the machine configuration makes ``slurm`` the default executor.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mzt.execute.slurm_cli import COMMANDS
+from mzt.execute.slurm_cli import COMMANDS, missing_commands
 from mzt.views.doctor import Check
 
 SINFO_SECONDS = 10.0
@@ -29,8 +28,7 @@ def check_slurm(home: Path, env: Mapping[str, str]) -> Check:
         default = load(home=home, environ=env).executor
     except MachineConfigError:
         default = "local"  # the config check reports the file itself
-    search = env.get("PATH", "")
-    missing = [name for name in COMMANDS if shutil.which(name, path=search) is None]
+    missing = missing_commands(env)
     details: dict[str, Any] = {"missing": missing, "default_executor": default, "cluster": None}
     if len(missing) == len(COMMANDS):
         if default == "slurm":
