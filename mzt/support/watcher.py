@@ -178,6 +178,7 @@ class Watcher:
                 self._pump(_TICK)
         self._signal_group(signal.SIGKILL)
         self._reap()
+        self._await_group_gone()
         self._drain(DRAIN_SECONDS)
 
     def _stop_leftovers(self) -> None:
@@ -189,6 +190,14 @@ class Watcher:
         while self._group_alive() and self.clock() < end:
             time.sleep(0.05)
         self._signal_group(signal.SIGKILL)
+        self._await_group_gone()
+
+    def _await_group_gone(self) -> None:
+        """A killed process dies only once it is next scheduled, which a loaded machine delays;
+        the caller is told the command stopped, so that must already be true."""
+        end = self.clock() + DRAIN_SECONDS
+        while self._group_alive() and self.clock() < end:
+            time.sleep(0.01)
 
     def _group_alive(self) -> bool:
         """Whether a live (not zombie) process is still in the child's group."""
