@@ -14,6 +14,7 @@ from mzt.cli import console
 
 TYPE_CHECKING = False  # not `typing`: `mzt status` with no jobs imports no typing
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 LISTED_NUMS = 12  # sheet numbers named in one compact line before "+N more"
@@ -123,3 +124,10 @@ def pressure_text(reading: dict[str, Any]) -> str:
     ]
     colour = {"critical": "red", "high": "yellow", "medium": "yellow"}.get(level)
     return f"{console.style(level, colour) if colour else level}: {', '.join(causes)}"
+
+
+def slurm_place(item: Mapping[str, Any]) -> str:
+    """``job 812 RUNNING on node07``: a Slurm job as Slurm last told of it."""
+    state = clean(item.get("state") or "no longer listed by Slurm", 40)
+    node = f" on {clean(item['node'], 60)}" if item.get("node") else ""
+    return f"job {clean(item['job_id'], 40)} {state}{node}"

@@ -17,7 +17,7 @@ import click
 
 from mzt.api import ExitCode, parse_moment
 from mzt.cli import console
-from mzt.cli.formatting import bar, clean, colored, duration, num_ranges, stamp
+from mzt.cli.formatting import bar, clean, colored, duration, num_ranges, slurm_place, stamp
 from mzt.cli.options import (
     complete_job,
     flag,
@@ -209,6 +209,7 @@ def _frame_line(frame: WatchFrame) -> str:
     if frame.running_sheets:
         parts.append(f"running sheet {num_ranges(list(frame.running_sheets))}")
     parts.extend(_slot_waits(frame))
+    parts.extend(_slurm_jobs(frame))
     if frame.final:
         parts.append(f"finished (exit {frame.exit_code})")
         if frame.error_message and frame.status != "completed":
@@ -221,6 +222,13 @@ def _slot_waits(frame: WatchFrame) -> list[str]:
     return [
         clean(text, 200) if sheet is None else f"sheet {sheet}: {clean(text, 200)}"
         for sheet, _limit, text in frame.slot_waits
+    ]
+
+
+def _slurm_jobs(frame: WatchFrame) -> list[str]:
+    """``sheet 3: Slurm job 812 RUNNING on node07``: where each running attempt is."""
+    return [
+        f"sheet {job.sheet_num}: Slurm {slurm_place(job.to_json())}" for job in frame.slurm_jobs
     ]
 
 
@@ -250,6 +258,7 @@ def _redraw(frame: WatchFrame, previous_lines: int) -> int:
         "running: "
         + (f"sheet {num_ranges(list(frame.running_sheets))}" if frame.running_sheets else "-"),
         *_slot_waits(frame),
+        *_slurm_jobs(frame),
         f"updated {stamp(frame.updated_at)[11:] if frame.updated_at else '-'}"
         + (f" · {frame.event}" if frame.event else ""),
     ]

@@ -19,6 +19,7 @@ from mzt.cli.formatting import (
     money,
     num_ranges,
     pressure_text,
+    slurm_place,
     stamp,
 )
 from mzt.cli.hook_text import hook_lines
@@ -58,11 +59,7 @@ def _leftover_text(item: dict[str, Any]) -> str:
 
 def slurm_text(item: dict[str, Any]) -> str:
     """A running attempt of a live run that is a Slurm job: its id, state and node."""
-    state = item.get("state") or "no longer listed by Slurm"
-    node = f" on {item['node']}" if item.get("node") else ""
-    return (
-        f"sheet {item['sheet_num']} attempt {item['attempt']}: job {item['job_id']} {state}{node}"
-    )
+    return f"sheet {item['sheet_num']} attempt {item['attempt']}: {slurm_place(item)}"
 
 
 def _take_over_text(record: dict[str, Any]) -> str:

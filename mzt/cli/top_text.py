@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mzt.cli import console
-from mzt.cli.formatting import clean, colored, duration, pressure_text
+from mzt.cli.formatting import clean, colored, duration, pressure_text, slurm_place
 
 if TYPE_CHECKING:
     from mzt.api import TopFrame
@@ -58,7 +58,8 @@ def _progress(job: dict[str, Any]) -> str:
 
 def _running(items: list[dict[str, Any]]) -> str:
     shown = [
-        f"{item['sheet']} ({clean(item['instrument'] or '?', 30)}, {duration(item['seconds'])})"
+        f"{item['sheet']} ({clean(item['instrument'] or '?', 30)}, {duration(item['seconds'])}"
+        + (f", Slurm {slurm_place(item['slurm'])})" if item.get("slurm") else ")")
         for item in items[:SHEETS_SHOWN]
     ]
     more = f" +{len(items) - SHEETS_SHOWN} more" if len(items) > SHEETS_SHOWN else ""

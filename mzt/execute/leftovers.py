@@ -102,26 +102,3 @@ def view_leftovers(lock_path: Path, state: CheckpointState) -> list[Leftover]:
     except (MztError, OSError):
         return []  # the views report an unreadable state themselves
     return live_leftovers(state)
-
-
-def slurm_attempts(state: CheckpointState) -> list[dict[str, object]]:
-    """The state's attempts recorded as Slurm jobs, each with the job's state and node as
-    Slurm tells them now (``state`` None once Slurm no longer lists the job)."""
-    handles = [h for h in recorded_handles(state) if h.executor == slurm_cli.EXECUTOR]
-    ids = [str(h.extra.get("job_id") or "") for h in handles]
-    if not any(ids):
-        return []
-    try:
-        found = slurm_cli.job_places(i for i in ids if i)
-    except slurm_cli.SlurmError:
-        found = {}
-    return [
-        {
-            "sheet_num": handle.sheet_num,
-            "attempt": handle.attempt,
-            "job_id": job_id or None,
-            "state": found.get(job_id, (None, None))[0],
-            "node": found.get(job_id, (None, None))[1],
-        }
-        for handle, job_id in zip(handles, ids, strict=True)
-    ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mzt.execute.base import Leftover
-from mzt.execute.leftovers import live_leftovers, slurm_attempts
+from mzt.execute.leftovers import live_leftovers
 from mzt.instruments import ratelimits
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend, SheetStatus, hook_rounds
 from mzt.state.liveness import format_timestamp
@@ -29,6 +29,7 @@ from mzt.views.circuits import job_circuits
 from mzt.views.history import ErrorEntry, iso, job_errors
 from mzt.views.logs import LogFile, log_files
 from mzt.views.lookup import JobView
+from mzt.views.slurm_jobs import slurm_attempts
 
 TIMELINE_LIMIT = 200
 # Journal fields that say where a line belongs rather than what happened.

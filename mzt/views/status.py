@@ -71,7 +71,7 @@ def job_status(
     document["leftover_attempts"] = leftovers
     attempts = []
     if liveness.alive and has_handles:
-        from mzt.execute.leftovers import slurm_attempts
+        from mzt.views.slurm_jobs import slurm_attempts
 
         attempts = slurm_attempts(checkpoint.state)
     document["slurm_attempts"] = attempts

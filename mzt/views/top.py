@@ -92,7 +92,7 @@ class TopFrame:
                 job["status"],
                 job["alive"],
                 tuple(job["progress"].values()),
-                tuple(item["sheet"] for item in job["running"]),
+                tuple((item["sheet"], _slurm_key(item.get("slurm"))) for item in job["running"]),
                 tuple((item["sheet"], item["reason"], item["until"]) for item in job["waiting"]),
                 job["cost_usd"],
                 tuple((item["sheet"], item["limit"]) for item in job["waiting_for_slot"]),
@@ -119,6 +119,10 @@ class TopFrame:
             "slots": self.slots,
             "pressure": self.pressure,
         }
+
+
+def _slurm_key(slurm: dict[str, Any] | None) -> tuple[Any, ...]:
+    return () if slurm is None else (slurm["job_id"], slurm["state"], slurm["node"])
 
 
 def _slot_sheets(job: dict[str, Any]) -> int:
@@ -207,8 +211,15 @@ class Board:
         found = self._scans.get(key)
         if found is None:
             found = self._scans[key] = scan(checkpoint)
+        tracker = self._trackers[key]
+        slurm = tracker.slurm_jobs(checkpoint) if liveness.alive and found.active else ()
         return job_row(
-            checkpoint, liveness, now, found, find_waits(waits, ref.job_id, ref.workspace)
+            checkpoint,
+            liveness,
+            now,
+            found,
+            find_waits(waits, ref.job_id, ref.workspace),
+            {job.sheet_num: job for job in slurm},
         )
 
     def frame(self, now: datetime | None = None) -> TopFrame:

@@ -25,7 +25,10 @@ from mzt.views.status import CORRUPT
 from mzt.views.status_document import elapsed_seconds
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from mzt.machine.slot_waits import SlotWait
+    from mzt.views.slurm_jobs import SlurmJob
 
 # Why a sheet waits, from its status (and, for a waiting sheet, what it waits for): the
 # same reading as the run's own output gives ("retry in 4s", "rate limited; next try").
@@ -93,12 +96,15 @@ def job_row(
     now: datetime,
     found: Scan | None = None,
     waits: dict[int | None, SlotWait] | None = None,
+    slurm: Mapping[int, SlurmJob] | None = None,
 ) -> dict[str, Any]:
     """One job in a frame: what runs, what waits and why, progress and cost.
 
     ``found``: the :func:`scan` of this very checkpoint, if one was kept. ``waits``: the
     job's waits for machine slots (:func:`mzt.machine.slot_waits.waiting_sheets`).
+    ``slurm``: the running sheets whose attempts are Slurm jobs, by sheet.
     """
+    slurm = slurm or {}
     head = checkpoint.head
     status = checkpoint.status
     dead = liveness.verdict == "dead"
@@ -115,6 +121,7 @@ def job_row(
             "attempt": sheet.attempt_count,
             "started_at": _iso(sheet.started_at),
             "seconds": _seconds(sheet.started_at, now),
+            "slurm": _slurm(slurm.get(sheet.sheet_num)),
         }
         for sheet in (found.active if acting else [])
     ]
@@ -156,6 +163,10 @@ def job_row(
         "updated_at": head.get("updated_at"),
         "error": None,
     }
+
+
+def _slurm(job: SlurmJob | None) -> dict[str, Any] | None:
+    return None if job is None else {"job_id": job.job_id, "state": job.state, "node": job.node}
 
 
 def corrupt_row(ref: JobRef, message: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mzt.state.hook_rounds import failures
 from mzt.state.reading import Checkpoint, JobRef, read_checkpoint
@@ -33,6 +33,9 @@ from mzt.support.errors import JobNotFoundError
 from mzt.support.exitcodes import ExitCode
 from mzt.views.file_events import Wakeups, polling_forced
 from mzt.views.liveness import Liveness, exit_code_for, judge
+
+if TYPE_CHECKING:
+    from mzt.views.slurm_jobs import SlurmJob, SlurmLookup
 
 SCHEMA_WATCH = "mzt.watch/1"
 DEFAULT_POLL_INTERVAL = 0.25
@@ -77,6 +80,8 @@ class WatchFrame:
     hooks_failed: bool = False
     # (sheet, limit, text) of each wait for machine slots; sheet None: the run's job slot.
     slot_waits: tuple[tuple[int | None, str, str], ...] = ()
+    # The running attempts that are Slurm jobs, where Slurm last said they were.
+    slurm_jobs: tuple[SlurmJob, ...] = ()
 
     @property
     def exit_code(self) -> int | None:
@@ -99,6 +104,7 @@ class WatchFrame:
             self.running_sheets,
             # A sheet starting or stopping to wait, not every change of who holds the slots.
             tuple((sheet, limit) for sheet, limit, _ in self.slot_waits),
+            tuple((job.sheet_num, job.job_id, job.state, job.node) for job in self.slurm_jobs),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -120,6 +126,7 @@ class WatchFrame:
                 {"sheet": sheet, "limit": limit, "text": text}
                 for sheet, limit, text in self.slot_waits
             ],
+            "slurm_attempts": [job.to_json() for job in self.slurm_jobs],
         }
 
 
@@ -145,6 +152,7 @@ class JobTracker:
         self._saw_run = False  # a run of the job was seen: its end is this watch's outcome
         self._waits: tuple[tuple[int | None, str, str], ...] = ()
         self._waits_read_at = float("-inf")
+        self._slurm: SlurmLookup | None = None
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -254,7 +262,20 @@ class JobTracker:
             counts=counts,
             hooks_failed=hooks_failed,
             slot_waits=() if final or dead else self._current_waits(checkpoint),
+            slurm_jobs=() if final or dead else self.slurm_jobs(checkpoint),
         )
+
+    def slurm_jobs(self, checkpoint: Checkpoint) -> tuple[SlurmJob, ...]:
+        """The running attempts of ``checkpoint`` that are Slurm jobs, Slurm asked at most
+        every :data:`~mzt.views.slurm_jobs.ASK_EVERY` unless their ids changed."""
+        running = checkpoint.running_sheets
+        if not any(checkpoint.sheets[num].attempt_handle for num in running):
+            return ()  # no attempt recorded where it runs: Slurm has nothing to say
+        if self._slurm is None:
+            from mzt.views.slurm_jobs import SlurmLookup
+
+            self._slurm = SlurmLookup(clock=self.clock)
+        return self._slurm.jobs(checkpoint.state, running)
 
     def _current_waits(self, checkpoint: Checkpoint) -> tuple[tuple[int | None, str, str], ...]:
         """The waits last read, less those the checkpoint has overtaken since (a sheet whose

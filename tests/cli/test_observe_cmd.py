@@ -427,3 +427,41 @@ def test_status_and_list_many_times_a_second_during_a_run(tmp_path: Path) -> Non
         s["status"] == "completed" and s["attempt_count"] == 1 for s in state["sheets"].values()
     )
     assert len(state["sheets"]) == sheets
+
+
+def test_a_watch_frame_names_the_slurm_job_of_each_running_sheet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    from mzt.cli import observe_cmd
+    from mzt.support import records
+    from mzt.views.slurm_jobs import SlurmJob
+    from mzt.views.watch import WatchFrame
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    pending = SlurmJob(2, 1, "813")._replace(state="PENDING")
+    frame = WatchFrame(
+        ts=datetime.now(UTC),
+        job_id="j",
+        job_name="j",
+        status="running",
+        alive=True,
+        pid=1,
+        completed=1,
+        total=3,
+        failed=0,
+        running_sheets=(2,),
+        updated_at=None,
+        error_message=None,
+        event=None,
+        seq=4,
+        slurm_jobs=(pending,),
+    )
+    assert "sheet 2: Slurm job 813 PENDING" in observe_cmd._frame_line(frame)
+    assert frame.to_json()["slurm_attempts"] == [
+        {"sheet_num": 2, "attempt": 1, "job_id": "813", "state": "PENDING", "node": None}
+    ]
+    moved = records.replace(frame, slurm_jobs=(SlurmJob(2, 1, "813", "RUNNING", "node07"),))
+    assert moved.key != frame.key  # the job starting to run is a frame worth printing
+    assert "sheet 2: Slurm job 813 RUNNING on node07" in observe_cmd._frame_line(moved)

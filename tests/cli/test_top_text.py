@@ -150,3 +150,14 @@ def test_the_pressure_line_gives_the_level_and_its_causes_or_what_was_measured()
     line = top_text.pressure_line(TopFrame(shown.ts, [], [], [], [], calm))
     assert line == "pressure none: memory 0.5/8.0 GB, processes 3/50"
     assert top_text.pressure_line(frame([])) is None
+
+
+def test_a_sheet_running_as_a_slurm_job_names_it() -> None:
+    slurm = {"job_id": "812", "state": "PENDING", "node": None}
+    running = [{"sheet": 3, "instrument": "cli", "seconds": 2.0, "slurm": slurm}]
+    lines = top_text.block(frame([job("far", running=running)]))
+    assert "running sheet 3 (cli, 2.0s, Slurm job 812 PENDING)" in lines[1]
+    moved = {**slurm, "state": "RUNNING", "node": "node07"}
+    later = frame([job("far", running=[{**running[0], "slurm": moved}])])
+    assert "(cli, 2.0s, Slurm job 812 RUNNING on node07)" in top_text.block(later)[1]
+    assert later.key != frame([job("far", running=running)]).key  # a frame worth showing

@@ -203,6 +203,7 @@ def test_cancel_of_a_killed_conductor_cancels_its_slurm_jobs(project: Project) -
         assert str(shown["job_id"]) in _jobs_alive(comment)
         diagnosis = project.mzt("diagnose", "job", "-w", project.workspace, env=_env(project))
         assert "slurm       sheet" in diagnosis.stdout, diagnosis.stdout
+        _shown_by_top_and_watch(project, str(shown["job_id"]))
     finally:
         run.send_signal(signal.SIGKILL)
         run.communicate()
@@ -245,6 +246,27 @@ def test_a_new_run_re_attaches_to_the_jobs_of_a_killed_conductor(project: Projec
     assert ran == submitted
     listed = _slurm("squeue", "-h", "--me", "--states=all", "-o", "%i %k").splitlines()
     assert {line.split()[0] for line in listed if line.split()[1:] == [comment]} == submitted
+
+
+def _shown_by_top_and_watch(project: Project, job_id: str) -> None:
+    """`mzt top` and `mzt watch` name the running sheet's Slurm job, its state and node."""
+    top = project.mzt("top", "--once", "--json", env=_env(project))
+    assert top.returncode == 0, top.stderr
+    [row] = [job for job in json.loads(top.stdout)["jobs"] if job["job_id"] == "job"]
+    [running] = row["running"]
+    assert running["slurm"] == {"job_id": job_id, "state": "RUNNING", "node": "localhost"}
+    text = project.mzt("top", "--once", env=_env(project))
+    assert f"Slurm job {job_id} RUNNING on localhost" in text.stdout, text.stdout
+    watch = project.start("watch", "job", "--json", env=_env(project))
+    try:
+        assert watch.stdout is not None
+        first = json.loads(watch.stdout.readline())
+    finally:
+        watch.kill()
+        watch.communicate()
+    assert first["slurm_attempts"] == [
+        {"sheet_num": 1, "attempt": 1, "job_id": job_id, "state": "RUNNING", "node": "localhost"}
+    ]
 
 
 def _running_in_status(project: Project) -> list[dict[str, object]]:

@@ -138,6 +138,7 @@ def test_a_frame_shows_every_kind_of_job_and_the_shared_records(
             "attempt": 1,
             "started_at": (NOW - timedelta(seconds=12)).isoformat().replace("+00:00", "Z"),
             "seconds": 12.0,
+            "slurm": None,
         }
     ]
     reasons = [(w["sheet"], w["reason"], w["seconds_left"]) for w in busy_row["waiting"]]

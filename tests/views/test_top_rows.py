@@ -59,3 +59,19 @@ def test_a_stopped_runs_row_waits_for_nothing(tmp_path: Path) -> None:
 )
 def test_wait_reasons(status: str, mode: str | None, limited: bool, reason: str | None) -> None:
     assert top_rows.wait_reason(status, mode, limited) == reason
+
+
+def test_a_running_sheet_names_its_slurm_job(tmp_path: Path) -> None:
+    from mzt.state import SheetStatus
+    from mzt.views.slurm_jobs import SlurmJob
+
+    made = checkpoint(tmp_path)
+    for num in (1, 2):
+        made.sheets[num].status = SheetStatus.IN_PROGRESS
+    alive = Liveness(True, "alive", "probed", None)
+    job = SlurmJob(1, 1, "812", "RUNNING", "node07")
+    row = top_rows.job_row(made, alive, NOW, slurm={1: job})
+    assert [item["slurm"] for item in row["running"]] == [
+        {"job_id": "812", "state": "RUNNING", "node": "node07"},
+        None,
+    ]
