@@ -60,7 +60,10 @@ def answer(argv: list[str]) -> int | None:
             _end(code)
         return code
     if argv[:1] == ["slurm-attempt"]:
-        return _attempt(argv[1:])
+        code = _attempt(argv[1:])
+        if code is not None:
+            _end(code)  # the report is on disk; Slurm starts one of these per attempt
+        return code
     if argv[:1] == ["validate"]:
         code = _validate(argv[1:])
         if code is not None:

@@ -8,7 +8,6 @@ many attempts run at once.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -114,6 +113,8 @@ def execute(
 
 
 def _internal_error(spec: AttemptSpec, exc: Exception) -> AttemptReport:
+    import traceback
+
     detail = "".join(traceback.format_exception_only(exc)).strip()
     outcome = _not_started(f"internal error while running the attempt: {detail}")
     return AttemptReport(spec, outcome, None, None, INTERNAL_ERROR)

@@ -18,7 +18,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -317,6 +316,8 @@ def _takes_script(command: CliCommand) -> bool:
 
 def _write_private(data: bytes) -> tuple[Path, Path]:
     """A 0600 file in a fresh 0700 folder that only this user can read."""
+    import tempfile
+
     folder = Path(tempfile.mkdtemp(prefix="mzt-prompt-"))
     script = folder / "prompt.sh"
     try:

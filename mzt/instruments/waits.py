@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _UNITS = r"(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b"
 _WAIT = (
@@ -52,6 +51,8 @@ def _until_reset(text: str, now: datetime | None) -> float | None:
         hour = hour % 12 + (12 if meridiem == "pm" else 0)
     if hour > 23 or minute > 59:
         return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only a wait named with a zone
+
     try:
         zone = ZoneInfo(match.group(4)) if match.group(4) else None
     except (ZoneInfoNotFoundError, ValueError):

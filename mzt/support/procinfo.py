@@ -9,10 +9,8 @@ process that later got the same pid. Linux only; elsewhere every lookup finds no
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
-import socket
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -88,6 +86,8 @@ def boot_id() -> str | None:
 
 
 def host() -> str:
+    import socket  # not at import: an attempt on a Slurm node never asks
+
     return socket.gethostname()
 
 
@@ -153,6 +153,8 @@ def subtree(roots: Iterable[int]) -> set[int]:
 
 def become_subreaper(enable: bool = True) -> bool:
     """Adopt orphaned descendants (PR_SET_CHILD_SUBREAPER) instead of letting init have them."""
+    import ctypes  # only a run that supervises attempts calls this, once
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(enable), 0, 0, 0)) == 0
