@@ -25,7 +25,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +50,7 @@ from mzt.support.process import StopRequest
 
 if TYPE_CHECKING:
     from mzt.execute.attempt import AttemptReport, AttemptSpec
+    from mzt.machine.config import SlurmConfig
 
 NAME = slurm_cli.EXECUTOR
 POLL_SECONDS = 0.1  # how often the monitor looks for report files
@@ -65,6 +66,16 @@ class SlurmOptions:
     account: str | None = None
     time_limit: str | None = None  # Slurm's --time format: "30", "1:00:00", "2-00:00:00"
     extra_args: tuple[str, ...] = ()
+
+    def over(self, layer: SlurmConfig) -> SlurmOptions:
+        """These options under ``layer``: what it sets replaces them, its extra_args follow
+        theirs (sbatch takes the last of a repeated option)."""
+        return SlurmOptions(
+            partition=layer.partition or self.partition,
+            account=layer.account or self.account,
+            time_limit=layer.time_limit or self.time_limit,
+            extra_args=(*self.extra_args, *layer.extra_args),
+        )
 
     def sbatch_args(self) -> list[str]:
         args = []
@@ -107,12 +118,14 @@ class SlurmExecutor:
         job_id: str = "",
         workspace: Path | None = None,
         options: SlurmOptions | None = None,
+        sheet_options: Mapping[int, SlurmOptions] | None = None,
         python: str | None = None,
     ) -> None:
         self.attempts_dir = attempts_dir
         self.comment = slurm_cli.comment_for(job_id, workspace) if workspace is not None else ""
         self.job_name = f"mzt-{job_id}" if job_id else "mzt"
         self.options = options or SlurmOptions()
+        self.sheet_options = dict(sheet_options or {})  # sheets with options of their own
         self.python = python or sys.executable
         self.host = procinfo.host()
         self.events: queue.Queue[Event | None] = queue.Queue()
@@ -160,13 +173,14 @@ class SlurmExecutor:
         return handle
 
     def _submit(self, entry: _Job) -> None:
+        chosen = self.sheet_options.get(entry.spec.sheet_num, self.options)
         options = [
             f"--job-name={self.job_name}-s{entry.spec.sheet_num}",
             f"--comment={self.comment}",
             f"--output={entry.folder / OUTPUT_NAME}",
             f"--chdir={entry.spec.workdir}",
             "--open-mode=append",
-            *self.options.sbatch_args(),
+            *chosen.sbatch_args(),
         ]
         try:
             # sbatch exports its own environment to the job (--export=ALL): the attempt's.

@@ -13,12 +13,13 @@ size, mtime, ctime and inode stay the same.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from mzt.support.errors import Issue, MztError, ScoreError
-from mzt.support.strictmodel import Field, StrictModel
+from mzt.support.strictmodel import Field, StrictModel, field_validator
 
 CONFIG_NAME = "config.yaml"
 MAX_CONFIG_BYTES = 256 * 1024
@@ -49,6 +50,36 @@ def _no_args() -> list[str]:
     return []
 
 
+# sbatch --time: minutes, minutes:seconds, hours:minutes:seconds, and each of those after
+# "days-"; checked here so that a typo is a validate error, not a refused submission.
+SLURM_TIME = r"(?:\d+(?:-\d+)?(?::\d+){0,2}|UNLIMITED|INFINITE)"
+
+
+# What every attempt's sbatch call already says: the comment finds a dead conductor's jobs,
+# the output and the folder are the attempt's, the environment carries its variables.
+_OWN_LONG = frozenset(
+    {
+        "--comment",
+        "--output",
+        "--chdir",
+        "--job-name",
+        "--open-mode",
+        "--export",
+        "--wrap",
+        "--array",
+        "--parsable",
+        "--wait",
+    }
+)
+_OWN_SHORT = ("-o", "-D", "-J", "-a", "-W")
+
+
+def _sets_own(arg: str) -> bool:
+    if arg.startswith("--"):
+        return arg.split("=", 1)[0] in _OWN_LONG
+    return arg.startswith(_OWN_SHORT)
+
+
 class SlurmConfig(StrictModel):
     """How `--executor slurm` submits each attempt (``sbatch`` options)."""
 
@@ -61,14 +92,41 @@ class SlurmConfig(StrictModel):
     )
     time_limit: str | None = Field(
         default=None,
-        description='Each attempt\'s Slurm time limit in sbatch --time form ("30", '
-        '"2:00:00"); unset: the partition\'s. An attempt that reaches it fails as a '
-        "timeout (E001) and is retried like one.",
+        description='Each attempt\'s Slurm time limit in sbatch --time form ("30" minutes, '
+        '"2:00:00", "1-12:00:00"); unset: the partition\'s. An attempt that reaches it '
+        "fails as a timeout (E001) and is retried like one.",
     )
     extra_args: list[str] = Field(
         default_factory=_no_args,
         description='More sbatch arguments, one per item ("--qos=low", "--mem=4G").',
     )
+
+    @field_validator("time_limit")
+    @classmethod
+    def _slurm_time(cls, value: str | None) -> str | None:
+        if value is not None and re.fullmatch(SLURM_TIME, value) is None:
+            raise ValueError(
+                f'{value!r} is not a Slurm time limit: write minutes ("30"), '
+                'hours:minutes:seconds ("2:00:00") or days-hours:minutes:seconds ("1-12:00:00")'
+            )
+        return value
+
+    @field_validator("extra_args")
+    @classmethod
+    def _options_only(cls, args: list[str]) -> list[str]:
+        # sbatch takes its first word that is not an option as the script to run.
+        for arg in args:
+            if not arg.startswith("-"):
+                raise ValueError(
+                    f"{arg!r} is not an sbatch option: write each option with its value in "
+                    'one item, as in "--mem=4G"'
+                )
+            if _sets_own(arg):
+                raise ValueError(
+                    f"{arg!r} sets what mzt sets itself for every attempt's job (its name, "
+                    "comment, output, folder, environment and array): leave it out"
+                )
+        return args
 
 
 def _no_slurm() -> SlurmConfig:

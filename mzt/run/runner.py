@@ -113,7 +113,7 @@ class Runner:
         # Where attempts run, made per run from the concurrency limit; the runner uses
         # nothing but the executor interface.
         self.make_executor = executor or executor_factory(
-            self.executor_name, config, self.workspace, self.job_id
+            self.executor_name, config, self.workspace, self.job_id, self.score.slurm
         )
         self.pool: Executor | None = None
         self.gate = MachineGate(self.job_id, self.workspace, config, wake=self._wake)

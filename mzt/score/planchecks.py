@@ -210,6 +210,7 @@ def _sheet_keyed(score: Score) -> Iterable[tuple[str, Iterable[int]]]:
     yield "per_sheet_fallbacks", cfg.per_sheet_fallbacks
     yield "backend.timeout_overrides", score.backend.timeout_overrides
     yield "backend.sheet_overrides", score.backend.sheet_overrides
+    yield "slurm.sheets", score.slurm.sheets
     configs = [("instrument_config", score.instrument_config)]
     configs += [
         (f"movements.{n}.instrument_config", m.instrument_config)

@@ -328,18 +328,23 @@ def test_kill_9_of_the_conductor_never_leaves_two_copies_of_a_sheet(project: Pro
 
 @needs_cluster
 def test_a_slurm_time_limit_is_a_timeout_and_is_retried(project: Project) -> None:
-    # Slurm counts time limits in minutes: the first attempt runs past one, the retry ends.
-    (project.home / "config.yaml").write_text("slurm:\n  time_limit: '1'\n")
+    # Slurm counts time limits in minutes: sheet 1's first attempt runs past its own limit
+    # of one (the score's, over the machine's five), the retry ends. Sheet 2 gets the
+    # machine's limit and the score's extra sbatch argument.
+    (project.home / "config.yaml").write_text("slurm:\n  time_limit: '5'\n")
     marker = project.workspace.resolve() / "tried"
     score = project.score(
         {
             "name": "job",
             "instrument": "cli",
-            "sheet": {"size": 1, "total_items": 1},
+            "sheet": {"size": 1, "total_items": 2},
             "retry": {"max_retries": 2, "base_delay_seconds": 0.1, "jitter": False},
+            "slurm": {"extra_args": ["--nice=7"], "sheets": {1: {"time_limit": "1"}}},
             "prompt": {
-                "template": f'mkdir -p "{marker.parent}"\n'
+                "template": "{% if sheet_num == 1 %}"
+                f'mkdir -p "{marker.parent}"\n'
                 f'if [ ! -f "{marker}" ]; then touch "{marker}"; sleep 600; fi\n'
+                "{% else %}true{% endif %}"
             },
         }
     )
@@ -350,3 +355,12 @@ def test_a_slurm_time_limit_is_a_timeout_and_is_retried(project: Project) -> Non
     errors = json.loads(project.mzt("errors", "job", "-j", env=_env(project)).stdout)
     codes = [entry["error_code"] for entry in errors["errors"]]
     assert codes[:1] == ["E001"], errors
+    limits = {}
+    for report in _reports(project):
+        shown = _slurm("scontrol", "show", "job", str(report["where"]["slurm_job_id"]))  # type: ignore[index]
+        name = re.search(r"JobName=(\S+)", shown)
+        limit = re.search(r"TimeLimit=(\S+)", shown)
+        nice = re.search(r"Nice=(-?\d+)", shown)
+        assert name and limit and nice, shown
+        limits[name.group(1)] = (limit.group(1), nice.group(1))
+    assert limits == {"mzt-job-s1": ("00:01:00", "7"), "mzt-job-s2": ("00:05:00", "7")}

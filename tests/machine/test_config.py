@@ -107,3 +107,25 @@ def test_a_dangling_symlink_is_an_error_not_an_absent_file(tmp_path: Path) -> No
 def test_the_path_follows_mzt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MZT_HOME", str(tmp_path / "h"))
     assert config.config_path() == tmp_path / "h" / "config.yaml"
+
+
+@pytest.mark.parametrize("limit", ["30", "30:00", "2:00:00", "1-12", "1-12:00:00", "UNLIMITED"])
+def test_slurm_time_limits_in_sbatch_form_are_taken(limit: str) -> None:
+    assert config.SlurmConfig.model_validate({"time_limit": limit}).time_limit == limit
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({"time_limit": "ten"}, "not a Slurm time limit"),
+        ({"time_limit": "1h"}, "not a Slurm time limit"),
+        ({"extra_args": ["--mem=4G", "script.sh"]}, "'script.sh' is not an sbatch option"),
+        ({"extra_args": ["--comment=mine"]}, "sets what mzt sets itself"),
+        ({"extra_args": ["-oout.txt"]}, "sets what mzt sets itself"),
+    ],
+)
+def test_slurm_options_sbatch_would_misread_are_refused(
+    given: dict[str, object], said: str
+) -> None:
+    with pytest.raises(ValidationError, match=said):
+        config.SlurmConfig.model_validate(given)

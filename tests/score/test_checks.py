@@ -195,6 +195,15 @@ def test_v212_v213_v214_out_of_range_keys(tmp_path: Path) -> None:
     assert found["V214"][0].path == "sheet.descriptions.9"
 
 
+def test_v214_a_slurm_block_naming_a_missing_sheet(tmp_path: Path) -> None:
+    found = codes(
+        tmp_path,
+        sheet={"size": 1, "total_items": 2},
+        slurm={"sheets": {2: {"time_limit": "5"}, 4: {"partition": "gpu"}}},
+    )
+    assert [f.path for f in found["V214"]] == ["slurm.sheets.4"]
+
+
 def test_v215_parallel_over_a_chain(tmp_path: Path) -> None:
     parallel = {"enabled": True, "max_concurrent": 4}
     chain = codes(tmp_path, sheet={"size": 1, "total_items": 4}, parallel=parallel)

@@ -24,6 +24,7 @@ from mzt.score.models.policies import (
 )
 from mzt.score.models.prompt import PromptConfig
 from mzt.score.models.sheet import SheetConfig
+from mzt.score.models.slurm import ScoreSlurm
 from mzt.score.models.validation import ValidationRule
 from mzt.score.models.workspace import IsolationConfig, LogConfig, WorkspaceLifecycleConfig
 from mzt.support.strictmodel import Field
@@ -95,6 +96,10 @@ class Score(StrictModel):
         default_factory=BackendConfig, description="Older way to choose the instrument."
     )
     logging: LogConfig = Field(default_factory=LogConfig, description="Logging settings.")
+    slurm: ScoreSlurm = Field(
+        default_factory=ScoreSlurm,
+        description="mzt only: sbatch options of this score's attempts under --executor slurm.",
+    )
     state_backend: Literal["json", "sqlite"] = Field(
         default="json", description="State store; mzt always keeps JSON checkpoints."
     )
