@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from mzt.execute.attempt import AttemptSpec
+    from mzt.run.machine_gate import MachineGate
     from mzt.run.reporting import Reporter
     from mzt.state import CheckpointState, JsonStateBackend
 
@@ -37,6 +38,7 @@ class DeadRun:
         self.environ = environ
         self.stopped: list[Leftover] = []  # stopped, or left alone and said why
         self.adopted: list[tuple[AttemptHandle, AttemptSpec]] = []
+        self.kept: list[AttemptHandle] = []  # adopted, and handed to the new run's executor
 
     def settle(self, state: CheckpointState) -> set[int]:
         """Stop what must not run on; returns the sheets whose attempts go on."""
@@ -56,27 +58,35 @@ class DeadRun:
         return keep
 
     def reattach(
-        self, state: CheckpointState, pool: Executor, should_stop: StopCheck
-    ) -> tuple[list[AttemptHandle], list[Leftover]]:
-        """Hand the re-attached attempts to ``pool``; returns them, and those stopped
-        instead because the opened job no longer has them in progress (it started fresh,
-        or over)."""
-        kept, dropped = [], []
+        self, state: CheckpointState, pool: Executor, should_stop: StopCheck, gate: MachineGate
+    ) -> tuple[list[str], list[Leftover]]:
+        """Hand the re-attached attempts to ``pool``, each holding its machine slots as a
+        launched one would; returns what to say of each, and the attempts stopped instead
+        because the opened job no longer has them in progress (it started fresh, or over)."""
+        said, dropped = [], []
         for handle, spec in self.adopted:
             record = state.sheets.get(handle.sheet_num)
             recorded = record.attempt_handle if record is not None else None
             if not recorded or recorded.get("token") != handle.token:
                 dropped.append(handle)
                 continue
+            num = handle.sheet_num
+            profile = spec.instrument.name if spec.instrument else spec.instrument_name
+            held = gate.adopt(num, profile, spec.instrument_name, spec.model)
             pool.adopt(handle, spec, should_stop)
-            kept.append(handle)
+            self.kept.append(handle)
+            said.append(
+                f"sheet {num}: attempt {handle.attempt} goes on as Slurm job "
+                f"{handle.extra['job_id']}, submitted by the run that died"
+                + ("" if held else " (no machine slot was free: it runs outside the limits)")
+            )
         stopped = []
         if dropped:
             from mzt.execute.slurm import SlurmExecutor
 
             stopped = SlurmExecutor().stop_leftovers(dropped)
         self.stopped += stopped
-        return kept, stopped
+        return said, stopped
 
 
 def announce(

@@ -157,6 +157,18 @@ class MachineGate:
         self.last_launch = time.monotonic()
         return None
 
+    def adopt(self, num: int, profile: str, instrument: str, model: str | None) -> bool:
+        """Hold the slots of an attempt that runs already (a Slurm job a dead run of this job
+        submitted): taken at once when free, never queued for, since it runs either way.
+        False when a limit is full: it then runs outside the limits until it ends."""
+        wanted = limits.attempt_limits(self.config, profile, model)
+        holder = slots.Holder(self.job_id, self.workspace, num, instrument)
+        taken = slots.take_all(wanted, holder, home=self.home)
+        if taken is None:
+            return False
+        self.held[num] = taken
+        return True
+
     def _pressure(self) -> Hold | None:
         """Why backpressure holds the next launch, if it does."""
         reading = pressure.check(self.config, rate_limits=ratelimits.all_records, home=self.home)

@@ -205,14 +205,11 @@ class Runner:
     def _loop(self, state: CheckpointState) -> tuple[int, str]:
         loop = _Loop()
         pool = self.pool = self.make_executor(self.max_concurrent)
-        kept, stopped = self.dead_run.reattach(state, pool, self.controls.stop_request)
+        said, stopped = self.dead_run.reattach(state, pool, self.controls.stop_request, self.gate)
         announce(stopped, state, self.reporter, self.store)
-        for handle in kept:
-            loop.in_flight[handle.sheet_num] = handle
-            self.reporter.note(
-                f"sheet {handle.sheet_num}: attempt {handle.attempt} goes on as Slurm job "
-                f"{handle.extra['job_id']}, submitted by the run that died"
-            )
+        loop.in_flight.update({h.sheet_num: h for h in self.dead_run.kept})
+        for line in said:
+            self.reporter.note(line)
         try:
             while True:
                 self.reporter.tick()

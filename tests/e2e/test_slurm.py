@@ -226,7 +226,7 @@ def test_a_new_run_re_attaches_to_the_jobs_of_a_killed_conductor(project: Projec
             "instrument": "cli",
             "sheet": {"size": 1, "total_items": 1, "fan_out": {1: 3}},
             "parallel": {"enabled": True, "max_concurrent": 3},
-            "prompt": {"template": f"sleep 3; echo $SLURM_JOB_ID > {ws}/out-{{{{ sheet_num }}}}"},
+            "prompt": {"template": f"sleep 6; echo $SLURM_JOB_ID > {ws}/out-{{{{ sheet_num }}}}"},
             "validations": [{"type": "file_exists", "path": "{workspace}/out-{sheet_num}"}],
         }
     )
@@ -238,9 +238,18 @@ def test_a_new_run_re_attaches_to_the_jobs_of_a_killed_conductor(project: Projec
     finally:
         run.send_signal(signal.SIGKILL)
         run.communicate()
-    again = project.mzt("run", score, env=_env(project), timeout=120)
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.count("goes on as Slurm job") == 3, again.stdout
+    from mzt.machine.slot_use import read_limit
+
+    again_run = project.start("run", score, env=_env(project))
+    try:
+        # The re-attached attempts hold machine slots as launched ones do.
+        wait_for(lambda: read_limit("sheets", 10, home=project.home).held == 3, timeout=30)
+    finally:
+        out, err = again_run.communicate(timeout=120)
+    assert again_run.returncode == 0, err
+    assert out.count("goes on as Slurm job") == 3, out
+    assert "outside the limits" not in out, out
+    assert read_limit("sheets", 10, home=project.home).held == 0
     # No sheet was submitted again: each ran as the job the killed conductor submitted.
     ran = {(ws / f"out-{n}").read_text().strip() for n in (1, 2, 3)}
     assert ran == submitted

@@ -54,6 +54,23 @@ def test_an_attempt_holds_the_sheets_and_instrument_slots_until_released(home: P
     assert held(home, "instrument-claude-code", 4) == []
 
 
+def test_an_adopted_attempt_takes_free_slots_at_once_and_never_queues(home: Path) -> None:
+    other = gate(home, "other", max_concurrent_sheets=2)
+    assert other.admit(1, "cli", "cli", None) is None
+    one = gate(home, max_concurrent_sheets=2)
+    assert one.adopt(4, "cli", "cli", None) is True
+    assert sorted(held(home, "sheets", 2)) == ["job", "other"]
+    # Full now: an attempt that runs anyway is said to run outside the limits, not queued.
+    assert one.adopt(5, "cli", "cli", None) is False
+    assert fairshare_tickets(home) == []
+    one.release(4)
+    assert held(home, "sheets", 2) == ["other"]
+
+
+def fairshare_tickets(home: Path) -> list[Path]:
+    return sorted((home / "slots").glob("*/tickets/*"))
+
+
 def test_a_model_limit_applies_only_to_its_model(home: Path) -> None:
     one = gate(home, models={"opus": {"max_concurrent": 1}})
     assert one.admit(1, "claude-code", "claude", "opus") is None
