@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from mzt.instruments.waits import extract_wait
 from mzt.support import records
+from mzt.support.lazyre import LazyPattern
 from mzt.support.process import Outcome
 
 ErrorType = Literal["transient", "rate_limit", "permanent"]
@@ -48,8 +49,8 @@ class ErrorInfo:
 
 
 _FATAL_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL}
-_OOM = re.compile(r"out of memory|oom[- ]?kill|cannot allocate memory|memoryerror", re.I)
-_QUOTA = re.compile(
+_OOM = LazyPattern(r"out of memory|oom[- ]?kill|cannot allocate memory|memoryerror", re.I)
+_QUOTA = LazyPattern(
     r"quota (?:exceeded|exhausted)|usage limit.{0,40}reset|(?:daily|hourly|monthly) "
     r"(?:token )?limit|used (?:all|up) (?:your|of your)? ?(?:tokens|credits)|no tokens left|"
     r"credit balance is too low|resets? (?:at|in) \d|resets?[ \t]+\d{1,2}(?::\d{2})?[ \t]*[ap]m|"
@@ -67,32 +68,32 @@ DEFAULT_RATE_LIMIT = (
     r"hit.{0,10}limit",
     r"limit.{0,10}resets?",
 )
-_CAPACITY = re.compile(
+_CAPACITY = LazyPattern(
     r"capacity|overloaded|try again later|service unavailable|\b529\b|\b503\b", re.I
 )
-_AUTH = re.compile(
+_AUTH = LazyPattern(
     r"unauthori[sz]ed|invalid api key|authentication (?:failed|error|required)|"
     r"\b401\b|not logged in|please (?:run )?/?login|credentials? (?:not found|missing|expired)|"
     r"api key (?:not|is not) (?:set|valid)|permission denied.{0,20}api",
     re.I,
 )
-_DNS = re.compile(r"getaddrinfo|name or service not known|could not resolve host|ENOTFOUND", re.I)
-_SSL = re.compile(r"ssl|certificate verify failed|tls handshake", re.I)
-_NETWORK = re.compile(
+_DNS = LazyPattern(r"getaddrinfo|name or service not known|could not resolve host|ENOTFOUND", re.I)
+_SSL = LazyPattern(r"ssl|certificate verify failed|tls handshake", re.I)
+_NETWORK = LazyPattern(
     # Claude Code without network: "API Error: Unable to connect to API (ConnectionRefused)".
     r"connection ?(?:refused|reset|timed ?out|error)|unable to connect|network is unreachable|"
     r"ECONNREFUSED|"
     r"ECONNRESET|ETIMEDOUT|socket hang up|fetch failed",
     re.I,
 )
-_TURNS = re.compile(
+_TURNS = LazyPattern(
     r"reached max(?:imum)? (?:session )?turns|max(?:imum)? turns (?:reached|exceeded)|"
     r"turn limit (?:reached|exceeded)",
     re.I,
 )
 # Claude Code refuses its permission-skipping flag as root outside a declared sandbox:
 # retrying cannot help, the setup has to change.
-_CONFIG = re.compile(r"cannot be used with root/sudo privileges", re.I)
+_CONFIG = LazyPattern(r"cannot be used with root/sudo privileges", re.I)
 
 
 def classify(

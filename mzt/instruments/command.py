@@ -27,6 +27,7 @@ from mzt.instruments.parsing import InstrumentResult, interpret_output, price_fo
 from mzt.instruments.profile import CliCommand, InstrumentProfile, ModelSpec
 from mzt.support import pathcache, records
 from mzt.support.errors import MztError
+from mzt.support.lazyre import LazyPattern
 
 ARGV_PROMPT_LIMIT = 32 * 1024
 """Bytes of prompt allowed on the command line; a longer prompt goes to stdin (or a file)."""
@@ -76,7 +77,7 @@ NETWORK_ENV_VARS = frozenset(
 # Shells take a script after -c but cannot read a script from stdin without the
 # script's own commands reading from that same stdin: a long script goes to a file.
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash"})
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ENV_REF = LazyPattern(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 PromptDelivery = Literal["stdin", "argv", "file"]
 

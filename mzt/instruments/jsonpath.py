@@ -7,15 +7,16 @@ that leads nowhere yields nothing; it never raises on data.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
+
+from mzt.support.lazyre import LazyPattern
 
 WILDCARD = "*"
 Step = str | int
 
-_PART = re.compile(r"([^\[\]]*)((?:\[-?\d+\])*)")
-_INDEX = re.compile(r"\[(-?\d+)\]")
+_PART = LazyPattern(r"([^\[\]]*)((?:\[-?\d+\])*)")
+_INDEX = LazyPattern(r"\[(-?\d+)\]")
 
 
 @lru_cache(maxsize=256)

@@ -19,6 +19,7 @@ from mzt.instruments.classify import (
     classify_text,
 )
 from mzt.instruments.waits import extract_wait
+from mzt.support.lazyre import LazyPattern
 
 _MAX_STRUCTURED = 4 * 1024 * 1024  # longer output is not searched for a document
 _MAX_DECODES = 8
@@ -68,7 +69,7 @@ LIMIT_OUTPUT_MAX = 2048
 # Notices the agent CLIs print when they are limited, each at the start of a line
 # (after an optional "[timestamp]", bullet and "Error:"): the shapes are the CLIs', not
 # an answer's.
-_CLI_NOTICE = re.compile(
+_CLI_NOTICE = LazyPattern(
     r"^[ \t]*(?:\[[^\]\n]{1,40}\][ \t]*)?(?:[^\w\s]{1,3}[ \t]*)?(?:error:?[ \t]*)?(?:"
     r"you(?:'|’)ve (?:hit|reached) your (?:\w+ )?limit"
     r"|(?:claude(?: ai)? )?usage limit (?:reached|exceeded)"

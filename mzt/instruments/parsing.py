@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 from mzt.instruments.jsonpath import find_all, find_first
 from mzt.instruments.profile import CliOutput, InstrumentProfile, ModelSpec
 from mzt.support import records
+from mzt.support.lazyre import LazyPattern
 
 _NOT_JSON = object()
-_OPENS_JSON = re.compile(r'\{\s*["}]|\[\s*(?:["{\[\]\d-]|true|false|null)')
+_OPENS_JSON = LazyPattern(r'\{\s*["}]|\[\s*(?:["{\[\]\d-]|true|false|null)')
 _MAX_ATTEMPTS = 16
 # Deeply nested input ends in RecursionError rather than a decoding error.
 _BAD_JSON = (ValueError, RecursionError)

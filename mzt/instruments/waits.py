@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from mzt.support.lazyre import LazyPattern
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 _UNITS = r"(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b"
 _WAIT = (
-    re.compile(
+    LazyPattern(
         r"(?:retry|try again)[- ]after:?[ \t]*(\d+(?:\.\d+)?)(?:[ \t]*" + _UNITS + ")?", re.I
     ),
-    re.compile(r"(?:resets?|try again|wait)[ \t]+in[ \t]+(\d+(?:\.\d+)?)[ \t]*" + _UNITS, re.I),
+    LazyPattern(r"(?:resets?|try again|wait)[ \t]+in[ \t]+(\d+(?:\.\d+)?)[ \t]*" + _UNITS, re.I),
 )
-_RESET_AT = re.compile(
+_RESET_AT = LazyPattern(
     r"(?:resets?(?:[ \t]+at)?|try again at)[ \t]+(\d{1,2})(?::(\d{2}))?[ \t]*(am|pm)?"
     r"(?:[ \t]*\(([\w/+-]+)\))?",
     re.I,
 )
-_RESET_EPOCH = re.compile(r"limit reached\|(\d{9,11})\b", re.I)
+_RESET_EPOCH = LazyPattern(r"limit reached\|(\d{9,11})\b", re.I)
 _UNIT = {"ms": 0.001, "mi": 0.001, "s": 1, "m": 60, "h": 3600}
 
 
@@ -33,6 +38,8 @@ def extract_wait(text: str, now: datetime | None = None) -> float | None:
             return float(match.group(1)) * _UNIT.get(key, 1)
     epoch = _RESET_EPOCH.search(text)
     if epoch:
+        from datetime import UTC, datetime  # not at import: only a limited attempt asks
+
         current = (now or datetime.now(UTC)).timestamp()
         return max(1.0, float(epoch.group(1)) - current)
     return _until_reset(text, now)
@@ -51,6 +58,7 @@ def _until_reset(text: str, now: datetime | None) -> float | None:
         hour = hour % 12 + (12 if meridiem == "pm" else 0)
     if hour > 23 or minute > 59:
         return None
+    from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only a wait named with a zone
 
     try:

@@ -10,13 +10,13 @@ stop flag, so that a signal or a cancel file acts at once even inside a runaway 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
 from mzt.support import records
+from mzt.support.lazyre import LazyPattern
 
 MAX_FORMAT_WIDTH = 4096  # width or precision in one format spec
 MAX_VALUE = 10_000_000  # characters (or items) one operation may produce
@@ -37,8 +37,8 @@ class RenderStopped(Exception):
     """A stop (signal, cancel file) was asked for while a prompt was rendering."""
 
 
-_DIGITS = re.compile(r"\d+")
-_PERCENT = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_DIGITS = LazyPattern(r"\d+")
+_PERCENT = LazyPattern(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
 def _too_big(digits: str) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mzt.score.bounds import LIMIT_CODE, LimitError, check_spec
+from mzt.support.lazyre import LazyPattern
 
 COMMAND_ENV_PREFIX = "MZT_V_"
 
@@ -70,7 +71,7 @@ def format_fields(text: str, context: Mapping[str, Any]) -> str:
 
 # --- commands ------------------------------------------------------------------------------
 
-FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}:!]*))?\}")
+FIELD = LazyPattern(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}:!]*))?\}")
 
 
 def command_fields(command: str, keys: Iterable[str]) -> set[str]:

@@ -49,12 +49,19 @@ class Syscalls:
         self.unlink: Callable[[Any], None] = os.unlink
 
 
-def _mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
-    # `tempfile` is imported by the first write: every reader of a job imports this
-    # module (through the journal) and never writes.
-    import tempfile
-
-    return tempfile.mkstemp(*args, **kwargs)
+def _mkstemp(*, dir: str | Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """What ``tempfile.mkstemp`` does (a fresh name, created exclusively, 0600, not
+    inherited), without importing `tempfile` and `random` into every process that writes
+    one file, such as an attempt on a Slurm node."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    folder = os.path.abspath(dir)  # noqa: PTH100 (a str path, as mkstemp returns)
+    for _ in range(100):
+        name = f"{folder}/{prefix}{os.urandom(6).hex()}{suffix}"
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", folder)
 
 
 SYSCALLS = Syscalls()

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from mzt.support.errors import UsageError
 from mzt.support.fsutil import open_nofollow
+from mzt.support.lazyre import LazyPattern
 from mzt.support.redact import get_redactor
 from mzt.support.redact_stream import PEM_END, ByteStreamRedactor
 
@@ -30,8 +31,8 @@ DEFAULT_LOG_MAX_BYTES = 50 * 1024 * 1024
 MIN_LOG_MAX_BYTES = 4096
 MAX_TAIL_KEPT = 8 * 1024 * 1024  # of a capped log, at most this much of the end is kept
 _SLACK = 64 * 1024  # raw bytes kept beyond the tail, room to start it on a line boundary
-MARKER = re.compile(rb"\[mzt: [0-9,]+ bytes of output dropped here[^\n]*\]\n")
-_SIZE = re.compile(r"^\s*([0-9]+)\s*([KMG]?)(?:i?B)?\s*$", re.IGNORECASE)
+MARKER = LazyPattern(rb"\[mzt: [0-9,]+ bytes of output dropped here[^\n]*\]\n")
+_SIZE = LazyPattern(r"^\s*([0-9]+)\s*([KMG]?)(?:i?B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 

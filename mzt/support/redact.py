@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from mzt.support.lazyre import LazyPattern
 from mzt.support.redact_rules import RULES, Rule, basic_credentials, plausible_secret
 
 try:  # RE2 scans for every rule at once; without it each rule's first letters are searched
@@ -37,9 +38,9 @@ try:  # RE2 scans for every rule at once; without it each rule's first letters a
 except ImportError:  # pragma: no cover - exercised by forcing the fallback in the tests
     _re2 = None
 
-SECRET_ENV_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE")
+SECRET_ENV_NAME = LazyPattern(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE")
 # Variables that merely point at secrets (paths, sockets) are not secrets themselves.
-NOT_SECRET_ENV_NAME = re.compile(r"(_PATH|_FILE|_DIR|_SOCK|_HOME)$")
+NOT_SECRET_ENV_NAME = LazyPattern(r"(_PATH|_FILE|_DIR|_SOCK|_HOME)$")
 MIN_SECRET_ENV_LENGTH = 8
 HAVE_RE2 = _re2 is not None
 
@@ -351,12 +352,12 @@ def redact_tail(
 
 # Escape sequences that re-program a terminal: CSI (colours, cursor moves), OSC (titles,
 # hyperlinks, clipboard writes via OSC 52), DCS/SOS/PM/APC strings, and two-byte escapes.
-_ESCAPE_SEQUENCE = re.compile(
+_ESCAPE_SEQUENCE = LazyPattern(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\|$)"
     r"|\x1b[@-Z\\-_ -/]"
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = LazyPattern(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def sanitize_terminal(text: str) -> str:

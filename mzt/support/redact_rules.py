@@ -21,6 +21,7 @@ import re
 from collections import Counter
 
 from mzt.support import records
+from mzt.support.lazyre import LazyPattern
 
 _TOKEN_TAIL = r"[A-Za-z0-9_\-]"  # noqa: S105 - a character class, not a password
 _NO_WORD_BEFORE = r"(?<![A-Za-z0-9_\-])"
@@ -225,15 +226,15 @@ _NOT_SECRET_SUFFIXES = frozenset(
     b"endpoint expiry expires ttl env var header prefix suffix format version label kind usage "
     b"used total max min budget ref arn hash sha".split()
 )
-_KEY_SUFFIX = re.compile(rb"[_.\-]([A-Za-z]+)$")
-_PLACEHOLDER = re.compile(rb"^(?:x+|\*+|\.+|-+|<[^>]*>|your[_\-].*|changeme|example.*)$", re.I)
+_KEY_SUFFIX = LazyPattern(rb"[_.\-]([A-Za-z]+)$")
+_PLACEHOLDER = LazyPattern(rb"^(?:x+|\*+|\.+|-+|<[^>]*>|your[_\-].*|changeme|example.*)$", re.I)
 # Code, not a value: "settings.OAUTH_CLIENT_SECRET", "form.get", "MY_SECRET_NAME".
-_CODE_LIKE = re.compile(
+_CODE_LIKE = LazyPattern(
     rb"^(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+|[a-z]+(?:_[a-z0-9]+)+"
     rb"|[A-Z]+(?:_[A-Z0-9]+)+)$"
 )
-_DIGIT = re.compile(rb"[0-9]")
-_LETTER = re.compile(rb"[A-Za-z]")
+_DIGIT = LazyPattern(rb"[0-9]")
+_LETTER = LazyPattern(rb"[A-Za-z]")
 
 
 def shannon_entropy(value: bytes) -> float:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import codecs
 import re
 
+from mzt.support.lazyre import LazyPattern
 from mzt.support.redact import Hit, Redactor, apply_hits, get_redactor
 
 _WHITESPACE = (b" ", b"\n", b"\t")
-PEM_END = re.compile(rb"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
+PEM_END = LazyPattern(rb"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 
 
 class ByteStreamRedactor:
