@@ -161,10 +161,14 @@ class SlurmExecutor:
         try:
             ensure_private_dir(folder)
             sent = records.replace(spec, environ={})  # it travels with the job: see _submit
+            # Not fsync-ed: sbatch keeps its own copy of the script, and a crash of this
+            # machine before the job reads its spec leaves a job that fails and is retried.
             atomic_write(folder / SPEC_NAME, wire.dumps(sent), durable=False)
-            atomic_write(folder / SCRIPT_NAME, job_script(folder, self.python).encode())
+            atomic_write(
+                folder / SCRIPT_NAME, job_script(folder, self.python).encode(), durable=False
+            )
             (folder / SCRIPT_NAME).chmod(0o700)
-            atomic_write(folder / OUTPUT_NAME, b"")  # private before Slurm appends to it
+            atomic_write(folder / OUTPUT_NAME, b"", durable=False)  # private before Slurm appends
         except (OSError, TypeError, MztError) as exc:  # the attempt fails with it, not the run
             self._end(entry, endings.failed(spec, f"could not write the attempt for Slurm: {exc}"))
             return handle
