@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from mzt.execute import slurm_cli
+from mzt.execute.base import AttemptHandle
 from mzt.state import CheckpointState
 
 ASK_EVERY = 2.0  # seconds between two questions to Slurm from one watching view
@@ -41,11 +42,12 @@ def recorded_jobs(state: CheckpointState, sheets: Iterable[int] | None = None) -
     for num in sorted(state.sheets if sheets is None else sheets):
         sheet = state.sheets.get(num)
         record = sheet.attempt_handle if sheet is not None else None
-        if not record or record.get("executor") != slurm_cli.EXECUTOR:
+        handle = AttemptHandle.from_record(record) if record else None
+        if handle is None or handle.executor != slurm_cli.EXECUTOR:
             continue
-        job_id = str((record.get("extra") or {}).get("job_id") or "")
+        job_id = str(handle.extra.get("job_id") or "")
         if job_id:
-            found.append(SlurmJob(num, int(record.get("attempt") or 0), job_id))
+            found.append(SlurmJob(num, handle.attempt, job_id))
     return found
 
 

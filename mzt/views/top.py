@@ -122,7 +122,7 @@ class TopFrame:
 
 
 def _slurm_key(slurm: dict[str, Any] | None) -> tuple[Any, ...]:
-    return () if slurm is None else (slurm["job_id"], slurm["state"], slurm["node"])
+    return () if slurm is None else tuple(slurm.values())
 
 
 def _slot_sheets(job: dict[str, Any]) -> int:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from mzt.execute.base import AttemptHandle
 from mzt.execute.slurm_cli import SlurmError
 from mzt.state import CheckpointState, JobStatus, SheetState, SheetStatus
 from mzt.views.slurm_jobs import SlurmJob, SlurmLookup, recorded_jobs
 
 
 def handle(sheet: int, executor: str, job_id: str | None, attempt: int = 1) -> dict[str, object]:
+    """The record a run journals for an attempt (a Slurm one gains its id once placed)."""
     extra = {} if job_id is None else {"job_id": job_id}
-    return {"executor": executor, "sheet_num": sheet, "attempt": attempt, "extra": extra}
+    return AttemptHandle(executor, f"t{sheet}", sheet, attempt, "login1", extra=extra).to_record()
 
 
 def state() -> CheckpointState:
