@@ -29,10 +29,10 @@ from mzt.support.spawnhold import (
     Hold,
     SpawnHook,
     hold_argv,
+    locate,
     release,
     settle,
     track,
-    unrunnable,
     untrack,
 )
 from mzt.support.watcher import DRAIN_SECONDS as DRAIN_SECONDS  # part of this module's API
@@ -140,17 +140,21 @@ def spawn(
                 stream.finish()
             return _spawn_failure(request, exc, 0.0)
     argv = request.argv
+    executable: str | None = None
     if held:
         argv = hold_argv(request.argv, with_stdin=request.stdin is not None)
-        problem = unrunnable(request.argv[0], request.cwd, request.env)
-        if problem is not None:
+        found = locate(request.argv[0], request.cwd, request.env)
+        if isinstance(found, OSError):
             for stream in streams.values():
                 stream.finish()
-            return _spawn_failure(request, problem, 0.0)
+            return _spawn_failure(request, found, 0.0)
+        if argv[0] == request.argv[0] and found[0] == "/":
+            executable = found  # found already: the child need not try every PATH folder
     before = boot_clock_ns()
     try:
         proc = subprocess.Popen(
             argv,
+            executable=executable,
             cwd=request.cwd,
             env=dict(request.env),
             stdin=subprocess.PIPE if request.stdin is not None or held else subprocess.DEVNULL,

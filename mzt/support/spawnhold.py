@@ -5,7 +5,9 @@ it execs the real program, so its pid, group and start time are known — and ca
 recorded durably — before the program does anything. No ``preexec_fn`` (unsafe in a
 multi-threaded parent) is needed. If the parent dies before the release, the shim reads
 end-of-file and exits 125 (the code `env` and `nohup` use for "could not run") without
-running anything.
+running anything. When the program is itself a POSIX shell given a script (``bash -c
+SCRIPT``, the ``cli`` instrument's form), the wait goes in front of the script on its
+first line, so the shell is the shim and no second program is executed.
 
 The hook may let the child go from another thread (`current_hold` inside the hook, then
 `Hold.go`): the thread that records the handle starts the program at once, rather than
@@ -29,8 +31,12 @@ from pathlib import Path
 from mzt.support import pathcache
 from mzt.support.procinfo import read_stat
 
-_HOLD = 'read _ || exit 125; exec "$0" "$@"'
-_HOLD_NO_STDIN = 'read _ || exit 125; exec </dev/null; exec "$0" "$@"'
+_WAIT = "read _ || exit 125; "
+_WAIT_NO_STDIN = "read _ || exit 125; exec </dev/null; "
+_EXEC = 'exec "$0" "$@"'
+# Shells whose ``read`` takes one line from a pipe byte by byte, leaving the rest
+# (the prompt) for the script.
+_SHELLS = frozenset({"sh", "bash", "dash"})
 _REAP_SECONDS = 2.0
 
 # pid, process group id, start time (clock ticks after boot, None if unknown) → release?
@@ -78,15 +84,25 @@ def current_hold() -> Hold | None:
 
 def hold_argv(argv: tuple[str, ...], *, with_stdin: bool) -> tuple[str, ...]:
     """``argv`` behind the shim; without stdin the program gets /dev/null as before."""
-    return ("/bin/sh", "-c", _HOLD if with_stdin else _HOLD_NO_STDIN, *argv)
+    wait = _WAIT if with_stdin else _WAIT_NO_STDIN
+    if len(argv) >= 3 and argv[1] == "-c" and argv[0].rpartition("/")[2] in _SHELLS:
+        # On the script's own first line: the line numbers its errors name stay right.
+        return (argv[0], "-c", wait + argv[2], *argv[3:])
+    return ("/bin/sh", "-c", wait + _EXEC, *argv)
 
 
 def unrunnable(program: str, cwd: Path, env: Mapping[str, str]) -> OSError | None:
     """Why ``program`` cannot be started, so a held start fails as a direct one would."""
+    found = locate(program, cwd, env)
+    return found if isinstance(found, OSError) else None
+
+
+def locate(program: str, cwd: Path, env: Mapping[str, str]) -> str | OSError:
+    """The file ``program`` names (searched on the ``PATH`` of ``env``), or why it cannot run."""
     # Strings and os.stat, not Path: this runs before every attempt, over every PATH folder.
     if os.sep in program:
         found = _first_runnable(program, [program if program[0] == "/" else f"{cwd}/{program}"])
-        return found if isinstance(found, OSError) else None
+        return program if isinstance(found, str) else found
     search = env.get("PATH", os.defpath)
     problem: list[OSError] = []
 
@@ -98,8 +114,9 @@ def unrunnable(program: str, cwd: Path, env: Mapping[str, str]) -> OSError | Non
             return None
         return found
 
-    if pathcache.lookup("exec", program, search, find, regular=True) is not None:
-        return None
+    path = pathcache.lookup("exec", program, search, find, regular=True)
+    if path is not None:
+        return path
     return problem[0] if problem else FileNotFoundError(program)
 
 
