@@ -5,8 +5,9 @@ pause/cancel/resume) and the journal of sheet transitions that the checkpoint sn
 not absorbed yet. Rules:
 
 * Only the run-lock holder appends. Each line is written whole, ending in ``\\n``, and
-  ``fsync``-ed before the append returns; a failed append is cut off again (best effort)
-  and its descriptor dropped, never ``fsync``-ed twice.
+  ``fsync``-ed before the append returns, or soon after it by a background thread for
+  the lines of finished attempts (see `mzt.state.syncer`); a failed append is cut off
+  again (best effort) and its descriptor dropped, never ``fsync``-ed twice.
 * A line without its ``\\n`` is a torn write (crash or power loss mid-append): readers
   ignore it, and the next writer cuts it off before appending, so a later line can never
   be glued onto a fragment.
@@ -20,11 +21,12 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from mzt.state.atomic import SYSCALLS, fsync_dir, write_all, write_error
+from mzt.state.syncer import Syncer
 from mzt.support.fsutil import not_regular_error
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
@@ -48,6 +50,8 @@ class Journal:
         self._fd: int | None = None
         self._size = 0
         self._repaired = 0
+        self._syncer = Syncer(lambda fd: SYSCALLS.fsync(fd), "mzt-journal-sync")
+        self._failure_told = False
 
     @property
     def size(self) -> int:
@@ -59,28 +63,47 @@ class Journal:
         except FileNotFoundError:
             return 0
 
-    def append(self, text: str, *, durable: bool = True) -> int:
+    def append(self, text: str, *, durable: bool | Literal["soon"] = True) -> int:
         """Append ``text`` as one line; returns the byte offset where it starts.
 
         ``durable=False`` skips the fsync: the line is visible to readers at once and
         survives a crash of this process, and the next durable append (or snapshot)
         makes it survive a power loss too. Use it only for lines whose loss on power
-        failure changes nothing that matters.
+        failure changes nothing that matters. ``"soon"`` leaves the fsync to the
+        background thread; `sync` (which snapshots and `close` call) waits for it.
         """
         data = text.encode("utf-8") + b"\n"
+        if durable is True:
+            self.sync()  # its failure must not be hidden by an fsync that "succeeds" now
+        else:
+            self._refuse_after_failure()
         fd = self._open()
         start = self._size
         step = "write"
         try:
             write_all(fd, data)
             step = "fsync"
-            if durable:
+            if durable is True:
                 SYSCALLS.fsync(fd)
         except OSError as exc:
             self._abandon(fd, start)
             raise write_error(self.path, exc, step) from exc
         self._size = start + len(data)
+        if durable == "soon":
+            self._syncer.ask(fd)
         return start
+
+    def sync(self) -> None:
+        """Wait until every line appended is on disk; raises if a background fsync failed."""
+        self._raise_failure(self._syncer.wait())
+
+    def _refuse_after_failure(self) -> None:
+        self._raise_failure(self._syncer.failure)
+
+    def _raise_failure(self, failure: OSError | None) -> None:
+        if failure is not None:
+            self._failure_told = True
+            raise write_error(self.path, failure, "fsync")
 
     def repair(self) -> int:
         """Cut off a torn last line left by a crash; returns the bytes removed.
@@ -94,12 +117,15 @@ class Journal:
         return self._repaired
 
     def close(self) -> None:
-        """Close the descriptor (the next append reopens it)."""
+        """Wait for the background fsync, close the descriptor (the next append reopens
+        it); raises if that fsync failed."""
+        failure = self._syncer.stop()
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            # Nothing is pending at close: every append was already fsync-ed.
             with contextlib.suppress(OSError):
                 SYSCALLS.close(fd)
+        if not self._failure_told:  # once is enough: the run already stopped on it
+            self._raise_failure(failure)
 
     def _open(self) -> int:
         if self._fd is not None:
@@ -132,6 +158,7 @@ class Journal:
 
     def _abandon(self, fd: int, size: int) -> None:
         """After a failed append: remove what may have been written, drop the descriptor."""
+        self._syncer.wait()  # it may be using the descriptor
         # If even this fails, the fragment is either torn (readers skip it) or complete.
         with contextlib.suppress(OSError):
             SYSCALLS.ftruncate(fd, size)

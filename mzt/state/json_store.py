@@ -41,7 +41,7 @@ import threading
 import time
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mzt.state.atomic import atomic_write, remove_temp_files
 from mzt.state.backend import StateBackend
@@ -70,7 +70,7 @@ from mzt.state.records import utc_now
 from mzt.state.takeover import foreign_error, is_foreign, take_over_record
 from mzt.state.writer import TakeOver
 from mzt.support import paths
-from mzt.support.errors import StateCorruptionError
+from mzt.support.errors import StateCorruptionError, StateWriteError
 from mzt.support.fsutil import ensure_private_dir
 from mzt.support.log import get_logger
 from mzt.support.redact import get_redactor
@@ -238,6 +238,7 @@ class JsonStateBackend(HistoryMixin, StateBackend):
         # A write still in flight must land first: it holds an older state than this one.
         self._writer.wait()
         book = self._book(state.job_id)
+        book.journal.sync()  # the lines it says it folded must be on disk before it is
         self.prepare(state.job_id)
         previous = (state.seq, state.updated_at, state.writer, state.journal_offset)
         state.seq += 1
@@ -285,14 +286,19 @@ class JsonStateBackend(HistoryMixin, StateBackend):
 
     @serialised
     def record_sheet(
-        self, state: CheckpointState, *sheet_nums: int, event: str = "", durable: bool = True
+        self,
+        state: CheckpointState,
+        *sheet_nums: int,
+        event: str = "",
+        durable: bool | Literal["soon"] = True,
     ) -> None:
         """Persist a change to the named sheets (and any job-level fields) cheaply.
 
         Appends one journal line instead of rewriting the snapshot, unless the snapshot is
         due: first write of this state, a job-status change, or a full journal window.
         With no sheet numbers, only job-level fields (costs, counters…) are recorded.
-        ``event`` names the transition in the history (default ``sheet_<status>``).
+        ``event`` names the transition in the history (default ``sheet_<status>``);
+        ``durable`` is as for `Journal.append`.
         """
         book = self._book(state.job_id)
         if (
@@ -390,11 +396,17 @@ class JsonStateBackend(HistoryMixin, StateBackend):
 
     def close(self) -> None:
         """Finish a snapshot write in flight, close every open history descriptor."""
+        failures: list[BaseException] = []
         try:
             self._writer.wait()
         finally:
             for book in self._books.values():
-                book.journal.close()
+                try:
+                    book.journal.close()
+                except StateWriteError as exc:
+                    failures.append(exc)
+        if failures:
+            raise failures[0]
 
     # --- internals -------------------------------------------------------------------------
 
