@@ -14,7 +14,7 @@ counted once per process, as upstream did: the figure errs high, which only make
 backpressure start early.
 
 A process that ends while it is being measured is simply not counted. Anything else
-that stops a reading (/proc unreadable, psutil refused) makes the whole reading a
+that stops a reading (/proc unreadable, a process's memory refused) makes the whole reading a
 failure with its reason, never an exception: the caller holds launches rather than
 guess (fail-closed).
 """
@@ -92,17 +92,16 @@ def usage_of(runs: frozenset[int]) -> Usage:
     """The memory and descendant count of ``runs``; raises :class:`ProbeError`."""
     _check_proc()
     tree = procinfo.subtree(runs)
-    import psutil  # only a reading that is not cached needs it
-
     rss = 0
     counted: set[int] = set()
     for pid in tree:
         try:
-            rss += psutil.Process(pid).memory_info().rss
-        except psutil.NoSuchProcess:
-            continue  # ended while being measured: it no longer uses anything
-        except (psutil.Error, OSError) as exc:
+            used = procinfo.rss_bytes(pid)
+        except (OSError, ValueError, IndexError) as exc:
             raise ProbeError(f"process {pid} cannot be measured: {_reason(exc)}") from exc
+        if used is None:
+            continue  # ended while being measured: it no longer uses anything
+        rss += used
         counted.add(pid)
     descendants = frozenset(counted - runs)
     return Usage(round(rss / MB, 1), len(descendants), runs, descendants)

@@ -78,6 +78,19 @@ def read_stat(pid: int) -> ProcStat | None:
         return None
 
 
+def rss_bytes(pid: int) -> int | None:
+    """The resident memory of ``pid`` in bytes; None when it has ended.
+
+    Raises ``OSError`` when its memory cannot be read for another reason (permission).
+    """
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as file:  # noqa: PTH123 (see read_stat)
+            raw = file.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(raw.split()[1]) * os.sysconf("SC_PAGE_SIZE")  # pages resident
+
+
 def boot_id() -> str | None:
     try:
         return BOOT_ID_PATH.read_text().strip() or None

@@ -116,22 +116,27 @@ def test_an_unreadable_proc_is_a_failed_reading(
     assert found.failed and f"{tmp_path}/none/{os.getpid()}/task cannot be read" in found.failure
 
 
-def test_a_psutil_refusal_is_a_failed_reading(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(self: psutil.Process) -> object:
-        raise psutil.AccessDenied(self.pid)
+def test_a_refused_memory_read_is_a_failed_reading(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(pid: int) -> int | None:
+        raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(psutil.Process, "memory_info", refuse)
+    monkeypatch.setattr(procinfo, "rss_bytes", refuse)
     found = pressure_probe.measure(CONFIG, home=home)
-    assert found.failed and "cannot be measured: AccessDenied" in found.failure
+    assert found.failed and "cannot be measured: PermissionError" in found.failure
 
 
 def test_a_process_that_ends_while_measured_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    def gone(self: psutil.Process) -> object:
-        raise psutil.NoSuchProcess(self.pid)
-
-    monkeypatch.setattr(psutil.Process, "memory_info", gone)
+    monkeypatch.setattr(procinfo, "rss_bytes", lambda pid: None)
     usage = pressure_probe.usage_of(frozenset({os.getpid()}))
     assert not usage.failed and usage.memory_mb == 0
+
+
+def test_rss_is_what_the_kernel_reports() -> None:
+    ours, theirs = procinfo.rss_bytes(os.getpid()), psutil.Process().memory_info().rss
+    assert ours is not None and abs(ours - theirs) < 4 * pressure_probe.MB  # it moves a bit
+    assert procinfo.rss_bytes(2**22 + 12345) is None  # beyond pid_max: no such process
 
 
 def test_an_odd_jobs_folder_is_a_failed_reading(home: Path) -> None:
