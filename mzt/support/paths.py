@@ -18,10 +18,16 @@ JOB_ID_MAX = 64
 STATE_DIR = ".marianne"
 
 
+_HOME: tuple[str | None, str | None, Path] | None = None
+
+
 def mzt_home() -> Path:
     """``$MZT_HOME`` if set and not empty, else ``~/.marianne``."""
-    env = os.environ.get("MZT_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".marianne"
+    global _HOME  # asked several times per attempt: built again only when the inputs change
+    env, home = os.environ.get("MZT_HOME"), os.environ.get("HOME")
+    if _HOME is None or _HOME[:2] != (env, home):
+        _HOME = (env, home, Path(env).expanduser() if env else Path.home() / ".marianne")
+    return _HOME[2]
 
 
 def job_id_from_name(name: str) -> str:

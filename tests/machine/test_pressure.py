@@ -168,6 +168,19 @@ def test_a_reading_is_reused_for_a_second_then_made_again(
     assert pressure.read_cached(home) == again
 
 
+def test_a_fresh_reading_of_this_process_is_used_without_reading_the_file(
+    home: Path, readings: list[Usage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = pressure.check(CONFIG, rate_limits=no_limits, home=home, now=T0)
+    opened: list[Path] = []
+    monkeypatch.setattr(pressure, "_read", lambda root: opened.append(root))
+    later = T0 + timedelta(seconds=0.5)
+    assert pressure.check(CONFIG, rate_limits=no_limits, home=home, now=later) == first
+    assert opened == [] and len(readings) == 1
+    pressure.check(CONFIG, rate_limits=no_limits, home=home, now=T0 + timedelta(seconds=1))
+    assert opened and len(readings) == 2  # stale: the file is asked, then a reading made
+
+
 def test_the_cache_file_is_private_and_tagged(home: Path, readings: list[Usage]) -> None:
     pressure.check(CONFIG, rate_limits=no_limits, home=home, now=T0)
     path = paths.pressure_file(home)
