@@ -29,6 +29,9 @@ from mzt.state.atomic import SYSCALLS, fsync_dir, write_all, write_error
 from mzt.state.syncer import Syncer
 from mzt.support.fsutil import not_regular_error
 
+# True: fsync-ed before the append returns; "soon": by the background thread; False: by
+# whatever durable write comes next.
+Durability = bool | Literal["soon"]
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _TAIL_PROBE = 1 << 16
 _DECODER = msgspec.json.Decoder()
@@ -63,7 +66,7 @@ class Journal:
         except FileNotFoundError:
             return 0
 
-    def append(self, text: str, *, durable: bool | Literal["soon"] = True) -> int:
+    def append(self, text: str, *, durable: Durability = True) -> int:
         """Append ``text`` as one line; returns the byte offset where it starts.
 
         ``durable=False`` skips the fsync: the line is visible to readers at once and

@@ -36,12 +36,13 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import time
 from array import array
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from mzt.state.atomic import atomic_write, remove_temp_files
 from mzt.state.backend import StateBackend
@@ -62,7 +63,7 @@ from mzt.state.codec import (
 from mzt.state.folding import Layout, SnapshotWriter, identity_of
 from mzt.state.history import HistoryMixin
 from mzt.state.implied import unimplied
-from mzt.state.journal import Journal
+from mzt.state.journal import Durability, Journal
 from mzt.state.loader import read_state
 from mzt.state.lock import JobLiveness, LiveVerdict, RunLock, job_liveness
 from mzt.state.models import JobStatus, SheetStatus
@@ -70,7 +71,7 @@ from mzt.state.records import utc_now
 from mzt.state.takeover import foreign_error, is_foreign, take_over_record
 from mzt.state.writer import TakeOver
 from mzt.support import paths
-from mzt.support.errors import StateCorruptionError, StateWriteError
+from mzt.support.errors import StateCorruptionError
 from mzt.support.fsutil import ensure_private_dir
 from mzt.support.log import get_logger
 from mzt.support.redact import get_redactor
@@ -286,11 +287,7 @@ class JsonStateBackend(HistoryMixin, StateBackend):
 
     @serialised
     def record_sheet(
-        self,
-        state: CheckpointState,
-        *sheet_nums: int,
-        event: str = "",
-        durable: bool | Literal["soon"] = True,
+        self, state: CheckpointState, *sheet_nums: int, event: str = "", durable: Durability = True
     ) -> None:
         """Persist a change to the named sheets (and any job-level fields) cheaply.
 
@@ -396,17 +393,10 @@ class JsonStateBackend(HistoryMixin, StateBackend):
 
     def close(self) -> None:
         """Finish a snapshot write in flight, close every open history descriptor."""
-        failures: list[BaseException] = []
-        try:
-            self._writer.wait()
-        finally:
+        with contextlib.ExitStack() as closing:  # each is closed, whichever one raises
             for book in self._books.values():
-                try:
-                    book.journal.close()
-                except StateWriteError as exc:
-                    failures.append(exc)
-        if failures:
-            raise failures[0]
+                closing.callback(book.journal.close)
+            self._writer.wait()
 
     # --- internals -------------------------------------------------------------------------
 
