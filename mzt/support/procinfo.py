@@ -78,6 +78,31 @@ def read_stat(pid: int) -> ProcStat | None:
         return None
 
 
+def started_epoch(pid: int) -> float | None:
+    """When ``pid`` started, in seconds since the epoch (as psutil's ``create_time``)."""
+    found = read_stat(pid)
+    boot = boot_time()
+    if found is None or boot is None:
+        return None
+    return boot + found.start_time / os.sysconf("SC_CLK_TCK")
+
+
+_BOOT_TIME: list[float | None] = []
+
+
+def boot_time() -> float | None:
+    """The kernel's boot time in seconds since the epoch (``btime`` of /proc/stat)."""
+    if not _BOOT_TIME:  # fixed while the machine runs: read once per process
+        found: float | None = None
+        with contextlib.suppress(OSError, ValueError), open("/proc/stat", "rb") as file:  # noqa: PTH123
+            for line in file:
+                if line.startswith(b"btime "):
+                    found = float(line.split()[1])
+                    break
+        _BOOT_TIME.append(found)
+    return _BOOT_TIME[0]
+
+
 def rss_bytes(pid: int) -> int | None:
     """The resident memory of ``pid`` in bytes; None when it has ended.
 

@@ -76,6 +76,15 @@ def test_process_start_time_of_missing_process(dead_pid: int) -> None:
     assert process_start_time(0) is None
 
 
+def test_start_times_are_the_ones_psutil_reports() -> None:
+    import psutil
+
+    for pid in (os.getpid(), 1):
+        assert liveness.process_start_time(pid) == pytest.approx(
+            psutil.Process(pid).create_time(), abs=0.01
+        )
+
+
 def test_boot_id_absent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(liveness, "BOOT_ID_PATH", tmp_path / "none")
     assert liveness.read_boot_id() is None
