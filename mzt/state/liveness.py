@@ -39,9 +39,7 @@ def format_timestamp(epoch: float | None) -> str | None:
 
 def hostname() -> str:
     """This machine's host name as the kernel reports it."""
-    import socket  # one call per process; most commands never make it
-
-    return socket.gethostname()
+    return procinfo.host()
 
 
 def read_boot_id() -> str | None:
