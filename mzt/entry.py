@@ -20,6 +20,10 @@ _COLLECTOR_OFF_AT_START = ("run", "resume", "validate", "status", "list")
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.argv[1:] not in (["--version"], ["-V"]):
+        from mzt.support import msgspec_alone
+
+        msgspec_alone.install()
     if sys.argv[1:2] and sys.argv[1] in _COLLECTOR_OFF_AT_START:
         import gc
 

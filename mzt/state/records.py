@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Required, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Required, TypeAlias, TypedDict, cast
 
 from msgspec import Struct, field
-from typing_extensions import TypedDict
 
 ExitReason = Literal["completed", "timeout", "killed", "error"]
 ExecutionMode = Literal["normal", "completion", "retry"]
