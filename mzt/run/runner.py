@@ -153,12 +153,14 @@ class Runner:
         ):
             confirm_state_dir(self.workspace, self.job_id, lock.path)
             ensure_private_dir(paths.logs_dir(self.workspace, self.job_id))
+            # Before the checkpoint says the job runs (a watcher may signal it as soon as
+            # it does): a signal from here on pauses it at the loop's first pass.
+            signals.enter_context(self.controls.handling_signals())
             state, how = self.book.open(settle=self.dead_run.settle)
             if how == NOTHING_TO_DO:
-                return self._result(state, started, ExitCode.OK, NOTHING_TO_DO_MESSAGE)
-            # The checkpoint says the job runs from here on: a signal now pauses it (at the
-            # loop's first pass) instead of killing the run before it is set up.
-            signals.enter_context(self.controls.handling_signals())
+                signum = self.controls.signum
+                code = signal_exit_code(signum) if signum else ExitCode.OK
+                return self._result(state, started, code, NOTHING_TO_DO_MESSAGE)
             self.reporter = with_notifications(self.reporter, self.prepared, self.store, state)
             self.controls.clear_stale()
             self.after.opened(state)

@@ -146,3 +146,18 @@ def test_status_after_kill_9_shows_the_running_sheets_as_interrupted(project: Pr
     doc = json.loads(_status(project, "--json").stdout)
     assert doc["interrupted_sheets"] == []
     assert not any(sheet["interrupted"] for sheet in doc["sheets"].values())
+
+
+def test_a_signal_the_moment_the_checkpoint_appears_pauses_the_run(project: Project) -> None:
+    """A watcher that signals a run as soon as its checkpoint exists finds it listening."""
+    checkpoint = project.workspace / ".marianne" / "job.json"
+    for _ in range(5):
+        JsonStateBackend(project.workspace).delete("job")
+        proc = project.start("run", _score(project))
+        while not checkpoint.exists() and proc.poll() is None:
+            pass  # no sleep: the signal must land as close to the first write as it can
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 143
+        state = JsonStateBackend(project.workspace).load("job")
+        assert state is not None and state.status.value == "paused"
