@@ -91,14 +91,9 @@ def hold_argv(argv: tuple[str, ...], *, with_stdin: bool) -> tuple[str, ...]:
     return ("/bin/sh", "-c", wait + _EXEC, *argv)
 
 
-def unrunnable(program: str, cwd: Path, env: Mapping[str, str]) -> OSError | None:
-    """Why ``program`` cannot be started, so a held start fails as a direct one would."""
-    found = locate(program, cwd, env)
-    return found if isinstance(found, OSError) else None
-
-
 def locate(program: str, cwd: Path, env: Mapping[str, str]) -> str | OSError:
-    """The file ``program`` names (searched on the ``PATH`` of ``env``), or why it cannot run."""
+    """The file ``program`` names (searched on the ``PATH`` of ``env``), or why it cannot
+    run: a held start fails as a direct one would."""
     # Strings and os.stat, not Path: this runs before every attempt, over every PATH folder.
     if os.sep in program:
         found = _first_runnable(program, [program if program[0] == "/" else f"{cwd}/{program}"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mzt.support.spawnhold import unrunnable
+from mzt.support.spawnhold import locate
 
 
 def _tool(folder: Path, name: str) -> Path:
@@ -17,15 +17,15 @@ def _tool(folder: Path, name: str) -> Path:
 def test_a_remembered_executable_that_went_away_is_noticed(tmp_path: Path) -> None:
     tool = _tool(tmp_path / "bin", "mzt-test-tool")
     env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin"}
-    assert unrunnable("mzt-test-tool", tmp_path, env) is None
-    assert unrunnable("mzt-test-tool", tmp_path, env) is None  # remembered
+    assert locate("mzt-test-tool", tmp_path, env) == str(tool)
+    assert locate("mzt-test-tool", tmp_path, env) == str(tool)  # remembered
     tool.chmod(0o644)
-    assert isinstance(unrunnable("mzt-test-tool", tmp_path, env), PermissionError)
+    assert isinstance(locate("mzt-test-tool", tmp_path, env), PermissionError)
     tool.unlink()
-    assert isinstance(unrunnable("mzt-test-tool", tmp_path, env), FileNotFoundError)
-    _tool(tmp_path / "other", "mzt-test-tool")
+    assert isinstance(locate("mzt-test-tool", tmp_path, env), FileNotFoundError)
+    other = _tool(tmp_path / "other", "mzt-test-tool")
     env = {"PATH": f"{tmp_path / 'bin'}:{tmp_path / 'other'}"}
-    assert unrunnable("mzt-test-tool", tmp_path, env) is None
+    assert locate("mzt-test-tool", tmp_path, env) == str(other)
 
 
 def test_a_relative_path_folder_is_searched_every_time(tmp_path: Path) -> None:
@@ -34,8 +34,8 @@ def test_a_relative_path_folder_is_searched_every_time(tmp_path: Path) -> None:
     old = Path.cwd()
     os.chdir(tmp_path)
     try:
-        assert unrunnable("mzt-test-tool", tmp_path, env) is None
+        assert locate("mzt-test-tool", tmp_path, env) == "bin/mzt-test-tool"
         os.chdir(tmp_path / "bin")
-        assert isinstance(unrunnable("mzt-test-tool", tmp_path, env), FileNotFoundError)
+        assert isinstance(locate("mzt-test-tool", tmp_path, env), FileNotFoundError)
     finally:
         os.chdir(old)
