@@ -52,15 +52,13 @@ class Syncer:
     def wait(self) -> OSError | None:
         """Until every fsync asked for has ended; then the failure, if one failed."""
         with self._cond:
-            while self._asked or self._running:
-                self._cond.wait()
+            self._cond.wait_for(self._idle)
             return self._failure
 
     def stop(self) -> OSError | None:
         """:meth:`wait`, then end the thread (a later :meth:`ask` starts a new one)."""
         with self._cond:
-            while self._asked or self._running:
-                self._cond.wait()
+            self._cond.wait_for(self._idle)
             thread, self._thread = self._thread, None
             self._closing = thread is not None
             self._cond.notify_all()
@@ -70,11 +68,13 @@ class Syncer:
             self._closing = False
         return self._failure
 
+    def _idle(self) -> bool:
+        return not (self._asked or self._running)
+
     def _serve(self) -> None:
         with self._cond:
             while True:
-                while not self._asked and not self._closing:
-                    self._cond.wait()
+                self._cond.wait_for(lambda: self._asked or self._closing)
                 if not self._asked:
                     return
                 fd, self._asked, self._running = self._fd, False, True

@@ -53,11 +53,7 @@ class _Loader:
         self.real = real
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)  # resources, code, etc.: as the real loader
-
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        created: ModuleType | None = self.real.create_module(spec)
-        return created
+        return getattr(self.real, name)  # create_module, resources…: as the real loader
 
     def exec_module(self, module: ModuleType) -> None:
         sys.modules["typing_extensions"] = None  # type: ignore[assignment]  # its import fails

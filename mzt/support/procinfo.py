@@ -9,6 +9,7 @@ process that later got the same pid. Linux only; elsewhere every lookup finds no
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -87,20 +88,14 @@ def started_epoch(pid: int) -> float | None:
     return boot + found.start_time / os.sysconf("SC_CLK_TCK")
 
 
-_BOOT_TIME: list[float | None] = []
-
-
+@functools.cache  # fixed while the machine runs: read once per process
 def boot_time() -> float | None:
     """The kernel's boot time in seconds since the epoch (``btime`` of /proc/stat)."""
-    if not _BOOT_TIME:  # fixed while the machine runs: read once per process
-        found: float | None = None
-        with contextlib.suppress(OSError, ValueError), open("/proc/stat", "rb") as file:  # noqa: PTH123
-            for line in file:
-                if line.startswith(b"btime "):
-                    found = float(line.split()[1])
-                    break
-        _BOOT_TIME.append(found)
-    return _BOOT_TIME[0]
+    with contextlib.suppress(OSError, ValueError), open("/proc/stat", "rb") as file:  # noqa: PTH123
+        for line in file:
+            if line.startswith(b"btime "):
+                return float(line.split()[1])
+    return None
 
 
 def rss_bytes(pid: int) -> int | None:
