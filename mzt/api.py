@@ -91,10 +91,8 @@ if TYPE_CHECKING:
         crash_dir,
         registry_dir,
     )
-    from mzt.support.redact import (
-        redact,
-        sanitize_terminal,
-    )
+    from mzt.support.redact import redact
+    from mzt.support.terminal import sanitize_terminal
     from mzt.views.circuits import circuit_records
     from mzt.views.clear_report import ClearReport
     from mzt.views.clearing import (
@@ -251,7 +249,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "load_attempt_folder": ("mzt.execute.remote", "load_folder"),
     "run_attempt_folder": ("mzt.execute.remote", "run_folder"),
     "run_score": ("mzt.run.quick", "run_score"),
-    "sanitize_terminal": ("mzt.support.redact", "sanitize_terminal"),
+    "sanitize_terminal": ("mzt.support.terminal", "sanitize_terminal"),
     "parse_moment": ("mzt.support.moments", "parse_moment"),
     "select_attempt": ("mzt.views.logs", "select_attempt"),
     "top_frames": ("mzt.views.top", "frames"),

@@ -10,11 +10,11 @@ if TYPE_CHECKING:
 
 def hook_lines(doc: dict[str, Any], *, every: bool) -> list[str]:
     """A titled block of hook results: the last round, or ``every`` result kept."""
-    from mzt.api import sanitize_terminal
-
     results = doc.get("hook_results") or []
     if not results:
         return []
+    from mzt.api import sanitize_terminal
+
     newest = results[-1].get("round")
     shown = results if every else [r for r in results if r.get("round") == newest]
     which = "every result kept" if every else "last round"

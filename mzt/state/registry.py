@@ -8,7 +8,6 @@ workspace has disappeared are skipped when reading and removed by :func:`prune`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mzt.support import paths, records
@@ -67,6 +66,8 @@ def register(
         registered_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         record_path=target,
     )
+    import json  # here, not above: `mzt status JOB -w WS` reads no record
+
     from mzt.state.atomic import atomic_write  # only a run writes; readers skip its imports
 
     ensure_private_dir(target.parent)
@@ -123,6 +124,8 @@ def prune(*, home: Path | None = None) -> list[RegistryRecord]:
 def _read_record(path: Path) -> RegistryRecord | None:
     if path.name.startswith("."):
         return None  # a temp file of a write in progress
+    import json
+
     try:
         data = json.loads(read_regular_file(path, _MAX_RECORD_BYTES))
     except FileNotFoundError:

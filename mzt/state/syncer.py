@@ -16,8 +16,11 @@ the data lost): the failure is kept, and the journal refuses every later append 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+
+TYPE_CHECKING = False  # not `typing`: reading a job's state imports this module
+if TYPE_CHECKING:
+    import threading
 
 
 class Syncer:
@@ -26,6 +29,8 @@ class Syncer:
     def __init__(self, fsync: Callable[[int], None], name: str) -> None:
         self._fsync = fsync
         self._name = name
+        import threading  # here: only a journal that is written to makes a syncer
+
         self._cond = threading.Condition()
         self._fd = -1
         self._asked = False  # an fsync asked for and not begun yet
@@ -45,7 +50,11 @@ class Syncer:
             self._fd = fd
             self._asked = True
             if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+                import threading
+
+                self._thread = threading.Thread(
+                    target=self._serve, name=self._name, daemon=True
+                )
                 self._thread.start()
             self._cond.notify_all()
 

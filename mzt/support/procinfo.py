@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import signal
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -233,6 +232,8 @@ def _pidfd(target: Target) -> int | None:
 
 def signal_targets(targets: Iterable[Target], signum: int) -> list[Target]:
     """Send ``signum`` to every target still alive as itself; returns those signalled."""
+    import signal  # here: the views that read start times send nothing
+
     hit = []
     for target in targets:
         fd = _pidfd(target)
@@ -255,6 +256,8 @@ def still_alive(target: Target) -> bool:
 
 def stop_targets(targets: list[Target], grace: float, *, poll: float = 0.05) -> list[Target]:
     """SIGTERM → up to ``grace`` seconds → SIGKILL; returns the targets that were alive."""
+    import signal
+
     hit = signal_targets(targets, signal.SIGTERM)
     end = time.monotonic() + grace
     while time.monotonic() < end and any(still_alive(t) for t in hit):

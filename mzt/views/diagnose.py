@@ -4,7 +4,7 @@ Overview and liveness (with the lock holder), a timeline built from the history 
 every error with its output tails, the log file inventory, the shared rate-limit records,
 the validation details of sheets that did not complete, and the exact command that
 continues the job. Like :mod:`mzt.views.history`, it only reads; text from child processes
-is returned redacted and must pass through :func:`mzt.support.redact.sanitize_terminal` before
+is returned redacted and must pass through :func:`mzt.support.terminal.sanitize_terminal` before
 it reaches a terminal.
 """
 

@@ -6,7 +6,7 @@ records. Nothing takes the run lock and nothing is written, so inspecting a job 
 disturb the run that owns it. Text that came from a child process is returned as stored
 (credential-redacted when it was written, and redacted once more here, so files from older
 versions or edited by hand cannot leak); whoever shows it on a terminal passes it through
-:func:`mzt.support.redact.sanitize_terminal`.
+:func:`mzt.support.terminal.sanitize_terminal`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each attempt's output lives in ``<ws>/.marianne/logs/<job>/sheet-<N>.attempt-<K>
 and ``.stderr`` (credentials redacted as they were written; the files appear with the first
 byte of output). Reading opens them without following symlinks and never writes. Text is
 returned as stored and redacted once more; showing it on a terminal is the caller's job,
-through :func:`mzt.support.redact.sanitize_terminal`.
+through :func:`mzt.support.terminal.sanitize_terminal`.
 """
 
 from __future__ import annotations
