@@ -21,7 +21,6 @@ from mzt.support import records
 from mzt.support.fsutil import ensure_private_dir, entry_exists, kind_of, read_regular_file
 from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES
 from mzt.support.process import Outcome, ProcessRequest, Started, StopRequest, run_process, spawn
-from mzt.support.redact import redact
 from mzt.support.spawnhold import SpawnHook
 from mzt.validation.engine import ValidationReport, run_validations
 
@@ -358,6 +357,8 @@ def _publish(path: Path | None, text: str) -> Published | None:
         previous: bytes | None = read_regular_file(path)
     except OSError:  # none yet, or something that is no result of ours: nothing to restore
         previous = None
+    from mzt.support.redact import redact  # here: an attempt that publishes nothing needs none
+
     ensure_private_dir(path.parent)
     # Atomic but not fsync'd: a convenience copy; the checkpoint is the durable record.
     atomic_write(path, redact(text).encode("utf-8"), durable=False)

@@ -139,9 +139,11 @@ class Instrument:
     @property
     def runnable(self) -> bool:
         """Whether mzt can run it: command-line instruments and the HTTP families it speaks."""
+        if self.profile.cli is not None:
+            return True
         from mzt.instruments.http_schemas import family
 
-        return self.profile.cli is not None or family(self.profile) is not None
+        return family(self.profile) is not None
 
     @property
     def raw_prompt(self) -> bool:

@@ -23,8 +23,10 @@ from typing import BinaryIO
 from mzt.support.errors import UsageError
 from mzt.support.fsutil import open_nofollow
 from mzt.support.lazyre import LazyPattern
-from mzt.support.redact import get_redactor
-from mzt.support.redact_stream import PEM_END, ByteStreamRedactor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mzt.support.redact_stream import ByteStreamRedactor
 
 LOG_MAX_ENV = "MZT_LOG_MAX_BYTES"
 DEFAULT_LOG_MAX_BYTES = 50 * 1024 * 1024
@@ -120,6 +122,8 @@ def _safe_start(raw: bytes, *, wrapped: bool) -> int:
         return 0
     line = raw.find(b"\n")
     start = line + 1 if line >= 0 else len(raw)
+    from mzt.support.redact_stream import PEM_END
+
     end = PEM_END.search(raw, start)
     if end is not None and raw.rfind(b"-----BEGIN", start, end.start()) < 0:
         start = end.end()
@@ -130,13 +134,15 @@ class OutputStream:
     """One output pipe: redact, log (bounded), keep a bounded tail.
 
     The log file is created with the first byte of output: a silent stream leaves no
-    empty file behind (creating files is the dearest thing a short attempt does).
+    empty file behind (creating files is the dearest thing a short attempt does). The
+    redactor too: a silent stream has nothing to redact, and building one (the rules,
+    RE2) is a fifth of the CPU a short attempt on a Slurm node costs.
     """
 
     def __init__(
         self, log: Path | None, tail_bytes: int, max_log_bytes: int = DEFAULT_LOG_MAX_BYTES
     ) -> None:
-        self.redactor = ByteStreamRedactor(get_redactor())
+        self._redactor: ByteStreamRedactor | None = None
         self.tail = bytearray()
         self.tail_bytes = tail_bytes
         self.total = 0
@@ -151,6 +157,15 @@ class OutputStream:
         self.logged = 0  # bytes written to the log file
         self.last_logged = b"\n"
 
+    @property
+    def redactor(self) -> ByteStreamRedactor:
+        if self._redactor is None:
+            from mzt.support.redact import get_redactor
+            from mzt.support.redact_stream import ByteStreamRedactor
+
+            self._redactor = ByteStreamRedactor(get_redactor())
+        return self._redactor
+
     def feed(self, data: bytes) -> None:
         self.total += len(data)
         if self.overflow is not None:
@@ -160,11 +175,11 @@ class OutputStream:
 
     def release(self) -> None:
         """The child paused: log the complete lines the redactor still holds."""
-        if self.overflow is None:
+        if self.overflow is None and self._redactor is not None:
             self._emit(self.redactor.release())
 
     def finish(self) -> None:
-        if self.overflow is None:
+        if self.overflow is None and self._redactor is not None:
             self._emit(self.redactor.flush())
         if self.overflow is not None:
             self._write_overflow(self.overflow)

@@ -20,7 +20,6 @@ from typing import Any, Literal
 from mzt.score.fields import TemplateError, format_fields
 from mzt.support import records
 from mzt.support.process import Outcome
-from mzt.support.redact import redact
 
 MAX_CONTENT_BYTES = 50 * 1024 * 1024  # content checks read at most this much of a file
 OUTPUT_TAIL_CHARS = 2000  # command output kept in a result
@@ -293,4 +292,6 @@ def output_tail(outcome: Outcome) -> str:
     parts = [tail.strip() for tail in (outcome.stdout_tail, outcome.stderr_tail)]
     text = "\n".join(part for part in parts if part)
     # run_process already redacts its streams; redacting again is cheap and idempotent.
+    from mzt.support.redact import redact  # here: only a failing command's output needs it
+
     return excerpt(redact(text), OUTPUT_TAIL_CHARS, tail=True)

@@ -31,11 +31,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the checkpoint's shape; its module (and msgspec) an attempt never needs
     from mzt.state.records import ValidationDetailDict
 
-from mzt.score.fields import COMMAND_ENV_PREFIX, TemplateError, display_command, substitute_command
+from mzt.score.fields import COMMAND_ENV_PREFIX, TemplateError, substitute_command
 from mzt.score.models.validation import ValidationRule
 from mzt.support import records
 from mzt.support.process import ProcessRequest, StopRequest, run_process
-from mzt.support.redact import redact
 from mzt.validation.checks import (
     Check,
     FailureCategory,
@@ -50,7 +49,13 @@ from mzt.validation.checks import (
     failure,
     resolve_path,
 )
-from mzt.validation.texts import COMMAND_CHARS, failure_line, requirement_lines, satisfied_line
+from mzt.validation.texts import (
+    COMMAND_CHARS,
+    failure_line,
+    requirement_lines,
+    satisfied_line,
+    shown_command,
+)
 
 __all__ = [
     "RuleResult",
@@ -315,7 +320,7 @@ class _RuleRunner:
             stage=rule.stage,
             path=self._shown_path(rule.path),
             pattern=rule.pattern,
-            command=(redact(display_command(rule.command, self.context)) if rule.command else None),
+            command=shown_command(rule.command, self.context) if rule.command else None,
             passed=check.passed,
             skipped=skipped,
             checks=checks,
@@ -381,7 +386,7 @@ class _RuleRunner:
         return regex if isinstance(regex, Check) else check_content(path, rule.pattern, regex)
 
     def _command(self, rule: ValidationRule, command: str) -> Check:
-        shown = excerpt(redact(display_command(command, self.context)), COMMAND_CHARS)
+        shown = excerpt(shown_command(command, self.context), COMMAND_CHARS)
         text, additions = substitute_command(command, self.context)
         cwd = self.workspace
         if rule.working_directory:

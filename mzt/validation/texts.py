@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from mzt.score.fields import TemplateError, display_command
 from mzt.score.models.validation import ValidationRule
-from mzt.support.redact import redact
 from mzt.validation.checks import context_workspace, excerpt, quoted, resolve_path
 
 if TYPE_CHECKING:
@@ -86,5 +85,14 @@ def _path(template: str, context: Mapping[str, Any]) -> str:
         return template  # the rule will fail as a config error; show what was written
 
 
+def shown_command(command: str, context: Mapping[str, Any]) -> str:
+    """A command validation's command as it ran, redacted: for the report and its lines."""
+    # Imported here: only command checks show a command, and the redaction rules are a
+    # visible share of a short attempt's start on a Slurm node.
+    from mzt.support.redact import redact
+
+    return redact(display_command(command, context))
+
+
 def _command(command: str, context: Mapping[str, Any]) -> str:
-    return excerpt(redact(display_command(command, context)), COMMAND_CHARS)
+    return excerpt(shown_command(command, context), COMMAND_CHARS)
