@@ -4,7 +4,7 @@
 1–1.7 ms each, and mzt defines some eighty record classes, so a one-sheet `mzt run`
 spent 60–80 ms of its start-up, and `mzt validate` 15 ms, only defining classes. A
 ``@record`` class gets one compiled method, ``__init__`` (so making instances stays as
-fast as with dataclasses); equality, hashing, ``repr`` and immutability come from
+fast as with dataclasses), compiled when the first instance is made; equality, hashing, ``repr`` and immutability come from
 shared functions that read the class's field list.
 
 What it offers is the part of dataclasses mzt uses: fields with defaults or default
@@ -183,10 +183,22 @@ def _make_init(cls: type, specs: tuple[_Field, ...], frozen: bool) -> Callable[.
         body.append("self.__post_init__()")
     _check_order(cls, params)
     source = f"def __init__(self, {', '.join(params)}):\n    " + ("\n    ".join(body) or "pass")
-    exec(source, scope)  # noqa: S102 - the source is built above from field names only
-    init: Callable[..., None] = scope["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    return init
+    qualname = f"{cls.__qualname__}.__init__"
+
+    # Compiled at the first instance, not with the class: a process defines far more
+    # record classes than it makes instances of (an attempt on a Slurm node, `validate`),
+    # and compiling is most of what defining one costs.
+    def first_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        exec(source, scope)  # noqa: S102 - the source is built above from field names only
+        init: Callable[..., None] = scope["__init__"]
+        init.__qualname__ = qualname
+        for owner in type(self).__mro__:  # the class this stub was given to (slots: rebuilt)
+            if owner.__dict__.get("__init__") is first_init:
+                type.__setattr__(owner, "__init__", init)
+        init(self, *args, **kwargs)
+
+    first_init.__qualname__ = qualname
+    return first_init
 
 
 def _check_order(cls: type, params: list[str]) -> None:

@@ -100,3 +100,35 @@ def test_records_of_other_classes_compare_unequal() -> None:
         y: int = 0
 
     assert Other(1) != Point(1)  # type: ignore[comparison-overlap]
+
+
+def test_init_is_compiled_at_the_first_instance_whoever_makes_it() -> None:
+    @record(frozen=True, slots=True)
+    class Late:
+        a: int
+        b: str = "b"
+
+    class Plain(Late):  # no record: inherits Late's __init__
+        pass
+
+    stub = Late.__dict__["__init__"]
+    first = Plain(1)  # the subclass makes the first instance: Late's own stub is replaced
+    assert (first.a, first.b) == (1, "b")
+    compiled = Late.__dict__["__init__"]
+    assert compiled is not stub
+    assert "__init__" not in Plain.__dict__
+    assert Late(2, b="c") == Late(2, "c")
+    assert Late.__dict__["__init__"] is compiled  # compiled once
+    assert compiled.__qualname__.endswith("Late.__init__")
+    with pytest.raises(TypeError, match="__init__"):
+        Late()  # type: ignore[call-arg]
+
+
+def test_the_first_instance_with_wrong_arguments_is_refused_like_any_other() -> None:
+    @record
+    class Once:
+        a: int
+
+    with pytest.raises(TypeError):
+        Once(1, 2)  # type: ignore[call-arg]
+    assert Once(3).a == 3
