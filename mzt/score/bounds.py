@@ -92,8 +92,11 @@ class Budget:
     next_poll: float = records.field(init=False)
 
     def __post_init__(self) -> None:
-        self.deadline = time.monotonic() + self.seconds
-        self.next_poll = 0.0
+        started = time.monotonic()
+        self.deadline = started + self.seconds
+        # Not at the first tick: a prompt renders in well under a poll, and looking at
+        # the stop flag is a stat of the cancel file, a share of every sheet's start.
+        self.next_poll = started + POLL_SECONDS
 
     def tick(self) -> None:
         """Look at the clock; a few times a second also at the stop flag."""
