@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -25,7 +24,7 @@ from typing import Any, Literal
 
 from mzt.instruments.parsing import InstrumentResult, interpret_output, price_for
 from mzt.instruments.profile import CliCommand, InstrumentProfile, ModelSpec
-from mzt.support import pathcache, records
+from mzt.support import records, spawnhold
 from mzt.support.errors import MztError
 from mzt.support.lazyre import LazyPattern
 
@@ -107,6 +106,8 @@ class Invocation:
     def cleanup(self) -> None:
         """Delete the temporary prompt file, if any; safe to call more than once."""
         if self.temp_dir is not None:
+            import shutil  # only a prompt too long for the command line made a folder
+
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def __enter__(self) -> Invocation:
@@ -166,12 +167,10 @@ class Instrument:
         if executable is None:
             return None
         search = path if path is not None else os.environ.get("PATH", os.defpath)
-
-        def find() -> str | None:
-            found = shutil.which(str(Path(executable).expanduser()), path=search)
-            return str(Path(found).absolute()) if found else None
-
-        return pathcache.lookup("which", executable, search, find, regular=False)
+        # The look-up that starting it makes, so an attempt searches PATH once, not twice.
+        program = str(Path(executable).expanduser())
+        found = spawnhold.locate(program, Path(), {"PATH": search})
+        return None if isinstance(found, OSError) else str(Path(found).absolute())
 
     def model_for(self, model: str | None) -> ModelSpec | None:
         """The price and limit entry used for ``model`` (default or first entry if unlisted)."""
@@ -328,6 +327,8 @@ def _write_private(data: bytes) -> tuple[Path, Path]:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
     except BaseException:
+        import shutil
+
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return folder, script

@@ -52,9 +52,7 @@ class Syncer:
             if self._thread is None:
                 import threading
 
-                self._thread = threading.Thread(
-                    target=self._serve, name=self._name, daemon=True
-                )
+                self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
                 self._thread.start()
             self._cond.notify_all()
 

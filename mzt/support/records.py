@@ -4,8 +4,8 @@
 1–1.7 ms each, and mzt defines some eighty record classes, so a one-sheet `mzt run`
 spent 60–80 ms of its start-up, and `mzt validate` 15 ms, only defining classes. A
 ``@record`` class gets one compiled method, ``__init__`` (so making instances stays as
-fast as with dataclasses), compiled when the first instance is made; equality, hashing, ``repr`` and immutability come from
-shared functions that read the class's field list.
+fast as with dataclasses), compiled when the first instance is made; equality, hashing,
+``repr`` and immutability come from shared functions that read the class's field list.
 
 What it offers is the part of dataclasses mzt uses: fields with defaults or default
 factories, ``init=False`` and ``compare=False`` fields, ``__post_init__``, ``frozen``

@@ -21,7 +21,6 @@ to the directory mzt happens to run in.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -403,6 +402,8 @@ class _RuleRunner:
                 actual="missing",
             )
         timeout = rule.timeout_seconds or DEFAULT_COMMAND_TIMEOUT
+        import shutil  # here: only command checks run bash
+
         bash = shutil.which("bash", path=self.environ.get("PATH") or os.defpath) or "/bin/bash"
         outcome = run_process(
             ProcessRequest(
