@@ -10,8 +10,11 @@ become shell syntax.
 from __future__ import annotations
 
 import re
-import string
 import zlib
+
+# What string.Formatter().parse is, without `string`: importing it compiles a pattern for
+# string.Template, which nothing here uses.
+from _string import formatter_parser  # type: ignore[import-not-found]
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -35,8 +38,6 @@ class TemplateError(ValueError):
 
 # --- single-brace fields -----------------------------------------------------------------
 
-_FORMATTER = string.Formatter()
-
 
 def format_fields(text: str, context: Mapping[str, Any]) -> str:
     """Fill ``{name}`` and ``{name:spec}`` fields; ``{{``/``}}`` are literal braces.
@@ -47,7 +48,7 @@ def format_fields(text: str, context: Mapping[str, Any]) -> str:
     """
     out: list[str] = []
     try:
-        parsed = list(_FORMATTER.parse(text))
+        parsed: list[tuple[str, str | None, str, str | None]] = list(formatter_parser(text))
     except ValueError as exc:
         raise TemplateError(f"{exc} in {text!r}") from None
     for literal, field, spec, conversion in parsed:
