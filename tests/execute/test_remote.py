@@ -75,3 +75,45 @@ def test_the_job_script_quotes_its_paths(tmp_path: Path) -> None:
     script.chmod(0o700)
     done = subprocess.run([str(script)], capture_output=True, text=True, check=True)
     assert done.stdout == f"-m mzt slurm-attempt {odd}\n"
+
+
+# The attempt through the real entry point, then the modules it imported (its fast path
+# ends with os._exit: here an ordinary exit, so the list can be written).
+_PROBE = """
+import json, os, sys
+from mzt.entry import main
+os._exit = sys.exit
+sys.argv = ["mzt", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)))
+"""
+
+
+def _modules_of_attempt(folder: Path, **env: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "slurm-attempt", str(folder)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (folder / remote.REPORT_NAME).exists(), done.stderr
+    return set(json.loads(done.stderr.rpartition("\nMODULES ")[2]))
+
+
+def test_a_silent_attempt_loads_no_redaction_rules_and_a_talking_one_redacts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    silent = _modules_of_attempt(_folder(tmp_path / "a", "true"))
+    assert {"mzt.support.redact", "re2", "shutil"}.isdisjoint(silent)
+    talking = _folder(tmp_path / "b", 'echo "key $API_TOKEN"')
+    _modules_of_attempt(talking, API_TOKEN="s3cr3t-value-123456")
+    report = wire.load_report((talking / remote.REPORT_NAME).read_bytes())
+    assert "s3cr3t-value-123456" not in report.outcome.stdout_tail
+    assert "key [REDACTED" in report.outcome.stdout_tail
