@@ -12,14 +12,12 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from types import ModuleType
 
 import msgspec
 
 from mzt.support import procinfo
 
-BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 HAS_PROC = os.path.exists("/proc/self/stat")  # noqa: PTH110 (one stat, at import)
 
 # Start times are boot time + jiffies (as psutil derives them too); a wall-clock
@@ -35,19 +33,6 @@ def format_timestamp(epoch: float | None) -> str | None:
         return None
     moment = datetime.fromtimestamp(epoch, UTC).replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def hostname() -> str:
-    """This machine's host name as the kernel reports it."""
-    return procinfo.host()
-
-
-def read_boot_id() -> str | None:
-    """The kernel's per-boot random id (Linux), or ``None`` where there is none."""
-    try:
-        return BOOT_ID_PATH.read_text(encoding="ascii").strip() or None
-    except OSError:
-        return None
 
 
 def process_start_time(pid: int) -> float | None:
@@ -142,7 +127,8 @@ def current_identity() -> ProcessIdentity:
     global _current
     pid = os.getpid()
     if _current is None or _current.pid != pid:
-        _current = ProcessIdentity(pid, process_start_time(pid), hostname(), read_boot_id())
+        started = process_start_time(pid)
+        _current = ProcessIdentity(pid, started, procinfo.host(), procinfo.boot_id())
     return _current
 
 

@@ -111,6 +111,7 @@ def rss_bytes(pid: int) -> int | None:
 
 
 def boot_id() -> str | None:
+    """The kernel's per-boot random id (Linux), or ``None`` where there is none."""
     try:
         return BOOT_ID_PATH.read_text().strip() or None
     except OSError:

@@ -19,6 +19,7 @@ from mzt.state.liveness import (
     pid_alive,
     process_start_time,
 )
+from mzt.support import procinfo
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_current_identity_describes_this_process() -> None:
     me = current_identity()
     assert me.pid == os.getpid()
     assert me.start_time is not None and me.start_time == process_start_time(os.getpid())
-    assert me.host and me.boot_id == liveness.read_boot_id()
+    assert me.host and me.boot_id == procinfo.boot_id()
     assert me.describe() == {"pid": me.pid, "host": me.host, "started_at": me.started_at}
 
 
@@ -86,8 +87,8 @@ def test_start_times_are_the_ones_psutil_reports() -> None:
 
 
 def test_boot_id_absent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(liveness, "BOOT_ID_PATH", tmp_path / "none")
-    assert liveness.read_boot_id() is None
+    monkeypatch.setattr(procinfo, "BOOT_ID_PATH", tmp_path / "none")
+    assert procinfo.boot_id() is None
 
 
 def test_format_timestamp() -> None:
