@@ -244,7 +244,7 @@ class Waiter:
                 if taken is not None:
                     return taken
             try:
-                for name, capacity in self.limits:
+                for name, capacity in self._join_order():
                     self.tickets.append((join(name, self.holder, home=self.home), capacity))
             except BaseException:
                 self.leave()  # a ticket held by nobody waiting would stand in every queue
@@ -266,6 +266,21 @@ class Waiter:
             # instant, or another waiter took it first. No file event may follow either.
             self.missed = True
         return taken
+
+    def _join_order(self) -> list[tuple[str, int]]:
+        """The limits whose slots are all held first, then the others.
+
+        A view reads a wait from the tickets listed at that instant, and one attempt's
+        tickets appear one folder at a time: joined in this order, a view that catches only
+        the first sees the limit that is really in the way, not a free one whose queue it
+        merely joined first.
+        """
+
+        def free(limit: tuple[str, int]) -> bool:
+            use = slot_use.read_limit(*limit, home=self.home)
+            return use.held < use.capacity
+
+        return sorted(self.limits, key=free)  # stable: each group keeps its order
 
     def leave(self) -> None:
         """Give up waiting (cancel, pause, a signal): the tickets go, nothing is held."""

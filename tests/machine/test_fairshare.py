@@ -123,6 +123,31 @@ def test_a_ticket_that_cannot_be_joined_leaves_none_behind(home: Path) -> None:
     mine.release()
 
 
+def test_the_queue_of_the_full_limit_is_joined_first(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A view that lists the tickets between two joins sees only the first: it must be the
+    # limit in the way ("sheets", full), not the free one that sorts first ("instrument-cli").
+    mine = slots.take("sheets", 1, slots.Holder("other", str(home)), home=home)
+    assert mine is not None
+    other = fairshare.Waiter([("sheets", 1)], slots.Holder("other", str(home)), home=home)
+    assert other.try_take() is None  # someone waiting: the next waiter must queue
+    joined: list[str] = []
+    join = fairshare.join
+
+    def recording(limit: str, holder: slots.Holder, *, home: Path | None = None) -> object:
+        joined.append(limit)
+        return join(limit, holder, home=home)
+
+    monkeypatch.setattr(fairshare, "join", recording)
+    waiter = fairshare.Waiter([("instrument-cli", 4), ("sheets", 1)], HOLDER, home=home)
+    assert waiter.try_take() is None
+    assert joined == ["sheets", "instrument-cli"]
+    for each in (waiter, other):
+        each.leave()
+    mine.release()
+
+
 def test_no_job_takes_over_twice_its_fair_share_while_others_wait(home: Path) -> None:
     # Capacity 8, three jobs want the limit: a fair share is 8/3, so a job may hold 5. Job
     # "big" holds 5 and waits for a sixth while two other jobs wait for one each. Three
