@@ -119,9 +119,9 @@ def boot_id() -> str | None:
 
 
 def host() -> str:
-    import socket  # not at import: an attempt on a Slurm node never asks
-
-    return socket.gethostname()
+    """This machine's name, as ``gethostname`` gives it: glibc reads it from ``uname``, which
+    needs no `socket` import (a run would import it for this alone)."""
+    return os.uname().nodename
 
 
 def read_environ(pid: int) -> set[bytes]:

@@ -8,7 +8,6 @@ real run under the old name, killed with ``kill -9`` while one of its attempts r
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,8 +41,10 @@ def leave_running(project: Project, score: Path, pidfile: Path, host: str = OLD_
 
 def main() -> None:
     name = sys.argv.pop(1)
-    socket.gethostname = lambda: name  # every host name mzt records comes from this call
     from mzt.entry import main as mzt_main
+    from mzt.support import procinfo
+
+    procinfo.host = lambda: name  # every host name mzt records comes from this call
 
     mzt_main()
 

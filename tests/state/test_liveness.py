@@ -41,6 +41,13 @@ def test_current_identity_describes_this_process() -> None:
     assert me.describe() == {"pid": me.pid, "host": me.host, "started_at": me.started_at}
 
 
+def test_the_host_is_the_name_other_programs_see() -> None:
+    import socket
+
+    # Recorded in every run's identity and attempt handle, and compared across processes.
+    assert procinfo.host() == socket.gethostname()
+
+
 def test_identity_round_trips_through_json_form() -> None:
     me = current_identity()
     assert ProcessIdentity.from_dict(me.to_dict()) == me
