@@ -22,7 +22,7 @@ from mzt.support.fsutil import ensure_private_dir, entry_exists, kind_of, read_r
 from mzt.support.output_log import DEFAULT_LOG_MAX_BYTES
 from mzt.support.process import Outcome, ProcessRequest, Started, StopRequest, run_process, spawn
 from mzt.support.spawnhold import SpawnHook
-from mzt.validation.engine import ValidationReport, run_validations
+from mzt.validation.report import ValidationReport
 
 MAX_PARSED_OUTPUT = 10 * 1024 * 1024  # bytes of stdout read back for result parsing
 INTERNAL_ERROR = ErrorInfo("E999", "fatal", False, "mzt failed while running the attempt")
@@ -332,14 +332,20 @@ def _validate(
     ):
         return AttemptReport(spec, outcome, result, None, report_error)
     published = _publish(spec.output_path, result.result_text)
-    validation = run_validations(
-        spec.rules,
-        spec.context,
-        workspace=spec.workspace,
-        baseline=spec.baseline,
-        environ=spec.environ,
-        should_stop=should_stop,
-    )
+    validation = ValidationReport(())  # what the engine reports for no rules
+    if spec.rules:
+        # Here: a sheet without rules needs neither the engine nor the checks, templating
+        # and fields it imports, and an attempt on a Slurm node starts for one sheet.
+        from mzt.validation.engine import run_validations
+
+        validation = run_validations(
+            spec.rules,
+            spec.context,
+            workspace=spec.workspace,
+            baseline=spec.baseline,
+            environ=spec.environ,
+            should_stop=should_stop,
+        )
     if report_error is None and not validation.all_passed:
         first = next((r for r in validation.results if not r.passed and not r.skipped), None)
         report_error = validation_error(

@@ -26,7 +26,7 @@ from mzt.instruments.profile import InstrumentProfile
 from mzt.score.models import ValidationRule
 from mzt.support import records
 from mzt.support.process import Outcome, StopRequest
-from mzt.validation.engine import RuleResult, ValidationReport
+from mzt.validation.report import RuleResult, ValidationReport
 
 SCHEMA = "mzt.attempt.v1"
 

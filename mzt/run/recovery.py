@@ -40,7 +40,8 @@ from mzt.state.takeover import record_take_over
 from mzt.support import records
 from mzt.support.errors import JobNotFoundError, UsageError
 from mzt.support.exitcodes import ExitCode
-from mzt.validation.engine import ValidationReport, failure_line, run_validations
+from mzt.validation.engine import failure_line, run_validations
+from mzt.validation.report import ValidationReport
 
 HELD_BY_RECOVER = "held: the job was completed by mzt recover, not by a run"
 

@@ -30,12 +30,12 @@ from mzt.state import CheckpointState, SheetState
 from mzt.support import paths, records
 from mzt.support.output_log import log_max_bytes
 from mzt.validation.engine import (
-    ValidationReport,
     failure_line,
     requirement_lines,
     satisfied_line,
     snapshot_mtimes,
 )
+from mzt.validation.report import ValidationReport
 
 BASELINE_KEY = "mtime_baseline"
 

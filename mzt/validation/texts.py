@@ -14,7 +14,7 @@ from mzt.score.models.validation import ValidationRule
 from mzt.validation.checks import context_workspace, excerpt, quoted, resolve_path
 
 if TYPE_CHECKING:
-    from mzt.validation.engine import RuleResult
+    from mzt.validation.report import RuleResult
 
 COMMAND_CHARS = 60  # of a command shown in a requirement or a line about it
 ERROR_CHARS = 200  # of a command's output shown in a failure line

@@ -11,14 +11,18 @@ from pathlib import Path
 import pytest
 
 from mzt.execute import remote, wire
+from mzt.score.models.validation import ValidationRule
 from mzt.support import records
 from tests.execute.specs import shell_spec
 
 
-def _folder(tmp_path: Path, script: str) -> Path:
+def _folder(
+    tmp_path: Path, script: str, rules: tuple[tuple[int, ValidationRule], ...] = ()
+) -> Path:
     folder = tmp_path / "attempt"
     folder.mkdir()
-    spec = records.replace(shell_spec(tmp_path, script), environ={})  # as the conductor sends it
+    # The environment stays out, as the conductor sends it.
+    spec = records.replace(shell_spec(tmp_path, script), environ={}, rules=rules)
     (folder / remote.SPEC_NAME).write_bytes(wire.dumps(spec))
     return folder
 
@@ -117,3 +121,24 @@ def test_a_silent_attempt_loads_no_redaction_rules_and_a_talking_one_redacts(
     report = wire.load_report((talking / remote.REPORT_NAME).read_bytes())
     assert "s3cr3t-value-123456" not in report.outcome.stdout_tail
     assert "key [REDACTED" in report.outcome.stdout_tail
+
+
+def test_an_attempt_without_rules_loads_no_validation_engine_and_one_with_rules_runs_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    bare = _folder(tmp_path / "a", "true")
+    assert "mzt.validation.engine" not in _modules_of_attempt(bare)
+    report = wire.load_report((bare / remote.REPORT_NAME).read_bytes())
+    assert report.validation is not None and report.validation.results == ()
+    made = tmp_path / "b" / "made.txt"
+    checked = _folder(
+        tmp_path / "b",
+        f"echo hi > {made}",
+        ((0, ValidationRule(type="file_exists", path=str(made), retry_count=0)),),
+    )
+    assert "mzt.validation.engine" in _modules_of_attempt(checked)
+    report = wire.load_report((checked / remote.REPORT_NAME).read_bytes())
+    assert report.validation is not None and report.validation.passed_indices == (0,)
+    assert report.execution_success

@@ -13,7 +13,8 @@ from mzt.state.models import SheetState
 from mzt.state.records import ValidationDetailDict
 from mzt.support.process import StopRequest
 from mzt.validation import checks as validation_checks
-from mzt.validation.engine import ValidationReport, run_validations, snapshot_mtimes
+from mzt.validation.engine import run_validations, snapshot_mtimes
+from mzt.validation.report import ValidationReport
 from mzt.validation.texts import failure_line, requirement_lines, satisfied_line
 
 
@@ -553,3 +554,9 @@ def test_satisfied_and_failure_lines(tmp_path: Path) -> None:
     assert failure_line(results[6]) == (
         f"The file {tmp_path}/b does not exist. Fix: Create the file {tmp_path}/b."
     )
+
+
+def test_no_rules_is_the_empty_report(tmp_path: Path) -> None:
+    # An attempt without rules makes this report itself rather than load the engine.
+    found = run_validations([], {}, workspace=tmp_path, baseline={}, environ={})
+    assert found == ValidationReport(())
