@@ -554,9 +554,3 @@ def test_satisfied_and_failure_lines(tmp_path: Path) -> None:
     assert failure_line(results[6]) == (
         f"The file {tmp_path}/b does not exist. Fix: Create the file {tmp_path}/b."
     )
-
-
-def test_no_rules_is_the_empty_report(tmp_path: Path) -> None:
-    # An attempt without rules makes this report itself rather than load the engine.
-    found = run_validations([], {}, workspace=tmp_path, baseline={}, environ={})
-    assert found == ValidationReport(())
