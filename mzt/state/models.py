@@ -299,6 +299,10 @@ class SheetState(Model, kw_only=True):
         ``output_truncated`` says whether either stream was longer than the limit; empty
         streams are stored as ``None``.
         """
+        if not stdout and not stderr:  # most attempts of a script print nothing at all
+            self.stdout_tail = self.stderr_tail = None
+            self.output_truncated = False
+            return
         from mzt.support.redact import get_redactor, redact_tail  # only a run captures output
 
         redactor = get_redactor()

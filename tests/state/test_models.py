@@ -304,3 +304,16 @@ def test_an_empty_list_of_its_own_is_stored_as_the_default_is() -> None:
     assert sheet.sharing_empties() is not sheet and sheet.passed_validations == []
     shared = SheetState(sheet_num=1)
     assert shared.sharing_empties() is shared
+
+
+def test_captured_output_is_redacted_cut_and_cleared_by_a_silent_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MZT_TEST_API_KEY", "s3cr3t-value-987654")
+    sheet = SheetState(sheet_num=1)
+    sheet.capture_output("x" * 50 + " s3cr3t-value-987654", "err", max_bytes=40)
+    assert sheet.stdout_tail is not None and "s3cr3t" not in sheet.stdout_tail
+    assert len(sheet.stdout_tail.encode()) <= 40 and sheet.stderr_tail == "err"
+    assert sheet.output_truncated
+    sheet.capture_output("", None)  # the next attempt printed nothing
+    assert (sheet.stdout_tail, sheet.stderr_tail, sheet.output_truncated) == (None, None, False)
