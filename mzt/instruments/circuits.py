@@ -177,14 +177,15 @@ class FileCircuits:
 
     def __init__(self, home: Path | None = None) -> None:
         self.home = home
+        self.records: dict[tuple[str, Path], Path] = {}
 
     def get(self, instrument: str) -> Circuit:
-        return read(paths.circuit_record(instrument, self.home), instrument)
+        return read(self._record(instrument), instrument)
 
     def update(
         self, instrument: str, change: Callable[[Circuit], Circuit]
     ) -> tuple[Circuit, Circuit]:
-        path = paths.circuit_record(instrument, self.home)
+        path = self._record(instrument)
         ensure_private_dir(path.parent)
         with _locked(paths.circuit_lock(instrument, self.home)):
             before = read(path, instrument)
@@ -195,6 +196,14 @@ class FileCircuits:
                 data = json.dumps(after.to_json(), indent=2).encode() + b"\n"
                 atomic_write(path, data, durable=after.state != before.state)
         return before, after
+
+    def _record(self, instrument: str) -> Path:
+        """The instrument's record file, named once: a run reads it twice per attempt."""
+        home = self.home or paths.mzt_home()
+        found = self.records.get((instrument, home))
+        if found is None:
+            found = self.records[instrument, home] = paths.circuit_record(instrument, home)
+        return found
 
 
 @contextmanager

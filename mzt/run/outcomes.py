@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +42,7 @@ class AttemptOutcomes:
     store: JsonStateBackend
     workspace: Path
     job_id: str
+    _outputs: str | None = None  # the outputs folder, as a string: named at every completion
 
     def _capture(self, record: SheetState, report: AttemptReport) -> None:
         outcome = report.outcome
@@ -176,7 +179,10 @@ class AttemptOutcomes:
         published = report.published
         if completed:
             if published is None:  # an empty result leaves no file (readers take it as "")
-                paths.sheet_output(self.workspace, self.job_id, num).unlink(missing_ok=True)
+                if self._outputs is None:
+                    self._outputs = str(paths.outputs_dir(self.workspace, self.job_id))
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{self._outputs}/{paths.sheet_output_name(num)}")  # noqa: PTH108
             return
         if published is None:
             return

@@ -132,7 +132,12 @@ def slurm_dir(workspace: Path, job_id: str) -> Path:
 
 
 def sheet_output(workspace: Path, job_id: str, sheet: int) -> Path:
-    return outputs_dir(workspace, job_id) / f"sheet-{sheet}.md"
+    return outputs_dir(workspace, job_id) / sheet_output_name(sheet)
+
+
+def sheet_output_name(sheet: int) -> str:
+    """The name of a sheet's result file in :func:`outputs_dir`."""
+    return f"sheet-{sheet}.md"
 
 
 def pause_file(workspace: Path, job_id: str) -> Path:
