@@ -8,15 +8,13 @@ ever stops a run.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from mzt.score.bounds import LimitError
 from mzt.score.models import CrossSheetConfig, InjectionItem
 from mzt.score.plan import Plan, SheetPlan
-from mzt.score.sandbox import Sandbox
 from mzt.support import paths, records
 from mzt.support.fsutil import read_regular_file
 from mzt.support.redact import redact
@@ -25,7 +23,18 @@ MAX_INJECTED_BYTES = 256 * 1024  # per file
 TRUNCATED = "\n... [truncated]"
 SKIPPED = "[SKIPPED]"
 
-_LENIENT = Sandbox(undefined=jinja2.Undefined, autoescape=False)
+if TYPE_CHECKING:
+    from mzt.score.sandbox import Sandbox
+
+
+@lru_cache(maxsize=1)
+def _lenient() -> Sandbox:
+    """The sandbox injection paths render in: an unknown name renders empty."""
+    import jinja2  # only for a score with preludes or cadenzas
+
+    from mzt.score.sandbox import Sandbox
+
+    return Sandbox(undefined=jinja2.Undefined, autoescape=False)
 
 
 @records.record
@@ -46,10 +55,14 @@ def gather_injections(
 ) -> Injected:
     """Read `prelude` and `cadenzas` items for one sheet."""
     found = Injected()
+    if not items:
+        return found
+    import jinja2
+
     for item in items:
         raw = item.file or item.directory or ""
         try:
-            rendered = _LENIENT.from_string(raw).render(variables)
+            rendered = _lenient().from_string(raw).render(variables)
         except (jinja2.TemplateError, LimitError, OverflowError, RecursionError) as exc:
             found.warnings.append(f"injection path {raw!r} cannot be rendered: {exc}")
             continue

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-
-from jinja2 import nodes
+from typing import TYPE_CHECKING
 
 from mzt.instruments import Registry
 from mzt.instruments.loader import NATIVE_ONLY
@@ -34,6 +33,9 @@ from mzt.score.templating import (
 from mzt.support import records
 from mzt.support.errors import UsageError
 from mzt.support.numbers import spans
+
+if TYPE_CHECKING:
+    from jinja2 import nodes
 
 
 class RunRefused(UsageError):
@@ -214,6 +216,8 @@ def _read_at_top(text: str, names: set[str]) -> set[str]:
     """Those of ``names`` that every render reaches unless it failed before: printed,
     tested by an ``if`` or looped over at the template's top level (attributes and items
     included). Answers a typo without rendering each of 100,000 sheets."""
+    from jinja2 import nodes  # a template with markup: the check already loaded Jinja
+
     found: set[str] = set()
     for node in environment().parse(text).body:
         exprs: list[nodes.Node]

@@ -84,7 +84,6 @@ def _check_template(found: Findings) -> None:
             hint="loop over the items the sheet needs (e.g. range(start_item, end_item + 1))",
         )
     user = set(prompt.variables)
-    known = BUILTIN_VARIABLES | user | jinja_globals()
     suggestions = sorted(BUILTIN_VARIABLES | user)
     for name in sorted(undefined):
         close = closest(name, suggestions, cutoff=0.7)
@@ -94,9 +93,8 @@ def _check_template(found: Findings) -> None:
             path,
             hint=f"did you mean {close!r}?" if close else "add it to prompt.variables",
         )
-    for name in sorted(
-        {m.group(1) for m in _SINGLE_BRACE.finditer(text)} & (known - jinja_globals())
-    ):
+    single = {m.group(1) for m in _SINGLE_BRACE.finditer(text)}
+    for name in sorted(single & ((BUILTIN_VARIABLES | user) - jinja_globals()) if single else ()):
         found.add(
             "V202",
             f"the template contains {{{name}}} with single braces, which prompts do not fill in",

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Any
-
-import jinja2
-from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from mzt.score.bounds import (
     LIMIT_CODE,
@@ -32,7 +28,11 @@ from mzt.score.fields import (
 )
 from mzt.score.models import Score
 from mzt.score.plan import Plan, SheetPlan
-from mzt.score.sandbox import Sandbox, literal_loop_product
+from mzt.support import records
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # Names the renderer provides for every sheet; they win over same-named user variables.
 BUILTIN_VARIABLES = frozenset(
@@ -63,9 +63,34 @@ BUILTIN_VARIABLES = frozenset(
 )
 
 
+@records.record(frozen=True, slots=True)
+class PlainText:
+    """A template without Jinja markup, which renders to its own text.
+
+    Many `cli` scores run a fixed command; for them a run never loads Jinja, its
+    sandbox or its compiler (a sixth of a small run's start).
+    """
+
+    text: str
+
+
+Template: TypeAlias = "jinja2.Template | PlainText"
+
+
+def is_plain(text: str) -> bool:
+    """Whether Jinja would render ``text`` unchanged: every tag, expression and comment
+    starts with ``{`` (line statements are off), and the only other change Jinja makes is
+    turning ``\r\n`` and ``\r`` into ``\n``."""
+    return "{" not in text and "\r" not in text
+
+
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
     """The Jinja2 environment: sandboxed and bounded, strict about undefined names."""
+    import jinja2
+
+    from mzt.score.sandbox import Sandbox
+
     return Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
@@ -73,14 +98,14 @@ def jinja_globals() -> frozenset[str]:
     return frozenset(environment().globals)
 
 
-def compile_template(text: str) -> jinja2.Template:
+def compile_template(text: str) -> Template:
     """The template of ``text``, compiled once per text (syntax errors raise)."""
-    return _prepared(text)[0]
+    return PlainText(text) if is_plain(text) else _prepared(text)[0]
 
 
 def loop_product(text: str) -> int:
     """How many iterations the template's nested literal ``range`` loops ask for at most."""
-    return _prepared(text)[2]
+    return 1 if is_plain(text) else _prepared(text)[2]
 
 
 def undeclared_variables(text: str) -> set[str]:
@@ -90,7 +115,7 @@ def undeclared_variables(text: str) -> set[str]:
     parameters) and names only read through ``| default(...)`` or ``is defined``
     tests are not reported: both are ordinary ways to handle optional values.
     """
-    return set(_prepared(text)[1])
+    return set() if is_plain(text) else set(_prepared(text)[1])
 
 
 # A run checks its template before the first sheet and renders it for every sheet, and
@@ -99,6 +124,11 @@ def undeclared_variables(text: str) -> set[str]:
 @lru_cache(maxsize=16)
 def _prepared(text: str) -> tuple[jinja2.Template, frozenset[str], int]:
     """The compiled template, the names it reads undeclared, its literal loop product."""
+    import jinja2
+    from jinja2 import meta, nodes
+
+    from mzt.score.sandbox import literal_loop_product
+
     env = environment()
     try:
         tree = env.parse(text)
@@ -126,17 +156,25 @@ def _prepared(text: str) -> tuple[jinja2.Template, frozenset[str], int]:
 def undefined_variables(text: str, defined: Iterable[str]) -> set[str]:
     """Names the template reads that neither mzt's built-ins, Jinja's globals nor
     ``defined`` (the score's ``prompt.variables``) provide: V101 of `mzt validate`."""
-    return undeclared_variables(text) - BUILTIN_VARIABLES - jinja_globals() - set(defined)
+    names = undeclared_variables(text) - BUILTIN_VARIABLES
+    return names - jinja_globals() - set(defined) if names else names
 
 
 def render(
-    template: jinja2.Template,
+    template: Template,
     variables: Mapping[str, Any],
     *,
     seconds: float = RENDER_SECONDS,
     stop: Callable[[], bool] = lambda: False,
 ) -> str:
     """Render under a budget of ``seconds``; raises `RenderStopped` once ``stop()`` is true."""
+    if isinstance(template, PlainText):
+        try:
+            return bounded_chunks((template.text,), Budget(seconds, stop))
+        except LimitError as exc:
+            raise TemplateError(str(exc), code=LIMIT_CODE) from None
+    import jinja2
+
     try:
         return bounded_chunks(
             template.root_render_func(template.new_context(dict(variables))),

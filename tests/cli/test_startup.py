@@ -86,6 +86,18 @@ def test_a_run_imports_neither_psutil_nor_typing_extensions(tmp_path: Path) -> N
     assert {"psutil", "typing_extensions", "socket"}.isdisjoint(modules)
 
 
+def test_a_run_of_a_fixed_command_loads_no_jinja(tmp_path: Path) -> None:
+    score = tmp_path / "fixed.yaml"
+    score.write_text(
+        "name: fixed\ninstrument: cli\nsheet: {size: 1, total_items: 2}\n"
+        'prompt: {template: "test -d ."}\n'
+    )
+    modules = imported(tmp_path, "run", "-q", "-w", str(tmp_path / "ws"), str(score))
+    assert "mzt.run.runner" in modules
+    assert not any(m.startswith("jinja2") for m in modules), sorted(modules)
+    assert "jinja2" in imported(tmp_path, "validate", str(EXAMPLE))  # a template with markup
+
+
 def test_validate_imports_no_runner_and_reads_no_profile_model(tmp_path: Path) -> None:
     modules = imported(tmp_path, "validate", str(EXAMPLE))
     assert "mzt.score.loader" in modules  # it does validate

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -327,3 +328,61 @@ def test_a_stop_request_ends_the_render_with_render_stopped(
     with pytest.raises(RenderStopped):
         render(compile_template(text), {}, seconds=60.0, stop=stop)
     assert time.monotonic() - started < 2
+
+
+# Texts Jinja would leave alone, and near misses it would not: every character that takes
+# part in Jinja's syntax, whitespace control and newline handling appears in some of them.
+_PLAIN_ALPHABET = "ab %#}-+()[]'\"\\\n\t|=é"
+
+
+def _jinja_render(text: str) -> str:
+    from mzt.score.templating import environment
+
+    return environment().from_string(text).render()
+
+
+def test_a_text_without_markup_renders_to_itself_as_jinja_renders_it() -> None:
+    import random
+
+    from mzt.score.templating import PlainText
+
+    rng = random.Random(7)
+    texts = ["", "true", "echo done\n", "\n\n", "50% done # not a comment -}", "a}}b%}c#}"]
+    texts += ["".join(rng.choices(_PLAIN_ALPHABET, k=rng.randint(1, 60))) for _ in range(300)]
+    for text in texts:
+        template = compile_template(text)
+        assert isinstance(template, PlainText), text
+        assert render(template, {"unused": 1}) == _jinja_render(text) == text, repr(text)
+        assert undeclared_variables(text) == set()
+
+
+@pytest.mark.parametrize("text", ["{{ x }}", "a {# note #} b", "{% if 1 %}y{% endif %}", "a\r\nb"])
+def test_markup_and_carriage_returns_go_through_jinja(text: str) -> None:
+    from mzt.score.templating import PlainText
+
+    assert not isinstance(compile_template(text), PlainText)
+    assert render(compile_template(text), {"x": "v"}) == _jinja_render(text.replace("{{ x }}", "v"))
+
+
+def test_a_plain_text_over_the_output_bound_is_refused_as_a_rendered_one_is() -> None:
+    text = "x" * (bounds.MAX_OUTPUT + 1)
+    with pytest.raises(TemplateError) as plain:
+        render(compile_template(text), {})
+    with pytest.raises(TemplateError) as rendered:
+        render(compile_template("{{ 'x' }}" + text[1:]), {})
+    assert plain.value.code == rendered.value.code == bounds.LIMIT_CODE
+    assert str(plain.value) == str(rendered.value)
+
+
+def test_rendering_a_plain_text_loads_no_jinja() -> None:
+    code = (
+        "import sys\n"
+        "from mzt.score.templating import compile_template, loop_product, render\n"
+        "assert render(compile_template('true'), {}) == 'true'\n"
+        "assert loop_product('true') == 1\n"
+        "print(sorted(m for m in sys.modules if m.startswith('jinja2')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
