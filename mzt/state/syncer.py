@@ -4,11 +4,13 @@ A run writes one transition line per finished attempt. Written with a plain ``wr
 line is at once visible to every reader and safe from a crash of mzt (the kernel holds
 it); only a power loss before the disk has it can take it away. Waiting for the disk
 there costs every sheet a flush. So the line is written at once and its fsync is asked
-of this thread, which runs one whenever asked (requests made meanwhile share the next
-one) while the run starts the next sheet. The journal waits for it before anything that
-must come after durability: a snapshot, a synchronous line, its close. A power loss can
-then lose only the last transitions, whose sheets run again on resume, as if the power
-had failed a moment earlier.
+of this thread, which gathers the requests of a short window (`GATHER_SECONDS`) into one
+fsync while the run goes on with the next sheets: quick sheets, two transitions a few
+milliseconds apart, would otherwise keep the disk flushing without a pause. The journal
+waits for it before anything that must come after durability (a snapshot, a synchronous
+line, its close), and such a wait ends the window at once. A power loss can then lose
+only the transitions of the last moments, whose sheets run again on resume, as if the
+power had failed that much earlier.
 
 An fsync that fails is never retried on the descriptor (a second one can "succeed" with
 the data lost): the failure is kept, and the journal refuses every later append with it.
@@ -23,12 +25,22 @@ if TYPE_CHECKING:
     import threading
 
 
+# How long the first request waits for others to share its fsync. Short enough that a
+# power cut loses little; long enough that a run of one-command sheets flushes a few dozen
+# times a second, not at every transition.
+GATHER_SECONDS = 0.02
+
+
 class Syncer:
     """fsyncs one descriptor in a thread of its own whenever asked, coalescing requests."""
 
-    def __init__(self, fsync: Callable[[int], None], name: str) -> None:
+    def __init__(
+        self, fsync: Callable[[int], None], name: str, *, gather: float = GATHER_SECONDS
+    ) -> None:
         self._fsync = fsync
         self._name = name
+        self._gather = gather
+        self._hurry = False  # someone waits for the disk: no more gathering
         import threading  # here: only a journal that is written to makes a syncer
 
         self._cond = threading.Condition()
@@ -59,12 +71,14 @@ class Syncer:
     def wait(self) -> OSError | None:
         """Until every fsync asked for has ended; then the failure, if one failed."""
         with self._cond:
+            self._hurry_up()
             self._cond.wait_for(self._idle)
             return self._failure
 
     def stop(self) -> OSError | None:
         """:meth:`wait`, then end the thread (a later :meth:`ask` starts a new one)."""
         with self._cond:
+            self._hurry_up()
             self._cond.wait_for(self._idle)
             thread, self._thread = self._thread, None
             self._closing = thread is not None
@@ -78,12 +92,19 @@ class Syncer:
     def _idle(self) -> bool:
         return not (self._asked or self._running)
 
+    def _hurry_up(self) -> None:
+        if self._asked:
+            self._hurry = True
+            self._cond.notify_all()
+
     def _serve(self) -> None:
         with self._cond:
             while True:
                 self._cond.wait_for(lambda: self._asked or self._closing)
                 if not self._asked:
                     return
+                self._cond.wait_for(lambda: self._hurry or self._closing, timeout=self._gather)
+                self._hurry = False
                 fd, self._asked, self._running = self._fd, False, True
                 failure: OSError | None = None
                 self._cond.release()

@@ -101,3 +101,32 @@ def test_requests_made_during_an_fsync_share_the_next_one() -> None:
     go.set()
     assert syncer.stop() is None
     assert calls == [7, 7]
+
+
+def test_requests_within_the_window_share_one_fsync() -> None:
+    calls: list[int] = []
+    syncer = Syncer(calls.append, "test-sync", gather=5.0)
+    for _ in range(20):
+        syncer.ask(7)
+    assert syncer.stop() is None  # a wait ends the window: no five seconds spent here
+    assert calls == [7]
+
+
+def test_a_wait_for_the_disk_ends_the_window_at_once() -> None:
+    calls: list[int] = []
+    syncer = Syncer(calls.append, "test-sync", gather=600.0)
+    syncer.ask(7)
+    waiter = threading.Thread(target=syncer.wait)
+    waiter.start()
+    waiter.join(60)  # far inside the window: only the hurry can have ended it
+    assert not waiter.is_alive() and calls == [7]
+    syncer.ask(7)  # the next request gathers again, and close flushes it
+    assert syncer.stop() is None and calls == [7, 7]
+
+
+def test_without_a_wait_the_window_ends_by_itself() -> None:
+    flushed = threading.Event()
+    syncer = Syncer(lambda fd: flushed.set(), "test-sync", gather=0.05)
+    syncer.ask(7)
+    assert flushed.wait(60)
+    assert syncer.stop() is None
