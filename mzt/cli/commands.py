@@ -36,13 +36,14 @@ if TYPE_CHECKING:
 def reporter_for(as_json: bool, quiet: bool) -> Iterator[Reporter]:
     """The run's progress reporter; on a terminal its live line is gone when this ends,
     however the run ended."""
-    from mzt.api import NullReporter
+    if as_json or quiet:  # from cron: no need to load the terminal's line drawing
+        from mzt.api import NullReporter
+
+        yield NullReporter()
+        return
     from mzt.cli import liveline
     from mzt.cli.progress import LineReporter
 
-    if as_json or quiet:
-        yield NullReporter()
-        return
     reporter = LineReporter(sys.stdout, live=liveline.wanted(sys.stdout))
     try:
         yield reporter

@@ -9,9 +9,7 @@ asks while it still can.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -67,12 +65,16 @@ class SlurmError(MztError):
 
 def comment_for(job_id: str, workspace: Path) -> str:
     """The comment every Slurm job of this mzt job carries (one token, no spaces)."""
+    import hashlib  # this module is loaded by every run for its names; this is Slurm's
+
     digest = hashlib.sha256(str(workspace).encode()).hexdigest()[:12]
     return f"mzt:{job_id}:{digest}"
 
 
 def missing_commands(environ: Mapping[str, str] | None = None) -> list[str]:
     """The Slurm client commands not found on PATH."""
+    import shutil
+
     search = (environ or os.environ).get("PATH", os.defpath)
     return [name for name in COMMANDS if shutil.which(name, path=search) is None]
 

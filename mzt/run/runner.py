@@ -24,7 +24,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
-from mzt.execute import slurm_cli
 from mzt.execute.attempt import AttemptReport
 from mzt.execute.base import AttemptHandle, Executor, Placed
 from mzt.execute.choice import SLURM, executor_factory
@@ -133,6 +132,8 @@ class Runner:
     def run(self) -> RunResult:
         with contextlib.closing(self.gate):  # also when the workspace cannot be made
             if self.executor_name == SLURM:
+                from mzt.execute import slurm_cli  # a local run has no use for the client
+
                 slurm_cli.require(self.environ)  # before anything is made or changed
             if self.options.no_queue:
                 # Before anything in the workspace is made, locked or changed: a refusal

@@ -8,7 +8,6 @@ that say what the run will do, whatever ``fallback_on_error`` says.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from mzt.score.findings import Findings
@@ -33,6 +32,8 @@ def check_isolation(found: Findings, plan: Plan, workspace: Path) -> None:
         if not cfg.fallback_on_error
         else "the job runs in place, without a worktree"
     )
+    import shutil  # here: only a score with isolation asks for git
+
     if shutil.which("git") is None:
         found.add("V231", f"git is not installed, so {then}", ("isolation", "enabled"))
         return

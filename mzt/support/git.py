@@ -9,7 +9,6 @@ carrying git's own stderr, redacted, for the caller to put into its message.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,8 @@ class GitError(Exception):
 
 def available() -> bool:
     """Whether a ``git`` program is on PATH."""
+    import shutil  # here: a run without isolation never asks
+
     return shutil.which("git") is not None
 
 

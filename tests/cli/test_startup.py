@@ -95,6 +95,8 @@ def test_a_run_of_a_fixed_command_loads_no_jinja(tmp_path: Path) -> None:
     modules = imported(tmp_path, "run", "-q", "-w", str(tmp_path / "ws"), str(score))
     assert "mzt.run.runner" in modules
     assert not any(m.startswith("jinja2") for m in modules), sorted(modules)
+    # Quiet, without isolation or Slurm: no terminal line, no look for git or sbatch.
+    assert {"mzt.cli.liveline", "shutil"}.isdisjoint(modules)
     assert "jinja2" in imported(tmp_path, "validate", str(EXAMPLE))  # a template with markup
 
 
