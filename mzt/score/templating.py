@@ -68,7 +68,7 @@ class PlainText:
     """A template without Jinja markup, which renders to its own text.
 
     Many `cli` scores run a fixed command; for them a run never loads Jinja, its
-    sandbox or its compiler (a sixth of a small run's start).
+    sandbox or its compiler (a tenth of a small run's start).
     """
 
     text: str
@@ -80,7 +80,7 @@ Template: TypeAlias = "jinja2.Template | PlainText"
 def is_plain(text: str) -> bool:
     """Whether Jinja would render ``text`` unchanged: every tag, expression and comment
     starts with ``{`` (line statements are off), and the only other change Jinja makes is
-    turning ``\r\n`` and ``\r`` into ``\n``."""
+    turning carriage returns (CR LF, a lone CR) into line feeds."""
     return "{" not in text and "\r" not in text
 
 
