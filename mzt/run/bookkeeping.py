@@ -28,6 +28,7 @@ from mzt.score.conditions import ExpressionError, compile_expression, evaluate_e
 from mzt.score.instrumentation import InstrumentChoice
 from mzt.state import CheckpointState, JsonStateBackend, OutcomeCategory, SheetStatus
 from mzt.state.structs import EMPTY_LIST
+from mzt.support import paths
 from mzt.support.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Bookkeeper(AttemptOutcomes):
         self.rng = rng
         self.job_id = prepared.job_id
         self.workspace = prepared.workspace
+        self.outputs = str(paths.outputs_dir(self.workspace, self.job_id))
         self.deps = PlanDependencies(self.plan)
         self.schedule: Schedule
         self.blocked: list[int] = []  # sheets blocked since the reporter last looked

@@ -42,7 +42,7 @@ class AttemptOutcomes:
     store: JsonStateBackend
     workspace: Path
     job_id: str
-    _outputs: str | None = None  # the outputs folder, as a string: named at every completion
+    outputs: str  # the outputs folder as a string, named once: every completion uses it
 
     def _capture(self, record: SheetState, report: AttemptReport) -> None:
         outcome = report.outcome
@@ -179,10 +179,8 @@ class AttemptOutcomes:
         published = report.published
         if completed:
             if published is None:  # an empty result leaves no file (readers take it as "")
-                if self._outputs is None:
-                    self._outputs = str(paths.outputs_dir(self.workspace, self.job_id))
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f"{self._outputs}/{paths.sheet_output_name(num)}")  # noqa: PTH108
+                    os.unlink(f"{self.outputs}/{paths.sheet_output_name(num)}")  # noqa: PTH108
             return
         if published is None:
             return
