@@ -195,6 +195,14 @@ def start(spec: AttemptSpec) -> StartedAttempt | None:
     return StartedAttempt(spec, started, invocation)
 
 
+def drop(attempt: StartedAttempt) -> None:
+    """Stop a started attempt's held child unstarted and clean up after it."""
+    try:
+        attempt.process.drop()
+    finally:
+        attempt.invocation.cleanup()
+
+
 def finish(attempt: StartedAttempt, should_stop: Callable[[], StopRequest | None]) -> AttemptReport:
     """Watch a started attempt's child once its hold is settled, then its validations."""
     try:

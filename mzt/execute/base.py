@@ -191,6 +191,12 @@ class Executor(Protocol):
         """The handle is recorded: let the placed attempt run."""
         ...
 
+    def prestart(self, spec: AttemptSpec) -> None:
+        """``spec`` is likely the next to launch: prepare what can be prepared ahead
+        without running anything (or nothing). A `launch` of an equal spec uses it; any
+        other launch, `stop_all` and `close` discard it."""
+        ...
+
     def adopt(self, handle: AttemptHandle, spec: AttemptSpec, should_stop: StopCheck) -> None:
         """Watch to its end an attempt a dead run of this job placed here and left
         running (only where the attempt does not depend on that run, as a Slurm job);

@@ -63,6 +63,13 @@ class _Attempt:
     stop_check: StopCheck | None = None
 
 
+@records.record(frozen=True, slots=True)
+class _Ahead:
+    spec: AttemptSpec  # as `prestart` was given it, without the token
+    token: str
+    started: StartedAttempt
+
+
 class LocalExecutor:
     """Attempts as contained child processes of this mzt process."""
 
@@ -83,13 +90,15 @@ class LocalExecutor:
         self.adopted: set[int] = set()
         self.reap_lock = threading.Lock()  # the main thread and finishing workers both reap
         self.next_reap = 0.0
+        self.ahead: _Ahead | None = None  # a child spawned by `prestart`, not launched yet
 
     # --- running attempts ----------------------------------------------------------------------
 
     def launch(self, spec: AttemptSpec, should_stop: StopCheck) -> AttemptHandle:
         from mzt.execute.attempt import execute, start
 
-        token = secrets.token_hex(12)
+        ahead = self._take_ahead(spec)
+        token = ahead.token if ahead is not None else secrets.token_hex(12)
         handle = AttemptHandle(
             executor=NAME,
             token=token,
@@ -134,7 +143,9 @@ class LocalExecutor:
 
         # The usual case: the child is spawned held here, in the thread that records its
         # handle and lets it go, with no round trip through a worker before it runs.
-        started = start(spec)
+        if ahead is not None:
+            ahead.started.process.renew()
+        started = ahead.started if ahead is not None else start(spec)
         if started is not None:
             pid = started.process.proc.pid
             start_time = started.process.start_time
@@ -151,6 +162,37 @@ class LocalExecutor:
         entry.future = self.pool.submit(work)
         entry.future.add_done_callback(lambda future: self._done(entry, future))
         return handle
+
+    def prestart(self, spec: AttemptSpec) -> None:
+        """Spawn ``spec``'s child held now, ahead of its `launch` (which uses it when its
+        spec is the same), so that the program's start-up overlaps what runs before it.
+
+        Nothing of it runs and nothing records it until that launch: dropped unused, or
+        left behind by a killed run, the held child ends without doing anything.
+        """
+        from mzt.execute.attempt import start
+
+        self._drop_ahead()
+        token = secrets.token_hex(12)
+        started = start(records.replace(spec, environ={**spec.environ, ATTEMPT_VARIABLE: token}))
+        if started is not None:
+            self.ahead = _Ahead(spec, token, started)
+
+    def _take_ahead(self, spec: AttemptSpec) -> _Ahead | None:
+        """The child started ahead for ``spec``, if it was for exactly this spec."""
+        ahead = self.ahead
+        if ahead is not None and ahead.spec != spec:
+            self._drop_ahead()
+            return None
+        self.ahead = None
+        return ahead
+
+    def _drop_ahead(self) -> None:
+        from mzt.execute.attempt import drop
+
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            drop(ahead.started)
 
     def _watch(self, entry: _Attempt) -> None:
         """Hand an attempt spawned by `launch` to a worker (once), released or cancelled."""
@@ -211,6 +253,7 @@ class LocalExecutor:
 
     def stop_all(self) -> list[AttemptReport]:
         self.aborting = True
+        self._drop_ahead()
         self._cancel_all_held()
         return drain(self.events, self._count, _HELD_POLL)
 
@@ -220,6 +263,7 @@ class LocalExecutor:
 
     def close(self) -> None:
         self.aborting = True
+        self._drop_ahead()
         self._cancel_all_held()
         self.pool.shutdown(wait=True)
         self._reap_adopted(force=True)

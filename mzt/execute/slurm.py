@@ -216,6 +216,9 @@ class SlurmExecutor:
         """Nothing to let go: the id was recorded, and a job nobody recorded is found by
         its comment (see `mzt.execute.slurm_leftovers.stop_unrecorded`)."""
 
+    def prestart(self, spec: AttemptSpec) -> None:
+        """Nothing: a job is submitted only once its sheet launches."""
+
     def wait(self, timeout: float) -> Event | None:
         return next_event(self.events, timeout)
 

@@ -126,6 +126,10 @@ class Bookkeeper(AttemptOutcomes):
         """The lowest-numbered sheet that may start now."""
         return self.schedule.peek(state, time.time())
 
+    def next_after(self, state: CheckpointState, num: int) -> int | None:
+        """The sheet `next_ready` would give once ``num``, running now, completes."""
+        return self.schedule.peek_after(state, num, time.time())
+
     def next_wake(self, state: CheckpointState) -> float | None:
         """When something may next become runnable (epoch seconds); None when all is done."""
         return self.schedule.next_wake(state, time.time())

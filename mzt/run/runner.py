@@ -1,18 +1,16 @@
 """The run loop: drive every sheet of a job to completed, failed or skipped.
 
-Outline of `Runner.run` (the lock is held from start to finish and released on every
-path):
+Outline of `Runner.run` (the lock is held throughout and released on every path):
 
 1. Take the job's run lock (exit 75 when held), load its checkpoint, decide what this
    run is: fresh, a continuation (failed, cancelled, interrupted and blocked sheets go
    back to pending with fresh budgets) or nothing to do.
 2. Mark the job running (pid, writer, score snapshot), register it, clear stale
    pause/cancel files.
-3. Loop until nothing is left: honour signals, the cancel file and the pause file;
-   skip or block sheets that cannot run; launch ready sheets (dependencies met,
-   backoff elapsed) up to the concurrency limit on worker threads; wait for one to
-   finish; apply its report (instrument result → validations → decision) to the
-   checkpoint. The main thread is the only writer.
+3. Loop until nothing is left: honour signals, the cancel and pause files; skip or
+   block sheets that cannot run; launch ready sheets (dependencies met, backoff
+   elapsed) up to the concurrency limit; wait for one to finish; apply its report
+   (result → validations → decision) to the checkpoint, the main thread its only writer.
 4. Settle the final status and exit code, compact the checkpoint.
 """
 
@@ -324,6 +322,11 @@ class Runner:
             loop.last_launch = time.monotonic()
             if handle.pid is not None:  # placed at once: recorded and let go before the next
                 self._placed(state, handle, pool)
+            # One at a time, the sheet likely next starts held now: its program starts up
+            # while this one runs (`launch` uses it only if its attempt turns out the same).
+            alone = self.max_concurrent == 1 and self.isolation.repo is None
+            if alone and (early := self.sheets.foresee(state, self.book.next_after(state, num))):
+                pool.prestart(early)
         return True
 
     def _admit(self, state: CheckpointState, num: int) -> Hold | None:

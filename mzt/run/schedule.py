@@ -137,6 +137,17 @@ class Schedule:
             heapq.heappop(self._ready)
         return None
 
+    def peek_after(self, state: CheckpointState, num: int, now: float) -> int | None:
+        """The sheet `peek` would give once ``num`` (running now) completes, if nothing
+        else changed by then."""
+        freed = [
+            d
+            for d in self.dependents.get(num, ())
+            if self.unmet[d] == 1 and state.sheet(d).status == SheetStatus.PENDING
+        ]
+        ready = self.peek(state, now)
+        return min(freed if ready is None else [*freed, ready], default=None)
+
     def take(self, num: int) -> None:
         """``num`` is being started: drop it from the ready heap."""
         if self._ready and self._ready[0] == num:

@@ -83,6 +83,24 @@ class SheetPreparer:
         return [(i, self.score.validations[i]) for i in sheet.validations], context
 
     def prepare(self, state: CheckpointState, num: int) -> AttemptSpec:
+        return self._spec(state, num, ahead=False)
+
+    def foresee(self, state: CheckpointState, num: int | None) -> AttemptSpec | None:
+        """The spec `prepare` would give ``num``'s first attempt if nothing changed first,
+        built without a trace: no baseline kept, no worktree made (the caller asks only
+        when the run isolates nothing). None for no sheet, a sheet tried before, one that
+        skip rules may skip, or a prompt that does not render."""
+        if num is None:
+            return None
+        sheet = self.plan.sheet(num)
+        if state.sheet(num).attempt_count or sheet.skip_when or sheet.skip_when_command:
+            return None
+        try:
+            return self._spec(state, num, ahead=True)
+        except Exception:  # prepare meets it again when the sheet really starts
+            return None
+
+    def _spec(self, state: CheckpointState, num: int, *, ahead: bool) -> AttemptSpec:
         sheet = self.plan.sheet(num)
         record = state.sheet(num)
         choice = self.choice(sheet, record)
@@ -90,8 +108,9 @@ class SheetPreparer:
         attempt = record.attempt_count + 1
         mode = record.execution_mode or ("retry" if record.normal_attempts else "normal")
         rules, context = self.checks(sheet, choice)
-        baseline = self._baseline(record, rules, context)
+        baseline = self._baseline(record, rules, context, keep=not ahead)
         prompt = self._prompt(state, sheet, record, choice, rules, context, mode)
+        folder = self._workdir(choice)
         model = record.model if record.model else choice.model
         return AttemptSpec(
             sheet_num=num,
@@ -102,7 +121,7 @@ class SheetPreparer:
             model=model,
             config=choice.config,
             prompt=prompt,
-            workdir=self.place(state, num, self._workdir(choice)),
+            workdir=folder if ahead else self.place(state, num, folder),
             workspace=self.workspace,
             timeout=choice.timeout_seconds,
             idle_timeout=(
@@ -127,7 +146,12 @@ class SheetPreparer:
         )
 
     def _baseline(
-        self, record: SheetState, rules: list[tuple[int, Any]], context: Mapping[str, Any]
+        self,
+        record: SheetState,
+        rules: list[tuple[int, Any]],
+        context: Mapping[str, Any],
+        *,
+        keep: bool,
     ) -> dict[int, float]:
         """Modification times before the sheet's first attempt, kept in the checkpoint."""
         stored = stored_baseline(record)
@@ -135,7 +159,7 @@ class SheetPreparer:
             return stored
         data = dict(record.outcome_data or {})
         baseline = snapshot_mtimes(rules, context)
-        if baseline:
+        if baseline and keep:
             # An empty one is not kept: the sheet's rules and paths are the same at every
             # attempt, so taking it again gives nothing again.
             data[BASELINE_KEY] = {str(k): v for k, v in baseline.items()}

@@ -207,6 +207,17 @@ class Started:
             return self.abandon()
         return self.watch(should_stop)
 
+    def drop(self) -> None:
+        """Stop the held child unstarted and forget it: it ran nothing (a start made ahead
+        that was not used)."""
+        assert self.hold is not None
+        settle(self.proc, self.hold, go=False, keep_stdin=self.request.stdin is not None)
+        self.abandon()
+
+    def renew(self) -> None:
+        """The child, spawned ahead, is about to be used: its time counts from now."""
+        self.started = self.clock()
+
     def abandon(self) -> Outcome:
         """The child was stopped unstarted: it ran nothing."""
         untrack(self.proc.pid)
