@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import shlex
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,29 +23,10 @@ from mzt.cli.options import (
     verbose_option,
     workspace_option,
 )
-from mzt.cli.outcome import finish_run
+from mzt.cli.outcome import finish_run, reporter_for
 
 if TYPE_CHECKING:
-    from mzt.api import PreparedScore, Reporter, RunRefused
-
-
-@contextlib.contextmanager
-def reporter_for(as_json: bool, quiet: bool) -> Iterator[Reporter]:
-    """The run's progress reporter; on a terminal its live line is gone when this ends,
-    however the run ended."""
-    if as_json or quiet:  # from cron: no need to load the terminal's line drawing
-        from mzt.api import NullReporter
-
-        yield NullReporter()
-        return
-    from mzt.cli import liveline
-    from mzt.cli.progress import LineReporter
-
-    reporter = LineReporter(sys.stdout, live=liveline.wanted(sys.stdout))
-    try:
-        yield reporter
-    finally:
-        reporter.close()
+    from mzt.api import PreparedScore, RunRefused
 
 
 @click.command()

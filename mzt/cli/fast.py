@@ -4,9 +4,10 @@ Importing click and the command modules costs more than the whole answer to
 `mzt run score.yaml` for a job that already completed, or to `mzt status`. `answer`
 handles exactly these shapes:
 
-* ``run SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json``, ``--no-queue`` (a
-  job with nothing to do needs no job slot) and one ``-w``/``--workspace DIR``, only when
-  `mzt.api.answer_noop_run` knows the job has nothing to do;
+* ``run SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json``, ``--no-queue`` and
+  one ``-w``/``--workspace DIR``: from the checkpoint's head alone when
+  `mzt.api.answer_noop_run` knows the job has nothing to do, else the whole run, as the
+  click command runs it (:mod:`mzt.cli.failures` reports its failures for both);
 * ``status [JOB]`` with at most ``-j``/``--json`` and one ``-w``/``--workspace DIR``:
   the overview, or one job's view;
 * ``list`` with at most ``-a``/``--all``, ``-j``/``--json`` and ``-q``/``--quiet``;
@@ -15,11 +16,11 @@ handles exactly these shapes:
 * ``slurm-attempt FOLDER``, the command every Slurm job of ``--executor slurm`` runs.
 
 With any of ``MZT_LOG_LEVEL``, ``MZT_LOG_FILE`` or ``MZT_LOG_FORMAT`` set it answers
-nothing: logging is set up by the click group. For anything else, or when gathering the
-answer raises, it returns ``None`` before
-printing anything and the click command line runs as usual, so its parsing, messages
-and exit codes stay the only ones. Once ``status``, ``list`` or ``validate`` has printed
-its answer, the process ends there (see :func:`_end`).
+nothing: logging is set up by the click group. For anything else, or when gathering a
+view's answer raises, it returns ``None`` before printing anything and the click command
+line runs as usual, so its parsing, messages and exit codes stay the only ones. Once
+``status``, ``list`` or ``validate`` has printed its answer, the process ends there (see
+:func:`_end`).
 """
 
 from __future__ import annotations
@@ -76,16 +77,34 @@ def answer(argv: list[str]) -> int | None:
     scores = [a for a in rest if not a.startswith("-")]
     if len(scores) != 1 or not set(flags) <= _RUN_FLAGS:
         return None
+    if workspace is not None and workspace.exists() and not workspace.is_dir():
+        return None  # click says what is wrong with it
     from mzt.api import answer_noop_run
-
-    result = answer_noop_run(Path(scores[0]), workspace=workspace)
-    if result is None:
-        return None
     from mzt.cli.outcome import finish_run
 
     as_json = "-j" in flags or "--json" in flags
     quiet = "-q" in flags or "--quiet" in flags
-    return finish_run(result, as_json=as_json, quiet=quiet)
+    result = answer_noop_run(Path(scores[0]), workspace=workspace)
+    if result is not None:
+        return finish_run(result, as_json=as_json, quiet=quiet)
+    return _run(argv, Path(scores[0]), workspace, "--no-queue" in flags, as_json, quiet)
+
+
+def _run(
+    argv: list[str], score: Path, workspace: Path | None, no_queue: bool, as_json: bool, quiet: bool
+) -> int:
+    """``run SCORE`` as the click command runs it, with the flags `answer` accepts."""
+    from mzt import api
+    from mzt.cli.failures import guarded
+    from mzt.cli.outcome import finish_run, reporter_for
+
+    def call() -> int:
+        options = api.RunOptions(no_queue=no_queue)
+        with reporter_for(as_json, quiet) as reporter:
+            result = api.run_score(score, workspace=workspace, options=options, reporter=reporter)
+        return finish_run(result, as_json=as_json, quiet=quiet)
+
+    return guarded(call, argv, as_json=as_json)
 
 
 def _take_workspace(args: list[str]) -> tuple[list[str], Path | None]:
@@ -223,12 +242,12 @@ def _printed(emit: Callable[[], int]) -> int:
         code = emit()
         sys.stdout.flush()
     except BrokenPipeError:
-        from mzt.cli.errors import quiet_stdout
+        from mzt.cli.failures import quiet_stdout
 
         quiet_stdout()
         return 0
     except Exception as exc:
-        from mzt.cli.errors import report_unexpected
+        from mzt.cli.failures import report_unexpected
 
         return report_unexpected(exc)
     return code

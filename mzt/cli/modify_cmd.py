@@ -100,7 +100,7 @@ def modify(
     quiet = flag(ctx, "quiet", quiet)
     if not as_json and not quiet:
         console.out(f"{plan.job_id}: continuing with {plan.config}")
-    from mzt.cli.commands import reporter_for
+    from mzt.cli.outcome import reporter_for
 
     with reporter_for(as_json, quiet) as reporter:
         result = api.resume_job(

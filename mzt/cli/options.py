@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mzt.cli.errors import json_mode
+from mzt.cli.failures import json_mode
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem

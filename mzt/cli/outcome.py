@@ -1,8 +1,11 @@
-"""How `mzt run` and `mzt resume` report the end of a run (no click needed to say it)."""
+"""How `mzt run` and `mzt resume` report a run: its progress while it runs, its outcome at
+the end (no click needed to say either)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 
 from mzt.api import ExitCode
 from mzt.cli import console
@@ -10,7 +13,26 @@ from mzt.cli import console
 TYPE_CHECKING = False  # not `typing`: a share of the no-op `mzt run`'s whole answer
 
 if TYPE_CHECKING:
-    from mzt.api import RunResult
+    from mzt.api import Reporter, RunResult
+
+
+@contextlib.contextmanager
+def reporter_for(as_json: bool, quiet: bool) -> Iterator[Reporter]:
+    """The run's progress reporter; on a terminal its live line is gone when this ends,
+    however the run ended."""
+    if as_json or quiet:  # from cron: no need to load the terminal's line drawing
+        from mzt.api import NullReporter
+
+        yield NullReporter()
+        return
+    from mzt.cli import liveline
+    from mzt.cli.progress import LineReporter
+
+    reporter = LineReporter(sys.stdout, live=liveline.wanted(sys.stdout))
+    try:
+        yield reporter
+    finally:
+        reporter.close()
 
 
 def finish_run(result: RunResult, *, as_json: bool, quiet: bool) -> int:

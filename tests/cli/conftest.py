@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from mzt.cli import cli
-from mzt.cli.errors import json_mode, run_guarded
+from mzt.cli.errors import run_guarded
+from mzt.cli.failures import json_mode
 
 
 @dataclass

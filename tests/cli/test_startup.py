@@ -235,3 +235,49 @@ def test_status_of_a_job_in_a_workspace_is_answered_before_click(
         slow = mzt(*args)
         assert (fast.returncode, fast.stderr) == (slow.code, slow.err), args
         assert _timeless(fast.stdout) == _timeless(slow.out), args
+
+
+def test_a_run_is_started_before_click_and_fails_as_the_click_command_does(
+    tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("MZT_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    env = {**os.environ, "MZT_HOME": str(home), "NO_COLOR": "1"}
+    modules = imported(tmp_path, "run", "-q", "-w", str(tmp_path / "ws"), str(EXAMPLE))
+    assert "mzt.run.runner" in modules and "click" not in modules
+    (tmp_path / "bad.yaml").write_text("name: [\n")
+    (tmp_path / "a-file").write_text("")
+    shapes = [
+        ["run", "bad.yaml"],
+        ["run", "-j", "bad.yaml"],
+        ["run", "-q", "missing.yaml"],
+        ["run", "--json", "--no-queue", "missing.yaml"],
+        ["run", "-w", "a-file", str(EXAMPLE)],  # click's own refusal
+    ]
+    for args in shapes:
+        fast = subprocess.run(
+            [sys.executable, "-m", "mzt", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        monkeypatch.chdir(tmp_path)
+        slow = mzt(*args)
+        assert fast.returncode != 0, args
+        assert (fast.returncode, fast.stdout, fast.stderr) == (slow.code, slow.out, slow.err), args
+    # A run that works ends the same way on both paths (its own workspace each).
+    for ws, how in (("ws-fast", "fast"), ("ws-click", "click")):
+        args = ["run", "-j", "-w", str(tmp_path / ws), str(EXAMPLE)]
+        if how == "fast":
+            done = subprocess.run(
+                [sys.executable, "-m", "mzt", *args], env=env, capture_output=True, text=True
+            )
+            code, out = done.returncode, done.stdout
+        else:
+            result = mzt(*args)
+            code, out = result.code, result.out
+        document = json.loads(out)
+        assert (code, document["status"], document["exit_code"]) == (0, "completed", 0), how
