@@ -13,6 +13,7 @@ refuse to touch anything that merely reuses its pid.
 
 from __future__ import annotations
 
+import os
 import queue
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,6 +26,12 @@ if TYPE_CHECKING:  # the views read handles without loading instruments and vali
 
 StopCheck = Callable[[], StopRequest | None]
 ATTEMPT_VARIABLE = "MZT_ATTEMPT"  # in every attempt's environment: finds escaped processes
+
+
+def new_token() -> str:
+    """A fresh attempt token: 96 random bits (os.urandom, as `secrets` would give them,
+    without loading hmac and hashlib into every run)."""
+    return os.urandom(12).hex()
 
 
 @records.record(frozen=True, slots=True)

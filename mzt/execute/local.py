@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import secrets
 import threading
 import time
 from collections.abc import Iterable
@@ -36,6 +35,7 @@ from mzt.execute.base import (
     Placed,
     StopCheck,
     drain,
+    new_token,
     next_event,
 )
 from mzt.support import procinfo, records
@@ -98,7 +98,7 @@ class LocalExecutor:
         from mzt.execute.attempt import execute, start
 
         ahead = self._take_ahead(spec)
-        token = ahead.token if ahead is not None else secrets.token_hex(12)
+        token = ahead.token if ahead is not None else new_token()
         handle = AttemptHandle(
             executor=NAME,
             token=token,
@@ -173,7 +173,7 @@ class LocalExecutor:
         from mzt.execute.attempt import start
 
         self._drop_ahead()
-        token = secrets.token_hex(12)
+        token = new_token()
         started = start(records.replace(spec, environ={**spec.environ, ATTEMPT_VARIABLE: token}))
         if started is not None:
             self.ahead = _Ahead(spec, token, started)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import secrets
 import sys
 import threading
 import time
@@ -40,6 +39,7 @@ from mzt.execute.base import (
     Placed,
     StopCheck,
     drain,
+    new_token,
     next_event,
 )
 from mzt.execute.remote import OUTPUT_NAME, REPORT_NAME, SCRIPT_NAME, SPEC_NAME, job_script
@@ -145,7 +145,7 @@ class SlurmExecutor:
         from mzt.support.fsutil import ensure_private_dir
 
         assert self.attempts_dir is not None, "a run's Slurm executor knows its folder"
-        token = secrets.token_hex(12)
+        token = new_token()
         folder = self.attempts_dir / token
         handle = AttemptHandle(
             executor=NAME,
