@@ -1,7 +1,7 @@
 """The run lock ``<job>.lock``: one live process per job, and the truth about liveness.
 
-The lock is a kernel ``flock`` taken through filelock on a dedicated file (mode 0600,
-never through a symlink). The kernel drops it when its process dies, however it dies, so
+The lock is a kernel ``flock`` taken on a dedicated file (mode 0600, never through a
+symlink). The kernel drops it when its process dies, however it dies, so
 "can the lock be taken?" answers "is the job running?" without trusting pids. Rules:
 
 * acquisition never waits for a live holder: it retries only for a fraction of a second
@@ -20,11 +20,13 @@ before its first checkpoint; the state's ``writer`` block is the fallback.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import stat
+import time
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -33,10 +35,11 @@ from mzt.state.lockprobe import HELD_GUARD, HELD_LOCKS, PROBE_FLAGS, LockProbe, 
 from mzt.support.errors import JobLockedError, LockFileError
 from mzt.support.fsutil import ensure_private_dir
 
-if TYPE_CHECKING:
-    from filelock import BaseFileLock
-
 ACQUIRE_GRACE_SECONDS = 0.25
+_POLL_SECONDS = 0.02
+# Not inheritable (an instrument's grandchild must never keep a dead run's lock), never
+# through a symlink, never blocking on a FIFO put in its place.
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _HOLDER_MAX_BYTES = 4096
 
 
@@ -90,43 +93,38 @@ class RunLock:
         self.job_id = job_id
         self.state_path = state_path
         self.grace = grace
-        self._lock: BaseFileLock | None = None
+        self._fd: int | None = None
         self._key: tuple[int, int] | None = None
 
     @property
     def held(self) -> bool:
         """Whether this object currently holds the lock."""
-        return self._lock is not None and self._lock.is_locked
+        return self._fd is not None
 
     def acquire(self) -> RunLock:
         """Take the lock or raise :class:`JobLockedError` naming the current holder."""
         if self.held:
             return self
-        import filelock  # only a run takes locks; readers probe with fcntl directly
-
         ensure_private_dir(self.path.parent)
-        lock = filelock.FileLock(
-            str(self.path),
-            mode=0o600,
-            thread_local=False,
-            fallback_to_soft=False,
-            preserve_lock_file=True,
-            on_acquired=self._on_acquired,
-        )
         try:
-            lock.acquire(timeout=self.grace, poll_interval=0.02)
-        except filelock.Timeout:
+            fd = self._take()
+        except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
+            reason = exc.strerror or str(exc)
+            if exc.errno in (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP):
+                reason = "this file system does not support kernel locks (flock)"
+            raise LockFileError(str(self.path), name, reason) from exc
+        if fd is None:
             holder = read_holder(self.path, self.state_path)
             raise JobLockedError(
                 self.job_id, str(self.path), holder.describe() if holder else None
             ) from None
-        except OSError as exc:
-            name = errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
-            reason = exc.strerror or str(exc)
-            if exc.errno == errno.ENOSYS:
-                reason = "this file system does not support kernel locks (flock)"
-            raise LockFileError(str(self.path), name, reason) from exc
-        self._lock = lock
+        try:
+            self._on_acquired(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
         try:
             st = self.path.lstat()
         except FileNotFoundError:
@@ -140,13 +138,33 @@ class RunLock:
 
     def release(self) -> None:
         """Drop the lock (a no-op when not held)."""
-        lock, self._lock = self._lock, None
+        fd, self._fd = self._fd, None
         if self._key is not None:
             with HELD_GUARD:
                 HELD_LOCKS.discard(self._key)
             self._key = None
-        if lock is not None:
-            lock.release(force=True)
+        if fd is not None:
+            os.close(fd)  # the kernel drops the lock with its last descriptor
+
+    def _take(self) -> int | None:
+        """The locked descriptor; None when a live holder kept it for the whole grace."""
+        fd = os.open(self.path, _OPEN_FLAGS, 0o600)
+        deadline = time.monotonic() + self.grace
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device put in its place
+                raise OSError(errno.EINVAL, "not a regular file")
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        os.close(fd)
+                        return None
+                    time.sleep(_POLL_SECONDS)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def __enter__(self) -> RunLock:
         return self.acquire()

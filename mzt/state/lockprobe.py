@@ -1,7 +1,7 @@
 """Is a job's run lock held? The look itself, without the lock's machinery.
 
 `mzt run` of a completed job must know only that nobody holds the lock; importing
-:mod:`mzt.state.lock` (filelock, liveness, dataclasses) would cost more than that
+:mod:`mzt.state.lock` (liveness, msgspec) would cost more than that
 whole answer. The lock registers the locks this process holds in `HELD_LOCKS`.
 """
 

@@ -25,7 +25,7 @@ from mzt.support import paths, records
 Verdict = Literal["ok", "warning", "problem"]
 _RANK = {"ok": 0, "warning": 1, "problem": 2}
 
-PACKAGES = ("click", "msgspec", "PyYAML", "Jinja2", "filelock", "psutil", "watchfiles")
+PACKAGES = ("click", "msgspec", "PyYAML", "Jinja2", "psutil", "watchfiles")
 NETWORK_FILE_SYSTEMS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "gpfs", "afs"}
 )
@@ -182,8 +182,6 @@ def _check_packages() -> list[Check]:
         details["version"] = version
         if wanted and _version_key(version) < _version_key(wanted):
             message = f"{name} {version} is older than the {wanted} mzt needs"
-            if _normalise(name) == "filelock":
-                message += " (older releases can write through symlinked lock files)"
             checks.append(Check("package", name, "problem", message, details))
         else:
             checks.append(Check("package", name, "ok", f"{name} {version}", details))

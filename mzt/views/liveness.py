@@ -26,7 +26,7 @@ def judge(checkpoint: Checkpoint) -> Liveness:
     alive; the lock is free and the state is not running: idle) are settled here with one
     probe; only a running state under a free lock needs that function's evidence (pid,
     start time, host, boot id), and only then is it imported: importing it costs more
-    than a whole read of a small job (filelock, psutil).
+    than a whole read of a small job.
     """
     lock_path = checkpoint.ref.lock_path
     writer = checkpoint.head.get("writer")
