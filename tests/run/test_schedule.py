@@ -544,3 +544,38 @@ def test_plan_dependencies_read_the_plan(tmp_path: Path) -> None:
     assert 4 not in deps and 0 not in deps
     schedule = Schedule(deps, new_state(3))
     assert schedule.peek(new_state(3), time.time()) == 1
+
+
+# --- the sheet after the running one ----------------------------------------------------------
+
+
+def test_peek_after_names_the_dependent_the_running_sheet_frees() -> None:
+    state = new_state(4)
+    schedule = Schedule(chain(4), state)
+    start(schedule, state, 1)
+    assert schedule.peek(state, NOW) is None  # 2 waits for 1
+    assert schedule.peek_after(state, 1, NOW) == 2
+    finish(schedule, state, 1)
+    assert schedule.peek(state, NOW) == 2  # as foreseen
+
+
+def test_peek_after_prefers_a_lower_sheet_already_ready() -> None:
+    deps: Deps = {1: (), 2: (), 3: (1,)}
+    state = new_state(3)
+    schedule = Schedule(deps, state)
+    start(schedule, state, 1)
+    assert schedule.peek_after(state, 1, NOW) == 2
+    start(schedule, state, 2)
+    assert schedule.peek_after(state, 2, NOW) is None  # 3 still waits for 1
+    assert schedule.peek_after(state, 1, NOW) == 3
+
+
+def test_peek_after_skips_a_dependent_with_other_unmet_dependencies() -> None:
+    deps: Deps = {1: (), 2: (), 3: (1, 2)}
+    state = new_state(3)
+    schedule = Schedule(deps, state)
+    start(schedule, state, 1)
+    start(schedule, state, 2)
+    assert schedule.peek_after(state, 1, NOW) is None
+    finish(schedule, state, 2)
+    assert schedule.peek_after(state, 1, NOW) == 3
