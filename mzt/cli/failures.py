@@ -62,6 +62,7 @@ def report_unexpected(exc: Exception) -> int:
 
 
 def report(exc: MztError) -> None:
+    """A known failure's message and hint, or its JSON document under --json."""
     if json_mode.get():
         json_error(exc.code, str(exc), exc.hint, exc)
         return

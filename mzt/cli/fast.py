@@ -79,14 +79,8 @@ def answer(argv: list[str]) -> int | None:
         return None
     if workspace is not None and workspace.exists() and not workspace.is_dir():
         return None  # click says what is wrong with it
-    from mzt.api import answer_noop_run
-    from mzt.cli.outcome import finish_run
-
     as_json = "-j" in flags or "--json" in flags
     quiet = "-q" in flags or "--quiet" in flags
-    result = answer_noop_run(Path(scores[0]), workspace=workspace)
-    if result is not None:
-        return finish_run(result, as_json=as_json, quiet=quiet)
     return _run(argv, Path(scores[0]), workspace, "--no-queue" in flags, as_json, quiet)
 
 
@@ -99,9 +93,15 @@ def _run(
     from mzt.cli.outcome import finish_run, reporter_for
 
     def call() -> int:
-        options = api.RunOptions(no_queue=no_queue)
-        with reporter_for(as_json, quiet) as reporter:
-            result = api.run_score(score, workspace=workspace, options=options, reporter=reporter)
+        # Asked without the options: a job with nothing to do needs no job slot, so
+        # --no-queue does not change that answer.
+        result = api.answer_noop_run(score, workspace=workspace)
+        if result is None:
+            options = api.RunOptions(no_queue=no_queue)
+            with reporter_for(as_json, quiet) as reporter:
+                result = api.run_score(
+                    score, workspace=workspace, options=options, reporter=reporter
+                )
         return finish_run(result, as_json=as_json, quiet=quiet)
 
     return guarded(call, argv, as_json=as_json)
