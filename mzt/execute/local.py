@@ -174,7 +174,12 @@ class LocalExecutor:
 
         self._drop_ahead()
         token = new_token()
-        started = start(records.replace(spec, environ={**spec.environ, ATTEMPT_VARIABLE: token}))
+        try:
+            started = start(
+                records.replace(spec, environ={**spec.environ, ATTEMPT_VARIABLE: token})
+            )
+        except Exception:  # only a guess: its launch meets the problem and reports it
+            return
         if started is not None:
             self.ahead = _Ahead(spec, token, started)
 
