@@ -155,17 +155,22 @@ def test_status_and_list_answered_before_click_print_what_the_commands_print(
             assert ran.returncode == 0
         modules = imported(tmp_path, *args)
         assert "click" not in modules, args
-        fast = subprocess.run(
-            [sys.executable, "-m", "mzt", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        fast = _installed(args, tmp_path, env)
         slow = mzt(*args)
         assert (fast.returncode, fast.stderr) == (slow.code, slow.err)
         assert _timeless(fast.stdout) == _timeless(slow.out)
+
+
+def _installed(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``args`` through the real entry point, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "mzt", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def _timeless(text: str) -> str:
@@ -224,14 +229,7 @@ def test_status_of_a_job_in_a_workspace_is_answered_before_click(
                 "re2",
             }
             assert needless.isdisjoint(modules), sorted(needless & modules)
-        fast = subprocess.run(
-            [sys.executable, "-m", "mzt", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        fast = _installed(args, tmp_path, env)
         slow = mzt(*args)
         assert (fast.returncode, fast.stderr) == (slow.code, slow.err), args
         assert _timeless(fast.stdout) == _timeless(slow.out), args
@@ -256,14 +254,7 @@ def test_a_run_is_started_before_click_and_fails_as_the_click_command_does(
         ["run", "-w", "a-file", str(EXAMPLE)],  # click's own refusal
     ]
     for args in shapes:
-        fast = subprocess.run(
-            [sys.executable, "-m", "mzt", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        fast = _installed(args, tmp_path, env)
         monkeypatch.chdir(tmp_path)
         slow = mzt(*args)
         assert fast.returncode != 0, args
@@ -272,9 +263,7 @@ def test_a_run_is_started_before_click_and_fails_as_the_click_command_does(
     for ws, how in (("ws-fast", "fast"), ("ws-click", "click")):
         args = ["run", "-j", "-w", str(tmp_path / ws), str(EXAMPLE)]
         if how == "fast":
-            done = subprocess.run(
-                [sys.executable, "-m", "mzt", *args], env=env, capture_output=True, text=True
-            )
+            done = _installed(args, tmp_path, env)
             code, out = done.returncode, done.stdout
         else:
             result = mzt(*args)
