@@ -7,7 +7,8 @@ handles exactly these shapes:
 * ``run SCORE`` with at most ``-q``/``--quiet``, ``-j``/``--json``, ``--no-queue`` and
   one ``-w``/``--workspace DIR``: from the checkpoint's head alone when
   `mzt.api.answer_noop_run` knows the job has nothing to do, else the whole run, as the
-  click command runs it (:mod:`mzt.cli.failures` reports its failures for both);
+  click command runs it (:mod:`mzt.cli.failures` reports its failures for both). With
+  ``MZT_EXECUTOR`` set, only the first: click reads and checks that variable;
 * ``status [JOB]`` with at most ``-j``/``--json`` and one ``-w``/``--workspace DIR``:
   the overview, or one job's view;
 * ``list`` with at most ``-a``/``--all``, ``-j``/``--json`` and ``-q``/``--quiet``;
@@ -43,6 +44,7 @@ _RUN_FLAGS = _OUTPUT_FLAGS | {"--no-queue"}
 _VALIDATE_FLAGS = _OUTPUT_FLAGS | {"-v", "--verbose"}
 _JSON = frozenset({"-j", "--json"})
 _LOG_ENV = frozenset({"MZT_LOG_LEVEL", "MZT_LOG_FILE", "MZT_LOG_FORMAT"})
+_EXECUTOR_ENV = "MZT_EXECUTOR"
 
 
 def answer(argv: list[str]) -> int | None:
@@ -81,7 +83,21 @@ def answer(argv: list[str]) -> int | None:
         return None  # click says what is wrong with it
     as_json = "-j" in flags or "--json" in flags
     quiet = "-q" in flags or "--quiet" in flags
+    if _EXECUTOR_ENV in os.environ:  # --executor's variable: click reads it and checks it
+        return _noop(Path(scores[0]), workspace, as_json, quiet)
     return _run(argv, Path(scores[0]), workspace, "--no-queue" in flags, as_json, quiet)
+
+
+def _noop(score: Path, workspace: Path | None, as_json: bool, quiet: bool) -> int | None:
+    """The answer for a job with nothing to do (it needs no executor); None for click."""
+    from mzt.api import answer_noop_run
+    from mzt.cli.outcome import finish_run
+
+    try:
+        result = answer_noop_run(score, workspace=workspace)
+    except Exception:  # the click path meets it and reports it
+        return None
+    return None if result is None else finish_run(result, as_json=as_json, quiet=quiet)
 
 
 def _run(

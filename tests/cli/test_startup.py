@@ -270,3 +270,22 @@ def test_a_run_is_started_before_click_and_fails_as_the_click_command_does(
             code, out = result.code, result.out
         document = json.loads(out)
         assert (code, document["status"], document["exit_code"]) == (0, "completed", 0), how
+
+
+def test_a_run_with_mzt_executor_set_is_left_to_click_which_reads_it(
+    tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("MZT_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("MZT_EXECUTOR", "local")
+    args = ["run", "-q", "-w", str(tmp_path / "ws"), str(EXAMPLE)]
+    assert "click" in imported(tmp_path, *args)  # --executor's variable, read by click
+    assert "click" not in imported(tmp_path, *args)  # completed now: nothing to do
+    monkeypatch.setenv("MZT_EXECUTOR", "nowhere")
+    env = {**os.environ}
+    fresh = ["run", "-q", "-w", str(tmp_path / "ws2"), str(EXAMPLE)]
+    fast = _installed(fresh, tmp_path, env)
+    slow = mzt(*fresh)
+    assert fast.returncode == 2 and "nowhere" in fast.stderr
+    assert (fast.returncode, fast.stderr) == (slow.code, slow.err)
