@@ -109,15 +109,9 @@ def _run(
     from mzt.cli.outcome import finish_run, reporter_for
 
     def call() -> int:
-        # Asked without the options: a job with nothing to do needs no job slot, so
-        # --no-queue does not change that answer.
-        result = api.answer_noop_run(score, workspace=workspace)
-        if result is None:
-            options = api.RunOptions(no_queue=no_queue)
-            with reporter_for(as_json, quiet) as reporter:
-                result = api.run_score(
-                    score, workspace=workspace, options=options, reporter=reporter
-                )
+        options = api.RunOptions(no_queue=no_queue)
+        with reporter_for(as_json, quiet) as reporter:
+            result = api.run_score(score, workspace=workspace, options=options, reporter=reporter)
         return finish_run(result, as_json=as_json, quiet=quiet)
 
     return guarded(call, argv, as_json=as_json)

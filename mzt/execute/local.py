@@ -143,9 +143,12 @@ class LocalExecutor:
 
         # The usual case: the child is spawned held here, in the thread that records its
         # handle and lets it go, with no round trip through a worker before it runs.
+        started: StartedAttempt | None
         if ahead is not None:
-            ahead.started.process.renew()
-        started = ahead.started if ahead is not None else start(spec)
+            started = ahead.started
+            started.process.renew()  # its time counts from this launch, not its spawn
+        else:
+            started = start(spec)
         if started is not None:
             pid = started.process.proc.pid
             start_time = started.process.start_time

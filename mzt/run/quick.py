@@ -9,7 +9,9 @@ score or state models, reading instrument profiles or building the plan.
 It answers only when all of this holds, and otherwise returns ``None`` for the full path
 (which also stays the judge of invalid scores, held locks and damaged checkpoints):
 
-* no option that changes what a run does (``--fresh``, ``--start-sheet``, ``--instrument``);
+* no option that changes what a run does (``--fresh``, ``--start-sheet``, ``--instrument``):
+  ``--no-queue`` and ``--executor`` do not, since a job with nothing to do needs neither a
+  job slot nor a place to run attempts;
 * exactly one registered job was last run from this score file, in the score's own
   workspace (or in the ``--workspace`` given), and its checkpoint head says ``completed``
   with the SHA-256 of exactly these bytes — or, for a run that ``--workspace`` moved out
@@ -29,7 +31,7 @@ from mzt.run.results import NOTHING_TO_DO_MESSAGE, RunOptions, RunResult
 from mzt.state import registry
 from mzt.state.head import Head, read_head
 from mzt.state.lockprobe import LockProbe, probe_lock
-from mzt.support import paths
+from mzt.support import paths, records
 from mzt.support.exitcodes import ExitCode
 
 TYPE_CHECKING = False  # not `typing`: a share of the no-op `mzt run`'s whole answer
@@ -60,12 +62,17 @@ def run_score(
     return run_fully(path, workspace=workspace, options=options, reporter=reporter)
 
 
+def _bearing(options: RunOptions) -> RunOptions:
+    """``options`` without those that cannot change a no-op's answer."""
+    return records.replace(options, no_queue=False, executor=None)
+
+
 def answer_noop(
     path: Path, *, workspace: Path | None = None, options: RunOptions | None = None
 ) -> RunResult | None:
     """The result of running an unchanged, completed job; None when a run must decide."""
     started = time.monotonic()
-    if (options or _DEFAULT_OPTIONS) != _DEFAULT_OPTIONS:
+    if options is not None and _bearing(options) != _DEFAULT_OPTIONS:
         return None
     raw = _read_score(path)
     if raw is None:

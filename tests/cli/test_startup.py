@@ -54,6 +54,15 @@ def imported(tmp_path: Path, *args: str) -> set[str]:
     return set(report["modules"])
 
 
+@pytest.fixture
+def user_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A user's environment with ``tmp_path/home`` as MZT_HOME and no colour, set for the
+    in-process commands too; the copy is for subprocesses."""
+    monkeypatch.setenv("MZT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    return {**os.environ}
+
+
 def test_version_imports_neither_click_nor_the_api(tmp_path: Path) -> None:
     modules = imported(tmp_path, "--version")
     assert {"click", "mzt.api", "mzt.cli"}.isdisjoint(modules)
@@ -124,17 +133,16 @@ def test_the_command_table_names_every_command_it_loads() -> None:
 
 
 def test_status_and_list_answered_before_click_print_what_the_commands_print(
-    tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    mzt: Callable[..., Result],
+    user_env: dict[str, str],
 ) -> None:
-    home = tmp_path / "home"
     score = tmp_path / "s.yaml"
     score.write_text(
         "name: s\nworkspace: ./ws\ninstrument: cli\nsheet: {size: 1, total_items: 1}\n"
         "prompt: {template: 'true'}\n"
     )
-    env = {**os.environ, "MZT_HOME": str(home), "NO_COLOR": "1"}
-    monkeypatch.setenv("MZT_HOME", str(home))
-    monkeypatch.setenv("NO_COLOR", "1")
+    env = user_env
     shapes = [
         ["status"],
         ["list"],
@@ -186,17 +194,16 @@ def test_status_with_no_jobs_reads_no_store_module(tmp_path: Path) -> None:
 
 
 def test_status_of_a_job_in_a_workspace_is_answered_before_click(
-    tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    mzt: Callable[..., Result],
+    user_env: dict[str, str],
 ) -> None:
-    home = tmp_path / "home"
     score = tmp_path / "s.yaml"
     score.write_text(
         "name: s\nworkspace: ./ws\ninstrument: cli\nsheet: {size: 1, total_items: 2}\n"
         "prompt: {template: 'true'}\n"
     )
-    env = {**os.environ, "MZT_HOME": str(home), "NO_COLOR": "1"}
-    monkeypatch.setenv("MZT_HOME", str(home))
-    monkeypatch.setenv("NO_COLOR", "1")
+    env = user_env
     ran = subprocess.run([sys.executable, "-m", "mzt", "run", "-q", str(score)], env=env)
     assert ran.returncode == 0
     ws = str(tmp_path / "ws")
@@ -236,12 +243,12 @@ def test_status_of_a_job_in_a_workspace_is_answered_before_click(
 
 
 def test_a_run_is_started_before_click_and_fails_as_the_click_command_does(
-    tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    mzt: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    user_env: dict[str, str],
 ) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("MZT_HOME", str(home))
-    monkeypatch.setenv("NO_COLOR", "1")
-    env = {**os.environ, "MZT_HOME": str(home), "NO_COLOR": "1"}
+    env = user_env
     modules = imported(tmp_path, "run", "-q", "-w", str(tmp_path / "ws"), str(EXAMPLE))
     assert "mzt.run.runner" in modules and "click" not in modules
     (tmp_path / "bad.yaml").write_text("name: [\n")
@@ -273,11 +280,11 @@ def test_a_run_is_started_before_click_and_fails_as_the_click_command_does(
 
 
 def test_a_run_with_mzt_executor_set_is_left_to_click_which_reads_it(
-    tmp_path: Path, mzt: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    mzt: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    user_env: dict[str, str],
 ) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("MZT_HOME", str(home))
-    monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("MZT_EXECUTOR", "local")
     args = ["run", "-q", "-w", str(tmp_path / "ws"), str(EXAMPLE)]
     assert "click" in imported(tmp_path, *args)  # --executor's variable, read by click
