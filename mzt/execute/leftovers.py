@@ -17,7 +17,8 @@ from mzt.execute.base import AttemptHandle, Executor, Leftover
 from mzt.execute.local import NAME as LOCAL
 from mzt.execute.local import LocalExecutor
 from mzt.state import CheckpointState
-from mzt.state.lockprobe import LockProbe, probe_lock
+from mzt.state.lock import settled_probe
+from mzt.state.lockprobe import LockProbe
 from mzt.support.errors import MztError
 
 
@@ -97,7 +98,7 @@ def view_leftovers(lock_path: Path, state: CheckpointState) -> list[Leftover]:
     ``state`` is the view's own reading of the job: nothing is read again.
     """
     try:
-        if probe_lock(lock_path) != LockProbe.FREE:
+        if settled_probe(lock_path) != LockProbe.FREE:
             return []  # a live run: its recorded attempts are its own, not leftovers
     except (MztError, OSError):
         return []  # the views report an unreadable state themselves

@@ -37,6 +37,8 @@ from mzt.support.fsutil import ensure_private_dir
 
 ACQUIRE_GRACE_SECONDS = 0.25
 _POLL_SECONDS = 0.02
+SETTLE_SECONDS = ACQUIRE_GRACE_SECONDS
+_SETTLE_POLL_SECONDS = 0.002
 # Not inheritable (an instrument's grandchild must never keep a dead run's lock), never
 # through a symlink, never blocking on a FIFO put in its place.
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -69,6 +71,28 @@ def read_holder(lock_path: Path, state_path: Path | None = None) -> ProcessIdent
         if identity is not None:
             return identity
     return None
+
+
+def settled_probe(lock_path: Path) -> LockProbe:
+    """`probe_lock`, with a lock held only by a dead run's last child looked at again.
+
+    A run killed while it spawns a child leaves that child, between its fork and its exec,
+    with a copy of the lock's descriptor: the lock stays held for the moment the child
+    takes to exec (microseconds; longer on a loaded machine) although its recorded holder,
+    on this host, is provably gone. Such a lock is probed again for up to
+    `SETTLE_SECONDS`, so views do not call a killed run alive; a lock whose recorded
+    holder lives, or ran on another host, is held at once.
+    """
+    probe = probe_lock(lock_path)
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while probe == LockProbe.HELD_ELSEWHERE and time.monotonic() < deadline:
+        # Read again each round: a new run may have taken the lock and written itself in.
+        holder = read_holder(lock_path)
+        if holder is None or examine(holder).verdict != Verdict.DEAD:
+            break
+        time.sleep(_SETTLE_POLL_SECONDS)
+        probe = probe_lock(lock_path)
+    return probe
 
 
 def _read_all(fd: int) -> bytes:
@@ -224,7 +248,7 @@ def job_liveness(lock_path: Path, *, running: bool, writer: ProcessIdentity | No
     the lock itself, a running state written by some *other* process is dead too (that is
     how a new run finds its crashed predecessor). A writer on another host is never judged.
     """
-    probe = probe_lock(lock_path)
+    probe = settled_probe(lock_path)
     here = current_identity()
     if probe == LockProbe.HELD_ELSEWHERE:
         holder = read_holder(lock_path) or writer

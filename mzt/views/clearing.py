@@ -34,6 +34,7 @@ from pathlib import Path
 
 from mzt.execute.leftovers import stop_leftovers
 from mzt.state import CheckpointState, JobStatus, JsonStateBackend
+from mzt.state.lock import settled_probe
 from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.state.registry import RegistryRecord, read_records
 from mzt.state.takeover import foreign_error, is_foreign
@@ -214,7 +215,7 @@ def _clear_one(candidate: _Candidate, rules: _Rules, report: ClearReport) -> Non
     store = JsonStateBackend(candidate.workspace)
     job_id, ws = candidate.job_id, candidate.workspace
     try:
-        if probe_lock(store.lock_path(job_id)) != LockProbe.FREE:
+        if settled_probe(store.lock_path(job_id)) != LockProbe.FREE:
             report.skipped.append(SkippedJob(job_id, ws, "running", "its run lock is held"))
             return
         verdict = _judge(store, job_id, rules)

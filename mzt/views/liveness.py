@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -30,7 +31,7 @@ def judge(checkpoint: Checkpoint) -> Liveness:
     """
     lock_path = checkpoint.ref.lock_path
     writer = checkpoint.head.get("writer")
-    if probe_lock(lock_path) != LockProbe.FREE:
+    if probe_lock(lock_path) != LockProbe.FREE and _still_held(lock_path):
         from mzt.state.lock import read_holder
 
         recorded = read_holder(lock_path)
@@ -44,6 +45,13 @@ def judge(checkpoint: Checkpoint) -> Liveness:
     verdict = job_liveness(lock_path, running=True, writer=ProcessIdentity.from_dict(writer))
     holder = verdict.holder.describe() if verdict.holder else None
     return Liveness(verdict.alive, verdict.verdict.value, verdict.reason, holder)
+
+
+def _still_held(lock_path: Path) -> bool:
+    """A held lock looked at again when its recorded holder is gone (see `settled_probe`)."""
+    from mzt.state.lock import settled_probe
+
+    return settled_probe(lock_path) != LockProbe.FREE
 
 
 def _identity(record: Any) -> dict[str, Any] | None:

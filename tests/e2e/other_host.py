@@ -21,7 +21,17 @@ OLD_HOST = "old-host.example"
 
 def leave_running(project: Project, score: Path, pidfile: Path, host: str = OLD_HOST) -> int:
     """Run ``score`` as ``host`` until ``pidfile`` (written by an attempt) has a pid, then
-    ``kill -9`` mzt alone. Returns the killed run's pid; the attempt goes on."""
+    ``kill -9`` mzt alone. Returns the killed run's pid; the attempt goes on.
+
+    It returns once the run lock is free. A run killed while it spawns a child (the next
+    sheet's, started ahead) leaves that child a copy of the lock until it execs; mzt waits
+    for such a child only when the recorded holder is provably dead, which a holder
+    recorded under another host name never is.
+    """
+    import yaml
+
+    from mzt.state.lockprobe import LockProbe, probe_lock
+    from mzt.support import paths
     from tests.e2e.conftest import wait_for
 
     proc = subprocess.Popen(
@@ -36,6 +46,9 @@ def leave_running(project: Project, score: Path, pidfile: Path, host: str = OLD_
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+    data = yaml.safe_load(score.read_text())
+    lock = paths.lock_file(score.parent / data["workspace"], data["name"])
+    wait_for(lambda: probe_lock(lock) == LockProbe.FREE)
     return proc.pid
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from mzt.state import lock as lock_module
 from mzt.state.liveness import ProcessIdentity, current_identity
-from mzt.state.lock import LiveVerdict, RunLock, job_liveness, read_holder
+from mzt.state.lock import LiveVerdict, RunLock, job_liveness, read_holder, settled_probe
 from mzt.state.lockprobe import LockProbe, probe_lock
 from mzt.support.errors import JobLockedError, LockFileError
 from mzt.support.exitcodes import ExitCode
@@ -188,3 +189,51 @@ def test_liveness_of_another_hosts_run_is_unknown(lock_path: Path) -> None:
     verdict = job_liveness(lock_path, running=True, writer=remote)
     assert verdict.verdict == LiveVerdict.FOREIGN and verdict.alive is None
     assert "another host" in verdict.reason
+
+
+# A run killed while spawning: its child, between fork and exec, still shares the lock.
+_KILLED_WHILE_SPAWNING = """
+import os, sys, time
+from pathlib import Path
+from mzt.state.lock import RunLock
+RunLock(Path(sys.argv[1]), job_id="job").acquire()
+release = Path(sys.argv[2])
+if os.fork() == 0:
+    while not release.exists():
+        time.sleep(0.01)
+    os._exit(0)
+print("forked", flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_dead_runs_unexeced_child_is_waited_for_not_called_alive(
+    lock_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = tmp_path / "release"
+    run = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WHILE_SPAWNING, str(lock_path), str(release)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with run:
+        try:
+            assert run.stdout is not None and run.stdout.readline().strip() == "forked"
+        finally:
+            run.kill()
+            run.wait(timeout=30)
+    assert probe_lock(lock_path) == LockProbe.HELD_ELSEWHERE  # the child's copy holds it
+    monkeypatch.setattr(lock_module, "SETTLE_SECONDS", 60.0)  # however slow the machine
+    release.touch()
+    assert settled_probe(lock_path) == LockProbe.FREE
+    assert job_liveness(lock_path, running=True, writer=None).verdict == LiveVerdict.DEAD
+
+
+def test_a_live_holder_is_not_waited_for(lock_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"slept {seconds} s for a live holder")
+
+    with lock_held_elsewhere(lock_path):
+        monkeypatch.setattr(lock_module.time, "sleep", no_sleep)
+        assert settled_probe(lock_path) == LockProbe.HELD_ELSEWHERE
+        monkeypatch.undo()
