@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -222,9 +223,11 @@ def test_a_dead_runs_unexeced_child_is_waited_for_not_called_alive(
         finally:
             run.kill()
             run.wait(timeout=30)
-    assert probe_lock(lock_path) == LockProbe.HELD_ELSEWHERE  # the child's copy holds it
+    try:
+        assert probe_lock(lock_path) == LockProbe.HELD_ELSEWHERE  # the child's copy holds it
+    finally:
+        release.touch()
     monkeypatch.setattr(lock_module, "SETTLE_SECONDS", 60.0)  # however slow the machine
-    release.touch()
     assert settled_probe(lock_path) == LockProbe.FREE
     assert job_liveness(lock_path, running=True, writer=None).verdict == LiveVerdict.DEAD
 
@@ -233,7 +236,7 @@ def test_a_live_holder_is_not_waited_for(lock_path: Path, monkeypatch: pytest.Mo
     def no_sleep(seconds: float) -> None:
         raise AssertionError(f"slept {seconds} s for a live holder")
 
+    clock = types.SimpleNamespace(monotonic=time.monotonic, sleep=no_sleep)
     with lock_held_elsewhere(lock_path):
-        monkeypatch.setattr(lock_module.time, "sleep", no_sleep)
+        monkeypatch.setattr(lock_module, "time", clock)  # the lock module's clock alone
         assert settled_probe(lock_path) == LockProbe.HELD_ELSEWHERE
-        monkeypatch.undo()
