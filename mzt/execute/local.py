@@ -70,6 +70,11 @@ class _Ahead:
     started: StartedAttempt
 
 
+def _carrying(spec: AttemptSpec, token: str) -> AttemptSpec:
+    """``spec`` with its attempt's token in the environment (finds escaped processes)."""
+    return records.replace(spec, environ={**spec.environ, ATTEMPT_VARIABLE: token})
+
+
 class LocalExecutor:
     """Attempts as contained child processes of this mzt process."""
 
@@ -110,7 +115,7 @@ class LocalExecutor:
         entry = _Attempt(handle)
         with self.lock:
             self.attempts[token] = entry
-        spec = records.replace(spec, environ={**spec.environ, ATTEMPT_VARIABLE: token})
+        spec = _carrying(spec, token)
 
         def stop_check() -> StopRequest | None:
             if entry.stop is not None:
@@ -178,9 +183,7 @@ class LocalExecutor:
         self._drop_ahead()
         token = new_token()
         try:
-            started = start(
-                records.replace(spec, environ={**spec.environ, ATTEMPT_VARIABLE: token})
-            )
+            started = start(_carrying(spec, token))
         except Exception:  # only a guess: its launch meets the problem and reports it
             return
         if started is not None:

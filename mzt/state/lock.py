@@ -73,8 +73,9 @@ def read_holder(lock_path: Path, state_path: Path | None = None) -> ProcessIdent
     return None
 
 
-def settled_probe(lock_path: Path) -> LockProbe:
-    """`probe_lock`, with a lock held only by a dead run's last child looked at again.
+def settled_probe(lock_path: Path, probe: LockProbe | None = None) -> LockProbe:
+    """`probe_lock` (or the ``probe`` it just gave), with a lock held only by a dead run's
+    last child looked at again.
 
     A run killed while it spawns a child leaves that child, between its fork and its exec,
     with a copy of the lock's descriptor: the lock stays held for the moment the child
@@ -83,7 +84,8 @@ def settled_probe(lock_path: Path) -> LockProbe:
     `SETTLE_SECONDS`, so views do not call a killed run alive; a lock whose recorded
     holder lives, or ran on another host, is held at once.
     """
-    probe = probe_lock(lock_path)
+    if probe is None:
+        probe = probe_lock(lock_path)
     deadline = time.monotonic() + SETTLE_SECONDS
     while probe == LockProbe.HELD_ELSEWHERE and time.monotonic() < deadline:
         # Read again each round: a new run may have taken the lock and written itself in.

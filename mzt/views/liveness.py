@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -31,7 +30,12 @@ def judge(checkpoint: Checkpoint) -> Liveness:
     """
     lock_path = checkpoint.ref.lock_path
     writer = checkpoint.head.get("writer")
-    if probe_lock(lock_path) != LockProbe.FREE and _still_held(lock_path):
+    probe = probe_lock(lock_path)
+    if probe != LockProbe.FREE:
+        from mzt.state.lock import settled_probe
+
+        probe = settled_probe(lock_path, probe)  # a dead run's last child may hold it
+    if probe != LockProbe.FREE:
         from mzt.state.lock import read_holder
 
         recorded = read_holder(lock_path)
@@ -45,13 +49,6 @@ def judge(checkpoint: Checkpoint) -> Liveness:
     verdict = job_liveness(lock_path, running=True, writer=ProcessIdentity.from_dict(writer))
     holder = verdict.holder.describe() if verdict.holder else None
     return Liveness(verdict.alive, verdict.verdict.value, verdict.reason, holder)
-
-
-def _still_held(lock_path: Path) -> bool:
-    """A held lock looked at again when its recorded holder is gone (see `settled_probe`)."""
-    from mzt.state.lock import settled_probe
-
-    return settled_probe(lock_path) != LockProbe.FREE
 
 
 def _identity(record: Any) -> dict[str, Any] | None:
