@@ -20,6 +20,7 @@ from mzt.state import CheckpointState
 from mzt.support import procinfo, records
 from mzt.support.process import ProcessRequest, run_process
 from mzt.support.spawnhold import Hold, current_hold
+from tests.e2e.conftest import wait_for
 
 
 def _alive(pid: int) -> bool:
@@ -105,6 +106,10 @@ def test_a_process_that_left_the_session_is_found_by_its_token(tmp_path: Path) -
     env = {**os.environ, ATTEMPT_VARIABLE: token}
     escaped = subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
     try:
+        # Popen returns once the exec has begun; /proc shows the new environment only once
+        # it has finished, which a loaded machine can delay.
+        entry = f"{ATTEMPT_VARIABLE}={token}".encode()
+        wait_for(lambda: entry in procinfo.read_environ(escaped.pid))
         stat = procinfo.read_stat(escaped.pid)
         assert stat is not None
         # The attempt's own leader is long gone; only the token ties the process to it.
